@@ -1,0 +1,44 @@
+import { SELF } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { signHttp } from '../worker/lib/billing-auth';
+
+export const SECRET = (env as unknown as { BILLING_SECRET: string }).BILLING_SECRET;
+
+export function uid(prefix = 'usr'): string {
+  return `${prefix}_${crypto.randomUUID().replaceAll('-', '')}`;
+}
+
+/** POSTs a body to the billing API signed with BILLING_SECRET (or `secret`). */
+export async function signedPost(path: string, body: unknown, opts: { secret?: string; now?: number; raw?: string } = {}): Promise<Response> {
+  const raw = opts.raw ?? JSON.stringify(body);
+  const { timestamp, signature } = await signHttp(opts.secret ?? SECRET, raw, opts.now);
+  return SELF.fetch(`https://billing.test${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-billing-timestamp': timestamp, 'x-billing-signature': signature },
+    body: raw,
+  });
+}
+
+export function account(userId: string) {
+  return env.TOKEN_ACCOUNT.getByName(userId);
+}
+
+/** Creates an account through the DO and returns its id. */
+export async function newAccount(workspaceId = 'ws_test'): Promise<string> {
+  const userId = uid();
+  const r = await account(userId).initialize(userId, workspaceId);
+  if (!r.ok) throw new Error(`initialize failed: ${r.code}`);
+  return userId;
+}
+
+/** Calls the AI-endpoint fixture Worker, which bills through its service binding. */
+export async function aiEndpoint(path: string, body: unknown): Promise<Response> {
+  const ai = (env as unknown as { AI_ENDPOINT: Fetcher }).AI_ENDPOINT;
+  return ai.fetch(`https://ai.test${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+/** Calls one BillingClient method through the fixture's service binding. */
+export async function viaBinding<T = unknown>(method: string, params: unknown, badSecret = false): Promise<{ ok: boolean; data?: T; error?: { code: string; message: string } }> {
+  const res = await aiEndpoint('/rpc', { method, params, badSecret });
+  return res.json();
+}

@@ -1,0 +1,53 @@
+import path from 'node:path';
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers';
+import { defineConfig } from 'vitest/config';
+
+/**
+ * Worker tests: the Worker, its Durable Objects and D1 run inside workerd. The AI-endpoint
+ * fixture runs beside them as an auxiliary Worker bound to `BillingService` by a service
+ * binding, exactly as a real caller would be.
+ */
+export const TEST_BILLING_SECRET = 'test-billing-secret-0123456789abcdef0123456789abcdef0123456789ab';
+/** The pool names the Worker under test after the project: auxiliary Workers bind to it by this name. */
+const PROJECT = 'worker';
+const RUNNER = `vitest-pool-workers-runner-${PROJECT}`;
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(import.meta.dirname, 'migrations'));
+  return {
+    plugins: [
+      cloudflareTest(() => ({
+        main: './worker/index.ts',
+        wrangler: { configPath: './wrangler.jsonc' },
+        miniflare: {
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            BILLING_SECRET: TEST_BILLING_SECRET,
+            ENVIRONMENT: 'test',
+          },
+          serviceBindings: { AI_ENDPOINT: 'ai-endpoint' },
+          workers: [
+            {
+              name: 'ai-endpoint',
+              modules: true,
+              scriptPath: './test/fixtures/dist/ai-endpoint.js',
+              compatibilityDate: '2026-05-03',
+              compatibilityFlags: ['nodejs_compat'],
+              bindings: { BILLING_SECRET: TEST_BILLING_SECRET },
+              serviceBindings: { BILLING: { name: RUNNER, entrypoint: 'BillingService' } },
+            },
+          ],
+        },
+      })),
+    ],
+    test: {
+      name: PROJECT,
+      include: ['test/**/*.test.ts'],
+      exclude: ['test/scripts/**', 'test/e2e/**', 'node_modules/**'],
+      globalSetup: ['./test/setup/global-setup.ts'],
+      setupFiles: ['./test/setup/apply-migrations.ts'],
+      testTimeout: 60_000,
+      hookTimeout: 60_000,
+    },
+  };
+});

@@ -1,0 +1,69 @@
+import { WorkerEntrypoint } from 'cloudflare:workers';
+import { rpcMessage, verifySignature, type RpcAuth } from './lib/billing-auth';
+import { errorBody } from './lib/errors';
+import {
+  billing,
+  tagged,
+  type AuthorizeAnswer,
+  type BalanceAnswer,
+  type BillingMethod,
+  type BillingResult,
+  type ChargeAnswer,
+  type ReleaseAnswer,
+} from './services/billing';
+
+/**
+ * The billing API for AI endpoints bound by a service binding. Every call carries an HMAC of
+ * BILLING_SECRET over its method and parameters (see `BillingClient`), and every answer is a
+ * tagged result, since thrown errors lose their codes across RPC.
+ */
+export class BillingService extends WorkerEntrypoint<Env> {
+  /** Creates the account with the welcome bonus; idempotent. */
+  initializeAccount(params: unknown, auth: RpcAuth): Promise<BillingResult<BalanceAnswer & { created: boolean }>> {
+    return this.#call('initializeAccount', params, auth);
+  }
+
+  /** Balance, holds, status and alert level. */
+  getBalance(params: unknown, auth: RpcAuth): Promise<BillingResult<BalanceAnswer>> {
+    return this.#call('getBalance', params, auth);
+  }
+
+  /** Charges one completed operation; idempotent by `idempotencyKey`. */
+  charge(params: unknown, auth: RpcAuth): Promise<BillingResult<ChargeAnswer>> {
+    return this.#call('charge', params, auth);
+  }
+
+  /** Holds an estimate before calling a model; idempotent by `idempotencyKey`. */
+  authorize(params: unknown, auth: RpcAuth): Promise<BillingResult<AuthorizeAnswer>> {
+    return this.#call('authorize', params, auth);
+  }
+
+  /** Charges the actual usage of a hold and frees it; idempotent by `reservationId`. */
+  settle(params: unknown, auth: RpcAuth): Promise<BillingResult<ChargeAnswer>> {
+    return this.#call('settle', params, auth);
+  }
+
+  /** Frees a hold without charging; idempotent by `reservationId`. */
+  release(params: unknown, auth: RpcAuth): Promise<BillingResult<ReleaseAnswer>> {
+    return this.#call('release', params, auth);
+  }
+
+  /** Does nothing on the same path as a charge: the benchmark's ceiling. Authenticated like every call. */
+  noop(params: unknown, auth: RpcAuth): Promise<BillingResult<{ ok: true }>> {
+    return this.#authed('noop', params, auth, async () => {
+      const userId = (params as { userId?: string } | null)?.userId ?? 'noop';
+      await this.env.TOKEN_ACCOUNT.getByName(userId).noop();
+      return { ok: true as const };
+    });
+  }
+
+  async #call<T>(method: BillingMethod, params: unknown, auth: RpcAuth): Promise<BillingResult<T>> {
+    return this.#authed(method, params, auth, () => billing[method](this.env, params) as Promise<T>);
+  }
+
+  async #authed<T>(method: string, params: unknown, auth: RpcAuth, run: () => Promise<T>): Promise<BillingResult<T>> {
+    const ok = await verifySignature(this.env.BILLING_SECRET, auth?.timestamp, rpcMessage(auth?.timestamp, method, params), auth?.signature);
+    if (!ok) return { ok: false, error: errorBody('invalid_billing_secret') };
+    return tagged(run);
+  }
+}

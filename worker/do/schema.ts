@@ -1,0 +1,92 @@
+/**
+ * The TokenAccount's own SQLite schema, as ordered steps: step N brings version N to N + 1.
+ * Steps are append-only once deployed, like D1 migrations.
+ */
+export const ACCOUNT_SCHEMA: string[][] = [
+  [
+    `CREATE TABLE account (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      user_id TEXT NOT NULL,
+      workspace_id TEXT NOT NULL,
+      balance INTEGER NOT NULL,
+      reserved INTEGER NOT NULL DEFAULT 0 CHECK (reserved >= 0),
+      status TEXT NOT NULL,
+      suspended_reason TEXT,
+      onboarding_tokens_granted INTEGER NOT NULL DEFAULT 0,
+      last_purchase_at INTEGER,
+      ledger_seq INTEGER NOT NULL DEFAULT 0,
+      version INTEGER NOT NULL DEFAULT 0,
+      stripe_customer_id TEXT,
+      default_payment_method_id TEXT,
+      ar_enabled INTEGER NOT NULL DEFAULT 0,
+      ar_threshold INTEGER NOT NULL DEFAULT 0,
+      ar_amount INTEGER NOT NULL DEFAULT 0,
+      ar_monthly_limit_cents INTEGER,
+      ar_state TEXT NOT NULL DEFAULT 'off',
+      ar_attempt_id TEXT,
+      ar_idempotency_key TEXT,
+      ar_next_at INTEGER,
+      ar_attempts INTEGER NOT NULL DEFAULT 0,
+      ar_last_error TEXT,
+      ar_window_hour_start INTEGER NOT NULL DEFAULT 0,
+      ar_window_hour_count INTEGER NOT NULL DEFAULT 0,
+      ar_window_month TEXT NOT NULL DEFAULT '',
+      ar_window_month_cents INTEGER NOT NULL DEFAULT 0,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL
+    )`,
+    `CREATE TABLE ledger (
+      id TEXT PRIMARY KEY,
+      seq INTEGER NOT NULL UNIQUE,
+      type TEXT NOT NULL,
+      amount INTEGER NOT NULL,
+      balance_after INTEGER NOT NULL,
+      amount_cents INTEGER,
+      ref TEXT UNIQUE,
+      idempotency_key TEXT,
+      description TEXT NOT NULL DEFAULT '',
+      metadata TEXT,
+      created_at INTEGER NOT NULL,
+      synced INTEGER NOT NULL DEFAULT 0
+    )`,
+    `CREATE INDEX ledger_unsynced ON ledger (synced, seq)`,
+    `CREATE TABLE usage (
+      id TEXT PRIMARY KEY,
+      operation TEXT NOT NULL,
+      model TEXT NOT NULL,
+      input_tokens INTEGER NOT NULL DEFAULT 0,
+      output_tokens INTEGER NOT NULL DEFAULT 0,
+      images INTEGER NOT NULL DEFAULT 0,
+      actual_tokens INTEGER NOT NULL,
+      billable_tokens INTEGER NOT NULL,
+      success INTEGER NOT NULL,
+      error_code TEXT,
+      request_id TEXT,
+      reservation_id TEXT,
+      transaction_id TEXT,
+      created_at INTEGER NOT NULL,
+      synced INTEGER NOT NULL DEFAULT 0
+    )`,
+    `CREATE INDEX usage_unsynced ON usage (synced, created_at)`,
+    `CREATE TABLE reservations (
+      id TEXT PRIMARY KEY,
+      amount INTEGER NOT NULL CHECK (amount >= 0),
+      operation TEXT NOT NULL,
+      model TEXT NOT NULL,
+      idempotency_key TEXT NOT NULL,
+      state TEXT NOT NULL,
+      expires_at INTEGER NOT NULL,
+      created_at INTEGER NOT NULL,
+      closed_at INTEGER
+    )`,
+    `CREATE INDEX reservations_open ON reservations (state, expires_at)`,
+    `CREATE TABLE idempotency (
+      key TEXT PRIMARY KEY,
+      params TEXT NOT NULL,
+      response TEXT NOT NULL,
+      created_at INTEGER NOT NULL
+    )`,
+    `CREATE INDEX idempotency_created ON idempotency (created_at)`,
+  ],
+];
+export const ACCOUNT_SCHEMA_VERSION = ACCOUNT_SCHEMA.length;

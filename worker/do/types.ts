@@ -1,0 +1,126 @@
+import type { ErrorCode } from '../lib/errors';
+import type { TransactionType } from '../db/schema';
+import type { Operation } from '../services/pricing';
+
+/** Tagged failure returned (never thrown) by the DO's RPC methods for expected outcomes. */
+export interface Failure {
+  ok: false;
+  code: ErrorCode;
+  message?: string;
+}
+export type Result<T> = ({ ok: true } & T) | Failure;
+
+export type AccountStatus = 'active' | 'suspended';
+export type AlertLevel = 'ok' | 'low' | 'critical';
+
+export interface BalanceView {
+  userId: string;
+  workspaceId: string;
+  balance: number;
+  reserved: number;
+  available: number;
+  status: AccountStatus;
+  suspendedReason: string | null;
+  alertLevel: AlertLevel;
+  onboardingTokensGranted: boolean;
+  lastPurchaseAt: number | null;
+  autoRecharge: AutoRechargeView;
+}
+
+export interface AutoRechargeView {
+  enabled: boolean;
+  threshold: number;
+  amount: number;
+  monthlyLimitCents: number | null;
+  state: 'off' | 'armed' | 'scheduled' | 'in_flight';
+  lastError: string | null;
+  hasPaymentMethod: boolean;
+}
+
+export interface ChargeRequest {
+  idempotencyKey: string;
+  operation: Operation;
+  model: string;
+  inputTokens?: number;
+  outputTokens?: number;
+  tokens?: number;
+  images?: number;
+  success?: boolean;
+  requestId?: string;
+}
+
+export interface ChargeResult {
+  transactionId: string | null;
+  usageId: string;
+  billableTokens: number;
+  balance: number;
+  available: number;
+}
+
+export interface AuthorizeRequest {
+  idempotencyKey: string;
+  operation: Operation;
+  model: string;
+  estimatedTokens?: number;
+  images?: number;
+  ttlMs?: number;
+}
+
+export interface AuthorizeResult {
+  reservationId: string;
+  reservedTokens: number;
+  expiresAt: number;
+}
+
+export interface SettleRequest {
+  reservationId: string;
+  inputTokens?: number;
+  outputTokens?: number;
+  tokens?: number;
+  images?: number;
+  success: boolean;
+  requestId?: string;
+}
+
+export interface ReleaseResult {
+  reservationId: string;
+  releasedTokens: number;
+  balance: number;
+  available: number;
+}
+
+export type CreditType = Exclude<TransactionType, 'bonus' | 'usage'>;
+
+export interface CreditRequest {
+  type: CreditType;
+  /** Signed tokens: positive adds, negative takes back (refund, dispute, adjustment). */
+  amount: number;
+  /** External reference (PaymentIntent, refund, dispute or grant id): moves tokens at most once. */
+  ref: string;
+  amountCents?: number;
+  description?: string;
+  metadata?: Record<string, unknown>;
+  /** Stamp `lastPurchaseAt` (purchases and auto-recharges). */
+  isPurchase?: boolean;
+}
+
+export interface CreditResult {
+  transactionId: string;
+  duplicate: boolean;
+  balance: number;
+  status: AccountStatus;
+}
+
+export interface LedgerEntry {
+  id: string;
+  seq: number;
+  type: TransactionType;
+  amount: number;
+  balanceAfter: number;
+  amountCents: number | null;
+  ref: string | null;
+  idempotencyKey: string | null;
+  description: string;
+  metadata: string | null;
+  createdAt: number;
+}

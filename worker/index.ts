@@ -1,0 +1,21 @@
+import { Router } from 'itty-router';
+import { AppError, errorResponse } from './lib/errors';
+import { registerBillingRoutes } from './routes/billing';
+
+export { TokenAccount } from './do/token-account';
+export { BillingService } from './billing-service';
+
+const router = Router({ catch: errorResponse });
+router.get('/api/health', () => Response.json({ ok: true }));
+registerBillingRoutes(router);
+router.all('/api/*', () => {
+  throw new AppError('not_found', 'No such API route');
+});
+
+export default {
+  async fetch(request, env, ctx) {
+    const url = new URL(request.url);
+    if (!url.pathname.startsWith('/api/')) return env.ASSETS.fetch(request);
+    return router.fetch(request, env, ctx);
+  },
+} satisfies ExportedHandler<Env>;

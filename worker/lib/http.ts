@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { AppError } from './errors';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** Reads the raw body as text, refusing wrong content types and bodies over 64 KB. */
+export async function readRawBody(request: Request): Promise<string> {
+  const type = request.headers.get('content-type') ?? '';
+  if (!/^application\/json(\s*;|$)/i.test(type)) throw new AppError('unsupported_media_type', 'Content-Type must be application/json');
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (declared > MAX_BODY_BYTES) throw new AppError('payload_too_large', `Body exceeds ${MAX_BODY_BYTES} bytes`);
+  const buf = await request.arrayBuffer();
+  if (buf.byteLength > MAX_BODY_BYTES) throw new AppError('payload_too_large', `Body exceeds ${MAX_BODY_BYTES} bytes`);
+  return new TextDecoder().decode(buf);
+}
+
+export function parseJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new AppError('invalid_json', 'Body is not valid JSON');
+  }
+}
+
+/** Validates `data` with `schema`; bad input becomes a 400 listing zod's issues. */
+export function validate<S extends z.ZodType>(schema: S, data: unknown): z.output<S> {
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    const message = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
+    throw new AppError('bad_request', `Invalid request: ${message}`, { issues });
+  }
+  return parsed.data;
+}
+
+/** Reads, parses and validates a JSON body in one step. */
+export async function readBody<S extends z.ZodType>(request: Request, schema: S): Promise<z.output<S>> {
+  return validate(schema, parseJson(await readRawBody(request)));
+}
+
+export function json(data: unknown, init?: ResponseInit): Response {
+  return Response.json(data, init);
+}
