@@ -385,6 +385,23 @@ export class TokenAccount extends DurableObject<Env> {
       .map(toLedgerEntry);
   }
 
+  /**
+   * Newest-first page of the ledger for the account's own history page: entries with
+   * `seq < beforeSeq` (all when omitted), optionally of one type. The DO is the source of
+   * truth, so a user sees a charge the moment it commits, before the outbox reaches D1.
+   */
+  listLedger(opts: { beforeSeq?: number; limit?: number; type?: TransactionType } = {}): { items: LedgerEntry[]; nextCursor: number | null } {
+    const limit = Math.max(1, Math.min(opts.limit ?? 50, 200));
+    const before = opts.beforeSeq ?? Number.MAX_SAFE_INTEGER;
+    const rows = opts.type
+      ? this.#sql.exec<Record<string, SqlValue>>(`SELECT * FROM ledger WHERE seq < ? AND type = ? ORDER BY seq DESC LIMIT ?`, before, opts.type, limit + 1)
+      : this.#sql.exec<Record<string, SqlValue>>(`SELECT * FROM ledger WHERE seq < ? ORDER BY seq DESC LIMIT ?`, before, limit + 1);
+    const items = rows.toArray().map(toLedgerEntry);
+    const more = items.length > limit;
+    if (more) items.pop();
+    return { items, nextCursor: more ? items[items.length - 1].seq : null };
+  }
+
   /** Counts of rows still waiting for D1. */
   outboxPending(): { ledger: number; usage: number; directory: boolean } {
     const ledger = this.#sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ledger WHERE synced = 0`).one().n;
