@@ -24,6 +24,7 @@ export default defineConfig(async () => {
             TEST_MIGRATIONS: migrations,
             BILLING_SECRET: TEST_BILLING_SECRET,
             ENVIRONMENT: 'test',
+            SUPERADMIN_EMAILS: 'root@example.test, Boss@Example.test',
           },
           serviceBindings: { AI_ENDPOINT: 'ai-endpoint' },
           workers: [

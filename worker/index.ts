@@ -1,13 +1,19 @@
 import { Router } from 'itty-router';
 import { AppError, errorResponse } from './lib/errors';
 import { registerBillingRoutes } from './routes/billing';
+import { registerAuthRoutes } from './routes/auth';
+import { registerAccountRoutes } from './routes/account';
+import { assertSameOrigin } from './services/auth';
 
 export { TokenAccount } from './do/token-account';
 export { BillingService } from './billing-service';
 
-const router = Router({ catch: errorResponse });
+// The same-origin check runs before every route, so routes added later are covered too.
+const router = Router({ before: [assertSameOrigin], catch: errorResponse });
 router.get('/api/health', () => Response.json({ ok: true }));
 registerBillingRoutes(router);
+registerAuthRoutes(router);
+registerAccountRoutes(router);
 router.all('/api/*', () => {
   throw new AppError('not_found', 'No such API route');
 });

@@ -44,7 +44,12 @@ export const tokenAccounts = sqliteTable(
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
-  (t) => [index('token_accounts_status_balance').on(t.status, t.balance), index('token_accounts_workspace').on(t.workspaceId)],
+  (t) => [
+    index('token_accounts_status_balance').on(t.status, t.balance),
+    index('token_accounts_workspace').on(t.workspaceId),
+    // Added by 0002_users_sessions.sql for the admin accounts list's keyset pagination.
+    index('token_accounts_created').on(t.createdAt, t.userId),
+  ],
 );
 
 export const TRANSACTION_TYPES = ['bonus', 'usage', 'purchase', 'auto_recharge', 'admin_grant', 'refund', 'dispute', 'adjustment'] as const;
@@ -123,12 +128,48 @@ export const ledgerDaily = sqliteTable(
   (t) => [primaryKey({ columns: [t.day, t.type] })],
 );
 
-export const auditLog = sqliteTable('audit_log', {
-  id: text('id').primaryKey(),
-  actorUserId: text('actor_user_id'),
-  action: text('action').notNull(),
-  target: text('target'),
-  before: text('before'),
-  after: text('after'),
-  createdAt: integer('created_at').notNull(),
-});
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    id: text('id').primaryKey(),
+    actorUserId: text('actor_user_id'),
+    action: text('action').notNull(),
+    target: text('target'),
+    before: text('before'),
+    after: text('after'),
+    createdAt: integer('created_at').notNull(),
+  },
+  // audit_log_created_id is added by 0002_users_sessions.sql for keyset pagination.
+  (t) => [index('audit_log_created').on(t.createdAt), index('audit_log_created_id').on(t.createdAt, t.id)],
+);
+
+export const ROLES = ['user', 'admin', 'superadmin'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** People who sign in. `email` is lowercase; `passwordHash` is `pbkdf2-sha256$iterations$salt$hash`. */
+export const users = sqliteTable(
+  'users',
+  {
+    id: text('id').primaryKey(),
+    email: text('email').notNull(),
+    passwordHash: text('password_hash').notNull(),
+    roles: text('roles', { mode: 'json' }).$type<Role[]>().notNull(),
+    workspaceId: text('workspace_id').notNull(),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('users_email').on(t.email), index('users_created').on(t.createdAt, t.id)],
+);
+
+/** Sign-in sessions, keyed by the SHA-256 (hex) of the cookie's random id. */
+export const sessions = sqliteTable(
+  'sessions',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull(),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [index('sessions_user').on(t.userId)],
+);
