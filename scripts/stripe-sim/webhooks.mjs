@@ -1,0 +1,196 @@
+// Webhook signing and delivery, exactly as Stripe signs:
+//   Stripe-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, `${t}.${payload}`)>
+import { createHmac, randomBytes } from 'node:crypto';
+
+/**
+ * @param {string} payload exact request body
+ * @param {string} secret whsec_...
+ * @param {number} [timestamp] unix seconds (default now)
+ */
+export function signPayload(payload, secret, timestamp = Math.floor(Date.now() / 1000)) {
+  const sig = createHmac('sha256', secret).update(`${timestamp}.${payload}`, 'utf8').digest('hex');
+  return `t=${timestamp},v1=${sig}`;
+}
+
+/**
+ * @typedef {{ id: string, url: string, secret: string, deliver: boolean, enabled_events: string[] }} Endpoint
+ * @typedef {{ at: number, status: number | null, error: string | null, duration_ms: number }} Attempt
+ * @typedef {{ id: string, event: string, type: string, endpoint: string, url: string,
+ *   status: 'queued'|'pending'|'succeeded'|'failed', attempts: Attempt[], next_attempt_at: number | null }} Delivery
+ */
+
+export class WebhookDispatcher {
+  /**
+   * @param {{ retryDelaysMs?: number[], maxAttempts?: number, timeoutMs?: number, logger?: (msg: string) => void }} opts
+   */
+  constructor(opts = {}) {
+    /** @type {Endpoint[]} */
+    this.endpoints = [];
+    this.retryDelaysMs = opts.retryDelaysMs ?? [500, 1000, 2000, 4000, 8000, 16000, 32000];
+    this.maxAttempts = opts.maxAttempts ?? 8;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.logger = opts.logger ?? (() => {});
+    /** @type {Delivery[]} */
+    this.log = [];
+    /** @type {{ endpoint: Endpoint, event: { id: string, type: string }, payload: string }[]} */
+    this.queued = [];
+    /** @type {Set<ReturnType<typeof setTimeout>>} */
+    this.timers = new Set();
+    /** @type {Set<AbortController>} */
+    this.inflight = new Set();
+    /** @type {Map<string, Promise<unknown>>} per-endpoint chain so first attempts go out in event order */
+    this.chains = new Map();
+    this.stopped = false;
+  }
+
+  /** @param {{ url: string, secret?: string, deliver?: boolean, enabled_events?: string[] }} cfg */
+  addEndpoint(cfg) {
+    /** @type {Endpoint} */
+    const ep = {
+      id: `we_${randomBytes(12).toString('hex')}`,
+      url: cfg.url,
+      secret: cfg.secret || `whsec_${randomBytes(24).toString('hex')}`,
+      deliver: cfg.deliver !== false,
+      enabled_events: cfg.enabled_events?.length ? cfg.enabled_events : ['*'],
+    };
+    this.endpoints.push(ep);
+    return ep;
+  }
+
+  /** @param {Endpoint} ep @param {string} type */
+  static subscribed(ep, type) {
+    return ep.enabled_events.includes('*') || ep.enabled_events.includes(type);
+  }
+
+  /** Number of endpoints an event of this type goes to. @param {string} type */
+  countFor(type) {
+    return this.endpoints.filter((ep) => WebhookDispatcher.subscribed(ep, type)).length;
+  }
+
+  /** @param {{ id: string, type: string }} event @param {string} payload */
+  enqueue(event, payload) {
+    for (const ep of this.endpoints) {
+      if (!WebhookDispatcher.subscribed(ep, event.type)) continue;
+      if (ep.deliver) this.deliver(ep, event, payload);
+      else this.queued.push({ endpoint: ep, event, payload });
+    }
+  }
+
+  /** Deliver everything queued while `deliver:false`, to endpoints that now deliver. */
+  flush() {
+    const keep = [];
+    let n = 0;
+    for (const q of this.queued) {
+      if (q.endpoint.deliver && this.endpoints.includes(q.endpoint)) {
+        this.deliver(q.endpoint, q.event, q.payload);
+        n++;
+      } else keep.push(q);
+    }
+    this.queued = keep;
+    return n;
+  }
+
+  /**
+   * Start a delivery (first attempt serialized per endpoint); resolves after the first attempt.
+   * @param {Endpoint} ep @param {{ id: string, type: string }} event @param {string} payload
+   * @returns {Promise<Delivery>}
+   */
+  deliver(ep, event, payload) {
+    /** @type {Delivery} */
+    const d = {
+      id: `whdel_${randomBytes(10).toString('hex')}`,
+      event: event.id,
+      type: event.type,
+      endpoint: ep.id,
+      url: ep.url,
+      status: 'pending',
+      attempts: [],
+      next_attempt_at: Date.now(),
+    };
+    this.log.push(d);
+    if (this.log.length > 10_000) this.log.splice(0, this.log.length - 10_000);
+    const prev = this.chains.get(ep.id) ?? Promise.resolve();
+    const next = prev.then(() => this.attempt(ep, d, payload)).then(() => d);
+    this.chains.set(
+      ep.id,
+      next.catch(() => {}),
+    );
+    return next;
+  }
+
+  /** @param {Endpoint} ep @param {Delivery} d @param {string} payload */
+  async attempt(ep, d, payload) {
+    if (this.stopped) return;
+    const started = Date.now();
+    const ctrl = new AbortController();
+    this.inflight.add(ctrl);
+    const timer = setTimeout(() => ctrl.abort(), this.timeoutMs);
+    /** @type {Attempt} */
+    const rec = { at: Math.floor(started / 1000), status: null, error: null, duration_ms: 0 };
+    try {
+      const res = await fetch(ep.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json; charset=utf-8',
+          'stripe-signature': signPayload(payload, ep.secret),
+          'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)',
+          'cache-control': 'no-cache',
+          accept: '*/*; q=0.5, application/xml',
+        },
+        body: payload,
+        signal: ctrl.signal,
+      });
+      rec.status = res.status;
+      await res.arrayBuffer().catch(() => {});
+    } catch (err) {
+      rec.error = /** @type {Error} */ (err).message || String(err);
+    } finally {
+      clearTimeout(timer);
+      this.inflight.delete(ctrl);
+    }
+    rec.duration_ms = Date.now() - started;
+    d.attempts.push(rec);
+    if (this.stopped) return;
+    if (rec.status !== null && rec.status >= 200 && rec.status < 300) {
+      d.status = 'succeeded';
+      d.next_attempt_at = null;
+      return;
+    }
+    this.logger(`webhook ${d.type} ${d.event} -> ${ep.url} failed (attempt ${d.attempts.length}: ${rec.status ?? rec.error})`);
+    if (d.attempts.length >= this.maxAttempts) {
+      d.status = 'failed';
+      d.next_attempt_at = null;
+      return;
+    }
+    const delays = this.retryDelaysMs;
+    const delay = delays[Math.min(d.attempts.length - 1, delays.length - 1)] ?? 1000;
+    d.next_attempt_at = Date.now() + delay;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      // Retries re-sign with a fresh timestamp, like Stripe.
+      this.attempt(ep, d, payload).catch(() => {});
+    }, delay);
+    this.timers.add(t);
+  }
+
+  /** Cancel pending retries and forget queued events (keeps endpoints). */
+  clear() {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const c of this.inflight) c.abort();
+    this.inflight.clear();
+    this.queued = [];
+    this.log = [];
+    this.chains.clear();
+  }
+
+  close() {
+    this.stopped = true;
+    this.clear();
+  }
+
+  /** @param {Endpoint} ep */
+  static publicEndpoint(ep) {
+    return { id: ep.id, url: ep.url, secret: ep.secret, deliver: ep.deliver, enabled_events: ep.enabled_events };
+  }
+}
