@@ -418,7 +418,7 @@ export async function startStripeSimulator(opts = {}) {
   };
 
   // ------------------------------------------------------------------ control API (/_sim)
-  /** @param {URL} url @param {string} method @param {Obj} b */
+  /** @param {URL} url @param {string} method @param {Obj} b @returns {Promise<any>} */
   const handleControl = async (url, method, b) => {
     const path = url.pathname;
     const q = Object.fromEntries(url.searchParams);

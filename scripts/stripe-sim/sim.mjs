@@ -89,12 +89,6 @@ export class StripeSim {
     this.request = { id: null, idempotency_key: null };
     /** @type {Set<ReturnType<typeof setTimeout>>} */
     this.timers = new Set();
-    this.reset();
-  }
-
-  reset() {
-    for (const t of this.timers ?? []) clearTimeout(t);
-    this.timers = new Set();
     /** @type {Map<string, Obj>} */ this.customers = new Map();
     /** @type {Map<string, Obj>} */ this.products = new Map();
     /** @type {Map<string, Obj>} */ this.prices = new Map();
@@ -120,6 +114,14 @@ export class StripeSim {
     /** @type {Map<string, Obj>} session id -> payment_intent_data */
     this.sessionPiData = new Map();
     this.counters = { paymentIntentsCreated: 0, paymentIntentsSucceeded: 0, paymentIntentsFailed: 0, chargesSucceeded: 0, chargesFailed: 0 };
+  }
+
+  reset() {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const m of [this.customers, this.products, this.prices, this.sessions, this.paymentIntents, this.paymentMethods, this.charges, this.refunds, this.disputes, this.eventsById, this.payloads, this.pmCard, this.pmConsumed, this.lineItems, this.adhoc, this.sessionPiData]) m.clear();
+    this.events.length = 0;
+    for (const k of Object.keys(this.counters)) this.counters[/** @type {keyof StripeSim['counters']} */ (k)] = 0;
   }
 
   // ---------------------------------------------------------------- helpers
@@ -342,6 +344,7 @@ export class StripeSim {
   createProduct(p, hidden = false) {
     if (!p.name) throw missingParam('name');
     const t = now();
+    /** @type {Obj} */
     const prod = {
       id: p.id || newId('prod'),
       object: 'product',
@@ -545,7 +548,7 @@ export class StripeSim {
     if (!pm.customer) throw invalid('The payment method you provided is not attached to a customer so detachment is impossible.', undefined, 'payment_method_unexpected_state');
     const prev = { customer: pm.customer };
     const cust = this.customers.get(pm.customer);
-    if (cust?.invoice_settings.default_payment_method === pm.id) cust.invoice_settings.default_payment_method = null;
+    if (cust && cust.invoice_settings.default_payment_method === pm.id) cust.invoice_settings.default_payment_method = null;
     pm.customer = null;
     this.pmConsumed.add(pm.id);
     this.emit('payment_method.detached', pm, prev);
@@ -1001,6 +1004,7 @@ export class StripeSim {
     const id = `cs_test_a1${rand(56)}`;
     /** @type {Obj[]} */
     const lineItems = [];
+    /** @type {string | null} */
     let currency = null;
     let total = 0;
     items.forEach((li, i) => {

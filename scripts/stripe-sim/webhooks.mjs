@@ -32,7 +32,7 @@ export class WebhookDispatcher {
     this.logger = opts.logger ?? (() => {});
     /** @type {Delivery[]} */
     this.log = [];
-    /** @type {{ endpoint: Endpoint, event: { id: string, type: string }, payload: string }[]} */
+    /** @type {{ endpoint: Endpoint, event: Record<string, any>, payload: string }[]} */
     this.queued = [];
     /** @type {Set<ReturnType<typeof setTimeout>>} */
     this.timers = new Set();
@@ -67,7 +67,7 @@ export class WebhookDispatcher {
     return this.endpoints.filter((ep) => WebhookDispatcher.subscribed(ep, type)).length;
   }
 
-  /** @param {{ id: string, type: string }} event @param {string} payload */
+  /** @param {Record<string, any>} event @param {string} payload */
   enqueue(event, payload) {
     for (const ep of this.endpoints) {
       if (!WebhookDispatcher.subscribed(ep, event.type)) continue;
@@ -92,7 +92,7 @@ export class WebhookDispatcher {
 
   /**
    * Start a delivery (first attempt serialized per endpoint); resolves after the first attempt.
-   * @param {Endpoint} ep @param {{ id: string, type: string }} event @param {string} payload
+   * @param {Endpoint} ep @param {Record<string, any>} event @param {string} payload
    * @returns {Promise<Delivery>}
    */
   deliver(ep, event, payload) {

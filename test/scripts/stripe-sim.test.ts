@@ -2,10 +2,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-// @ts-expect-error plain ESM JavaScript module without type declarations
-import { startStripeSimulator } from '../../scripts/stripe-sim/server.mjs';
+import { startStripeSimulator, type StripeSimulator } from '../../scripts/stripe-sim/server.mjs';
 
-type Sim = { url: string; port: number; close: () => Promise<void>; state: any };
+type Sim = StripeSimulator;
 
 let sim: Sim;
 let stripe: Stripe;
@@ -292,6 +291,15 @@ describe('stripe simulator: idempotency', () => {
     await control('/_sim/faults', { path: '^/v1/customers$', count: 1, mode: 'error500' });
     await expect(stripe.customers.create({})).rejects.toMatchObject({ type: 'StripeAPIError', statusCode: 500 });
     await control('/_sim/faults', undefined, 'DELETE');
+  });
+
+  it('timeout fault closes the socket after holding; the SDK retry succeeds', async () => {
+    const client = new Stripe('sk_test_simulator', { host: '127.0.0.1', port: sim.port, protocol: 'http', maxNetworkRetries: 1, timeout: 2000 });
+    await control('/_sim/faults', { method: 'POST', path: '^/v1/customers$', count: 1, mode: 'timeout', ms: 150 });
+    const c = await client.customers.create({ email: 't@example.com' });
+    expect(c.id).toMatch(/^cus_/);
+    expect(sim.state.customers.size).toBe(1);
+    expect((await control('/_sim/faults')).body.faults[0]).toMatchObject({ hits: 1, count: 0 });
   });
 });
 
