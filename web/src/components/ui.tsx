@@ -1,0 +1,80 @@
+import type { ComponentChildren } from 'preact';
+import { useEffect, useRef } from 'preact/hooks';
+
+/**
+ * A live region that is always in the DOM (so screen readers announce changes to it) and
+ * only drawn as a box when it has content. `tone` picks the colours; `assertive` uses role=alert.
+ */
+export function Notice(props: { tone: 'error' | 'success' | 'info' | 'warning' | 'critical'; assertive?: boolean; children?: ComponentChildren; id?: string; class?: string }) {
+  const { tone, assertive, children, id } = props;
+  const empty = children === undefined || children === null || children === false || children === '';
+  return (
+    <div id={id} class={`notice notice-${tone}${empty ? ' notice-empty' : ''}${props.class ? ' ' + props.class : ''}`} role={assertive ? 'alert' : 'status'}>
+      {empty ? null : children}
+    </div>
+  );
+}
+
+export function Spinner(props: { label?: string }) {
+  return (
+    <p class="loading" role="status">
+      <span class="spinner" aria-hidden="true" />
+      {props.label ?? 'Loading…'}
+    </p>
+  );
+}
+
+/** Puts focus on the element when `when` becomes true (used for page headings and error summaries). */
+export function useFocusWhen<T extends HTMLElement>(when: unknown) {
+  const ref = useRef<T>(null);
+  useEffect(() => {
+    if (when) ref.current?.focus();
+  }, [when]);
+  return ref;
+}
+
+export function Field(props: { id: string; label: string; hint?: ComponentChildren; error?: string | null; children: ComponentChildren; class?: string }) {
+  return (
+    <div class={`field${props.class ? ' ' + props.class : ''}`}>
+      <label for={props.id}>{props.label}</label>
+      {props.children}
+      {props.hint ? (
+        <p class="hint" id={`${props.id}-hint`}>
+          {props.hint}
+        </p>
+      ) : null}
+      {props.error ? (
+        <p class="field-error" id={`${props.id}-error`}>
+          {props.error}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+/** aria-describedby for a Field's input. */
+export const describedBy = (id: string, hint?: unknown, error?: unknown) => [hint ? `${id}-hint` : '', error ? `${id}-error` : ''].filter(Boolean).join(' ') || undefined;
+
+/** A horizontally scrollable, keyboard-focusable wrapper for wide tables on phones. */
+export function TableWrap(props: { label: string; children: ComponentChildren }) {
+  return (
+    <div class="table-wrap" role="region" aria-label={props.label} tabIndex={0}>
+      {props.children}
+    </div>
+  );
+}
+
+export function Section(props: { id?: string; title: string; headingRef?: any; actions?: ComponentChildren; children: ComponentChildren; class?: string }) {
+  const hid = `${props.id ?? props.title.toLowerCase().replace(/[^a-z0-9]+/g, '-')}-title`;
+  return (
+    <section id={props.id} class={`card${props.class ? ' ' + props.class : ''}`} aria-labelledby={hid}>
+      <div class="card-head">
+        <h2 id={hid} tabIndex={-1} ref={props.headingRef}>
+          {props.title}
+        </h2>
+        {props.actions}
+      </div>
+      {props.children}
+    </section>
+  );
+}

@@ -1,0 +1,108 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { errorMessage, post, type User } from '../api';
+import { Field, Notice, describedBy } from '../components/ui';
+
+export function AuthPage(props: { mode: 'login' | 'signup'; onAuthed: (u: User) => void }) {
+  const { mode } = props;
+  const signup = mode === 'signup';
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [workspaceId, setWorkspaceId] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [fieldErrors, setFieldErrors] = useState<{ email?: string; password?: string }>({});
+  const [busy, setBusy] = useState(false);
+  const heading = useRef<HTMLHeadingElement>(null);
+  const emailRef = useRef<HTMLInputElement>(null);
+  const passwordRef = useRef<HTMLInputElement>(null);
+
+  useEffect(() => {
+    setError(null);
+    setFieldErrors({});
+    heading.current?.focus();
+  }, [mode]);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const fe: typeof fieldErrors = {};
+    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim())) fe.email = 'Enter an email address like name@example.com.';
+    if (!password) fe.password = 'Enter your password.';
+    else if (signup && password.length < 8) fe.password = 'Use at least 8 characters.';
+    setFieldErrors(fe);
+    if (fe.email || fe.password) {
+      setError('Please fix the highlighted fields.');
+      (fe.email ? emailRef : passwordRef).current?.focus();
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      const body: Record<string, string> = { email: email.trim(), password };
+      if (signup && workspaceId.trim()) body.workspaceId = workspaceId.trim();
+      const r = await post<{ user: User }>(signup ? '/api/auth/signup' : '/api/auth/login', body);
+      props.onAuthed(r.user);
+    } catch (err) {
+      setError(errorMessage(err));
+      setBusy(false);
+    }
+  };
+
+  const next = new URLSearchParams(location.search).get('next');
+  const other = signup ? '/login' : '/signup';
+  const otherHref = next ? `${other}?next=${encodeURIComponent(next)}` : other;
+
+  return (
+    <div class="page auth">
+      <div class="card auth-card">
+        <h1 ref={heading} tabIndex={-1}>
+          {signup ? 'Create your account' : 'Log in'}
+        </h1>
+        {signup ? <p class="lede">New accounts start with 10,000 free tokens.</p> : null}
+        <Notice tone="error" assertive>
+          {error}
+        </Notice>
+        <form onSubmit={submit} noValidate aria-label={signup ? 'Sign up' : 'Log in'}>
+          <Field id="email" label="Email" error={fieldErrors.email}>
+            <input
+              ref={emailRef}
+              id="email"
+              name="email"
+              type="email"
+              autoComplete={signup ? 'email' : 'username'}
+              required
+              value={email}
+              aria-invalid={fieldErrors.email ? true : undefined}
+              aria-describedby={describedBy('email', false, fieldErrors.email)}
+              onInput={(e) => setEmail(e.currentTarget.value)}
+            />
+          </Field>
+          <Field id="password" label="Password" hint={signup ? 'At least 8 characters.' : undefined} error={fieldErrors.password}>
+            <input
+              ref={passwordRef}
+              id="password"
+              name="password"
+              type="password"
+              autoComplete={signup ? 'new-password' : 'current-password'}
+              required
+              value={password}
+              aria-invalid={fieldErrors.password ? true : undefined}
+              aria-describedby={describedBy('password', signup, fieldErrors.password)}
+              onInput={(e) => setPassword(e.currentTarget.value)}
+            />
+          </Field>
+          {signup ? (
+            <Field id="workspace" label="Workspace ID (optional)" hint="Leave empty to get a workspace of your own.">
+              <input id="workspace" name="workspaceId" type="text" autoComplete="off" value={workspaceId} aria-describedby="workspace-hint" onInput={(e) => setWorkspaceId(e.currentTarget.value)} />
+            </Field>
+          ) : null}
+          <button type="submit" class="btn btn-primary btn-block" disabled={busy} aria-disabled={busy}>
+            {busy ? (signup ? 'Creating account…' : 'Logging in…') : signup ? 'Sign up' : 'Log in'}
+          </button>
+        </form>
+        <p class="switch">
+          {signup ? 'Already have an account? ' : 'New here? '}
+          <a href={otherHref}>{signup ? 'Log in' : 'Create an account'}</a>
+        </p>
+      </div>
+    </div>
+  );
+}
