@@ -3,6 +3,7 @@ import { AppError, errorResponse } from './lib/errors';
 import { registerBillingRoutes } from './routes/billing';
 import { registerAuthRoutes } from './routes/auth';
 import { registerAccountRoutes } from './routes/account';
+import { registerAdminRoutes } from './routes/admin';
 import { assertSameOrigin } from './services/auth';
 
 export { TokenAccount } from './do/token-account';
@@ -14,6 +15,7 @@ router.get('/api/health', () => Response.json({ ok: true }));
 registerBillingRoutes(router);
 registerAuthRoutes(router);
 registerAccountRoutes(router);
+registerAdminRoutes(router);
 router.all('/api/*', () => {
   throw new AppError('not_found', 'No such API route');
 });
