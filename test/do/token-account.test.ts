@@ -1,0 +1,214 @@
+import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { env, exports } from 'cloudflare:workers';
+import { BillingClient } from '../../worker/client';
+import { describe, expect, it } from 'vitest';
+import { account, newAccount, SECRET, signedPost, uid } from '../helpers';
+
+const chat = (key: string, tokens: number) => ({ idempotencyKey: key, operation: 'chat' as const, model: 'gpt-4o', tokens });
+
+async function ledgerSum(userId: string) {
+  const ledger = await account(userId).getLedger();
+  return { ledger, sum: ledger.reduce((s, e) => s + e.amount, 0) };
+}
+
+async function drain(userId: string) {
+  for (let i = 0; i < 50; i++) {
+    const out = await account(userId).flush();
+    if (out.ok && out.remaining === 0) return;
+  }
+  throw new Error('outbox did not drain');
+}
+
+async function d1Ledger(userId: string) {
+  const rows = await env.DB.prepare('SELECT id, seq, type, amount, balance_after AS balanceAfter, ref FROM token_transactions WHERE user_id = ? ORDER BY seq').bind(userId).all();
+  return rows.results;
+}
+
+describe('TokenAccount charges', () => {
+  it('1,000 concurrent charges against an account that can pay for 400: exactly 400 succeed', async () => {
+    const userId = await newAccount();
+    await account(userId).credit({ type: 'admin_grant', amount: 2_000, ref: 'grant:topup' }); // 12,000 = 400 × 30
+    // 1,000 RPCs in flight at once into the object. (The vitest pool's loopback to the
+    // entrypoint slows down with every call it carries, so the load goes to the DO directly;
+    // 100 concurrent calls through the entrypoint are below.)
+    const results = await Promise.all(Array.from({ length: 1_000 }, (_, i) => account(userId).charge(chat(`c-${i}`, 20))));
+    expect(results.filter((r) => r.ok)).toHaveLength(400);
+    const refused = results.filter((r) => !r.ok);
+    expect(refused).toHaveLength(600);
+    for (const r of refused) expect(r).toEqual({ ok: false, code: 'insufficient_balance' });
+    const { ledger, sum } = await ledgerSum(userId);
+    const bal = await account(userId).getBalance();
+    expect(bal.ok && bal.balance.balance).toBe(0);
+    expect(sum).toBe(0);
+    expect(ledger.every((e) => e.balanceAfter >= 0)).toBe(true);
+    expect(ledger.filter((e) => e.type === 'usage')).toHaveLength(400);
+  });
+
+  it('the same idempotency key sent 100 times at once charges once and answers identically', async () => {
+    const userId = await newAccount();
+    const answers = await Promise.all(Array.from({ length: 100 }, () => signedPost('/api/billing/charge', { userId, ...chat('same-key', 1_000) }).then((r) => r.text())));
+    expect(new Set(answers).size).toBe(1);
+    expect(JSON.parse(answers[0])).toMatchObject({ billableTokens: 1_500, balance: 8_500 });
+    const { ledger } = await ledgerSum(userId);
+    expect(ledger.filter((e) => e.type === 'usage')).toHaveLength(1);
+  });
+
+  it('100 concurrent charges through BillingService (the service-binding entrypoint) against 40 affordable', async () => {
+    const userId = await newAccount();
+    await account(userId).credit({ type: 'admin_grant', amount: 2_000, ref: 'grant:topup' });
+    const client = new BillingClient(exports.BillingService as never, SECRET);
+    const results = await Promise.allSettled(Array.from({ length: 100 }, (_, i) => client.charge({ userId, ...chat(`e-${i}`, 200) }))); // 300 each
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(40);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'insufficient_balance', message: 'Insufficient token balance' });
+    expect((await ledgerSum(userId)).sum).toBe(0);
+  });
+
+  it('the same key with different parameters is refused with 409 and changes nothing', async () => {
+    const userId = await newAccount();
+    expect((await signedPost('/api/billing/charge', { userId, ...chat('k', 100) })).status).toBe(200);
+    const res = await signedPost('/api/billing/charge', { userId, ...chat('k', 101) });
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as any).error.code).toBe('idempotency_conflict');
+    expect((await ledgerSum(userId)).sum).toBe(10_000 - 150);
+  });
+
+  it('rounds billable tokens up and prices images per model; unknown image models are refused', async () => {
+    const userId = await newAccount();
+    const a = account(userId);
+    expect(await a.charge(chat('one', 1))).toMatchObject({ ok: true, billableTokens: 2 });
+    expect(await a.charge({ idempotencyKey: 'img', operation: 'image_generation', model: 'imagen', images: 2 })).toMatchObject({ ok: true, billableTokens: 9_000 });
+    expect(await a.charge({ idempotencyKey: 'img2', operation: 'image_generation', model: 'midjourney', images: 1 })).toMatchObject({ ok: false, code: 'unknown_model' });
+    expect(await a.charge({ ...chat('failed-op', 500), success: false })).toMatchObject({ ok: true, billableTokens: 0, transactionId: null });
+    expect((await ledgerSum(userId)).sum).toBe(10_000 - 2 - 9_000);
+  });
+});
+
+describe('holds', () => {
+  it('a hold counts against available; an expired hold is released by the alarm, once', async () => {
+    const userId = await newAccount();
+    const a = account(userId);
+    const hold = await a.authorize({ idempotencyKey: 'h', operation: 'chat', model: 'gpt-4o', estimatedTokens: 6_000, ttlMs: 1 });
+    expect(hold).toMatchObject({ ok: true, reservedTokens: 9_000 });
+    expect(await a.charge(chat('too-much', 1_000))).toMatchObject({ ok: false, code: 'insufficient_balance' });
+    await new Promise((r) => setTimeout(r, 5));
+    await runDurableObjectAlarm(a);
+    await runDurableObjectAlarm(a); // a second run finds nothing left to do
+    const b = await a.getBalance();
+    expect(b.ok && [b.balance.reserved, b.balance.available]).toEqual([0, 10_000]);
+    if (!hold.ok) throw new Error();
+    expect(await a.release(hold.reservationId)).toMatchObject({ ok: true, releasedTokens: 0 });
+  });
+
+  it('settling above the hold may take the balance negative and suspends the account until topped up', async () => {
+    const userId = await newAccount();
+    const a = account(userId);
+    const hold = await a.authorize({ idempotencyKey: 'h', operation: 'chat', model: 'gpt-4o', estimatedTokens: 1_000 });
+    if (!hold.ok) throw new Error(hold.code);
+    const s = await a.settle({ reservationId: hold.reservationId, tokens: 10_000, success: true });
+    expect(s).toMatchObject({ ok: true, billableTokens: 15_000, balance: -5_000 });
+    const b = await a.getBalance();
+    expect(b.ok && b.balance.status).toBe('suspended');
+    expect(await a.charge(chat('x', 1))).toMatchObject({ ok: false, code: 'account_suspended' });
+    expect(await a.settle({ reservationId: hold.reservationId, tokens: 10_000, success: true })).toEqual(s); // replay
+    expect(await a.settle({ reservationId: hold.reservationId, tokens: 9_000, success: true })).toMatchObject({ ok: false, code: 'idempotency_conflict' });
+    await a.credit({ type: 'purchase', amount: 150_000, ref: 'pi_topup', amountCents: 1_500, isPurchase: true });
+    const after = await a.getBalance();
+    expect(after.ok && [after.balance.status, after.balance.balance]).toEqual(['active', 145_000]);
+    expect(after.ok && after.balance.lastPurchaseAt).toBeGreaterThan(0);
+  });
+});
+
+describe('credits', () => {
+  it('each external reference moves tokens at most once', async () => {
+    const userId = await newAccount();
+    const a = account(userId);
+    const results = await Promise.all(Array.from({ length: 20 }, () => a.credit({ type: 'purchase', amount: 150_000, ref: 'pi_123', amountCents: 1_500 })));
+    expect(results.filter((r) => r.ok && !r.duplicate)).toHaveLength(1);
+    expect((await ledgerSum(userId)).sum).toBe(160_000);
+  });
+});
+
+describe('outbox to D1', () => {
+  it('after the outbox drains, D1 holds exactly the DO ledger', async () => {
+    const userId = await newAccount();
+    const a = account(userId);
+    for (let i = 0; i < 30; i++) await a.charge(chat(`k${i}`, 10 + i));
+    await runDurableObjectAlarm(a);
+    await drain(userId);
+    const ledger = (await a.getLedger()).map(({ id, seq, type, amount, balanceAfter, ref }) => ({ id, seq, type, amount, balanceAfter, ref }));
+    expect(await d1Ledger(userId)).toEqual(ledger);
+    const dir = await env.DB.prepare('SELECT balance, status FROM token_accounts WHERE user_id = ?').bind(userId).first();
+    expect(dir).toEqual({ balance: ledger.at(-1)!.balanceAfter, status: 'active' });
+  });
+
+  it('D1 failing during charges fails no charge; the outbox drains later with nothing lost or doubled', async () => {
+    const userId = await newAccount();
+    const a = account(userId);
+    await drain(userId);
+    await env.DB.exec(`CREATE TRIGGER d1_down BEFORE INSERT ON token_transactions BEGIN SELECT RAISE(ABORT, 'd1 unavailable'); END;`);
+    try {
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => a.charge(chat(`down-${i}`, 100))));
+      expect(results.every((r) => r.ok)).toBe(true);
+      const failed = await a.flush();
+      expect(failed.ok).toBe(false);
+      expect((await a.outboxPending()).ledger).toBe(50);
+    } finally {
+      await env.DB.exec(`DROP TRIGGER d1_down`);
+    }
+    await drain(userId);
+    await drain(userId); // a second drain re-sends nothing
+    const d1 = await d1Ledger(userId);
+    expect(d1).toHaveLength(51);
+    expect(d1.map((r) => r.id)).toEqual((await a.getLedger()).map((e) => e.id));
+    const usage = await env.DB.prepare('SELECT count(*) AS n, sum(billable_tokens) AS b FROM usage_records WHERE user_id = ?').bind(userId).first();
+    expect(usage).toEqual({ n: 50, b: 50 * 150 });
+  });
+
+  it('the alarm flushes on its own and retries after a failure', async () => {
+    const userId = await newAccount();
+    const a = account(userId);
+    await env.DB.exec(`CREATE TRIGGER d1_down2 BEFORE INSERT ON usage_records BEGIN SELECT RAISE(ABORT, 'd1 unavailable'); END;`);
+    await a.charge(chat('a', 100));
+    expect(await runDurableObjectAlarm(a)).toBe(true);
+    expect((await a.outboxPending()).usage).toBe(1);
+    await env.DB.exec(`DROP TRIGGER d1_down2`);
+    expect(await runDurableObjectAlarm(a)).toBe(true); // re-armed with backoff
+    expect(await a.outboxPending()).toEqual({ ledger: 0, usage: 0, directory: false });
+    expect(await d1Ledger(userId)).toHaveLength(2);
+  });
+});
+
+describe('storage faults', () => {
+  it('an error inside the storage transaction changes neither balance nor ledger', async () => {
+    const userId = await newAccount();
+    const a = account(userId);
+    await runInDurableObject(a, (_i, state) => {
+      state.storage.sql.exec(`CREATE TRIGGER boom BEFORE INSERT ON usage BEGIN SELECT RAISE(ABORT, 'disk on fire'); END`);
+    });
+    const err = await a.charge(chat('k', 1_000)).then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/disk on fire/);
+    await runInDurableObject(a, (_i, state) => state.storage.sql.exec(`DROP TRIGGER boom`));
+    const b = await a.getBalance();
+    expect(b.ok && b.balance.balance).toBe(10_000);
+    expect((await a.getLedger()).map((e) => e.type)).toEqual(['bonus']);
+    // The same key now goes through: nothing of the failed attempt was kept.
+    expect(await a.charge(chat('k', 1_000))).toMatchObject({ ok: true, balance: 8_500 });
+  });
+
+  it('after the object is reset, a retry with the same key returns the committed result', async () => {
+    const userId = await newAccount();
+    const first = await account(userId).charge(chat('k', 1_000));
+    await abortAllDurableObjects();
+    expect(await account(userId).charge(chat('k', 1_000))).toEqual(first);
+    expect((await ledgerSum(userId)).sum).toBe(8_500);
+  });
+
+  it('an uninitialized account refuses everything with account_not_found', async () => {
+    const a = account(uid());
+    expect(await a.charge(chat('k', 1))).toMatchObject({ ok: false, code: 'account_not_found' });
+    expect(await a.credit({ type: 'purchase', amount: 1, ref: 'pi' })).toMatchObject({ ok: false, code: 'account_not_found' });
+  });
+});
