@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// Runs every test: type check, the Worker/DO/D1 suite inside workerd, then the node-side suite
+// (the Stripe simulator with the real SDK, and the pages in real Chromium against `npm start`).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const env = { ...process.env, WRANGLER_SEND_METRICS: 'false' };
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+function step(name, cmd, args) {
+  console.log(`\n▶ ${name}: ${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { stdio: 'inherit', env });
+  if (r.status !== 0) {
+    console.error(`✗ ${name} failed`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+/** Browser tests need Debian's Chromium: install it when we can (root + apt), else say how. */
+function ensureChromium() {
+  if (existsSync(CHROMIUM)) return;
+  const isRoot = process.getuid?.() === 0;
+  if (isRoot && existsSync('/usr/bin/apt-get')) {
+    console.log('Chromium is missing: installing Debian package chromium');
+    step('apt-get update', 'apt-get', ['update']);
+    step('install chromium', 'apt-get', ['install', '-y', '--no-install-recommends', 'chromium']);
+    if (existsSync(CHROMIUM)) return;
+  }
+  console.error(`Chromium not found at ${CHROMIUM}. Install it with:\n  sudo apt-get update && sudo apt-get install -y chromium`);
+  process.exit(1);
+}
+
+const only = process.argv[2];
+if (!only || only === 'types') step('type check', 'npx', ['tsc', '--noEmit', '-p', '.']);
+if (!only || only === 'worker') step('worker tests (workerd)', 'npx', ['vitest', 'run', '-c', 'vitest.config.ts']);
+if (!only || only === 'node') {
+  if (existsSync('test/e2e')) ensureChromium();
+  step('node tests (Stripe simulator, browser)', 'npx', ['vitest', 'run', '-c', 'vitest.node.config.ts']);
+}
+console.log('\n✓ all tests passed');
