@@ -88,5 +88,20 @@ export const ACCOUNT_SCHEMA: string[][] = [
     )`,
     `CREATE INDEX idempotency_created ON idempotency (created_at)`,
   ],
+  [
+    `ALTER TABLE account ADD COLUMN ar_price_cents INTEGER NOT NULL DEFAULT 0`,
+    `CREATE TABLE recharge_attempts (
+      id TEXT PRIMARY KEY,
+      idempotency_key TEXT NOT NULL UNIQUE,
+      payment_intent_id TEXT,
+      status TEXT NOT NULL,
+      tokens INTEGER NOT NULL,
+      amount_cents INTEGER NOT NULL,
+      error TEXT,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL,
+      synced INTEGER NOT NULL DEFAULT 0
+    )`,
+  ],
 ];
 export const ACCOUNT_SCHEMA_VERSION = ACCOUNT_SCHEMA.length;

@@ -2,6 +2,8 @@ import { DurableObject } from 'cloudflare:workers';
 import { newId } from '../lib/crypto';
 import { computeCost, type UsageInput } from '../services/pricing';
 import { DEFAULT_SETTINGS, readSettings, type BillingSettings } from '../services/settings';
+import { classifyStripeError, stripeClient } from '../services/stripe';
+import { capExceeded, monthKey, rechargeBackoffMs } from './auto-recharge';
 import { ACCOUNT_SCHEMA, ACCOUNT_SCHEMA_VERSION } from './schema';
 import type {
   AlertLevel,
@@ -59,6 +61,7 @@ interface AccountRow {
   ar_window_hour_count: number;
   ar_window_month: string;
   ar_window_month_cents: number;
+  ar_price_cents: number;
   created_at: number;
   updated_at: number;
 }
@@ -128,6 +131,7 @@ export class TokenAccount extends DurableObject<Env> {
       ar_window_hour_count: 0,
       ar_window_month: '',
       ar_window_month_cents: 0,
+      ar_price_cents: 0,
       created_at: now,
       updated_at: now,
     };
@@ -377,6 +381,133 @@ export class TokenAccount extends DurableObject<Env> {
     return { ok: true, transactionId: entry.id, duplicate: false, balance: next.balance, status: next.status };
   }
 
+  // ---------------------------------------------------------------- payments
+
+  /** The Stripe customer and saved card of this account. */
+  getPaymentProfile(): Result<{ stripeCustomerId: string | null; defaultPaymentMethodId: string | null }> {
+    const a = this.#account;
+    if (!a) return notFound();
+    return { ok: true, stripeCustomerId: a.stripe_customer_id, defaultPaymentMethodId: a.default_payment_method_id };
+  }
+
+  /** Records the account's Stripe customer once; a later, different id is ignored and the first returned. */
+  setStripeCustomer(customerId: string): Result<{ stripeCustomerId: string }> {
+    const a = this.#account;
+    if (!a) return notFound();
+    if (a.stripe_customer_id) return { ok: true, stripeCustomerId: a.stripe_customer_id };
+    this.#account = this.ctx.storage.transactionSync(() => this.#updateAccount(a, { stripe_customer_id: customerId }, Date.now()));
+    return { ok: true, stripeCustomerId: customerId };
+  }
+
+  /** The saved card used for off-session auto-recharges (the card of the latest successful payment). */
+  setDefaultPaymentMethod(paymentMethodId: string): Result<{ defaultPaymentMethodId: string }> {
+    const a = this.#account;
+    if (!a) return notFound();
+    if (a.default_payment_method_id !== paymentMethodId) {
+      this.#account = this.ctx.storage.transactionSync(() => this.#updateAccount(a, { default_payment_method_id: paymentMethodId }, Date.now()));
+    }
+    return { ok: true, defaultPaymentMethodId: paymentMethodId };
+  }
+
+  /**
+   * Turns auto-recharge on or off. `amount` tokens are bought for `priceCents` whenever the
+   * available balance drops below `threshold`. Refused without a saved card.
+   */
+  configureAutoRecharge(cfg: { enabled: boolean; threshold: number; amount: number; priceCents: number; monthlyLimitCents: number | null }): Result<{ balance: BalanceView }> {
+    const a = this.#account;
+    if (!a) return notFound();
+    if (cfg.enabled && !a.default_payment_method_id) return { ok: false, code: 'no_payment_method' };
+    if (cfg.enabled && a.suspended_reason === 'dispute') return { ok: false, code: 'account_suspended' };
+    const now = Date.now();
+    const state = !cfg.enabled ? (a.ar_state === 'in_flight' ? 'in_flight' : 'off') : a.ar_state === 'off' ? 'armed' : a.ar_state;
+    const next = this.ctx.storage.transactionSync(() =>
+      this.#updateAccount(
+        a,
+        {
+          ar_enabled: cfg.enabled ? 1 : 0,
+          ar_threshold: cfg.threshold,
+          ar_amount: cfg.amount,
+          ar_price_cents: cfg.priceCents,
+          ar_monthly_limit_cents: cfg.monthlyLimitCents,
+          ar_state: state,
+          ar_last_error: cfg.enabled ? null : a.ar_last_error,
+        },
+        now,
+      ),
+    );
+    this.#account = next;
+    this.#afterCommit();
+    return { ok: true, balance: this.#view(this.#account) };
+  }
+
+  /**
+   * Takes back the tokens of one refund of a payment, proportionally to the amount paid.
+   * `refundedCents` is this refund's amount; the running total decides the tokens, so a
+   * series of partial refunds that adds up to the whole payment takes back exactly its tokens.
+   */
+  refundPayment(req: { paymentIntentId: string; refundId: string; refundedCents: number }): Result<CreditResult> {
+    const a = this.#account;
+    if (!a) return notFound();
+    const dup = this.#sql.exec<{ id: string }>(`SELECT id FROM ledger WHERE ref = ?`, `refund:${req.refundId}`).toArray()[0];
+    if (dup) return { ok: true, transactionId: dup.id, duplicate: true, balance: a.balance, status: a.status };
+    const payment = this.#sql
+      .exec<{ amount: number; amount_cents: number | null }>(`SELECT amount, amount_cents FROM ledger WHERE ref = ? AND type IN ('purchase', 'auto_recharge')`, req.paymentIntentId)
+      .toArray()[0];
+    if (!payment || !payment.amount_cents) return { ok: false, code: 'not_found', message: 'No credited payment for this PaymentIntent' };
+    const prior = this.#sql
+      .exec<{ cents: number | null; tokens: number | null }>(
+        `SELECT sum(amount_cents) AS cents, sum(-amount) AS tokens FROM ledger WHERE type = 'refund' AND json_extract(metadata, '$.paymentIntentId') = ?`,
+        req.paymentIntentId,
+      )
+      .one();
+    const cumulativeCents = Math.min(payment.amount_cents, (prior.cents ?? 0) + req.refundedCents);
+    const target = Math.floor((payment.amount * cumulativeCents) / payment.amount_cents);
+    const tokens = target - (prior.tokens ?? 0);
+    if (tokens <= 0) return { ok: true, transactionId: '', duplicate: true, balance: a.balance, status: a.status };
+    return this.credit({
+      type: 'refund',
+      amount: -tokens,
+      ref: `refund:${req.refundId}`,
+      amountCents: req.refundedCents,
+      description: `Refund of ${req.paymentIntentId}`,
+      metadata: { paymentIntentId: req.paymentIntentId, refundId: req.refundId },
+    });
+  }
+
+  /** A dispute was opened: suspend the account and stop auto-recharge until it is resolved. */
+  openDispute(req: { disputeId: string; paymentIntentId: string | null }): Result<{ balance: BalanceView }> {
+    const a = this.#account;
+    if (!a) return notFound();
+    if (a.suspended_reason !== 'dispute') {
+      this.#account = this.ctx.storage.transactionSync(() =>
+        this.#updateAccount(a, { status: 'suspended', suspended_reason: 'dispute', ar_enabled: 0, ar_state: a.ar_state === 'in_flight' ? 'in_flight' : 'off', ar_last_error: `dispute ${req.disputeId}` }, Date.now()),
+      );
+      this.#afterCommit();
+    }
+    return { ok: true, balance: this.#view(this.#account!) };
+  }
+
+  /** A dispute closed: won restores the account; lost takes back the disputed payment's tokens. */
+  closeDispute(req: { disputeId: string; paymentIntentId: string | null; won: boolean }): Result<{ balance: BalanceView }> {
+    let a = this.#account;
+    if (!a) return notFound();
+    if (!req.won && req.paymentIntentId) {
+      const payment = this.#sql.exec<{ amount: number; amount_cents: number | null }>(`SELECT amount, amount_cents FROM ledger WHERE ref = ?`, req.paymentIntentId).toArray()[0];
+      if (payment && payment.amount > 0) {
+        const r = this.credit({ type: 'dispute', amount: -payment.amount, ref: `dispute:${req.disputeId}`, amountCents: payment.amount_cents ?? undefined, description: `Lost dispute ${req.disputeId}`, metadata: { paymentIntentId: req.paymentIntentId } });
+        if (!r.ok) return r;
+      }
+      return { ok: true, balance: this.#view(this.#account!) };
+    }
+    a = this.#account!;
+    if (req.won && a.suspended_reason === 'dispute') {
+      const open = a.balance < 0 ? { status: 'suspended' as const, suspended_reason: 'negative_balance' } : { status: 'active' as const, suspended_reason: null };
+      this.#account = this.ctx.storage.transactionSync(() => this.#updateAccount(a!, open, Date.now()));
+      this.#afterCommit();
+    }
+    return { ok: true, balance: this.#view(this.#account!) };
+  }
+
   /** Ledger entries after `afterSeq` (ascending). Used by reconciliation and tests. */
   getLedger(afterSeq = 0, limit = 1000): LedgerEntry[] {
     return this.#sql
@@ -406,8 +537,9 @@ export class TokenAccount extends DurableObject<Env> {
   outboxPending(): { ledger: number; usage: number; directory: boolean } {
     const ledger = this.#sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ledger WHERE synced = 0`).one().n;
     const usage = this.#sql.exec<{ n: number }>(`SELECT count(*) AS n FROM usage WHERE synced = 0`).one().n;
+    const attempts = this.#sql.exec<{ n: number }>(`SELECT count(*) AS n FROM recharge_attempts WHERE synced = 0`).one().n;
     const dir = Number(this.#meta('directory_version') ?? -1);
-    return { ledger, usage, directory: !!this.#account && dir < this.#account.version };
+    return { ledger, usage, directory: (!!this.#account && dir < this.#account.version) || attempts > 0 };
   }
 
   /** Flushes the outbox to D1 now (reconciliation, tests, admin tools). */
@@ -428,6 +560,7 @@ export class TokenAccount extends DurableObject<Env> {
     this.#alarmAt = null;
     const now = Date.now();
     this.#expireHolds(now);
+    await this.#runAutoRecharge(now);
     await this.#flushOutbox();
     this.#pruneIdempotency(now);
     this.#scheduleNext();
@@ -589,8 +722,9 @@ export class TokenAccount extends DurableObject<Env> {
     if (!account) return { ok: true, ledger: 0, usage: 0, remaining: 0 };
     const ledger = this.#sql.exec<Record<string, SqlValue>>(`SELECT * FROM ledger WHERE synced = 0 ORDER BY seq LIMIT ?`, OUTBOX_BATCH_ROWS).toArray();
     const usage = this.#sql.exec<Record<string, SqlValue>>(`SELECT * FROM usage WHERE synced = 0 ORDER BY created_at LIMIT ?`, OUTBOX_BATCH_ROWS).toArray();
+    const attempts = this.#sql.exec<Record<string, SqlValue>>(`SELECT * FROM recharge_attempts WHERE synced = 0 LIMIT 50`).toArray();
     const dirVersion = Number(this.#meta('directory_version') ?? -1);
-    if (ledger.length === 0 && usage.length === 0 && dirVersion >= account.version) return { ok: true, ledger: 0, usage: 0, remaining: 0 };
+    if (ledger.length === 0 && usage.length === 0 && attempts.length === 0 && dirVersion >= account.version) return { ok: true, ledger: 0, usage: 0, remaining: 0 };
 
     const db = this.env.DB;
     const uid = account.user_id;
@@ -610,6 +744,14 @@ export class TokenAccount extends DurableObject<Env> {
       stmts.push(
         insertUsage.bind(r.id, uid, r.operation, r.model, r.input_tokens, r.output_tokens, r.images, r.actual_tokens, r.billable_tokens, r.success, r.error_code, r.request_id, r.reservation_id, r.transaction_id, r.created_at),
       );
+    }
+    const upsertAttempt = db.prepare(
+      `INSERT INTO auto_recharge_attempts (id, user_id, payment_intent_id, status, tokens, amount_cents, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET payment_intent_id = excluded.payment_intent_id, status = excluded.status, error = excluded.error, updated_at = excluded.updated_at
+       WHERE excluded.updated_at >= auto_recharge_attempts.updated_at`,
+    );
+    for (const r of attempts) {
+      stmts.push(upsertAttempt.bind(r.id, uid, r.payment_intent_id, r.status === 'in_flight' ? 'in_flight' : r.status, r.tokens, r.amount_cents, r.error, r.created_at, r.updated_at));
     }
     const a = account;
     stmts.push(
@@ -635,6 +777,7 @@ export class TokenAccount extends DurableObject<Env> {
     this.ctx.storage.transactionSync(() => {
       for (const r of ledger) this.#sql.exec(`UPDATE ledger SET synced = 1 WHERE id = ?`, r.id);
       for (const r of usage) this.#sql.exec(`UPDATE usage SET synced = 1 WHERE id = ?`, r.id);
+      for (const r of attempts) this.#sql.exec(`UPDATE recharge_attempts SET synced = 1 WHERE id = ? AND updated_at = ?`, r.id, r.updated_at);
       this.#setMeta('directory_version', String(a.version));
     });
     const pending = this.outboxPending();
@@ -643,9 +786,143 @@ export class TokenAccount extends DurableObject<Env> {
 
   // ---------------------------------------------------------------- scheduling
 
-  /** After a commit: only schedule the outbox; nothing on the charge path waits for D1. */
+  /**
+   * After a commit: only schedule. The outbox flush after a short delay, and — when the
+   * available balance fell below the auto-recharge threshold — a recharge right away.
+   * Nothing on the charge path waits for D1 or Stripe.
+   */
   #afterCommit(): void {
-    this.#schedule(Date.now() + OUTBOX_FLUSH_DELAY_MS);
+    const now = Date.now();
+    this.#schedule(now + OUTBOX_FLUSH_DELAY_MS);
+    const a = this.#account;
+    if (a && a.ar_enabled === 1 && a.ar_state === 'armed' && a.status === 'active' && a.balance - a.reserved < a.ar_threshold) {
+      this.#account = this.ctx.storage.transactionSync(() => this.#updateAccount(a, { ar_state: 'scheduled' }, now));
+      this.#schedule(now);
+    }
+  }
+
+  // ---------------------------------------------------------------- auto-recharge
+
+  /**
+   * `scheduled → in_flight → armed | off`. The attempt and its idempotency key are persisted
+   * before Stripe is called (the input gate opens during the call), so a restart or a retry
+   * reuses the same key and Stripe replays the first result: at most one payment per attempt.
+   */
+  async #runAutoRecharge(now: number): Promise<void> {
+    let a = this.#account;
+    if (!a) return;
+    if (a.ar_state === 'scheduled') {
+      if (a.ar_enabled !== 1 || !a.default_payment_method_id || !a.stripe_customer_id || a.status !== 'active') {
+        this.#account = this.ctx.storage.transactionSync(() => this.#updateAccount(a!, { ar_state: a!.ar_enabled ? 'armed' : 'off' }, now));
+        return;
+      }
+      const cap = capExceeded(a, now);
+      if (cap) {
+        // Stay armed: the next charge below the threshold after the window rolls over tries again.
+        this.#account = this.ctx.storage.transactionSync(() => this.#updateAccount(a!, { ar_state: 'armed', ar_last_error: cap }, now));
+        this.#recordAttempt(null, 'failed', a.ar_amount, a.ar_price_cents, cap, now);
+        return;
+      }
+      const attemptId = newId('arc');
+      const key = `auto-recharge:${a.user_id}:${attemptId}`;
+      const month = monthKey(now);
+      const hourStart = now - a.ar_window_hour_start >= 3600_000 ? now : a.ar_window_hour_start;
+      a = this.ctx.storage.transactionSync(() => {
+        this.#sql.exec(
+          `INSERT INTO recharge_attempts (id, idempotency_key, status, tokens, amount_cents, created_at, updated_at, synced) VALUES (?, ?, 'in_flight', ?, ?, ?, ?, 0)`,
+          attemptId,
+          key,
+          a!.ar_amount,
+          a!.ar_price_cents,
+          now,
+          now,
+        );
+        return this.#updateAccount(
+          a!,
+          {
+            ar_state: 'in_flight',
+            ar_attempt_id: attemptId,
+            ar_idempotency_key: key,
+            ar_attempts: 0,
+            ar_next_at: now,
+            ar_window_hour_start: hourStart,
+            ar_window_hour_count: (hourStart === a!.ar_window_hour_start ? a!.ar_window_hour_count : 0) + 1,
+            ar_window_month: month,
+            ar_window_month_cents: (a!.ar_window_month === month ? a!.ar_window_month_cents : 0) + a!.ar_price_cents,
+          },
+          now,
+        );
+      });
+      this.#account = a;
+    }
+    if (a.ar_state !== 'in_flight' || (a.ar_next_at ?? 0) > now || !a.ar_idempotency_key) return;
+
+    const attempt = this.#sql.exec<{ id: string; tokens: number; amount_cents: number }>(`SELECT id, tokens, amount_cents FROM recharge_attempts WHERE idempotency_key = ?`, a.ar_idempotency_key).toArray()[0];
+    if (!attempt) return;
+    let outcome: { ok: true; paymentIntentId: string; status: string } | { ok: false; kind: 'card' | 'retry' | 'permanent'; reason: string };
+    try {
+      const stripe = stripeClient(this.env, { maxNetworkRetries: 1 });
+      const pi = await stripe.paymentIntents.create(
+        {
+          amount: attempt.amount_cents,
+          currency: 'usd',
+          customer: a.stripe_customer_id!,
+          payment_method: a.default_payment_method_id!,
+          off_session: true,
+          confirm: true,
+          description: `Auto-recharge: ${attempt.tokens} tokens`,
+          metadata: { userId: a.user_id, tokens: String(attempt.tokens), kind: 'auto_recharge', attemptId: attempt.id },
+        },
+        { idempotencyKey: a.ar_idempotency_key },
+      );
+      outcome = { ok: true, paymentIntentId: pi.id, status: pi.status };
+    } catch (err) {
+      outcome = { ok: false, ...classifyStripeError(err) };
+    }
+    const at = Date.now();
+    const cur = this.#account!;
+    if (outcome.ok && outcome.status === 'succeeded') {
+      this.credit({ type: 'auto_recharge', amount: attempt.tokens, ref: outcome.paymentIntentId, amountCents: attempt.amount_cents, description: `Auto-recharge of ${attempt.tokens} tokens`, metadata: { attemptId: attempt.id }, isPurchase: true });
+      const after = this.#account!;
+      this.#account = this.ctx.storage.transactionSync(() => {
+        this.#recordAttemptUpdate(attempt.id, outcome.ok ? outcome.paymentIntentId : null, 'succeeded', null, at);
+        return this.#updateAccount(after, { ar_state: after.ar_enabled ? 'armed' : 'off', ar_attempt_id: null, ar_idempotency_key: null, ar_next_at: null, ar_attempts: 0, ar_last_error: null }, at);
+      });
+      this.#afterCommit(); // still below the threshold? the caps decide whether to go again
+      return;
+    }
+    if (!outcome.ok && outcome.kind === 'retry') {
+      const attempts = cur.ar_attempts + 1;
+      this.#account = this.ctx.storage.transactionSync(() => this.#updateAccount(cur, { ar_attempts: attempts, ar_next_at: at + rechargeBackoffMs(attempts), ar_last_error: outcome.ok ? null : `retrying: ${outcome.reason}` }, at));
+      return;
+    }
+    // A declined card, authentication required, or a request Stripe will never accept: stop and say why.
+    const reason = outcome.ok ? `payment ${outcome.status}` : outcome.reason;
+    this.#account = this.ctx.storage.transactionSync(() => {
+      this.#recordAttemptUpdate(attempt.id, outcome.ok ? outcome.paymentIntentId : null, 'failed', reason, at);
+      return this.#updateAccount(cur, { ar_enabled: 0, ar_state: 'off', ar_attempt_id: null, ar_idempotency_key: null, ar_next_at: null, ar_attempts: 0, ar_last_error: reason }, at);
+    });
+    this.#afterCommit();
+  }
+
+  #recordAttempt(paymentIntentId: string | null, status: 'failed', tokens: number, cents: number, error: string, now: number): void {
+    this.#sql.exec(
+      `INSERT INTO recharge_attempts (id, idempotency_key, payment_intent_id, status, tokens, amount_cents, error, created_at, updated_at, synced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+      newId('arc'),
+      newId('cap'),
+      paymentIntentId,
+      status,
+      tokens,
+      cents,
+      error,
+      now,
+      now,
+    );
+    this.#schedule(now + OUTBOX_FLUSH_DELAY_MS);
+  }
+
+  #recordAttemptUpdate(id: string, paymentIntentId: string | null, status: 'succeeded' | 'failed', error: string | null, now: number): void {
+    this.#sql.exec(`UPDATE recharge_attempts SET payment_intent_id = ?, status = ?, error = ?, updated_at = ?, synced = 0 WHERE id = ?`, paymentIntentId, status, error, now, id);
   }
 
   #schedule(at: number): void {
@@ -661,6 +938,9 @@ export class TokenAccount extends DurableObject<Env> {
     if (pending.ledger + pending.usage > 0 || pending.directory) {
       due.push(this.#flushFailures === 0 ? now + OUTBOX_FLUSH_DELAY_MS : now + Math.min(MAX_BACKOFF_MS, 500 * 2 ** (this.#flushFailures - 1)));
     }
+    const a = this.#account;
+    if (a?.ar_state === 'scheduled') due.push(now);
+    if (a?.ar_state === 'in_flight' && a.ar_next_at !== null) due.push(a.ar_next_at);
     const hold = this.#sql.exec<{ t: number | null }>(`SELECT min(expires_at) AS t FROM reservations WHERE state = 'open'`).one().t;
     if (hold !== null) due.push(hold);
     const oldest = this.#sql.exec<{ t: number | null }>(`SELECT min(created_at) AS t FROM idempotency`).one().t;
@@ -739,6 +1019,7 @@ export class TokenAccount extends DurableObject<Env> {
         amount: a.ar_amount,
         monthlyLimitCents: a.ar_monthly_limit_cents,
         state: a.ar_state,
+        priceCents: a.ar_price_cents,
         lastError: a.ar_last_error,
         hasPaymentMethod: a.default_payment_method_id !== null,
       },

@@ -33,6 +33,7 @@ export interface AutoRechargeView {
   amount: number;
   monthlyLimitCents: number | null;
   state: 'off' | 'armed' | 'scheduled' | 'in_flight';
+  priceCents: number;
   lastError: string | null;
   hasPaymentMethod: boolean;
 }

@@ -1,0 +1,54 @@
+import Stripe from 'stripe';
+import { AppError } from '../lib/errors';
+
+/**
+ * The Stripe SDK over fetch. With STRIPE_API_BASE set it talks to the local Stripe-compatible
+ * simulator (scripts/stripe-sim) instead of api.stripe.com — refused in production, so a
+ * misconfigured deployment can never take "payments" from a simulator.
+ */
+export function stripeClient(env: Env, opts: { maxNetworkRetries?: number; timeoutMs?: number } = {}): Stripe {
+  if (!env.STRIPE_SECRET_KEY) throw new AppError('upstream_unavailable', 'Payments are not configured (STRIPE_SECRET_KEY is not set)');
+  const config: Stripe.StripeConfig = {
+    httpClient: Stripe.createFetchHttpClient(),
+    maxNetworkRetries: opts.maxNetworkRetries ?? 2,
+    timeout: opts.timeoutMs ?? 15_000,
+  };
+  const base = env.STRIPE_API_BASE;
+  if (base) {
+    if (env.ENVIRONMENT !== 'development' && env.ENVIRONMENT !== 'test') {
+      throw new AppError('internal', 'STRIPE_API_BASE (the Stripe simulator) is only allowed in development and test');
+    }
+    const url = new URL(base);
+    config.host = url.hostname;
+    config.port = url.port || (url.protocol === 'https:' ? 443 : 80);
+    config.protocol = url.protocol === 'https:' ? 'https' : 'http';
+  }
+  return new Stripe(env.STRIPE_SECRET_KEY, config);
+}
+
+export const webCrypto = Stripe.createSubtleCryptoProvider();
+
+/** What a failed Stripe call means for an off-session payment. */
+export type StripeFailure = { kind: 'card'; reason: string } | { kind: 'retry'; reason: string } | { kind: 'permanent'; reason: string };
+
+/** Card errors end auto-recharge; network errors, 5xx and rate limits are retried with the same key. */
+export function classifyStripeError(err: unknown): StripeFailure {
+  const e = err as { type?: string; code?: string; decline_code?: string; message?: string; statusCode?: number };
+  const reason = [e.code, e.decline_code].filter(Boolean).join(': ') || e.message || 'unknown error';
+  switch (e.type) {
+    case 'StripeCardError':
+      return { kind: 'card', reason };
+    case 'StripeConnectionError':
+    case 'StripeAPIError':
+    case 'StripeRateLimitError':
+      return { kind: 'retry', reason };
+    case 'StripeInvalidRequestError':
+    case 'StripeAuthenticationError':
+    case 'StripePermissionError':
+    case 'StripeIdempotencyError':
+      return { kind: 'permanent', reason };
+    default:
+      if ((e.statusCode ?? 0) >= 500) return { kind: 'retry', reason };
+      return { kind: 'retry', reason: e.message ?? String(err) };
+  }
+}
