@@ -1,0 +1,488 @@
+/**
+ * Model-based tests of the TokenAccount DO (issue 5, part 1).
+ *
+ * fast-check generates random command sequences — charges, holds (long and short-lived),
+ * settles, releases, credits (purchase / admin_grant / refund), alarm runs, outbox flushes,
+ * hold expiry, and batches of concurrent calls whose invocation order an `fc.scheduler`
+ * picks — over three fresh accounts, and after every step checks the real objects against a
+ * plain reference model:
+ *   - balance, reserved, status and the full ledger (type, amount, ref, key) equal the model's;
+ *   - the ledger sums to the balance, balance_after is the running sum, seq is 1..n;
+ *   - a charge or hold is accepted exactly when the model says available covers it;
+ *   - each idempotency key and each ref is applied at most once; replays answer identically;
+ *   - short holds expire through the alarm and their tokens come back once;
+ *   - after a flush, D1's token_transactions (and usage_records count, directory row) for
+ *     the account equal the DO's ledger.
+ * Concurrent batches are checked for linearizability: some serial order of the batch must
+ * explain every answer. A failure shrinks to a minimal command trace and prints its seed.
+ *
+ * Replay one failure: put its `seed` and `path` into FC_PARAMS below.
+ */
+import { runDurableObjectAlarm } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { BillingSettings } from '../../worker/services/settings';
+import { account, newAccount } from '../helpers';
+
+const FC_PARAMS: fc.Parameters<unknown> = { numRuns: 60, verbose: fc.VerbosityLevel.Verbose, endOnFailure: false };
+
+type Stub = ReturnType<typeof account>;
+type Any = Record<string, any>;
+
+// ---------------------------------------------------------------- the reference model
+
+type HoldState = 'open' | 'settled' | 'released' | 'expired';
+interface Hold {
+  id: string;
+  amount: number;
+  state: HoldState;
+  short: boolean;
+  expiresAt: number;
+}
+interface Entry {
+  type: string;
+  amount: number;
+  ref: string | null;
+  idempotencyKey: string | null;
+}
+interface Acct {
+  id: string;
+  balance: number;
+  reserved: number;
+  ledger: Entry[];
+  /** Stored answers by idempotency key: the parameters they were given and the first answer. */
+  keys: Map<string, { params: string; result: Any }>;
+  /** ref → transaction id. */
+  refs: Map<string, string>;
+  holds: Hold[];
+  /** usage rows the DO should have written (accepted, refused and failed operations). */
+  usage: number;
+}
+interface Model {
+  accts: Acct[];
+  settings: BillingSettings;
+}
+
+function cloneAcct(a: Acct): Acct {
+  return { ...a, ledger: [...a.ledger], keys: new Map(a.keys), refs: new Map(a.refs), holds: a.holds.map((h) => ({ ...h })) };
+}
+
+const status = (a: Acct) => (a.balance < 0 ? 'suspended' : 'active');
+const available = (a: Acct) => a.balance - a.reserved;
+const textCost = (s: BillingSettings, tokens: number) => Math.ceil((tokens * s.tokenMultiplierBps) / 10_000);
+
+// ---------------------------------------------------------------- operations
+
+const MODELS = ['gpt-4o', 'claude-3-5-sonnet'] as const;
+const IMAGE_MODELS = ['dall-e-3', 'dall-e-2', 'imagen', 'midjourney'] as const; // the last is unknown
+
+type Op =
+  | { kind: 'charge'; a: number; key: string; tokens: number; success: boolean }
+  | { kind: 'image'; a: number; key: string; model: string; images: number }
+  | { kind: 'authorize'; a: number; key: string; tokens: number; short: boolean }
+  | { kind: 'settle'; a: number; pick: number; tokens: number; success: boolean }
+  | { kind: 'release'; a: number; pick: number }
+  | { kind: 'credit'; a: number; type: 'purchase' | 'admin_grant' | 'refund'; ref: string; amount: number };
+
+const accountIdx = fc.integer({ min: 0, max: 2 });
+// A small key space per account so keys collide: replays, and conflicts across parameters and methods.
+const keyArb = fc.constantFrom('k0', 'k1', 'k2', 'k3', 'k4', 'k5');
+const tokensArb = fc.oneof(fc.integer({ min: 0, max: 3_000 }), fc.integer({ min: 3_000, max: 12_000 }));
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('charge' as const), a: accountIdx, key: keyArb, tokens: tokensArb, success: fc.constantFrom(true, true, true, true, false) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('image' as const), a: accountIdx, key: keyArb, model: fc.constantFrom(...IMAGE_MODELS), images: fc.integer({ min: 1, max: 3 }) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('authorize' as const), a: accountIdx, key: keyArb, tokens: tokensArb, short: fc.boolean() }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('settle' as const), a: accountIdx, pick: fc.nat(9), tokens: tokensArb, success: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('release' as const), a: accountIdx, pick: fc.nat(9) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('credit' as const),
+      a: accountIdx,
+      type: fc.constantFrom('purchase' as const, 'admin_grant' as const, 'refund' as const),
+      // Few refs, shared by all kinds, plus the welcome bonus's own ref: duplicates are frequent.
+      ref: fc.constantFrom('pi_1', 'pi_2', 're_1', 'grant_1', 'bonus:welcome'),
+      amount: fc.integer({ min: 1, max: 20_000 }),
+    }),
+  },
+);
+
+/** The hold a settle/release picks: one of the account's holds, or a well-formed id that does not exist. */
+function pickHold(a: Acct, pick: number): string {
+  if (a.holds.length === 0 || pick === 9) return 'res_00000000000000000000000000000';
+  return a.holds[pick % a.holds.length].id;
+}
+
+/** The concrete DO request for an op (settle/release resolve their hold against the model). */
+function request(m: Model, op: Op): { method: string; args: unknown[]; params: string; key: string | null } {
+  const a = m.accts[op.a];
+  switch (op.kind) {
+    case 'charge': {
+      const req = { idempotencyKey: op.key, operation: 'chat', model: MODELS[op.tokens % 2], tokens: op.tokens, success: op.success };
+      return { method: 'charge', args: [req], params: `charge:${JSON.stringify(req)}`, key: op.key };
+    }
+    case 'image': {
+      const req = { idempotencyKey: op.key, operation: 'image_generation', model: op.model, images: op.images };
+      return { method: 'charge', args: [req], params: `charge:${JSON.stringify(req)}`, key: op.key };
+    }
+    case 'authorize': {
+      const req = { idempotencyKey: op.key, operation: 'chat', model: 'gpt-4o', estimatedTokens: op.tokens, ttlMs: op.short ? 3 : 600_000 };
+      return { method: 'authorize', args: [req], params: `authorize:${JSON.stringify(req)}`, key: op.key };
+    }
+    case 'settle': {
+      const req = { reservationId: pickHold(a, op.pick), tokens: op.tokens, success: op.success };
+      return { method: 'settle', args: [req], params: `settle:${JSON.stringify(req)}`, key: `settle:${req.reservationId}` };
+    }
+    case 'release': {
+      const id = pickHold(a, op.pick);
+      return { method: 'release', args: [id], params: `release:${id}`, key: `release:${id}` };
+    }
+    case 'credit': {
+      const amount = op.type === 'refund' ? -op.amount : op.amount;
+      const req = { type: op.type, amount, ref: op.ref, amountCents: op.type === 'purchase' ? Math.ceil(op.amount / 100) : undefined, isPurchase: op.type === 'purchase' };
+      return { method: 'credit', args: [req], params: '', key: null };
+    }
+  }
+}
+
+/** Outcomes seen, by method and code: printed at the end so a run shows what it exercised. */
+const tally = new Map<string, number>();
+const count = (label: string) => tally.set(label, (tally.get(label) ?? 0) + 1);
+
+async function invoke(stub: Stub, r: ReturnType<typeof request>): Promise<Any> {
+  const out = await (stub as unknown as Record<string, (...args: unknown[]) => Promise<Any>>)[r.method](...r.args);
+  count(`${r.method}:${out.ok ? (out.duplicate ? 'duplicate' : 'ok') : out.code}`);
+  return out;
+}
+
+/**
+ * Applies `op` to a copy of account `a` given the real answer `actual`. Returns the next state,
+ * or a reason why `actual` is not what the model allows.
+ */
+function step(s: BillingSettings, a0: Acct, op: Op, r: ReturnType<typeof request>, actual: Any): { next: Acct } | { mismatch: string } {
+  const a = cloneAcct(a0);
+  const want = (cond: boolean, why: string) => (cond ? null : why);
+  const fail = (why: string) => ({ mismatch: `${why}; got ${JSON.stringify(actual)}` });
+
+  // Idempotency: a stored key answers with its first result, or 409 for other parameters.
+  if (r.key !== null) {
+    const stored = a.keys.get(r.key);
+    if (stored) {
+      if (stored.params !== r.params) return actual.ok === false && actual.code === 'idempotency_conflict' ? { next: a } : fail('expected idempotency_conflict');
+      return JSON.stringify(actual) === JSON.stringify(stored.result) ? { next: a } : fail(`expected the stored answer ${JSON.stringify(stored.result)}`);
+    }
+  }
+
+  const refuse = (amount: number): string | null => (a.balance < 0 ? 'account_suspended' : available(a) < amount ? 'insufficient_balance' : null);
+  const commitLedger = (e: Entry) => {
+    a.balance += e.amount;
+    a.ledger.push(e);
+  };
+
+  switch (op.kind) {
+    case 'charge':
+    case 'image': {
+      let cost: number;
+      let success = true;
+      if (op.kind === 'image') {
+        const per = s.imageCosts[op.model];
+        if (per === undefined) return actual.ok === false && actual.code === 'unknown_model' ? { next: a } : fail('expected unknown_model');
+        cost = per * op.images;
+      } else {
+        cost = textCost(s, op.tokens);
+        success = op.success;
+      }
+      const billable = success ? cost : 0;
+      a.usage++;
+      const refusal = success ? refuse(billable) : null;
+      if (refusal) return actual.ok === false && actual.code === refusal ? { next: a } : fail(`expected ${refusal}`);
+      if (billable > 0) commitLedger({ type: 'usage', amount: -billable, ref: null, idempotencyKey: op.key });
+      const bad =
+        want(actual.ok === true, 'expected the charge to be accepted') ??
+        want(actual.billableTokens === billable, `expected billableTokens ${billable}`) ??
+        want(actual.balance === a.balance && actual.available === available(a), `expected balance ${a.balance}, available ${available(a)}`) ??
+        want((actual.transactionId === null) === (billable === 0), 'transactionId iff tokens moved');
+      if (bad) return fail(bad);
+      a.keys.set(op.key, { params: r.params, result: actual });
+      return { next: a };
+    }
+    case 'authorize': {
+      const amount = textCost(s, op.tokens);
+      const refusal = refuse(amount);
+      if (refusal) {
+        a.usage++;
+        return actual.ok === false && actual.code === refusal ? { next: a } : fail(`expected ${refusal}`);
+      }
+      const bad = want(actual.ok === true && actual.reservedTokens === amount && /^res_/.test(actual.reservationId), `expected a hold of ${amount}`);
+      if (bad) return fail(bad);
+      a.reserved += amount;
+      a.holds.push({ id: actual.reservationId, amount, state: 'open', short: op.short, expiresAt: actual.expiresAt });
+      a.keys.set(op.key, { params: r.params, result: actual });
+      return { next: a };
+    }
+    case 'settle': {
+      const id = (r.args[0] as { reservationId: string }).reservationId;
+      const h = a.holds.find((x) => x.id === id);
+      if (!h) return actual.ok === false && actual.code === 'reservation_not_found' ? { next: a } : fail('expected reservation_not_found');
+      if (h.state === 'settled' || h.state === 'released') return actual.ok === false && actual.code === 'reservation_closed' ? { next: a } : fail('expected reservation_closed');
+      if (h.state === 'open') a.reserved -= h.amount;
+      h.state = 'settled';
+      const billable = op.success ? textCost(s, op.tokens) : 0;
+      a.usage++;
+      if (billable > 0) commitLedger({ type: 'usage', amount: -billable, ref: null, idempotencyKey: `settle:${id}` });
+      const bad =
+        want(actual.ok === true, 'expected the settle to be accepted') ??
+        want(actual.billableTokens === billable, `expected billableTokens ${billable}`) ??
+        want(actual.balance === a.balance && actual.available === available(a), `expected balance ${a.balance}, available ${available(a)}`);
+      if (bad) return fail(bad);
+      a.keys.set(r.key!, { params: r.params, result: actual });
+      return { next: a };
+    }
+    case 'release': {
+      const id = r.args[0] as string;
+      const h = a.holds.find((x) => x.id === id);
+      if (!h) return actual.ok === false && actual.code === 'reservation_not_found' ? { next: a } : fail('expected reservation_not_found');
+      if (h.state === 'settled') return actual.ok === false && actual.code === 'reservation_closed' ? { next: a } : fail('expected reservation_closed');
+      const released = h.state === 'open' ? h.amount : 0;
+      if (h.state === 'open') {
+        a.reserved -= h.amount;
+        h.state = 'released';
+      }
+      const bad = want(actual.ok === true && actual.releasedTokens === released && actual.balance === a.balance && actual.available === available(a), `expected ${released} released, balance ${a.balance}`);
+      if (bad) return fail(bad);
+      a.keys.set(r.key!, { params: r.params, result: actual });
+      return { next: a };
+    }
+    case 'credit': {
+      const req = r.args[0] as { amount: number; ref: string };
+      const prior = a.refs.get(req.ref);
+      if (prior) {
+        const bad = want(actual.ok === true && actual.duplicate === true && actual.transactionId === prior && actual.balance === a.balance, `expected a duplicate of ${prior}`);
+        return bad ? fail(bad) : { next: a };
+      }
+      commitLedger({ type: op.type, amount: req.amount, ref: req.ref, idempotencyKey: null });
+      const bad = want(actual.ok === true && actual.duplicate === false && actual.balance === a.balance && actual.status === status(a), `expected credit to ${a.balance}`);
+      if (bad) return fail(bad);
+      a.refs.set(req.ref, actual.transactionId);
+      return { next: a };
+    }
+  }
+}
+
+// ---------------------------------------------------------------- checks against the real objects
+
+async function checkAccount(m: Model, i: number): Promise<void> {
+  const a = m.accts[i];
+  const stub = account(a.id);
+  const [b, ledger] = await Promise.all([stub.getBalance(), stub.getLedger(0, 10_000)]);
+  if (!b.ok) throw new Error(`getBalance failed: ${b.code}`);
+  const where = `account ${i}`;
+  expect({ balance: b.balance.balance, reserved: b.balance.reserved, status: b.balance.status }, where).toEqual({ balance: a.balance, reserved: a.reserved, status: status(a) });
+  expect(b.balance.available, where).toBe(a.balance - a.reserved);
+  // I1: the ledger sums to the balance; balance_after is the running sum; seq is 1..n.
+  let run = 0;
+  ledger.forEach((e, k) => {
+    run += e.amount;
+    expect(e.balanceAfter, `${where} seq ${e.seq}`).toBe(run);
+    expect(e.seq, where).toBe(k + 1);
+  });
+  expect(run, where).toBe(b.balance.balance);
+  // The exact entries the model expects, in order.
+  expect(
+    ledger.map((e) => ({ type: e.type, amount: e.amount, ref: e.ref, idempotencyKey: e.idempotencyKey })),
+    where,
+  ).toEqual(a.ledger);
+  // I3/I4: each key and each ref at most once.
+  const keys = ledger.map((e) => e.idempotencyKey).filter((k) => k !== null);
+  expect(new Set(keys).size, where).toBe(keys.length);
+  const refs = ledger.map((e) => e.ref).filter((r) => r !== null);
+  expect(new Set(refs).size, where).toBe(refs.length);
+}
+
+/** Sleeps past every short hold's expiry and runs the alarm: the holds come back once (I7). */
+async function expireShortHolds(m: Model, i: number): Promise<void> {
+  const a = m.accts[i];
+  const due = a.holds.filter((h) => h.short && h.state === 'open');
+  if (due.length === 0) return;
+  const until = Math.max(...due.map((h) => h.expiresAt)) + 2;
+  while (Date.now() < until) await new Promise((r) => setTimeout(r, Math.max(1, until - Date.now())));
+  // The alarm set for the hold may already have fired on its own; running it again is a no-op.
+  await runDurableObjectAlarm(account(a.id));
+  const next = cloneAcct(a);
+  for (const h of next.holds) {
+    if (h.short && h.state === 'open') {
+      h.state = 'expired';
+      next.reserved -= h.amount;
+    }
+  }
+  m.accts[i] = next;
+}
+
+/** Flushes until the outbox is empty, then D1 must equal the DO ledger (I5). */
+async function flushAndCompare(m: Model, i: number): Promise<void> {
+  const a = m.accts[i];
+  const stub = account(a.id);
+  for (let n = 0; ; n++) {
+    const out = await stub.flush();
+    if (out.ok && out.remaining === 0) break;
+    if (n > 20) throw new Error(`outbox of account ${i} does not drain: ${JSON.stringify(out)}`);
+  }
+  const ledger = await stub.getLedger(0, 10_000);
+  const d1 = await env.DB.prepare('SELECT id, seq, type, amount, balance_after AS balanceAfter, ref FROM token_transactions WHERE user_id = ? ORDER BY seq').bind(a.id).all();
+  expect(d1.results, `D1 history of account ${i}`).toEqual(ledger.map(({ id, seq, type, amount, balanceAfter, ref }) => ({ id, seq, type, amount, balanceAfter, ref })));
+  const usage = await env.DB.prepare('SELECT count(*) AS n FROM usage_records WHERE user_id = ?').bind(a.id).first<{ n: number }>();
+  expect(usage?.n, `D1 usage rows of account ${i}`).toBe(a.usage);
+  const dir = await env.DB.prepare('SELECT balance, reserved, status FROM token_accounts WHERE user_id = ?').bind(a.id).first();
+  expect(dir, `D1 directory row of account ${i}`).toEqual({ balance: a.balance, reserved: a.reserved, status: status(a) });
+}
+
+// ---------------------------------------------------------------- commands
+
+class OpCommand implements fc.AsyncCommand<Model, Model> {
+  constructor(readonly op: Op) {}
+  check = () => true;
+  async run(m: Model): Promise<void> {
+    count('steps');
+    await expireShortHolds(m, this.op.a);
+    const r = request(m, this.op);
+    const actual = await invoke(account(m.accts[this.op.a].id), r);
+    const out = step(m.settings, m.accts[this.op.a], this.op, r, actual);
+    if ('mismatch' in out) throw new Error(`${this.toString()}: ${out.mismatch}`);
+    m.accts[this.op.a] = out.next;
+    // A 3 ms hold may lapse before the check reads it: end it through the alarm first.
+    await expireShortHolds(m, this.op.a);
+    await checkAccount(m, this.op.a);
+  }
+  toString = () => `${this.op.kind}(${JSON.stringify(this.op)})`;
+}
+
+/** Fires several ops at once, in an order the scheduler picks; the answers must be linearizable. */
+class BatchCommand implements fc.AsyncCommand<Model, Model> {
+  constructor(
+    readonly ops: Op[],
+    readonly s: fc.Scheduler,
+  ) {}
+  check = () => true;
+  async run(m: Model): Promise<void> {
+    count('steps');
+    for (const i of new Set(this.ops.map((o) => o.a))) await expireShortHolds(m, i);
+    const reqs = this.ops.map((op) => request(m, op));
+    const calls = this.ops.map((op, k) => this.s.schedule(Promise.resolve(k), `${op.kind}#${k}`).then(() => invoke(account(m.accts[op.a].id), reqs[k])));
+    await this.s.waitAll();
+    const answers = await Promise.all(calls);
+    for (const i of new Set(this.ops.map((o) => o.a))) {
+      const mine = this.ops.map((op, k) => ({ op, r: reqs[k], actual: answers[k] })).filter((x) => x.op.a === i);
+      const next = linearize(m.settings, m.accts[i], mine);
+      if (!next) throw new Error(`${this.toString()}: no serial order explains the answers for account ${i}: ${JSON.stringify(mine.map((x) => x.actual))}\n${this.s.report().map((t) => t.label).join(' → ')}`);
+      m.accts[i] = next;
+      await checkAccount(m, i);
+    }
+  }
+  toString = () => `batch(${this.ops.map((o) => JSON.stringify(o)).join(', ')}) ${this.s.toString()}`;
+}
+
+function linearize(s: BillingSettings, a: Acct, items: { op: Op; r: ReturnType<typeof request>; actual: Any }[]): Acct | null {
+  if (items.length === 0) return a;
+  for (let k = 0; k < items.length; k++) {
+    const out = step(s, a, items[k].op, items[k].r, items[k].actual);
+    if ('mismatch' in out) continue;
+    const rest = linearize(s, out.next, [...items.slice(0, k), ...items.slice(k + 1)]);
+    if (rest) return rest;
+  }
+  return null;
+}
+
+class AlarmCommand implements fc.AsyncCommand<Model, Model> {
+  constructor(readonly a: number) {}
+  check = () => true;
+  async run(m: Model): Promise<void> {
+    count('steps');
+    await expireShortHolds(m, this.a);
+    await runDurableObjectAlarm(account(m.accts[this.a].id));
+    await checkAccount(m, this.a); // an alarm run changes nothing the model sees
+  }
+  toString = () => `alarm(${this.a})`;
+}
+
+class FlushCommand implements fc.AsyncCommand<Model, Model> {
+  constructor(readonly a: number) {}
+  check = () => true;
+  async run(m: Model): Promise<void> {
+    count('steps');
+    await flushAndCompare(m, this.a);
+    await checkAccount(m, this.a);
+  }
+  toString = () => `flush(${this.a})`;
+}
+
+class ExpireCommand implements fc.AsyncCommand<Model, Model> {
+  constructor(readonly a: number) {}
+  check = (m: Readonly<Model>) => m.accts[this.a].holds.some((h) => h.short && h.state === 'open');
+  async run(m: Model): Promise<void> {
+    count('steps');
+    await expireShortHolds(m, this.a);
+    await checkAccount(m, this.a);
+  }
+  toString = () => `expire(${this.a})`;
+}
+
+const commands = fc.commands(
+  [
+    opArb.map((op) => new OpCommand(op)),
+    opArb.map((op) => new OpCommand(op)),
+    opArb.map((op) => new OpCommand(op)),
+    // Holds in a batch are long-lived: a 3 ms hold could lapse between two calls of the batch.
+    fc.tuple(fc.array(opArb.map((op) => (op.kind === 'authorize' ? { ...op, short: false } : op)), { minLength: 2, maxLength: 5 }), fc.scheduler()).map(([ops, s]) => new BatchCommand(ops, s)),
+    accountIdx.map((a) => new AlarmCommand(a)),
+    accountIdx.map((a) => new FlushCommand(a)),
+    accountIdx.map((a) => new ExpireCommand(a)),
+  ],
+  { maxCommands: 60, size: 'medium' },
+);
+
+async function setup(): Promise<Model> {
+  const ids = await Promise.all([0, 1, 2].map(() => newAccount()));
+  const settings = await account(ids[0]).refreshSettings();
+  const accts: Acct[] = [];
+  for (const id of ids) {
+    const ledger = await account(id).getLedger();
+    expect(ledger).toHaveLength(1);
+    accts.push({
+      id,
+      balance: settings.welcomeBonus,
+      reserved: 0,
+      ledger: [{ type: 'bonus', amount: settings.welcomeBonus, ref: 'bonus:welcome', idempotencyKey: null }],
+      keys: new Map(),
+      refs: new Map([['bonus:welcome', ledger[0].id]]),
+      holds: [],
+      usage: 0,
+    });
+  }
+  return { accts, settings };
+}
+
+describe('TokenAccount against a reference model', () => {
+  it('random sequences and interleavings keep every invariant', async () => {
+    await fc.assert(
+      fc.asyncProperty(commands, async (cmds) => {
+        count('runs');
+        const model = await setup();
+        await fc.asyncModelRun(() => ({ model, real: model }), cmds);
+        // Finally every account converges to D1.
+        for (let i = 0; i < model.accts.length; i++) {
+          await expireShortHolds(model, i);
+          await flushAndCompare(model, i);
+        }
+      }),
+      FC_PARAMS,
+    );
+    console.log('model run outcomes', Object.fromEntries([...tally].sort()));
+    expect(tally.get('charge:ok')).toBeGreaterThan(100);
+    expect(tally.get('charge:insufficient_balance')).toBeGreaterThan(0);
+    expect(tally.get('charge:idempotency_conflict')).toBeGreaterThan(0);
+    expect(tally.get('settle:ok')).toBeGreaterThan(0);
+    expect(tally.get('credit:duplicate')).toBeGreaterThan(0);
+  }, 120_000);
+});
