@@ -3,7 +3,7 @@
 // with an SPA fallback. Pages are split into chunks per route; the JavaScript a visit to /tokens
 // loads must stay within the budget below (gzipped), or the build fails.
 import { build } from 'esbuild';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -13,7 +13,9 @@ const src = path.join(root, 'web/src');
 const dist = path.join(root, 'web/dist');
 const BUDGET_BYTES = 60 * 1024;
 
-rmSync(dist, { recursive: true, force: true });
+// web/dist is not deleted up front: a running `wrangler dev` watches it, and losing the
+// directory (or index.html) mid-build breaks its asset server. New hashed files are written
+// beside the old ones, index.html is swapped, then stale files are removed.
 mkdirSync(dist, { recursive: true });
 
 const result = await build({
@@ -74,7 +76,14 @@ const html = readFileSync(path.join(root, 'web/index.html'), 'utf8')
   .replace('<!--app-css-->', `<link rel="stylesheet" href="${url(css)}" />`)
   .replace('<!--app-preload-->', preload)
   .replace('<!--app-js-->', `<script type="module" src="${url(appJs)}"></script>`);
-writeFileSync(path.join(dist, 'index.html'), html);
+writeFileSync(path.join(dist, 'index.tmp.html'), html);
+renameSync(path.join(dist, 'index.tmp.html'), path.join(dist, 'index.html'));
+
+const keep = new Set([path.join(dist, 'index.html'), ...Object.keys(outputs).map((o) => path.join(root, o))]);
+for (const entry of readdirSync(dist, { recursive: true, withFileTypes: true })) {
+  const full = path.join(entry.parentPath ?? entry.path, entry.name);
+  if (entry.isFile() && !keep.has(full)) rmSync(full, { force: true });
+}
 
 function report(route, files) {
   const rows = files.map((o) => [rel(path.join(root, o)).replace('web/dist/', ''), gz(o)]);

@@ -32,6 +32,13 @@ export function onLinkClick(e: MouseEvent) {
   if (!a || a.target || a.hasAttribute('download')) return;
   const url = new URL(a.href, location.href);
   if (url.origin !== location.origin || url.pathname.startsWith('/api/')) return;
+  // In-page anchors scroll natively (and move focus with them).
+  if (url.pathname === location.pathname && url.search === location.search && url.hash) {
+    const target = document.getElementById(decodeURIComponent(url.hash.slice(1)));
+    const heading = target?.querySelector<HTMLElement>('h2[tabindex="-1"]');
+    if (heading) setTimeout(() => heading.focus({ preventScroll: true }), 0);
+    return;
+  }
   e.preventDefault();
   navigate(url.pathname + url.search + url.hash);
 }

@@ -22,13 +22,13 @@ const toX = (d: string) => Date.parse(`${d}T00:00:00Z`) / 1000;
  * A uPlot time chart that follows its container's width, with a text summary for screen
  * readers and the same data as a table behind a disclosure.
  */
-export function DailyChart(props: { title: string; days: string[]; series: ChartSeries[]; height?: number; rightFormat?: (v: number) => string }) {
+export function DailyChart(props: { title: string; days: string[]; series: ChartSeries[]; height?: number; rightFormat?: (v: number) => string; emptyText?: string }) {
   const box = useRef<HTMLDivElement>(null);
   const { days, series } = props;
 
   useEffect(() => {
     const el = box.current;
-    if (!el || days.length === 0) return;
+    if (!el || days.length === 0 || series.every((s) => s.values.every((v) => !v))) return;
     const hasRight = series.some((s) => s.right);
     const opts: uPlot.Options = {
       width: Math.max(200, el.clientWidth),
@@ -36,7 +36,7 @@ export function DailyChart(props: { title: string; days: string[]; series: Chart
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
       legend: { show: true },
       cursor: { drag: { x: false, y: false }, points: { size: 7 } },
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] }, ...(hasRight ? { r: { range: (_u: uPlot, _min: number, max: number) => [0, max > 0 ? max * 1.1 : 1] as uPlot.Range.MinMax } } : {}) },
+      scales: { x: { time: true, range: (_u, min, max) => [min - 43_200, max + 43_200] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] }, ...(hasRight ? { r: { range: (_u: uPlot, _min: number, max: number) => [0, max > 0 ? max * 1.1 : 1] as uPlot.Range.MinMax } } : {}) },
       axes: [
         { stroke: '#3d4451', grid: { stroke: '#e3e6ec' }, ticks: { stroke: '#c9ced8' } },
         { stroke: '#3d4451', grid: { stroke: '#e3e6ec' }, ticks: { stroke: '#c9ced8' }, size: 56, values: (_u, vals) => vals.map((v) => compact.format(v)) },
@@ -52,7 +52,7 @@ export function DailyChart(props: { title: string; days: string[]; series: Chart
             fill: s.bars ? s.color + 'cc' : s.color + '1f',
             scale: s.right ? 'r' : 'y',
             paths: s.bars ? uPlot.paths.bars!({ size: [0.6, 40] }) : undefined,
-            points: { show: !s.bars && days.length < 40 },
+            points: { show: !s.bars && days.length <= 14 },
             value: (_u, v) => (v == null ? '—' : s.format ? s.format(v) : fmtTokens(v)),
           }),
         ),
@@ -71,7 +71,7 @@ export function DailyChart(props: { title: string; days: string[]; series: Chart
     };
   }, [days, series]);
 
-  if (days.length === 0) return <p class="muted">No data for this period yet.</p>;
+  if (days.length === 0 || series.every((s) => s.values.every((v) => !v))) return <p class="empty">{props.emptyText ?? 'No data for this period yet.'}</p>;
 
   const totals = series.map((s) => `${s.label}: ${(s.format ?? fmtTokens)(s.values.reduce<number>((a, v) => a + (v ?? 0), 0))} in total`).join('; ');
   return (

@@ -32,10 +32,13 @@ interface UsageStat {
   actualTokens: number;
   billableTokens: number;
   failures?: number;
+  profitMarginPercent?: number | null;
 }
+/** The breakdown routes answer { models } / { operations } (older drafts: { items }). */
+type Breakdown = { items?: UsageStat[]; models?: UsageStat[]; operations?: UsageStat[] };
 interface AccountRow {
   userId: string;
-  email: string;
+  email: string | null;
   workspaceId?: string;
   balance: number;
   status: string;
@@ -52,6 +55,7 @@ interface Settings {
 }
 interface AuditEntry {
   id: string;
+  actor?: { id: string; email?: string | null } | null;
   actorUserId?: string | null;
   actorEmail?: string | null;
   action: string;
@@ -61,7 +65,19 @@ interface AuditEntry {
   createdAt: number | string;
 }
 
+const SECTIONS: [string, string][] = [
+  ['stats', 'Overview'],
+  ['usage-over-time', 'Usage'],
+  ['breakdown', 'Models & operations'],
+  ['accounts', 'Accounts'],
+  ['grant', 'Grant tokens'],
+  ['settings', 'Settings'],
+  ['packages', 'Packages'],
+  ['audit', 'Audit log'],
+];
+
 const isoDay = (d: Date) => d.toISOString().slice(0, 10);
+const compactUsd = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 });
 
 export function AdminPage(props: { user: User }) {
   const { user } = props;
@@ -99,6 +115,15 @@ export function AdminPage(props: { user: User }) {
         </h1>
         <span class={`badge ${canWrite ? 'badge-ok' : 'badge-muted'}`}>{canWrite ? 'Superadmin' : 'Admin · read-only'}</span>
       </div>
+      <nav aria-label="Dashboard sections" class="toc">
+        <ul>
+          {SECTIONS.filter(([id]) => canWrite || id !== 'grant').map(([id, label]) => (
+            <li key={id}>
+              <a href={`#${id}`}>{label}</a>
+            </li>
+          ))}
+        </ul>
+      </nav>
       {!canWrite ? (
         <p class="notice notice-info">You can see everything here; changes (grants, settings, packages) need the superadmin role.</p>
       ) : null}
@@ -139,7 +164,7 @@ function StatsSection() {
     ? [
         ['Billable tokens used', f.tokens(s.totalBillableTokens)],
         ['Actual tokens used', f.tokens(s.totalActualTokens)],
-        ['Profit margin', f.percent(s.profitMarginPercent), 'billable over actual tokens'],
+        ['Profit margin', f.percent(s.profitMarginPercent), '(billable − actual) ÷ billable tokens'],
         ['Total revenue', f.cents(s.totalRevenueCents)],
         ['Average purchase', f.cents(s.averagePurchaseCents)],
         ['Purchases', f.tokens(s.purchaseCount), s.purchasesPerDay === null || s.purchasesPerDay === undefined ? undefined : `${f.num(s.purchasesPerDay)} per day`],
@@ -174,8 +199,8 @@ function StatsSection() {
 
 function DailySection() {
   const [days, setDays] = useState(30);
-  const { data, error, loading } = useLoad(() => get<{ days: DailyStat[] }>('/api/admin/stats/daily', { days }), [days]);
-  const rows = data?.days ?? [];
+  const { data, error, loading } = useLoad(() => get<{ byDay?: DailyStat[]; days?: DailyStat[] }>('/api/admin/stats/daily', { days }), [days]);
+  const rows = data?.byDay ?? data?.days ?? [];
   const x = useMemo(() => rows.map((r) => r.day.slice(0, 10)), [data]);
   const series = useMemo<ChartSeries[]>(
     () => [
@@ -202,7 +227,7 @@ function DailySection() {
     >
       {error ? <p class="field-error">Daily statistics could not be loaded: {error}</p> : null}
       {loading && !data ? <Spinner /> : null}
-      {data ? <DailyChart title="Tokens and revenue per day" days={x} series={series} height={260} rightFormat={(v) => `$${Math.round(v)}`} /> : null}
+      {data ? <DailyChart title="Tokens and revenue per day" days={x} series={series} height={260} rightFormat={(v) => (v < 10 ? `$${v.toFixed(2)}` : `$${compactUsd.format(v)}`)} emptyText="No usage or revenue in this period yet." /> : null}
     </Section>
   );
 }
@@ -212,8 +237,8 @@ function BreakdownSection() {
   const [from, setFrom] = useState(isoDay(new Date(today.getTime() - 29 * 86_400_000)));
   const [to, setTo] = useState(isoDay(today));
   const [range, setRange] = useState({ from, to });
-  const models = useLoad(() => get<{ items: UsageStat[] }>('/api/admin/stats/models', range), [range]);
-  const ops = useLoad(() => get<{ items: UsageStat[] }>('/api/admin/stats/operations', range), [range]);
+  const models = useLoad(() => get<Breakdown>('/api/admin/stats/models', range), [range]);
+  const ops = useLoad(() => get<Breakdown>('/api/admin/stats/operations', range), [range]);
   const apply = (e: Event) => {
     e.preventDefault();
     setRange({ from, to });
@@ -239,9 +264,9 @@ function BreakdownSection() {
   );
 }
 
-function UsageTable(props: { title: string; keyName: 'model' | 'operation'; testId: string; state: ReturnType<typeof useLoad<{ items: UsageStat[] }>> }) {
+function UsageTable(props: { title: string; keyName: 'model' | 'operation'; testId: string; state: ReturnType<typeof useLoad<Breakdown>> }) {
   const { data, error, loading } = props.state;
-  const items = data?.items ?? [];
+  const items = data?.items ?? data?.models ?? data?.operations ?? [];
   const label = props.keyName === 'model' ? 'Model' : 'Operation';
   return (
     <div>
@@ -251,7 +276,7 @@ function UsageTable(props: { title: string; keyName: 'model' | 'operation'; test
       {data && items.length === 0 ? <p class="empty">No usage in this range.</p> : null}
       {items.length > 0 ? (
         <TableWrap label={props.title}>
-          <table data-testid={props.testId}>
+          <table data-testid={props.testId} class="compact">
             <thead>
               <tr>
                 <th scope="col">{label}</th>
@@ -267,6 +292,9 @@ function UsageTable(props: { title: string; keyName: 'model' | 'operation'; test
                 <th scope="col" class="num">
                   Failures
                 </th>
+                <th scope="col" class="num">
+                  Margin
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -277,6 +305,7 @@ function UsageTable(props: { title: string; keyName: 'model' | 'operation'; test
                   <td class="num">{f.tokens(r.actualTokens)}</td>
                   <td class="num">{f.tokens(r.billableTokens)}</td>
                   <td class="num">{f.tokens(r.failures ?? 0)}</td>
+                  <td class="num">{f.percent(r.profitMarginPercent)}</td>
                 </tr>
               ))}
             </tbody>
@@ -366,39 +395,39 @@ function AccountsSection(props: { canWrite: boolean; version: number; onGrant: (
       {items.length === 0 && !loading && !error ? <p class="empty">No accounts match these filters.</p> : null}
       {items.length > 0 ? (
         <TableWrap label="Accounts">
-          <table data-testid="accounts-table">
-            <thead>
-              <tr>
-                <th scope="col">Email</th>
-                <th scope="col">Workspace</th>
-                <th scope="col" class="num">
+          <table data-testid="accounts-table" class="stack-table" role="table">
+            <thead role="rowgroup">
+              <tr role="row">
+                <th role="columnheader" scope="col">Email</th>
+                <th role="columnheader" scope="col">Workspace</th>
+                <th role="columnheader" scope="col" class="num">
                   Balance
                 </th>
-                <th scope="col">Status</th>
-                <th scope="col">Last purchase</th>
+                <th role="columnheader" scope="col">Status</th>
+                <th role="columnheader" scope="col">Last purchase</th>
                 {props.canWrite ? (
-                  <th scope="col">
+                  <th role="columnheader" scope="col">
                     <span class="sr-only">Actions</span>
                   </th>
                 ) : null}
               </tr>
             </thead>
-            <tbody>
+            <tbody role="rowgroup">
               {items.map((a) => (
-                <tr key={a.userId}>
-                  <th scope="row">
-                    {a.email}
+                <tr key={a.userId} role="row">
+                  <th scope="row" role="rowheader">
+                    {a.email ?? <span class="muted">(no user record)</span>}
                     <span class="hint block mono">{a.userId}</span>
                   </th>
-                  <td class="mono">{a.workspaceId ?? '—'}</td>
-                  <td class={`num ${a.balance < 0 ? 'neg' : ''}`}>{f.tokens(a.balance)}</td>
-                  <td>
+                  <td class="mono" role="cell" data-label="Workspace">{a.workspaceId ?? '—'}</td>
+                  <td class={`num ${a.balance < 0 ? 'neg' : ''}`} role="cell" data-label="Balance">{f.tokens(a.balance)}</td>
+                  <td role="cell" data-label="Status">
                     <span class={`badge ${a.status === 'active' ? 'badge-ok' : 'badge-bad'}`}>{a.status}</span>
                   </td>
-                  <td class="nowrap">{a.lastPurchaseAt ? f.day(a.lastPurchaseAt) : '—'}</td>
+                  <td class="nowrap" role="cell" data-label="Last purchase">{a.lastPurchaseAt ? f.day(a.lastPurchaseAt) : '—'}</td>
                   {props.canWrite ? (
-                    <td>
-                      <button type="button" class="btn btn-small btn-secondary" onClick={() => props.onGrant(a)} aria-label={`Grant tokens to ${a.email}`}>
+                    <td role="cell">
+                      <button type="button" class="btn btn-small btn-secondary" onClick={() => props.onGrant(a)} aria-label={`Grant tokens to ${a.email ?? a.userId}`}>
                         Grant tokens
                       </button>
                     </td>
@@ -433,7 +462,7 @@ function GrantSection(props: { handle: { current: { pick: (a: AccountRow) => voi
   props.handle.current = {
     pick: (a) => {
       setUserId(a.userId);
-      setWho(a.email);
+      setWho(a.email ?? a.userId);
       setDone(null);
       document.getElementById('grant')?.scrollIntoView({ block: 'start' });
       amountRef.current?.focus();
@@ -574,7 +603,8 @@ function SettingsSection(props: { canWrite: boolean }) {
     setBusy(true);
     setError(null);
     try {
-      await put('/api/admin/settings', { settings });
+      // The route takes the (partial) settings object itself.
+      await put('/api/admin/settings', settings);
       setDone('Settings saved.');
       reload();
     } catch (err) {
@@ -893,28 +923,28 @@ function AuditSection() {
       {items.length === 0 && !loading && !error ? <p class="empty">No admin actions recorded yet.</p> : null}
       {items.length > 0 ? (
         <TableWrap label="Audit log">
-          <table data-testid="audit-table">
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Who</th>
-                <th scope="col">Action</th>
-                <th scope="col">Target</th>
-                <th scope="col">Change</th>
+          <table data-testid="audit-table" class="stack-table" role="table">
+            <thead role="rowgroup">
+              <tr role="row">
+                <th role="columnheader" scope="col">When</th>
+                <th role="columnheader" scope="col">Who</th>
+                <th role="columnheader" scope="col">Action</th>
+                <th role="columnheader" scope="col">Target</th>
+                <th role="columnheader" scope="col">Change</th>
               </tr>
             </thead>
-            <tbody>
+            <tbody role="rowgroup">
               {items.map((a) => (
-                <tr key={a.id}>
-                  <td class="nowrap">
+                <tr key={a.id} role="row">
+                  <td class="nowrap" role="cell" data-label="When">
                     <time dateTime={f.isoDateTime(a.createdAt)}>{f.when(a.createdAt)}</time>
                   </td>
-                  <td>{a.actorEmail ?? <span class="mono">{a.actorUserId ?? 'system'}</span>}</td>
-                  <td>
+                  <td role="cell" data-label="Who">{a.actor?.email ?? a.actorEmail ?? <span class="mono">{a.actor?.id ?? a.actorUserId ?? 'system'}</span>}</td>
+                  <td role="cell" data-label="Action">
                     <code>{a.action}</code>
                   </td>
-                  <td class="mono">{a.target ?? '—'}</td>
-                  <td>
+                  <td class="mono" role="cell" data-label="Target">{a.target ?? '—'}</td>
+                  <td role="cell">
                     <details>
                       <summary>Before and after</summary>
                       <div class="diff">

@@ -337,7 +337,7 @@ function UsageSection() {
           <p class="muted">
             {f.tokens(total)} tokens over {f.tokens(requests)} {requests === 1 ? 'request' : 'requests'}.
           </p>
-          {total > 0 || requests > 0 ? <DailyChart title="Tokens used per day" days={days} series={series} height={220} /> : <p class="empty">No AI usage in the last 30 days.</p>}
+          <DailyChart title="Tokens used per day" days={days} series={series} height={220} emptyText="No AI usage in the last 30 days." />
           {usage.byOperation.length > 0 || usage.byModel.length > 0 ? (
             <div class="breakdowns">
               <Breakdown title="By operation" rows={usage.byOperation.map((r) => [r.operation, r.requests, r.billableTokens])} />
@@ -418,7 +418,9 @@ function AutoRechargeForm(props: { account: Account; pkgs: PackagesAnswer | null
     if (limit.trim()) {
       if (!/^\d+(\.\d{1,2})?$/.test(limit.trim())) errs.limit = 'Enter dollars and cents, like 100 or 49.50, or leave it empty.';
       else monthlyLimitCents = Math.round(Number(limit) * 100);
+      if (monthlyLimitCents !== null && monthlyLimitCents < 500) errs.limit = 'The monthly limit is at least $5.00, or leave it empty.';
     }
+    if (enabled && !errs.amount && !errs.threshold && amountTokens <= th) errs.amount = 'Buy more tokens each time than the threshold, or the balance would stay below it.';
     setErrors(errs);
     setSaved(null);
     if (Object.keys(errs).length) {
@@ -446,8 +448,7 @@ function AutoRechargeForm(props: { account: Account; pkgs: PackagesAnswer | null
     <Section id="auto-recharge" title="Auto-recharge">
       <p class="muted">When your available balance drops below the threshold, we buy more tokens with your saved card.</p>
       <p class="ar-state">
-        <span class="figure-label">Now: </span>
-        {STATE_TEXT[ar.state ?? (ar.enabled ? 'armed' : 'off')] ?? ar.state}
+        <strong>Status:</strong> {STATE_TEXT[ar.state ?? (ar.enabled ? 'armed' : 'off')] ?? ar.state}
         {ar.hasPaymentMethod === false ? <span class="hint block">No saved card yet: buy tokens once and the card you pay with is saved for auto-recharge.</span> : null}
       </p>
       <Notice tone="error" assertive>
@@ -580,36 +581,47 @@ function TransactionsSection(props: { version: number }) {
         <p class="empty">No transactions{type ? ' of this type' : ''} yet.</p>
       ) : items.length > 0 ? (
         <TableWrap label="Transactions">
-          <table class="tx-table" data-testid="transactions">
-            <thead>
-              <tr>
-                <th scope="col">Date</th>
-                <th scope="col">Type</th>
-                <th scope="col">Description</th>
-                <th scope="col" class="num">
+          {/* Explicit roles keep the table semantics when phones lay rows out as cards. */}
+          <table class="tx-table" data-testid="transactions" role="table">
+            <thead role="rowgroup">
+              <tr role="row">
+                <th scope="col" role="columnheader">
+                  Date
+                </th>
+                <th scope="col" role="columnheader">
+                  Type
+                </th>
+                <th scope="col" role="columnheader">
+                  Description
+                </th>
+                <th scope="col" role="columnheader" class="num">
                   Amount
                 </th>
-                <th scope="col" class="num">
+                <th scope="col" role="columnheader" class="num">
                   Balance after
                 </th>
               </tr>
             </thead>
-            <tbody>
+            <tbody role="rowgroup">
               {items.map((t) => (
-                <tr key={t.id} data-type={t.type}>
-                  <td class="nowrap">
+                <tr key={t.id} data-type={t.type} role="row">
+                  <td class="nowrap" role="cell">
                     <time dateTime={f.isoDateTime(t.createdAt)}>{f.when(t.createdAt)}</time>
                   </td>
-                  <td>
+                  <td role="cell">
                     <span class={`tx-type tx-${t.type}`}>{f.txLabel(t.type)}</span>
                   </td>
-                  <td class="desc">
+                  <td class="desc" role="cell">
                     {t.description || '—'}
                     {t.amountCents ? <span class="hint block">{f.cents(t.amountCents)}</span> : null}
                     {t.ref && (t.type === 'purchase' || t.type === 'auto_recharge' || t.type === 'refund' || t.type === 'dispute') ? <span class="hint block mono">{t.ref}</span> : null}
                   </td>
-                  <td class={`num ${t.amount >= 0 ? 'pos' : 'neg'}`}>{f.signedTokens(t.amount)}</td>
-                  <td class="num">{f.tokens(t.balanceAfter)}</td>
+                  <td class={`num ${t.amount >= 0 ? 'pos' : 'neg'}`} role="cell">
+                    {f.signedTokens(t.amount)}
+                  </td>
+                  <td class="num" data-label="Balance after" role="cell">
+                    {f.tokens(t.balanceAfter)}
+                  </td>
                 </tr>
               ))}
             </tbody>
