@@ -16,7 +16,7 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, 'migrations'));
   return {
     plugins: [
-      cloudflareTest(() => ({
+      cloudflareTest(({ inject }) => ({
         main: './worker/index.ts',
         wrangler: { configPath: './wrangler.jsonc' },
         miniflare: {
@@ -24,6 +24,11 @@ export default defineConfig(async () => {
             TEST_MIGRATIONS: migrations,
             BILLING_SECRET: TEST_BILLING_SECRET,
             ENVIRONMENT: 'test',
+            // The Stripe simulator started by the global setup; the Worker uses the real SDK against it.
+            STRIPE_API_BASE: inject('stripeApiBase'),
+            STRIPE_SECRET_KEY: 'sk_test_vitest',
+            STRIPE_WEBHOOK_SECRET: 'whsec_test_vitest_0123456789abcdef',
+            VITE_STRIPE_PUBLISHABLE_KEY: 'pk_test_vitest',
             SUPERADMIN_EMAILS: 'root@example.test, Boss@Example.test',
           },
           serviceBindings: { AI_ENDPOINT: 'ai-endpoint' },

@@ -4,6 +4,7 @@ import { registerBillingRoutes } from './routes/billing';
 import { registerAuthRoutes } from './routes/auth';
 import { registerAccountRoutes } from './routes/account';
 import { registerAdminRoutes } from './routes/admin';
+import { registerPaymentRoutes } from './routes/payments';
 import { assertSameOrigin } from './services/auth';
 
 export { TokenAccount } from './do/token-account';
@@ -16,6 +17,7 @@ registerBillingRoutes(router);
 registerAuthRoutes(router);
 registerAccountRoutes(router);
 registerAdminRoutes(router);
+registerPaymentRoutes(router);
 router.all('/api/*', () => {
   throw new AppError('not_found', 'No such API route');
 });

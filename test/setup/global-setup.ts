@@ -1,8 +1,16 @@
 import path from 'node:path';
 import { build } from 'esbuild';
+import type { TestProject } from 'vitest/node';
+import { startStripeSimulator } from '../../scripts/stripe-sim/server.mjs';
 
-/** Bundles the AI-endpoint fixture Worker (TypeScript) for Miniflare, which loads it as an auxiliary Worker. */
-export default async function setup() {
+export const TEST_WEBHOOK_SECRET = 'whsec_test_vitest_0123456789abcdef';
+
+/**
+ * Bundles the AI-endpoint fixture Worker for Miniflare, and starts the Stripe simulator on a
+ * loopback port for the Worker to call with the real `stripe` SDK. Webhooks are queued, not
+ * delivered: tests fetch them, sign them and deliver (or duplicate, reorder, tamper) themselves.
+ */
+export default async function setup(project: TestProject) {
   const root = path.resolve(import.meta.dirname, '../..');
   await build({
     entryPoints: [path.join(root, 'test/fixtures/ai-endpoint.ts')],
@@ -14,4 +22,15 @@ export default async function setup() {
     external: ['cloudflare:workers'],
     logLevel: 'warning',
   });
+  const sim = await startStripeSimulator({ port: 0, deliverWebhooks: false, disputeDelayMs: 50, webhookSecret: TEST_WEBHOOK_SECRET });
+  project.provide('stripeApiBase', sim.url);
+  return async () => {
+    await sim.close();
+  };
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    stripeApiBase: string;
+  }
 }

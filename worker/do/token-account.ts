@@ -861,7 +861,8 @@ export class TokenAccount extends DurableObject<Env> {
     if (!attempt) return;
     let outcome: { ok: true; paymentIntentId: string; status: string } | { ok: false; kind: 'card' | 'retry' | 'permanent'; reason: string };
     try {
-      const stripe = stripeClient(this.env, { maxNetworkRetries: 1 });
+      // No SDK retries: the alarm retries with backoff and the same key, one attempt per run.
+      const stripe = stripeClient(this.env, { maxNetworkRetries: 0 });
       const pi = await stripe.paymentIntents.create(
         {
           amount: attempt.amount_cents,

@@ -1,0 +1,243 @@
+import { abortAllDurableObjects, runDurableObjectAlarm } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { api, json, signUp, type Session } from '../auth-helpers';
+import { account } from '../helpers';
+import { deliver, eventsFor, pay, SIM, sim, stripeGet } from '../stripe-helpers';
+
+async function balanceOf(userId: string) {
+  const b = await account(userId).getBalance();
+  if (!b.ok) throw new Error(b.code);
+  return b.balance;
+}
+
+async function checkout(s: Session, body: Record<string, unknown>) {
+  const res = await api('/api/checkout', { cookie: s.cookie, body });
+  return { status: res.status, body: await json(res) };
+}
+
+/** Buys a package through Checkout and returns the session, its PaymentIntent and the events it produced. */
+async function buy(s: Session, packageId = 'pkg_starter', card = '4242424242424242') {
+  const c = await checkout(s, { packageId });
+  expect(c.status).toBe(200);
+  const paid = await pay(c.body.sessionId, card);
+  const session = await stripeGet(`/v1/checkout/sessions/${c.body.sessionId}`);
+  const pi = session.payment_intent as string;
+  const events = await eventsFor([c.body.sessionId, pi], ['checkout.session.completed', 'payment_intent.succeeded', 'charge.succeeded']);
+  return { sessionId: c.body.sessionId as string, pi, paid, events };
+}
+
+function byType(events: any[], type: string) {
+  const e = events.find((x) => x.type === type);
+  if (!e) throw new Error(`no ${type} event among ${events.map((x) => x.type)}`);
+  return e;
+}
+
+describe('checkout', () => {
+  it('Test 3: buying Starter with 4242 credits 150,000 tokens once, as a purchase with the PaymentIntent id', async () => {
+    const s = await signUp();
+    const { pi, events, paid } = await buy(s);
+    expect(paid.status).toBe(200);
+    // Returning to the success URL before the webhook arrives credits nothing.
+    expect((await balanceOf(s.user.id)).balance).toBe(10_000);
+    const res = await deliver(byType(events, 'checkout.session.completed').id);
+    expect(res.status).toBe(200);
+    const b = await balanceOf(s.user.id);
+    expect(b.balance).toBe(160_000);
+    expect(b.lastPurchaseAt).toBeGreaterThan(0);
+    const ledger = await account(s.user.id).getLedger();
+    expect(ledger.at(-1)).toMatchObject({ type: 'purchase', amount: 150_000, ref: pi, amountCents: 1_500 });
+    // payment_intent.succeeded for the same money: no second credit, and the card becomes the default.
+    expect((await deliver(byType(events, 'payment_intent.succeeded').id)).status).toBe(200);
+    expect((await balanceOf(s.user.id)).balance).toBe(160_000);
+    expect((await balanceOf(s.user.id)).autoRecharge.hasPaymentMethod).toBe(true);
+  });
+
+  it('duplicate, reordered and concurrent deliveries of every event for one payment credit exactly once', async () => {
+    const s = await signUp();
+    const { events } = await buy(s, 'pkg_pro');
+    const ids = [...events].reverse().map((e) => e.id);
+    const responses = await Promise.all([...ids, ...ids, ...ids, ...ids, ...ids].map((id) => deliver(id)));
+    expect(responses.every((r) => r.status === 200)).toBe(true);
+    const purchases = (await account(s.user.id).getLedger()).filter((e) => e.type === 'purchase');
+    expect(purchases).toHaveLength(1);
+    expect((await balanceOf(s.user.id)).balance).toBe(760_000);
+    const logged = await env.DB.prepare(`SELECT count(*) AS n FROM stripe_events WHERE id IN (${ids.map(() => '?').join(',')}) AND status IN ('processed','ignored')`).bind(...ids).first<{ n: number }>();
+    expect(logged?.n).toBe(ids.length);
+  });
+
+  it('bad, missing or stale signatures and edited bodies get 400 and change nothing', async () => {
+    const s = await signUp();
+    const { events } = await buy(s);
+    const id = byType(events, 'checkout.session.completed').id;
+    expect((await deliver(id, { secret: 'whsec_wrong' })).status).toBe(400);
+    expect((await deliver(id, { timestamp: Math.floor(Date.now() / 1000) - 3600 })).status).toBe(400);
+    expect((await deliver(id, { tamper: (p) => p.replace('"150000"', '"1500000"') })).status).toBe(400);
+    const missing = await api('/api/stripe/webhook', { body: { id: 'evt_x', type: 'payment_intent.succeeded' } });
+    expect(missing.status).toBe(400);
+    expect(await json(missing)).toMatchObject({ error: { code: 'bad_request' } });
+    expect((await balanceOf(s.user.id)).balance).toBe(10_000);
+  });
+
+  it('custom amounts buy tokens at the per-USD rate, with the $5 minimum; unknown packages are "Package not found"', async () => {
+    const s = await signUp();
+    const c = await checkout(s, { amountCents: 750 });
+    expect(c.body).toMatchObject({ tokens: 75_000, amountCents: 750 });
+    expect((await checkout(s, { amountCents: 499 })).status).toBe(400);
+    const missing = await checkout(s, { packageId: 'pkg_nope' });
+    expect(missing).toMatchObject({ status: 404, body: { error: { code: 'package_not_found', message: 'Package not found' } } });
+    expect((await api('/api/checkout', { body: { packageId: 'pkg_starter' } })).status).toBe(401);
+    await pay(c.body.sessionId);
+    const pi = (await stripeGet(`/v1/checkout/sessions/${c.body.sessionId}`)).payment_intent;
+    for (const e of await eventsFor([c.body.sessionId, pi], ['checkout.session.completed'])) await deliver(e.id);
+    expect((await balanceOf(s.user.id)).balance).toBe(85_000);
+  });
+
+  it('a declined card credits nothing', async () => {
+    const s = await signUp();
+    const c = await checkout(s, { packageId: 'pkg_starter' });
+    const paid = await pay(c.body.sessionId, '4000000000000002');
+    expect(paid.status).toBe(402);
+    for (const e of await eventsFor([c.body.sessionId], ['checkout.session.completed', 'payment_intent.payment_failed'])) expect((await deliver(e.id)).status).toBe(200);
+    expect((await balanceOf(s.user.id)).balance).toBe(10_000);
+  });
+});
+
+describe('refunds and disputes', () => {
+  it('refunds take back tokens proportionally, once per refund; a negative balance suspends', async () => {
+    const s = await signUp();
+    const { pi, events } = await buy(s);
+    await deliver(byType(events, 'payment_intent.succeeded').id);
+    await account(s.user.id).charge({ idempotencyKey: 'spend', operation: 'chat', model: 'gpt-4o', tokens: 80_000 }); // -120,000 → 40,000
+    const r1 = await fetch(`${SIM}/v1/refunds`, { method: 'POST', headers: { authorization: 'Bearer sk_test_vitest', 'content-type': 'application/x-www-form-urlencoded' }, body: `payment_intent=${pi}&amount=500` });
+    expect(r1.status).toBe(200);
+    let refunded = await eventsFor([pi], ['charge.refunded']);
+    for (const e of refunded) await deliver(e.id);
+    expect((await balanceOf(s.user.id)).balance).toBe(40_000 - 50_000);
+    expect((await balanceOf(s.user.id)).status).toBe('suspended');
+    await fetch(`${SIM}/v1/refunds`, { method: 'POST', headers: { authorization: 'Bearer sk_test_vitest', 'content-type': 'application/x-www-form-urlencoded' }, body: `payment_intent=${pi}` });
+    refunded = await eventsFor([pi], ['charge.refunded']);
+    for (const e of [...refunded, ...refunded]) await deliver(e.id);
+    const ledger = await account(s.user.id).getLedger();
+    expect(ledger.filter((e) => e.type === 'refund').reduce((t, e) => t + e.amount, 0)).toBe(-150_000);
+    expect((await balanceOf(s.user.id)).balance).toBe(10_000 + 150_000 - 120_000 - 150_000);
+  });
+
+  it('a dispute suspends the account and stops auto-recharge; a won dispute restores it', async () => {
+    const s = await signUp();
+    const { pi, events } = await buy(s);
+    await deliver(byType(events, 'payment_intent.succeeded').id);
+    expect((await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } })).status).toBe(200);
+    const charge = (await stripeGet(`/v1/payment_intents/${pi}`)).latest_charge;
+    const dispute = await sim(`/_sim/charges/${charge}/dispute`, {});
+    for (const e of await eventsFor([dispute.id, charge], ['charge.dispute.created'])) expect((await deliver(e.id)).status).toBe(200);
+    let b = await balanceOf(s.user.id);
+    expect([b.status, b.autoRecharge.enabled]).toEqual(['suspended', false]);
+    expect(await account(s.user.id).charge({ idempotencyKey: 'x', operation: 'chat', model: 'gpt-4o', tokens: 1 })).toMatchObject({ ok: false, code: 'account_suspended' });
+    await sim(`/_sim/disputes/${dispute.id}/close`, { status: 'won' });
+    for (const e of await eventsFor([dispute.id, charge], ['charge.dispute.closed'])) expect((await deliver(e.id)).status).toBe(200);
+    b = await balanceOf(s.user.id);
+    expect([b.status, b.balance]).toEqual(['active', 160_000]);
+  });
+});
+
+describe('auto-recharge', () => {
+  async function withSavedCard() {
+    const s = await signUp();
+    const { events } = await buy(s);
+    await deliver(byType(events, 'payment_intent.succeeded').id);
+    return s;
+  }
+  const burn = (userId: string, key: string, tokens: number) => account(userId).charge({ idempotencyKey: key, operation: 'chat', model: 'gpt-4o', tokens });
+
+  it('is refused without a saved card', async () => {
+    const s = await signUp();
+    const res = await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });
+    expect(res.status).toBe(409);
+    expect(await json(res)).toMatchObject({ error: { code: 'no_payment_method' } });
+  });
+
+  it('Test 4: charges racing across the threshold trigger exactly one auto_recharge, credited once with its webhook', async () => {
+    const s = await withSavedCard();
+    const res = await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });
+    expect(await json(res)).toMatchObject({ autoRecharge: { enabled: true, threshold: 5_000, amount: 150_000, priceCents: 1_500, state: 'armed' } });
+    const stub = account(s.user.id);
+    await burn(s.user.id, 'big', 100_000); // 160,000 → 10,000
+    await Promise.all(Array.from({ length: 50 }, (_, i) => burn(s.user.id, `race-${i}`, 100))); // 150 each → 2,500
+    expect((await balanceOf(s.user.id)).autoRecharge.state).toMatch(/scheduled|in_flight|armed/); // the alarm may already be running
+    await runDurableObjectAlarm(stub);
+    await runDurableObjectAlarm(stub);
+    const ledger = await stub.getLedger();
+    const recharges = ledger.filter((e) => e.type === 'auto_recharge');
+    expect(recharges).toHaveLength(1);
+    expect(recharges[0]).toMatchObject({ amount: 150_000, amountCents: 1_500 });
+    const b = await balanceOf(s.user.id);
+    expect([b.balance, b.autoRecharge.state, b.autoRecharge.enabled]).toEqual([152_500, 'armed', true]);
+    // The webhook for the same PaymentIntent arrives too: no double credit.
+    for (const e of await eventsFor([recharges[0].ref!], ['payment_intent.succeeded'])) expect((await deliver(e.id)).status).toBe(200);
+    expect((await stub.getLedger()).filter((e) => e.type === 'auto_recharge')).toHaveLength(1);
+    const pis = await stripeGet(`/v1/payment_intents?customer=${(await stub.getPaymentProfile() as any).stripeCustomerId}`);
+    expect(pis.data.filter((p: any) => p.metadata?.kind === 'auto_recharge')).toHaveLength(1);
+  });
+
+  it('a card that fails when charged turns auto-recharge off and says why', async () => {
+    const s = await withSavedCard();
+    await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });
+    const stub = account(s.user.id);
+    await stub.setDefaultPaymentMethod('pm_card_chargeCustomerFail'); // the user switched to a card that attaches but fails when charged
+    await burn(s.user.id, 'big', 104_000);
+    await runDurableObjectAlarm(stub);
+    const overview = await json(await api('/api/account', { cookie: s.cookie }));
+    expect(overview.autoRecharge).toMatchObject({ enabled: false, state: 'off' });
+    expect(overview.autoRecharge.lastError).toMatch(/card_declined/);
+    expect((await stub.getLedger()).filter((e) => e.type === 'auto_recharge')).toHaveLength(0);
+    await stub.flush();
+    const failed = await env.DB.prepare(`SELECT count(*) AS n FROM auto_recharge_attempts WHERE user_id = ? AND status = 'failed'`).bind(s.user.id).first<{ n: number }>();
+    expect(failed?.n).toBe(1);
+  });
+
+  it('Stripe failing mid-recharge (the payment made, the answer lost) produces one payment and one credit', async () => {
+    const s = await withSavedCard();
+    await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });
+    const stub = account(s.user.id);
+    // Stripe makes the payment, then the answer is lost (500); the alarm retries with the same key.
+    await sim('/_sim/faults', { method: 'POST', path: '^/v1/payment_intents$', count: 1, mode: 'after_commit_500' });
+    try {
+      await burn(s.user.id, 'big', 104_000);
+      await runDurableObjectAlarm(stub);
+      let b = await balanceOf(s.user.id);
+      expect(b.autoRecharge.state).toBe('in_flight');
+      expect(b.balance).toBe(4_000);
+      await new Promise((r) => setTimeout(r, 2_100)); // the alarm's backoff
+      await runDurableObjectAlarm(stub);
+      b = await balanceOf(s.user.id);
+      expect([b.autoRecharge.state, b.balance]).toEqual(['armed', 154_000]);
+    } finally {
+      await sim('/_sim/faults', undefined, 'DELETE');
+    }
+    const pis = await stripeGet(`/v1/payment_intents?customer=${(await stub.getPaymentProfile() as any).stripeCustomerId}`);
+    expect(pis.data.filter((p: any) => p.metadata?.kind === 'auto_recharge')).toHaveLength(1);
+    expect((await stub.getLedger()).filter((e) => e.type === 'auto_recharge')).toHaveLength(1);
+  });
+
+  it('a Stripe timeout and an object restart mid-recharge still end in exactly one payment', async () => {
+    const s = await withSavedCard();
+    await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });
+    const stub = account(s.user.id);
+    await sim('/_sim/faults', { method: 'POST', path: '^/v1/payment_intents$', count: 1, mode: 'timeout', ms: 100 });
+    try {
+      await burn(s.user.id, 'big', 104_000);
+      await runDurableObjectAlarm(stub);
+      expect((await balanceOf(s.user.id)).autoRecharge.state).toBe('in_flight'); // waiting on Stripe, or retrying
+      await abortAllDurableObjects(); // the object restarts with the attempt and its key on disk
+      await new Promise((r) => setTimeout(r, 2_100));
+      await runDurableObjectAlarm(account(s.user.id));
+    } finally {
+      await sim('/_sim/faults', undefined, 'DELETE');
+    }
+    const b = await balanceOf(s.user.id);
+    expect([b.autoRecharge.state, b.balance]).toEqual(['armed', 154_000]);
+    const pis = await stripeGet(`/v1/payment_intents?customer=${((await account(s.user.id).getPaymentProfile()) as any).stripeCustomerId}`);
+    expect(pis.data.filter((p: any) => p.metadata?.kind === 'auto_recharge')).toHaveLength(1);
+  });
+});

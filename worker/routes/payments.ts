@@ -1,0 +1,47 @@
+import type { RouterType } from 'itty-router';
+import { z } from 'zod';
+import { AppError } from '../lib/errors';
+import { json, readBody, readRawBody } from '../lib/http';
+import { requireUser } from '../services/auth';
+import { configureAutoRecharge, createCheckout, handleWebhookEvent, MAX_PURCHASE_CENTS, verifyWebhook } from '../services/payments';
+
+export const checkoutSchema = z.union([
+  z.strictObject({ packageId: z.string().min(1).max(64).regex(/^[A-Za-z0-9_\-]+$/, 'invalid package id'), idempotencyKey: z.string().min(1).max(255).optional() }),
+  z.strictObject({ amountCents: z.int().min(1).max(MAX_PURCHASE_CENTS), idempotencyKey: z.string().min(1).max(255).optional() }),
+]);
+
+const tokenAmount = z.int().min(1).max(100_000_000);
+export const autoRechargeSchema = z
+  .strictObject({
+    enabled: z.boolean(),
+    threshold: z.int().min(0).max(100_000_000),
+    amount: tokenAmount,
+    monthlyLimitCents: z.int().min(500).max(10_000_000).nullable().optional(),
+  })
+  .refine((v) => v.amount > v.threshold || !v.enabled, { message: 'amount must be larger than threshold', path: ['amount'] });
+
+/** Buying tokens, auto-recharge settings, and Stripe's webhook. */
+export function registerPaymentRoutes(router: RouterType) {
+  router.post('/api/checkout', async (request: Request, env: Env) => {
+    const user = await requireUser(request, env);
+    const body = await readBody(request, checkoutSchema);
+    const origin = new URL(request.url).origin;
+    return json(await createCheckout(env, user, { ...body, idempotencyKey: body.idempotencyKey ?? request.headers.get('idempotency-key') ?? undefined }, origin));
+  });
+
+  router.put('/api/account/auto-recharge', async (request: Request, env: Env) => {
+    const user = await requireUser(request, env);
+    const body = await readBody(request, autoRechargeSchema);
+    return json({ autoRecharge: await configureAutoRecharge(env, user.id, body) });
+  });
+
+  // Raw body first: the signature covers the exact bytes Stripe sent.
+  router.post('/api/stripe/webhook', async (request: Request, env: Env) => {
+    const raw = await readRawBody(request).catch((e) => {
+      throw e instanceof AppError && e.code === 'unsupported_media_type' ? new AppError('bad_request', 'Webhook body must be JSON') : e;
+    });
+    const event = await verifyWebhook(env, raw, request.headers.get('stripe-signature'));
+    const result = await handleWebhookEvent(env, event);
+    return json({ received: true, ...result });
+  });
+}
