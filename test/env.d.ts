@@ -1,0 +1,7 @@
+// Values the global setup (test/setup/global-setup.ts) provides to every test file.
+declare module 'vitest' {
+  export interface ProvidedContext {
+    stripeApiBase: string;
+  }
+}
+export {};
