@@ -1,0 +1,162 @@
+// Starts the app the way a user does (`node scripts/start.mjs`) on a free port with fresh local
+// state, and drives it from tests: browser launch, signed billing calls, screenshots.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const SUPERADMIN_EMAIL = 'admin@e2e.test';
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const screenshotDir = path.join(root, 'test-results/screenshots');
+
+export interface App {
+  base: string;
+  secret: string;
+  logs: () => string;
+  stop: () => Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** BILLING_SECRET from the project's .dev.vars (start.mjs writes that file once, when missing). */
+function devVarsSecret(): string | undefined {
+  const file = path.join(root, '.dev.vars');
+  if (!existsSync(file)) return undefined;
+  return /^BILLING_SECRET=(.+)$/m.exec(readFileSync(file, 'utf8'))?.[1]?.trim() || undefined;
+}
+
+/**
+ * `node scripts/start.mjs` in its own process group; resolves once it logs `[start] ready on`.
+ * The Worker (wrangler dev) takes BILLING_SECRET from .dev.vars, so the tests sign billing calls
+ * with that same secret and pass it in the environment too, keeping start.mjs's seeding call and
+ * the Worker in agreement.
+ */
+export async function startApp(opts: { readyTimeoutMs?: number } = {}): Promise<App> {
+  const port = await freePort();
+  const simPort = await freePort();
+  const persist = mkdtempSync(path.join(tmpdir(), 'tb-e2e-'));
+  const knownSecret = devVarsSecret();
+  const child: ChildProcess = spawn(process.execPath, ['scripts/start.mjs'], {
+    cwd: root,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      PORT: String(port),
+      PERSIST_DIR: persist,
+      SUPERADMIN_EMAILS: SUPERADMIN_EMAIL,
+      ...(knownSecret ? { BILLING_SECRET: knownSecret } : {}),
+      STRIPE_SIM_PORT: String(simPort),
+      WRANGLER_SEND_METRICS: 'false',
+      NO_COLOR: '1',
+    },
+  });
+  let out = '';
+  const onData = (b: Buffer) => {
+    out += b.toString();
+    if (out.length > 400_000) out = out.slice(-200_000);
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+
+  let exited = false;
+  const exitedP = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
+
+  const stop = async () => {
+    if (!exited && child.pid) {
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {}
+      const timer = new Promise<void>((r) => setTimeout(r, 8000));
+      await Promise.race([exitedP, timer]);
+      // start.mjs exits on SIGTERM after killing wrangler; make sure nothing of the group is left.
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {}
+    }
+    rmSync(persist, { recursive: true, force: true });
+  };
+
+  const readyTimeout = opts.readyTimeoutMs ?? 150_000;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`app not ready within ${readyTimeout} ms\n${out.slice(-4000)}`)), readyTimeout);
+      const check = () => {
+        if (out.includes('[start] ready on')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout!.on('data', check);
+      child.stderr!.on('data', check);
+      exitedP.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`start.mjs exited before it was ready\n${out.slice(-4000)}`));
+      });
+    });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  const secret = knownSecret ?? devVarsSecret();
+  if (!secret) {
+    await stop();
+    throw new Error('no BILLING_SECRET in .dev.vars after start');
+  }
+  return { base: `http://127.0.0.1:${port}`, secret, logs: () => out, stop };
+}
+
+export function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install it with \`apt-get update && apt-get install -y chromium\` (or set CHROMIUM_PATH)`);
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+  });
+}
+
+/** POST to the signed billing API, like every billing caller (scripts/lib/signed-fetch.mjs). */
+export async function signedPost(app: App, route: string, body: unknown): Promise<{ status: number; json: any }> {
+  const raw = JSON.stringify(body);
+  const ts = String(Math.floor(Date.now() / 1000));
+  const sig = createHmac('sha256', app.secret).update(`${ts}.${raw}`).digest('hex');
+  const res = await fetch(`${app.base}${route}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-billing-timestamp': ts, 'x-billing-signature': sig },
+    body: raw,
+  });
+  const text = await res.text();
+  let json: any = text;
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  return { status: res.status, json };
+}
+
+export async function screenshot(page: Page, name: string) {
+  mkdirSync(screenshotDir, { recursive: true });
+  await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
+}
+
+/** Signs up through the form and waits for /tokens. */
+export async function signUp(page: Page, base: string, email: string, password = 'correct horse battery') {
+  await page.goto(`${base}/signup`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  await page.waitForURL(`${base}/tokens`);
+}
