@@ -1,0 +1,340 @@
+#!/usr/bin/env node
+// `npm run bench [-- --json] [--rounds N] [--calls N] [--concurrency N] [--warmup N] [--storage ram|disk]`
+//
+// Measures, in one process and one Miniflare instance, on one account and on 100 accounts:
+//   (a) noop:   caller Worker → service binding → BillingService.noop → TokenAccount.noop() (does nothing)
+//   (b) charge: the same path to TokenAccount.charge() (text operation, 1 token, unique idempotency key)
+//   (c) d1:     a D1-only baseline: conditional UPDATE + ledger INSERT in one db.batch on the bench's own table
+// Cases run interleaved (a, b, c, then b, c, a, …) for many short rounds; the table shows each
+// figure's median over the rounds and the goals are checked on the median of per-round ratios, since
+// this machine is noisy and only figures measured side by side mean anything. See docs/benchmarks.md.
+import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { build } from 'esbuild';
+import { Miniflare } from 'miniflare';
+import { splitSql, stripJsonc } from './bench/sql.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { values: opt } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '15' },
+    calls: { type: 'string', default: '1000' },
+    concurrency: { type: 'string', default: '16' },
+    warmup: { type: 'string', default: '1000' },
+    storage: { type: 'string' },
+  },
+});
+const ROUNDS = positive('rounds');
+const CALLS = positive('calls');
+const CONCURRENCY = positive('concurrency');
+const WARMUP = positive('warmup');
+const SCENARIOS = [1, 100];
+const CASES = ['noop', 'charge', 'd1'];
+const LABEL = { noop: '(a) noop', charge: '(b) charge', d1: '(c) d1 baseline' };
+/** Each benchmark charge costs ceil(1 × 1.5) = 2 tokens. */
+const CHARGE_COST = 2;
+/** What a new account holds (the default welcome bonus); checked after the accounts are created. */
+const WELCOME_BONUS = 10_000;
+/** Pause between runs so one case's background work (the DO outbox flushes to D1) ends before the next is timed. */
+const SETTLE_MS = 200;
+/** Longest wait for the charges' outbox to reach D1 before the next case is timed anyway. */
+const DRAIN_TIMEOUT_MS = 15_000;
+// Where workerd keeps the DOs' and D1's SQLite files. Default: RAM (/dev/shm) when there is one,
+// because on a disk every commit's fsync blocks the whole local runtime (one thread) — a local
+// artifact that hits (b) and (c) alike and says nothing about production. `--storage disk` keeps it.
+const STORAGE = opt.storage ?? (writable('/dev/shm') ? 'ram' : 'disk');
+if (STORAGE !== 'ram' && STORAGE !== 'disk') {
+  console.error('--storage must be ram or disk');
+  process.exit(2);
+}
+const GOALS = [
+  { key: 'charge_vs_noop_ops', label: 'charge ops/s ÷ noop ops/s', goal: '≥ 0.5', pass: (v) => v >= 0.5 },
+  { key: 'charge_vs_noop_p99', label: 'charge p99 ÷ noop p99', goal: '≤ 2', pass: (v) => v <= 2 },
+  { key: 'charge_vs_d1_ops', label: 'charge ops/s ÷ d1 ops/s', goal: '≥ 5', pass: (v) => v >= 5 },
+];
+
+function positive(name) {
+  const n = Number(opt[name]);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`--${name} must be a positive integer`);
+    process.exit(2);
+  }
+  return n;
+}
+
+function writable(dir) {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function log(msg) {
+  process.stderr.write(`[bench] ${msg}\n`);
+}
+
+// ---------------------------------------------------------------- build
+
+const wrangler = JSON.parse(stripJsonc(readFileSync(path.join(root, 'wrangler.jsonc'), 'utf8')));
+const work = mkdtempSync(path.join(STORAGE === 'ram' ? '/dev/shm' : tmpdir(), 'token-billing-bench-'));
+let mf;
+const runtimeOutput = [];
+const cleanup = async () => {
+  if (mf) await mf.dispose().catch(() => {});
+  mf = undefined;
+  rmSync(work, { recursive: true, force: true });
+};
+process.on('SIGINT', () => cleanup().finally(() => process.exit(130)));
+
+try {
+  const started = performance.now();
+  await bundle(path.join(root, 'worker/index.ts'), path.join(work, 'app.js'));
+  await bundle(path.join(root, 'scripts/bench/driver.ts'), path.join(work, 'driver.js'));
+
+  const migrationsDir = path.join(root, wrangler.d1_databases?.[0]?.migrations_dir ?? 'migrations');
+  const migrations = readdirSync(migrationsDir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
+    .map((f) => ({ name: f, queries: splitSql(readFileSync(path.join(migrationsDir, f), 'utf8')) }));
+
+  // ---------------------------------------------------------------- Miniflare: the app + the driver
+  const secret = `bench-${crypto.randomUUID()}${crypto.randomUUID()}`.replaceAll('-', '');
+  const compat = { compatibilityDate: wrangler.compatibility_date, compatibilityFlags: wrangler.compatibility_flags ?? [] };
+  const d1Databases = Object.fromEntries((wrangler.d1_databases ?? []).map((d) => [d.binding, d.database_id]));
+  const sqliteClasses = new Set((wrangler.migrations ?? []).flatMap((m) => m.new_sqlite_classes ?? []));
+  const durableObjects = Object.fromEntries(
+    (wrangler.durable_objects?.bindings ?? []).map((b) => [b.name, { className: b.class_name, useSQLite: sqliteClasses.has(b.class_name) }]),
+  );
+  const workerLogs = [];
+  mf = new Miniflare({
+    d1Persist: path.join(work, 'd1'),
+    durableObjectsPersist: path.join(work, 'do'),
+    handleStructuredLogs: ({ level, message }) => {
+      if (level === 'warn' || level === 'error') workerLogs.push(`${level}: ${message}`);
+    },
+    // Runtime output is kept (not printed) so the table and the JSON line stay clean; shown on failure.
+    handleRuntimeStdio: (stdout, stderr) => {
+      for (const s of [stdout, stderr]) s.on('data', (d) => runtimeOutput.push(String(d)));
+    },
+    workers: [
+      {
+        name: 'bench-driver',
+        modules: true,
+        modulesRoot: work,
+        scriptPath: path.join(work, 'driver.js'),
+        ...compat,
+        bindings: { BILLING_SECRET: secret },
+        d1Databases: { DB: d1Databases.DB },
+        serviceBindings: { BILLING: { name: wrangler.name, entrypoint: 'BillingService' } },
+      },
+      {
+        name: wrangler.name,
+        modules: true,
+        modulesRoot: work,
+        scriptPath: path.join(work, 'app.js'),
+        ...compat,
+        bindings: { ...(wrangler.vars ?? {}), ENVIRONMENT: 'bench', BILLING_SECRET: secret },
+        d1Databases,
+        durableObjects,
+      },
+    ],
+  });
+  const driver = await mf.getWorker('bench-driver');
+  const call = async (route, body) => {
+    const res = await driver.fetch(`http://driver/${route}`, { method: 'POST', body: JSON.stringify(body) });
+    const out = await res.json();
+    if (!res.ok) throw new Error(`driver /${route} failed: ${out.error}`);
+    return out;
+  };
+
+  // ---------------------------------------------------------------- setup: schema, settings, accounts
+  await call('setup', { migrations });
+  // Every round gets fresh accounts so none runs out: they start with the welcome bonus.
+  // Accounts start with the welcome bonus only: a set of accounts serves rounds until the next
+  // round's charges would exceed it, then the next rounds move to a fresh set.
+  const sets = Object.fromEntries(SCENARIOS.map((n) => [n, []]));
+  for (const n of SCENARIOS) {
+    let set = 0;
+    let spent = 0;
+    for (let r = 0; r <= ROUNDS; r++) {
+      const need = Math.ceil((r === 0 ? WARMUP : CALLS) / n) * CHARGE_COST;
+      if (need > WELCOME_BONUS) throw new Error(`one round charges each of ${n} account(s) ${need} tokens, more than the ${WELCOME_BONUS} they start with: lower --calls/--warmup`);
+      if (spent + need > WELCOME_BONUS) [set, spent] = [set + 1, 0];
+      spent += need;
+      sets[n][r] = set;
+    }
+  }
+  const accountsOf = (round, n) => Array.from({ length: n }, (_, i) => `bench-x${n}-s${sets[n][round]}-${i}`);
+  const allAccounts = [...new Set(SCENARIOS.flatMap((n) => Array.from({ length: ROUNDS + 1 }, (_, r) => accountsOf(r, n)).flat()))];
+  const init = await call('init', { accounts: allAccounts, d1Accounts: allAccounts, d1Balance: 1e12 });
+  if (init.minAvailable < WELCOME_BONUS) throw new Error(`new accounts hold ${init.minAvailable} tokens; the bench assumes the default welcome bonus of ${WELCOME_BONUS}`);
+  log(`${allAccounts.length} accounts initialized; ${CALLS} calls per case per round, ${CONCURRENCY} in flight, ${ROUNDS} rounds after a warm-up round`);
+  // Let the 'welcome bonus' outbox flushes of all those new accounts reach D1 before anything is timed.
+  const settled = await call('drain', { table: 'token_accounts', expected: allAccounts.length, timeoutMs: 60_000 });
+  if (!settled.caughtUp) log(`the new accounts' outbox had not reached D1 after 60 s (${settled.rows} of ${allAccounts.length})`);
+
+  // ---------------------------------------------------------------- rounds
+  /** results[n][case] = per-round stats */
+  const results = Object.fromEntries(SCENARIOS.map((n) => [n, Object.fromEntries(CASES.map((c) => [c, []]))]));
+  /** drains[n] = ms the outbox took to reach D1 after each measured charge run */
+  const drains = Object.fromEntries(SCENARIOS.map((n) => [n, []]));
+  let charged = 0;
+  for (let r = 0; r <= ROUNDS; r++) {
+    const calls = r === 0 ? WARMUP : CALLS;
+    const order = CASES.map((_, i) => CASES[(i + r) % CASES.length]);
+    for (const n of SCENARIOS) {
+      for (const c of order) {
+        const out = await call('run', { case: c, accounts: accountsOf(r, n), calls, concurrency: CONCURRENCY, tag: `r${r}-x${n}-${c}` });
+        if (out.errors > 0) throw new Error(`${LABEL[c]} on ${n} account(s): ${out.errors} of ${calls} calls failed; first: ${out.firstError}`);
+        if (r > 0) results[n][c].push(stats(out));
+        if (c === 'charge') {
+          charged += calls;
+          const d = await call('drain', { table: 'usage_records', expected: charged, timeoutMs: DRAIN_TIMEOUT_MS });
+          if (!d.caughtUp) log(`outbox had not reached D1 ${DRAIN_TIMEOUT_MS} ms after the charges on ${n} account(s): ${d.rows} of ${charged} usage rows`);
+          if (r > 0) drains[n].push(d.caughtUp ? d.waitedMs : Infinity);
+        }
+        await sleep(SETTLE_MS);
+      }
+    }
+    log(r === 0 ? 'warm-up round done' : `round ${r}/${ROUNDS}: ${SCENARIOS.map((n) => CASES.map((c) => `${c}@${n}=${Math.round(results[n][c][r - 1].ops)}`).join(' ')).join('  ')} ops/s`);
+  }
+  await cleanup();
+
+  // ---------------------------------------------------------------- report
+  const summary = {};
+  for (const n of SCENARIOS) {
+    const rs = results[n];
+    const cases = Object.fromEntries(
+      CASES.map((c) => [c, { ops: median(rs[c].map((s) => s.ops)), p50: median(rs[c].map((s) => s.p50)), p99: median(rs[c].map((s) => s.p99)), min: Math.min(...rs[c].map((s) => s.ops)), max: Math.max(...rs[c].map((s) => s.ops)) }]),
+    );
+    const perRound = (f) => median(rs.charge.map((_, i) => f(i)));
+    const ratios = {
+      charge_vs_noop_ops: perRound((i) => rs.charge[i].ops / rs.noop[i].ops),
+      charge_vs_noop_p99: perRound((i) => rs.charge[i].p99 / rs.noop[i].p99),
+      charge_vs_d1_ops: perRound((i) => rs.charge[i].ops / rs.d1[i].ops),
+    };
+    summary[n] = { cases, ratios, drainMs: median(drains[n]) };
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  printTable(summary, elapsed);
+  if (workerLogs.length) {
+    console.log(`\nworker warnings/errors during the run: ${workerLogs.length} (first: ${workerLogs[0].slice(0, 300)})`);
+  }
+  if (opt.json) console.log(JSON.stringify(toJson(summary)));
+} catch (err) {
+  await cleanup();
+  if (runtimeOutput.length) console.error(`[bench] workerd output:\n${runtimeOutput.join('').slice(-4000)}`);
+  console.error(`[bench] failed: ${err instanceof Error ? err.stack : err}`);
+  process.exit(1);
+}
+
+// ---------------------------------------------------------------- helpers
+
+async function bundle(entry, outfile) {
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    conditions: ['workerd', 'worker', 'browser'],
+    mainFields: ['browser', 'module', 'main'],
+    external: ['cloudflare:*', 'node:*'],
+    logLevel: 'error',
+  });
+}
+
+function stats(run) {
+  const sorted = Float64Array.from(run.latencies).sort();
+  return { ops: (run.latencies.length / run.elapsedMs) * 1000, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) };
+}
+
+/** Nearest-rank quantile of an ascending array. */
+function quantile(sorted, q) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function fmt(x, digits = 2) {
+  return Number.isFinite(x) ? x.toFixed(digits) : String(x);
+}
+
+function printTable(summary, elapsed) {
+  const lines = [];
+  lines.push(`token-billing bench: ${ROUNDS} rounds × ${CALLS} calls per case, ${CONCURRENCY} in flight, storage in ${STORAGE === 'ram' ? 'RAM (/dev/shm)' : `${tmpdir()} (disk)`}, ${elapsed.toFixed(0)} s`);
+  lines.push('each figure is the median over rounds; ops/s range = slowest..fastest round; latencies have workerd\'s 1 ms clock resolution');
+  lines.push('');
+  const head = ['accounts', 'case', 'ops/s', 'p50 ms', 'p99 ms', 'ops/s range'];
+  const rows = [];
+  for (const n of SCENARIOS) {
+    for (const c of CASES) {
+      const s = summary[n].cases[c];
+      rows.push([String(n), LABEL[c], fmt(s.ops, 0), fmt(s.p50), fmt(s.p99), `${fmt(s.min, 0)}..${fmt(s.max, 0)}`]);
+    }
+  }
+  lines.push(...grid(head, rows, [false, false, true, true, true, true]));
+  lines.push(`outbox: after each charge run D1 held every usage row ${SCENARIOS.map((n) => `${fmt(summary[n].drainMs, 0)} ms later (${n} account${n > 1 ? 's' : ''})`).join(', ')} (median)`);
+  lines.push('');
+  const ghead = ['accounts', 'ratio (median of per-round ratios)', 'value', 'goal', 'result'];
+  const grows = [];
+  let failed = 0;
+  for (const n of SCENARIOS) {
+    for (const g of GOALS) {
+      const v = summary[n].ratios[g.key];
+      const ok = g.pass(v);
+      if (!ok) failed++;
+      grows.push([String(n), g.label, fmt(v), g.goal, ok ? 'PASS' : 'FAIL']);
+    }
+  }
+  lines.push(...grid(ghead, grows, [false, false, true, false, false]));
+  lines.push('');
+  lines.push(failed ? `GOALS NOT MET: ${failed} of ${grows.length} checks FAIL (see table above)` : `all ${grows.length} goal checks PASS`);
+  console.log(lines.join('\n'));
+}
+
+function grid(head, rows, right) {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells) => cells.map((c, i) => (right[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}
+
+function toJson(summary) {
+  const out = {};
+  const round = (x, d) => (Number.isFinite(x) ? Number(x.toFixed(d)) : null);
+  for (const n of SCENARIOS) {
+    const p = n === 1 ? '' : `acc${n}_`;
+    const { cases, ratios } = summary[n];
+    for (const c of CASES) {
+      out[`${p}${c}_ops`] = round(cases[c].ops, 1);
+      out[`${p}${c}_p50_ms`] = round(cases[c].p50, 3);
+      out[`${p}${c}_p99_ms`] = round(cases[c].p99, 3);
+    }
+    for (const g of GOALS) {
+      out[`${p}${g.key}`] = round(ratios[g.key], 3);
+      out[`${p}${g.key}_pass`] = g.pass(ratios[g.key]);
+    }
+  }
+  for (const n of SCENARIOS) out[`${n === 1 ? '' : `acc${n}_`}outbox_drain_ms`] = Number.isFinite(summary[n].drainMs) ? Math.round(summary[n].drainMs) : null;
+  out.storage = STORAGE;
+  out.rounds = ROUNDS;
+  out.calls = CALLS;
+  out.concurrency = CONCURRENCY;
+  return out;
+}

@@ -1,0 +1,187 @@
+/**
+ * The bench driver: a Worker bound to the app's `BillingService` by a service binding, exactly as
+ * an AI endpoint would be, and to the app's D1 for the D1-only baseline. `scripts/bench.mjs`
+ * bundles it, runs it in Miniflare beside the app and sends it one request per measured run; the
+ * call loop itself runs inside workerd, so Node↔workerd HTTP is never part of what is measured.
+ *
+ * Clock: in workerd `performance.now()` only advances across I/O. Every measured call is I/O (an
+ * RPC or a D1 batch), so the time from just before a call to its answer is that call's latency.
+ */
+import { BillingClient } from '../../worker/client';
+import type { BillingService } from '../../worker/billing-service';
+import { initializeDefaultSettings } from '../../worker/services/settings';
+
+interface Env {
+  BILLING: Service<BillingService>;
+  BILLING_SECRET: string;
+  DB: D1Database;
+}
+
+export type BenchCase = 'noop' | 'charge' | 'd1';
+
+export interface SetupRequest {
+  /** Migration files, each already split into statements. */
+  migrations: { name: string; queries: string[] }[];
+}
+
+export interface InitRequest {
+  /** Billing accounts to create through `BillingService.initializeAccount`. */
+  accounts: string[];
+  /** Rows of the D1 baseline's own table, with this balance. */
+  d1Accounts: string[];
+  d1Balance: number;
+}
+
+export interface RunRequest {
+  case: BenchCase;
+  accounts: string[];
+  calls: number;
+  concurrency: number;
+  /** Makes idempotency keys unique across runs. */
+  tag: string;
+}
+
+export interface RunResult {
+  case: BenchCase;
+  calls: number;
+  errors: number;
+  firstError: string | null;
+  elapsedMs: number;
+  /** Per-call latency in ms, in completion order. */
+  latencies: number[];
+}
+
+/** The D1 baseline's own tables: nothing of the app's schema is touched by case (c). */
+const BENCH_SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS bench_accounts (id TEXT PRIMARY KEY, balance INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS bench_ledger (id TEXT PRIMARY KEY, account_id TEXT NOT NULL, amount INTEGER NOT NULL, idempotency_key TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL)`,
+];
+
+/** Cost of one benchmark charge: 1 token × the default 1.5 multiplier, rounded up. */
+const D1_COST = 2;
+
+async function setup(env: Env, req: SetupRequest): Promise<unknown> {
+  for (const m of req.migrations) {
+    if (m.queries.length) await env.DB.batch(m.queries.map((q) => env.DB.prepare(q)));
+  }
+  await env.DB.batch(BENCH_SCHEMA.map((q) => env.DB.prepare(q)));
+  const settings = await initializeDefaultSettings(env.DB);
+  return { migrations: req.migrations.length, settings: settings.message };
+}
+
+async function init(env: Env, req: InitRequest): Promise<unknown> {
+  const billing = new BillingClient(env.BILLING, env.BILLING_SECRET);
+  let created = 0;
+  let minAvailable = Infinity;
+  await pool(req.accounts.length, 16, async (i) => {
+    const r = await billing.initializeAccount({ userId: req.accounts[i], workspaceId: 'bench' });
+    if (r.created) created++;
+    minAvailable = Math.min(minAvailable, r.available);
+  });
+  const upsert = env.DB.prepare(`INSERT INTO bench_accounts (id, balance) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET balance = excluded.balance`);
+  for (let i = 0; i < req.d1Accounts.length; i += 50) {
+    await env.DB.batch(req.d1Accounts.slice(i, i + 50).map((id) => upsert.bind(id, req.d1Balance)));
+  }
+  return { created, minAvailable, d1Accounts: req.d1Accounts.length };
+}
+
+export interface DrainRequest {
+  /** `usage_records` after charges, `token_accounts` after creating accounts. */
+  table: 'usage_records' | 'token_accounts';
+  expected: number;
+  timeoutMs: number;
+}
+
+/**
+ * Waits until the DOs' outbox has reached D1 (`table` holds `expected` rows), so the next case is
+ * not timed while the previous one's background flushes still run. Returns how long that took:
+ * the outbox lag right after a burst.
+ */
+async function drain(env: Env, req: DrainRequest): Promise<{ rows: number; waitedMs: number; caughtUp: boolean }> {
+  const start = Date.now();
+  const table = req.table === 'token_accounts' ? 'token_accounts' : 'usage_records';
+  const count = env.DB.prepare(`SELECT count(*) AS n FROM ${table}`);
+  for (;;) {
+    const rows = (await count.first<number>('n')) ?? 0;
+    const waitedMs = Date.now() - start;
+    if (rows >= req.expected) return { rows, waitedMs, caughtUp: true };
+    if (waitedMs >= req.timeoutMs) return { rows, waitedMs, caughtUp: false };
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Runs `calls` calls of one case with `concurrency` in flight and times each one. */
+async function run(env: Env, req: RunRequest): Promise<RunResult> {
+  const billing = new BillingClient(env.BILLING, env.BILLING_SECRET);
+  const accounts = req.accounts;
+  // Prepared once, bound per call: the cheapest way D1 offers to run these two statements.
+  const debit = env.DB.prepare(`UPDATE bench_accounts SET balance = balance - ? WHERE id = ? AND balance >= ?`);
+  const record = env.DB.prepare(`INSERT INTO bench_ledger (id, account_id, amount, idempotency_key, created_at) SELECT ?, ?, ?, ?, ? WHERE changes() = 1`);
+
+  const call = async (i: number): Promise<void> => {
+    const userId = accounts[i % accounts.length];
+    const key = `bench:${req.tag}:${i}`;
+    switch (req.case) {
+      case 'noop':
+        await billing.noop({ userId });
+        return;
+      case 'charge': {
+        const r = await billing.charge({ userId, idempotencyKey: key, operation: 'chat', model: 'gpt-4o', tokens: 1 });
+        if (r.billableTokens !== D1_COST || r.transactionId === null) throw new Error(`unexpected charge answer ${JSON.stringify(r)}`);
+        return;
+      }
+      case 'd1': {
+        const [u, ins] = await env.DB.batch([debit.bind(D1_COST, userId, D1_COST), record.bind(key, userId, -D1_COST, key, Date.now())]);
+        if (u.meta.changes !== 1 || ins.meta.changes !== 1) throw new Error(`D1 debit refused for ${userId} (balance exhausted?)`);
+        return;
+      }
+    }
+  };
+
+  // Touch every account's Durable Object first (untimed): an idle DO may have been evicted since
+  // setup, and its cold start (constructor + settings read from D1) would land in whichever case
+  // happened to run first in the round.
+  if (req.case !== 'd1') await pool(accounts.length, req.concurrency, (i) => billing.noop({ userId: accounts[i] }).then(() => {}));
+
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError: string | null = null;
+  const start = performance.now();
+  await pool(req.calls, req.concurrency, async (i) => {
+    const t0 = performance.now();
+    try {
+      await call(i);
+      latencies.push(performance.now() - t0);
+    } catch (err) {
+      errors++;
+      firstError ??= err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    }
+  });
+  const elapsedMs = performance.now() - start;
+  return { case: req.case, calls: req.calls, errors, firstError, elapsedMs, latencies };
+}
+
+/** Runs task(0..n-1) with at most `concurrency` in flight. */
+async function pool(n: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < n) await task(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, lane));
+}
+
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
+    const path = new URL(request.url).pathname;
+    try {
+      const body = await request.json();
+      if (path === '/setup') return Response.json(await setup(env, body as SetupRequest));
+      if (path === '/init') return Response.json(await init(env, body as InitRequest));
+      if (path === '/drain') return Response.json(await drain(env, body as DrainRequest));
+      if (path === '/run') return Response.json(await run(env, body as RunRequest));
+      return Response.json({ error: 'no such route' }, { status: 404 });
+    } catch (err) {
+      return Response.json({ error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }, { status: 500 });
+    }
+  },
+} satisfies ExportedHandler<Env>;
