@@ -212,6 +212,25 @@ describe('pages in a real browser', () => {
     await expect.poll(() => user.locator('[data-testid=transactions] tbody tr').count(), POLL).toBe(1);
     expect(await user.locator('[data-testid=transactions] tr[data-type=admin_grant]').count()).toBe(1);
 
+    // The packages editor sets a Stripe price id; the settings editor saves an image cost.
+    const packages = admin.locator('#packages');
+    await packages.getByRole('button', { name: 'Edit Starter' }).click();
+    await packages.getByLabel('Stripe price id').fill('price_e2e_starter');
+    await packages.getByRole('button', { name: 'Save package' }).click();
+    await expect.poll(() => text(packages.locator('[role=status]')), POLL).toBe('Package “Starter” saved.');
+    await expect.poll(() => text(admin.getByTestId('packages-table').locator('tr', { hasText: 'Starter' })), POLL).toContain('price_e2e_starter');
+    const settings = admin.locator('#settings');
+    const dalle2 = settings.getByLabel('Tokens per image for dall-e-2');
+    await dalle2.fill('3100');
+    await settings.getByRole('button', { name: 'Save settings' }).click();
+    await expect.poll(() => text(settings.locator('[role=status]')), POLL).toBe('Settings saved.');
+    const saved = await (await admin.request.get(`${app.base}/api/admin/settings`)).json();
+    expect(saved.settings.imageCosts['dall-e-2']).toBe(3100);
+    expect(saved.settings.tokenMultiplier).toBe(1.5);
+    await admin.locator('#audit').getByRole('button', { name: 'Refresh' }).click();
+    await expect.poll(() => text(admin.getByTestId('audit-table')), POLL).toContain('settings.update');
+    expect(await text(admin.getByTestId('audit-table'))).toContain('package.update');
+
     // A read-only admin sees the dashboard without editing controls.
     const setRole = await admin.request.put(`${app.base}/api/admin/users/${uid}/roles`, { data: { roles: ['admin'] } });
     expect(setRole.status()).toBe(200);

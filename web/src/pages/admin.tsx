@@ -647,10 +647,10 @@ function SettingsSection(props: { canWrite: boolean }) {
               {images.map(([m, v], i) => (
                 <div class="row" key={i}>
                   <Field id={`img-model-${i}`} label="Model">
-                    <input id={`img-model-${i}`} type="text" value={m} onInput={(e) => setImages((rows) => rows.map((r, j) => (j === i ? [e.currentTarget.value, r[1]] : r)))} />
+                    <input id={`img-model-${i}`} aria-label={`Model ${i + 1}`} type="text" value={m} onInput={(e) => setImages((rows) => rows.map((r, j) => (j === i ? [e.currentTarget.value, r[1]] : r)))} />
                   </Field>
                   <Field id={`img-cost-${i}`} label="Tokens">
-                    <input id={`img-cost-${i}`} type="number" min={0} step={1} value={v} onInput={(e) => setImages((rows) => rows.map((r, j) => (j === i ? [r[0], e.currentTarget.value] : r)))} />
+                    <input id={`img-cost-${i}`} aria-label={`Tokens per image for ${m || `model ${i + 1}`}`} type="number" min={0} step={1} value={v} onInput={(e) => setImages((rows) => rows.map((r, j) => (j === i ? [r[0], e.currentTarget.value] : r)))} />
                   </Field>
                   {props.canWrite ? (
                     <button type="button" class="btn btn-quiet btn-small" onClick={() => setImages((rows) => rows.filter((_, j) => j !== i))} aria-label={`Remove ${m || 'this image model'}`}>
