@@ -72,9 +72,19 @@ const preload = closure([appJs])
   .filter((o) => o !== appJs)
   .map((o) => `<link rel="modulepreload" href="${url(o)}" />`)
   .join('\n    ');
+// Each route's own chunks (page + uPlot) are preloaded by a tiny inline script when the page
+// is opened directly, instead of waiting for the app entry to ask for them.
+const shared = new Set(closure([appJs]));
+const routeChunks = Object.fromEntries(
+  [
+    ['/tokens', tokensJs],
+    ['/admin/tokens', adminJs],
+  ].map(([route, page]) => [route, closure([page]).filter((o) => !shared.has(o)).map(url)]),
+);
+const routePreload = `<script>(function(m){var f=m[location.pathname.replace(/\\/+$/,'')];if(f)f.forEach(function(h){var l=document.createElement('link');l.rel='modulepreload';l.href=h;document.head.appendChild(l)})})(${JSON.stringify(routeChunks)})</script>`;
 const html = readFileSync(path.join(root, 'web/index.html'), 'utf8')
   .replace('<!--app-css-->', `<link rel="stylesheet" href="${url(css)}" />`)
-  .replace('<!--app-preload-->', preload)
+  .replace('<!--app-preload-->', `${preload}\n    ${routePreload}`)
   .replace('<!--app-js-->', `<script type="module" src="${url(appJs)}"></script>`);
 writeFileSync(path.join(dist, 'index.tmp.html'), html);
 renameSync(path.join(dist, 'index.tmp.html'), path.join(dist, 'index.html'));

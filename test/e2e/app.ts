@@ -160,3 +160,18 @@ export async function signUp(page: Page, base: string, email: string, password =
   await page.getByRole('button', { name: 'Sign up' }).click();
   await page.waitForURL(`${base}/tokens`);
 }
+
+const AXE_SOURCE = path.join(root, 'node_modules/axe-core/axe.min.js');
+
+/**
+ * Runs axe-core (WCAG 2.1 A/AA and best practices: labels, names, landmarks, ARIA, colour
+ * contrast) on the page as rendered and returns one line per violated rule and element.
+ */
+export async function axeViolations(page: Page): Promise<string[]> {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ content: readFileSync(AXE_SOURCE, 'utf8') });
+  return page.evaluate(async () => {
+    const axe = (window as any).axe;
+    const res = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } });
+    return res.violations.flatMap((v: any) => v.nodes.map((n: any) => `${v.id} (${v.impact}) ${n.target.join(' ')}: ${v.help}`));
+  });
+}

@@ -2,7 +2,7 @@
 // playwright-core, against the app started as a user starts it (`node scripts/start.mjs`).
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SUPERADMIN_EMAIL, launchBrowser, screenshot, signUp, signedPost, startApp, type App } from './app';
+import { SUPERADMIN_EMAIL, axeViolations, launchBrowser, screenshot, signUp, signedPost, startApp, type App } from './app';
 
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 const DESKTOP = { viewport: { width: 1280, height: 900 } };
@@ -80,9 +80,11 @@ describe('pages in a real browser', () => {
     await page.getByLabel('Password').fill('not the password');
     await page.getByRole('button', { name: 'Log in' }).click();
     await expect.poll(() => text(page.getByRole('alert')), POLL).toContain('Invalid email or password');
+    expect(await axeViolations(page)).toEqual([]);
 
     await page.getByRole('link', { name: 'Create an account' }).click();
     await page.waitForURL(`${app.base}/signup`);
+    expect(await axeViolations(page)).toEqual([]);
     // The page heading has focus; the form is reachable and submittable with the keyboard alone.
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('email');
@@ -105,6 +107,8 @@ describe('pages in a real browser', () => {
     expect(await page.getByTestId('alert-critical').count()).toBe(0);
     const account = await (await page.request.get(`${app.base}/api/account`)).json();
     expect(account.onboardingTokensGranted).toBe(true);
+    await page.waitForLoadState('networkidle');
+    expect(await axeViolations(page)).toEqual([]);
 
     // Packages show the popular mark and the price per 1,000 tokens.
     const pro = page.locator('.package-popular');
@@ -134,6 +138,7 @@ describe('pages in a real browser', () => {
     // A plain user is told they are not authorized.
     await user.goto(`${app.base}/admin/tokens`);
     await expect.poll(() => text(user.getByRole('heading', { level: 1 })), POLL).toBe('Not authorized');
+    expect(await axeViolations(user)).toEqual([]);
     expect(await user.getByRole('link', { name: 'Admin' }).count()).toBe(0);
 
     // The superadmin (SUPERADMIN_EMAILS) signs up and opens the dashboard from the nav.
@@ -244,6 +249,8 @@ describe('pages in a real browser', () => {
     await user.getByLabel('Token multiplier').waitFor();
     expect(await user.getByLabel('Token multiplier').isDisabled()).toBe(true);
     expect(await user.getByTestId('models-table').count()).toBe(1);
+    await user.waitForLoadState('networkidle');
+    expect(await axeViolations(user)).toEqual([]);
 
     // Screenshots of the dashboard, desktop and phone.
     await admin.reload();
@@ -251,11 +258,13 @@ describe('pages in a real browser', () => {
     await admin.getByTestId('accounts-table').waitFor();
     await admin.waitForLoadState('networkidle');
     await screenshot(admin, 'admin-tokens-desktop');
+    expect(await axeViolations(admin)).toEqual([]);
     const phone = await samePersonOn(admin, PHONE);
     await phone.goto(`${app.base}/admin/tokens`);
     await phone.getByTestId('models-table').waitFor();
     await phone.waitForLoadState('networkidle');
     await screenshot(phone, 'admin-tokens-phone');
+    expect(await axeViolations(phone)).toEqual([]);
     expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
   }, 120_000);
 
@@ -286,6 +295,7 @@ describe('pages in a real browser', () => {
     expect(await page.getByTestId('alert-low').count()).toBe(1);
     expect(await page.getByTestId('alert-critical').count()).toBe(0);
     await screenshot(page, 'tokens-low-desktop');
+    expect(await axeViolations(page)).toEqual([]);
 
     expect((await charge(uid, 1)).balance).toBe(99);
     await page.reload();
@@ -305,11 +315,13 @@ describe('pages in a real browser', () => {
 
     await page.evaluate(() => window.scrollTo(0, 0));
     await screenshot(page, 'tokens-critical-desktop');
+    expect(await axeViolations(page)).toEqual([]);
     const phone = await samePersonOn(page, PHONE);
     await phone.goto(`${app.base}/tokens`);
     await phone.getByTestId('alert-critical').waitFor();
     await phone.locator('[data-testid=transactions]').waitFor();
     await screenshot(phone, 'tokens-critical-phone');
+    expect(await axeViolations(phone)).toEqual([]);
     // Nothing sticks out sideways on a phone.
     expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
   }, 60_000);

@@ -55,10 +55,10 @@ export function Field(props: { id: string; label: string; hint?: ComponentChildr
 /** aria-describedby for a Field's input. */
 export const describedBy = (id: string, hint?: unknown, error?: unknown) => [hint ? `${id}-hint` : '', error ? `${id}-error` : ''].filter(Boolean).join(' ') || undefined;
 
-/** A horizontally scrollable, keyboard-focusable wrapper for wide tables on phones. */
+/** A horizontally scrollable, keyboard-focusable wrapper for wide tables on phones (a region named "<label> table"). */
 export function TableWrap(props: { label: string; children: ComponentChildren }) {
   return (
-    <div class="table-wrap" role="region" aria-label={props.label} tabIndex={0}>
+    <div class="table-wrap" role="region" aria-label={`${props.label} table`} tabIndex={0}>
       {props.children}
     </div>
   );
