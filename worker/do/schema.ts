@@ -32,26 +32,31 @@ export const ACCOUNT_SCHEMA: string[][] = [
       ar_window_hour_count INTEGER NOT NULL DEFAULT 0,
       ar_window_month TEXT NOT NULL DEFAULT '',
       ar_window_month_cents INTEGER NOT NULL DEFAULT 0,
+      ar_price_cents INTEGER NOT NULL DEFAULT 0,
       created_at INTEGER NOT NULL,
       updated_at INTEGER NOT NULL
     )`,
+    // Charges are the hot path: each table below is written with as few B-trees as possible.
+    // The ledger is keyed by its sequence (the rowid), the only index is the partial unique one
+    // on external refs (credits only), and the outbox tracks what reached D1 with a watermark
+    // in meta instead of a per-row flag that would have to be rewritten.
     `CREATE TABLE ledger (
-      id TEXT PRIMARY KEY,
-      seq INTEGER NOT NULL UNIQUE,
+      seq INTEGER PRIMARY KEY,
+      id TEXT NOT NULL,
       type TEXT NOT NULL,
       amount INTEGER NOT NULL,
       balance_after INTEGER NOT NULL,
       amount_cents INTEGER,
-      ref TEXT UNIQUE,
+      ref TEXT,
       idempotency_key TEXT,
       description TEXT NOT NULL DEFAULT '',
       metadata TEXT,
-      created_at INTEGER NOT NULL,
-      synced INTEGER NOT NULL DEFAULT 0
+      created_at INTEGER NOT NULL
     )`,
-    `CREATE INDEX ledger_unsynced ON ledger (synced, seq)`,
+    `CREATE UNIQUE INDEX ledger_ref ON ledger (ref) WHERE ref IS NOT NULL`,
     `CREATE TABLE usage (
-      id TEXT PRIMARY KEY,
+      n INTEGER PRIMARY KEY,
+      id TEXT NOT NULL,
       operation TEXT NOT NULL,
       model TEXT NOT NULL,
       input_tokens INTEGER NOT NULL DEFAULT 0,
@@ -64,10 +69,8 @@ export const ACCOUNT_SCHEMA: string[][] = [
       request_id TEXT,
       reservation_id TEXT,
       transaction_id TEXT,
-      created_at INTEGER NOT NULL,
-      synced INTEGER NOT NULL DEFAULT 0
+      created_at INTEGER NOT NULL
     )`,
-    `CREATE INDEX usage_unsynced ON usage (synced, created_at)`,
     `CREATE TABLE reservations (
       id TEXT PRIMARY KEY,
       amount INTEGER NOT NULL CHECK (amount >= 0),
@@ -80,16 +83,14 @@ export const ACCOUNT_SCHEMA: string[][] = [
       closed_at INTEGER
     )`,
     `CREATE INDEX reservations_open ON reservations (state, expires_at)`,
+    // Rowid order is arrival order, so pruning walks the oldest rows without a created_at index.
     `CREATE TABLE idempotency (
-      key TEXT PRIMARY KEY,
+      n INTEGER PRIMARY KEY,
+      key TEXT NOT NULL UNIQUE,
       params TEXT NOT NULL,
       response TEXT NOT NULL,
       created_at INTEGER NOT NULL
     )`,
-    `CREATE INDEX idempotency_created ON idempotency (created_at)`,
-  ],
-  [
-    `ALTER TABLE account ADD COLUMN ar_price_cents INTEGER NOT NULL DEFAULT 0`,
     `CREATE TABLE recharge_attempts (
       id TEXT PRIMARY KEY,
       idempotency_key TEXT NOT NULL UNIQUE,

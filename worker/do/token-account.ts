@@ -27,7 +27,8 @@ export const SETTINGS_TTL_MS = 30_000;
 /** Delay before the outbox flushes, so a burst of charges shares one D1 batch. */
 export const OUTBOX_FLUSH_DELAY_MS = 100;
 /** Rows per outbox batch (each row is one statement in a D1 batch). */
-const OUTBOX_BATCH_ROWS = 200;
+const OUTBOX_BATCH_ROWS = 400;
+const OUTBOX_MAX_BATCHES_PER_RUN = 5;
 export const DEFAULT_HOLD_TTL_MS = 10 * 60_000;
 export const MAX_HOLD_TTL_MS = 60 * 60_000;
 /** Idempotency records are kept a week, far beyond any sane client retry window. */
@@ -535,8 +536,8 @@ export class TokenAccount extends DurableObject<Env> {
 
   /** Counts of rows still waiting for D1. */
   outboxPending(): { ledger: number; usage: number; directory: boolean } {
-    const ledger = this.#sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ledger WHERE synced = 0`).one().n;
-    const usage = this.#sql.exec<{ n: number }>(`SELECT count(*) AS n FROM usage WHERE synced = 0`).one().n;
+    const ledger = this.#sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ledger WHERE seq > ?`, this.#watermark('ledger_synced')).one().n;
+    const usage = this.#sql.exec<{ n: number }>(`SELECT count(*) AS n FROM usage WHERE n > ?`, this.#watermark('usage_synced')).one().n;
     const attempts = this.#sql.exec<{ n: number }>(`SELECT count(*) AS n FROM recharge_attempts WHERE synced = 0`).one().n;
     const dir = Number(this.#meta('directory_version') ?? -1);
     return { ledger, usage, directory: (!!this.#account && dir < this.#account.version) || attempts > 0 };
@@ -598,8 +599,8 @@ export class TokenAccount extends DurableObject<Env> {
       createdAt: e.now,
     };
     this.#sql.exec(
-      `INSERT INTO ledger (id, seq, type, amount, balance_after, amount_cents, ref, idempotency_key, description, metadata, created_at, synced)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+      `INSERT INTO ledger (id, seq, type, amount, balance_after, amount_cents, ref, idempotency_key, description, metadata, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       entry.id,
       entry.seq,
       entry.type,
@@ -629,8 +630,8 @@ export class TokenAccount extends DurableObject<Env> {
     now: number;
   }): void {
     this.#sql.exec(
-      `INSERT INTO usage (id, operation, model, input_tokens, output_tokens, images, actual_tokens, billable_tokens, success, error_code, request_id, reservation_id, transaction_id, created_at, synced)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+      `INSERT INTO usage (id, operation, model, input_tokens, output_tokens, images, actual_tokens, billable_tokens, success, error_code, request_id, reservation_id, transaction_id, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       u.id ?? newId('use'),
       u.req.operation,
       u.req.model,
@@ -699,7 +700,11 @@ export class TokenAccount extends DurableObject<Env> {
   }
 
   #pruneIdempotency(now: number): void {
-    this.#sql.exec(`DELETE FROM idempotency WHERE created_at < ?`, now - IDEMPOTENCY_RETENTION_MS);
+    // Rows arrive in rowid order: find the newest expired row among the oldest few thousand.
+    const cutoff = this.#sql
+      .exec<{ n: number | null }>(`SELECT max(n) AS n FROM (SELECT n, created_at FROM idempotency ORDER BY n LIMIT 5000) WHERE created_at < ?`, now - IDEMPOTENCY_RETENTION_MS)
+      .one().n;
+    if (cutoff !== null) this.#sql.exec(`DELETE FROM idempotency WHERE n <= ?`, cutoff);
     this.#sql.exec(`DELETE FROM reservations WHERE state != 'open' AND closed_at < ?`, now - IDEMPOTENCY_RETENTION_MS);
   }
 
@@ -708,7 +713,16 @@ export class TokenAccount extends DurableObject<Env> {
   async #flushOutbox(): Promise<FlushOutcome> {
     // One flush at a time: a second caller waits for the one under way and then runs its own.
     while (this.#flushing) await this.#flushing;
-    const run = this.#flushOnce();
+    const run = (async () => {
+      // A burst on a hot account drains in one alarm run, a few batches in a row.
+      let total: FlushOutcome = { ok: true, ledger: 0, usage: 0, remaining: 0 };
+      for (let i = 0; i < OUTBOX_MAX_BATCHES_PER_RUN; i++) {
+        const out = await this.#flushOnce();
+        total = { ok: out.ok, ledger: total.ledger + out.ledger, usage: total.usage + out.usage, remaining: out.remaining };
+        if (!out.ok || out.remaining === 0) break;
+      }
+      return total;
+    })();
     this.#flushing = run;
     try {
       return await run;
@@ -720,8 +734,8 @@ export class TokenAccount extends DurableObject<Env> {
   async #flushOnce(): Promise<FlushOutcome> {
     const account = this.#account;
     if (!account) return { ok: true, ledger: 0, usage: 0, remaining: 0 };
-    const ledger = this.#sql.exec<Record<string, SqlValue>>(`SELECT * FROM ledger WHERE synced = 0 ORDER BY seq LIMIT ?`, OUTBOX_BATCH_ROWS).toArray();
-    const usage = this.#sql.exec<Record<string, SqlValue>>(`SELECT * FROM usage WHERE synced = 0 ORDER BY created_at LIMIT ?`, OUTBOX_BATCH_ROWS).toArray();
+    const ledger = this.#sql.exec<Record<string, SqlValue>>(`SELECT * FROM ledger WHERE seq > ? ORDER BY seq LIMIT ?`, this.#watermark('ledger_synced'), OUTBOX_BATCH_ROWS).toArray();
+    const usage = this.#sql.exec<Record<string, SqlValue>>(`SELECT * FROM usage WHERE n > ? ORDER BY n LIMIT ?`, this.#watermark('usage_synced'), OUTBOX_BATCH_ROWS).toArray();
     const attempts = this.#sql.exec<Record<string, SqlValue>>(`SELECT * FROM recharge_attempts WHERE synced = 0 LIMIT 50`).toArray();
     const dirVersion = Number(this.#meta('directory_version') ?? -1);
     if (ledger.length === 0 && usage.length === 0 && attempts.length === 0 && dirVersion >= account.version) return { ok: true, ledger: 0, usage: 0, remaining: 0 };
@@ -775,8 +789,8 @@ export class TokenAccount extends DurableObject<Env> {
     }
     this.#flushFailures = 0;
     this.ctx.storage.transactionSync(() => {
-      for (const r of ledger) this.#sql.exec(`UPDATE ledger SET synced = 1 WHERE id = ?`, r.id);
-      for (const r of usage) this.#sql.exec(`UPDATE usage SET synced = 1 WHERE id = ?`, r.id);
+      if (ledger.length) this.#setMeta('ledger_synced', String(ledger[ledger.length - 1].seq));
+      if (usage.length) this.#setMeta('usage_synced', String(usage[usage.length - 1].n));
       for (const r of attempts) this.#sql.exec(`UPDATE recharge_attempts SET synced = 1 WHERE id = ? AND updated_at = ?`, r.id, r.updated_at);
       this.#setMeta('directory_version', String(a.version));
     });
@@ -944,8 +958,8 @@ export class TokenAccount extends DurableObject<Env> {
     if (a?.ar_state === 'in_flight' && a.ar_next_at !== null) due.push(a.ar_next_at);
     const hold = this.#sql.exec<{ t: number | null }>(`SELECT min(expires_at) AS t FROM reservations WHERE state = 'open'`).one().t;
     if (hold !== null) due.push(hold);
-    const oldest = this.#sql.exec<{ t: number | null }>(`SELECT min(created_at) AS t FROM idempotency`).one().t;
-    if (oldest !== null) due.push(oldest + IDEMPOTENCY_RETENTION_MS);
+    const oldest = this.#sql.exec<{ t: number }>(`SELECT created_at AS t FROM idempotency ORDER BY n LIMIT 1`).toArray()[0]?.t;
+    if (oldest !== undefined) due.push(oldest + IDEMPOTENCY_RETENTION_MS);
     if (due.length) this.#schedule(Math.max(now, Math.min(...due)));
   }
 
@@ -991,6 +1005,10 @@ export class TokenAccount extends DurableObject<Env> {
 
   #loadAccount(): AccountRow | null {
     return (this.#sql.exec<Record<string, SqlValue>>(`SELECT * FROM account WHERE id = 1`).toArray()[0] as unknown as AccountRow | undefined) ?? null;
+  }
+
+  #watermark(key: 'ledger_synced' | 'usage_synced'): number {
+    return Number(this.#meta(key) ?? 0);
   }
 
   #meta(key: string): string | null {
