@@ -6,12 +6,13 @@ import { registerAccountRoutes } from './routes/account';
 import { registerAdminRoutes } from './routes/admin';
 import { registerPaymentRoutes } from './routes/payments';
 import { assertSameOrigin } from './services/auth';
+import { rateLimit } from './lib/rate-limit';
 
 export { TokenAccount } from './do/token-account';
 export { BillingService } from './billing-service';
 
 // The same-origin check runs before every route, so routes added later are covered too.
-const router = Router({ before: [assertSameOrigin], catch: errorResponse });
+const router = Router({ before: [assertSameOrigin, rateLimit], catch: errorResponse });
 router.get('/api/health', () => Response.json({ ok: true }));
 registerBillingRoutes(router);
 registerAuthRoutes(router);

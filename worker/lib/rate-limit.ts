@@ -1,0 +1,85 @@
+import { verifySignature } from './billing-auth';
+import { AppError } from './errors';
+import { MAX_BODY_BYTES } from './http';
+import { currentUser } from '../services/auth';
+
+/**
+ * Abuse protection with the Workers Rate Limiting binding. Never relied on for correctness:
+ * idempotency keys, refs and the DO's single-writer checks keep the books right with or
+ * without it, and a limiter that is missing or fails lets the request through.
+ *
+ * | binding              | routes                               | key                          | limit (wrangler.jsonc) |
+ * | -------------------- | ------------------------------------ | ---------------------------- | ---------------------- |
+ * | RATE_LIMIT_AUTH      | POST /api/auth/signup, /login        | client IP (CF-Connecting-IP) | 10 per 60 s            |
+ * | RATE_LIMIT_CHECKOUT  | POST /api/checkout                   | signed-in user id            | 10 per 60 s            |
+ * | RATE_LIMIT_BILLING   | POST /api/billing/* (signed)         | userId of a *verified* body  | 1,000 per 10 s         |
+ *
+ * The billing key is read only after the signature verifies, so nobody without the secret can
+ * spend another user's budget. Requests without a client IP (only in local tests: Cloudflare
+ * always sets CF-Connecting-IP) are not limited by IP.
+ */
+
+/** The part of the Rate Limiting binding this module uses (so tests can pass a stub). */
+export interface Limiter {
+  limit(options: { key: string }): Promise<{ success: boolean }>;
+}
+
+export const RATE_LIMIT_PERIOD_S = { auth: 60, checkout: 60, billing: 10 } as const;
+
+/** Seconds until the current fixed window ends (the binding counts per window of `periodS`). */
+export function retryAfterSeconds(periodS: number, now = Date.now()): number {
+  return Math.max(1, Math.ceil(periodS - ((now / 1000) % periodS)));
+}
+
+/** Counts one request against `key`; over the limit → 429 `rate_limited` with `Retry-After`. */
+export async function enforceRateLimit(limiter: Limiter | undefined, key: string, periodS: number): Promise<void> {
+  if (!limiter) return;
+  let allowed = true;
+  try {
+    allowed = (await limiter.limit({ key })).success;
+  } catch (err) {
+    console.warn('rate limiter unavailable; request allowed', err instanceof Error ? err.message : String(err));
+    return;
+  }
+  if (!allowed) {
+    const retryAfter = retryAfterSeconds(periodS);
+    throw new AppError('rate_limited', `Too many requests; retry after ${retryAfter} s`, { retryAfterSeconds: retryAfter }, { 'retry-after': String(retryAfter) });
+  }
+}
+
+type LimiterEnv = { RATE_LIMIT_AUTH?: Limiter; RATE_LIMIT_CHECKOUT?: Limiter; RATE_LIMIT_BILLING?: Limiter };
+
+/** The userId of a signed billing request whose signature verifies, else null (the route answers it). */
+async function verifiedBillingUser(request: Request, env: Env): Promise<string | null> {
+  if (!/^application\/json(\s*;|$)/i.test(request.headers.get('content-type') ?? '')) return null;
+  if (Number(request.headers.get('content-length') ?? '0') > MAX_BODY_BYTES) return null;
+  const raw = await request.clone().text();
+  if (raw.length > MAX_BODY_BYTES) return null;
+  const ts = request.headers.get('x-billing-timestamp');
+  if (!(await verifySignature(env.BILLING_SECRET, ts, `${ts}.${raw}`, request.headers.get('x-billing-signature')))) return null;
+  try {
+    const body = JSON.parse(raw) as { userId?: unknown };
+    return typeof body?.userId === 'string' ? body.userId : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Pre-route middleware (itty-router `before`): picks the limit by path. */
+export async function rateLimit(request: Request, env: Env): Promise<void> {
+  if (request.method !== 'POST') return;
+  const path = new URL(request.url).pathname;
+  const limiters = env as unknown as LimiterEnv;
+  if (path === '/api/auth/signup' || path === '/api/auth/login') {
+    const ip = request.headers.get('cf-connecting-ip');
+    if (ip) await enforceRateLimit(limiters.RATE_LIMIT_AUTH, `ip:${ip}`, RATE_LIMIT_PERIOD_S.auth);
+  } else if (path === '/api/checkout') {
+    if (!limiters.RATE_LIMIT_CHECKOUT) return;
+    const user = await currentUser(request, env);
+    if (user) await enforceRateLimit(limiters.RATE_LIMIT_CHECKOUT, `user:${user.id}`, RATE_LIMIT_PERIOD_S.checkout);
+  } else if (path.startsWith('/api/billing/')) {
+    if (!limiters.RATE_LIMIT_BILLING) return;
+    const userId = await verifiedBillingUser(request, env);
+    if (userId) await enforceRateLimit(limiters.RATE_LIMIT_BILLING, `user:${userId}`, RATE_LIMIT_PERIOD_S.billing);
+  }
+}
