@@ -51,6 +51,28 @@ async function alarmNow(userId: string): Promise<string | null> {
   return runInDurableObject(account(userId), async (instance) => instance.alarm().then(() => null, (e: Error) => e.message));
 }
 
+/**
+ * Makes the DO unable to record what the outbox has sent (its watermarks in `meta`), so a
+ * flush commits in D1 and then throws. Tied to the outbox's bookkeeping; adjust if it moves.
+ */
+const NO_SYNC_TRIGGERS = (name: string) => [
+  `CREATE TRIGGER ${name}_i BEFORE INSERT ON meta WHEN NEW.key != 'settings' BEGIN SELECT RAISE(ABORT, 'disk full'); END`,
+  `CREATE TRIGGER ${name}_u BEFORE UPDATE ON meta WHEN NEW.key != 'settings' BEGIN SELECT RAISE(ABORT, 'disk full'); END`,
+];
+
+async function blockSync(userId: string, name: string): Promise<void> {
+  await runInDurableObject(account(userId), (_i, state) => {
+    for (const stmt of NO_SYNC_TRIGGERS(name)) state.storage.sql.exec(stmt);
+  });
+}
+
+async function unblockSync(userId: string, name: string): Promise<void> {
+  await runInDurableObject(account(userId), (_i, state) => {
+    state.storage.sql.exec(`DROP TRIGGER ${name}_i`);
+    state.storage.sql.exec(`DROP TRIGGER ${name}_u`);
+  });
+}
+
 async function alarmScheduled(userId: string): Promise<number | null> {
   return runInDurableObject(account(userId), (_i, state) => state.storage.getAlarm());
 }
@@ -93,16 +115,14 @@ describe('the alarm failing again and again', () => {
     const before = await usageRollup();
     for (let i = 0; i < 10; i++) await a.charge(chat(`s${i}`, 200));
     // (The runtime may have flushed some of them already on its own alarm.)
-    const pending = await runInDurableObject(a, (_i, state) => {
-      state.storage.sql.exec(`CREATE TRIGGER no_sync BEFORE UPDATE OF synced ON ledger BEGIN SELECT RAISE(ABORT, 'disk full'); END`);
-      return state.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ledger WHERE synced = 0`).one().n;
-    });
+    await blockSync(userId, 'no_sync');
+    const pending = (await a.outboxPending()).ledger;
     expect(pending).toBeGreaterThan(0);
     for (let run = 0; run < 3; run++) {
       expect(await alarmNow(userId)).toMatch(/disk full/);
       expect(await d1Ledger(userId)).toHaveLength(11); // in D1 after the first run, never twice
     }
-    await runInDurableObject(a, (_i, state) => state.storage.sql.exec(`DROP TRIGGER no_sync`));
+    await unblockSync(userId, 'no_sync');
     expect((await a.outboxPending()).ledger).toBe(pending);
     await assertConverged(userId);
     const after = await usageRollup();
@@ -142,15 +162,13 @@ describe('the alarm failing again and again', () => {
     const userId = await newAccount();
     const a = account(userId);
     await a.charge(chat('x', 100));
-    await runInDurableObject(a, (_i, state) => {
-      state.storage.sql.exec(`CREATE TRIGGER no_sync2 BEFORE UPDATE OF synced ON ledger BEGIN SELECT RAISE(ABORT, 'disk full'); END`);
-    });
+    await blockSync(userId, 'no_sync2');
     // What the runtime does once its retries are spent: the alarm is gone and the last run threw.
     await runInDurableObject(a, async (instance, state) => {
       await state.storage.deleteAlarm();
       await instance.alarm().catch(() => undefined);
     });
-    await runInDurableObject(a, (_i, state) => state.storage.sql.exec(`DROP TRIGGER no_sync2`));
+    await unblockSync(userId, 'no_sync2');
     expect(await alarmScheduled(userId)).not.toBeNull();
   });
 });
