@@ -37,6 +37,8 @@ export const ACCOUNT_SCHEMA: string[][] = [
       updated_at INTEGER NOT NULL
     )`,
     // Charges are the hot path: each table below is written with as few B-trees as possible.
+    // Unbilled usage (refusals, failed operations) goes to `usage`, other idempotent answers
+    // (holds, releases, unbilled charges) to `idempotency`.
     // The ledger is keyed by its sequence (the rowid), the only index is the partial unique one
     // on external refs (credits only), and the outbox tracks what reached D1 with a watermark
     // in meta instead of a per-row flag that would have to be rewritten.
@@ -51,9 +53,23 @@ export const ACCOUNT_SCHEMA: string[][] = [
       idempotency_key TEXT,
       description TEXT NOT NULL DEFAULT '',
       metadata TEXT,
-      created_at INTEGER NOT NULL
+      created_at INTEGER NOT NULL,
+      -- A billed operation keeps its usage record and its idempotency record in its own ledger
+      -- row: one row written per charge instead of three.
+      params TEXT,
+      response TEXT,
+      usage_id TEXT,
+      operation TEXT,
+      model TEXT,
+      input_tokens INTEGER,
+      output_tokens INTEGER,
+      images INTEGER,
+      actual_tokens INTEGER,
+      request_id TEXT,
+      reservation_id TEXT
     )`,
     `CREATE UNIQUE INDEX ledger_ref ON ledger (ref) WHERE ref IS NOT NULL`,
+    `CREATE UNIQUE INDEX ledger_idempotency ON ledger (idempotency_key) WHERE idempotency_key IS NOT NULL`,
     `CREATE TABLE usage (
       n INTEGER PRIMARY KEY,
       id TEXT NOT NULL,

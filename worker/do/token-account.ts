@@ -186,34 +186,7 @@ export class TokenAccount extends DurableObject<Env> {
       return refusal;
     }
 
-    const usageId = newId('use');
-    const out = this.ctx.storage.transactionSync(() => {
-      let next = account;
-      let transactionId: string | null = null;
-      if (billable > 0) {
-        const applied = this.#applyLedger(account, {
-          type: 'usage',
-          amount: -billable,
-          idempotencyKey: req.idempotencyKey,
-          description: `${req.operation} · ${req.model}`,
-          metadata: { usageId, operation: req.operation, model: req.model },
-          now,
-        });
-        next = applied.account;
-        transactionId = applied.entry.id;
-      }
-      this.#insertUsage({ id: usageId, req, cost, billable, success, errorCode: success ? null : 'operation_failed', reservationId: null, transactionId, now });
-      const result: Result<ChargeResult> = {
-        ok: true,
-        transactionId,
-        usageId,
-        billableTokens: billable,
-        balance: next.balance,
-        available: next.balance - next.reserved,
-      };
-      this.#remember(req.idempotencyKey, params, result, now);
-      return { next, result };
-    });
+    const out = this.ctx.storage.transactionSync(() => this.#commitUsage(account, { key: req.idempotencyKey, params, usage: req, cost, billable, success, reservationId: null, now }));
     this.#account = out.next;
     this.#afterCommit();
     return out.result;
@@ -294,28 +267,11 @@ export class TokenAccount extends DurableObject<Env> {
     if (!cost.ok) return { ok: false, code: cost.code, message: cost.message };
     const billable = req.success ? cost.billableTokens : 0;
     const now = Date.now();
-    const usageId = newId('use');
     const out = this.ctx.storage.transactionSync(() => {
       let next = account;
       if (res.state === 'open') next = this.#updateAccount(next, { reserved: next.reserved - res.amount }, now);
       this.#sql.exec(`UPDATE reservations SET state = 'settled', closed_at = ? WHERE id = ?`, now, res.id);
-      let transactionId: string | null = null;
-      if (billable > 0) {
-        const applied = this.#applyLedger(next, {
-          type: 'usage',
-          amount: -billable,
-          idempotencyKey: key,
-          description: `${res.operation} · ${res.model}`,
-          metadata: { usageId, operation: res.operation, model: res.model, reservationId: res.id },
-          now,
-        });
-        next = applied.account;
-        transactionId = applied.entry.id;
-      }
-      this.#insertUsage({ id: usageId, req: { ...usage, requestId: req.requestId }, cost, billable, success: req.success, errorCode: req.success ? null : 'operation_failed', reservationId: res.id, transactionId, now });
-      const result: Result<ChargeResult> = { ok: true, transactionId, usageId, billableTokens: billable, balance: next.balance, available: next.balance - next.reserved };
-      this.#remember(key, params, result, now);
-      return { next, result };
+      return this.#commitUsage(next, { key, params, usage: { ...usage, requestId: req.requestId }, cost, billable, success: req.success, reservationId: res.id, now });
     });
     this.#account = out.next;
     this.#afterCommit();
@@ -569,6 +525,52 @@ export class TokenAccount extends DurableObject<Env> {
 
   // ---------------------------------------------------------------- ledger internals
 
+  /**
+   * Records one operation. Billed: a single ledger row that is also its usage record and its
+   * idempotency record, plus the account update. Unbilled (failed operation): a usage row and
+   * an idempotency row. Runs inside the caller's transactionSync.
+   */
+  #commitUsage(
+    account: AccountRow,
+    u: { key: string; params: string; usage: UsageInput & { requestId?: string }; cost: { ok: true; actualTokens: number; images: number }; billable: number; success: boolean; reservationId: string | null; now: number },
+  ): { next: AccountRow; result: Result<ChargeResult> } {
+    const usageId = newId('use');
+    if (u.billable <= 0) {
+      this.#insertUsage({ id: usageId, req: u.usage, cost: u.cost, billable: 0, success: u.success, errorCode: u.success ? null : 'operation_failed', reservationId: u.reservationId, transactionId: null, now: u.now });
+      const result: Result<ChargeResult> = { ok: true, transactionId: null, usageId, billableTokens: 0, balance: account.balance, available: account.balance - account.reserved };
+      this.#remember(u.key, u.params, result, u.now);
+      return { next: account, result };
+    }
+    const id = newId('txn');
+    const seq = account.ledger_seq + 1;
+    const balance = account.balance - u.billable;
+    const result: Result<ChargeResult> = { ok: true, transactionId: id, usageId, billableTokens: u.billable, balance, available: balance - account.reserved };
+    this.#sql.exec(
+      `INSERT INTO ledger (seq, id, type, amount, balance_after, idempotency_key, description, created_at, params, response, usage_id, operation, model, input_tokens, output_tokens, images, actual_tokens, request_id, reservation_id)
+       VALUES (?, ?, 'usage', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      seq,
+      id,
+      -u.billable,
+      balance,
+      u.key,
+      `${u.usage.operation} · ${u.usage.model}`,
+      u.now,
+      u.params,
+      JSON.stringify(result),
+      usageId,
+      u.usage.operation,
+      u.usage.model,
+      u.usage.inputTokens ?? 0,
+      u.usage.outputTokens ?? 0,
+      u.cost.images,
+      u.cost.actualTokens,
+      u.usage.requestId ?? null,
+      u.reservationId,
+    );
+    const next = this.#updateAccount(account, { balance, ledger_seq: seq, ...deriveStatus(account, balance, 'usage') }, u.now);
+    return { next, result };
+  }
+
   #applyLedger(
     account: AccountRow,
     e: {
@@ -677,7 +679,9 @@ export class TokenAccount extends DurableObject<Env> {
   }
 
   #replay(key: string, params: string): Result<unknown> | null {
-    const row = this.#sql.exec<{ params: string; response: string }>(`SELECT params, response FROM idempotency WHERE key = ?`, key).toArray()[0];
+    const row =
+      this.#sql.exec<{ params: string; response: string }>(`SELECT params, response FROM ledger WHERE idempotency_key = ?`, key).toArray()[0] ??
+      this.#sql.exec<{ params: string; response: string }>(`SELECT params, response FROM idempotency WHERE key = ?`, key).toArray()[0];
     if (!row) return null;
     if (row.params !== params) return { ok: false, code: 'idempotency_conflict' };
     return JSON.parse(row.response) as Result<unknown>;
@@ -747,13 +751,18 @@ export class TokenAccount extends DurableObject<Env> {
       `INSERT OR IGNORE INTO token_transactions (id, user_id, seq, type, amount, balance_after, amount_cents, ref, idempotency_key, description, metadata, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    for (const r of ledger) {
-      stmts.push(insertLedger.bind(r.id, uid, r.seq, r.type, r.amount, r.balance_after, r.amount_cents, r.ref, r.idempotency_key, r.description, r.metadata, r.created_at));
-    }
     const insertUsage = db.prepare(
       `INSERT OR IGNORE INTO usage_records (id, user_id, operation, model, input_tokens, output_tokens, images, actual_tokens, billable_tokens, success, error_code, request_id, reservation_id, transaction_id, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    for (const r of ledger) {
+      stmts.push(insertLedger.bind(r.id, uid, r.seq, r.type, r.amount, r.balance_after, r.amount_cents, r.ref, r.idempotency_key, r.description, ledgerMetadata(r), r.created_at));
+      if (r.usage_id) {
+        stmts.push(
+          insertUsage.bind(r.usage_id, uid, r.operation, r.model, r.input_tokens, r.output_tokens, r.images, r.actual_tokens, -(r.amount as number), 1, null, r.request_id, r.reservation_id, r.id, r.created_at),
+        );
+      }
+    }
     for (const r of usage) {
       stmts.push(
         insertUsage.bind(r.id, uid, r.operation, r.model, r.input_tokens, r.output_tokens, r.images, r.actual_tokens, r.billable_tokens, r.success, r.error_code, r.request_id, r.reservation_id, r.transaction_id, r.created_at),
@@ -1091,9 +1100,17 @@ function toLedgerEntry(r: Record<string, SqlValue>): LedgerEntry {
     ref: r.ref as string | null,
     idempotencyKey: r.idempotency_key as string | null,
     description: r.description as string,
-    metadata: r.metadata as string | null,
+    metadata: ledgerMetadata(r),
     createdAt: r.created_at as number,
   };
+}
+
+/** A billed operation's usage fields, as the ledger entry's metadata in D1 and in listings. */
+function ledgerMetadata(r: Record<string, SqlValue>): string | null {
+  if (!r.usage_id) return r.metadata as string | null;
+  const meta: Record<string, unknown> = { usageId: r.usage_id, operation: r.operation, model: r.model };
+  if (r.reservation_id) meta.reservationId = r.reservation_id;
+  return JSON.stringify(meta);
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
