@@ -5,6 +5,7 @@ import { registerAuthRoutes } from './routes/auth';
 import { registerAccountRoutes } from './routes/account';
 import { registerAdminRoutes } from './routes/admin';
 import { registerPaymentRoutes } from './routes/payments';
+import { registerReconcileRoutes } from './routes/reconcile';
 import { assertSameOrigin } from './services/auth';
 import { rateLimit } from './lib/rate-limit';
 
@@ -19,6 +20,7 @@ registerAuthRoutes(router);
 registerAccountRoutes(router);
 registerAdminRoutes(router);
 registerPaymentRoutes(router);
+registerReconcileRoutes(router);
 router.all('/api/*', () => {
   throw new AppError('not_found', 'No such API route');
 });

@@ -1,0 +1,100 @@
+/**
+ * Reconciliation (issue 5, part 6): the DO ledger against D1, per account, through the
+ * superadmin endpoint and the signed internal one. Clean books report no drift; each kind of
+ * injected drift (a row missing in D1, a row D1 invented, a changed amount, a stale directory
+ * balance) is found on the right account and counted in the totals.
+ */
+import { env } from 'cloudflare:workers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ReconcileReport } from '../../worker/services/reconcile';
+import { adminUser, api, json, signUp, superadmin, type Session } from '../auth-helpers';
+import { account, newAccount, signedPost } from '../helpers';
+
+async function busyAccount(): Promise<string> {
+  const userId = await newAccount();
+  const a = account(userId);
+  for (let i = 0; i < 5; i++) await a.charge({ idempotencyKey: `c${i}`, operation: 'chat', model: 'gpt-4o', tokens: 100 * (i + 1) });
+  const hold = await a.authorize({ idempotencyKey: 'h', operation: 'chat', model: 'gpt-4o', estimatedTokens: 500 });
+  if (hold.ok) await a.settle({ reservationId: hold.reservationId, tokens: 700, success: true });
+  await a.credit({ type: 'purchase', amount: 150_000, ref: `pi_${userId}`, amountCents: 1_500, isPurchase: true });
+  return userId;
+}
+
+async function internal(body: unknown): Promise<ReconcileReport> {
+  const res = await signedPost('/api/internal/reconcile', body);
+  expect(res.status).toBe(200);
+  return json<ReconcileReport>(res);
+}
+
+describe('reconciliation', () => {
+  let root: Session;
+  beforeAll(async () => {
+    root = await superadmin();
+  });
+
+  it('clean books: every account matches, totals add up, charges not yet flushed are not drift', async () => {
+    const ids = await Promise.all([busyAccount(), busyAccount(), busyAccount()]);
+    // Unflushed work right before the check: reconcile flushes first.
+    await account(ids[0]).charge({ idempotencyKey: 'late', operation: 'chat', model: 'gpt-4o', tokens: 1 });
+    const r = await internal({ userIds: ids, includeOk: true });
+    expect(r).toMatchObject({ ok: true, accounts: 3, drifted: 0 });
+    expect(r.totals).toMatchObject({ missingInD1: 0, extraInD1: 0, mismatched: 0, balanceDrift: 0 });
+    const balances = await Promise.all(ids.map(async (id) => ((await account(id).getBalance()) as { balance: { balance: number } }).balance.balance));
+    expect(r.totals.doBalance).toBe(balances.reduce((s, b) => s + b, 0));
+    expect(r.totals.d1DirectoryBalance).toBe(r.totals.doBalance);
+    expect(r.totals.ledgerEntries).toBe(r.totals.d1Entries);
+    expect(r.items.map((i) => i.userId).sort()).toEqual([...ids].sort());
+    // Without userIds: every account in the directory, paged.
+    const all = await internal({ limit: 2 });
+    expect(all.accounts).toBe(2);
+    expect(all.nextCursor).not.toBeNull();
+    const rest = await internal({ cursor: all.nextCursor, limit: 500 });
+    expect(all.ok && rest.ok).toBe(true);
+  });
+
+  it('finds each kind of drift on the right account', async () => {
+    const [missing, extra, changed, stale, clean] = await Promise.all([busyAccount(), busyAccount(), busyAccount(), busyAccount(), busyAccount()]);
+    await internal({ userIds: [missing, extra, changed, stale, clean] }); // everything flushed
+    await env.DB.batch([
+      env.DB.prepare(`DELETE FROM token_transactions WHERE user_id = ? AND type = 'purchase'`).bind(missing),
+      env.DB.prepare(
+        `INSERT INTO token_transactions (id, user_id, seq, type, amount, balance_after, ref, description, created_at) VALUES ('txn_forged', ?, 999, 'admin_grant', 1000000, 0, 'forged', 'forged', 0)`,
+      ).bind(extra),
+      env.DB.prepare(`UPDATE token_transactions SET amount = amount - 1 WHERE user_id = ? AND type = 'bonus'`).bind(changed),
+      env.DB.prepare(`UPDATE token_accounts SET balance = balance + 7 WHERE user_id = ?`).bind(stale),
+    ]);
+    const r = await internal({ userIds: [missing, extra, changed, stale, clean] });
+    expect(r).toMatchObject({ ok: false, accounts: 5, drifted: 4 });
+    const by = new Map(r.items.map((i) => [i.userId, i]));
+    expect(by.has(clean)).toBe(false);
+    expect(by.get(missing)).toMatchObject({ ok: false, missingInD1: [expect.stringMatching(/^txn_/)] });
+    expect(by.get(extra)).toMatchObject({ ok: false, extraInD1: ['txn_forged'] });
+    expect(by.get(changed)!.mismatched).toEqual([expect.objectContaining({ field: 'amount', do: 10_000, d1: 9_999 })]);
+    expect(by.get(stale)!.problems.join()).toMatch(/directory says balance/);
+    expect(r.totals).toMatchObject({ missingInD1: 1, extraInD1: 1, mismatched: 1, balanceDrift: 7 });
+  });
+
+  it('an id with no account in the DO but rows in D1 is drift', async () => {
+    const ghost = `usr_ghost_${crypto.randomUUID().replaceAll('-', '')}`;
+    await env.DB.prepare(`INSERT INTO token_transactions (id, user_id, seq, type, amount, balance_after, description, created_at) VALUES (?, ?, 1, 'bonus', 10000, 10000, 'x', 0)`)
+      .bind(`txn_${ghost}`, ghost)
+      .run();
+    const r = await internal({ userIds: [ghost] });
+    expect(r.items[0]).toMatchObject({ ok: false, extraInD1: [`txn_${ghost}`] });
+    expect(r.items[0].problems[0]).toMatch(/no account/);
+  });
+
+  it('the admin endpoint: superadmin only; the signed endpoint: valid signature only', async () => {
+    const userId = await busyAccount();
+    expect((await api('/api/admin/reconcile', { method: 'POST' })).status).toBe(401);
+    expect((await api('/api/admin/reconcile', { method: 'POST', cookie: (await signUp()).cookie })).status).toBe(403);
+    expect((await api('/api/admin/reconcile', { method: 'POST', cookie: (await adminUser(root)).cookie })).status).toBe(403);
+    const res = await api('/api/admin/reconcile', { method: 'POST', cookie: root.cookie, body: { userIds: [userId] } });
+    expect(res.status).toBe(200);
+    expect(await json(res)).toMatchObject({ ok: true, accounts: 1 });
+    const noBody = await api('/api/admin/reconcile', { method: 'POST', cookie: root.cookie });
+    expect(noBody.status).toBe(200);
+    expect((await api('/api/admin/reconcile', { method: 'POST', cookie: root.cookie, body: { userIds: ['<script>'] } })).status).toBe(400);
+    expect((await signedPost('/api/internal/reconcile', {}, { secret: 'wrong' })).status).toBe(401);
+  });
+});

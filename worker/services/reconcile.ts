@@ -1,0 +1,275 @@
+import { z } from 'zod';
+import type { LedgerEntry } from '../do/types';
+import { userIdSchema } from './billing';
+
+/**
+ * Reconciliation: for every account, the DO (the source of truth) against D1 (its replica).
+ * Flushes the account's outbox first, then compares
+ *   - the DO balance with the sum of its own ledger (I1) and with the ledger's last balance_after;
+ *   - every DO ledger entry with D1's token_transactions row of the same id (seq, type, amount,
+ *     balance_after, ref): missing in D1, extra in D1 (never allowed, I5), or different;
+ *   - the D1 directory row (token_accounts: balance, reserved, status) with the DO.
+ * An entry committed after the flush is not drift: when the only differences are such a
+ * tail, the account is flushed and compared again (a few times) before anything is reported.
+ */
+
+export const reconcileSchema = z.strictObject({
+  userIds: z.array(userIdSchema).max(500).optional(),
+  /** Page through token_accounts: user ids after this one (the previous page's nextCursor). */
+  cursor: userIdSchema.optional(),
+  limit: z.int().min(1).max(500).optional(),
+  /** List accounts without drift too. */
+  includeOk: z.boolean().optional(),
+});
+export type ReconcileInput = z.output<typeof reconcileSchema>;
+
+export interface EntryDiff {
+  id: string;
+  seq: number;
+  field: string;
+  do: unknown;
+  d1: unknown;
+}
+
+export interface AccountReport {
+  userId: string;
+  ok: boolean;
+  problems: string[];
+  doBalance: number | null;
+  ledgerSum: number | null;
+  d1Sum: number | null;
+  directoryBalance: number | null;
+  entries: number;
+  d1Entries: number;
+  /** In the DO, not (yet) in D1 after the flush. */
+  missingInD1: string[];
+  /** In D1 but not in the DO: a replica row the source never had. */
+  extraInD1: string[];
+  mismatched: EntryDiff[];
+  outboxRemaining: number;
+}
+
+export interface ReconcileReport {
+  ok: boolean;
+  accounts: number;
+  drifted: number;
+  totals: {
+    doBalance: number;
+    d1DirectoryBalance: number;
+    ledgerEntries: number;
+    d1Entries: number;
+    missingInD1: number;
+    extraInD1: number;
+    mismatched: number;
+    /** Σ over accounts of |DO balance − D1 directory balance|. */
+    balanceDrift: number;
+  };
+  items: AccountReport[];
+  nextCursor: string | null;
+  durationMs: number;
+}
+
+const DEFAULT_PAGE = 100;
+const CONCURRENCY = 8;
+const ATTEMPTS = 3;
+
+interface D1Entry {
+  id: string;
+  seq: number;
+  type: string;
+  amount: number;
+  balance_after: number;
+  ref: string | null;
+}
+
+async function flushAll(stub: DurableObjectStub<import('../do/token-account').TokenAccount>): Promise<number> {
+  let remaining = 0;
+  for (let i = 0; i < 20; i++) {
+    const out = await stub.flush();
+    remaining = out.remaining;
+    if (out.ok && out.remaining === 0) return 0;
+    if (!out.ok) return Math.max(remaining, 1);
+  }
+  return remaining;
+}
+
+async function doLedger(stub: DurableObjectStub<import('../do/token-account').TokenAccount>): Promise<LedgerEntry[]> {
+  const out: LedgerEntry[] = [];
+  for (let after = 0; ; ) {
+    const page = (await stub.getLedger(after, 5_000)) as LedgerEntry[];
+    out.push(...page);
+    if (page.length < 5_000) return out;
+    after = page[page.length - 1].seq;
+  }
+}
+
+async function d1Ledger(db: D1Database, userId: string): Promise<D1Entry[]> {
+  const out: D1Entry[] = [];
+  for (let after = -1; ; ) {
+    const { results } = await db
+      .prepare('SELECT id, seq, type, amount, balance_after, ref FROM token_transactions WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT 5000')
+      .bind(userId, after)
+      .all<D1Entry>();
+    out.push(...results);
+    if (results.length < 5_000) return out;
+    after = results[results.length - 1].seq;
+  }
+}
+
+/** One comparison of an account; `tailOnly` says whether every difference is DO entries past D1's end. */
+async function compareOnce(env: Env, userId: string): Promise<{ report: AccountReport; tailOnly: boolean }> {
+  const stub = env.TOKEN_ACCOUNT.getByName(userId);
+  const outboxRemaining = await flushAll(stub);
+  const bal = await stub.getBalance();
+  const report: AccountReport = {
+    userId,
+    ok: true,
+    problems: [],
+    doBalance: null,
+    ledgerSum: null,
+    d1Sum: null,
+    directoryBalance: null,
+    entries: 0,
+    d1Entries: 0,
+    missingInD1: [],
+    extraInD1: [],
+    mismatched: [],
+    outboxRemaining,
+  };
+  const [ledger, d1, dir] = await Promise.all([
+    bal.ok ? doLedger(stub) : Promise.resolve([] as LedgerEntry[]),
+    d1Ledger(env.DB, userId),
+    env.DB.prepare('SELECT balance, reserved, status FROM token_accounts WHERE user_id = ?').bind(userId).first<{ balance: number; reserved: number; status: string }>(),
+  ]);
+  report.entries = ledger.length;
+  report.d1Entries = d1.length;
+  report.d1Sum = d1.reduce((s, e) => s + e.amount, 0);
+  report.directoryBalance = dir?.balance ?? null;
+  if (!bal.ok) {
+    report.problems.push(`the DO has no account (${bal.code})${d1.length ? ` but D1 holds ${d1.length} entries` : ''}`);
+    report.extraInD1 = d1.map((e) => e.id);
+    report.ok = false;
+    return { report, tailOnly: false };
+  }
+  const b = bal.balance;
+  report.doBalance = b.balance;
+  report.ledgerSum = ledger.reduce((s, e) => s + e.amount, 0);
+  if (report.ledgerSum !== b.balance) report.problems.push(`DO ledger sums to ${report.ledgerSum}, balance is ${b.balance} (I1)`);
+  let running = 0;
+  for (const e of ledger) {
+    running += e.amount;
+    if (e.balanceAfter !== running) {
+      report.problems.push(`DO entry seq ${e.seq} has balance_after ${e.balanceAfter}, running sum ${running}`);
+      break;
+    }
+  }
+
+  const byId = new Map(d1.map((e) => [e.id, e]));
+  const maxD1Seq = d1.reduce((m, e) => Math.max(m, e.seq), 0);
+  let tailOnly = true;
+  const doIds = new Set<string>();
+  for (const e of ledger) {
+    doIds.add(e.id);
+    const r = byId.get(e.id);
+    if (!r) {
+      report.missingInD1.push(e.id);
+      if (e.seq <= maxD1Seq) tailOnly = false;
+      continue;
+    }
+    const fields: [string, unknown, unknown][] = [
+      ['seq', e.seq, r.seq],
+      ['type', e.type, r.type],
+      ['amount', e.amount, r.amount],
+      ['balance_after', e.balanceAfter, r.balance_after],
+      ['ref', e.ref, r.ref],
+    ];
+    for (const [field, a, c] of fields) if (a !== c) report.mismatched.push({ id: e.id, seq: e.seq, field, do: a, d1: c });
+  }
+  for (const r of d1) if (!doIds.has(r.id)) report.extraInD1.push(r.id);
+  if (report.missingInD1.length) report.problems.push(`${report.missingInD1.length} DO entries missing in D1`);
+  if (report.extraInD1.length) report.problems.push(`${report.extraInD1.length} D1 entries the DO does not have (I5)`);
+  if (report.mismatched.length) report.problems.push(`${report.mismatched.length} fields differ between DO and D1`);
+  if (report.extraInD1.length || report.mismatched.length) tailOnly = false;
+
+  if (!dir) {
+    report.problems.push('no D1 directory row');
+  } else if (dir.balance !== b.balance || dir.reserved !== b.reserved || dir.status !== b.status) {
+    report.problems.push(`D1 directory says balance ${dir.balance}, reserved ${dir.reserved}, ${dir.status}; the DO ${b.balance}, ${b.reserved}, ${b.status}`);
+  }
+  if (outboxRemaining > 0) report.problems.push(`outbox could not drain (${outboxRemaining} rows left): D1 unreachable?`);
+  report.ok = report.problems.length === 0;
+  return { report, tailOnly };
+}
+
+/** Compares one account, retrying when the only difference is work committed during the check. */
+export async function reconcileAccount(env: Env, userId: string): Promise<AccountReport> {
+  let last: AccountReport | null = null;
+  for (let i = 0; i < ATTEMPTS; i++) {
+    const { report, tailOnly } = await compareOnce(env, userId);
+    if (report.ok || !tailOnly) return report;
+    last = report;
+  }
+  return last!;
+}
+
+async function pool<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]);
+      }
+    }),
+  );
+  return out;
+}
+
+/** Reconciles one page of token_accounts (plus any `userIds` given). */
+export async function reconcile(env: Env, input: ReconcileInput = {}): Promise<ReconcileReport> {
+  const started = Date.now();
+  const limit = input.limit ?? DEFAULT_PAGE;
+  let ids: string[];
+  let nextCursor: string | null = null;
+  if (input.userIds?.length) {
+    ids = [...new Set(input.userIds)];
+  } else {
+    const { results } = await env.DB.prepare('SELECT user_id FROM token_accounts WHERE user_id > ? ORDER BY user_id LIMIT ?')
+      .bind(input.cursor ?? '', limit + 1)
+      .all<{ user_id: string }>();
+    ids = results.slice(0, limit).map((r) => r.user_id);
+    if (results.length > limit) nextCursor = ids[ids.length - 1];
+  }
+  const items = await pool(ids, CONCURRENCY, (id) => reconcileAccount(env, id));
+  const totals = {
+    doBalance: 0,
+    d1DirectoryBalance: 0,
+    ledgerEntries: 0,
+    d1Entries: 0,
+    missingInD1: 0,
+    extraInD1: 0,
+    mismatched: 0,
+    balanceDrift: 0,
+  };
+  for (const r of items) {
+    totals.doBalance += r.doBalance ?? 0;
+    totals.d1DirectoryBalance += r.directoryBalance ?? 0;
+    totals.ledgerEntries += r.entries;
+    totals.d1Entries += r.d1Entries;
+    totals.missingInD1 += r.missingInD1.length;
+    totals.extraInD1 += r.extraInD1.length;
+    totals.mismatched += r.mismatched.length;
+    totals.balanceDrift += Math.abs((r.doBalance ?? 0) - (r.directoryBalance ?? 0));
+  }
+  const drifted = items.filter((r) => !r.ok).length;
+  return {
+    ok: drifted === 0,
+    accounts: items.length,
+    drifted,
+    totals,
+    items: input.includeOk ? items : items.filter((r) => !r.ok),
+    nextCursor,
+    durationMs: Date.now() - started,
+  };
+}
