@@ -3,7 +3,7 @@
 // `wrangler dev`, migrations applied, defaults seeded, the Stripe simulator when no key is set.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signedFetch } from './lib/signed-fetch.mjs';
@@ -81,9 +81,19 @@ if (!vars.STRIPE_SECRET_KEY) {
   }
 }
 
-const args = ['dev', '--ip', host, '--port', String(port), '--persist-to', persist, '--var', `ENVIRONMENT:${vars.ENVIRONMENT || 'development'}`, '--show-interactive-dev-session=false'];
-if (vars.SUPERADMIN_EMAILS) args.push('--var', `SUPERADMIN_EMAILS:${vars.SUPERADMIN_EMAILS}`);
-for (const v of extraVars) args.push('--var', v);
+// Everything the Worker sees goes through one generated env file (mode 0600, under the
+// git-ignored .wrangler/): .dev.vars, overridden by the environment (so a caller's
+// BILLING_SECRET is the one the Worker checks), plus the simulator's settings. Secrets stay off
+// the command line and out of wrangler's banner.
+const workerVars = { ...vars, ENVIRONMENT: vars.ENVIRONMENT || 'development' };
+for (const v of extraVars) {
+  const i = v.indexOf(':');
+  workerVars[v.slice(0, i)] = v.slice(i + 1);
+}
+mkdirSync(path.join(root, '.wrangler'), { recursive: true });
+const envFile = path.join(root, '.wrangler', `dev-${port}.env`);
+writeFileSync(envFile, Object.entries(workerVars).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`).join('\n') + '\n', { mode: 0o600 });
+const args = ['dev', '--ip', host, '--port', String(port), '--persist-to', persist, '--env-file', envFile, '--show-interactive-dev-session=false'];
 const dev = spawn(wrangler, args, { stdio: 'inherit', env });
 children.push(dev);
 const stop = () => {
