@@ -32,6 +32,7 @@ function ensureChromium() {
 
 const only = process.argv[2];
 if (!only || only === 'types') step('type check', 'npx', ['tsc', '--noEmit', '-p', '.']);
+if (!only || only === 'types') step('production bundle (wrangler deploy --dry-run)', 'npx', ['wrangler', 'deploy', '--dry-run', '--outdir', 'dist']);
 if (!only || only === 'worker') step('worker tests (workerd)', 'npx', ['vitest', 'run', '-c', 'vitest.config.ts']);
 if (!only || only === 'node') {
   if (existsSync('test/e2e')) ensureChromium();
