@@ -31,6 +31,9 @@ function ensureChromium() {
 }
 
 const only = process.argv[2];
+// The Worker's static assets (and the /tokens bundle-size check) come first: wrangler and the
+// workerd suite read web/dist through wrangler.jsonc.
+step('web build', process.execPath, ['scripts/build-web.mjs']);
 if (!only || only === 'types') step('type check', 'npx', ['tsc', '--noEmit', '-p', '.']);
 if (!only || only === 'types') step('production bundle (wrangler deploy --dry-run)', 'npx', ['wrangler', 'deploy', '--dry-run', '--outdir', 'dist']);
 if (!only || only === 'worker') step('worker tests (workerd)', 'npx', ['vitest', 'run', '-c', 'vitest.config.ts']);
