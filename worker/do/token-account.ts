@@ -82,6 +82,7 @@ export class TokenAccount extends DurableObject<Env> {
   #settingsRefresh: Promise<void> | null = null;
   #alarmAt: number | null = null;
   #flushFailures = 0;
+  #alarmFailures = 0;
   #flushing: Promise<FlushOutcome> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -516,11 +517,25 @@ export class TokenAccount extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.#alarmAt = null;
     const now = Date.now();
-    this.#expireHolds(now);
-    await this.#runAutoRecharge(now);
-    await this.#flushOutbox();
-    this.#pruneIdempotency(now);
-    this.#scheduleNext();
+    try {
+      this.#expireHolds(now);
+      await this.#runAutoRecharge(now);
+      await this.#flushOutbox();
+      this.#pruneIdempotency(now);
+      this.#alarmFailures = 0;
+    } catch (err) {
+      this.#alarmFailures++;
+      console.error('alarm run failed; re-armed with backoff', { attempt: this.#alarmFailures, error: err instanceof Error ? err.message : String(err) });
+      throw err;
+    } finally {
+      // Re-arm even after a failure: the runtime retries a throwing alarm only a few times,
+      // and pending work (outbox rows, expired holds, a recharge) must not wait for the next write.
+      try {
+        this.#scheduleNext();
+      } catch {
+        this.#schedule(Date.now() + MAX_BACKOFF_MS);
+      }
+    }
   }
 
   // ---------------------------------------------------------------- ledger internals
@@ -969,7 +984,10 @@ export class TokenAccount extends DurableObject<Env> {
     if (hold !== null) due.push(hold);
     const oldest = this.#sql.exec<{ t: number }>(`SELECT created_at AS t FROM idempotency ORDER BY n LIMIT 1`).toArray()[0]?.t;
     if (oldest !== undefined) due.push(oldest + IDEMPOTENCY_RETENTION_MS);
-    if (due.length) this.#schedule(Math.max(now, Math.min(...due)));
+    if (!due.length) return;
+    // After failed runs, back off instead of spinning on work that is due but keeps failing.
+    const notBefore = this.#alarmFailures === 0 ? now : now + Math.min(MAX_BACKOFF_MS, 500 * 2 ** (this.#alarmFailures - 1));
+    this.#schedule(Math.max(notBefore, Math.min(...due)));
   }
 
   // ---------------------------------------------------------------- settings
