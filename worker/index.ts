@@ -25,10 +25,35 @@ router.all('/api/*', () => {
   throw new AppError('not_found', 'No such API route');
 });
 
+/**
+ * Pages may load only this origin's scripts, styles, images and API; nothing may frame them.
+ * Checkout leaves by navigation (window.location), which connect-src and form-action don't govern.
+ */
+export const PAGE_SECURITY_HEADERS: Record<string, string> = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'same-origin',
+  'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=()',
+};
+
+const API_HEADERS: Record<string, string> = {
+  'x-content-type-options': 'nosniff',
+  'cache-control': 'no-store',
+  'referrer-policy': 'same-origin',
+};
+
+function withHeaders(res: Response, headers: Record<string, string>): Response {
+  const out = new Response(res.body, res);
+  for (const [k, v] of Object.entries(headers)) out.headers.set(k, v);
+  return out;
+}
+
 export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
-    if (!url.pathname.startsWith('/api/')) return env.ASSETS.fetch(request);
-    return router.fetch(request, env, ctx);
+    if (!url.pathname.startsWith('/api/')) return withHeaders(await env.ASSETS.fetch(request), PAGE_SECURITY_HEADERS);
+    return withHeaders(await router.fetch(request, env, ctx), API_HEADERS);
   },
 } satisfies ExportedHandler<Env>;
