@@ -3,6 +3,7 @@
 // with an SPA fallback. Pages are split into chunks per route; the JavaScript a visit to /tokens
 // loads must stay within the budget below (gzipped), or the build fails.
 import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,7 +82,11 @@ const routeChunks = Object.fromEntries(
     ['/admin/tokens', adminJs],
   ].map(([route, page]) => [route, closure([page]).filter((o) => !shared.has(o)).map(url)]),
 );
-const routePreload = `<script>(function(m){var f=m[location.pathname.replace(/\\/+$/,'')];if(f)f.forEach(function(h){var l=document.createElement('link');l.rel='modulepreload';l.href=h;document.head.appendChild(l)})})(${JSON.stringify(routeChunks)})</script>`;
+// An external file, not an inline script: the Content-Security-Policy allows only 'self' scripts.
+const preloadSource = `(function(m){var f=m[location.pathname.replace(/\\/+$/,'')];if(f)f.forEach(function(h){var l=document.createElement('link');l.rel='modulepreload';l.href=h;document.head.appendChild(l)})})(${JSON.stringify(routeChunks)});\n`;
+const preloadName = `assets/preload-${createHash('sha256').update(preloadSource).digest('hex').slice(0, 8)}.js`;
+writeFileSync(path.join(dist, preloadName), preloadSource);
+const routePreload = `<script src="/${preloadName}"></script>`;
 const html = readFileSync(path.join(root, 'web/index.html'), 'utf8')
   .replace('<!--app-css-->', `<link rel="stylesheet" href="${url(css)}" />`)
   .replace('<!--app-preload-->', `${preload}\n    ${routePreload}`)
@@ -89,7 +94,7 @@ const html = readFileSync(path.join(root, 'web/index.html'), 'utf8')
 writeFileSync(path.join(dist, 'index.tmp.html'), html);
 renameSync(path.join(dist, 'index.tmp.html'), path.join(dist, 'index.html'));
 
-const keep = new Set([path.join(dist, 'index.html'), ...Object.keys(outputs).map((o) => path.join(root, o))]);
+const keep = new Set([path.join(dist, 'index.html'), path.join(dist, preloadName), ...Object.keys(outputs).map((o) => path.join(root, o))]);
 for (const entry of readdirSync(dist, { recursive: true, withFileTypes: true })) {
   const full = path.join(entry.parentPath ?? entry.path, entry.name);
   if (entry.isFile() && !keep.has(full)) rmSync(full, { force: true });

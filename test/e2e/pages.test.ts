@@ -11,6 +11,8 @@ let app: App;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
 const run = Date.now().toString(36);
+/** Content-Security-Policy violations seen on any page: the pages must not need anything the CSP forbids. */
+const cspViolations: string[] = [];
 const email = (name: string) => `${name}-${run}@e2e.test`;
 
 async function newPage(opts: object = DESKTOP): Promise<Page> {
@@ -18,6 +20,9 @@ async function newPage(opts: object = DESKTOP): Promise<Page> {
   contexts.push(ctx);
   const page = await ctx.newPage();
   page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
   return page;
 }
 
@@ -64,6 +69,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  expect(cspViolations).toEqual([]);
   for (const c of contexts) await c.close().catch(() => {});
   await browser?.close().catch(() => {});
   await app?.stop();
