@@ -11,6 +11,7 @@ import { SELF } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { signHttp } from '../../worker/lib/billing-auth';
+import { hmacHex } from '../../worker/lib/crypto';
 import { api, signUp, superadmin, type Session } from '../auth-helpers';
 import { account, SECRET, uid } from '../helpers';
 
@@ -39,7 +40,7 @@ const charge = (over: Record<string, unknown>) => ({ userId, idempotencyKey: 'ba
 const without = (o: Record<string, unknown>, k: string) => Object.fromEntries(Object.entries(o).filter(([key]) => key !== k));
 const chargeRaw = (tokensLiteral: string) => `{"userId":"${userId}","idempotencyKey":"raw","operation":"chat","model":"gpt-4o","tokens":${tokensLiteral}}`;
 
-function cases(): Case[] {
+async function cases(): Promise<Case[]> {
   const s = (name: string, path: string, body: unknown, status: number, code: string, says: RegExp, headers?: Record<string, string>): Case => ({ name, as: 'signed', path, body, status, code, says, headers });
   const C = '/api/billing/charge';
   return [
@@ -151,6 +152,51 @@ function cases(): Case[] {
     { name: 'accounts: minBalance 1e400', as: 'admin', method: 'GET', path: '/api/admin/accounts?minBalance=1e400', status: 400, code: 'bad_request', says: /minBalance/ },
     { name: 'accounts: limit 201', as: 'admin', method: 'GET', path: '/api/admin/accounts?limit=201', status: 400, code: 'bad_request', says: /limit/ },
     { name: 'initialize accounts: all=false', as: 'admin', path: '/api/admin/accounts/initialize', body: { all: false }, status: 400, code: 'bad_request', says: /all|userId|invalid/i },
+
+    // ---- checkout (signed-in user; at most 9 here: checkout is rate limited per user, 10/min)
+    { name: 'checkout: unknown package', as: 'user', path: '/api/checkout', body: { packageId: 'pkg_free_tokens' }, status: 404, code: 'package_not_found', says: /not found/ },
+    { name: 'checkout: zero cents', as: 'user', path: '/api/checkout', body: { amountCents: 0 }, status: 400, code: 'bad_request', says: /amountCents|invalid/i },
+    { name: 'checkout: negative cents', as: 'user', path: '/api/checkout', body: { amountCents: -500 }, status: 400, code: 'bad_request', says: /amountCents|invalid/i },
+    { name: 'checkout: fractional cents', as: 'user', path: '/api/checkout', body: { amountCents: 1250.5 }, status: 400, code: 'bad_request', says: /amountCents|invalid/i },
+    { name: 'checkout: cents as a string', as: 'user', path: '/api/checkout', body: { amountCents: '5000' }, status: 400, code: 'bad_request', says: /amountCents|invalid/i },
+    { name: 'checkout: cents above 2^53', as: 'user', path: '/api/checkout', body: '{"amountCents":9007199254740993}', status: 400, code: 'bad_request', says: /amountCents|invalid/i },
+    { name: 'checkout: below the minimum purchase', as: 'user', path: '/api/checkout', body: { amountCents: 100 }, status: 400, code: 'bad_request', says: /minimum/ },
+    { name: 'checkout: package and amount both', as: 'user', path: '/api/checkout', body: { packageId: 'pkg_starter', amountCents: 1 }, status: 400, code: 'bad_request', says: /amountCents|packageId|unrecognized|invalid/i },
+    { name: 'checkout: tokens smuggled in', as: 'user', path: '/api/checkout', body: { packageId: 'pkg_starter', tokens: 1_000_000_000 }, status: 400, code: 'bad_request', says: /tokens|unrecognized|invalid/i },
+    // ---- auto-recharge settings
+    { name: 'auto-recharge: negative threshold', as: 'user', method: 'PUT', path: '/api/account/auto-recharge', body: { enabled: true, threshold: -1, amount: 150_000 }, status: 400, code: 'bad_request', says: /threshold/ },
+    { name: 'auto-recharge: zero amount', as: 'user', method: 'PUT', path: '/api/account/auto-recharge', body: { enabled: true, threshold: 100, amount: 0 }, status: 400, code: 'bad_request', says: /amount/ },
+    { name: 'auto-recharge: amount not above threshold', as: 'user', method: 'PUT', path: '/api/account/auto-recharge', body: { enabled: true, threshold: 5_000, amount: 5_000 }, status: 400, code: 'bad_request', says: /larger than threshold/ },
+    { name: 'auto-recharge: monthly limit 499', as: 'user', method: 'PUT', path: '/api/account/auto-recharge', body: { enabled: true, threshold: 100, amount: 150_000, monthlyLimitCents: 499 }, status: 400, code: 'bad_request', says: /monthlyLimitCents/ },
+    { name: 'auto-recharge: enabled as a string', as: 'user', method: 'PUT', path: '/api/account/auto-recharge', body: { enabled: 'yes', threshold: 100, amount: 150_000 }, status: 400, code: 'bad_request', says: /enabled/ },
+    // ---- Stripe webhook (signature over the raw body; nothing recorded unless it verifies)
+    ...(await webhookCases()),
+  ];
+}
+
+async function stripeSignature(payload: string, secret: string, t = Math.floor(Date.now() / 1000)): Promise<string> {
+  return `t=${t},v1=${await hmacHex(secret, `${t}.${payload}`)}`;
+}
+
+async function webhookCases(): Promise<Case[]> {
+  const secret = (env as unknown as { STRIPE_WEBHOOK_SECRET: string }).STRIPE_WEBHOOK_SECRET;
+  const event = JSON.stringify({
+    id: 'evt_bad_input_1',
+    object: 'event',
+    type: 'payment_intent.succeeded',
+    created: Math.floor(Date.now() / 1000),
+    data: { object: { id: 'pi_bad_input', object: 'payment_intent', amount: 1500, amount_received: 1500, metadata: { userId, tokens: '150000', kind: 'purchase' } } },
+  });
+  const W = '/api/stripe/webhook';
+  const w = (name: string, body: string, headers: Record<string, string>, status: number, code: string, says: RegExp): Case => ({ name, as: 'anon', path: W, body, headers, status, code, says });
+  return [
+    w('webhook: no Stripe-Signature', event, {}, 400, 'bad_request', /Stripe-Signature/),
+    w('webhook: signed with another secret', event, { 'stripe-signature': await stripeSignature(event, 'whsec_not_ours') }, 400, 'bad_request', /signature/),
+    w('webhook: signature 10 minutes old', event, { 'stripe-signature': await stripeSignature(event, secret, Math.floor(Date.now() / 1000) - 600) }, 400, 'bad_request', /signature/),
+    w('webhook: body changed after signing', event.replace('150000', '150000000'), { 'stripe-signature': await stripeSignature(event, secret) }, 400, 'bad_request', /signature/),
+    w('webhook: signed garbage', '{"id": evt_', { 'stripe-signature': await stripeSignature('{"id": evt_', secret) }, 400, 'bad_request', /signature|JSON/),
+    w('webhook: text/plain', event, { 'content-type': 'text/plain', 'stripe-signature': await stripeSignature(event, secret) }, 400, 'bad_request', /JSON/),
+    w('webhook: body over 64 KB', `{"pad":"${BIG}"}`, { 'stripe-signature': await stripeSignature(`{"pad":"${BIG}"}`, secret) }, 413, 'payload_too_large', /exceeds/),
   ];
 }
 
@@ -202,7 +248,7 @@ describe('malformed requests', () => {
   });
 
   it('every case is refused with a 4xx JSON error saying what is wrong, and nothing changes', async () => {
-    const all = cases();
+    const all = await cases();
     expect(all.length).toBeGreaterThanOrEqual(40);
     const ids = () => [userId, root.user.id];
     const before = await snapshot(ids());
@@ -231,6 +277,22 @@ describe('malformed requests', () => {
     }
     console.log(`bad input: ${all.length} cases over ${new Set(all.map((c) => c.path.split('?')[0])).size} routes, ${problems.length} problems`);
     expect(problems).toEqual([]);
+  });
+});
+
+describe('error messages that do not say what is wrong yet', () => {
+  // KNOWN WEAKNESS (worker/routes/payments.ts, checkoutSchema, lines 8-11): a z.union of two
+  // strict objects answers "Invalid request: Invalid input" for a fractional or string
+  // amountCents and for packageId + amountCents together, naming no field. Fix: one
+  // z.strictObject with both fields optional and a .superRefine that requires exactly one
+  // (path ['amountCents'] / ['packageId']), so zod reports the field. Flip to `it` once fixed.
+  it.fails('checkout: every refusal names the field', async () => {
+    const u = await signUp();
+    for (const body of [{ amountCents: 1250.5 }, { amountCents: '5000' }, { packageId: 'pkg_starter', amountCents: 1 }]) {
+      const res = await api('/api/checkout', { body, cookie: u.cookie });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/amountCents|packageId/);
+    }
   });
 });
 
