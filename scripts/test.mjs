@@ -2,7 +2,7 @@
 // Runs every test: type check, the Worker/DO/D1 suite inside workerd, then the node-side suite
 // (the Stripe simulator with the real SDK, and the pages in real Chromium against `npm start`).
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 
 const env = { ...process.env, WRANGLER_SEND_METRICS: 'false' };
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -36,9 +36,27 @@ const only = process.argv[2];
 step('web build', process.execPath, ['scripts/build-web.mjs']);
 if (!only || only === 'types') step('type check', 'npx', ['tsc', '--noEmit', '-p', '.']);
 if (!only || only === 'types') step('production bundle (wrangler deploy --dry-run)', 'npx', ['wrangler', 'deploy', '--dry-run', '--outdir', 'dist']);
-if (!only || only === 'worker') step('worker tests (workerd)', 'npx', ['vitest', 'run', '-c', 'vitest.config.ts']);
+const reports = [];
+/** vitest with its usual output plus a JSON report, so the run ends with one summary line. */
+function vitest(name, config, file) {
+  const out = `test-results/${file}.json`;
+  rmSync(out, { force: true });
+  reports.push(out);
+  step(name, 'npx', ['vitest', 'run', '-c', config, '--reporter=default', '--reporter=json', `--outputFile.json=${out}`]);
+}
+if (!only || only === 'worker') vitest('worker tests (workerd)', 'vitest.config.ts', 'worker');
 if (!only || only === 'node') {
   if (existsSync('test/e2e')) ensureChromium();
-  step('node tests (Stripe simulator, browser)', 'npx', ['vitest', 'run', '-c', 'vitest.node.config.ts']);
+  vitest('node tests (Stripe simulator, browser)', 'vitest.node.config.ts', 'node');
+}
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+for (const file of reports) {
+  const r = JSON.parse(readFileSync(file, 'utf8'));
+  passed += r.numPassedTests;
+  failed += r.numFailedTests;
+  skipped += r.numPendingTests + (r.numTodoTests ?? 0);
 }
 console.log('\n✓ all tests passed');
+console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
