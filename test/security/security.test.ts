@@ -221,6 +221,28 @@ describe('users, sessions and cross-site requests', () => {
   });
 });
 
+describe('payments', () => {
+  it('the success URL, hit without paying, credits nothing', async () => {
+    const u = await signUp();
+    const co = await record(await api('/api/checkout', { body: { packageId: 'pkg_starter' }, cookie: u.cookie }));
+    expect(co.status).toBe(200);
+    const success = `/tokens?checkout=success&session_id=${co.body.sessionId}`;
+    const page = await SELF.fetch(`https://app.test${success}`, { headers: { cookie: u.cookie } });
+    await page.arrayBuffer();
+    expect(page.status).toBeLessThan(500);
+    // Whatever the page calls next, only a verified webhook for a paid session moves tokens.
+    await record(await api('/api/account', { cookie: u.cookie }));
+    expect(await balanceOf(u.user.id)).toBe(10_000);
+    expect((await account(u.user.id).getLedger()).map((e) => e.type)).toEqual(['bonus']);
+  });
+
+  it('a cross-site checkout POST carrying only the cookie is refused', async () => {
+    const u = await signUp();
+    const r = await record(await api('/api/checkout', { body: { packageId: 'pkg_starter' }, cookie: u.cookie, headers: { origin: 'https://evil.test' } }));
+    expect(r.status).toBe(403);
+  });
+});
+
 describe('pages', () => {
   it('security headers on pages, when the pages set them (CSP, nosniff, frame-ancestors)', async (ctx) => {
     const res = await SELF.fetch('https://app.test/tokens');
