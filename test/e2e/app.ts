@@ -17,6 +17,8 @@ export const screenshotDir = path.join(root, 'test-results/screenshots');
 export interface App {
   base: string;
   secret: string;
+  /** The bundled Stripe simulator that `npm start` runs when no STRIPE_SECRET_KEY is set (its port comes from STRIPE_SIM_PORT). */
+  sim: string;
   logs: () => string;
   stop: () => Promise<void>;
 }
@@ -118,7 +120,7 @@ export async function startApp(opts: { readyTimeoutMs?: number } = {}): Promise<
     await stop();
     throw new Error('no BILLING_SECRET in .dev.vars after start');
   }
-  return { base: `http://127.0.0.1:${port}`, secret, logs: () => out, stop };
+  return { base: `http://127.0.0.1:${port}`, secret, sim: `http://127.0.0.1:${simPort}`, logs: () => out, stop };
 }
 
 export function launchBrowser(): Promise<Browser> {
