@@ -66,6 +66,38 @@ describe('checkout', () => {
     expect(logged?.n).toBe(ids.length);
   });
 
+  it("a handler failing halfway answers 500; Stripe's retry completes it, crediting once", async () => {
+    const s = await signUp();
+    const { events } = await buy(s);
+    const id = byType(events, 'checkout.session.completed').id;
+    // The credit reaches the account, then recording the outcome fails.
+    await env.DB.exec(`CREATE TRIGGER fail_outcome BEFORE UPDATE OF status ON stripe_events WHEN NEW.status = 'processed' BEGIN SELECT RAISE(ABORT, 'd1 hiccup'); END;`);
+    try {
+      const first = await deliver(id);
+      expect(first.status).toBe(500);
+      expect(await json(first)).toEqual({ error: { code: 'internal', message: 'Internal server error' } });
+    } finally {
+      await env.DB.exec('DROP TRIGGER fail_outcome');
+    }
+    expect((await deliver(id)).status).toBe(200);
+    expect((await deliver(id)).status).toBe(200);
+    expect((await account(s.user.id).getLedger()).filter((e) => e.type === 'purchase')).toHaveLength(1);
+    const row = await env.DB.prepare('SELECT status, attempts FROM stripe_events WHERE id = ?').bind(id).first();
+    expect(row).toEqual({ status: 'processed', attempts: 2 });
+  });
+
+  it('unknown event types get 200 and are logged as ignored', async () => {
+    const s = await signUp();
+    await buy(s);
+    const profile = await account(s.user.id).getPaymentProfile();
+    if (!profile.ok || !profile.stripeCustomerId) throw new Error('no customer');
+    const [created] = await eventsFor([profile.stripeCustomerId], ['customer.created']);
+    const res = await deliver(created.id);
+    expect(res.status).toBe(200);
+    const row = await env.DB.prepare('SELECT status FROM stripe_events WHERE id = ?').bind(created.id).first();
+    expect(row).toEqual({ status: 'ignored' });
+  });
+
   it('bad, missing or stale signatures and edited bodies get 400 and change nothing', async () => {
     const s = await signUp();
     const { events } = await buy(s);
