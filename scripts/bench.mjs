@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm run bench [-- --json] [--rounds N] [--calls N] [--concurrency N] [--warmup N] [--storage ram|disk]`
+// `npm run bench [-- --json] [--only charge|stats] [--rounds N] [--calls N] [--concurrency N] [--warmup N] [--storage ram|disk]
+//                  [--stats-rows N] [--stats-days N] [--stats-rounds N] [--stats-calls N]]`
 //
 // Measures, in one process and one Miniflare instance, on one account and on 100 accounts:
 //   (a) noop:   caller Worker → service binding → BillingService.noop → TokenAccount.noop() (does nothing)
@@ -8,6 +9,9 @@
 // Cases run interleaved (a, b, c, then b, c, a, …) for many short rounds; the table shows each
 // figure's median over the rounds and the goals are checked on the median of per-round ratios, since
 // this machine is noisy and only figures measured side by side mean anything. See docs/benchmarks.md.
+// Then the stats case (scripts/bench/stats.mjs): 1,000,000 usage records loaded into D1 through the
+// rollup triggers, each admin stats endpoint timed against a full scan of the same data.
+// `--only charge` or `--only stats` runs one of the two; the default runs both, charge first.
 import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { splitSql, stripJsonc } from './bench/sql.mjs';
+import { runStats, STATS_SUPERADMIN, statsJson, statsTable } from './bench/stats.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opt } = parseArgs({
@@ -26,12 +31,24 @@ const { values: opt } = parseArgs({
     concurrency: { type: 'string', default: '16' },
     warmup: { type: 'string', default: '1000' },
     storage: { type: 'string' },
+    only: { type: 'string' },
+    'stats-rows': { type: 'string', default: '1000000' },
+    'stats-days': { type: 'string', default: '90' },
+    'stats-rounds': { type: 'string', default: '5' },
+    'stats-calls': { type: 'string', default: '40' },
   },
 });
+if (opt.only !== undefined && opt.only !== 'charge' && opt.only !== 'stats') {
+  console.error('--only must be charge or stats');
+  process.exit(2);
+}
+const RUN_CHARGE = opt.only !== 'stats';
+const RUN_STATS = opt.only !== 'charge';
 const ROUNDS = positive('rounds');
 const CALLS = positive('calls');
 const CONCURRENCY = positive('concurrency');
 const WARMUP = positive('warmup');
+const STATS = { rows: positive('stats-rows'), purchases: 50_000, days: positive('stats-days'), chunk: 50_000, rounds: positive('stats-rounds'), calls: positive('stats-calls'), scans: 2 };
 const SCENARIOS = [1, 100];
 const CASES = ['noop', 'charge', 'd1'];
 const LABEL = { noop: '(a) noop', charge: '(b) charge', d1: '(c) d1 baseline' };
@@ -131,7 +148,8 @@ try {
         ...compat,
         bindings: { BILLING_SECRET: secret },
         d1Databases: { DB: d1Databases.DB },
-        serviceBindings: { BILLING: { name: wrangler.name, entrypoint: 'BillingService' } },
+        // APP: the app's fetch handler (its HTTP routes), for the stats case.
+        serviceBindings: { BILLING: { name: wrangler.name, entrypoint: 'BillingService' }, APP: wrangler.name },
       },
       {
         name: wrangler.name,
@@ -139,7 +157,7 @@ try {
         modulesRoot: work,
         scriptPath: path.join(work, 'app.js'),
         ...compat,
-        bindings: { ...(wrangler.vars ?? {}), ENVIRONMENT: 'bench', BILLING_SECRET: secret },
+        bindings: { ...(wrangler.vars ?? {}), ENVIRONMENT: 'bench', BILLING_SECRET: secret, SUPERADMIN_EMAILS: STATS_SUPERADMIN },
         d1Databases,
         durableObjects,
       },
@@ -155,60 +173,69 @@ try {
 
   // ---------------------------------------------------------------- setup: schema, settings, accounts
   await call('setup', { migrations });
-  // Every round gets fresh accounts so none runs out: they start with the welcome bonus.
-  // Accounts start with the welcome bonus only: a set of accounts serves rounds until the next
-  // round's charges would exceed it, then the next rounds move to a fresh set.
-  const sets = Object.fromEntries(SCENARIOS.map((n) => [n, []]));
-  for (const n of SCENARIOS) {
-    let set = 0;
-    let spent = 0;
-    for (let r = 0; r <= ROUNDS; r++) {
-      const need = Math.ceil((r === 0 ? WARMUP : CALLS) / n) * CHARGE_COST;
-      if (need > WELCOME_BONUS) throw new Error(`one round charges each of ${n} account(s) ${need} tokens, more than the ${WELCOME_BONUS} they start with: lower --calls/--warmup`);
-      if (spent + need > WELCOME_BONUS) [set, spent] = [set + 1, 0];
-      spent += need;
-      sets[n][r] = set;
-    }
-  }
-  const accountsOf = (round, n) => Array.from({ length: n }, (_, i) => `bench-x${n}-s${sets[n][round]}-${i}`);
-  const allAccounts = [...new Set(SCENARIOS.flatMap((n) => Array.from({ length: ROUNDS + 1 }, (_, r) => accountsOf(r, n)).flat()))];
-  const init = await call('init', { accounts: allAccounts, d1Accounts: allAccounts, d1Balance: 1e12 });
-  if (init.minAvailable < WELCOME_BONUS) throw new Error(`new accounts hold ${init.minAvailable} tokens; the bench assumes the default welcome bonus of ${WELCOME_BONUS}`);
-  log(`${allAccounts.length} accounts initialized; ${CALLS} calls per case per round, ${CONCURRENCY} in flight, ${ROUNDS} rounds after a warm-up round`);
-  // Let the 'welcome bonus' outbox flushes of all those new accounts reach D1 before anything is timed.
-  const settled = await call('drain', { table: 'token_accounts', expected: allAccounts.length, timeoutMs: 60_000 });
-  if (!settled.caughtUp) log(`the new accounts' outbox had not reached D1 after 60 s (${settled.rows} of ${allAccounts.length})`);
-
-  // ---------------------------------------------------------------- rounds
-  /** results[n][case] = per-round stats */
-  const results = Object.fromEntries(SCENARIOS.map((n) => [n, Object.fromEntries(CASES.map((c) => [c, []]))]));
-  /** drains[n] = ms the outbox took to reach D1 after each measured charge run */
-  const drains = Object.fromEntries(SCENARIOS.map((n) => [n, []]));
-  let charged = 0;
-  for (let r = 0; r <= ROUNDS; r++) {
-    const calls = r === 0 ? WARMUP : CALLS;
-    const order = CASES.map((_, i) => CASES[(i + r) % CASES.length]);
+  let results;
+  let drains;
+  let chargeElapsed;
+  if (RUN_CHARGE) {
+    // Every round gets fresh accounts so none runs out: they start with the welcome bonus.
+    // Accounts start with the welcome bonus only: a set of accounts serves rounds until the next
+    // round's charges would exceed it, then the next rounds move to a fresh set.
+    const sets = Object.fromEntries(SCENARIOS.map((n) => [n, []]));
     for (const n of SCENARIOS) {
-      for (const c of order) {
-        const out = await call('run', { case: c, accounts: accountsOf(r, n), calls, concurrency: CONCURRENCY, tag: `r${r}-x${n}-${c}` });
-        if (out.errors > 0) throw new Error(`${LABEL[c]} on ${n} account(s): ${out.errors} of ${calls} calls failed; first: ${out.firstError}`);
-        if (r > 0) results[n][c].push(stats(out));
-        if (c === 'charge') {
-          charged += calls;
-          const d = await call('drain', { table: 'usage_records', expected: charged, timeoutMs: DRAIN_TIMEOUT_MS });
-          if (!d.caughtUp) log(`outbox had not reached D1 ${DRAIN_TIMEOUT_MS} ms after the charges on ${n} account(s): ${d.rows} of ${charged} usage rows`);
-          if (r > 0) drains[n].push(d.caughtUp ? d.waitedMs : Infinity);
-        }
-        await sleep(SETTLE_MS);
+      let set = 0;
+      let spent = 0;
+      for (let r = 0; r <= ROUNDS; r++) {
+        const need = Math.ceil((r === 0 ? WARMUP : CALLS) / n) * CHARGE_COST;
+        if (need > WELCOME_BONUS) throw new Error(`one round charges each of ${n} account(s) ${need} tokens, more than the ${WELCOME_BONUS} they start with: lower --calls/--warmup`);
+        if (spent + need > WELCOME_BONUS) [set, spent] = [set + 1, 0];
+        spent += need;
+        sets[n][r] = set;
       }
     }
-    log(r === 0 ? 'warm-up round done' : `round ${r}/${ROUNDS}: ${SCENARIOS.map((n) => CASES.map((c) => `${c}@${n}=${Math.round(results[n][c][r - 1].ops)}`).join(' ')).join('  ')} ops/s`);
+    const accountsOf = (round, n) => Array.from({ length: n }, (_, i) => `bench-x${n}-s${sets[n][round]}-${i}`);
+    const allAccounts = [...new Set(SCENARIOS.flatMap((n) => Array.from({ length: ROUNDS + 1 }, (_, r) => accountsOf(r, n)).flat()))];
+    const init = await call('init', { accounts: allAccounts, d1Accounts: allAccounts, d1Balance: 1e12 });
+    if (init.minAvailable < WELCOME_BONUS) throw new Error(`new accounts hold ${init.minAvailable} tokens; the bench assumes the default welcome bonus of ${WELCOME_BONUS}`);
+    log(`${allAccounts.length} accounts initialized; ${CALLS} calls per case per round, ${CONCURRENCY} in flight, ${ROUNDS} rounds after a warm-up round`);
+    // Let the 'welcome bonus' outbox flushes of all those new accounts reach D1 before anything is timed.
+    const settled = await call('drain', { table: 'token_accounts', expected: allAccounts.length, timeoutMs: 60_000 });
+    if (!settled.caughtUp) log(`the new accounts' outbox had not reached D1 after 60 s (${settled.rows} of ${allAccounts.length})`);
+
+    // ---------------------------------------------------------------- rounds
+    /** results[n][case] = per-round stats */
+    results = Object.fromEntries(SCENARIOS.map((n) => [n, Object.fromEntries(CASES.map((c) => [c, []]))]));
+    /** drains[n] = ms the outbox took to reach D1 after each measured charge run */
+    drains = Object.fromEntries(SCENARIOS.map((n) => [n, []]));
+    let charged = 0;
+    for (let r = 0; r <= ROUNDS; r++) {
+      const calls = r === 0 ? WARMUP : CALLS;
+      const order = CASES.map((_, i) => CASES[(i + r) % CASES.length]);
+      for (const n of SCENARIOS) {
+        for (const c of order) {
+          const out = await call('run', { case: c, accounts: accountsOf(r, n), calls, concurrency: CONCURRENCY, tag: `r${r}-x${n}-${c}` });
+          if (out.errors > 0) throw new Error(`${LABEL[c]} on ${n} account(s): ${out.errors} of ${calls} calls failed; first: ${out.firstError}`);
+          if (r > 0) results[n][c].push(stats(out));
+          if (c === 'charge') {
+            charged += calls;
+            const d = await call('drain', { table: 'usage_records', expected: charged, timeoutMs: DRAIN_TIMEOUT_MS });
+            if (!d.caughtUp) log(`outbox had not reached D1 ${DRAIN_TIMEOUT_MS} ms after the charges on ${n} account(s): ${d.rows} of ${charged} usage rows`);
+            if (r > 0) drains[n].push(d.caughtUp ? d.waitedMs : Infinity);
+          }
+          await sleep(SETTLE_MS);
+        }
+      }
+      log(r === 0 ? 'warm-up round done' : `round ${r}/${ROUNDS}: ${SCENARIOS.map((n) => CASES.map((c) => `${c}@${n}=${Math.round(results[n][c][r - 1].ops)}`).join(' ')).join('  ')} ops/s`);
+    }
+    chargeElapsed = (performance.now() - started) / 1000;
   }
+
+  // ---------------------------------------------------------------- the stats case (scripts/bench/stats.mjs)
+  const statsResult = RUN_STATS ? await runStats({ call, log, ...STATS }) : null;
   await cleanup();
 
   // ---------------------------------------------------------------- report
   const summary = {};
-  for (const n of SCENARIOS) {
+  for (const n of RUN_CHARGE ? SCENARIOS : []) {
     const rs = results[n];
     const cases = Object.fromEntries(
       CASES.map((c) => [c, { ops: median(rs[c].map((s) => s.ops)), p50: median(rs[c].map((s) => s.p50)), p99: median(rs[c].map((s) => s.p99)), min: Math.min(...rs[c].map((s) => s.ops)), max: Math.max(...rs[c].map((s) => s.ops)) }]),
@@ -221,12 +248,15 @@ try {
     };
     summary[n] = { cases, ratios, drainMs: median(drains[n]) };
   }
-  const elapsed = (performance.now() - started) / 1000;
-  printTable(summary, elapsed);
+  if (RUN_CHARGE) printTable(summary, chargeElapsed);
+  if (statsResult) {
+    if (RUN_CHARGE) console.log('');
+    console.log(statsTable(statsResult, grid).join('\n'));
+  }
   if (workerLogs.length) {
     console.log(`\nworker warnings/errors during the run: ${workerLogs.length} (first: ${workerLogs[0].slice(0, 300)})`);
   }
-  if (opt.json) console.log(JSON.stringify(toJson(summary)));
+  if (opt.json) console.log(JSON.stringify({ ...(RUN_CHARGE ? toJson(summary) : {}), ...(statsResult ? statsJson(statsResult) : {}) }));
 } catch (err) {
   await cleanup();
   if (runtimeOutput.length) console.error(`[bench] workerd output:\n${runtimeOutput.join('').slice(-4000)}`);

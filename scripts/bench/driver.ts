@@ -10,11 +10,14 @@
 import { BillingClient } from '../../worker/client';
 import type { BillingService } from '../../worker/billing-service';
 import { initializeDefaultSettings } from '../../worker/services/settings';
+import { statsCheck, statsLoad, statsRun, statsSession } from './stats-driver';
 
 interface Env {
   BILLING: Service<BillingService>;
   BILLING_SECRET: string;
   DB: D1Database;
+  /** The app's own fetch handler (its HTTP routes), for the stats case. */
+  APP: Fetcher;
 }
 
 export type BenchCase = 'noop' | 'charge' | 'd1';
@@ -179,6 +182,10 @@ export default {
       if (path === '/init') return Response.json(await init(env, body as InitRequest));
       if (path === '/drain') return Response.json(await drain(env, body as DrainRequest));
       if (path === '/run') return Response.json(await run(env, body as RunRequest));
+      if (path === '/stats-load') return Response.json(await statsLoad(env, body as Parameters<typeof statsLoad>[1]));
+      if (path === '/stats-session') return Response.json(await statsSession(env, body as Parameters<typeof statsSession>[1]));
+      if (path === '/stats-check') return Response.json(await statsCheck(env, body as Parameters<typeof statsCheck>[1]));
+      if (path === '/stats-run') return Response.json(await statsRun(env, body as Parameters<typeof statsRun>[1]));
       return Response.json({ error: 'no such route' }, { status: 404 });
     } catch (err) {
       return Response.json({ error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }, { status: 500 });
