@@ -18,7 +18,6 @@ const run = Date.now().toString(36);
 const email = (name: string) => `${name}-${run}@e2e.test`;
 const text = async (l: Locator) => (await l.innerText()).replace(/\s+/g, ' ').trim();
 /** A test that reproduces an app bug: expected to fail until the bug is fixed (KNOWN_BUGS=1: run it plainly). */
-const knownBug = process.env.KNOWN_BUGS ? it : it.fails;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function newPage(): Promise<Page> {
@@ -139,6 +138,7 @@ describe('payments in a real browser against the Stripe simulator', () => {
     const unpaid = await openCheckout(page);
     await page.goto(`${app.base}/tokens?checkout=success&session_id=${encodeURIComponent(unpaid)}`);
     await expect.poll(() => text(page.getByTestId('balance')), POLL).toBe('10,000');
+    await expect.poll(() => text(page.getByRole('status').filter({ hasText: 'checkout' })), POLL).toBe('This checkout was not paid, so nothing was charged.');
     await sleep(3000); // the page polls after a "success"; give any (wrong) credit time to land
     const before = await account(page);
     expect(before.balance).toBe(10_000);
@@ -161,18 +161,17 @@ describe('payments in a real browser against the Stripe simulator', () => {
     const success = navigations.find((u) => u.startsWith(`${app.base}/tokens?checkout=success`));
     expect(success, navigations.join('\n')).toBeDefined();
     expect(new URL(success!).searchParams.get('session_id')).toBe(sessionId);
-    await expect.poll(() => text(page.getByRole('status').filter({ hasText: 'Payment received' })), POLL).toBe('Payment received — tokens will appear in a moment.');
-
-    // The page picks the webhook's credit up by itself (balance, last purchase).
+    // The page asks the server about the session and picks the webhook's credit up by itself.
+    await expect.poll(() => text(page.getByRole('status').filter({ hasText: 'Payment received' })), WEBHOOK).toBe('Payment received: 150,000 tokens were added to your balance.');
     await expect.poll(() => text(page.getByTestId('balance')), WEBHOOK).toBe('160,000');
+    await expect.poll(() => page.locator('[data-testid=transactions] tr[data-type=purchase]').count(), POLL).toBe(1);
     const creditedMs = Date.now() - t0;
     await screenshot(page, 'payments-tokens-back-from-checkout');
     const session = await stripe('GET', `/v1/checkout/sessions/${sessionId}`);
     expect(session).toMatchObject({ status: 'complete', payment_status: 'paid', amount_total: 1500 });
     const piId: string = session.payment_intent;
     expect(piId).toMatch(/^pi_/);
-    // The history row: reloaded, because the page's own refresh of the history can lag ~12 s
-    // behind the balance (see the KNOWN BUG test below).
+    // And after a reload, from the server again.
     await page.reload();
     await expect.poll(() => text(page.getByTestId('balance')), POLL).toBe('160,000');
     const row = page.locator('[data-testid=transactions] tr[data-type=purchase]');
@@ -207,16 +206,11 @@ describe('payments in a real browser against the Stripe simulator', () => {
     console.log(`[payments] Pay → balance 160,000 on /tokens in ${creditedMs} ms`);
   }, 60_000);
 
-  // KNOWN BUG (web/src/pages/tokens.tsx, the "Back from checkout" effect): the page takes its
-  // "before" snapshot with a separate GET /api/account fired after mount, concurrently with the
-  // history's first load, and refreshes the history only once the balance differs from that
-  // snapshot (or after 8 × 1.5 s). When the webhook's credit lands between the history load and
-  // that snapshot, the balance updates at the next poll but the purchase row only appears ~12 s
-  // later. It happened in 3 of 4 plain runs here; this test makes the timing deterministic by
-  // holding the page's second GET /api/account (the snapshot) until the credit has landed.
-  // `it.fails`: it passes while the bug is there; once fixed, it fails — then make it a plain `it`.
-  // KNOWN_BUGS=1 runs it as a plain `it` to see the failure itself.
-  knownBug('KNOWN BUG: after paying, the purchase row can lag the balance by ~12 s on /tokens', async () => {
+  // Regression: the history once lagged the balance by ~12 s when the webhook's credit landed
+  // between the page's first history load and its account snapshot. The page now asks the
+  // server whether the session is credited and refreshes both at once; this holds the page's
+  // second GET /api/account until the credit has landed, the timing that used to break.
+  it('after paying, the purchase row appears with the new balance, whenever the webhook lands', async () => {
     const page = await newPage();
     await signUp(page, app.base, email('lag'));
     await openCheckout(page);

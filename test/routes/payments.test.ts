@@ -111,6 +111,21 @@ describe('checkout', () => {
     expect((await balanceOf(s.user.id)).balance).toBe(10_000);
   });
 
+  it('the checkout status says whether a session was paid and credited, and only to its owner', async () => {
+    const s = await signUp();
+    const c = await checkout(s, { packageId: 'pkg_starter' });
+    const status = async (who: Session) => api(`/api/checkout/sessions/${c.body.sessionId}`, { cookie: who.cookie });
+    expect(await json(await status(s))).toMatchObject({ status: 'open', paymentStatus: 'unpaid', credited: false, tokens: 150_000 });
+    await pay(c.body.sessionId);
+    expect(await json(await status(s))).toMatchObject({ status: 'complete', paymentStatus: 'paid', credited: false });
+    const pi = (await stripeGet(`/v1/checkout/sessions/${c.body.sessionId}`)).payment_intent;
+    for (const e of await eventsFor([pi], ['payment_intent.succeeded'])) await deliver(e.id);
+    expect(await json(await status(s))).toMatchObject({ paymentStatus: 'paid', credited: true, paymentIntentId: pi });
+    expect((await status(await signUp())).status).toBe(404);
+    expect((await api('/api/checkout/sessions/cs_nope', { cookie: s.cookie })).status).toBe(404);
+    expect((await api('/api/checkout/sessions/not-a-session', { cookie: s.cookie })).status).toBe(400);
+  });
+
   it('custom amounts buy tokens at the per-USD rate, with the $5 minimum; unknown packages are "Package not found"', async () => {
     const s = await signUp();
     const c = await checkout(s, { amountCents: 750 });

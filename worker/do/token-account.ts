@@ -466,6 +466,12 @@ export class TokenAccount extends DurableObject<Env> {
     return { ok: true, balance: this.#view(this.#account!) };
   }
 
+  /** The ledger entry that moved tokens for an external reference, if any (e.g. has this PaymentIntent been credited?). */
+  findByRef(ref: string): LedgerEntry | null {
+    const row = this.#sql.exec<Record<string, SqlValue>>(`SELECT * FROM ledger WHERE ref = ?`, ref).toArray()[0];
+    return row ? toLedgerEntry(row) : null;
+  }
+
   /** Ledger entries after `afterSeq` (ascending). Used by reconciliation and tests. */
   getLedger(afterSeq = 0, limit = 1000): LedgerEntry[] {
     return this.#sql

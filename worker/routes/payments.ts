@@ -1,14 +1,16 @@
 import type { RouterType } from 'itty-router';
 import { z } from 'zod';
 import { AppError } from '../lib/errors';
-import { json, readBody, readRawBody } from '../lib/http';
+import { json, readBody, readRawBody, validate } from '../lib/http';
 import { requireUser } from '../services/auth';
-import { configureAutoRecharge, createCheckout, handleWebhookEvent, MAX_PURCHASE_CENTS, verifyWebhook } from '../services/payments';
+import { checkoutStatus, configureAutoRecharge, createCheckout, handleWebhookEvent, MAX_PURCHASE_CENTS, verifyWebhook } from '../services/payments';
 
 export const checkoutSchema = z.union([
   z.strictObject({ packageId: z.string().min(1).max(64).regex(/^[A-Za-z0-9_\-]+$/, 'invalid package id'), idempotencyKey: z.string().min(1).max(255).optional() }),
   z.strictObject({ amountCents: z.int().min(1).max(MAX_PURCHASE_CENTS), idempotencyKey: z.string().min(1).max(255).optional() }),
 ]);
+
+export const sessionIdSchema = z.string().regex(/^cs_[A-Za-z0-9_]{1,200}$/, 'invalid checkout session id');
 
 const tokenAmount = z.int().min(1).max(100_000_000);
 export const autoRechargeSchema = z
@@ -27,6 +29,12 @@ export function registerPaymentRoutes(router: RouterType) {
     const body = await readBody(request, checkoutSchema);
     const origin = new URL(request.url).origin;
     return json(await createCheckout(env, user, { ...body, idempotencyKey: body.idempotencyKey ?? request.headers.get('idempotency-key') ?? undefined }, origin));
+  });
+
+  router.get('/api/checkout/sessions/:id', async (request: Request & { params: { id: string } }, env: Env) => {
+    const user = await requireUser(request, env);
+    const id = validate(sessionIdSchema, request.params.id);
+    return json(await checkoutStatus(env, user, id));
   });
 
   router.put('/api/account/auto-recharge', async (request: Request, env: Env) => {

@@ -93,6 +93,32 @@ export async function createCheckout(
   return { url: session.url, sessionId: session.id, tokens, amountCents };
 }
 
+/**
+ * Where a checkout the user came back from stands: paid or not, and whether its tokens are in
+ * the account yet. The success URL itself proves nothing; this asks Stripe and the ledger.
+ */
+export async function checkoutStatus(env: Env, user: AuthUser, sessionId: string) {
+  let session: Stripe.Checkout.Session;
+  try {
+    session = await stripeClient(env).checkout.sessions.retrieve(sessionId);
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) throw new AppError('not_found', 'Checkout session not found');
+    throw err;
+  }
+  if (session.metadata?.userId !== user.id) throw new AppError('not_found', 'Checkout session not found');
+  const pi = typeof session.payment_intent === 'string' ? session.payment_intent : (session.payment_intent?.id ?? null);
+  const entry = pi ? await account(env, user.id).findByRef(pi) : null;
+  return {
+    sessionId: session.id,
+    status: session.status,
+    paymentStatus: session.payment_status,
+    tokens: Number(session.metadata?.tokens ?? 0),
+    amountCents: session.amount_total,
+    credited: entry !== null,
+    paymentIntentId: pi,
+  };
+}
+
 /** Saves the auto-recharge settings on the account (priced here, from packages and settings). */
 export async function configureAutoRecharge(env: Env, userId: string, cfg: { enabled: boolean; threshold: number; amount: number; monthlyLimitCents?: number | null }) {
   const priceCents = await priceForTokens(env, cfg.amount);

@@ -34,7 +34,9 @@ export type StripeFailure = { kind: 'card'; reason: string } | { kind: 'retry'; 
 /** Card errors end auto-recharge; network errors, 5xx and rate limits are retried with the same key. */
 export function classifyStripeError(err: unknown): StripeFailure {
   const e = err as { type?: string; code?: string; decline_code?: string; message?: string; statusCode?: number };
-  const reason = [e.code, e.decline_code].filter(Boolean).join(': ') || e.message || 'unknown error';
+  // Stripe's message is written for the card holder ("Your card was declined."); the codes say why.
+  const codes = [e.code, e.decline_code].filter(Boolean).join(': ');
+  const reason = e.message && codes ? `${e.message} (${codes})` : e.message || codes || 'unknown error';
   switch (e.type) {
     case 'StripeCardError':
       return { kind: 'card', reason };

@@ -4,6 +4,13 @@ import { DailyChart, type ChartSeries } from '../components/chart';
 import { Field, Notice, Section, Spinner, TableWrap, describedBy } from '../components/ui';
 import * as f from '../format';
 
+interface CheckoutStatus {
+  status: string | null;
+  paymentStatus: string;
+  tokens: number;
+  credited: boolean;
+}
+
 const TX_PAGE = 20;
 const reducedMotion = () => matchMedia('(prefers-reduced-motion: reduce)').matches;
 
@@ -44,25 +51,37 @@ export function TokensPage(_props: { user: User }) {
       .catch((e) => setPkgs({ packages: [], tokensPerUsd: undefined, minimumPurchaseCents: undefined, error: errorMessage(e) } as PackagesAnswer));
   }, []);
 
-  // Back from checkout: say so, drop the query string, and poll until the credit lands.
+  // Back from checkout: the success URL proves nothing by itself, so ask the server whether the
+  // session was paid and whether its tokens are in the account yet; refresh balance and history
+  // the moment they are.
   useEffect(() => {
     if (!checkout) return;
+    const sessionId = new URLSearchParams(location.search).get('session_id');
     history.replaceState(null, '', '/tokens');
-    if (checkout !== 'success') {
+    if (checkout !== 'success' || !sessionId) {
       setCheckoutNote('Checkout was cancelled. You have not been charged.');
       return;
     }
-    setCheckoutNote('Payment received — tokens will appear in a moment.');
+    setCheckoutNote('Checking your payment…');
     let stopped = false;
     (async () => {
-      const first = await get<Account>('/api/account').catch(() => null);
-      for (let i = 0; i < 8 && !stopped; i++) {
-        await new Promise((r) => setTimeout(r, 1500));
+      for (let i = 0; i < 30 && !stopped; i++) {
+        const s = await get<CheckoutStatus>(`/api/checkout/sessions/${encodeURIComponent(sessionId)}`).catch(() => null);
         if (stopped) return;
-        const a = await loadAccount();
-        if (a && first && (a.balance !== first.balance || a.lastPurchaseAt !== first.lastPurchaseAt)) break;
+        if (s?.credited) {
+          setCheckoutNote(`Payment received: ${f.tokens(s.tokens)} tokens were added to your balance.`);
+          await loadAccount();
+          setTxVersion((v) => v + 1);
+          return;
+        }
+        if (s && s.paymentStatus !== 'paid') {
+          setCheckoutNote(s.status === 'complete' ? 'Your payment is processing; the tokens are added when it clears.' : 'This checkout was not paid, so nothing was charged.');
+          if (s.status !== 'complete') return;
+        } else if (s) {
+          setCheckoutNote('Payment received — your tokens will appear in a moment.');
+        }
+        await new Promise((r) => setTimeout(r, i < 10 ? 700 : 2000));
       }
-      if (!stopped) setTxVersion((v) => v + 1);
     })();
     return () => {
       stopped = true;
