@@ -1,10 +1,11 @@
 import { lastDays } from './account';
 
 /**
- * Admin statistics. Every query reads only the rollups (usage_daily: day × model × operation;
- * ledger_daily: day × type), which the D1 triggers keep as history lands, and the account
- * directory through its (status, balance) index — never usage_records or token_transactions,
- * so the cost follows the number of days × models × operations, not the size of history.
+ * Admin statistics. Every query reads only rollups that D1 triggers keep as history lands
+ * (migrations 0001 and 0004): all-time totals (usage_totals, ledger_totals, account_totals,
+ * outcome_counts), per-day rows (usage_by_day, ledger_daily) and per (day, model) / (day,
+ * operation) rows — never usage_records, token_transactions or the account directory, so a
+ * stat reads a few rows, or one row per day (× model or operation) of the range asked for.
  */
 
 /** Revenue is money in: purchases and auto-recharges. */
@@ -18,45 +19,23 @@ export function profitMarginPercent(billable: number, actual: number): number {
   return Math.round(((billable - actual) / billable) * 10_000) / 100;
 }
 
-/**
- * Counts rows of a table another part of the system owns (payments), treating a missing
- * table or column as 0 so the dashboard works before and while that part is deployed.
- */
-async function countOrZero(db: D1Database, sql: string): Promise<number> {
-  try {
-    return (await db.prepare(sql).first<{ n: number | null }>())?.n ?? 0;
-  } catch (err) {
-    if (/no such (table|column)/i.test(err instanceof Error ? `${err.message} ${String(err.cause ?? '')}` : String(err))) return 0;
-    throw err;
-  }
-}
-
 /** The seed's section-11 metrics. */
 export async function getStats(db: D1Database, now = Date.now()) {
   const since = lastDays(PURCHASE_RATE_DAYS, now)[0];
-  const [usage, revenue, recent, autoRecharges, accounts] = await db.batch([
-    db.prepare(
-      `SELECT COALESCE(SUM(billable_tokens), 0) AS billable, COALESCE(SUM(actual_tokens), 0) AS actual,
-              COALESCE(SUM(insufficient_balance_failures), 0) AS insufficient
-       FROM usage_daily`,
-    ),
-    db.prepare(`SELECT COALESCE(SUM(entries), 0) AS n, COALESCE(SUM(amount_cents), 0) AS cents FROM ledger_daily WHERE type IN ${REVENUE_TYPES}`),
+  const [usage, ledger, recent, accounts, outcomes] = await db.batch([
+    db.prepare(`SELECT billable_tokens AS billable, actual_tokens AS actual, insufficient_balance_failures AS insufficient FROM usage_totals WHERE id = 1`),
+    db.prepare(`SELECT type, entries, amount_cents AS cents FROM ledger_totals WHERE type IN ${REVENUE_TYPES}`),
     db.prepare(`SELECT COALESCE(SUM(entries), 0) AS n FROM ledger_daily WHERE type IN ${REVENUE_TYPES} AND day >= ?`).bind(since),
-    db.prepare(`SELECT COALESCE(SUM(entries), 0) AS n FROM ledger_daily WHERE type = 'auto_recharge'`),
-    db.prepare(`SELECT status, COUNT(*) AS n, COALESCE(SUM(balance), 0) AS total FROM token_accounts GROUP BY status`),
+    db.prepare(`SELECT status, accounts AS n, balance_sum AS total FROM account_totals`),
+    db.prepare(`SELECT name, n FROM outcome_counts`),
   ]);
-  const u = usage.results[0] as { billable: number; actual: number; insufficient: number };
-  const r = revenue.results[0] as { n: number; cents: number };
+  const u = (usage.results[0] as { billable: number; actual: number; insufficient: number } | undefined) ?? { billable: 0, actual: 0, insufficient: 0 };
+  const money = ledger.results as { type: string; entries: number; cents: number }[];
+  const r = { n: money.reduce((t, m) => t + m.entries, 0), cents: money.reduce((t, m) => t + m.cents, 0) };
   const byStatus = new Map((accounts.results as { status: string; n: number; total: number }[]).map((a) => [a.status, a]));
-  const accountCount = [...byStatus.values()].reduce((s, a) => s + a.n, 0);
-  const balanceSum = [...byStatus.values()].reduce((s, a) => s + a.total, 0);
-  // Outcomes logged by the payments engine (see countOrZero): attempts that failed, and
-  // webhook events by processing outcome.
-  const [arFailures, whOk, whFailed] = await Promise.all([
-    countOrZero(db, `SELECT COUNT(*) AS n FROM auto_recharge_attempts WHERE status = 'failed'`),
-    countOrZero(db, `SELECT COUNT(*) AS n FROM stripe_events WHERE status IN ('processed', 'ignored')`),
-    countOrZero(db, `SELECT COUNT(*) AS n FROM stripe_events WHERE status = 'failed'`),
-  ]);
+  const accountCount = [...byStatus.values()].reduce((t, a) => t + a.n, 0);
+  const balanceSum = [...byStatus.values()].reduce((t, a) => t + a.total, 0);
+  const count = new Map((outcomes.results as { name: string; n: number }[]).map((o) => [o.name, o.n]));
   return {
     totalBillableTokens: u.billable,
     totalActualTokens: u.actual,
@@ -69,8 +48,11 @@ export async function getStats(db: D1Database, now = Date.now()) {
     suspendedAccounts: byStatus.get('suspended')?.n ?? 0,
     averageBalance: accountCount > 0 ? Math.round(balanceSum / accountCount) : 0,
     failedInsufficientBalance: u.insufficient,
-    autoRecharge: { successes: (autoRecharges.results[0] as { n: number }).n, failures: arFailures },
-    webhooks: { successes: whOk, failures: whFailed },
+    autoRecharge: { successes: money.find((m) => m.type === 'auto_recharge')?.entries ?? 0, failures: count.get('auto_recharge_attempts:failed') ?? 0 },
+    webhooks: {
+      successes: (count.get('stripe_events:processed') ?? 0) + (count.get('stripe_events:ignored') ?? 0),
+      failures: count.get('stripe_events:failed') ?? 0,
+    },
   };
 }
 
@@ -91,7 +73,7 @@ export async function getBreakdown(db: D1Database, by: 'model' | 'operation', fr
       `SELECT ${by} AS key, SUM(requests) AS requests, SUM(successes) AS successes, SUM(failures) AS failures,
               SUM(insufficient_balance_failures) AS insufficientBalanceFailures,
               SUM(actual_tokens) AS actualTokens, SUM(billable_tokens) AS billableTokens
-       FROM usage_daily WHERE day >= ? AND day <= ? GROUP BY ${by} ORDER BY billableTokens DESC, key`,
+       FROM ${by === 'model' ? 'usage_by_model_daily' : 'usage_by_operation_daily'} WHERE day >= ? AND day <= ? GROUP BY ${by} ORDER BY billableTokens DESC, key`,
     )
     .bind(from, to)
     .all<BreakdownRow>();
@@ -104,8 +86,7 @@ export async function getDaily(db: D1Database, days: number, now = Date.now()) {
   const [usage, money] = await db.batch([
     db
       .prepare(
-        `SELECT day, SUM(requests) AS requests, SUM(failures) AS failures, SUM(actual_tokens) AS actualTokens, SUM(billable_tokens) AS billableTokens
-         FROM usage_daily WHERE day >= ? GROUP BY day`,
+        `SELECT day, requests, failures, actual_tokens AS actualTokens, billable_tokens AS billableTokens FROM usage_by_day WHERE day >= ?`,
       )
       .bind(range[0]),
     db.prepare(`SELECT day, SUM(entries) AS purchases, SUM(amount_cents) AS revenueCents FROM ledger_daily WHERE type IN ${REVENUE_TYPES} AND day >= ? GROUP BY day`).bind(range[0]),
