@@ -50,8 +50,8 @@ const CONCURRENCY = positive('concurrency');
 const WARMUP = positive('warmup');
 const STATS = { rows: positive('stats-rows'), purchases: 50_000, days: positive('stats-days'), chunk: 50_000, rounds: positive('stats-rounds'), calls: positive('stats-calls'), scans: 2 };
 const SCENARIOS = [1, 100];
-const CASES = ['noop', 'charge', 'd1'];
-const LABEL = { noop: '(a) noop', charge: '(b) charge', d1: '(c) d1 baseline' };
+const CASES = ['noop', 'write', 'charge', 'd1'];
+const LABEL = { noop: '(a) noop', write: "(a') noop + 1 write", charge: '(b) charge', d1: '(c) d1 baseline' };
 /** Each benchmark charge costs ceil(1 × 1.5) = 2 tokens. */
 const CHARGE_COST = 2;
 /** What a new account holds (the default welcome bonus); checked after the accounts are created. */
@@ -245,6 +245,7 @@ try {
       charge_vs_noop_ops: perRound((i) => rs.charge[i].ops / rs.noop[i].ops),
       charge_vs_noop_p99: perRound((i) => rs.charge[i].p99 / rs.noop[i].p99),
       charge_vs_d1_ops: perRound((i) => rs.charge[i].ops / rs.d1[i].ops),
+      charge_vs_write_ops: perRound((i) => rs.charge[i].ops / rs.write[i].ops),
     };
     summary[n] = { cases, ratios, drainMs: median(drains[n]) };
   }
@@ -334,6 +335,7 @@ function printTable(summary, elapsed) {
     }
   }
   lines.push(...grid(ghead, grows, [false, false, true, false, false]));
+  lines.push(`context (no goal): charge ops/s ÷ (a') ops/s = ${SCENARIOS.map((n) => `${fmt(summary[n].ratios.charge_vs_write_ops)} (${n} account${n > 1 ? 's' : ''})`).join(', ')} — (a') commits one row, so this is the charge's own cost beyond any durable write`);
   lines.push('');
   lines.push(failed ? `GOALS NOT MET: ${failed} of ${grows.length} checks FAIL (see table above)` : `all ${grows.length} goal checks PASS`);
   console.log(lines.join('\n'));
@@ -360,6 +362,7 @@ function toJson(summary) {
       out[`${p}${g.key}`] = round(ratios[g.key], 3);
       out[`${p}${g.key}_pass`] = g.pass(ratios[g.key]);
     }
+    out[`${p}charge_vs_write_ops`] = round(ratios.charge_vs_write_ops, 3);
   }
   for (const n of SCENARIOS) out[`${n === 1 ? '' : `acc${n}_`}outbox_drain_ms`] = Number.isFinite(summary[n].drainMs) ? Math.round(summary[n].drainMs) : null;
   out.storage = STORAGE;

@@ -51,8 +51,8 @@ export class BillingService extends WorkerEntrypoint<Env> {
   /** Does nothing on the same path as a charge: the benchmark's ceiling. Authenticated like every call. */
   noop(params: unknown, auth: RpcAuth): Promise<BillingResult<{ ok: true }>> {
     return this.#authed('noop', params, auth, async () => {
-      const userId = (params as { userId?: string } | null)?.userId ?? 'noop';
-      await this.env.TOKEN_ACCOUNT.getByName(userId).noop();
+      const p = params as { userId?: string; write?: boolean } | null;
+      await this.env.TOKEN_ACCOUNT.getByName(p?.userId ?? 'noop').noop(p?.write === true);
       return { ok: true as const };
     });
   }

@@ -67,7 +67,7 @@ export class BillingClient {
   release(p: ReleaseInput): Promise<ReleaseAnswer> {
     return this.#call('release', p);
   }
-  noop(p: { userId: string }): Promise<{ ok: true }> {
+  noop(p: { userId: string; write?: boolean }): Promise<{ ok: true }> {
     return this.#call('noop', p);
   }
 

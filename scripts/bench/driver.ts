@@ -20,7 +20,7 @@ interface Env {
   APP: Fetcher;
 }
 
-export type BenchCase = 'noop' | 'charge' | 'd1';
+export type BenchCase = 'noop' | 'write' | 'charge' | 'd1';
 
 export interface SetupRequest {
   /** Migration files, each already split into statements. */
@@ -127,6 +127,9 @@ async function run(env: Env, req: RunRequest): Promise<RunResult> {
     switch (req.case) {
       case 'noop':
         await billing.noop({ userId });
+        return;
+      case 'write':
+        await billing.noop({ userId, write: true });
         return;
       case 'charge': {
         const r = await billing.charge({ userId, idempotencyKey: key, operation: 'chat', model: 'gpt-4o', tokens: 1 });
