@@ -106,3 +106,28 @@ describe('signed HTTP authentication', () => {
     expect(r.error).toEqual({ code: 'invalid_billing_secret', message: 'Invalid billing secret' });
   });
 });
+
+describe('initializeDefaultSettings + seedDefaultPackages', () => {
+  it('a second seeding creates nothing and says so', async () => {
+    // The setup file has seeded this database once already.
+    const res = await signedPost('/api/internal/setup', {});
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      settings: { created: false, message: 'System settings already exist; nothing changed' },
+      packages: { created: 0, message: 'Packages already exist; nothing created', packageIds: ['pkg_starter', 'pkg_pro', 'pkg_business', 'pkg_enterprise'] },
+    });
+    const counts = await env.DB.prepare('SELECT (SELECT count(*) FROM settings) AS s, (SELECT count(*) FROM packages) AS p').first();
+    expect(counts).toEqual({ s: 1, p: 4 });
+    const settings = await env.DB.prepare('SELECT token_multiplier_bps, image_costs, tokens_per_usd, minimum_purchase_cents, welcome_bonus, low_balance_threshold, critical_balance_threshold FROM settings').first();
+    expect(settings).toEqual({
+      token_multiplier_bps: 15_000,
+      image_costs: JSON.stringify({ 'dall-e-3': 6000, 'dall-e-2': 3000, imagen: 4500 }),
+      tokens_per_usd: 10_000,
+      minimum_purchase_cents: 500,
+      welcome_bonus: 10_000,
+      low_balance_threshold: 1_000,
+      critical_balance_threshold: 100,
+    });
+    expect((await signedPost('/api/internal/setup', {}, { secret: 'wrong' })).status).toBe(401);
+  });
+});

@@ -137,4 +137,6 @@ export interface PackagesAnswer {
   packages: Package[];
   tokensPerUsd?: number;
   minimumPurchaseCents?: number;
+  stripePublishableKey?: string | null;
+  testMode?: boolean;
 }

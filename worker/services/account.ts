@@ -118,5 +118,8 @@ export async function listActivePackages(env: Env) {
     packages: pkgs.results.map((p) => ({ ...p, popular: p.popular === 1 })),
     tokensPerUsd: s.tokensPerUsd,
     minimumPurchaseCents: s.minimumPurchaseCents,
+    // The publishable key is public by design; the page uses it to tell test mode from live.
+    stripePublishableKey: env.VITE_STRIPE_PUBLISHABLE_KEY || null,
+    testMode: !env.VITE_STRIPE_PUBLISHABLE_KEY || env.VITE_STRIPE_PUBLISHABLE_KEY.startsWith('pk_test_'),
   };
 }

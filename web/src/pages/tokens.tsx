@@ -264,6 +264,11 @@ function BuySection(props: { pkgs: (PackagesAnswer & { error?: string }) | null;
       <Notice tone="error" assertive>
         {error ? `Checkout could not start: ${error}` : null}
       </Notice>
+      {pkgs?.testMode ? (
+        <p class="hint" data-testid="test-mode">
+          Test mode: no real money moves. Pay with card 4242 4242 4242 4242, any future expiry and any CVC.
+        </p>
+      ) : null}
       {!pkgs ? (
         <Spinner label="Loading packages…" />
       ) : pkgs.error ? (
