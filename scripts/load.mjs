@@ -8,7 +8,8 @@
 // (PaymentIntents confirmed there, plus a few real Checkout sessions paid on the simulator).
 // Reports throughput, p50/p99 and errors (only 402s are expected), then checks that the books
 // add up (every account's balance = 10,000 + purchases − everything billed, no hold left) and
-// runs the reconciliation (drift must be 0). Stops everything it started. Exit 1 on failure.
+// runs the reconciliation, accounts and Stripe (drift must be 0). Stops everything it started.
+// Exit 1 on failure.
 import { spawn } from 'node:child_process';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatReport, reconcileAll } from './reconcile.mjs';
+import { formatReport, formatStripe, reconcileAll, reconcileStripe } from './reconcile.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -341,8 +342,16 @@ async function run(app) {
 
   // 6. Reconciliation: DO ledgers against D1.
   const rec = await reconcileAll({ base, secret });
-  log(`reconciliation\n${formatReport(rec)}`);
-  return { summary, webhook, books, reconcile: { accounts: rec.accounts, drifted: rec.drifted, totals: rec.totals, durationMs: rec.durationMs }, unexpected: stats.unexpected.slice(0, 20) };
+  const stripe = await reconcileStripe({ base, secret });
+  log(`reconciliation\n${formatReport(rec)}\n${formatStripe(stripe)}`);
+  return {
+    summary,
+    webhook,
+    books,
+    reconcile: { accounts: rec.accounts, drifted: rec.drifted, totals: rec.totals, durationMs: rec.durationMs },
+    stripe: { payments: stripe.payments, paidCents: stripe.paidCents, credits: stripe.credits, creditedCents: stripe.creditedCents, drift: stripe.drift.length },
+    unexpected: stats.unexpected.slice(0, 20),
+  };
 }
 
 async function pool(items, n, fn) {
@@ -380,6 +389,7 @@ if (result.webhook.failed > 0) problems.push(`${result.webhook.failed} webhook d
 if (result.books.mismatched.length) problems.push(`${result.books.mismatched.length} accounts whose balance ≠ welcome + purchases − billed: ${JSON.stringify(result.books.mismatched.slice(0, 5))}`);
 if (result.books.heldLeft) problems.push(`${result.books.heldLeft} tokens still held`);
 if (result.reconcile.drifted) problems.push(`reconciliation drift on ${result.reconcile.drifted} accounts`);
+if (result.stripe.drift) problems.push(`${result.stripe.drift} differences between credits and Stripe payments`);
 if (JSON_OUT) console.log(JSON.stringify({ ok: problems.length === 0, ...result, problems }));
 if (problems.length) {
   console.error(`[load] FAILED:\n  ${problems.join('\n  ')}\n[load] app log kept at ${app.logFile}`);

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// npm run reconcile [-- --url http://127.0.0.1:8787] [--user usr_…]… [--json]
+// npm run reconcile [-- --url http://127.0.0.1:8787] [--user usr_…]… [--no-stripe] [--json]
 //
 // Compares every account's Durable Object ledger with D1's history (and directory row)
-// through the running app's signed POST /api/internal/reconcile, page by page, and prints the
+// through the running app's signed POST /api/internal/reconcile, page by page, then (when the
+// app has a Stripe key) the purchase credits with Stripe's succeeded payments, and prints the
 // drift. Exit code 0: no drift; 1: drift found; 2: the check could not run.
 // BILLING_SECRET comes from the environment or .dev.vars; the URL from --url, RECONCILE_URL,
 // or http://127.0.0.1:${PORT:-8787}.
@@ -61,6 +62,25 @@ export async function reconcileAll({ base, secret, userIds, pageSize = 100 }) {
   return merged;
 }
 
+/** Purchase and auto-recharge credits against Stripe's succeeded payments (after the accounts). */
+export async function reconcileStripe({ base, secret }) {
+  const res = await signedFetch(`${base}/api/internal/reconcile`, { stripe: true }, secret);
+  const text = await res.text();
+  if (!res.ok) throw new Error(`reconcile (Stripe) ${res.status}: ${text.slice(0, 500)}`);
+  return JSON.parse(text);
+}
+
+export function formatStripe(s) {
+  if (!s.configured) return 'Stripe             not configured: credits not compared with payments';
+  const lines = [
+    `Stripe payments    ${s.payments} succeeded token payments, ${s.paidCents} cents`,
+    `credits in D1      ${s.credits} purchase/auto-recharge credits, ${s.creditedCents} cents, ${s.creditedTokens} tokens${s.truncated ? ' (listing truncated)' : ''}`,
+  ];
+  for (const d of s.drift.slice(0, 50)) lines.push(`  ✗ ${d.paymentIntentId} (${d.userId ?? '?'}): ${d.problem} — ${d.detail}`);
+  lines.push(s.ok ? 'Stripe drift: 0 — every payment credited once, every credit paid' : `Stripe drift: ${s.drift.length}`);
+  return lines.join('\n');
+}
+
 function chunk(a, n) {
   const out = [];
   for (let i = 0; i < a.length; i += n) out.push(a.slice(i, i + n));
@@ -99,15 +119,18 @@ async function main() {
   const userIds = args.flatMap((a, i) => (a === '--user' ? [args[i + 1]] : []));
   const base = (opt('--url') ?? process.env.RECONCILE_URL ?? `http://127.0.0.1:${process.env.PORT ?? 8787}`).replace(/\/$/, '');
   let report;
+  let stripe = null;
   try {
-    report = await reconcileAll({ base, secret: readSecret(), userIds });
+    const secret = readSecret();
+    report = await reconcileAll({ base, secret, userIds });
+    if (!args.includes('--no-stripe') && !userIds.length) stripe = await reconcileStripe({ base, secret });
   } catch (err) {
     console.error(`[reconcile] could not run against ${base}: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(2);
   }
-  if (args.includes('--json')) console.log(JSON.stringify(report));
-  else console.log(`[reconcile] ${base}\n${formatReport(report)}`);
-  process.exit(report.ok ? 0 : 1);
+  if (args.includes('--json')) console.log(JSON.stringify({ ...report, stripe }));
+  else console.log(`[reconcile] ${base}\n${formatReport(report)}${stripe ? `\n${formatStripe(stripe)}` : ''}`);
+  process.exit(report.ok && (stripe?.ok ?? true) ? 0 : 1);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();

@@ -6,9 +6,10 @@
  */
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ReconcileReport } from '../../worker/services/reconcile';
+import type { ReconcileReport, StripeReport } from '../../worker/services/reconcile';
 import { adminUser, api, json, signUp, superadmin, type Session } from '../auth-helpers';
 import { account, newAccount, signedPost } from '../helpers';
+import { sim } from '../stripe-helpers';
 
 async function busyAccount(): Promise<string> {
   const userId = await newAccount();
@@ -96,5 +97,40 @@ describe('reconciliation', () => {
     expect(noBody.status).toBe(200);
     expect((await api('/api/admin/reconcile', { method: 'POST', cookie: root.cookie, body: { userIds: ['<script>'] } })).status).toBe(400);
     expect((await signedPost('/api/internal/reconcile', {}, { secret: 'wrong' })).status).toBe(401);
+  });
+});
+
+describe('reconciliation against Stripe', () => {
+  async function paid(userId: string, tokens: number, cents = 500): Promise<string> {
+    const pi = await sim('/v1/payment_intents', { amount: cents, currency: 'usd', confirm: true, payment_method: 'pm_card_visa', metadata: { userId, tokens: String(tokens), kind: 'purchase' } });
+    expect(pi.status).toBe('succeeded');
+    return pi.id;
+  }
+
+  it('finds payments never credited, credits never paid, and amounts that differ', async () => {
+    const userId = await newAccount();
+    const a = account(userId);
+    const credited = await paid(userId, 50_000);
+    const uncredited = await paid(userId, 50_000);
+    const differs = await paid(userId, 1_000);
+    await a.credit({ type: 'purchase', amount: 50_000, ref: credited, amountCents: 500, isPurchase: true });
+    await a.credit({ type: 'purchase', amount: 2_000, ref: differs, amountCents: 500, isPurchase: true });
+    const fake = `pi_fake_${crypto.randomUUID().replaceAll('-', '')}`;
+    await a.credit({ type: 'purchase', amount: 10_000, ref: fake, amountCents: 100, isPurchase: true });
+    await internal({ userIds: [userId] }); // flushes the account to D1
+    const res = await signedPost('/api/internal/reconcile', { stripe: true });
+    expect(res.status).toBe(200);
+    const r = await json<StripeReport>(res);
+    expect(r.configured).toBe(true);
+    // The simulator is shared by every test file: look at this account's payments only.
+    const mine = r.drift.filter((d) => d.userId === userId).map((d) => [d.paymentIntentId, d.problem]);
+    expect(mine.sort()).toEqual(
+      [
+        [uncredited, 'paid_not_credited'],
+        [differs, 'amount_differs'],
+        [fake, 'credited_not_paid'],
+      ].sort(),
+    );
+    expect(r.ok).toBe(false);
   });
 });

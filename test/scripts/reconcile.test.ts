@@ -36,7 +36,7 @@ function page(ids: string[], drifted: string[], nextCursor: string | null) {
 let server: Server | null = null;
 const bodies: unknown[] = [];
 
-async function stubApp(drifted: string[]): Promise<string> {
+async function stubApp(drifted: string[], stripeDrift = false): Promise<string> {
   server = createServer((req, res) => {
     let raw = '';
     req.on('data', (d) => (raw += d));
@@ -49,7 +49,19 @@ async function stubApp(drifted: string[]): Promise<string> {
       }
       const body = JSON.parse(raw);
       bodies.push(body);
-      const out = body.cursor ? page(['c', 'd'], drifted, null) : page(['a', 'b'], drifted, 'b');
+      const stripe = {
+        configured: true,
+        ok: !stripeDrift,
+        payments: 3,
+        paidCents: 1500,
+        credits: 3,
+        creditedCents: 1500,
+        creditedTokens: 150_000,
+        drift: stripeDrift ? [{ paymentIntentId: 'pi_1', userId: 'a', problem: 'paid_not_credited', detail: '500 cents paid' }] : [],
+        truncated: false,
+        durationMs: 1,
+      };
+      const out = body.stripe ? stripe : body.cursor ? page(['c', 'd'], drifted, null) : page(['a', 'b'], drifted, 'b');
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(out));
     });
   });
@@ -78,7 +90,8 @@ describe('npm run reconcile', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/accounts checked\s+4/);
     expect(r.stdout).toMatch(/drift: 0/);
-    expect(bodies).toEqual([{ limit: 100 }, { limit: 100, cursor: 'b' }]);
+    expect(r.stdout).toMatch(/Stripe drift: 0/);
+    expect(bodies).toEqual([{ limit: 100 }, { limit: 100, cursor: 'b' }, { stripe: true }]);
   });
 
   it('prints the drifted accounts and exits 1', async () => {
@@ -89,6 +102,14 @@ describe('npm run reconcile', () => {
     expect(r.stdout).toMatch(/drift: 1 account/);
     const json = await runScript(['--url', url, '--json']);
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, accounts: 4, drifted: 1 });
+  });
+
+  it('a payment never credited is drift too (exit 1)', async () => {
+    const url = await stubApp([], true);
+    const r = await runScript(['--url', url]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/✗ pi_1 \(a\): paid_not_credited/);
+    expect((await runScript(['--url', url, '--no-stripe'])).code).toBe(0);
   });
 
   it('exits 2 when it cannot run (wrong secret, nothing listening)', async () => {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { LedgerEntry } from '../do/types';
 import { userIdSchema } from './billing';
+import { stripeClient } from './stripe';
 
 /**
  * Reconciliation: for every account, the DO (the source of truth) against D1 (its replica).
@@ -20,6 +21,8 @@ export const reconcileSchema = z.strictObject({
   limit: z.int().min(1).max(500).optional(),
   /** List accounts without drift too. */
   includeOk: z.boolean().optional(),
+  /** Instead of accounts: compare the purchase credits in D1 with Stripe's succeeded payments. */
+  stripe: z.boolean().optional(),
 });
 export type ReconcileInput = z.output<typeof reconcileSchema>;
 
@@ -272,4 +275,104 @@ export async function reconcile(env: Env, input: ReconcileInput = {}): Promise<R
     nextCursor,
     durationMs: Date.now() - started,
   };
+}
+
+// ---------------------------------------------------------------- credits against Stripe
+
+export interface StripeDrift {
+  paymentIntentId: string;
+  userId: string | null;
+  problem: 'paid_not_credited' | 'credited_not_paid' | 'credited_twice' | 'amount_differs' | 'wrong_account';
+  detail: string;
+}
+
+export interface StripeReport {
+  configured: boolean;
+  ok: boolean;
+  /** Succeeded purchase / auto-recharge PaymentIntents seen at Stripe. */
+  payments: number;
+  paidCents: number;
+  /** purchase / auto_recharge entries in D1. */
+  credits: number;
+  creditedCents: number;
+  creditedTokens: number;
+  drift: StripeDrift[];
+  truncated: boolean;
+  durationMs: number;
+}
+
+const MAX_PAYMENT_INTENTS = 10_000;
+
+/**
+ * Every succeeded PaymentIntent made for tokens (metadata.kind purchase | auto_recharge) must be
+ * credited exactly once, to its metadata.userId, with its tokens and cents; every purchase or
+ * auto-recharge credit must be such a PaymentIntent. Reads D1's history, so run it after the
+ * accounts are reconciled (which flushes every outbox).
+ */
+export async function reconcileStripe(env: Env): Promise<StripeReport> {
+  const started = Date.now();
+  const report: StripeReport = { configured: !!env.STRIPE_SECRET_KEY, ok: true, payments: 0, paidCents: 0, credits: 0, creditedCents: 0, creditedTokens: 0, drift: [], truncated: false, durationMs: 0 };
+  if (!report.configured) return { ...report, durationMs: Date.now() - started };
+  const stripe = stripeClient(env);
+  const { results: credits } = await env.DB.prepare(
+    `SELECT id, user_id, ref, amount, amount_cents FROM token_transactions WHERE type IN ('purchase', 'auto_recharge') ORDER BY ref`,
+  ).all<{ id: string; user_id: string; ref: string | null; amount: number; amount_cents: number | null }>();
+  report.credits = credits.length;
+  const byRef = new Map<string, typeof credits>();
+  for (const c of credits) {
+    report.creditedCents += c.amount_cents ?? 0;
+    report.creditedTokens += c.amount;
+    const list = byRef.get(c.ref ?? '') ?? [];
+    list.push(c);
+    byRef.set(c.ref ?? '', list);
+  }
+  const seen = new Set<string>();
+  let startingAfter: string | undefined;
+  for (;;) {
+    const page = await stripe.paymentIntents.list({ limit: 100, ...(startingAfter ? { starting_after: startingAfter } : {}) });
+    for (const pi of page.data) {
+      if (pi.status !== 'succeeded') continue;
+      const kind = pi.metadata?.kind;
+      if (kind !== 'purchase' && kind !== 'auto_recharge') continue;
+      seen.add(pi.id);
+      report.payments++;
+      const cents = pi.amount_received || pi.amount;
+      report.paidCents += cents;
+      const userId = pi.metadata?.userId ?? null;
+      const got = byRef.get(pi.id) ?? [];
+      if (got.length === 0) {
+        report.drift.push({ paymentIntentId: pi.id, userId, problem: 'paid_not_credited', detail: `${cents} cents paid, no ${kind} credit in D1` });
+        continue;
+      }
+      if (got.length > 1) report.drift.push({ paymentIntentId: pi.id, userId, problem: 'credited_twice', detail: `${got.length} credits: ${got.map((c) => c.id).join(', ')}` });
+      const c = got[0];
+      if (userId && c.user_id !== userId) report.drift.push({ paymentIntentId: pi.id, userId, problem: 'wrong_account', detail: `credited to ${c.user_id}` });
+      const tokens = Number(pi.metadata?.tokens);
+      if (c.amount !== tokens || (c.amount_cents !== null && c.amount_cents !== cents)) {
+        report.drift.push({ paymentIntentId: pi.id, userId, problem: 'amount_differs', detail: `Stripe: ${tokens} tokens for ${cents} cents; D1: ${c.amount} tokens for ${c.amount_cents} cents` });
+      }
+    }
+    if (!page.has_more || page.data.length === 0) break;
+    startingAfter = page.data[page.data.length - 1].id;
+    if (seen.size >= MAX_PAYMENT_INTENTS) {
+      report.truncated = true;
+      break;
+    }
+  }
+  // Credits whose PaymentIntent the listing did not show as a succeeded token payment.
+  for (const [ref, list] of byRef) {
+    if (seen.has(ref)) continue;
+    if (report.truncated) continue; // cannot tell without the full listing
+    let detail = 'no such PaymentIntent';
+    if (ref.startsWith('pi_')) {
+      try {
+        const pi = await stripe.paymentIntents.retrieve(ref);
+        detail = `PaymentIntent is ${pi.status}${pi.metadata?.kind ? ` (${pi.metadata.kind})` : ', not a token payment'}`;
+      } catch {}
+    }
+    for (const c of list) report.drift.push({ paymentIntentId: ref, userId: c.user_id, problem: 'credited_not_paid', detail: `${c.id}: ${c.amount} tokens; ${detail}` });
+  }
+  report.ok = report.drift.length === 0;
+  report.durationMs = Date.now() - started;
+  return report;
 }
