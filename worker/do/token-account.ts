@@ -527,25 +527,18 @@ export class TokenAccount extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.#alarmAt = null;
     const now = Date.now();
-    try {
-      this.#expireHolds(now);
-      await this.#runAutoRecharge(now);
-      await this.#flushOutbox();
-      this.#pruneIdempotency(now);
-      this.#alarmFailures = 0;
-    } catch (err) {
-      this.#alarmFailures++;
-      console.error('alarm run failed; re-armed with backoff', { attempt: this.#alarmFailures, error: err instanceof Error ? err.message : String(err) });
-      throw err;
-    } finally {
-      // Re-arm even after a failure: the runtime retries a throwing alarm only a few times,
-      // and pending work (outbox rows, expired holds, a recharge) must not wait for the next write.
-      try {
-        this.#scheduleNext();
-      } catch {
-        this.#schedule(Date.now() + MAX_BACKOFF_MS);
-      }
-    }
+    // Arm a fallback before doing anything: if this run throws, or the object is reset in the
+    // middle of it, the work is retried with backoff even after the runtime's own few retries
+    // of a throwing alarm are spent. Nothing runs after a failure, so nothing touches storage
+    // of an object that is being torn down.
+    this.#alarmFailures++;
+    this.#schedule(now + Math.min(MAX_BACKOFF_MS, 500 * 2 ** (this.#alarmFailures - 1)));
+    this.#expireHolds(now);
+    await this.#runAutoRecharge(now);
+    await this.#flushOutbox();
+    this.#pruneIdempotency(now);
+    this.#alarmFailures = 0;
+    this.#scheduleNext(true);
   }
 
   // ---------------------------------------------------------------- ledger internals
@@ -980,7 +973,8 @@ export class TokenAccount extends DurableObject<Env> {
     void this.ctx.storage.setAlarm(at);
   }
 
-  #scheduleNext(): void {
+  /** Arms the alarm for the earliest due work. `exact` (end of an alarm run) also moves a later or stale alarm, or clears it. */
+  #scheduleNext(exact = false): void {
     const now = Date.now();
     const due: number[] = [];
     const pending = this.outboxPending();
@@ -994,10 +988,14 @@ export class TokenAccount extends DurableObject<Env> {
     if (hold !== null) due.push(hold);
     const oldest = this.#sql.exec<{ t: number }>(`SELECT created_at AS t FROM idempotency ORDER BY n LIMIT 1`).toArray()[0]?.t;
     if (oldest !== undefined) due.push(oldest + IDEMPOTENCY_RETENTION_MS);
-    if (!due.length) return;
-    // After failed runs, back off instead of spinning on work that is due but keeps failing.
-    const notBefore = this.#alarmFailures === 0 ? now : now + Math.min(MAX_BACKOFF_MS, 500 * 2 ** (this.#alarmFailures - 1));
-    this.#schedule(Math.max(notBefore, Math.min(...due)));
+    const at = due.length ? Math.max(now, Math.min(...due)) : null;
+    if (!exact) {
+      if (at !== null) this.#schedule(at);
+      return;
+    }
+    if (at === this.#alarmAt) return;
+    this.#alarmAt = at;
+    void (at === null ? this.ctx.storage.deleteAlarm() : this.ctx.storage.setAlarm(at));
   }
 
   // ---------------------------------------------------------------- settings
