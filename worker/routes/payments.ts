@@ -5,10 +5,17 @@ import { json, readBody, readRawBody, validate } from '../lib/http';
 import { requireUser } from '../services/auth';
 import { checkoutStatus, configureAutoRecharge, createCheckout, handleWebhookEvent, MAX_PURCHASE_CENTS, verifyWebhook } from '../services/payments';
 
-export const checkoutSchema = z.union([
-  z.strictObject({ packageId: z.string().min(1).max(64).regex(/^[A-Za-z0-9_\-]+$/, 'invalid package id'), idempotencyKey: z.string().min(1).max(255).optional() }),
-  z.strictObject({ amountCents: z.int().min(1).max(MAX_PURCHASE_CENTS), idempotencyKey: z.string().min(1).max(255).optional() }),
-]);
+/** A package or a custom amount, exactly one; one object (not a union) so every error names its field. */
+export const checkoutSchema = z
+  .strictObject({
+    packageId: z.string().min(1).max(64).regex(/^[A-Za-z0-9_\-]+$/, 'invalid package id').optional(),
+    amountCents: z.int().min(1).max(MAX_PURCHASE_CENTS).optional(),
+    idempotencyKey: z.string().min(1).max(255).optional(),
+  })
+  .superRefine((v, ctx) => {
+    if (v.packageId !== undefined && v.amountCents !== undefined) ctx.addIssue({ code: 'custom', message: 'give packageId or amountCents, not both', path: ['amountCents'] });
+    if (v.packageId === undefined && v.amountCents === undefined) ctx.addIssue({ code: 'custom', message: 'packageId or amountCents is required', path: ['packageId'] });
+  });
 
 export const sessionIdSchema = z.string().regex(/^cs_[A-Za-z0-9_]{1,200}$/, 'invalid checkout session id');
 
