@@ -970,7 +970,7 @@ export class TokenAccount extends DurableObject<Env> {
   #schedule(at: number): void {
     if (this.#alarmAt !== null && this.#alarmAt <= at) return;
     this.#alarmAt = at;
-    void this.ctx.storage.setAlarm(at);
+    this.ctx.storage.setAlarm(at).catch(alarmWriteFailed);
   }
 
   /** Arms the alarm for the earliest due work. `exact` (end of an alarm run) also moves a later or stale alarm, or clears it. */
@@ -995,7 +995,7 @@ export class TokenAccount extends DurableObject<Env> {
     }
     if (at === this.#alarmAt) return;
     this.#alarmAt = at;
-    void (at === null ? this.ctx.storage.deleteAlarm() : this.ctx.storage.setAlarm(at));
+    (at === null ? this.ctx.storage.deleteAlarm() : this.ctx.storage.setAlarm(at)).catch(alarmWriteFailed);
   }
 
   // ---------------------------------------------------------------- settings
@@ -1086,6 +1086,15 @@ export interface FlushOutcome {
   ledger: number;
   usage: number;
   remaining: number;
+}
+
+/**
+ * Alarm writes are not awaited (they ride the output gate). One only fails when the object is
+ * being reset or its storage is broken, and then the runtime discards this instance and the next
+ * one reloads the alarm from storage: note it instead of leaving an unhandled rejection.
+ */
+function alarmWriteFailed(err: unknown): void {
+  console.warn('alarm write failed (object reset?)', err instanceof Error ? err.message : String(err));
 }
 
 function notFound(): Failure {
