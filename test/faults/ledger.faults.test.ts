@@ -132,12 +132,13 @@ describe('the alarm failing again and again', () => {
   it('the DO storage failing inside the alarm (expiring holds) for several runs: the hold still comes back once', async () => {
     const userId = await newAccount();
     const a = account(userId);
-    const hold = await a.authorize({ idempotencyKey: 'h', operation: 'chat', model: 'gpt-4o', estimatedTokens: 2_000, ttlMs: 1 });
+    // Long enough to install the fault before the hold is due (the runtime's own alarm would expire it).
+    const hold = await a.authorize({ idempotencyKey: 'h', operation: 'chat', model: 'gpt-4o', estimatedTokens: 2_000, ttlMs: 300 });
     expect(hold).toMatchObject({ ok: true, reservedTokens: 3_000 });
     await runInDurableObject(a, (_i, state) => {
       state.storage.sql.exec(`CREATE TRIGGER no_expire BEFORE UPDATE ON reservations BEGIN SELECT RAISE(ABORT, 'disk full'); END`);
     });
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 320));
     for (let run = 0; run < 4; run++) {
       expect(await alarmNow(userId)).toMatch(/disk full/);
       const b = await a.getBalance();
