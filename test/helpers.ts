@@ -42,3 +42,18 @@ export async function viaBinding<T = unknown>(method: string, params: unknown, b
   const res = await aiEndpoint('/rpc', { method, params, badSecret });
   return res.json();
 }
+
+/** Flushes the account's outbox until D1 has everything (or fails loudly). */
+export async function drain(userId: string): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    const out = await account(userId).flush();
+    if (out.ok && out.remaining === 0) return;
+  }
+  throw new Error('outbox did not drain');
+}
+
+/** The account's history as D1 holds it, in ledger order. */
+export async function d1Ledger(userId: string) {
+  const rows = await env.DB.prepare('SELECT id, seq, type, amount, balance_after AS balanceAfter, ref FROM token_transactions WHERE user_id = ? ORDER BY seq').bind(userId).all();
+  return rows.results;
+}

@@ -2,26 +2,13 @@ import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } fro
 import { env, exports } from 'cloudflare:workers';
 import { BillingClient } from '../../worker/client';
 import { describe, expect, it } from 'vitest';
-import { account, newAccount, SECRET, signedPost, uid } from '../helpers';
+import { account, d1Ledger, drain, newAccount, SECRET, signedPost, uid } from '../helpers';
 
 const chat = (key: string, tokens: number) => ({ idempotencyKey: key, operation: 'chat' as const, model: 'gpt-4o', tokens });
 
 async function ledgerSum(userId: string) {
   const ledger = await account(userId).getLedger();
   return { ledger, sum: ledger.reduce((s, e) => s + e.amount, 0) };
-}
-
-async function drain(userId: string) {
-  for (let i = 0; i < 50; i++) {
-    const out = await account(userId).flush();
-    if (out.ok && out.remaining === 0) return;
-  }
-  throw new Error('outbox did not drain');
-}
-
-async function d1Ledger(userId: string) {
-  const rows = await env.DB.prepare('SELECT id, seq, type, amount, balance_after AS balanceAfter, ref FROM token_transactions WHERE user_id = ? ORDER BY seq').bind(userId).all();
-  return rows.results;
 }
 
 describe('TokenAccount charges', () => {

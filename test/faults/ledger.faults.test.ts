@@ -9,23 +9,10 @@
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { account, newAccount } from '../helpers';
+import { account, d1Ledger, drain, newAccount } from '../helpers';
 
 const chat = (key: string, tokens: number) => ({ idempotencyKey: key, operation: 'chat' as const, model: 'gpt-4o', tokens });
 const today = () => new Date().toISOString().slice(0, 10);
-
-async function drain(userId: string) {
-  for (let i = 0; i < 50; i++) {
-    const out = await account(userId).flush();
-    if (out.ok && out.remaining === 0) return;
-  }
-  throw new Error('outbox did not drain');
-}
-
-async function d1Ledger(userId: string) {
-  const rows = await env.DB.prepare('SELECT id, seq, type, amount, balance_after AS balanceAfter, ref FROM token_transactions WHERE user_id = ? ORDER BY seq').bind(userId).all();
-  return rows.results;
-}
 
 async function doLedger(userId: string) {
   return (await account(userId).getLedger(0, 10_000)).map(({ id, seq, type, amount, balanceAfter, ref }) => ({ id, seq, type, amount, balanceAfter, ref }));
