@@ -1,6 +1,7 @@
 import type { RouterType } from 'itty-router';
 import { verifySignature } from '../lib/billing-auth';
 import { AppError } from '../lib/errors';
+import { enforceRateLimit, limiters, RATE_LIMIT_PERIOD_S } from '../lib/rate-limit';
 import { json, parseJson, readRawBody } from '../lib/http';
 import { billing, type BillingMethod } from '../services/billing';
 import { initializeDefaultSettings, seedDefaultPackages } from '../services/settings';
@@ -14,7 +15,11 @@ export async function readSignedBody(request: Request, env: Env): Promise<unknow
   const ts = request.headers.get('x-billing-timestamp');
   const ok = await verifySignature(env.BILLING_SECRET, ts, `${ts}.${raw}`, request.headers.get('x-billing-signature'));
   if (!ok) throw new AppError('invalid_billing_secret');
-  return parseJson(raw);
+  const body = parseJson(raw);
+  // Counted only once the signature verifies, so nobody without the secret spends a user's budget.
+  const userId = (body as { userId?: unknown } | null)?.userId;
+  if (typeof userId === 'string') await enforceRateLimit(limiters(env).RATE_LIMIT_BILLING, `user:${userId}`, RATE_LIMIT_PERIOD_S.billing);
+  return body;
 }
 
 /** Signed HTTP for callers without a service binding. Bodies are validated by the billing service's zod schemas. */

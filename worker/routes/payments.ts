@@ -1,6 +1,7 @@
 import type { RouterType } from 'itty-router';
 import { z } from 'zod';
 import { AppError } from '../lib/errors';
+import { enforceRateLimit, limiters, RATE_LIMIT_PERIOD_S } from '../lib/rate-limit';
 import { json, readBody, readRawBody, validate } from '../lib/http';
 import { requireUser } from '../services/auth';
 import { checkoutStatus, configureAutoRecharge, createCheckout, handleWebhookEvent, MAX_PURCHASE_CENTS, verifyWebhook } from '../services/payments';
@@ -33,6 +34,7 @@ export const autoRechargeSchema = z
 export function registerPaymentRoutes(router: RouterType) {
   router.post('/api/checkout', async (request: Request, env: Env) => {
     const user = await requireUser(request, env);
+    await enforceRateLimit(limiters(env).RATE_LIMIT_CHECKOUT, `user:${user.id}`, RATE_LIMIT_PERIOD_S.checkout);
     const body = await readBody(request, checkoutSchema);
     const origin = new URL(request.url).origin;
     return json(await createCheckout(env, user, { ...body, idempotencyKey: body.idempotencyKey ?? request.headers.get('idempotency-key') ?? undefined }, origin));
