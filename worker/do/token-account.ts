@@ -185,7 +185,7 @@ export class TokenAccount extends DurableObject<Env> {
     const refusal = success ? this.#refusal(account, billable) : null;
     if (refusal) {
       this.ctx.storage.transactionSync(() => {
-        this.#insertUsage({ req, cost, billable: 0, success: false, errorCode: refusal.code, reservationId: null, transactionId: null, now });
+        this.#insertUsage({ req, cost, billable: 0, success: false, errorCode: refusal.code, reservationId: null, now });
       });
       this.#afterCommit();
       return refusal;
@@ -220,7 +220,6 @@ export class TokenAccount extends DurableObject<Env> {
           success: false,
           errorCode: refusal.code,
           reservationId: null,
-          transactionId: null,
           now,
         });
       });
@@ -323,7 +322,7 @@ export class TokenAccount extends DurableObject<Env> {
     const positive = req.type === 'purchase' || req.type === 'auto_recharge' || req.type === 'admin_grant';
     if (positive && req.amount < 0) return { ok: false, code: 'bad_request', message: `${req.type} must add tokens` };
     if ((req.type === 'refund' || req.type === 'dispute') && req.amount > 0) return { ok: false, code: 'bad_request', message: `${req.type} must take tokens back` };
-    const existing = this.#sql.exec<{ id: string }>(`SELECT id FROM ledger WHERE ref = ?`, req.ref).toArray()[0];
+    const existing = this.findByRef(req.ref);
     if (existing) return { ok: true, transactionId: existing.id, duplicate: true, balance: account.balance, status: account.status };
     const now = Date.now();
     const { account: next, entry } = this.ctx.storage.transactionSync(() =>
@@ -410,11 +409,10 @@ export class TokenAccount extends DurableObject<Env> {
   refundPayment(req: { paymentIntentId: string; refundId: string; refundedCents: number }): Result<CreditResult> {
     const a = this.#account;
     if (!a) return notFound();
-    const dup = this.#sql.exec<{ id: string }>(`SELECT id FROM ledger WHERE ref = ?`, `refund:${req.refundId}`).toArray()[0];
+    const dup = this.findByRef(`refund:${req.refundId}`);
     if (dup) return { ok: true, transactionId: dup.id, duplicate: true, balance: a.balance, status: a.status };
-    const payment = this.#sql
-      .exec<{ amount: number; amount_cents: number | null }>(`SELECT amount, amount_cents FROM ledger WHERE ref = ? AND type IN ('purchase', 'auto_recharge')`, req.paymentIntentId)
-      .toArray()[0];
+    const credited = this.findByRef(req.paymentIntentId);
+    const payment = credited && (credited.type === 'purchase' || credited.type === 'auto_recharge') ? { amount: credited.amount, amount_cents: credited.amountCents } : null;
     if (!payment || !payment.amount_cents) return { ok: false, code: 'not_found', message: 'No credited payment for this PaymentIntent' };
     const prior = this.#sql
       .exec<{ cents: number | null; tokens: number | null }>(
@@ -454,9 +452,9 @@ export class TokenAccount extends DurableObject<Env> {
     let a = this.#account;
     if (!a) return notFound();
     if (!req.won && req.paymentIntentId) {
-      const payment = this.#sql.exec<{ amount: number; amount_cents: number | null }>(`SELECT amount, amount_cents FROM ledger WHERE ref = ?`, req.paymentIntentId).toArray()[0];
+      const payment = this.findByRef(req.paymentIntentId);
       if (payment && payment.amount > 0) {
-        const r = this.credit({ type: 'dispute', amount: -payment.amount, ref: `dispute:${req.disputeId}`, amountCents: payment.amount_cents ?? undefined, description: `Lost dispute ${req.disputeId}`, metadata: { paymentIntentId: req.paymentIntentId } });
+        const r = this.credit({ type: 'dispute', amount: -payment.amount, ref: `dispute:${req.disputeId}`, amountCents: payment.amountCents ?? undefined, description: `Lost dispute ${req.disputeId}`, metadata: { paymentIntentId: req.paymentIntentId } });
         if (!r.ok) return r;
       }
       return { ok: true, balance: this.#view(this.#account!) };
@@ -554,7 +552,7 @@ export class TokenAccount extends DurableObject<Env> {
   ): { next: AccountRow; result: Result<ChargeResult> } {
     const usageId = newId('use');
     if (u.billable <= 0) {
-      this.#insertUsage({ id: usageId, req: u.usage, cost: u.cost, billable: 0, success: u.success, errorCode: u.success ? null : 'operation_failed', reservationId: u.reservationId, transactionId: null, now: u.now });
+      this.#insertUsage({ id: usageId, req: u.usage, cost: u.cost, billable: 0, success: u.success, errorCode: u.success ? null : 'operation_failed', reservationId: u.reservationId, now: u.now });
       const result: Result<ChargeResult> = { ok: true, transactionId: null, usageId, billableTokens: 0, balance: account.balance, available: account.balance - account.reserved };
       this.#remember(u.key, u.params, result, u.now);
       return { next: account, result };
@@ -646,12 +644,11 @@ export class TokenAccount extends DurableObject<Env> {
     success: boolean;
     errorCode: string | null;
     reservationId: string | null;
-    transactionId: string | null;
     now: number;
   }): void {
     this.#sql.exec(
-      `INSERT INTO usage (id, operation, model, input_tokens, output_tokens, images, actual_tokens, billable_tokens, success, error_code, request_id, reservation_id, transaction_id, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO usage (id, operation, model, input_tokens, output_tokens, images, actual_tokens, billable_tokens, success, error_code, request_id, reservation_id, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       u.id ?? newId('use'),
       u.req.operation,
       u.req.model,
@@ -664,7 +661,6 @@ export class TokenAccount extends DurableObject<Env> {
       u.errorCode,
       u.req.requestId ?? null,
       u.reservationId,
-      u.transactionId,
       u.now,
     );
   }
@@ -783,7 +779,7 @@ export class TokenAccount extends DurableObject<Env> {
     }
     for (const r of usage) {
       stmts.push(
-        insertUsage.bind(r.id, uid, r.operation, r.model, r.input_tokens, r.output_tokens, r.images, r.actual_tokens, r.billable_tokens, r.success, r.error_code, r.request_id, r.reservation_id, r.transaction_id, r.created_at),
+        insertUsage.bind(r.id, uid, r.operation, r.model, r.input_tokens, r.output_tokens, r.images, r.actual_tokens, r.billable_tokens, r.success, r.error_code, r.request_id, r.reservation_id, null, r.created_at),
       );
     }
     const upsertAttempt = db.prepare(

@@ -144,7 +144,6 @@ export const billing = {
 };
 
 export type BillingMethod = keyof typeof billing;
-export const BILLING_METHODS = Object.keys(billing) as BillingMethod[];
 
 /** Runs a billing operation and tags its outcome, for callers that cannot receive thrown AppErrors (RPC). */
 export async function tagged<T>(run: () => Promise<T>): Promise<BillingResult<T>> {

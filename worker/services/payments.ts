@@ -6,7 +6,7 @@ import { newId } from '../lib/crypto';
 import { AppError } from '../lib/errors';
 import type { AuthUser } from './auth';
 import { DEFAULT_SETTINGS, readSettings } from './settings';
-import { stripeClient, webCrypto } from './stripe';
+import { constructWebhookEvent, stripeClient } from './stripe';
 
 /** Largest custom purchase: $10,000. */
 export const MAX_PURCHASE_CENTS = 1_000_000;
@@ -134,9 +134,7 @@ export async function verifyWebhook(env: Env, rawBody: string, signature: string
   if (!env.STRIPE_WEBHOOK_SECRET) throw new AppError('upstream_unavailable', 'Webhooks are not configured (STRIPE_WEBHOOK_SECRET is not set)');
   if (!signature) throw new AppError('bad_request', 'Missing Stripe-Signature header');
   try {
-    // The SDK needs no API key to verify; any non-empty string constructs it.
-    const { default: StripeSdk } = await import('stripe');
-    return (await new StripeSdk('sk_verify_only').webhooks.constructEventAsync(rawBody, signature, env.STRIPE_WEBHOOK_SECRET, 300, webCrypto)) as Stripe.Event;
+    return await constructWebhookEvent(rawBody, signature, env.STRIPE_WEBHOOK_SECRET);
   } catch {
     throw new AppError('bad_request', 'Invalid Stripe webhook signature');
   }

@@ -26,7 +26,12 @@ export function stripeClient(env: Env, opts: { maxNetworkRetries?: number; timeo
   return new Stripe(env.STRIPE_SECRET_KEY, config);
 }
 
-export const webCrypto = Stripe.createSubtleCryptoProvider();
+const webCrypto = Stripe.createSubtleCryptoProvider();
+
+/** Verifies a webhook's Stripe-Signature over the raw body (WebCrypto, 300 s tolerance); needs no API key. */
+export function constructWebhookEvent(rawBody: string, signature: string, secret: string): Promise<Stripe.Event> {
+  return Stripe.webhooks.constructEventAsync(rawBody, signature, secret, 300, webCrypto);
+}
 
 /** What a failed Stripe call means for an off-session payment. */
 export type StripeFailure = { kind: 'card'; reason: string } | { kind: 'retry'; reason: string } | { kind: 'permanent'; reason: string };
