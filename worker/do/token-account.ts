@@ -26,9 +26,11 @@ import type { TransactionType } from '../db/schema';
 export const SETTINGS_TTL_MS = 30_000;
 /** Delay before the outbox flushes, so a burst of charges shares one D1 batch. */
 export const OUTBOX_FLUSH_DELAY_MS = 100;
-/** Rows per outbox batch (each row is one statement in a D1 batch). */
+/** Rows per outbox run step: one D1 batch, which commits whole or not at all. */
 const OUTBOX_BATCH_ROWS = 400;
 const OUTBOX_MAX_BATCHES_PER_RUN = 5;
+/** Rows per D1 statement (one JSON parameter): far below D1's 2 MB limit on a bound value even with long descriptions. */
+const OUTBOX_ROWS_PER_STATEMENT = 200;
 export const DEFAULT_HOLD_TTL_MS = 10 * 60_000;
 export const MAX_HOLD_TTL_MS = 60 * 60_000;
 /** Idempotency records are kept a week, far beyond any sane client retry window. */
@@ -174,12 +176,29 @@ export class TokenAccount extends DurableObject<Env> {
     const account = this.#account;
     if (!account) return notFound();
     const params = canonical('charge', req);
+    const cost = computeCost(this.#settings, req);
+    const success = req.success ?? true;
+
+    // Fast path, the common case: a new billed charge the balance covers. The key lookup is the
+    // ledger insert itself (its unique index, plus a probe of \`idempotency\` in the same
+    // statement), so a charge runs two statements, not four. A reused key writes nothing and
+    // falls through to the replay below.
+    if (cost.ok && success && cost.billableTokens > 0 && !this.#refusal(account, cost.billableTokens)) {
+      const now = Date.now();
+      const out = this.ctx.storage.transactionSync(() =>
+        this.#commitUsage(account, { key: req.idempotencyKey, params, usage: req, cost, billable: cost.billableTokens, success, reservationId: null, now }),
+      );
+      if (out) {
+        this.#account = out.next;
+        this.#afterCommit();
+        return out.result;
+      }
+    }
+
+    // Repeats, refusals and unbilled operations: the stored answer wins over everything else.
     const replay = this.#replay(req.idempotencyKey, params);
     if (replay) return replay as Result<ChargeResult>;
-
-    const cost = computeCost(this.#settings, req);
     if (!cost.ok) return { ok: false, code: cost.code, message: cost.message };
-    const success = req.success ?? true;
     const billable = success ? cost.billableTokens : 0;
     const now = Date.now();
     const refusal = success ? this.#refusal(account, billable) : null;
@@ -192,6 +211,9 @@ export class TokenAccount extends DurableObject<Env> {
     }
 
     const out = this.ctx.storage.transactionSync(() => this.#commitUsage(account, { key: req.idempotencyKey, params, usage: req, cost, billable, success, reservationId: null, now }));
+    // Unreachable (the replay above found no row for this key, and nothing ran in between), but a
+    // key already taken must never be charged again.
+    if (!out) return { ok: false, code: 'idempotency_conflict' };
     this.#account = out.next;
     this.#afterCommit();
     return out.result;
@@ -275,7 +297,10 @@ export class TokenAccount extends DurableObject<Env> {
       let next = account;
       if (res.state === 'open') next = this.#updateAccount(next, { reserved: next.reserved - res.amount }, now);
       this.#sql.exec(`UPDATE reservations SET state = 'settled', closed_at = ? WHERE id = ?`, now, res.id);
-      return this.#commitUsage(next, { key, params, usage: { ...usage, requestId: req.requestId }, cost, billable, success: req.success, reservationId: res.id, now });
+      const done = this.#commitUsage(next, { key, params, usage: { ...usage, requestId: req.requestId }, cost, billable, success: req.success, reservationId: res.id, now });
+      // The replay check above found no answer for this key; throwing rolls the hold's release back.
+      if (!done) throw new Error(`settle key ${key} already used`);
+      return done;
     });
     this.#account = out.next;
     this.#afterCommit();
@@ -549,7 +574,7 @@ export class TokenAccount extends DurableObject<Env> {
   #commitUsage(
     account: AccountRow,
     u: { key: string; params: string; usage: UsageInput & { requestId?: string }; cost: { ok: true; actualTokens: number; images: number }; billable: number; success: boolean; reservationId: string | null; now: number },
-  ): { next: AccountRow; result: Result<ChargeResult> } {
+  ): { next: AccountRow; result: Result<ChargeResult> } | null {
     const usageId = newId('use');
     if (u.billable <= 0) {
       this.#insertUsage({ id: usageId, req: u.usage, cost: u.cost, billable: 0, success: u.success, errorCode: u.success ? null : 'operation_failed', reservationId: u.reservationId, now: u.now });
@@ -561,9 +586,14 @@ export class TokenAccount extends DurableObject<Env> {
     const seq = account.ledger_seq + 1;
     const balance = account.balance - u.billable;
     const result: Result<ChargeResult> = { ok: true, transactionId: id, usageId, billableTokens: u.billable, balance, available: balance - account.reserved };
-    this.#sql.exec(
+    // Writes nothing when the key is taken: by a ledger row (its unique index) or by an
+    // unbilled answer in \`idempotency\`. Nothing else is written before this, so the caller
+    // just replays.
+    const inserted = this.#sql.exec(
       `INSERT INTO ledger (seq, id, type, amount, balance_after, idempotency_key, description, created_at, params, response, usage_id, operation, model, input_tokens, output_tokens, images, actual_tokens, request_id, reservation_id)
-       VALUES (?, ?, 'usage', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       SELECT ?1, ?2, 'usage', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18
+       WHERE NOT EXISTS (SELECT 1 FROM idempotency WHERE key = ?5)
+       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
       seq,
       id,
       -u.billable,
@@ -582,7 +612,8 @@ export class TokenAccount extends DurableObject<Env> {
       u.cost.actualTokens,
       u.usage.requestId ?? null,
       u.reservationId,
-    );
+    ).rowsWritten;
+    if (inserted === 0) return null;
     const next = this.#updateAccount(account, { balance, ledger_seq: seq, ...deriveStatus(account, balance, 'usage') }, u.now);
     return { next, result };
   }
@@ -761,25 +792,36 @@ export class TokenAccount extends DurableObject<Env> {
     const db = this.env.DB;
     const uid = account.user_id;
     const stmts: D1PreparedStatement[] = [];
-    const insertLedger = db.prepare(
-      `INSERT OR IGNORE INTO token_transactions (id, user_id, seq, type, amount, balance_after, amount_cents, ref, idempotency_key, description, metadata, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    const insertUsage = db.prepare(
-      `INSERT OR IGNORE INTO usage_records (id, user_id, operation, model, input_tokens, output_tokens, images, actual_tokens, billable_tokens, success, error_code, request_id, reservation_id, transaction_id, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    // Rows travel as JSON arrays unpacked by json_each: one statement per chunk instead of one per
+    // row, which is most of what a flush costs the object (and D1). INSERT OR IGNORE by id keeps a
+    // re-sent batch from writing (or firing the rollup triggers) twice.
+    const ledgerRows: SqlValue[][] = [];
+    const usageRows: SqlValue[][] = [];
     for (const r of ledger) {
-      stmts.push(insertLedger.bind(r.id, uid, r.seq, r.type, r.amount, r.balance_after, r.amount_cents, r.ref, r.idempotency_key, r.description, ledgerMetadata(r), r.created_at));
-      if (r.usage_id) {
-        stmts.push(
-          insertUsage.bind(r.usage_id, uid, r.operation, r.model, r.input_tokens, r.output_tokens, r.images, r.actual_tokens, -(r.amount as number), 1, null, r.request_id, r.reservation_id, r.id, r.created_at),
-        );
-      }
+      ledgerRows.push([r.id, r.seq, r.type, r.amount, r.balance_after, r.amount_cents, r.ref, r.idempotency_key, r.description, ledgerMetadata(r), r.created_at]);
+      if (r.usage_id) usageRows.push([r.usage_id, r.operation, r.model, r.input_tokens, r.output_tokens, r.images, r.actual_tokens, -(r.amount as number), 1, null, r.request_id, r.reservation_id, r.id, r.created_at]);
     }
     for (const r of usage) {
+      usageRows.push([r.id, r.operation, r.model, r.input_tokens, r.output_tokens, r.images, r.actual_tokens, r.billable_tokens, r.success, r.error_code, r.request_id, r.reservation_id, null, r.created_at]);
+    }
+    for (let i = 0; i < ledgerRows.length; i += OUTBOX_ROWS_PER_STATEMENT) {
       stmts.push(
-        insertUsage.bind(r.id, uid, r.operation, r.model, r.input_tokens, r.output_tokens, r.images, r.actual_tokens, r.billable_tokens, r.success, r.error_code, r.request_id, r.reservation_id, null, r.created_at),
+        db
+          .prepare(
+            `INSERT OR IGNORE INTO token_transactions (id, user_id, seq, type, amount, balance_after, amount_cents, ref, idempotency_key, description, metadata, created_at)
+             SELECT value ->> 0, ?1, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10 FROM json_each(?2)`,
+          )
+          .bind(uid, JSON.stringify(ledgerRows.slice(i, i + OUTBOX_ROWS_PER_STATEMENT))),
+      );
+    }
+    for (let i = 0; i < usageRows.length; i += OUTBOX_ROWS_PER_STATEMENT) {
+      stmts.push(
+        db
+          .prepare(
+            `INSERT OR IGNORE INTO usage_records (id, user_id, operation, model, input_tokens, output_tokens, images, actual_tokens, billable_tokens, success, error_code, request_id, reservation_id, transaction_id, created_at)
+             SELECT value ->> 0, ?1, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12, value ->> 13 FROM json_each(?2)`,
+          )
+          .bind(uid, JSON.stringify(usageRows.slice(i, i + OUTBOX_ROWS_PER_STATEMENT))),
       );
     }
     const upsertAttempt = db.prepare(
