@@ -193,6 +193,35 @@ describe('storage faults', () => {
     expect((await ledgerSum(userId)).sum).toBe(8_500);
   });
 
+  it('fast-path charges leave the account row behind; after a reset the object rolls it forward from the ledger', async () => {
+    const userId = await newAccount();
+    let a = account(userId);
+    await drain(userId);
+    const before = await a.getBalance();
+    for (let i = 0; i < 5; i++) expect(await a.charge(chat(`f-${i}`, 100))).toMatchObject({ ok: true, balance: 10_000 - 150 * (i + 1) });
+    // The stored row is the checkpoint before the charges: only the ledger rows carry them.
+    const stored = await runInDurableObject(a, (_i, state) => state.storage.sql.exec<{ balance: number; ledger_seq: number; version: number }>('SELECT balance, ledger_seq, version FROM account').one());
+    expect(stored).toMatchObject({ balance: 10_000, ledger_seq: 1 });
+    await abortAllDurableObjects();
+    a = account(userId); // stubs do not survive the reset
+    const after = await a.getBalance();
+    expect(after.ok && after.balance).toMatchObject({ balance: 10_000 - 750, available: 10_000 - 750 });
+    expect((await ledgerSum(userId)).sum).toBe(10_000 - 750);
+    // The version moved on by one per charge, so the D1 directory accepts the new snapshot.
+    await drain(userId);
+    const dir = await env.DB.prepare('SELECT balance, seq FROM token_accounts WHERE user_id = ?').bind(userId).first<{ balance: number; seq: number }>();
+    expect(dir).toEqual({ balance: 10_000 - 750, seq: stored.version + 5 });
+    expect(before.ok).toBe(true);
+    // A write that checkpoints (a hold) stores the rolled-forward balance, and a reset then changes nothing.
+    expect(await a.authorize({ idempotencyKey: 'h', operation: 'chat', model: 'gpt-4o', estimatedTokens: 100 })).toMatchObject({ ok: true, reservedTokens: 150 });
+    const checkpoint = await runInDurableObject(a, (_i, state) => state.storage.sql.exec<{ balance: number; ledger_seq: number; reserved: number }>('SELECT balance, ledger_seq, reserved FROM account').one());
+    expect(checkpoint).toEqual({ balance: 10_000 - 750, ledger_seq: 6, reserved: 150 });
+    await abortAllDurableObjects();
+    a = account(userId); // stubs do not survive the reset
+    const again = await a.getBalance();
+    expect(again.ok && again.balance).toMatchObject({ balance: 10_000 - 750, reserved: 150, available: 10_000 - 900 });
+  });
+
   it('an uninitialized account refuses everything with account_not_found', async () => {
     const a = account(uid());
     expect(await a.charge(chat('k', 1))).toMatchObject({ ok: false, code: 'account_not_found' });

@@ -179,15 +179,15 @@ export class TokenAccount extends DurableObject<Env> {
     const cost = computeCost(this.#settings, req);
     const success = req.success ?? true;
 
-    // Fast path, the common case: a new billed charge the balance covers. The key lookup is the
-    // ledger insert itself (its unique index, plus a probe of \`idempotency\` in the same
-    // statement), so a charge runs two statements, not four. A reused key writes nothing and
-    // falls through to the replay below.
+    // Fast path, the common case: a new billed charge the balance covers, written as one
+    // statement. The key lookup is the ledger insert itself (its unique index, plus a probe of
+    // `idempotency` in the same statement): a reused key writes nothing and falls through to the
+    // replay below. The account row is not rewritten: the new balance is the ledger row's
+    // balance_after, and #loadAccount rolls the row forward from the ledger. A single statement
+    // is atomic, so no transaction is needed. (The status cannot change here: the account is
+    // active and the balance stays at or above its holds.)
     if (cost.ok && success && cost.billableTokens > 0 && !this.#refusal(account, cost.billableTokens)) {
-      const now = Date.now();
-      const out = this.ctx.storage.transactionSync(() =>
-        this.#commitUsage(account, { key: req.idempotencyKey, params, usage: req, cost, billable: cost.billableTokens, success, reservationId: null, now }),
-      );
+      const out = this.#commitUsage(account, { key: req.idempotencyKey, params, usage: req, cost, billable: cost.billableTokens, success, reservationId: null, now: Date.now(), checkpoint: false });
       if (out) {
         this.#account = out.next;
         this.#afterCommit();
@@ -568,12 +568,24 @@ export class TokenAccount extends DurableObject<Env> {
 
   /**
    * Records one operation. Billed: a single ledger row that is also its usage record and its
-   * idempotency record, plus the account update. Unbilled (failed operation): a usage row and
-   * an idempotency row. Runs inside the caller's transactionSync.
+   * idempotency record, plus the account update (skipped on the charge fast path). Unbilled
+   * (failed operation): a usage row and an idempotency row. Runs inside the caller's
+   * transactionSync, except the fast path's single statement, which is atomic on its own.
    */
   #commitUsage(
     account: AccountRow,
-    u: { key: string; params: string; usage: UsageInput & { requestId?: string }; cost: { ok: true; actualTokens: number; images: number }; billable: number; success: boolean; reservationId: string | null; now: number },
+    u: {
+      key: string;
+      params: string;
+      usage: UsageInput & { requestId?: string };
+      cost: { ok: true; actualTokens: number; images: number };
+      billable: number;
+      success: boolean;
+      reservationId: string | null;
+      now: number;
+      /** False on the charge fast path: the ledger row alone carries the new balance (see #loadAccount). */
+      checkpoint?: boolean;
+    },
   ): { next: AccountRow; result: Result<ChargeResult> } | null {
     const usageId = newId('use');
     if (u.billable <= 0) {
@@ -587,7 +599,7 @@ export class TokenAccount extends DurableObject<Env> {
     const balance = account.balance - u.billable;
     const result: Result<ChargeResult> = { ok: true, transactionId: id, usageId, billableTokens: u.billable, balance, available: balance - account.reserved };
     // Writes nothing when the key is taken: by a ledger row (its unique index) or by an
-    // unbilled answer in \`idempotency\`. Nothing else is written before this, so the caller
+    // unbilled answer in `idempotency`. Nothing else is written before this, so the caller
     // just replays.
     const inserted = this.#sql.exec(
       `INSERT INTO ledger (seq, id, type, amount, balance_after, idempotency_key, description, created_at, params, response, usage_id, operation, model, input_tokens, output_tokens, images, actual_tokens, request_id, reservation_id)
@@ -614,6 +626,7 @@ export class TokenAccount extends DurableObject<Env> {
       u.reservationId,
     ).rowsWritten;
     if (inserted === 0) return null;
+    if (u.checkpoint === false) return { next: { ...account, balance, ledger_seq: seq, version: account.version + 1, updated_at: u.now }, result };
     const next = this.#updateAccount(account, { balance, ledger_seq: seq, ...deriveStatus(account, balance, 'usage') }, u.now);
     return { next, result };
   }
@@ -696,9 +709,13 @@ export class TokenAccount extends DurableObject<Env> {
     );
   }
 
+  /**
+   * Applies `patch` and persists it. Always writes balance and ledger_seq too, so the stored row
+   * is a checkpoint at ledger_seq: the fast path's ledger rows after it are all #loadAccount needs.
+   */
   #updateAccount(account: AccountRow, patch: Partial<AccountRow>, now: number): AccountRow {
     const next: AccountRow = { ...account, ...patch, version: account.version + 1, updated_at: now };
-    const cols = Object.keys(patch) as (keyof AccountRow)[];
+    const cols = [...new Set([...(Object.keys(patch) as (keyof AccountRow)[]), 'balance', 'ledger_seq'] as (keyof AccountRow)[])];
     const sets = [...cols.map((c) => `${c} = ?`), 'version = ?', 'updated_at = ?'].join(', ');
     this.#sql.exec(`UPDATE account SET ${sets} WHERE id = 1`, ...cols.map((c) => next[c] as SqlValue), next.version, now);
     return next;
@@ -1076,8 +1093,19 @@ export class TokenAccount extends DurableObject<Env> {
     });
   }
 
+  /**
+   * The account row rolled forward over the fast-path charges committed after its checkpoint:
+   * each is one ledger row that set the balance to its balance_after and bumped the version by
+   * one (exactly what the in-memory account did before the object was evicted).
+   */
   #loadAccount(): AccountRow | null {
-    return (this.#sql.exec<Record<string, SqlValue>>(`SELECT * FROM account WHERE id = 1`).toArray()[0] as unknown as AccountRow | undefined) ?? null;
+    const row = (this.#sql.exec<Record<string, SqlValue>>(`SELECT * FROM account WHERE id = 1`).toArray()[0] as unknown as AccountRow | undefined) ?? null;
+    if (!row) return null;
+    const last = this.#sql
+      .exec<{ seq: number; balance_after: number; created_at: number }>(`SELECT seq, balance_after, created_at FROM ledger ORDER BY seq DESC LIMIT 1`)
+      .toArray()[0];
+    if (!last || last.seq <= row.ledger_seq) return row;
+    return { ...row, balance: last.balance_after, ledger_seq: last.seq, version: row.version + (last.seq - row.ledger_seq), updated_at: Math.max(row.updated_at, last.created_at) };
   }
 
   #watermark(key: 'ledger_synced' | 'usage_synced'): number {
