@@ -1,6 +1,7 @@
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
 import { BillingClient } from '../../worker/client';
+import type { TokenAccount } from '../../worker/do/token-account';
 import { describe, expect, it } from 'vitest';
 import { account, d1Ledger, drain, newAccount, SECRET, signedPost, uid } from '../helpers';
 
@@ -226,5 +227,63 @@ describe('storage faults', () => {
     const a = account(uid());
     expect(await a.charge(chat('k', 1))).toMatchObject({ ok: false, code: 'account_not_found' });
     expect(await a.credit({ type: 'purchase', amount: 1, ref: 'pi' })).toMatchObject({ ok: false, code: 'account_not_found' });
+  });
+});
+
+describe('housekeeping', () => {
+  const WEEK_AND_A_DAY = 8 * 24 * 3600_000;
+  const keys = (userId: string) =>
+    runInDurableObject(account(userId), (_i, state) => state.storage.sql.exec<{ key: string }>('SELECT key FROM idempotency ORDER BY n').toArray().map((r) => r.key));
+  const holds = (userId: string) =>
+    runInDurableObject(account(userId), (_i, state) => state.storage.sql.exec<{ id: string }>('SELECT id FROM reservations ORDER BY created_at, id').toArray().map((r) => r.id));
+
+  it('the alarm prunes idempotency answers and closed holds older than a week, and keeps the rest', async () => {
+    const userId = await newAccount();
+    const a = account(userId);
+    const hold = async (key: string) => {
+      const h = await a.authorize({ idempotencyKey: key, operation: 'chat', model: 'gpt-4o', estimatedTokens: 100 });
+      if (!h.ok) throw new Error(h.code);
+      expect(await a.release(h.reservationId)).toMatchObject({ ok: true });
+      return h.reservationId;
+    };
+    expect(await a.charge({ ...chat('old-unbilled', 100), success: false })).toMatchObject({ ok: true, transactionId: null });
+    const oldHold = await hold('old-hold');
+    const newHold = await hold('new-hold');
+    const open = await a.authorize({ idempotencyKey: 'open-hold', operation: 'chat', model: 'gpt-4o', estimatedTokens: 100 });
+    if (!open.ok) throw new Error(open.code);
+    expect(await keys(userId)).toEqual(['old-unbilled', 'old-hold', `release:${oldHold}`, 'new-hold', `release:${newHold}`, 'open-hold']);
+    // Age the first three answers and the first hold past the retention week.
+    const old = Date.now() - WEEK_AND_A_DAY;
+    await runInDurableObject(a, (_i, state) => {
+      state.storage.sql.exec(`UPDATE idempotency SET created_at = ? WHERE n <= 3`, old);
+      state.storage.sql.exec(`UPDATE reservations SET created_at = ?, closed_at = ? WHERE id = ?`, old, old, oldHold);
+    });
+    await runInDurableObject(a, (instance: TokenAccount) => instance.alarm());
+    expect(await keys(userId)).toEqual(['new-hold', `release:${newHold}`, 'open-hold']);
+    expect((await holds(userId)).sort()).toEqual([newHold, open.reservationId].sort());
+    // A second run finds nothing more to prune.
+    await runInDurableObject(a, (instance: TokenAccount) => instance.alarm());
+    expect(await keys(userId)).toEqual(['new-hold', `release:${newHold}`, 'open-hold']);
+    // The pruned key is free again; the kept one still replays.
+    expect(await a.authorize({ idempotencyKey: 'new-hold', operation: 'chat', model: 'gpt-4o', estimatedTokens: 100 })).toMatchObject({ ok: true, reservationId: newHold });
+  });
+
+  it('an object stored at schema version 1 gains the version 2 indexes when it next starts', async () => {
+    const userId = await newAccount();
+    const indexes = (id: string) =>
+      runInDurableObject(account(id), (_i, state) => ({
+        names: state.storage.sql.exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('reservations_closed', 'recharge_attempts_unsynced') ORDER BY name`).toArray().map((r) => r.name),
+        version: state.storage.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'schema_version'`).one().value,
+      }));
+    expect(await indexes(userId)).toEqual({ names: ['recharge_attempts_unsynced', 'reservations_closed'], version: '2' });
+    await runInDurableObject(account(userId), (_i, state) => {
+      state.storage.sql.exec(`DROP INDEX reservations_closed`);
+      state.storage.sql.exec(`DROP INDEX recharge_attempts_unsynced`);
+      state.storage.sql.exec(`UPDATE meta SET value = '1' WHERE key = 'schema_version'`);
+    });
+    expect(await indexes(userId)).toEqual({ names: [], version: '1' });
+    await abortAllDurableObjects();
+    expect(await account(userId).getBalance()).toMatchObject({ ok: true, balance: { balance: 10_000 } });
+    expect(await indexes(userId)).toEqual({ names: ['recharge_attempts_unsynced', 'reservations_closed'], version: '2' });
   });
 });

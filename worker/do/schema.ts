@@ -120,5 +120,12 @@ export const ACCOUNT_SCHEMA: string[][] = [
       synced INTEGER NOT NULL DEFAULT 0
     )`,
   ],
+  [
+    // Closed holds are pruned after the retention period: without this index, each alarm run
+    // scanned every hold the account ever had.
+    `CREATE INDEX reservations_closed ON reservations (closed_at) WHERE state != 'open'`,
+    // Every alarm run asks which recharge attempts D1 has not seen yet.
+    `CREATE INDEX recharge_attempts_unsynced ON recharge_attempts (created_at) WHERE synced = 0`,
+  ],
 ];
 export const ACCOUNT_SCHEMA_VERSION = ACCOUNT_SCHEMA.length;

@@ -86,6 +86,8 @@ export class TokenAccount extends DurableObject<Env> {
   #flushFailures = 0;
   #alarmFailures = 0;
   #flushing: Promise<FlushOutcome> | null = null;
+  /** The outbox watermarks (persisted in meta, read once): what D1 has acknowledged. */
+  #synced = { ledger: 0, usage: 0, directoryVersion: -1 };
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -93,6 +95,7 @@ export class TokenAccount extends DurableObject<Env> {
     void ctx.blockConcurrencyWhile(async () => {
       this.#migrate();
       this.#account = this.#loadAccount();
+      this.#synced = { ledger: Number(this.#meta('ledger_synced') ?? 0), usage: Number(this.#meta('usage_synced') ?? 0), directoryVersion: Number(this.#meta('directory_version') ?? -1) };
       const cached = this.#meta('settings');
       if (cached) this.#settings = JSON.parse(cached) as BillingSettings;
       this.#alarmAt = await ctx.storage.getAlarm();
@@ -526,11 +529,10 @@ export class TokenAccount extends DurableObject<Env> {
 
   /** Counts of rows still waiting for D1. */
   outboxPending(): { ledger: number; usage: number; directory: boolean } {
-    const ledger = this.#sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ledger WHERE seq > ?`, this.#watermark('ledger_synced')).one().n;
-    const usage = this.#sql.exec<{ n: number }>(`SELECT count(*) AS n FROM usage WHERE n > ?`, this.#watermark('usage_synced')).one().n;
+    const ledger = this.#sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ledger WHERE seq > ?`, this.#synced.ledger).one().n;
+    const usage = this.#sql.exec<{ n: number }>(`SELECT count(*) AS n FROM usage WHERE n > ?`, this.#synced.usage).one().n;
     const attempts = this.#sql.exec<{ n: number }>(`SELECT count(*) AS n FROM recharge_attempts WHERE synced = 0`).one().n;
-    const dir = Number(this.#meta('directory_version') ?? -1);
-    return { ledger, usage, directory: (!!this.#account && dir < this.#account.version) || attempts > 0 };
+    return { ledger, usage, directory: (!!this.#account && this.#synced.directoryVersion < this.#account.version) || attempts > 0 };
   }
 
   /** Flushes the outbox to D1 now (reconciliation, tests, admin tools). */
@@ -766,12 +768,18 @@ export class TokenAccount extends DurableObject<Env> {
   }
 
   #pruneIdempotency(now: number): void {
-    // Rows arrive in rowid order: find the newest expired row among the oldest few thousand.
-    const cutoff = this.#sql
-      .exec<{ n: number | null }>(`SELECT max(n) AS n FROM (SELECT n, created_at FROM idempotency ORDER BY n LIMIT 5000) WHERE created_at < ?`, now - IDEMPOTENCY_RETENTION_MS)
-      .one().n;
-    if (cutoff !== null) this.#sql.exec(`DELETE FROM idempotency WHERE n <= ?`, cutoff);
-    this.#sql.exec(`DELETE FROM reservations WHERE state != 'open' AND closed_at < ?`, now - IDEMPOTENCY_RETENTION_MS);
+    const before = now - IDEMPOTENCY_RETENTION_MS;
+    // Two indexed probes on every alarm run; the deletes only when something is actually due.
+    const oldest = this.#sql.exec<{ t: number }>(`SELECT created_at AS t FROM idempotency ORDER BY n LIMIT 1`).toArray()[0]?.t;
+    if (oldest !== undefined && oldest < before) {
+      // Rows arrive in rowid order: find the newest expired row among the oldest few thousand.
+      const cutoff = this.#sql
+        .exec<{ n: number | null }>(`SELECT max(n) AS n FROM (SELECT n, created_at FROM idempotency ORDER BY n LIMIT 5000) WHERE created_at < ?`, before)
+        .one().n;
+      if (cutoff !== null) this.#sql.exec(`DELETE FROM idempotency WHERE n <= ?`, cutoff);
+    }
+    const closed = this.#sql.exec<{ t: number | null }>(`SELECT min(closed_at) AS t FROM reservations WHERE state != 'open'`).one().t;
+    if (closed !== null && closed < before) this.#sql.exec(`DELETE FROM reservations WHERE state != 'open' AND closed_at < ?`, before);
   }
 
   // ---------------------------------------------------------------- outbox
@@ -800,10 +808,13 @@ export class TokenAccount extends DurableObject<Env> {
   async #flushOnce(): Promise<FlushOutcome> {
     const account = this.#account;
     if (!account) return { ok: true, ledger: 0, usage: 0, remaining: 0 };
-    const ledger = this.#sql.exec<Record<string, SqlValue>>(`SELECT * FROM ledger WHERE seq > ? ORDER BY seq LIMIT ?`, this.#watermark('ledger_synced'), OUTBOX_BATCH_ROWS).toArray();
-    const usage = this.#sql.exec<Record<string, SqlValue>>(`SELECT * FROM usage WHERE n > ? ORDER BY n LIMIT ?`, this.#watermark('usage_synced'), OUTBOX_BATCH_ROWS).toArray();
+    const ledger = this.#sql.exec<Record<string, SqlValue>>(
+      // Every column but the stored request and answer (params, response), which D1 never gets.
+      `SELECT seq, id, type, amount, balance_after, amount_cents, ref, idempotency_key, description, metadata, created_at, usage_id, operation, model, input_tokens, output_tokens, images, actual_tokens, request_id, reservation_id
+       FROM ledger WHERE seq > ? ORDER BY seq LIMIT ?`, this.#synced.ledger, OUTBOX_BATCH_ROWS).toArray();
+    const usage = this.#sql.exec<Record<string, SqlValue>>(`SELECT * FROM usage WHERE n > ? ORDER BY n LIMIT ?`, this.#synced.usage, OUTBOX_BATCH_ROWS).toArray();
     const attempts = this.#sql.exec<Record<string, SqlValue>>(`SELECT * FROM recharge_attempts WHERE synced = 0 LIMIT 50`).toArray();
-    const dirVersion = Number(this.#meta('directory_version') ?? -1);
+    const dirVersion = this.#synced.directoryVersion;
     if (ledger.length === 0 && usage.length === 0 && attempts.length === 0 && dirVersion >= account.version) return { ok: true, ledger: 0, usage: 0, remaining: 0 };
 
     const db = this.env.DB;
@@ -870,12 +881,19 @@ export class TokenAccount extends DurableObject<Env> {
       return { ok: false, ledger: 0, usage: 0, remaining: ledger.length + usage.length };
     }
     this.#flushFailures = 0;
+    const synced = {
+      ledger: ledger.length ? (ledger[ledger.length - 1].seq as number) : this.#synced.ledger,
+      usage: usage.length ? (usage[usage.length - 1].n as number) : this.#synced.usage,
+      directoryVersion: a.version,
+    };
     this.ctx.storage.transactionSync(() => {
-      if (ledger.length) this.#setMeta('ledger_synced', String(ledger[ledger.length - 1].seq));
-      if (usage.length) this.#setMeta('usage_synced', String(usage[usage.length - 1].n));
+      if (ledger.length) this.#setMeta('ledger_synced', String(synced.ledger));
+      if (usage.length) this.#setMeta('usage_synced', String(synced.usage));
       for (const r of attempts) this.#sql.exec(`UPDATE recharge_attempts SET synced = 1 WHERE id = ? AND updated_at = ?`, r.id, r.updated_at);
       this.#setMeta('directory_version', String(a.version));
     });
+    // Only once stored: if that failed, the rows are re-sent (and ignored by D1) next time.
+    this.#synced = synced;
     const pending = this.outboxPending();
     return { ok: true, ledger: ledger.length, usage: usage.length, remaining: pending.ledger + pending.usage };
   }
@@ -1106,10 +1124,6 @@ export class TokenAccount extends DurableObject<Env> {
       .toArray()[0];
     if (!last || last.seq <= row.ledger_seq) return row;
     return { ...row, balance: last.balance_after, ledger_seq: last.seq, version: row.version + (last.seq - row.ledger_seq), updated_at: Math.max(row.updated_at, last.created_at) };
-  }
-
-  #watermark(key: 'ledger_synced' | 'usage_synced'): number {
-    return Number(this.#meta(key) ?? 0);
   }
 
   #meta(key: string): string | null {
