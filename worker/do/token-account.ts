@@ -529,7 +529,8 @@ export class TokenAccount extends DurableObject<Env> {
 
   /** Counts of rows still waiting for D1. */
   outboxPending(): { ledger: number; usage: number; directory: boolean } {
-    const ledger = this.#sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ledger WHERE seq > ?`, this.#synced.ledger).one().n;
+    // Ledger sequence numbers are dense (each entry is the account's ledger_seq + 1), so no count is needed.
+    const ledger = Math.max(0, (this.#account?.ledger_seq ?? 0) - this.#synced.ledger);
     const usage = this.#sql.exec<{ n: number }>(`SELECT count(*) AS n FROM usage WHERE n > ?`, this.#synced.usage).one().n;
     const attempts = this.#sql.exec<{ n: number }>(`SELECT count(*) AS n FROM recharge_attempts WHERE synced = 0`).one().n;
     return { ledger, usage, directory: (!!this.#account && this.#synced.directoryVersion < this.#account.version) || attempts > 0 };
