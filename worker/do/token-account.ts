@@ -888,10 +888,14 @@ export class TokenAccount extends DurableObject<Env> {
       directoryVersion: a.version,
     };
     this.ctx.storage.transactionSync(() => {
-      if (ledger.length) this.#setMeta('ledger_synced', String(synced.ledger));
-      if (usage.length) this.#setMeta('usage_synced', String(synced.usage));
+      // All three watermarks in one statement (rewriting an unchanged one is harmless).
+      this.#sql.exec(
+        `INSERT INTO meta (key, value) VALUES ('ledger_synced', ?), ('usage_synced', ?), ('directory_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+        String(synced.ledger),
+        String(synced.usage),
+        String(synced.directoryVersion),
+      );
       for (const r of attempts) this.#sql.exec(`UPDATE recharge_attempts SET synced = 1 WHERE id = ? AND updated_at = ?`, r.id, r.updated_at);
-      this.#setMeta('directory_version', String(a.version));
     });
     // Only once stored: if that failed, the rows are re-sent (and ignored by D1) next time.
     this.#synced = synced;
