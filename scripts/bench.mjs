@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench [-- --json] [--only charge|stats] [--rounds N] [--calls N] [--concurrency N] [--warmup N] [--storage ram|disk]
-//                  [--stats-rows N] [--stats-days N] [--stats-rounds N] [--stats-calls N]]`
+//                  [--stats-rows N] [--stats-days N] [--stats-rounds N] [--stats-calls N]
+//                  [--profile noop|write|charge|d1 [--profile-accounts 1|100] [--profile-out FILE]]]`
 //
 // Measures, in one process and one Miniflare instance, on one account and on 100 accounts:
 //   (a) noop:   caller Worker → service binding → BillingService.noop → TokenAccount.noop() (does nothing)
@@ -12,7 +13,7 @@
 // Then the stats case (scripts/bench/stats.mjs): 1,000,000 usage records loaded into D1 through the
 // rollup triggers, each admin stats endpoint timed against a full scan of the same data.
 // `--only charge` or `--only stats` runs one of the two; the default runs both, charge first.
-import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { splitSql, stripJsonc } from './bench/sql.mjs';
+import { freePort, profileTable, startProfiler } from './bench/profile.mjs';
 import { runStats, STATS_SUPERADMIN, statsJson, statsTable } from './bench/stats.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -32,6 +34,9 @@ const { values: opt } = parseArgs({
     warmup: { type: 'string', default: '1000' },
     storage: { type: 'string' },
     only: { type: 'string' },
+    profile: { type: 'string' },
+    'profile-accounts': { type: 'string', default: '1' },
+    'profile-out': { type: 'string' },
     'stats-rows': { type: 'string', default: '1000000' },
     'stats-days': { type: 'string', default: '90' },
     'stats-rounds': { type: 'string', default: '5' },
@@ -42,6 +47,14 @@ if (opt.only !== undefined && opt.only !== 'charge' && opt.only !== 'stats') {
   console.error('--only must be charge or stats');
   process.exit(2);
 }
+const PROFILE = opt.profile;
+const PROFILE_ACCOUNTS = Number(opt['profile-accounts']);
+if (PROFILE !== undefined && (!['noop', 'write', 'charge', 'd1'].includes(PROFILE) || opt.only === 'stats' || ![1, 100].includes(PROFILE_ACCOUNTS))) {
+  console.error('--profile must be noop, write, charge or d1 (with the charge cases), --profile-accounts 1 or 100');
+  process.exit(2);
+}
+/** The profiled run: a warm-up run, then this many runs of --calls calls while sampling. */
+const PROFILE_RUNS = 4;
 const RUN_CHARGE = opt.only !== 'stats';
 const RUN_STATS = opt.only !== 'charge';
 const ROUNDS = positive('rounds');
@@ -129,7 +142,9 @@ try {
     (wrangler.durable_objects?.bindings ?? []).map((b) => [b.name, { className: b.class_name, useSQLite: sqliteClasses.has(b.class_name) }]),
   );
   const workerLogs = [];
+  const inspectorPort = PROFILE ? await freePort() : undefined;
   mf = new Miniflare({
+    inspectorPort,
     d1Persist: path.join(work, 'd1'),
     durableObjectsPersist: path.join(work, 'do'),
     handleStructuredLogs: ({ level, message }) => {
@@ -176,6 +191,7 @@ try {
   let results;
   let drains;
   let chargeElapsed;
+  let profileReport = null;
   if (RUN_CHARGE) {
     // Every round gets fresh accounts so none runs out: they start with the welcome bonus.
     // Accounts start with the welcome bonus only: a set of accounts serves rounds until the next
@@ -193,7 +209,10 @@ try {
       }
     }
     const accountsOf = (round, n) => Array.from({ length: n }, (_, i) => `bench-x${n}-s${sets[n][round]}-${i}`);
-    const allAccounts = [...new Set(SCENARIOS.flatMap((n) => Array.from({ length: ROUNDS + 1 }, (_, r) => accountsOf(r, n)).flat()))];
+    // The profiled run's own accounts: (1 + PROFILE_RUNS) × --calls charges must fit in their bonus.
+    const profileAccounts = PROFILE ? Array.from({ length: PROFILE_ACCOUNTS }, (_, i) => `bench-profile-${i}`) : [];
+    if (PROFILE && Math.ceil(((1 + PROFILE_RUNS) * CALLS) / PROFILE_ACCOUNTS) * CHARGE_COST > WELCOME_BONUS) throw new Error('--profile: lower --calls so the profiled charges fit in the welcome bonus');
+    const allAccounts = [...new Set([...SCENARIOS.flatMap((n) => Array.from({ length: ROUNDS + 1 }, (_, r) => accountsOf(r, n)).flat()), ...profileAccounts])];
     const init = await call('init', { accounts: allAccounts, d1Accounts: allAccounts, d1Balance: 1e12 });
     if (init.minAvailable < WELCOME_BONUS) throw new Error(`new accounts hold ${init.minAvailable} tokens; the bench assumes the default welcome bonus of ${WELCOME_BONUS}`);
     log(`${allAccounts.length} accounts initialized; ${CALLS} calls per case per round, ${CONCURRENCY} in flight, ${ROUNDS} rounds after a warm-up round`);
@@ -227,6 +246,22 @@ try {
       log(r === 0 ? 'warm-up round done' : `round ${r}/${ROUNDS}: ${SCENARIOS.map((n) => CASES.map((c) => `${c}@${n}=${Math.round(results[n][c][r - 1].ops)}`).join(' ')).join('  ')} ops/s`);
     }
     chargeElapsed = (performance.now() - started) / 1000;
+
+    // ---------------------------------------------------------------- --profile: where one case's time goes
+    if (PROFILE) {
+      const run = (tag) => call('run', { case: PROFILE, accounts: profileAccounts, calls: CALLS, concurrency: CONCURRENCY, tag: `profile-${tag}` });
+      await run('warm');
+      await sleep(SETTLE_MS);
+      const profiler = await startProfiler(inspectorPort, wrangler.name);
+      let measured = 0;
+      for (let i = 0; i < PROFILE_RUNS; i++) measured += (await run(String(i))).latencies.length;
+      const profile = await profiler.stop();
+      profileReport = [`profile of the app isolate: ${LABEL[PROFILE]} on ${PROFILE_ACCOUNTS} account(s), ${PROFILE_RUNS} runs × ${CALLS} calls, V8 sampling every 50 µs (slows the run)`, ...profileTable(profile, measured)];
+      if (opt['profile-out']) {
+        writeFileSync(opt['profile-out'], JSON.stringify(profile));
+        profileReport.push(`written to ${opt['profile-out']} (open in Chrome DevTools → Performance)`);
+      }
+    }
   }
 
   // ---------------------------------------------------------------- the stats case (scripts/bench/stats.mjs)
@@ -250,6 +285,7 @@ try {
     summary[n] = { cases, ratios, drainMs: median(drains[n]) };
   }
   if (RUN_CHARGE) printTable(summary, chargeElapsed);
+  if (profileReport) console.log(`\n${profileReport.join('\n')}`);
   if (statsResult) {
     if (RUN_CHARGE) console.log('');
     console.log(statsTable(statsResult, grid).join('\n'));
