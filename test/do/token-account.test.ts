@@ -268,22 +268,46 @@ describe('housekeeping', () => {
     expect(await a.authorize({ idempotencyKey: 'new-hold', operation: 'chat', model: 'gpt-4o', estimatedTokens: 100 })).toMatchObject({ ok: true, reservationId: newHold });
   });
 
-  it('an object stored at schema version 1 gains the version 2 indexes when it next starts', async () => {
+  it('an object stored at schema version 1 gains the indexes of the later steps when it next starts', async () => {
     const userId = await newAccount();
     const indexes = (id: string) =>
       runInDurableObject(account(id), (_i, state) => ({
-        names: state.storage.sql.exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('reservations_closed', 'recharge_attempts_unsynced') ORDER BY name`).toArray().map((r) => r.name),
+        names: state.storage.sql.exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('reservations_closed', 'recharge_attempts_unsynced', 'ledger_refunds') ORDER BY name`).toArray().map((r) => r.name),
         version: state.storage.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'schema_version'`).one().value,
       }));
-    expect(await indexes(userId)).toEqual({ names: ['recharge_attempts_unsynced', 'reservations_closed'], version: '2' });
+    expect(await indexes(userId)).toEqual({ names: ['ledger_refunds', 'recharge_attempts_unsynced', 'reservations_closed'], version: '3' });
     await runInDurableObject(account(userId), (_i, state) => {
       state.storage.sql.exec(`DROP INDEX reservations_closed`);
       state.storage.sql.exec(`DROP INDEX recharge_attempts_unsynced`);
+      state.storage.sql.exec(`DROP INDEX ledger_refunds`);
       state.storage.sql.exec(`UPDATE meta SET value = '1' WHERE key = 'schema_version'`);
     });
     expect(await indexes(userId)).toEqual({ names: [], version: '1' });
     await abortAllDurableObjects();
     expect(await account(userId).getBalance()).toMatchObject({ ok: true, balance: { balance: 10_000 } });
-    expect(await indexes(userId)).toEqual({ names: ['recharge_attempts_unsynced', 'reservations_closed'], version: '2' });
+    expect(await indexes(userId)).toEqual({ names: ['ledger_refunds', 'recharge_attempts_unsynced', 'reservations_closed'], version: '3' });
+  });
+});
+
+describe('refunds', () => {
+  it('a refund worth less than a token is recorded with its cents, and the next refund of the payment counts them', async () => {
+    const userId = await newAccount();
+    const a = account(userId);
+    // 10 tokens for $10.00: one token per 100 cents.
+    expect(await a.credit({ type: 'purchase', amount: 10, ref: 'pi_small', amountCents: 1_000 })).toMatchObject({ ok: true, duplicate: false });
+    const first = await a.refundPayment({ paymentIntentId: 'pi_small', refundId: 're_1', refundedCents: 60 });
+    expect(first).toMatchObject({ ok: true, duplicate: false, balance: 10_010 });
+    if (!first.ok) throw new Error();
+    expect(first.transactionId).toMatch(/^txn_/);
+    // 60 + 60 cents = 1.2 tokens' worth: one token comes back now (it would be none if the first 60 were forgotten).
+    expect(await a.refundPayment({ paymentIntentId: 'pi_small', refundId: 're_2', refundedCents: 60 })).toMatchObject({ ok: true, duplicate: false, balance: 10_009 });
+    // Repeats change nothing and name the entry they made.
+    expect(await a.refundPayment({ paymentIntentId: 'pi_small', refundId: 're_1', refundedCents: 60 })).toMatchObject({ ok: true, duplicate: true, transactionId: first.transactionId });
+    const refunds = (await a.getLedger()).filter((e) => e.type === 'refund').map(({ amount, amountCents, ref }) => ({ amount, amountCents, ref }));
+    expect(refunds).toEqual([
+      { amount: 0, amountCents: 60, ref: 'refund:re_1' },
+      { amount: -1, amountCents: 60, ref: 'refund:re_2' },
+    ]);
+    expect((await ledgerSum(userId)).sum).toBe(10_009);
   });
 });

@@ -127,5 +127,10 @@ export const ACCOUNT_SCHEMA: string[][] = [
     // Every alarm run asks which recharge attempts D1 has not seen yet.
     `CREATE INDEX recharge_attempts_unsynced ON recharge_attempts (created_at) WHERE synced = 0`,
   ],
+  [
+    // A refund adds up the earlier refunds of its payment: without this index, a scan of the
+    // whole ledger (every charge the account ever made).
+    `CREATE INDEX ledger_refunds ON ledger (json_extract(metadata, '$.paymentIntentId')) WHERE type = 'refund'`,
+  ],
 ];
 export const ACCOUNT_SCHEMA_VERSION = ACCOUNT_SCHEMA.length;

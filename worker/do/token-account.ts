@@ -352,6 +352,11 @@ export class TokenAccount extends DurableObject<Env> {
     if ((req.type === 'refund' || req.type === 'dispute') && req.amount > 0) return { ok: false, code: 'bad_request', message: `${req.type} must take tokens back` };
     const existing = this.findByRef(req.ref);
     if (existing) return { ok: true, transactionId: existing.id, duplicate: true, balance: account.balance, status: account.status };
+    return this.#record(account, req);
+  }
+
+  /** Commits one validated credit-like entry and its balance change. */
+  #record(account: AccountRow, req: CreditRequest): Result<CreditResult> {
     const now = Date.now();
     const { account: next, entry } = this.ctx.storage.transactionSync(() =>
       this.#applyLedger(account, {
@@ -451,10 +456,11 @@ export class TokenAccount extends DurableObject<Env> {
     const cumulativeCents = Math.min(payment.amount_cents, (prior.cents ?? 0) + req.refundedCents);
     const target = Math.floor((payment.amount * cumulativeCents) / payment.amount_cents);
     const tokens = target - (prior.tokens ?? 0);
-    if (tokens <= 0) return { ok: true, transactionId: '', duplicate: true, balance: a.balance, status: a.status };
-    return this.credit({
+    // A refund too small to map to a whole token is still recorded (0 tokens, its cents), so the
+    // next refund of the same payment counts those cents.
+    return this.#record(a, {
       type: 'refund',
-      amount: -tokens,
+      amount: -Math.max(0, tokens),
       ref: `refund:${req.refundId}`,
       amountCents: req.refundedCents,
       description: `Refund of ${req.paymentIntentId}`,
