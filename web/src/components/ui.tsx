@@ -1,4 +1,4 @@
-import type { ComponentChildren } from 'preact';
+import type { ComponentChildren, JSX } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
 
 /**
@@ -56,6 +56,78 @@ export function Field(props: { id: string; label: string; hint?: ComponentChildr
 export const describedBy = (id: string, hint?: unknown, error?: unknown) => [hint ? `${id}-hint` : '', error ? `${id}-error` : ''].filter(Boolean).join(' ') || undefined;
 
 /** A horizontally scrollable, keyboard-focusable wrapper for wide tables on phones (a region named "<label> table"). */
+/** One column of a DataTable. */
+export interface Column<T> {
+  label: string;
+  /** The header is for screen readers only (e.g. a column of buttons). */
+  hiddenLabel?: boolean;
+  /** Right-aligned number. */
+  num?: boolean;
+  /** This column's cell is the row's header (`<th scope="row">`). */
+  rowHeader?: boolean;
+  /** Stack tables: show the label beside the value when phones lay rows out as cards. */
+  cardLabel?: boolean;
+  class?: string | ((row: T) => string | undefined);
+  cell: (row: T) => ComponentChildren;
+}
+
+/**
+ * A scrollable, labelled table. `stack` adds explicit ARIA roles, which keep the table
+ * semantics when small screens lay rows out as cards. Falsy columns are left out (e.g. an
+ * actions column for admins who may not write).
+ */
+export function DataTable<T>(props: {
+  label: string;
+  caption?: string;
+  testId?: string;
+  class?: string;
+  stack?: boolean;
+  wrap?: boolean;
+  columns: (Column<T> | false | null | undefined)[];
+  rows: T[];
+  rowKey: (row: T) => string | number;
+  rowAttrs?: (row: T) => Record<string, string | undefined>;
+}) {
+  const cols = props.columns.filter((c): c is Column<T> => !!c);
+  const role = (r: JSX.AriaRole) => (props.stack ? r : undefined);
+  const classOf = (c: Column<T>, row?: T) => {
+    const extra = typeof c.class === 'function' ? (row === undefined ? undefined : c.class(row)) : c.class;
+    return [c.num ? 'num' : '', extra ?? ''].filter(Boolean).join(' ') || undefined;
+  };
+  const table = (
+    <table class={props.class} data-testid={props.testId} role={role('table')}>
+      {props.caption ? <caption>{props.caption}</caption> : null}
+      <thead role={role('rowgroup')}>
+        <tr role={role('row')}>
+          {cols.map((c) => (
+            <th key={c.label} scope="col" role={role('columnheader')} class={c.num ? 'num' : undefined}>
+              {c.hiddenLabel ? <span class="sr-only">{c.label}</span> : c.label}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody role={role('rowgroup')}>
+        {props.rows.map((row) => (
+          <tr key={props.rowKey(row)} role={role('row')} {...(props.rowAttrs?.(row) ?? {})}>
+            {cols.map((c) =>
+              c.rowHeader ? (
+                <th key={c.label} scope="row" role={role('rowheader')} class={classOf(c, row)}>
+                  {c.cell(row)}
+                </th>
+              ) : (
+                <td key={c.label} role={role('cell')} class={classOf(c, row)} data-label={props.stack && c.cardLabel ? c.label : undefined}>
+                  {c.cell(row)}
+                </td>
+              ),
+            )}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+  return props.wrap === false ? table : <TableWrap label={props.label}>{table}</TableWrap>;
+}
+
 export function TableWrap(props: { label: string; children: ComponentChildren }) {
   return (
     <div class="table-wrap" role="region" aria-label={`${props.label} table`} tabIndex={0}>

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { errorMessage, get, post, put, type Package, type Page, type User } from '../api';
 import { DailyChart, type ChartSeries } from '../components/chart';
-import { Field, Notice, Section, Spinner, TableWrap, describedBy } from '../components/ui';
+import { DataTable, Field, Notice, Section, Spinner, describedBy } from '../components/ui';
 import * as f from '../format';
 
 interface Stats {
@@ -275,42 +275,21 @@ function UsageTable(props: { title: string; keyName: 'model' | 'operation'; test
       {loading && !data ? <Spinner /> : null}
       {data && items.length === 0 ? <p class="empty">No usage in this range.</p> : null}
       {items.length > 0 ? (
-        <TableWrap label={props.title}>
-          <table data-testid={props.testId} class="compact">
-            <thead>
-              <tr>
-                <th scope="col">{label}</th>
-                <th scope="col" class="num">
-                  Requests
-                </th>
-                <th scope="col" class="num">
-                  Actual
-                </th>
-                <th scope="col" class="num">
-                  Billable
-                </th>
-                <th scope="col" class="num">
-                  Failures
-                </th>
-                <th scope="col" class="num">
-                  Margin
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((r) => (
-                <tr key={r[props.keyName]}>
-                  <th scope="row">{r[props.keyName]}</th>
-                  <td class="num">{f.tokens(r.requests)}</td>
-                  <td class="num">{f.tokens(r.actualTokens)}</td>
-                  <td class="num">{f.tokens(r.billableTokens)}</td>
-                  <td class="num">{f.tokens(r.failures ?? 0)}</td>
-                  <td class="num">{f.percent(r.profitMarginPercent)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </TableWrap>
+        <DataTable
+          label={props.title}
+          testId={props.testId}
+          class="compact"
+          rows={items}
+          rowKey={(r) => r[props.keyName] ?? ''}
+          columns={[
+            { label, rowHeader: true, cell: (r) => r[props.keyName] },
+            { label: 'Requests', num: true, cell: (r) => f.tokens(r.requests) },
+            { label: 'Actual', num: true, cell: (r) => f.tokens(r.actualTokens) },
+            { label: 'Billable', num: true, cell: (r) => f.tokens(r.billableTokens) },
+            { label: 'Failures', num: true, cell: (r) => f.tokens(r.failures ?? 0) },
+            { label: 'Margin', num: true, cell: (r) => f.percent(r.profitMarginPercent) },
+          ]}
+        />
       ) : null}
     </div>
   );
@@ -394,49 +373,39 @@ function AccountsSection(props: { canWrite: boolean; version: number; onGrant: (
       </p>
       {items.length === 0 && !loading && !error ? <p class="empty">No accounts match these filters.</p> : null}
       {items.length > 0 ? (
-        <TableWrap label="Accounts">
-          <table data-testid="accounts-table" class="stack-table" role="table">
-            <thead role="rowgroup">
-              <tr role="row">
-                <th role="columnheader" scope="col">Email</th>
-                <th role="columnheader" scope="col">Workspace</th>
-                <th role="columnheader" scope="col" class="num">
-                  Balance
-                </th>
-                <th role="columnheader" scope="col">Status</th>
-                <th role="columnheader" scope="col">Last purchase</th>
-                {props.canWrite ? (
-                  <th role="columnheader" scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                ) : null}
-              </tr>
-            </thead>
-            <tbody role="rowgroup">
-              {items.map((a) => (
-                <tr key={a.userId} role="row">
-                  <th scope="row" role="rowheader">
-                    {a.email ?? <span class="muted">(no user record)</span>}
-                    <span class="hint block mono">{a.userId}</span>
-                  </th>
-                  <td class="mono" role="cell" data-label="Workspace">{a.workspaceId ?? '—'}</td>
-                  <td class={`num ${a.balance < 0 ? 'neg' : ''}`} role="cell" data-label="Balance">{f.tokens(a.balance)}</td>
-                  <td role="cell" data-label="Status">
-                    <span class={`badge ${a.status === 'active' ? 'badge-ok' : 'badge-bad'}`}>{a.status}</span>
-                  </td>
-                  <td class="nowrap" role="cell" data-label="Last purchase">{a.lastPurchaseAt ? f.day(a.lastPurchaseAt) : '—'}</td>
-                  {props.canWrite ? (
-                    <td role="cell">
-                      <button type="button" class="btn btn-small btn-secondary" onClick={() => props.onGrant(a)} aria-label={`Grant tokens to ${a.email ?? a.userId}`}>
-                        Grant tokens
-                      </button>
-                    </td>
-                  ) : null}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </TableWrap>
+        <DataTable
+          label="Accounts"
+          testId="accounts-table"
+          class="stack-table"
+          stack
+          rows={items}
+          rowKey={(a) => a.userId}
+          columns={[
+            {
+              label: 'Email',
+              rowHeader: true,
+              cell: (a) => (
+                <>
+                  {a.email ?? <span class="muted">(no user record)</span>}
+                  <span class="hint block mono">{a.userId}</span>
+                </>
+              ),
+            },
+            { label: 'Workspace', class: 'mono', cardLabel: true, cell: (a) => a.workspaceId ?? '—' },
+            { label: 'Balance', num: true, class: (a) => (a.balance < 0 ? 'neg' : undefined), cardLabel: true, cell: (a) => f.tokens(a.balance) },
+            { label: 'Status', cardLabel: true, cell: (a) => <span class={`badge ${a.status === 'active' ? 'badge-ok' : 'badge-bad'}`}>{a.status}</span> },
+            { label: 'Last purchase', class: 'nowrap', cardLabel: true, cell: (a) => (a.lastPurchaseAt ? f.day(a.lastPurchaseAt) : '—') },
+            props.canWrite && {
+              label: 'Actions',
+              hiddenLabel: true,
+              cell: (a) => (
+                <button type="button" class="btn btn-small btn-secondary" onClick={() => props.onGrant(a)} aria-label={`Grant tokens to ${a.email ?? a.userId}`}>
+                  Grant tokens
+                </button>
+              ),
+            },
+          ]}
+        />
       ) : null}
       {loading && !cursor ? <Spinner label="Loading accounts…" /> : null}
       {cursor ? (
@@ -775,59 +744,47 @@ function PackagesSection(props: { canWrite: boolean }) {
       <Notice tone="success">{done}</Notice>
       {!data && !loadError ? <Spinner /> : null}
       {pkgs.length > 0 ? (
-        <TableWrap label="Packages">
-          <table data-testid="packages-table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col" class="num">
-                  Tokens
-                </th>
-                <th scope="col" class="num">
-                  Price
-                </th>
-                <th scope="col" class="num">
-                  Per 1,000
-                </th>
-                <th scope="col">Stripe price id</th>
-                <th scope="col">Flags</th>
-                <th scope="col" class="num">
-                  Order
-                </th>
-                {props.canWrite ? (
-                  <th scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                ) : null}
-              </tr>
-            </thead>
-            <tbody>
-              {pkgs.map((p) => (
-                <tr key={p.id} class={p.active === false ? 'inactive' : ''}>
-                  <th scope="row">
-                    {p.name}
-                    {p.description ? <span class="hint block">{p.description}</span> : null}
-                  </th>
-                  <td class="num">{f.tokens(p.tokens)}</td>
-                  <td class="num">{f.cents(p.priceCents)}</td>
-                  <td class="num">{f.per1000(p.priceCents, p.tokens)}</td>
-                  <td class="mono">{p.stripePriceId || '—'}</td>
-                  <td>
-                    {p.popular ? <span class="badge badge-info">popular</span> : null} {p.active === false ? <span class="badge badge-muted">inactive</span> : <span class="badge badge-ok">active</span>}
-                  </td>
-                  <td class="num">{p.sortOrder ?? 0}</td>
-                  {props.canWrite ? (
-                    <td>
-                      <button type="button" class="btn btn-small btn-secondary" onClick={() => open(p)} aria-label={`Edit ${p.name}`}>
-                        Edit
-                      </button>
-                    </td>
-                  ) : null}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </TableWrap>
+        <DataTable
+          label="Packages"
+          testId="packages-table"
+          rows={pkgs}
+          rowKey={(p) => p.id}
+          rowAttrs={(p) => ({ class: p.active === false ? 'inactive' : undefined })}
+          columns={[
+            {
+              label: 'Name',
+              rowHeader: true,
+              cell: (p) => (
+                <>
+                  {p.name}
+                  {p.description ? <span class="hint block">{p.description}</span> : null}
+                </>
+              ),
+            },
+            { label: 'Tokens', num: true, cell: (p) => f.tokens(p.tokens) },
+            { label: 'Price', num: true, cell: (p) => f.cents(p.priceCents) },
+            { label: 'Per 1,000', num: true, cell: (p) => f.per1000(p.priceCents, p.tokens) },
+            { label: 'Stripe price id', class: 'mono', cell: (p) => p.stripePriceId || '—' },
+            {
+              label: 'Flags',
+              cell: (p) => (
+                <>
+                  {p.popular ? <span class="badge badge-info">popular</span> : null} {p.active === false ? <span class="badge badge-muted">inactive</span> : <span class="badge badge-ok">active</span>}
+                </>
+              ),
+            },
+            { label: 'Order', num: true, cell: (p) => p.sortOrder ?? 0 },
+            props.canWrite && {
+              label: 'Actions',
+              hiddenLabel: true,
+              cell: (p) => (
+                <button type="button" class="btn btn-small btn-secondary" onClick={() => open(p)} aria-label={`Edit ${p.name}`}>
+                  Edit
+                </button>
+              ),
+            },
+          ]}
+        />
       ) : null}
       {props.canWrite && editing ? (
         <form class="subform" onSubmit={submit} noValidate aria-labelledby="pkg-form-title">
@@ -922,48 +879,38 @@ function AuditSection() {
       </Notice>
       {items.length === 0 && !loading && !error ? <p class="empty">No admin actions recorded yet.</p> : null}
       {items.length > 0 ? (
-        <TableWrap label="Audit log">
-          <table data-testid="audit-table" class="stack-table" role="table">
-            <thead role="rowgroup">
-              <tr role="row">
-                <th role="columnheader" scope="col">When</th>
-                <th role="columnheader" scope="col">Who</th>
-                <th role="columnheader" scope="col">Action</th>
-                <th role="columnheader" scope="col">Target</th>
-                <th role="columnheader" scope="col">Change</th>
-              </tr>
-            </thead>
-            <tbody role="rowgroup">
-              {items.map((a) => (
-                <tr key={a.id} role="row">
-                  <td class="nowrap" role="cell" data-label="When">
-                    <time dateTime={f.isoDateTime(a.createdAt)}>{f.when(a.createdAt)}</time>
-                  </td>
-                  <td role="cell" data-label="Who">{a.actor?.email ?? a.actorEmail ?? <span class="mono">{a.actor?.id ?? a.actorUserId ?? 'system'}</span>}</td>
-                  <td role="cell" data-label="Action">
-                    <code>{a.action}</code>
-                  </td>
-                  <td class="mono" role="cell" data-label="Target">{a.target ?? '—'}</td>
-                  <td role="cell">
-                    <details>
-                      <summary>Before and after</summary>
-                      <div class="diff">
-                        <div>
-                          <span class="figure-label">Before</span>
-                          <Json value={a.before} />
-                        </div>
-                        <div>
-                          <span class="figure-label">After</span>
-                          <Json value={a.after} />
-                        </div>
-                      </div>
-                    </details>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </TableWrap>
+        <DataTable
+          label="Audit log"
+          testId="audit-table"
+          class="stack-table"
+          stack
+          rows={items}
+          rowKey={(a) => a.id}
+          columns={[
+            { label: 'When', class: 'nowrap', cardLabel: true, cell: (a) => <time dateTime={f.isoDateTime(a.createdAt)}>{f.when(a.createdAt)}</time> },
+            { label: 'Who', cardLabel: true, cell: (a) => a.actor?.email ?? a.actorEmail ?? <span class="mono">{a.actor?.id ?? a.actorUserId ?? 'system'}</span> },
+            { label: 'Action', cardLabel: true, cell: (a) => <code>{a.action}</code> },
+            { label: 'Target', class: 'mono', cardLabel: true, cell: (a) => a.target ?? '—' },
+            {
+              label: 'Change',
+              cell: (a) => (
+                <details>
+                  <summary>Before and after</summary>
+                  <div class="diff">
+                    <div>
+                      <span class="figure-label">Before</span>
+                      <Json value={a.before} />
+                    </div>
+                    <div>
+                      <span class="figure-label">After</span>
+                      <Json value={a.after} />
+                    </div>
+                  </div>
+                </details>
+              ),
+            },
+          ]}
+        />
       ) : null}
       {loading && !cursor ? <Spinner label="Loading audit log…" /> : null}
       {cursor ? (

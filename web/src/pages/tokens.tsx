@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { errorMessage, get, post, put, type Account, type AutoRecharge, type Package, type PackagesAnswer, type Page, type Transaction, type Usage, type User } from '../api';
 import { DailyChart, type ChartSeries } from '../components/chart';
-import { Field, Notice, Section, Spinner, TableWrap, describedBy } from '../components/ui';
+import { DataTable, Field, Notice, Section, Spinner, describedBy } from '../components/ui';
 import * as f from '../format';
 
 interface CheckoutStatus {
@@ -376,29 +376,19 @@ function UsageSection() {
 
 function Breakdown(props: { title: string; rows: [string, number, number][] }) {
   return (
-    <table class="compact">
-      <caption>{props.title}</caption>
-      <thead>
-        <tr>
-          <th scope="col">{props.title.replace(/^By /, '').replace(/^./, (c) => c.toUpperCase())}</th>
-          <th scope="col" class="num">
-            Requests
-          </th>
-          <th scope="col" class="num">
-            Tokens
-          </th>
-        </tr>
-      </thead>
-      <tbody>
-        {props.rows.map(([k, r, t]) => (
-          <tr key={k}>
-            <th scope="row">{k}</th>
-            <td class="num">{f.tokens(r)}</td>
-            <td class="num">{f.tokens(t)}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <DataTable
+      label={props.title}
+      caption={props.title}
+      class="compact"
+      wrap={false}
+      rows={props.rows}
+      rowKey={([k]) => k}
+      columns={[
+        { label: props.title.replace(/^By /, '').replace(/^./, (c) => c.toUpperCase()), rowHeader: true, cell: ([k]) => k },
+        { label: 'Requests', num: true, cell: ([, r]) => f.tokens(r) },
+        { label: 'Tokens', num: true, cell: ([, , t]) => f.tokens(t) },
+      ]}
+    />
   );
 }
 
@@ -604,53 +594,32 @@ function TransactionsSection(props: { version: number }) {
       {items.length === 0 && !loading && !error ? (
         <p class="empty">No transactions{type ? ' of this type' : ''} yet.</p>
       ) : items.length > 0 ? (
-        <TableWrap label="Transactions">
-          {/* Explicit roles keep the table semantics when phones lay rows out as cards. */}
-          <table class="tx-table" data-testid="transactions" role="table">
-            <thead role="rowgroup">
-              <tr role="row">
-                <th scope="col" role="columnheader">
-                  Date
-                </th>
-                <th scope="col" role="columnheader">
-                  Type
-                </th>
-                <th scope="col" role="columnheader">
-                  Description
-                </th>
-                <th scope="col" role="columnheader" class="num">
-                  Amount
-                </th>
-                <th scope="col" role="columnheader" class="num">
-                  Balance after
-                </th>
-              </tr>
-            </thead>
-            <tbody role="rowgroup">
-              {items.map((t) => (
-                <tr key={t.id} data-type={t.type} role="row">
-                  <td class="nowrap" role="cell">
-                    <time dateTime={f.isoDateTime(t.createdAt)}>{f.when(t.createdAt)}</time>
-                  </td>
-                  <td role="cell">
-                    <span class={`tx-type tx-${t.type}`}>{f.txLabel(t.type)}</span>
-                  </td>
-                  <td class="desc" role="cell">
-                    {t.description || '—'}
-                    {t.amountCents ? <span class="hint block">{f.cents(t.amountCents)}</span> : null}
-                    {t.ref && (t.type === 'purchase' || t.type === 'auto_recharge' || t.type === 'refund' || t.type === 'dispute') ? <span class="hint block mono">{t.ref}</span> : null}
-                  </td>
-                  <td class={`num ${t.amount >= 0 ? 'pos' : 'neg'}`} role="cell">
-                    {f.signedTokens(t.amount)}
-                  </td>
-                  <td class="num" data-label="Balance after" role="cell">
-                    {f.tokens(t.balanceAfter)}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </TableWrap>
+        <DataTable
+          label="Transactions"
+          testId="transactions"
+          class="tx-table"
+          stack
+          rows={items}
+          rowKey={(t) => t.id}
+          rowAttrs={(t) => ({ 'data-type': t.type })}
+          columns={[
+            { label: 'Date', class: 'nowrap', cell: (t) => <time dateTime={f.isoDateTime(t.createdAt)}>{f.when(t.createdAt)}</time> },
+            { label: 'Type', cell: (t) => <span class={`tx-type tx-${t.type}`}>{f.txLabel(t.type)}</span> },
+            {
+              label: 'Description',
+              class: 'desc',
+              cell: (t) => (
+                <>
+                  {t.description || '—'}
+                  {t.amountCents ? <span class="hint block">{f.cents(t.amountCents)}</span> : null}
+                  {t.ref && (t.type === 'purchase' || t.type === 'auto_recharge' || t.type === 'refund' || t.type === 'dispute') ? <span class="hint block mono">{t.ref}</span> : null}
+                </>
+              ),
+            },
+            { label: 'Amount', num: true, class: (t) => (t.amount >= 0 ? 'pos' : 'neg'), cell: (t) => f.signedTokens(t.amount) },
+            { label: 'Balance after', num: true, cardLabel: true, cell: (t) => f.tokens(t.balanceAfter) },
+          ]}
+        />
       ) : null}
       </div>
       {loading && !cursor ? <Spinner label="Loading transactions…" /> : null}
