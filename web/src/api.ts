@@ -10,7 +10,7 @@ export class ApiError extends Error {
   }
 }
 
-type Query = Record<string, string | number | undefined | null>;
+export type Query = Record<string, string | number | undefined | null>;
 
 export function withQuery(path: string, query?: Query): string {
   if (!query) return path;

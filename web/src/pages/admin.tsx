@@ -3,6 +3,7 @@ import { errorMessage, get, post, put, type Package, type Page, type User } from
 import { DailyChart, type ChartSeries } from '../components/chart';
 import { DataTable, Field, Notice, Section, Spinner, describedBy } from '../components/ui';
 import * as f from '../format';
+import { usePaged } from '../use-paged';
 
 interface Stats {
   totalBillableTokens: number;
@@ -301,29 +302,10 @@ function AccountsSection(props: { canWrite: boolean; version: number; onGrant: (
   const [maxBalance, setMax] = useState('');
   const [q, setQ] = useState('');
   const [filters, setFilters] = useState({ status: '', minBalance: '', maxBalance: '', q: '' });
-  const [items, setItems] = useState<AccountRow[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [loading, setLoading] = useState(true);
-  const [error, setError] = useState<string | null>(null);
   const [announce, setAnnounce] = useState('');
-
-  const load = async (more: boolean) => {
-    setLoading(true);
-    setError(null);
-    try {
-      const r = await get<Page<AccountRow>>('/api/admin/accounts', { ...filters, cursor: more ? cursor : undefined });
-      setItems((prev) => (more ? [...prev, ...r.items] : r.items));
-      setCursor(r.nextCursor ?? null);
-      setAnnounce(more ? `Loaded ${r.items.length} more accounts.` : `${r.items.length}${r.nextCursor ? '+' : ''} ${r.items.length === 1 ? 'account' : 'accounts'} found.`);
-    } catch (e) {
-      setError(errorMessage(e));
-    } finally {
-      setLoading(false);
-    }
-  };
-  useEffect(() => {
-    load(false);
-  }, [filters, props.version]);
+  const { items, cursor, loading, error, load } = usePaged<AccountRow>('/api/admin/accounts', filters, [filters, props.version], (r, more) =>
+    setAnnounce(more ? `Loaded ${r.items.length} more accounts.` : `${r.items.length}${r.nextCursor ? '+' : ''} ${r.items.length === 1 ? 'account' : 'accounts'} found.`),
+  );
 
   const apply = (e: Event) => {
     e.preventDefault();
@@ -852,26 +834,7 @@ function Json(props: { value: unknown }) {
 }
 
 function AuditSection() {
-  const [items, setItems] = useState<AuditEntry[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [loading, setLoading] = useState(true);
-  const [error, setError] = useState<string | null>(null);
-  const load = async (more: boolean) => {
-    setLoading(true);
-    setError(null);
-    try {
-      const r = await get<Page<AuditEntry>>('/api/admin/audit', { cursor: more ? cursor : undefined });
-      setItems((prev) => (more ? [...prev, ...r.items] : r.items));
-      setCursor(r.nextCursor ?? null);
-    } catch (e) {
-      setError(errorMessage(e));
-    } finally {
-      setLoading(false);
-    }
-  };
-  useEffect(() => {
-    load(false);
-  }, []);
+  const { items, cursor, loading, error, load } = usePaged<AuditEntry>('/api/admin/audit', {}, []);
   return (
     <Section id="audit" title="Audit log" actions={<button type="button" class="btn btn-quiet btn-small" onClick={() => load(false)}>Refresh</button>}>
       <Notice tone="error" assertive>

@@ -3,6 +3,7 @@ import { errorMessage, get, post, put, type Account, type AutoRecharge, type Pac
 import { DailyChart, type ChartSeries } from '../components/chart';
 import { DataTable, Field, Notice, Section, Spinner, describedBy } from '../components/ui';
 import * as f from '../format';
+import { usePaged } from '../use-paged';
 
 interface CheckoutStatus {
   status: string | null;
@@ -538,33 +539,13 @@ function AutoRechargeForm(props: { account: Account; pkgs: PackagesAnswer | null
 
 function TransactionsSection(props: { version: number }) {
   const [type, setType] = useState('');
-  const [items, setItems] = useState<Transaction[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [loading, setLoading] = useState(true);
-  const [error, setError] = useState<string | null>(null);
   const [announce, setAnnounce] = useState<string | null>(null);
   const wrap = useRef<HTMLDivElement>(null);
-
-  const load = async (more: boolean) => {
-    setLoading(true);
-    setError(null);
-    try {
-      const r = await get<Page<Transaction>>('/api/account/transactions', { limit: TX_PAGE, type: type || undefined, cursor: more ? cursor : undefined });
-      setItems((prev) => (more ? [...prev, ...r.items] : r.items));
-      setCursor(r.nextCursor ?? null);
-      // The button goes away on the last page: keep focus in the table rather than losing it.
-      if (more && !r.nextCursor) setTimeout(() => wrap.current?.querySelector<HTMLElement>('.table-wrap')?.focus(), 0);
-      setAnnounce(more ? `Loaded ${r.items.length} more transactions.` : `${r.items.length}${r.nextCursor ? '+' : ''} transactions${type ? ` of type ${f.txLabel(type)}` : ''}.`);
-    } catch (e) {
-      setError(errorMessage(e));
-    } finally {
-      setLoading(false);
-    }
-  };
-
-  useEffect(() => {
-    load(false);
-  }, [type, props.version]);
+  const { items, cursor, loading, error, load } = usePaged<Transaction>('/api/account/transactions', { limit: TX_PAGE, type: type || undefined }, [type, props.version], (r, more) => {
+    // The button goes away on the last page: keep focus in the table rather than losing it.
+    if (more && !r.nextCursor) setTimeout(() => wrap.current?.querySelector<HTMLElement>('.table-wrap')?.focus(), 0);
+    setAnnounce(more ? `Loaded ${r.items.length} more transactions.` : `${r.items.length}${r.nextCursor ? '+' : ''} transactions${type ? ` of type ${f.txLabel(type)}` : ''}.`);
+  });
 
   return (
     <Section
