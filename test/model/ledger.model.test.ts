@@ -18,7 +18,7 @@
  *
  * Replay one failure: put its `seed` and `path` into FC_PARAMS below.
  */
-import { abortAllDurableObjects, runDurableObjectAlarm } from 'cloudflare:test';
+import { runDurableObjectAlarm } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -62,8 +62,6 @@ interface Acct {
 interface Model {
   accts: Acct[];
   settings: BillingSettings;
-  /** Restarts so far in this run (each one evicts every object of the test file, so they are rationed). */
-  restarts: number;
 }
 
 function cloneAcct(a: Acct): Acct {
@@ -430,26 +428,6 @@ class ExpireCommand implements fc.AsyncCommand<Model, Model> {
   toString = () => `expire(${this.a})`;
 }
 
-/** The pool's runtime slows down with every abort it has carried, so a run restarts at most this often. */
-const MAX_RESTARTS_PER_RUN = 1;
-
-/**
- * Evicts every object: all in-memory state is lost and each account is rebuilt from its own
- * storage (the account row rolled forward over the ledger, watermarks, cached settings). Nothing
- * the model sees may change.
- */
-class RestartCommand implements fc.AsyncCommand<Model, Model> {
-  check = (m: Readonly<Model>) => m.restarts < MAX_RESTARTS_PER_RUN;
-  async run(m: Model): Promise<void> {
-    count('steps');
-    count('restarts');
-    m.restarts++;
-    await abortAllDurableObjects();
-    for (let i = 0; i < m.accts.length; i++) await checkAccount(m, i);
-  }
-  toString = () => 'restart()';
-}
-
 const commands = fc.commands(
   [
     opArb.map((op) => new OpCommand(op)),
@@ -460,7 +438,6 @@ const commands = fc.commands(
     accountIdx.map((a) => new AlarmCommand(a)),
     accountIdx.map((a) => new FlushCommand(a)),
     accountIdx.map((a) => new ExpireCommand(a)),
-    fc.constant(new RestartCommand()),
   ],
   { maxCommands: 60, size: 'medium' },
 );
@@ -483,7 +460,7 @@ async function setup(): Promise<Model> {
       usage: 0,
     });
   }
-  return { accts, settings, restarts: 0 };
+  return { accts, settings };
 }
 
 describe('TokenAccount against a reference model', () => {
@@ -507,6 +484,5 @@ describe('TokenAccount against a reference model', () => {
     expect(tally.get('charge:idempotency_conflict')).toBeGreaterThan(0);
     expect(tally.get('settle:ok')).toBeGreaterThan(0);
     expect(tally.get('credit:duplicate')).toBeGreaterThan(0);
-    expect(tally.get('restarts')).toBeGreaterThan(0);
   }, 120_000);
 });
