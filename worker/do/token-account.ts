@@ -724,7 +724,7 @@ export class TokenAccount extends DurableObject<Env> {
    */
   #updateAccount(account: AccountRow, patch: Partial<AccountRow>, now: number): AccountRow {
     const next: AccountRow = { ...account, ...patch, version: account.version + 1, updated_at: now };
-    const cols = [...new Set([...(Object.keys(patch) as (keyof AccountRow)[]), 'balance', 'ledger_seq'] as (keyof AccountRow)[])];
+    const cols = Object.keys({ balance: 0, ledger_seq: 0, ...patch }) as (keyof AccountRow)[];
     const sets = [...cols.map((c) => `${c} = ?`), 'version = ?', 'updated_at = ?'].join(', ');
     this.#sql.exec(`UPDATE account SET ${sets} WHERE id = 1`, ...cols.map((c) => next[c] as SqlValue), next.version, now);
     return next;
@@ -815,7 +815,8 @@ export class TokenAccount extends DurableObject<Env> {
   async #flushOnce(): Promise<FlushOutcome> {
     const account = this.#account;
     if (!account) return { ok: true, ledger: 0, usage: 0, remaining: 0 };
-    const ledger = this.#sql.exec<Record<string, SqlValue>>(
+    // Sequence numbers are dense, so the account says whether any ledger row is waiting.
+    const ledger = account.ledger_seq === this.#synced.ledger ? [] : this.#sql.exec<Record<string, SqlValue>>(
       // Every column but the stored request and answer (params, response), which D1 never gets.
       `SELECT seq, id, type, amount, balance_after, amount_cents, ref, idempotency_key, description, metadata, created_at, usage_id, operation, model, input_tokens, output_tokens, images, actual_tokens, request_id, reservation_id
        FROM ledger WHERE seq > ? ORDER BY seq LIMIT ?`, this.#synced.ledger, OUTBOX_BATCH_ROWS).toArray();
@@ -839,26 +840,19 @@ export class TokenAccount extends DurableObject<Env> {
     for (const r of usage) {
       usageRows.push([r.id, r.operation, r.model, r.input_tokens, r.output_tokens, r.images, r.actual_tokens, r.billable_tokens, r.success, r.error_code, r.request_id, r.reservation_id, null, r.created_at]);
     }
-    for (let i = 0; i < ledgerRows.length; i += OUTBOX_ROWS_PER_STATEMENT) {
-      stmts.push(
-        db
-          .prepare(
-            `INSERT OR IGNORE INTO token_transactions (id, user_id, seq, type, amount, balance_after, amount_cents, ref, idempotency_key, description, metadata, created_at)
-             SELECT value ->> 0, ?1, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10 FROM json_each(?2)`,
-          )
-          .bind(uid, JSON.stringify(ledgerRows.slice(i, i + OUTBOX_ROWS_PER_STATEMENT))),
-      );
-    }
-    for (let i = 0; i < usageRows.length; i += OUTBOX_ROWS_PER_STATEMENT) {
-      stmts.push(
-        db
-          .prepare(
-            `INSERT OR IGNORE INTO usage_records (id, user_id, operation, model, input_tokens, output_tokens, images, actual_tokens, billable_tokens, success, error_code, request_id, reservation_id, transaction_id, created_at)
-             SELECT value ->> 0, ?1, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12, value ->> 13 FROM json_each(?2)`,
-          )
-          .bind(uid, JSON.stringify(usageRows.slice(i, i + OUTBOX_ROWS_PER_STATEMENT))),
-      );
-    }
+    const inChunks = (sql: string, rows: SqlValue[][]) => {
+      for (let i = 0; i < rows.length; i += OUTBOX_ROWS_PER_STATEMENT) stmts.push(db.prepare(sql).bind(uid, JSON.stringify(rows.slice(i, i + OUTBOX_ROWS_PER_STATEMENT))));
+    };
+    inChunks(
+      `INSERT OR IGNORE INTO token_transactions (id, user_id, seq, type, amount, balance_after, amount_cents, ref, idempotency_key, description, metadata, created_at)
+       SELECT value ->> 0, ?1, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10 FROM json_each(?2)`,
+      ledgerRows,
+    );
+    inChunks(
+      `INSERT OR IGNORE INTO usage_records (id, user_id, operation, model, input_tokens, output_tokens, images, actual_tokens, billable_tokens, success, error_code, request_id, reservation_id, transaction_id, created_at)
+       SELECT value ->> 0, ?1, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12, value ->> 13 FROM json_each(?2)`,
+      usageRows,
+    );
     const upsertAttempt = db.prepare(
       `INSERT INTO auto_recharge_attempts (id, user_id, payment_intent_id, status, tokens, amount_cents, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET payment_intent_id = excluded.payment_intent_id, status = excluded.status, error = excluded.error, updated_at = excluded.updated_at
