@@ -14,6 +14,7 @@ import { signHttp } from '../../worker/lib/billing-auth';
 import { hmacHex } from '../../worker/lib/crypto';
 import { api, signUp, superadmin, type Session } from '../auth-helpers';
 import { account, SECRET, uid } from '../helpers';
+import { WEBHOOK_SECRET } from '../stripe-helpers';
 
 interface Case {
   name: string;
@@ -179,7 +180,7 @@ async function stripeSignature(payload: string, secret: string, t = Math.floor(D
 }
 
 async function webhookCases(): Promise<Case[]> {
-  const secret = (env as unknown as { STRIPE_WEBHOOK_SECRET: string }).STRIPE_WEBHOOK_SECRET;
+  const secret = WEBHOOK_SECRET;
   const event = JSON.stringify({
     id: 'evt_bad_input_1',
     object: 'event',

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { expect, it } from 'vitest';
-import { account, newAccount } from '../helpers';
+import { account, drain, newAccount } from '../helpers';
 
 /** Every rollup the admin stats read must equal the same sums over the raw history. */
 async function same(rollup: string, raw: string) {
@@ -22,7 +22,7 @@ it('the trigger-kept rollups equal sums over the raw tables, after retried batch
     await a.charge({ idempotencyKey: 'too-big', operation: 'chat', model: 'gpt-4o', tokens: 5_000_000 }); // refused: insufficient
     await a.credit({ type: 'purchase', amount: 150_000, ref: `pi_${i}`, amountCents: 1_500, isPurchase: true });
     if (i === 2) await a.credit({ type: 'refund', amount: -200_000, ref: `re_${i}`, amountCents: 1_500 }); // negative → suspended
-    await a.flush();
+    await drain(userId);
   }
   // Re-send every row as a retried outbox batch would: INSERT OR IGNORE fires no trigger.
   await env.DB.exec(`INSERT OR IGNORE INTO usage_records SELECT * FROM usage_records`);
@@ -37,6 +37,7 @@ it('the trigger-kept rollups equal sums over the raw tables, after retried batch
   await same(`SELECT day, model, ${cols} FROM usage_by_model_daily ORDER BY 1, 2`, `SELECT date(created_at / 1000, 'unixepoch'), model, ${sums} FROM usage_records GROUP BY 1, 2 ORDER BY 1, 2`);
   await same(`SELECT day, operation, ${cols} FROM usage_by_operation_daily ORDER BY 1, 2`, `SELECT date(created_at / 1000, 'unixepoch'), operation, ${sums} FROM usage_records GROUP BY 1, 2 ORDER BY 1, 2`);
   await same(`SELECT day, ${cols} FROM usage_by_day ORDER BY 1`, `SELECT date(created_at / 1000, 'unixepoch'), ${sums} FROM usage_records GROUP BY 1 ORDER BY 1`);
+  await same(`SELECT day, type, entries, tokens, amount_cents FROM ledger_daily ORDER BY 1, 2`, `SELECT date(created_at / 1000, 'unixepoch'), type, COUNT(*), SUM(amount), SUM(COALESCE(amount_cents, 0)) FROM token_transactions GROUP BY 1, 2 ORDER BY 1, 2`);
   await same(`SELECT type, entries, tokens, amount_cents FROM ledger_totals ORDER BY 1`, `SELECT type, COUNT(*), SUM(amount), SUM(COALESCE(amount_cents, 0)) FROM token_transactions GROUP BY type ORDER BY 1`);
   await same(`SELECT status, accounts, balance_sum FROM account_totals WHERE accounts > 0 ORDER BY 1`, `SELECT status, COUNT(*), SUM(balance) FROM token_accounts GROUP BY status ORDER BY 1`);
   await same(`SELECT name, n FROM outcome_counts WHERE n > 0 AND name LIKE 'stripe_events:%' ORDER BY 1`, `SELECT 'stripe_events:' || status, COUNT(*) FROM stripe_events GROUP BY status ORDER BY 1`);

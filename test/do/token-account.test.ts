@@ -198,7 +198,6 @@ describe('storage faults', () => {
     const userId = await newAccount();
     let a = account(userId);
     await drain(userId);
-    const before = await a.getBalance();
     for (let i = 0; i < 5; i++) expect(await a.charge(chat(`f-${i}`, 100))).toMatchObject({ ok: true, balance: 10_000 - 150 * (i + 1) });
     // The stored row is the checkpoint before the charges: only the ledger rows carry them.
     const stored = await runInDurableObject(a, (_i, state) => state.storage.sql.exec<{ balance: number; ledger_seq: number; version: number }>('SELECT balance, ledger_seq, version FROM account').one());
@@ -212,7 +211,6 @@ describe('storage faults', () => {
     await drain(userId);
     const dir = await env.DB.prepare('SELECT balance, seq FROM token_accounts WHERE user_id = ?').bind(userId).first<{ balance: number; seq: number }>();
     expect(dir).toEqual({ balance: 10_000 - 750, seq: stored.version + 5 });
-    expect(before.ok).toBe(true);
     // A write that checkpoints (a hold) stores the rolled-forward balance, and a reset then changes nothing.
     expect(await a.authorize({ idempotencyKey: 'h', operation: 'chat', model: 'gpt-4o', estimatedTokens: 100 })).toMatchObject({ ok: true, reservedTokens: 150 });
     const checkpoint = await runInDurableObject(a, (_i, state) => state.storage.sql.exec<{ balance: number; ledger_seq: number; reserved: number }>('SELECT balance, ledger_seq, reserved FROM account').one());

@@ -17,7 +17,6 @@ const contexts: BrowserContext[] = [];
 const run = Date.now().toString(36);
 const email = (name: string) => `${name}-${run}@e2e.test`;
 const text = async (l: Locator) => (await l.innerText()).replace(/\s+/g, ' ').trim();
-/** A test that reproduces an app bug: expected to fail until the bug is fixed (KNOWN_BUGS=1: run it plainly). */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function newPage(): Promise<Page> {

@@ -229,7 +229,7 @@ describe('payments', () => {
     const success = `/tokens?checkout=success&session_id=${co.body.sessionId}`;
     const page = await SELF.fetch(`https://app.test${success}`, { headers: { cookie: u.cookie } });
     await page.arrayBuffer();
-    expect(page.status).toBeLessThan(500);
+    expect(page.status).toBe(200);
     // Whatever the page calls next, only a verified webhook for a paid session moves tokens.
     await record(await api('/api/account', { cookie: u.cookie }));
     expect(await balanceOf(u.user.id)).toBe(10_000);
