@@ -55,7 +55,6 @@ export function Field(props: { id: string; label: string; hint?: ComponentChildr
 /** aria-describedby for a Field's input. */
 export const describedBy = (id: string, hint?: unknown, error?: unknown) => [hint ? `${id}-hint` : '', error ? `${id}-error` : ''].filter(Boolean).join(' ') || undefined;
 
-/** A horizontally scrollable, keyboard-focusable wrapper for wide tables on phones (a region named "<label> table"). */
 /** One column of a DataTable. */
 export interface Column<T> {
   label: string;
@@ -90,10 +89,7 @@ export function DataTable<T>(props: {
 }) {
   const cols = props.columns.filter((c): c is Column<T> => !!c);
   const role = (r: JSX.AriaRole) => (props.stack ? r : undefined);
-  const classOf = (c: Column<T>, row?: T) => {
-    const extra = typeof c.class === 'function' ? (row === undefined ? undefined : c.class(row)) : c.class;
-    return [c.num ? 'num' : '', extra ?? ''].filter(Boolean).join(' ') || undefined;
-  };
+  const classOf = (c: Column<T>, row: T) => [c.num ? 'num' : '', (typeof c.class === 'function' ? c.class(row) : c.class) ?? ''].filter(Boolean).join(' ') || undefined;
   const table = (
     <table class={props.class} data-testid={props.testId} role={role('table')}>
       {props.caption ? <caption>{props.caption}</caption> : null}
@@ -128,6 +124,7 @@ export function DataTable<T>(props: {
   return props.wrap === false ? table : <TableWrap label={props.label}>{table}</TableWrap>;
 }
 
+/** A horizontally scrollable, keyboard-focusable wrapper for wide tables on phones (a region named "<label> table"). */
 export function TableWrap(props: { label: string; children: ComponentChildren }) {
   return (
     <div class="table-wrap" role="region" aria-label={`${props.label} table`} tabIndex={0}>

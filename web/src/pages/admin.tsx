@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { errorMessage, get, post, put, type Package, type Page, type User } from '../api';
+import { errorMessage, get, post, put, type Package, type User } from '../api';
 import { DailyChart, type ChartSeries } from '../components/chart';
 import { DataTable, Field, Notice, Section, Spinner, describedBy } from '../components/ui';
 import * as f from '../format';

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { errorMessage, get, post, put, type Account, type AutoRecharge, type Package, type PackagesAnswer, type Page, type Transaction, type Usage, type User } from '../api';
+import { errorMessage, get, post, put, type Account, type AutoRecharge, type Package, type PackagesAnswer, type Transaction, type Usage, type User } from '../api';
 import { DailyChart, type ChartSeries } from '../components/chart';
 import { DataTable, Field, Notice, Section, Spinner, describedBy } from '../components/ui';
 import * as f from '../format';
