@@ -21,7 +21,8 @@ import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { splitSql, stripJsonc } from './bench/sql.mjs';
-import { freePort, profileTable, startProfiler } from './bench/profile.mjs';
+import { profileTable, startProfiler } from './bench/profile.mjs';
+import { freePort } from './lib/free-port.mjs';
 import { runStats, STATS_SUPERADMIN, statsJson, statsTable } from './bench/stats.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -11,12 +11,13 @@
 // runs the reconciliation, accounts and Stripe (drift must be 0). Stops everything it started.
 // Exit 1 on failure.
 import { spawn } from 'node:child_process';
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './lib/free-port.mjs';
+import { signedFetch } from './lib/signed-fetch.mjs';
 import { formatReport, formatStripe, reconcileAll, reconcileStripe } from './reconcile.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -36,16 +37,6 @@ const PURCHASE_TOKENS = 50_000;
 
 const log = (msg) => console.log(`[load] ${msg}`);
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 // ---------------------------------------------------------------- the app
 
@@ -150,12 +141,7 @@ class Stats {
 }
 const round = (x) => Math.round(x * 100) / 100;
 
-function signedPost(base, secret, route, body) {
-  const raw = JSON.stringify(body);
-  const ts = String(Math.floor(Date.now() / 1000));
-  const sig = createHmac('sha256', secret).update(`${ts}.${raw}`).digest('hex');
-  return fetch(`${base}${route}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-billing-timestamp': ts, 'x-billing-signature': sig }, body: raw });
-}
+const signedPost = (base, secret, route, body) => signedFetch(`${base}${route}`, body, secret);
 
 async function simApi(sim, method, route, body) {
   const res = await fetch(`${sim}${route}`, {

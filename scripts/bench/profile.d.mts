@@ -6,6 +6,5 @@ export interface CpuProfile {
   startTime: number;
   endTime: number;
 }
-export function freePort(): Promise<number>;
 export function startProfiler(port: number, worker: string, intervalUs?: number): Promise<{ stop(): Promise<CpuProfile> }>;
 export function profileTable(profile: CpuProfile, calls: number, top?: number): string[];

@@ -1,20 +1,8 @@
 // CPU profile of one Worker's isolate while the bench drives it: V8's sampling profiler reached
 // through workerd's inspector (the Chrome DevTools protocol), so "where does a charge's time go"
 // is answered by a command anyone can run (`npm run bench -- --only charge --profile charge`).
-import { createServer } from 'node:net';
 import WebSocket from 'ws';
 
-/** A free local TCP port for workerd's inspector. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Connects to the isolate of `worker` (its name in Miniflare) and starts sampling every `intervalUs`. */
 export async function startProfiler(port, worker, intervalUs = 50) {

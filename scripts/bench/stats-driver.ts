@@ -17,6 +17,7 @@
  * Clock: as in `driver.ts`, `performance.now()` only moves across I/O in workerd; both timed
  * things are I/O (a fetch over the service binding, a D1 batch), at 1 ms resolution.
  */
+import { canonicalJson } from '../../worker/lib/billing-auth';
 import { lastDays } from '../../worker/services/account';
 import { getBreakdown, getDaily, getStats, PURCHASE_RATE_DAYS, profitMarginPercent } from '../../worker/services/admin-stats';
 
@@ -262,10 +263,6 @@ async function fullScan(env: StatsEnv, e: StatsEndpoint, p: StatsParams): Promis
   };
 }
 
-/** JSON with object keys sorted, so two answers compare by content. */
-function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
-}
 
 export interface StatsCheckRequest {
   cookie: string;
@@ -278,7 +275,7 @@ export async function statsCheck(env: StatsEnv, req: StatsCheckRequest) {
   const out: Record<string, { match: boolean; endpoint: string; scan: string }> = {};
   for (const e of req.endpoints) {
     const [a, b] = [await callEndpoint(env, req.cookie, e, req.params), await fullScan(env, e, req.params)];
-    const [ca, cb] = [canonical(a), canonical(b)];
+    const [ca, cb] = [canonicalJson(a), canonicalJson(b)];
     out[e] = { match: ca === cb, endpoint: ca.slice(0, 600), scan: cb.slice(0, 600) };
   }
   const counts = await env.DB.batch([

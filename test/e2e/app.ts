@@ -1,13 +1,13 @@
 // Starts the app the way a user does (`node scripts/start.mjs`) on a free port with fresh local
 // state, and drives it from tests: browser launch, signed billing calls, screenshots.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { freePort } from '../../scripts/lib/free-port.mjs';
+import { signedFetch } from '../../scripts/lib/signed-fetch.mjs';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const SUPERADMIN_EMAIL = 'admin@e2e.test';
@@ -23,17 +23,7 @@ export interface App {
   stop: () => Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** BILLING_SECRET from the project's .dev.vars (start.mjs writes that file once, when missing). */
 function devVarsSecret(): string | undefined {
@@ -131,16 +121,9 @@ export function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** POST to the signed billing API, like every billing caller (scripts/lib/signed-fetch.mjs). */
+/** POST to the signed billing API, like every billing caller. */
 export async function signedPost(app: App, route: string, body: unknown): Promise<{ status: number; json: any }> {
-  const raw = JSON.stringify(body);
-  const ts = String(Math.floor(Date.now() / 1000));
-  const sig = createHmac('sha256', app.secret).update(`${ts}.${raw}`).digest('hex');
-  const res = await fetch(`${app.base}${route}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-billing-timestamp': ts, 'x-billing-signature': sig },
-    body: raw,
-  });
+  const res = await signedFetch(`${app.base}${route}`, body, app.secret);
   const text = await res.text();
   let json: any = text;
   try {

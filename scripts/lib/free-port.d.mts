@@ -1,0 +1,2 @@
+/** Types for scripts/lib/free-port.mjs. */
+export function freePort(): Promise<number>;

@@ -1,0 +1,2 @@
+/** Types for scripts/lib/signed-fetch.mjs. */
+export function signedFetch(url: string, body: unknown, secret: string): Promise<Response>;
