@@ -1,8 +1,9 @@
 import { DurableObject } from 'cloudflare:workers';
 import { newId } from '../lib/crypto';
-import { computeCost, type UsageInput } from '../services/pricing';
-import { DEFAULT_SETTINGS, readSettings, type BillingSettings } from '../services/settings';
-import { classifyStripeError, stripeClient } from '../services/stripe';
+import { computeCost, type UsageInput } from '../lib/pricing';
+import { DEFAULT_SETTINGS, type BillingSettings } from '../contracts/settings';
+import { readSettings } from '../db/settings';
+import { classifyStripeError, stripeClient } from '../lib/stripe';
 import { capExceeded, monthKey, rechargeBackoffMs } from './auto-recharge';
 import { ACCOUNT_SCHEMA, ACCOUNT_SCHEMA_VERSION } from './schema';
 import type {

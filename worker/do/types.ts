@@ -1,6 +1,6 @@
-import type { ErrorCode } from '../lib/errors';
+import type { ErrorCode } from '../contracts/errors';
 import type { TransactionType } from '../db/schema';
-import type { Operation } from '../services/pricing';
+import type { Operation } from '../lib/pricing';
 
 /** Tagged failure returned (never thrown) by the DO's RPC methods for expected outcomes. */
 export interface Failure {

@@ -1,7 +1,8 @@
 import type { TransactionType } from '../db/schema';
 import type { Failure } from '../do/types';
 import { AppError } from '../lib/errors';
-import { DEFAULT_SETTINGS, readSettings } from './settings';
+import { DEFAULT_SETTINGS } from '../contracts/settings';
+import { readSettings } from '../db/settings';
 
 const DAY_MS = 24 * 3600_000;
 /** Burn rate window: long enough to smooth a busy day, short enough to follow a change in habits. */

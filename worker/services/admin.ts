@@ -4,7 +4,9 @@ import { newId, sha256Hex } from '../lib/crypto';
 import { AppError } from '../lib/errors';
 import { auditIfChangedStatement, auditStatement, recordAudit } from './audit';
 import type { AuthUser } from './auth';
-import { DEFAULT_SETTINGS, initializeDefaultSettings, readSettings, seedDefaultPackages, type BillingSettings } from './settings';
+import { DEFAULT_SETTINGS, type BillingSettings } from '../contracts/settings';
+import { readSettings } from '../db/settings';
+import { initializeDefaultSettings, seedDefaultPackages } from './settings';
 
 // ---------------------------------------------------------------- accounts list
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { AuthorizeResult, BalanceView, ChargeResult, Failure, ReleaseResult } from '../do/types';
 import { AppError, errorBody, type ErrorBody } from '../lib/errors';
 import { validate } from '../lib/http';
-import { MAX_IMAGES_PER_CALL, MAX_TOKENS_PER_CALL, OPERATIONS } from './pricing';
+import { MAX_IMAGES_PER_CALL, MAX_TOKENS_PER_CALL, OPERATIONS } from '../lib/pricing';
 
 // ---------------------------------------------------------------- input schemas (shared by HTTP and RPC)
 

@@ -5,8 +5,9 @@ import { packages } from '../db/schema';
 import { newId } from '../lib/crypto';
 import { AppError } from '../lib/errors';
 import type { AuthUser } from './auth';
-import { DEFAULT_SETTINGS, readSettings } from './settings';
-import { constructWebhookEvent, stripeClient } from './stripe';
+import { DEFAULT_SETTINGS } from '../contracts/settings';
+import { readSettings } from '../db/settings';
+import { constructWebhookEvent, stripeClient } from '../lib/stripe';
 
 /** Largest custom purchase: $10,000. */
 export const MAX_PURCHASE_CENTS = 1_000_000;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { LedgerEntry } from '../do/types';
 import { userIdSchema } from './billing';
-import { stripeClient } from './stripe';
+import { stripeClient } from '../lib/stripe';
 
 /**
  * Reconciliation: for every account, the DO (the source of truth) against D1 (its replica).

@@ -1,4 +1,4 @@
-import type { BillingSettings } from './settings';
+import type { BillingSettings } from '../contracts/settings';
 
 export const TEXT_OPERATIONS = ['text_generation', 'chat', 'completion', 'embedding', 'summarization', 'content_generation', 'translation', 'analysis'] as const;
 export const OPERATIONS = [...TEXT_OPERATIONS, 'image_generation'] as const;
