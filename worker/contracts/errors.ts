@@ -48,15 +48,43 @@ export const DEFAULT_MESSAGES: Partial<Record<ErrorCode, string>> = {
   rate_limited: 'Too many requests',
 };
 
-/** Serialized error as it crosses RPC and HTTP: `{ code, message, details? }`. */
+/**
+ * The one error shape: the `error` of every HTTP error answer (`{ error: ErrorBody }`) and of
+ * every refused `BillingService` RPC call (`{ ok: false, error: ErrorBody }`). `requestId`
+ * names the request in the Worker's logs (also sent as the `x-request-id` header).
+ */
 export interface ErrorBody {
   code: ErrorCode;
   message: string;
   details?: unknown;
+  requestId?: string;
 }
 
-export function errorBody(code: ErrorCode, message?: string, details?: unknown): ErrorBody {
+export function errorBody(code: ErrorCode, message?: string, details?: unknown, requestId?: string): ErrorBody {
   const body: ErrorBody = { code, message: message ?? DEFAULT_MESSAGES[code] ?? code };
   if (details !== undefined) body.details = details;
+  if (requestId !== undefined) body.requestId = requestId;
   return body;
+}
+
+/** The HTTP error answer. */
+export interface ErrorAnswer {
+  error: ErrorBody;
+}
+
+/** Tagged failure returned (never thrown) by the DO's RPC methods for expected outcomes. */
+export interface Failure {
+  ok: false;
+  code: ErrorCode;
+  message?: string;
+}
+
+/** A DO answer: its fields with `ok: true`, or a `Failure`. */
+export type Result<T> = ({ ok: true } & T) | Failure;
+
+/** What `BillingService` answers over RPC, where thrown errors would lose their codes. */
+export type BillingResult<T> = { ok: true; data: T } | { ok: false; error: ErrorBody };
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.prototype.hasOwnProperty.call(ERROR_STATUS, code);
 }

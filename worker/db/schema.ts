@@ -1,4 +1,6 @@
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { TRANSACTION_TYPES } from '../contracts/account';
+import type { Role } from '../contracts/auth';
 
 /** Global settings: a single row (id = 1). The multiplier is kept in basis points (1.5× = 15000). */
 export const settings = sqliteTable('settings', {
@@ -52,8 +54,8 @@ export const tokenAccounts = sqliteTable(
   ],
 );
 
-export const TRANSACTION_TYPES = ['bonus', 'usage', 'purchase', 'auto_recharge', 'admin_grant', 'refund', 'dispute', 'adjustment'] as const;
-export type TransactionType = (typeof TRANSACTION_TYPES)[number];
+// The API's transaction types and roles (worker/contracts) are the columns' enums.
+export { TRANSACTION_TYPES, type TransactionType } from '../contracts/account';
 
 export const tokenTransactions = sqliteTable(
   'token_transactions',
@@ -143,8 +145,7 @@ export const auditLog = sqliteTable(
   (t) => [index('audit_log_created').on(t.createdAt), index('audit_log_created_id').on(t.createdAt, t.id)],
 );
 
-export const ROLES = ['user', 'admin', 'superadmin'] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES, type Role } from '../contracts/auth';
 
 /** People who sign in. `email` is lowercase; `passwordHash` is `pbkdf2-sha256$iterations$salt$hash`. */
 export const users = sqliteTable(

@@ -1,7 +1,8 @@
-import { DEFAULT_MESSAGES, ERROR_STATUS, errorBody, type ErrorCode } from '../contracts/errors';
+import { DEFAULT_MESSAGES, ERROR_STATUS, errorBody, type ErrorBody, type ErrorCode, type Failure } from '../contracts/errors';
 
 export { errorBody, type ErrorBody, type ErrorCode } from '../contracts/errors';
 
+/** An expected refusal: thrown by services and routes, answered as `{ error: ErrorBody }` with the code's status. */
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly details?: unknown;
@@ -15,16 +16,43 @@ export class AppError extends Error {
     this.headers = headers;
   }
 
+  /**
+   * The one mapping from a DO's tagged `Failure` to a thrown error: its code, and its message
+   * (or the code's default). `context` (e.g. `credit pi_123`) prefixes a message that names
+   * what failed, for failures that end up in a log rather than in front of a user.
+   */
+  static from(failure: Pick<Failure, 'code' | 'message'>, context?: string): AppError {
+    return new AppError(failure.code, context === undefined ? failure.message : `${context}: ${failure.code}`);
+  }
+
   get status(): number {
     return ERROR_STATUS[this.code];
   }
 }
 
-/** Turns anything thrown into the JSON error response; unknown errors are logged and hidden. */
-export function errorResponse(err: unknown): Response {
-  if (err instanceof AppError) {
-    return Response.json({ error: errorBody(err.code, err.message, err.details) }, { status: err.status, headers: err.headers });
-  }
-  console.error('unhandled error', err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err));
-  return Response.json({ error: errorBody('internal') }, { status: 500 });
+/**
+ * Anything thrown → the `ErrorBody` the caller sees. AppErrors keep their code and message;
+ * anything else is logged (with the request id) and hidden behind `internal`.
+ */
+export function toErrorBody(err: unknown, requestId?: string): ErrorBody {
+  if (err instanceof AppError) return errorBody(err.code, err.message, err.details, requestId);
+  console.error('unhandled error', {
+    requestId,
+    ...(err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : { error: String(err) }),
+  });
+  return errorBody('internal', undefined, undefined, requestId);
+}
+
+/** Turns anything thrown into the JSON error response (`{ error: ErrorBody }`, status by code). */
+export function errorResponse(err: unknown, requestId?: string): Response {
+  const body = toErrorBody(err, requestId);
+  const headers = new Headers(err instanceof AppError ? err.headers : undefined);
+  if (requestId !== undefined) headers.set('x-request-id', requestId);
+  return Response.json({ error: body }, { status: ERROR_STATUS[body.code], headers });
+}
+
+/** A DO answer's success, or its `Failure` thrown as the matching AppError (see `AppError.from`). */
+export function unwrap<R extends { ok: boolean }>(result: R): Exclude<R, { ok: false }> {
+  if (!result.ok) throw AppError.from(result as unknown as Failure);
+  return result as Exclude<R, { ok: false }>;
 }

@@ -38,6 +38,33 @@ export async function readBody<S extends z.ZodType>(request: Request, schema: S)
   return validate(schema, parseJson(await readRawBody(request)));
 }
 
+/** Query strings arrive as strings; each param appears at most once (the last one wins). */
+export function queryOf(request: Request): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of new URL(request.url).searchParams) out[k] = v;
+  return out;
+}
+
 export function json(data: unknown, init?: ResponseInit): Response {
   return Response.json(data, init);
+}
+
+const REQUEST_IDS = new WeakMap<Request, string>();
+/** Cloudflare's ray id (`8f1a2b3c4d5e6f70-IAD`); anything else in the header is not trusted. */
+const CF_RAY = /^[0-9a-f]{16}(-[A-Z]{3})?$/i;
+
+/**
+ * Names the request for logs and error answers: Cloudflare's `cf-ray` when present (so a log
+ * line matches Cloudflare's own), otherwise a fresh UUID. Remembered for `requestIdOf`.
+ */
+export function assignRequestId(request: Request): string {
+  const ray = request.headers.get('cf-ray');
+  const id = ray && CF_RAY.test(ray) ? ray : crypto.randomUUID();
+  REQUEST_IDS.set(request, id);
+  return id;
+}
+
+/** The id `assignRequestId` gave this request, if any. */
+export function requestIdOf(request: Request): string | undefined {
+  return REQUEST_IDS.get(request);
 }

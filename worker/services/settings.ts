@@ -1,6 +1,7 @@
 import { asc } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { packages, settings } from '../db/schema';
+import type { SetupAnswer } from '../contracts/admin';
 import { DEFAULT_SETTINGS } from '../contracts/settings';
 
 export const DEFAULT_PACKAGES = [
@@ -11,7 +12,7 @@ export const DEFAULT_PACKAGES = [
 ] as const;
 
 /** Creates the settings row with the defaults if it is missing. Idempotent. */
-export async function initializeDefaultSettings(db: D1Database): Promise<{ created: boolean; message: string }> {
+export async function initializeDefaultSettings(db: D1Database): Promise<SetupAnswer['settings']> {
   const res = await drizzle(db)
     .insert(settings)
     .values({ id: 1, ...DEFAULT_SETTINGS, updatedAt: Date.now(), updatedBy: 'system' })
@@ -22,7 +23,7 @@ export async function initializeDefaultSettings(db: D1Database): Promise<{ creat
 }
 
 /** Creates the four default packages if none exist. Idempotent: a second run creates nothing and says so. */
-export async function seedDefaultPackages(db: D1Database): Promise<{ created: number; packageIds: string[]; message: string }> {
+export async function seedDefaultPackages(db: D1Database): Promise<SetupAnswer['packages']> {
   const d = drizzle(db);
   const existing = await d.select({ id: packages.id }).from(packages).limit(1).all();
   if (existing.length > 0) {
