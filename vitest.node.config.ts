@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 /** Node-side tests: scripts (Stripe simulator, tooling) and end-to-end runs. */
 export default defineConfig({
   test: {
-    include: ['test/scripts/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+    include: ['test/scripts/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/contracts/**/*.test.ts'],
     environment: 'node',
     testTimeout: 60000,
   },

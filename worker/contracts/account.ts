@@ -1,5 +1,5 @@
-import { z } from 'zod';
-import { intParam } from './common';
+import * as z from 'zod/mini';
+import { intIn, intParam, limitParam } from './common';
 import type { AccountStatus, AlertLevel } from './billing';
 
 /** The signed-in user's own account: `/api/account…` and the public `/api/packages`. */
@@ -11,26 +11,24 @@ export type TransactionType = (typeof TRANSACTION_TYPES)[number];
 
 /** `GET /api/account/transactions`: the cursor is the ledger seq to read below. */
 export const transactionsQuery = z.object({
-  cursor: z.string().regex(/^\d{1,15}$/, 'invalid cursor').transform(Number).optional(),
-  limit: intParam(1, 200).optional(),
-  type: z.enum(TRANSACTION_TYPES).optional(),
+  cursor: z.optional(z.pipe(z.string().check(z.regex(/^\d{1,15}$/, 'invalid cursor')), z.transform(Number))),
+  limit: z.optional(limitParam),
+  type: z.optional(z.enum(TRANSACTION_TYPES)),
 });
 export type TransactionsQuery = z.output<typeof transactionsQuery>;
 
 /** `GET /api/account/usage`. */
-export const usageQuery = z.object({ days: intParam(1, 365).default(30) });
-
-const tokenAmount = z.int().min(1).max(100_000_000);
+export const usageQuery = z.object({ days: z._default(intParam(1, 365), 30) });
 
 /** `PUT /api/account/auto-recharge`. */
 export const autoRechargeSchema = z
   .strictObject({
     enabled: z.boolean(),
-    threshold: z.int().min(0).max(100_000_000),
-    amount: tokenAmount,
-    monthlyLimitCents: z.int().min(500).max(10_000_000).nullable().optional(),
+    threshold: intIn(0, 100_000_000),
+    amount: intIn(1, 100_000_000),
+    monthlyLimitCents: z.optional(z.nullable(intIn(500, 10_000_000))),
   })
-  .refine((v) => v.amount > v.threshold || !v.enabled, { message: 'amount must be larger than threshold', path: ['amount'] });
+  .check(z.refine((v) => v.amount > v.threshold || !v.enabled, { message: 'amount must be larger than threshold', path: ['amount'] }));
 export type AutoRechargeInput = z.output<typeof autoRechargeSchema>;
 
 // ---------------------------------------------------------------- answers

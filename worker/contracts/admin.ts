@@ -1,7 +1,7 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ROLES, type Role, type User } from './auth';
 import type { AccountStatus } from './billing';
-import { cursorParam, intParam, isoDaySchema, limitParam, printableKey, userIdSchema, type Page } from './common';
+import { cursorParam, intIn, intParam, isoDaySchema, limitParam, printableKey, userIdSchema, type Page } from './common';
 
 /** The admin dashboard's API (`/api/admin/*`). Settings live in `./settings`. */
 
@@ -9,16 +9,18 @@ import { cursorParam, intParam, isoDaySchema, limitParam, printableKey, userIdSc
 
 /** `from`..`to` (UTC days, inclusive); by default the 30 days ending today. */
 export const rangeQuery = z
-  .object({ from: isoDaySchema.optional(), to: isoDaySchema.optional() })
-  .transform((v) => {
-    const to = v.to ?? new Date().toISOString().slice(0, 10);
-    // Default window: the 30 days ending at `to`.
-    const from = v.from ?? new Date(Date.parse(`${to}T00:00:00Z`) - 29 * 24 * 3600_000).toISOString().slice(0, 10);
-    return { from, to };
-  })
-  .refine((v) => v.from <= v.to, { message: 'from must not be after to', path: ['from'] });
+  .pipe(
+    z.object({ from: z.optional(isoDaySchema), to: z.optional(isoDaySchema) }),
+    z.transform((v: { from?: string; to?: string }) => {
+      const to = v.to ?? new Date().toISOString().slice(0, 10);
+      // Default window: the 30 days ending at `to`.
+      const from = v.from ?? new Date(Date.parse(`${to}T00:00:00Z`) - 29 * 24 * 3600_000).toISOString().slice(0, 10);
+      return { from, to };
+    }),
+  )
+  .check(z.refine((v) => v.from <= v.to, { message: 'from must not be after to', path: ['from'] }));
 
-export const dailyQuery = z.object({ days: intParam(1, 366).default(30) });
+export const dailyQuery = z.object({ days: z._default(intParam(1, 366), 30) });
 
 /** `GET /api/admin/stats`: all-time figures from the D1 rollups. */
 export interface AdminStats {
@@ -78,18 +80,18 @@ export interface DailyAnswer {
 
 // ---------------------------------------------------------------- accounts
 
-const balanceParam = z.coerce.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER);
+const balanceParam = intParam(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
 
 export const accountsQuery = z
   .object({
-    status: z.enum(['active', 'suspended']).optional(),
-    minBalance: balanceParam.optional(),
-    maxBalance: balanceParam.optional(),
-    q: z.string().trim().min(1).max(254).optional(),
-    cursor: cursorParam.optional(),
-    limit: limitParam.default(50),
+    status: z.optional(z.enum(['active', 'suspended'])),
+    minBalance: z.optional(balanceParam),
+    maxBalance: z.optional(balanceParam),
+    q: z.optional(z.string().check(z.trim(), z.minLength(1), z.maxLength(254))),
+    cursor: z.optional(cursorParam),
+    limit: z._default(limitParam, 50),
   })
-  .refine((v) => v.minBalance === undefined || v.maxBalance === undefined || v.minBalance <= v.maxBalance, { message: 'minBalance must not exceed maxBalance', path: ['minBalance'] });
+  .check(z.refine((v) => v.minBalance === undefined || v.maxBalance === undefined || v.minBalance <= v.maxBalance, { message: 'minBalance must not exceed maxBalance', path: ['minBalance'] }));
 export type AccountsQuery = z.output<typeof accountsQuery>;
 
 /** One row of the account directory (D1's snapshot of each DO, a few hundred ms behind). */
@@ -126,10 +128,10 @@ export interface InitializeAccountsAnswer {
 
 export const grantSchema = z.strictObject({
   userId: userIdSchema,
-  amount: z.int().min(1).max(100_000_000),
-  reason: z.string().trim().min(1).max(500),
+  amount: intIn(1, 100_000_000),
+  reason: z.string().check(z.trim(), z.minLength(1), z.maxLength(500)),
   // Shorter than a billing key: it becomes part of the ledger ref `grant:<key>`.
-  idempotencyKey: printableKey(200).optional(),
+  idempotencyKey: z.optional(printableKey(200)),
 });
 export type GrantInput = z.output<typeof grantSchema>;
 
@@ -144,37 +146,33 @@ export interface GrantAnswer {
 
 // ---------------------------------------------------------------- packages
 
-const positiveInt = (max: number) => z.int().min(1).max(max);
 const packageFields = {
-  name: z.string().trim().min(1).max(100),
-  description: z.string().trim().max(500),
-  tokens: positiveInt(1_000_000_000_000),
+  name: z.string().check(z.trim(), z.minLength(1), z.maxLength(100)),
+  description: z.string().check(z.trim(), z.maxLength(500)),
+  tokens: intIn(1, 1_000_000_000_000),
   // Stripe refuses charges under 50 cents.
-  priceCents: z.int().min(50).max(100_000_000),
-  stripePriceId: z.string().trim().max(255).regex(/^[A-Za-z0-9_\-]*$/, 'invalid Stripe price id'),
+  priceCents: intIn(50, 100_000_000),
+  stripePriceId: z.string().check(z.trim(), z.maxLength(255), z.regex(/^[A-Za-z0-9_\-]*$/, 'invalid Stripe price id')),
   popular: z.boolean(),
   active: z.boolean(),
-  sortOrder: z.int().min(-1_000_000).max(1_000_000),
+  sortOrder: intIn(-1_000_000, 1_000_000),
 };
-export const packageIdSchema = z.string().regex(/^pkg_[A-Za-z0-9_\-]{1,60}$/, 'must look like pkg_…');
+export const packageIdSchema = z.string().check(z.regex(/^pkg_[A-Za-z0-9_\-]{1,60}$/, 'must look like pkg_…'));
 
 export const createPackageSchema = z.strictObject({
-  id: packageIdSchema.optional(),
+  id: z.optional(packageIdSchema),
   name: packageFields.name,
-  description: packageFields.description.default(''),
+  description: z._default(packageFields.description, ''),
   tokens: packageFields.tokens,
   priceCents: packageFields.priceCents,
-  stripePriceId: packageFields.stripePriceId.default(''),
-  popular: packageFields.popular.default(false),
-  active: packageFields.active.default(true),
-  sortOrder: packageFields.sortOrder.default(0),
+  stripePriceId: z._default(packageFields.stripePriceId, ''),
+  popular: z._default(packageFields.popular, false),
+  active: z._default(packageFields.active, true),
+  sortOrder: z._default(packageFields.sortOrder, 0),
 });
 export type PackageInput = z.output<typeof createPackageSchema>;
 
-export const updatePackageSchema = z
-  .strictObject(packageFields)
-  .partial()
-  .refine((v) => Object.keys(v).length > 0, 'give at least one field to change');
+export const updatePackageSchema = z.partial(z.strictObject(packageFields)).check(z.refine((v) => Object.keys(v).length > 0, 'give at least one field to change'));
 export type PackagePatch = z.output<typeof updatePackageSchema>;
 
 /** A package as the admin sees it, inactive ones included. */
@@ -213,10 +211,10 @@ export interface SetupAnswer {
 // ---------------------------------------------------------------- audit
 
 export const auditQuery = z.object({
-  cursor: cursorParam.optional(),
-  limit: limitParam.default(50),
-  action: z.string().min(1).max(100).optional(),
-  target: z.string().min(1).max(200).optional(),
+  cursor: z.optional(cursorParam),
+  limit: z._default(limitParam, 50),
+  action: z.optional(z.string().check(z.minLength(1), z.maxLength(100))),
+  target: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
 });
 export type AuditQuery = z.output<typeof auditQuery>;
 
@@ -235,7 +233,7 @@ export type AuditPage = Page<AuditItem>;
 
 // ---------------------------------------------------------------- roles
 
-export const rolesSchema = z.strictObject({ roles: z.array(z.enum(ROLES)).min(1).max(ROLES.length) });
+export const rolesSchema = z.strictObject({ roles: z.array(z.enum(ROLES)).check(z.minLength(1), z.maxLength(ROLES.length)) });
 
 /** `PUT /api/admin/users/:id/roles`. */
 export interface RolesAnswer {

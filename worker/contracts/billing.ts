@@ -1,5 +1,5 @@
-import { z } from 'zod';
-import { idempotencyKeySchema, userIdSchema, workspaceIdSchema, modelSchema } from './common';
+import * as z from 'zod/mini';
+import { idempotencyKeySchema, intIn, modelSchema, userIdSchema, workspaceIdSchema } from './common';
 
 /**
  * The billing API for AI endpoints: the same inputs and answers over the signed HTTP routes
@@ -14,19 +14,19 @@ export type Operation = (typeof OPERATIONS)[number];
 export const MAX_TOKENS_PER_CALL = 1_000_000_000;
 export const MAX_IMAGES_PER_CALL = 100;
 
-const tokens = z.int().min(0).max(MAX_TOKENS_PER_CALL);
-const images = z.int().min(1).max(MAX_IMAGES_PER_CALL);
+const tokens = intIn(0, MAX_TOKENS_PER_CALL);
+const images = intIn(1, MAX_IMAGES_PER_CALL);
 const operation = z.enum(OPERATIONS);
 
-export const reservationIdSchema = z.string().regex(/^res_[0-9a-z]{29}$/, 'invalid reservation id');
+export const reservationIdSchema = z.string().check(z.regex(/^res_[0-9a-z]{29}$/, 'invalid reservation id'));
 
 // ---------------------------------------------------------------- inputs
 
 export const initializeSchema = z.strictObject({ userId: userIdSchema, workspaceId: workspaceIdSchema });
 export const balanceSchema = z.strictObject({ userId: userIdSchema });
 
-const usageShape = { inputTokens: tokens.optional(), outputTokens: tokens.optional(), tokens: tokens.optional(), images: images.optional() };
-function usageRules<T extends { operation?: string; inputTokens?: number; outputTokens?: number; tokens?: number; images?: number }>(v: T, ctx: z.RefinementCtx) {
+const usageShape = { inputTokens: z.optional(tokens), outputTokens: z.optional(tokens), tokens: z.optional(tokens), images: z.optional(images) };
+function usageRules<T extends { operation?: string; inputTokens?: number; outputTokens?: number; tokens?: number; images?: number }>(v: T, ctx: z.core.$RefinementCtx<T>) {
   if (v.tokens !== undefined && (v.inputTokens !== undefined || v.outputTokens !== undefined)) {
     ctx.addIssue({ code: 'custom', message: 'give either tokens or inputTokens/outputTokens, not both', path: ['tokens'] });
   }
@@ -38,6 +38,8 @@ function usageRules<T extends { operation?: string; inputTokens?: number; output
   }
 }
 
+const requestIdField = z.optional(z.string().check(z.maxLength(255)));
+
 export const chargeSchema = z
   .strictObject({
     userId: userIdSchema,
@@ -45,10 +47,10 @@ export const chargeSchema = z
     operation,
     model: modelSchema,
     ...usageShape,
-    success: z.boolean().optional(),
-    requestId: z.string().max(255).optional(),
+    success: z.optional(z.boolean()),
+    requestId: requestIdField,
   })
-  .superRefine(usageRules);
+  .check(z.superRefine(usageRules));
 
 export const authorizeSchema = z
   .strictObject({
@@ -56,19 +58,21 @@ export const authorizeSchema = z
     idempotencyKey: idempotencyKeySchema,
     operation,
     model: modelSchema,
-    estimatedTokens: tokens.optional(),
-    images: images.optional(),
-    ttlSeconds: z.int().min(1).max(3600).optional(),
+    estimatedTokens: z.optional(tokens),
+    images: z.optional(images),
+    ttlSeconds: z.optional(intIn(1, 3600)),
   })
-  .superRefine((v, ctx) => {
+  .check(
+    z.superRefine((v, ctx) => {
     if (v.operation === 'image_generation' && v.estimatedTokens !== undefined) ctx.addIssue({ code: 'custom', message: 'image_generation is held per image; use images', path: ['estimatedTokens'] });
     if (v.operation !== 'image_generation' && v.images !== undefined) ctx.addIssue({ code: 'custom', message: 'images only applies to image_generation', path: ['images'] });
     if (v.operation !== 'image_generation' && v.estimatedTokens === undefined) ctx.addIssue({ code: 'custom', message: 'estimatedTokens is required for text operations', path: ['estimatedTokens'] });
-  });
+    }),
+  );
 
 export const settleSchema = z
-  .strictObject({ userId: userIdSchema, reservationId: reservationIdSchema, ...usageShape, success: z.boolean(), requestId: z.string().max(255).optional() })
-  .superRefine(usageRules);
+  .strictObject({ userId: userIdSchema, reservationId: reservationIdSchema, ...usageShape, success: z.boolean(), requestId: requestIdField })
+  .check(z.superRefine(usageRules));
 export const releaseSchema = z.strictObject({ userId: userIdSchema, reservationId: reservationIdSchema });
 
 export type InitializeInput = z.input<typeof initializeSchema>;

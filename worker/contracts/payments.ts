@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { intIn } from './common';
 
 /** Buying tokens: Checkout (`/api/checkout…`); Stripe's webhook answer. */
 
@@ -8,17 +9,19 @@ export const MAX_PURCHASE_CENTS = 1_000_000;
 /** A package or a custom amount, exactly one; one object (not a union) so every error names its field. */
 export const checkoutSchema = z
   .strictObject({
-    packageId: z.string().min(1).max(64).regex(/^[A-Za-z0-9_\-]+$/, 'invalid package id').optional(),
-    amountCents: z.int().min(1).max(MAX_PURCHASE_CENTS).optional(),
-    idempotencyKey: z.string().min(1).max(255).optional(),
+    packageId: z.optional(z.string().check(z.minLength(1), z.maxLength(64), z.regex(/^[A-Za-z0-9_\-]+$/, 'invalid package id'))),
+    amountCents: z.optional(intIn(1, MAX_PURCHASE_CENTS)),
+    idempotencyKey: z.optional(z.string().check(z.minLength(1), z.maxLength(255))),
   })
-  .superRefine((v, ctx) => {
-    if (v.packageId !== undefined && v.amountCents !== undefined) ctx.addIssue({ code: 'custom', message: 'give packageId or amountCents, not both', path: ['amountCents'] });
-    if (v.packageId === undefined && v.amountCents === undefined) ctx.addIssue({ code: 'custom', message: 'packageId or amountCents is required', path: ['packageId'] });
-  });
+  .check(
+    z.superRefine((v, ctx) => {
+      if (v.packageId !== undefined && v.amountCents !== undefined) ctx.addIssue({ code: 'custom', message: 'give packageId or amountCents, not both', path: ['amountCents'] });
+      if (v.packageId === undefined && v.amountCents === undefined) ctx.addIssue({ code: 'custom', message: 'packageId or amountCents is required', path: ['packageId'] });
+    }),
+  );
 export type CheckoutInput = z.output<typeof checkoutSchema>;
 
-export const sessionIdSchema = z.string().regex(/^cs_[A-Za-z0-9_]{1,200}$/, 'invalid checkout session id');
+export const sessionIdSchema = z.string().check(z.regex(/^cs_[A-Za-z0-9_]{1,200}$/, 'invalid checkout session id'));
 
 /** `POST /api/checkout`: where to send the browser. */
 export interface CheckoutAnswer {

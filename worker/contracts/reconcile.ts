@@ -1,5 +1,5 @@
-import { z } from 'zod';
-import { userIdSchema } from './common';
+import * as z from 'zod/mini';
+import { intIn, userIdSchema } from './common';
 
 /**
  * Reconciliation (`POST /api/admin/reconcile`, `POST /api/internal/reconcile`): every
@@ -8,14 +8,14 @@ import { userIdSchema } from './common';
  */
 
 export const reconcileSchema = z.strictObject({
-  userIds: z.array(userIdSchema).max(500).optional(),
+  userIds: z.optional(z.array(userIdSchema).check(z.maxLength(500))),
   /** Page through token_accounts: user ids after this one (the previous page's nextCursor). */
-  cursor: userIdSchema.optional(),
-  limit: z.int().min(1).max(500).optional(),
+  cursor: z.optional(userIdSchema),
+  limit: z.optional(intIn(1, 500)),
   /** List accounts without drift too. */
-  includeOk: z.boolean().optional(),
+  includeOk: z.optional(z.boolean()),
   /** Instead of accounts: compare the purchase credits in D1 with Stripe's succeeded payments. */
-  stripe: z.boolean().optional(),
+  stripe: z.optional(z.boolean()),
 });
 export type ReconcileInput = z.output<typeof reconcileSchema>;
 

@@ -1,12 +1,12 @@
-import { z } from 'zod';
-import { modelSchema } from './common';
+import * as z from 'zod/mini';
+import { intIn, modelSchema } from './common';
 
-const positiveInt = (max: number) => z.int().min(1).max(max);
+const positiveInt = (max: number) => intIn(1, max);
 
 /** The bounds every stored setting obeys; shared by the stored shape and the API's view of it. */
 const settingFields = {
   /** Fixed tokens per generated image, by model. */
-  imageCosts: z.record(modelSchema, positiveInt(1_000_000_000)).refine((r) => Object.keys(r).length <= 100, 'at most 100 image models'),
+  imageCosts: z.record(modelSchema, positiveInt(1_000_000_000)).check(z.refine((r) => Object.keys(r).length <= 100, 'at most 100 image models')),
   tokensPerUsd: positiveInt(1_000_000_000),
   minimumPurchaseCents: positiveInt(100_000_000),
   welcomeBonus: positiveInt(1_000_000_000),
@@ -36,19 +36,19 @@ export const DEFAULT_SETTINGS: BillingSettings = {
 };
 
 /** Exactly representable in basis points: at most 4 decimals. */
-const multiplier = z
-  .number()
-  .positive()
-  .max(100)
-  .refine((m) => Math.abs(m * 10_000 - Math.round(m * 10_000)) < 1e-6, 'at most 4 decimal places')
-  .refine((m) => Math.round(m * 10_000) >= 1, 'must be at least 0.0001');
+const multiplier = z.number().check(
+  z.positive(),
+  z.lte(100),
+  z.refine((m) => Math.abs(m * 10_000 - Math.round(m * 10_000)) < 1e-6, 'at most 4 decimal places'),
+  z.refine((m) => Math.round(m * 10_000) >= 1, 'must be at least 0.0001'),
+);
 
 /** Settings as the admin API shows and takes them: the multiplier as a decimal (1.5), stored as basis points (15000). */
 export const settingsViewSchema = z.strictObject({ tokenMultiplier: multiplier, ...settingFields });
 export type SettingsView = z.infer<typeof settingsViewSchema>;
 
 /** `PUT /api/admin/settings`: any non-empty subset of the view. */
-export const settingsPatchSchema = settingsViewSchema.partial().refine((v) => Object.keys(v).length > 0, 'give at least one setting to change');
+export const settingsPatchSchema = z.partial(settingsViewSchema).check(z.refine((v) => Object.keys(v).length > 0, 'give at least one setting to change'));
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
 
 /** Stored settings → the API's view. */

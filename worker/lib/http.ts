@@ -1,5 +1,9 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { AppError } from './errors';
+
+// The contracts are zod/mini schemas, which load no error locale of their own: English here
+// gives the same messages full zod would (`Too big: expected string to have <=128 characters`).
+z.config(z.locales.en());
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -23,8 +27,8 @@ export function parseJson(raw: string): unknown {
 }
 
 /** Validates `data` with `schema`; bad input becomes a 400 listing zod's issues. */
-export function validate<S extends z.ZodType>(schema: S, data: unknown): z.output<S> {
-  const parsed = schema.safeParse(data);
+export function validate<S extends z.ZodMiniType>(schema: S, data: unknown): z.output<S> {
+  const parsed = z.safeParse(schema, data);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
     const message = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
@@ -34,7 +38,7 @@ export function validate<S extends z.ZodType>(schema: S, data: unknown): z.outpu
 }
 
 /** Reads, parses and validates a JSON body in one step. */
-export async function readBody<S extends z.ZodType>(request: Request, schema: S): Promise<z.output<S>> {
+export async function readBody<S extends z.ZodMiniType>(request: Request, schema: S): Promise<z.output<S>> {
   return validate(schema, parseJson(await readRawBody(request)));
 }
 
