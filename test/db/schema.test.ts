@@ -13,7 +13,7 @@ import * as schema from '../../worker/db/schema';
  */
 
 const dialect = new SQLiteSyncDialect();
-const drizzleTables = Object.values(schema).filter((v): v is SQLiteTable => is(v, SQLiteTable));
+const drizzleTables = (Object.values(schema) as unknown[]).filter((v): v is SQLiteTable => is(v, SQLiteTable));
 
 /** Everything the comparison looks at, for one table, in the same shape from both sides. */
 interface TableShape {

@@ -251,15 +251,12 @@ export const sessions = sqliteTable(
 );
 
 /** The Stripe customer of each user (one each). */
-export const stripeCustomers = sqliteTable(
-  'stripe_customers',
-  {
-    customerId: text('customer_id').primaryKey(),
-    // A constraint with an automatic index, like packages.name.
-    userId: text('user_id').notNull().unique(),
-    createdAt: integer('created_at').notNull(),
-  },
-);
+export const stripeCustomers = sqliteTable('stripe_customers', {
+  customerId: text('customer_id').primaryKey(),
+  // A constraint with an automatic index, like packages.name.
+  userId: text('user_id').notNull().unique(),
+  createdAt: integer('created_at').notNull(),
+});
 
 export const STRIPE_EVENT_STATUSES = ['processing', 'processed', 'ignored', 'failed'] as const;
 
