@@ -570,3 +570,92 @@ function stableJson(v: unknown): string {
   }
   return JSON.stringify(v);
 }
+
+// ---------------------------------------------------------------- provider price lists (data/model-prices.json)
+
+export const PRICE_LIST_FORMAT = 'token-billing/model-prices@1';
+
+const usdSchema = z.string().regex(/^\d{1,6}(\.\d{1,6})?$/, 'USD as a decimal string with at most 6 decimals');
+/** The figures exactly as the provider's page lists them, USD per 1M tokens. */
+const listedSchema = z.strictObject({
+  input: usdSchema,
+  cachedInput: usdSchema,
+  /** Absent when the provider prices no cache write: the tokens are then billed as input. */
+  cacheWrite: usdSchema.optional(),
+  output: usdSchema,
+});
+export type ListedPrices = z.infer<typeof listedSchema>;
+
+const priceListSchema = z.strictObject({
+  format: z.literal(PRICE_LIST_FORMAT),
+  description: z.string().max(2000).optional(),
+  currency: z.literal('USD'),
+  tokensPerUsd: z.int().min(1).max(MAX_TOKENS_PER_USD),
+  markupBps: z.int().min(1).max(MAX_RATE_BPS),
+  models: z.array(z.record(z.string(), z.unknown())).min(1).max(1000),
+});
+
+/**
+ * Provider cost from the listed figures: cache writes cost what input costs where the provider
+ * lists no cache-write price, and reasoning tokens cost what output costs (OpenAI, Anthropic
+ * and Google all bill reasoning/thinking tokens as output).
+ */
+export function costsFromListed(listed: ListedPrices): TokenCosts {
+  return {
+    input: usdToMicros(listed.input),
+    cachedInput: usdToMicros(listed.cachedInput),
+    cacheWrite: usdToMicros(listed.cacheWrite ?? listed.input),
+    output: usdToMicros(listed.output),
+    reasoning: usdToMicros(listed.output),
+  };
+}
+
+export interface PriceList {
+  tokensPerUsd: number;
+  markupBps: number;
+  entries: PriceBookEntry[];
+  listed: Record<string, ListedPrices>;
+}
+
+/**
+ * Parses a provider price list (the format of `data/model-prices.json`): each model is a
+ * price-book entry plus `listed`, the source's own figures. Checks every entry against
+ * `priceBookEntrySchema`, that its token-class provider costs are exactly the listed figures
+ * (`costsFromListed`), that its base rates are `ratesFromCosts` at the file's tokensPerUsd and
+ * markup, and that no id or alias names two models. Returns every problem found, not the first.
+ */
+export function parsePriceList(json: unknown): { ok: true; list: PriceList } | { ok: false; problems: string[] } {
+  const top = priceListSchema.safeParse(json);
+  if (!top.success) return { ok: false, problems: top.error.issues.map((i) => `${i.path.join('.') || '(file)'}: ${i.message}`) };
+  const { tokensPerUsd, markupBps } = top.data;
+  const problems: string[] = [];
+  const entries: PriceBookEntry[] = [];
+  const listedById: Record<string, ListedPrices> = Object.create(null);
+  top.data.models.forEach((raw, i) => {
+    const { listed, ...rest } = raw;
+    const where = `models.${i}${typeof rest.id === 'string' ? ` (${rest.id})` : ''}`;
+    const e = priceBookEntrySchema.safeParse(rest);
+    const l = listedSchema.safeParse(listed);
+    if (!e.success) problems.push(...e.error.issues.map((x) => `${where}.${x.path.join('.')}: ${x.message}`));
+    if (!l.success) problems.push(...l.error.issues.map((x) => `${where}.listed.${x.path.join('.')}: ${x.message}`));
+    if (!e.success || !l.success) return;
+    const entry = e.data as PriceBookEntry;
+    const costs = costsFromListed(l.data);
+    const rates = ratesFromCosts(costs, tokensPerUsd, markupBps);
+    for (const c of TOKEN_CLASSES) {
+      if (entry.providerCost[c] !== costs[c]) problems.push(`${where}: providerCost.${c} is ${entry.providerCost[c]} µUSD but the listed price gives ${costs[c]}`);
+      if (entry.rates[c] !== rates[c]) problems.push(`${where}: rates.${c} is ${entry.rates[c]} bps but the provider cost at the file's markup gives ${rates[c]}`);
+    }
+    entries.push(entry);
+    listedById[entry.id] = l.data;
+  });
+  const names = new Map<string, string>();
+  for (const e of entries) {
+    for (const n of [e.id, ...e.aliases]) {
+      if (names.has(n)) problems.push(`${n} names both ${names.get(n)} and ${e.id}`);
+      else names.set(n, e.id);
+    }
+  }
+  if (entries.some((e) => e.id === DEFAULT_ENTRY_ID)) problems.push(`a provider price list must not contain the "${DEFAULT_ENTRY_ID}" entry`);
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, list: { tokensPerUsd, markupBps, entries, listed: listedById } };
+}
