@@ -33,6 +33,7 @@ export const MAX_PROVIDER_MICROS = 1_000_000_000;
 /** Highest tokens-per-USD (the settings' limit) and minimum margin (100× = 1,000,000 bps). */
 export const MAX_TOKENS_PER_USD = 1_000_000_000;
 export const MAX_MARGIN_BPS = 1_000_000;
+/** Size limits of one entry: they bound the work of validating and indexing a book, not the arithmetic. */
 export const MAX_ALIASES = 32;
 export const MAX_IMAGE_VARIANTS = 32;
 export const MAX_LONG_CONTEXT_TIERS = 4;
@@ -142,6 +143,7 @@ export type ChargeResult =
     }
   | { ok: false; code: 'unknown_model' | 'unknown_variant' | 'bad_request'; message: string };
 
+/** The entry that prices every model without its own entry. */
 export const DEFAULT_ENTRY_ID = 'default';
 
 // ---------------------------------------------------------------- zod schemas
@@ -401,6 +403,7 @@ export function providerCostMicros(entry: PriceBookEntry, usage: ChargeUsage): n
   return Number(micros);
 }
 
+/** One priced thing of an entry, against its provider cost (`marginCheck`). */
 export interface MarginLine {
   /** null for the base rates, else the long-context tier index. */
   tier: number | null;
@@ -499,6 +502,7 @@ export function ratesFromCosts(costs: TokenCosts, tokensPerUsd: number, markupBp
 
 // ---------------------------------------------------------------- diff
 
+/** One changed field of an entry, old → new. */
 export interface FieldChange {
   /** Dotted path, e.g. `rates.output` or `longContext`. */
   field: string;
@@ -506,6 +510,7 @@ export interface FieldChange {
   to: unknown;
 }
 
+/** What an import would do to a book (`diffEntries`). */
 export interface PriceBookDiff {
   added: PriceBookEntry[];
   changed: { id: string; changes: FieldChange[] }[];
@@ -573,6 +578,7 @@ function stableJson(v: unknown): string {
 
 // ---------------------------------------------------------------- provider price lists (data/model-prices.json)
 
+/** The `format` a provider price list declares; a new incompatible layout gets a new one. */
 export const PRICE_LIST_FORMAT = 'token-billing/model-prices@1';
 
 const usdSchema = z.string().regex(/^\d{1,6}(\.\d{1,6})?$/, 'USD as a decimal string with at most 6 decimals');
@@ -610,6 +616,7 @@ export function costsFromListed(listed: ListedPrices): TokenCosts {
   };
 }
 
+/** A parsed, consistent provider price list: its entries, and each entry's listed figures by id. */
 export interface PriceList {
   tokensPerUsd: number;
   markupBps: number;
