@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { ROLES, type Role, type User } from './auth';
-import type { AccountStatus } from './billing';
+import { ACCOUNT_STATUSES, type AccountStatus } from './billing';
 import { cursorParam, intIn, intParam, isoDaySchema, limitParam, printableKey, userIdSchema, type Page } from './common';
 
 /** The admin dashboard's API (`/api/admin/*`). Settings live in `./settings`. */
@@ -84,7 +84,7 @@ const balanceParam = intParam(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)
 
 export const accountsQuery = z
   .object({
-    status: z.optional(z.enum(['active', 'suspended'])),
+    status: z.optional(z.enum(ACCOUNT_STATUSES)),
     minBalance: z.optional(balanceParam),
     maxBalance: z.optional(balanceParam),
     q: z.optional(z.string().check(z.trim(), z.minLength(1), z.maxLength(254))),

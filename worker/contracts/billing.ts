@@ -84,7 +84,8 @@ export type ReleaseInput = z.input<typeof releaseSchema>;
 
 // ---------------------------------------------------------------- answers
 
-export type AccountStatus = 'active' | 'suspended';
+export const ACCOUNT_STATUSES = ['active', 'suspended'] as const;
+export type AccountStatus = (typeof ACCOUNT_STATUSES)[number];
 export type AlertLevel = 'ok' | 'low' | 'critical';
 
 /** `getBalance` (and the balance part of `initializeAccount`). */
