@@ -64,9 +64,9 @@ export const authorizeSchema = z
   })
   .check(
     z.superRefine((v, ctx) => {
-    if (v.operation === 'image_generation' && v.estimatedTokens !== undefined) ctx.addIssue({ code: 'custom', message: 'image_generation is held per image; use images', path: ['estimatedTokens'] });
-    if (v.operation !== 'image_generation' && v.images !== undefined) ctx.addIssue({ code: 'custom', message: 'images only applies to image_generation', path: ['images'] });
-    if (v.operation !== 'image_generation' && v.estimatedTokens === undefined) ctx.addIssue({ code: 'custom', message: 'estimatedTokens is required for text operations', path: ['estimatedTokens'] });
+      if (v.operation === 'image_generation' && v.estimatedTokens !== undefined) ctx.addIssue({ code: 'custom', message: 'image_generation is held per image; use images', path: ['estimatedTokens'] });
+      if (v.operation !== 'image_generation' && v.images !== undefined) ctx.addIssue({ code: 'custom', message: 'images only applies to image_generation', path: ['images'] });
+      if (v.operation !== 'image_generation' && v.estimatedTokens === undefined) ctx.addIssue({ code: 'custom', message: 'estimatedTokens is required for text operations', path: ['estimatedTokens'] });
     }),
   );
 

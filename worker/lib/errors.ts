@@ -18,8 +18,9 @@ export class AppError extends Error {
 
   /**
    * The one mapping from a DO's tagged `Failure` to a thrown error: its code, and its message
-   * (or the code's default). `context` (e.g. `credit pi_123`) prefixes a message that names
-   * what failed, for failures that end up in a log rather than in front of a user.
+   * (or the code's default). With `context` (e.g. `credit pi_123`) the message is
+   * `<context>: <code>` instead, for failures recorded where no user reads them (a webhook
+   * event's `error` in stripe_events).
    */
   static from(failure: Pick<Failure, 'code' | 'message'>, context?: string): AppError {
     return new AppError(failure.code, context === undefined ? failure.message : `${context}: ${failure.code}`);
