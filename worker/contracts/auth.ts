@@ -32,3 +32,8 @@ export interface User {
 export interface UserAnswer {
   user: User;
 }
+
+/** `POST /api/auth/logout` (and `GET /api/health`). */
+export interface OkAnswer {
+  ok: true;
+}

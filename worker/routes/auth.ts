@@ -1,5 +1,5 @@
 import type { RouterType } from 'itty-router';
-import { loginSchema, signupSchema, type UserAnswer } from '../contracts/auth';
+import { loginSchema, signupSchema, type OkAnswer, type UserAnswer } from '../contracts/auth';
 import { json, readBody } from '../lib/http';
 import { authenticate, clearSessionCookie, createSession, requireUser, revokeSession, sessionCookie, signup, type AuthUser } from '../services/auth';
 
@@ -23,7 +23,7 @@ export function registerAuthRoutes(router: RouterType) {
 
   router.post('/api/auth/logout', async (request: Request, env: Env) => {
     await revokeSession(request, env);
-    return json({ ok: true }, { headers: { 'set-cookie': clearSessionCookie(request) } });
+    return json({ ok: true } satisfies OkAnswer, { headers: { 'set-cookie': clearSessionCookie(request) } });
   });
 
   router.get('/api/me', async (request: Request, env: Env) => json({ user: await requireUser(request, env) } satisfies UserAnswer));
