@@ -1,5 +1,6 @@
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { signedPost } from './helpers';
 
 describe('response headers', () => {
   it('pages carry a Content-Security-Policy with frame-ancestors, nosniff and no framing', async () => {
@@ -50,5 +51,16 @@ describe('request ids', () => {
     expect(((await ray.json()) as { error: { requestId: string } }).error.requestId).toBe('8f1a2b3c4d5e6f70-IAD');
     const forged = await SELF.fetch('https://app.test/api/nope', { headers: { 'cf-ray': '<script>alert(1)</script>' } });
     expect(forged.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('validation messages', () => {
+  it("are zod's English ones (the contracts use zod/mini, which loads no locale itself)", async () => {
+    const res = await signedPost('/api/billing/balance', { userId: 'u'.repeat(129) });
+    expect(res.status).toBe(400);
+    const { error } = (await res.json()) as { error: { code: string; message: string; details: unknown } };
+    expect(error.code).toBe('bad_request');
+    expect(error.message).toBe('Invalid request: userId: Too big: expected string to have <=128 characters');
+    expect(error.details).toEqual({ issues: [{ path: 'userId', message: 'Too big: expected string to have <=128 characters' }] });
   });
 });

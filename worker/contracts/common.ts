@@ -5,7 +5,8 @@ import * as z from 'zod/mini';
  * browser bundle imports them too, so no Worker, Node or drizzle API may appear here, and
  * zod/mini (functional checks, tree-shakeable) costs the /tokens bundle a few KB where full
  * zod would cost ~25 KB. Same core as `zod`, so the same parsing and messages — provided an
- * error locale is loaded (`z.config(z.locales.en())`; the Worker does it in lib/http.ts).
+ * error locale is loaded (`import { en } from 'zod/locales'; z.config(en())`; the Worker does
+ * it in lib/http.ts).
  */
 
 /** A user id as the billing API, the admin API and the DO key accounts by. */

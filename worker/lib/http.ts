@@ -1,9 +1,11 @@
+import { en } from 'zod/locales';
 import * as z from 'zod/mini';
 import { AppError } from './errors';
 
 // The contracts are zod/mini schemas, which load no error locale of their own: English here
 // gives the same messages full zod would (`Too big: expected string to have <=128 characters`).
-z.config(z.locales.en());
+// Imported by name: `z.locales.en()` would bundle every locale (~260 KB).
+z.config(en());
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
