@@ -138,6 +138,7 @@ export class Metering {
     const decoder = new TextDecoder();
     const parser = createParser({ onEvent: (ev: EventSourceMessage) => observer.onSSE(ev.event, ev.data) });
     const reader = upstream.getReader();
+    let cancelled = false;
     return new ReadableStream<Uint8Array>(
       {
         pull: async (controller) => {
@@ -145,10 +146,13 @@ export class Metering {
           try {
             r = await reader.read();
           } catch (e) {
+            if (cancelled) return;
             controller.error(e);
             this.#endError(observer);
             return;
           }
+          // A read still pending when the consumer cancelled resolves afterwards: nothing left to do.
+          if (cancelled) return;
           if (r.done) {
             parser.feed(decoder.decode());
             controller.close();
@@ -160,6 +164,7 @@ export class Metering {
           parser.feed(decoder.decode(r.value, { stream: true }));
         },
         cancel: async (reason) => {
+          cancelled = true;
           this.#endAbort(observer);
           await reader.cancel(reason).catch(() => {});
         },
@@ -171,29 +176,36 @@ export class Metering {
 
   /**
    * Pass an async iterable of parsed events through (the `openai` and `@anthropic-ai/sdk` stream
-   * objects) while metering them. Breaking out of the loop is a client abort; the SDK's iterator
-   * is returned, which aborts its request.
+   * objects, the same objects in the same order) while metering them. Breaking out of the loop
+   * (`return()`) is a client abort; the SDK's iterator is returned, which aborts its request.
    */
   wrapIterable<T>(format: StreamFormat, source: AsyncIterable<T>): AsyncIterable<T> {
     const observer = createObserver(format);
-    const self = this;
+    // A hand-written iterator rather than an async generator: `return()` must end the call even when
+    // it comes before the first `next()` (a consumer that leaves without reading anything).
     return {
-      async *[Symbol.asyncIterator]() {
-        let settled = false;
-        try {
-          for await (const event of source) {
-            observer.onEvent(event);
-            yield event;
-          }
-          settled = true;
-          self.#endNormally(observer);
-        } catch (e) {
-          settled = true;
-          self.#endError(observer);
-          throw e;
-        } finally {
-          if (!settled) self.#endAbort(observer);
-        }
+      [Symbol.asyncIterator]: (): AsyncIterator<T> => {
+        const it = source[Symbol.asyncIterator]();
+        return {
+          next: async () => {
+            let r: IteratorResult<T>;
+            try {
+              r = await it.next();
+            } catch (e) {
+              this.#endError(observer);
+              throw e;
+            }
+            if (r.done) this.#endNormally(observer);
+            else observer.onEvent(r.value);
+            return r;
+          },
+          return: async (value?: unknown) => {
+            this.#endAbort(observer);
+            // Returning the SDK's iterator aborts its HTTP request.
+            await it.return?.(value).catch(() => undefined);
+            return { done: true, value: value as T };
+          },
+        };
       },
     };
   }

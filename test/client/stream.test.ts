@@ -149,6 +149,24 @@ describe('meterSSE — OpenAI chat', () => {
     expect(expectOneEnding(rec).op).toBe('settle');
   });
 
+  it('a cancel while a read is pending (provider slow) → one client-abort ending, no error', async () => {
+    const { rec, opts } = setup();
+    const parts = openaiChatSSE(WORDS.slice(0, 2), OPENAI_USAGE);
+    const enc = new TextEncoder();
+    let i = 0;
+    let cancelled = false;
+    // Two content chunks, then the provider goes quiet: the next read stays pending.
+    const upstream = new ReadableStream<Uint8Array>({ pull: (c) => (i < 3 ? c.enqueue(enc.encode(parts[i++])) : new Promise(() => {})), cancel: () => void (cancelled = true) }, { highWaterMark: 0 });
+    const reader = (await meterSSE({ ...opts, format: 'openai-chat' }, async () => upstream)).getReader();
+    for (let k = 0; k < 3; k++) await reader.read();
+    const pending = reader.read();
+    await reader.cancel('client went away');
+    expect(await pending).toEqual({ done: true, value: undefined });
+    expect(cancelled).toBe(true);
+    expect(expectOneEnding(rec)).toEqual({ op: 'settle', id: 'res_1', usage: partial({}, 2) });
+    expect(rec.outcomes[0].ending).toBe('client_abort');
+  });
+
   it('a cancel after the stream ended changes nothing (still one ending)', async () => {
     const { rec, opts } = setup();
     const { stream } = sseBody(openaiChatSSE(WORDS, OPENAI_USAGE));
@@ -239,6 +257,16 @@ describe('meterIterable (SDK stream objects)', () => {
     for await (const _ of await meterIterable({ ...opts, format: 'openai-chat' }, async () => source)) if (++n === 3) break;
     expect(returned).toBe(true);
     expect(expectOneEnding(rec)).toEqual({ op: 'settle', id: 'res_1', usage: partial({}, 3) });
+  });
+
+  it('a consumer that returns before reading anything still ends the call (client abort, input only)', async () => {
+    const { rec, opts } = setup();
+    let returned = false;
+    const source = { [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true as const, value: undefined }), return: async () => ((returned = true), { done: true as const, value: undefined }) }) };
+    const it = (await meterIterable({ ...opts, format: 'openai-chat' }, async () => source))[Symbol.asyncIterator]();
+    await it.return!();
+    expect(returned).toBe(true);
+    expect(expectOneEnding(rec)).toEqual({ op: 'settle', id: 'res_1', usage: partial({}, 0) });
   });
 
   it('a throw before any token → release; after tokens → settle them; usage missing → the hold', async () => {
