@@ -8,7 +8,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { estimateAnthropicMessages, estimateOpenAIChat } from '../../client/estimate';
+import { estimateAnthropicMessages, estimateOpenAIChat, estimateOpenAIResponses } from '../../client/estimate';
 import { meterCall, meterIterable, meterSSE, type MeterOptions } from '../../client/stream';
 import { fromAnthropic, fromOpenAIChat, fromOpenAIResponses, totalTokens, type Usage } from '../../client/usage';
 import { outputDeltas, promptTokens, startUpstreamSimulator, WORDS, type UpstreamSimulator } from '../../scripts/upstream-sim/server.mjs';
@@ -158,6 +158,29 @@ describe('OpenAI responses with the official openai client', () => {
     expect(types.filter((t) => t === 'response.output_text.delta')).toHaveLength(4);
     expect(types.at(-1)).toBe('response.completed');
     expect(usage).toMatchObject({ output_tokens: 4 });
+  });
+});
+
+describe('OpenAI responses failure switches', () => {
+  it('error_after_tokens:2 → an `event: error` the SDK throws; metered: settle input + 2', async () => {
+    const body = { model: 'o4-mini', input: 'Say something about foxes.', instructions: 'You are terse.', max_output_tokens: 50, stream: true as const };
+    const estimate = estimateOpenAIResponses(body);
+    expect(estimate.inputTokens).toBe(PROMPT);
+    const { rec, opts } = meter(estimate);
+    const stream = await meterIterable({ ...opts, format: 'openai-responses' }, () => openai.responses.create(body, sim_({ fail: 'error_after_tokens:2', 'output-tokens': 8 })));
+    await expect((async () => { for await (const _ of stream); })()).rejects.toBeInstanceOf(OpenAI.APIError);
+    expect(oneEnding(rec)).toEqual({ op: 'settle', id: 'res_1', ending: 'error_after_tokens', usage: { ...estimate, outputTokens: 2 } });
+  });
+
+  it('normal end metered: settle the usage of response.completed (reasoning apart); usage_missing → the hold', async () => {
+    const body = { model: 'o4-mini', input: 'Say something about foxes.', instructions: 'You are terse.', max_output_tokens: 50, stream: true as const };
+    const estimate = estimateOpenAIResponses(body);
+    const a = meter(estimate);
+    for await (const _ of await meterIterable({ ...a.opts, format: 'openai-responses' }, () => openai.responses.create(body, sim_({ 'output-tokens': 3, 'reasoning-tokens': 40 })))) void _;
+    expect(oneEnding(a.rec)).toEqual({ op: 'settle', id: 'res_1', ending: 'completed', usage: { inputTokens: PROMPT, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 3, reasoningTokens: 40 } });
+    const b = meter(estimate);
+    for await (const _ of await meterIterable({ ...b.opts, format: 'openai-responses' }, () => openai.responses.create(body, sim_({ fail: 'usage_missing' })))) void _;
+    expect(oneEnding(b.rec)).toEqual({ op: 'settle', id: 'res_1', ending: 'usage_missing', usage: estimate });
   });
 });
 
