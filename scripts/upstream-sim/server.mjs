@@ -86,8 +86,8 @@ function sendJson(res, status, body, headers = {}) {
   res.end(data);
 }
 
-/** OpenAI error shape: { error: { message, type, param, code } }. */
-const openaiError = (res, status, message, type, code = null) => sendJson(res, status, { error: { message, type, param: null, code } });
+/** OpenAI error shape: { error: { message, type, param, code } }, with the `x-request-id` header OpenAI sends. */
+const openaiError = (res, status, message, type, code = null) => sendJson(res, status, { error: { message, type, param: null, code } }, { 'x-request-id': id('req_') });
 /** Anthropic error shape: { type: 'error', error: { type, message } }, with a request-id header. */
 const anthropicError = (res, status, type, message) => sendJson(res, status, { type: 'error', error: { type, message } }, { 'request-id': id('req_') });
 
@@ -141,7 +141,7 @@ async function chatCompletions(req, res, body, sw) {
       object: 'chat.completion',
       choices: [{ index: 0, message: { role: 'assistant', content: deltas.join(''), refusal: null, annotations: [] }, logprobs: null, finish_reason: finish }],
       ...(sw.fail === 'usage_missing' ? {} : { usage: openaiChatUsage(prompt, sw, n) }),
-    });
+    }, { 'x-request-id': id('req_') });
   }
 
   // https://platform.openai.com/docs/api-reference/chat-streaming: chunks `chat.completion.chunk`;
@@ -149,7 +149,7 @@ async function chatCompletions(req, res, body, sw) {
   // `choices: []` and the usage comes before `data: [DONE]`.
   const includeUsage = body.stream_options?.include_usage === true && sw.fail !== 'usage_missing';
   const chunk = (choices, extra = {}) => `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices, ...(includeUsage ? { usage: null } : {}), ...extra })}\n\n`;
-  sseHead(res);
+  sseHead(res, { 'x-request-id': id('req_') });
   res.write(chunk([{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }]));
   const cut = sw.fail === 'mid_stream_disconnect' || sw.fail === 'error_after_tokens' ? failAfter(sw, n) : Infinity;
   for (let i = 0; i < n; i++) {
@@ -205,12 +205,12 @@ async function responses(req, res, body, sw) {
   const usage = sw.fail === 'usage_missing' ? null : responsesUsage(prompt, sw, n);
   if (!body.stream) {
     if (sw.fail === 'mid_stream_disconnect' || sw.fail === 'error_after_tokens') return disconnect(res);
-    return sendJson(res, 200, response('completed', [message(deltas.join(''), 'completed')], usage));
+    return sendJson(res, 200, response('completed', [message(deltas.join(''), 'completed')], usage), { 'x-request-id': id('req_') });
   }
   // https://platform.openai.com/docs/api-reference/responses-streaming: typed events with sequence_number.
   let sn = 0;
   const ev = (type, data) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sn++, ...data })}\n\n`);
-  sseHead(res);
+  sseHead(res, { 'x-request-id': id('req_') });
   ev('response.created', { response: response('in_progress', [], null) });
   ev('response.in_progress', { response: response('in_progress', [], null) });
   ev('response.output_item.added', { output_index: 0, item: { id: mid, type: 'message', status: 'in_progress', role: 'assistant', content: [] } });

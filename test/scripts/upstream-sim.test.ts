@@ -115,6 +115,12 @@ describe('OpenAI chat completions with the official openai client', () => {
     expect(got.join('')).toBe(outputDeltas(3).join(''));
   });
 
+  it('non-streaming disconnect → APIConnectionError; the request id header reaches the SDK', async () => {
+    await expect(openai.chat.completions.create({ model: 'gpt-4o-mini', messages: MESSAGES }, sim_({ fail: 'mid_stream_disconnect' }))).rejects.toBeInstanceOf(OpenAI.APIConnectionError);
+    const r = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: MESSAGES }, sim_({ 'output-tokens': 1 }));
+    expect(r._request_id).toMatch(/^req_/);
+  });
+
   it('usage_missing → the stream ends cleanly without the usage chunk despite include_usage', async () => {
     const stream = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: MESSAGES, stream: true, stream_options: { include_usage: true } }, sim_({ fail: 'usage_missing', 'output-tokens': 4 }));
     const chunks = [];
