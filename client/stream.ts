@@ -70,7 +70,8 @@ export interface MeterOptions {
 
 /**
  * One authorized call: the guard that lets exactly one settle or release through. Created by
- * `Metering.authorize`; the wrappers below end it, and so may the caller (`fail`, `end`).
+ * `Metering.authorize`; its wrappers (`wrapSSE`, `wrapIterable`, `endWithUsage`) end it, and so may
+ * the caller directly (`settle`, `release`): whichever comes first is the one ending.
  */
 export class Metering {
   #outcome: Outcome | null = null;
@@ -111,7 +112,12 @@ export class Metering {
     if (this.#outcome) return false;
     this.#outcome = outcome;
     const { billing, waitUntil, onOutcome, onBillingError } = this.opts;
-    const call = outcome.action === 'settle' ? billing.settle(this.reservationId, outcome.usage!) : billing.release(this.reservationId);
+    let call: Promise<unknown>;
+    try {
+      call = outcome.action === 'settle' ? billing.settle(this.reservationId, outcome.usage!) : billing.release(this.reservationId);
+    } catch (e) {
+      call = Promise.reject(e); // a billing client that throws synchronously is reported the same way
+    }
     // The promise handed to waitUntil never rejects: a failure after the response is reported, not thrown.
     waitUntil(
       Promise.resolve(call).then(
@@ -125,7 +131,7 @@ export class Metering {
 
   /**
    * Wrap a non-streaming call's result. Usage present → settle it; absent → settle the hold.
-   * (A thrown call is `runCall`'s business: nothing was delivered, so it releases.)
+   * (A call that throws is handled by `meterCall`: nothing was delivered, so it releases.)
    */
   endWithUsage(usage: Usage | null): void {
     if (usage) this.settle(usage, 'completed');
@@ -202,7 +208,9 @@ export class Metering {
           return: async (value?: unknown) => {
             this.#endAbort(observer);
             // Returning the SDK's iterator aborts its HTTP request.
-            await it.return?.(value).catch(() => undefined);
+            await Promise.resolve()
+              .then(() => it.return?.(value))
+              .catch(() => undefined);
             return { done: true, value: value as T };
           },
         };

@@ -7,7 +7,7 @@ import type { Usage } from '../../client/usage';
 
 export type BillingCall = { op: 'authorize'; usage: Usage } | { op: 'settle'; id: string; usage: Usage } | { op: 'release'; id: string };
 
-export function billingRecorder(opts: { refuse?: boolean; settleFails?: boolean; settleNeverResolves?: boolean } = {}) {
+export function billingRecorder(opts: { refuse?: boolean; settleFails?: boolean; settleThrowsSync?: boolean; settleNeverResolves?: boolean } = {}) {
   const calls: BillingCall[] = [];
   const waited: Promise<unknown>[] = [];
   const outcomes: Outcome[] = [];
@@ -21,6 +21,7 @@ export function billingRecorder(opts: { refuse?: boolean; settleFails?: boolean;
     },
     settle(id, usage) {
       calls.push({ op: 'settle', id, usage });
+      if (opts.settleThrowsSync) throw new Error('billing client bug');
       if (opts.settleNeverResolves) return new Promise(() => {});
       return opts.settleFails ? Promise.reject(new Error('billing down')) : Promise.resolve({ ok: true });
     },

@@ -13,7 +13,7 @@ const ESTIMATE: Usage = { inputTokens: 40, outputTokens: 256, cachedInputTokens:
 // https://platform.openai.com/docs/guides/prompt-caching usage example, as the stream's last chunk.
 const OPENAI_USAGE = { prompt_tokens: 2006, completion_tokens: 300, total_tokens: 2306, prompt_tokens_details: { cached_tokens: 1920 }, completion_tokens_details: { reasoning_tokens: 0 } };
 
-function setup(extra: Partial<{ refuse: boolean; settleFails: boolean; settleNeverResolves: boolean }> = {}) {
+function setup(extra: Partial<{ refuse: boolean; settleFails: boolean; settleThrowsSync: boolean; settleNeverResolves: boolean }> = {}) {
   const rec = billingRecorder(extra);
   const opts: MeterOptions = { billing: rec.billing, waitUntil: rec.waitUntil, estimate: ESTIMATE, onOutcome: rec.onOutcome, onBillingError: rec.onBillingError };
   return { rec, opts };
@@ -145,6 +145,16 @@ describe('meterSSE — OpenAI chat', () => {
     const { stream } = sseBody(openaiChatSSE(WORDS, OPENAI_USAGE));
     await readStream(await meterSSE({ ...opts, format: 'openai-chat' }, async () => stream));
     await expect(Promise.all(rec.waited)).resolves.toBeDefined();
+    expect(rec.billingErrors).toHaveLength(1);
+    expect(expectOneEnding(rec).op).toBe('settle');
+  });
+
+  it('a billing client that throws synchronously is reported the same way; the stream is unaffected', async () => {
+    const { rec, opts } = setup({ settleThrowsSync: true });
+    const { stream } = sseBody(openaiChatSSE(WORDS, OPENAI_USAGE));
+    const out = await readStream(await meterSSE({ ...opts, format: 'openai-chat' }, async () => stream));
+    expect(out.error).toBeUndefined();
+    await Promise.all(rec.waited);
     expect(rec.billingErrors).toHaveLength(1);
     expect(expectOneEnding(rec).op).toBe('settle');
   });
