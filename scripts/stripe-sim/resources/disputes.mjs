@@ -1,0 +1,69 @@
+// Disputes: opened by the card network (after a `pm_card_createDispute` charge, or through the control API)
+// and closed as won or lost.
+import { invalid, newId, now, toInt } from '../lib.mjs';
+
+/**
+ * @typedef {Record<string, any>} Obj
+ * @typedef {import('../store.mjs').Store} Store
+ */
+
+/** @param {Store} store @param {string} chargeId @param {Obj} p */
+export function createDispute(store, chargeId, p) {
+  const ch = store.get('charges', chargeId);
+  if (ch.status !== 'succeeded') throw invalid(`Charge ${ch.id} did not succeed and cannot be disputed.`, 'charge');
+  if (ch.disputed) throw invalid(`Charge ${ch.id} has already been disputed.`, 'charge');
+  const amount = toInt(p.amount, 'amount') ?? ch.amount - ch.amount_refunded;
+  const created = now();
+  const dp = {
+    id: newId('dp'),
+    object: 'dispute',
+    amount,
+    balance_transactions: [],
+    charge: ch.id,
+    created,
+    currency: ch.currency,
+    evidence: { customer_email_address: null, customer_name: null, product_description: null, uncategorized_text: null },
+    evidence_details: { due_by: created + 7 * 86400, has_evidence: false, past_due: false, submission_count: 0 },
+    is_charge_refundable: false,
+    livemode: false,
+    metadata: {},
+    network_reason_code: '10.4',
+    payment_intent: ch.payment_intent,
+    payment_method_details: { card: { brand: ch.payment_method_details.card.brand, network_reason_code: '10.4' }, type: 'card' },
+    reason: p.reason ?? 'fraudulent',
+    status: p.status ?? 'needs_response',
+  };
+  store.disputes.set(dp.id, dp);
+  ch.disputed = true;
+  // The cardholder's bank opens a dispute, not an API request of ours.
+  store.outsideRequest(() => store.emit('charge.dispute.created', dp));
+  return dp;
+}
+
+/**
+ * Open a dispute on `ch` `store.disputeDelayMs` from now (the `pm_card_createDispute` test card), unless
+ * the charge is gone (reset) or already disputed by then.
+ * @param {Store} store @param {Obj} ch
+ */
+export function disputeLater(store, ch) {
+  const t = setTimeout(() => {
+    store.timers.delete(t);
+    if (store.charges.get(ch.id) === ch && !ch.disputed) createDispute(store, ch.id, {});
+  }, store.disputeDelayMs);
+  store.timers.add(t);
+}
+
+/** @param {Store} store @param {string} id @param {'won'|'lost'|string} status */
+export function closeDispute(store, id, status) {
+  const dp = store.get('disputes', id);
+  if (!['won', 'lost'].includes(status)) throw invalid("status must be 'won' or 'lost'", 'status');
+  if (['won', 'lost'].includes(dp.status)) throw invalid(`This dispute is already closed (${dp.status}).`, undefined, 'dispute_already_closed');
+  const prev = { status: dp.status };
+  dp.status = status;
+  store.emit('charge.dispute.closed', dp, prev);
+  return dp;
+}
+
+/** Disputes for GET /v1/disputes (`charge`, `payment_intent` filters). @param {Store} store @param {Obj} p */
+export const listDisputes = (store, p) =>
+  [...store.disputes.values()].filter((x) => (!p.charge || x.charge === p.charge) && (!p.payment_intent || x.payment_intent === p.payment_intent));
