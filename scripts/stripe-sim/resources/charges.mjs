@@ -13,6 +13,11 @@ import { clone, newId, now } from '../lib.mjs';
  */
 export function createCharge(store, pi, pm, card, failure) {
   const id = newId('ch');
+  // Keys as in https://docs.stripe.com/api/charges/object (checked against Stripe's fixtures by
+  // test/scripts/stripe-sim/contract.test.ts), except `refunds`: since API version 2022-11-15 Stripe leaves it
+  // out unless expanded (https://docs.stripe.com/changelog/2022-11-15/deprecates-charges-auto-expand), but
+  // worker/services/payments.ts still reads it from `charge.refunded` events, so it stays until that handler
+  // follows issue 9.
   const ch = {
     id,
     object: 'charge',
@@ -76,6 +81,7 @@ export function createCharge(store, pi, pm, card, failure) {
     review: null,
     shipping: null,
     source: null,
+    source_transfer: null,
     statement_descriptor: null,
     statement_descriptor_suffix: null,
     status: failure ? 'failed' : 'succeeded',

@@ -45,24 +45,32 @@ export function createCheckoutSession(store, p) {
     const product = store.products.get(price.product);
     const amount = price.unit_amount * quantity;
     total += amount;
+    // Keys as in https://docs.stripe.com/api/checkout/sessions/line_items (checked against Stripe's fixtures).
     lineItems.push({
       id: `li_${rand(24)}`,
       object: 'item',
+      adjustable_quantity: null,
       amount_discount: 0,
       amount_subtotal: amount,
       amount_tax: 0,
       amount_total: amount,
       currency: price.currency,
       description: product?.name ?? null,
+      metadata: {},
       price: clone(price),
       quantity,
     });
   });
   const pid = p.payment_intent_data ?? {};
   const created = now();
+  // Keys as in https://docs.stripe.com/api/checkout/sessions/object (checked against Stripe's fixtures by
+  // test/scripts/stripe-sim/contract.test.ts). No `line_items`: it is includable, sent only when expanded
+  // (https://docs.stripe.com/api/checkout/sessions/line_items, https://docs.stripe.com/expand); ../output.mjs
+  // adds it for `expand[]=line_items`.
   const s = {
     id,
     object: 'checkout.session',
+    adaptive_pricing: { enabled: false },
     after_expiration: null,
     allow_promotion_codes: null,
     amount_subtotal: total,
@@ -72,29 +80,38 @@ export function createCheckoutSession(store, p) {
     cancel_url: p.cancel_url ?? null,
     client_reference_id: p.client_reference_id ?? null,
     client_secret: null,
+    collected_information: null,
     consent: null,
     consent_collection: null,
     created,
     currency,
+    currency_conversion: null,
     custom_fields: [],
     custom_text: { after_submit: null, shipping_address: null, submit: null, terms_of_service_acceptance: null },
     customer,
+    customer_account: null,
     customer_creation: customer ? null : (p.customer_creation ?? 'if_required'),
     customer_details: customer ? { address: null, email: store.customers.get(customer)?.email ?? null, name: null, phone: null, tax_exempt: 'none', tax_ids: [] } : null,
     customer_email: p.customer_email ?? null,
+    discounts: [],
     expires_at: toInt(p.expires_at, 'expires_at') ?? created + 24 * 3600,
+    integration_identifier: null,
     invoice: null,
     invoice_creation: null,
     livemode: false,
     locale: p.locale ?? null,
+    managed_payments: null,
     metadata: mergeMetadata({}, p.metadata),
     mode,
+    origin_context: null,
     payment_intent: null,
     payment_link: null,
     payment_method_collection: 'if_required',
+    payment_method_configuration_details: null,
     payment_method_options: {},
     payment_method_types: Array.isArray(p.payment_method_types) ? p.payment_method_types : ['card'],
     payment_status: 'unpaid',
+    permissions: null,
     phone_number_collection: { enabled: false },
     recovered_from: null,
     saved_payment_method_options: null,
@@ -109,6 +126,7 @@ export function createCheckoutSession(store, p) {
     total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
     ui_mode: 'hosted',
     url: `${store.baseUrl}/c/pay/${id}`,
+    wallet_options: null,
   };
   store.sessions.set(id, s);
   store.lineItems.set(id, lineItems);

@@ -14,6 +14,8 @@ export function createDispute(store, chargeId, p) {
   if (ch.disputed) throw invalid(`Charge ${ch.id} has already been disputed.`, 'charge');
   const amount = toInt(p.amount, 'amount') ?? ch.amount - ch.amount_refunded;
   const created = now();
+  // Keys as in https://docs.stripe.com/api/disputes/object and Stripe's fixtures (checked by
+  // test/scripts/stripe-sim/contract.test.ts): the network's reason code is under payment_method_details.card.
   const dp = {
     id: newId('dp'),
     object: 'dispute',
@@ -22,12 +24,12 @@ export function createDispute(store, chargeId, p) {
     charge: ch.id,
     created,
     currency: ch.currency,
+    enhanced_eligibility_types: [],
     evidence: { customer_email_address: null, customer_name: null, product_description: null, uncategorized_text: null },
     evidence_details: { due_by: created + 7 * 86400, has_evidence: false, past_due: false, submission_count: 0 },
     is_charge_refundable: false,
     livemode: false,
     metadata: {},
-    network_reason_code: '10.4',
     payment_intent: ch.payment_intent,
     payment_method_details: { card: { brand: ch.payment_method_details.card.brand, network_reason_code: '10.4' }, type: 'card' },
     reason: p.reason ?? 'fraudulent',

@@ -51,6 +51,9 @@ export function createPaymentIntent(store, p, o = {}) {
   if (sfu && !['off_session', 'on_session'].includes(sfu)) throw invalid(`Invalid setup_future_usage: must be one of on_session or off_session`, 'setup_future_usage');
   const pm = p.payment_method ? paymentMethodFor(store, String(p.payment_method), customer) : null;
   const id = newId('pi');
+  // Keys as in https://docs.stripe.com/api/payment_intents/object (checked against Stripe's fixtures by
+  // test/scripts/stripe-sim/contract.test.ts). No `charges`: removed in API version 2022-11-15,
+  // https://docs.stripe.com/changelog/2022-11-15/removes-charges-attribute-paymentintent
   const pi = {
     id,
     object: 'payment_intent',
@@ -69,10 +72,13 @@ export function createPaymentIntent(store, p, o = {}) {
     created: now(),
     currency,
     customer,
+    customer_account: null,
     description: p.description ?? null,
+    excluded_payment_method_types: null,
     last_payment_error: null,
     latest_charge: null,
     livemode: false,
+    managed_payments: null,
     metadata: mergeMetadata({}, p.metadata),
     next_action: null,
     on_behalf_of: null,

@@ -14,6 +14,8 @@ import { cardError, invalid, mergeMetadata, missingParam, newId, now, toInt } fr
  * @param {{ exp_month?: number, exp_year?: number, name?: string | null, email?: string | null, metadata?: Obj }} [extra]
  */
 export function newCardPm(store, card, extra = {}) {
+  // Keys as in https://docs.stripe.com/api/payment_methods/object (checked against Stripe's fixtures by
+  // test/scripts/stripe-sim/contract.test.ts).
   const pm = {
     id: newId('pm'),
     object: 'payment_method',
@@ -42,6 +44,7 @@ export function newCardPm(store, card, extra = {}) {
     },
     created: now(),
     customer: null,
+    customer_account: null,
     livemode: false,
     metadata: extra.metadata ?? {},
     type: 'card',

@@ -27,6 +27,8 @@ export function createRefund(store, p) {
     const fmt = (/** @type {number} */ n) => `$${(n / 100).toFixed(2)}`;
     throw invalid(`Refund amount (${fmt(amount)}) is greater than unrefunded amount on charge (${fmt(remaining)})`, 'amount', 'amount_too_large');
   }
+  // Keys as in https://docs.stripe.com/api/refunds/object (checked against Stripe's fixtures by
+  // test/scripts/stripe-sim/contract.test.ts).
   const re = {
     id: newId('re'),
     object: 'refund',
@@ -35,9 +37,12 @@ export function createRefund(store, p) {
     charge: ch.id,
     created: now(),
     currency: ch.currency,
+    customer: ch.customer,
+    customer_account: null,
     destination_details: { card: { reference_status: 'pending', reference_type: 'acquirer_reference_number', type: 'refund' }, type: 'card' },
     metadata: mergeMetadata({}, p.metadata),
     payment_intent: ch.payment_intent,
+    payment_method: ch.payment_method,
     reason: p.reason ?? null,
     receipt_number: null,
     source_transfer_reversal: null,
