@@ -12,6 +12,9 @@ import { confirmPaymentIntent, createPaymentIntent } from './payment-intents.mjs
  * @typedef {import('../store.mjs').Store} Store
  */
 
+/** A session's `customer_details` (what the customer entered on the page). @param {string | null} email @param {string | null} name */
+const customerDetails = (email, name) => ({ address: null, business_name: null, email, individual_name: null, name, phone: null, tax_exempt: 'none', tax_ids: [] });
+
 /** @param {Store} store @param {Obj} p */
 export function createCheckoutSession(store, p) {
   const mode = p.mode;
@@ -75,7 +78,7 @@ export function createCheckoutSession(store, p) {
     allow_promotion_codes: null,
     amount_subtotal: total,
     amount_total: total,
-    automatic_tax: { enabled: false, liability: null, status: null },
+    automatic_tax: { enabled: false, liability: null, provider: null, status: null },
     billing_address_collection: null,
     cancel_url: p.cancel_url ?? null,
     client_reference_id: p.client_reference_id ?? null,
@@ -91,7 +94,7 @@ export function createCheckoutSession(store, p) {
     customer,
     customer_account: null,
     customer_creation: customer ? null : (p.customer_creation ?? 'if_required'),
-    customer_details: customer ? { address: null, email: store.customers.get(customer)?.email ?? null, name: null, phone: null, tax_exempt: 'none', tax_ids: [] } : null,
+    customer_details: customer ? customerDetails(store.customers.get(customer)?.email ?? null, null) : null,
     customer_email: p.customer_email ?? null,
     discounts: [],
     expires_at: toInt(p.expires_at, 'expires_at') ?? created + 24 * 3600,
@@ -237,7 +240,7 @@ export function payCheckoutSession(store, id, f) {
   }
   s.status = 'complete';
   s.payment_status = 'paid';
-  s.customer_details = { address: null, email, name, phone: null, tax_exempt: 'none', tax_ids: [] };
+  s.customer_details = customerDetails(email, name);
   store.emit('checkout.session.completed', s);
   const redirect = s.success_url ? String(s.success_url).replaceAll('{CHECKOUT_SESSION_ID}', s.id) : null;
   return { session: s, paymentIntent: pi, redirect };

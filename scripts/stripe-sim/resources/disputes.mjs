@@ -7,6 +7,16 @@ import { invalid, newId, now, toInt } from '../lib.mjs';
  * @typedef {import('../store.mjs').Store} Store
  */
 
+/** Evidence a merchant can submit (https://docs.stripe.com/api/disputes/evidence_object); none yet. */
+const EVIDENCE_FIELDS = [
+  'access_activity_log', 'billing_address', 'cancellation_policy', 'cancellation_policy_disclosure', 'cancellation_rebuttal',
+  'customer_communication', 'customer_email_address', 'customer_name', 'customer_purchase_ip', 'customer_signature',
+  'duplicate_charge_documentation', 'duplicate_charge_explanation', 'duplicate_charge_id', 'product_description', 'receipt',
+  'refund_policy', 'refund_policy_disclosure', 'refund_refusal_explanation', 'service_date', 'service_documentation',
+  'shipping_address', 'shipping_carrier', 'shipping_date', 'shipping_documentation', 'shipping_tracking_number',
+  'uncategorized_file', 'uncategorized_text',
+];
+
 /** @param {Store} store @param {string} chargeId @param {Obj} p */
 export function createDispute(store, chargeId, p) {
   const ch = store.get('charges', chargeId);
@@ -25,13 +35,13 @@ export function createDispute(store, chargeId, p) {
     created,
     currency: ch.currency,
     enhanced_eligibility_types: [],
-    evidence: { customer_email_address: null, customer_name: null, product_description: null, uncategorized_text: null },
-    evidence_details: { due_by: created + 7 * 86400, has_evidence: false, past_due: false, submission_count: 0 },
+    evidence: Object.fromEntries([...EVIDENCE_FIELDS.map((k) => [k, null]), ['enhanced_evidence', {}]]),
+    evidence_details: { due_by: created + 7 * 86400, enhanced_eligibility: {}, has_evidence: false, past_due: false, submission_count: 0 },
     is_charge_refundable: false,
     livemode: false,
     metadata: {},
     payment_intent: ch.payment_intent,
-    payment_method_details: { card: { brand: ch.payment_method_details.card.brand, network_reason_code: '10.4' }, type: 'card' },
+    payment_method_details: { card: { brand: ch.payment_method_details.card.brand, case_type: 'chargeback', network: ch.payment_method_details.card.network, network_reason_code: '10.4' }, type: 'card' },
     reason: p.reason ?? 'fraudulent',
     status: p.status ?? 'needs_response',
   };

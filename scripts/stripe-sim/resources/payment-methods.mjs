@@ -25,6 +25,7 @@ export function newCardPm(store, card, extra = {}) {
       email: extra.email ?? null,
       name: extra.name ?? null,
       phone: null,
+      tax_id: null,
     },
     card: {
       brand: card.brand,

@@ -54,7 +54,6 @@ export function createRefund(store, p) {
   ch.amount_refunded += amount;
   ch.refunded = ch.amount_refunded >= ch.amount;
   ch.refunds.data.unshift(clone(re));
-  ch.refunds.total_count++;
   store.emit('charge.refunded', ch, prev);
   store.emit('refund.created', re);
   return re;

@@ -50,6 +50,40 @@ const SESSION_PAYMENT_STATUS = ['no_payment_required', 'paid', 'unpaid'];
 
 type Obj = Record<string, any>;
 
+/** Nested hashes whose keys are data, not shape: free-form `metadata`, and `payment_method_options`, which has one
+ * key per payment method type the intent allows (the fixture's allows none). An event's `data` is checked as
+ * the object it carries (its fixture example is a Plan), `previous_attributes` holds only what changed. */
+const SKIP_NESTED = ['metadata', 'payment_method_options'];
+const SKIP_PATHS = ['event.data'];
+/** Nested keys the `stripe` package's types mark optional (`?:`) because Stripe sends them only in some cases:
+ * allowed, not required. */
+const CONDITIONAL: Record<string, string[]> = {
+  // Stripe.Charge.Outcome `risk_level?`, `risk_score?`: Radar's evaluation of the payment.
+  'charge.outcome': ['risk_level', 'risk_score'],
+  // Stripe.Refund.DestinationDetails.Card `reference?`, `reference_status?`, `reference_type?`: the network's reference.
+  'refund.destination_details.card': ['reference', 'reference_status', 'reference_type'],
+  // Stripe.PaymentIntent.NextAction: `type` plus one optional key named after it (we send `use_stripe_sdk`).
+  'payment_intent.next_action': ['use_stripe_sdk'],
+  // Stripe.PaymentIntent.LastPaymentError: everything but `type` is optional (the fixture shows an idempotency_error).
+  'payment_intent.last_payment_error': ['charge', 'code', 'decline_code', 'doc_url', 'message', 'payment_method'],
+};
+const isHash = (v: unknown): v is Obj => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/** Nested hashes (present on both sides) whose keys differ from the fixture's, as readable lines. */
+function nestedDrift(object: string, o: Obj, fx: Obj, path = ''): string[] {
+  const out: string[] = [];
+  for (const k of Object.keys(o)) {
+    const p = path ? `${path}.${k}` : k;
+    if (SKIP_NESTED.includes(k) || SKIP_PATHS.includes(`${object}.${p}`) || !isHash(o[k]) || !isHash(fx[k])) continue;
+    const cond = CONDITIONAL[`${object}.${p}`] ?? [];
+    const got = without(keysOf(o[k]), cond);
+    const want = without(keysOf(fx[k]), cond);
+    if (got.join() !== want.join()) out.push(`${object}.${p}: has [${got.filter((x) => !want.includes(x))}] lacks [${want.filter((x) => !got.includes(x))}]`);
+    out.push(...nestedDrift(object, o[k], fx[k], p));
+  }
+  return out;
+}
+
 /** The keys an API answer for this `object` must have: the fixture's, minus includable ones. */
 const expectedKeys = (object: string) => {
   const fx = fixtures[object];
@@ -188,6 +222,12 @@ describe('stripe simulator contract: keys match Stripe fixtures', () => {
   it('payment_intent: no `charges`; customer: no includable fields', () => {
     for (const pi of seen.payment_intent) expect(pi).not.toHaveProperty('charges');
     for (const c of seen.customer) for (const k of INCLUDABLE.customer) expect(c, k).not.toHaveProperty(k);
+  });
+
+  it("nested objects have the fixture's keys too", () => {
+    const drift = Object.entries(seen).flatMap(([object, list]) => list.flatMap((o) => nestedDrift(object, o, fixtures[object])));
+    const inEvents = events.flatMap((e) => nestedDrift(e.data.object.object, e.data.object, fixtures[e.data.object.object]).map((d) => `${e.type}: ${d}`));
+    expect([...new Set([...drift, ...inEvents])]).toEqual([]);
   });
 
   it('item: its price has the price fixture keys', () => {
