@@ -12,6 +12,7 @@ import {
   totalTokens,
   UsageFormatError,
 } from '../../client/usage';
+import type { ChargeUsage } from '../../worker/lib/price-book';
 
 describe('fromOpenAIChat', () => {
   it('takes cached tokens out of prompt_tokens (OpenAI prompt caching guide)', () => {
@@ -135,5 +136,12 @@ describe('fromGemini', () => {
     const u = fromGemini(meta);
     expect(u).toEqual({ inputTokens: 39, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 6, reasoningTokens: 194 });
     expect(totalTokens(u)).toBe(meta.totalTokenCount);
+  });
+});
+
+describe('the price book takes what the normalizers give', () => {
+  it('uses the same five classes (a renamed field on either side fails the type check)', () => {
+    const u: Required<Pick<ChargeUsage, 'inputTokens' | 'outputTokens' | 'cachedInputTokens' | 'cacheWriteTokens' | 'reasoningTokens'>> = fromAnthropic({ input_tokens: 1, output_tokens: 2 });
+    expect(Object.keys(u).sort()).toEqual(['cacheWriteTokens', 'cachedInputTokens', 'inputTokens', 'outputTokens', 'reasoningTokens']);
   });
 });
