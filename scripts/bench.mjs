@@ -4,7 +4,8 @@
 //                  [--profile noop|write|charge|d1 [--profile-accounts 1|100] [--profile-out FILE]]]`
 //
 // Measures, in one process and one Miniflare instance, on one account and on 100 accounts:
-//   (a) noop:   caller Worker → service binding → BillingService.noop → TokenAccount.noop() (does nothing)
+//   (a) noop:   caller Worker → service binding → BenchService.noop → BenchTokenAccount.noop() (does nothing)
+//               (both bench-only, scripts/bench/entry.ts: the production Worker plus the no-op)
 //   (b) charge: the same path to TokenAccount.charge() (text operation, 1 token, unique idempotency key)
 //   (c) d1:     a D1-only baseline: conditional UPDATE + ledger INSERT in one db.batch on the bench's own table
 // Cases run interleaved (a, b, c, then b, c, a, …) for many short rounds; the table shows each
@@ -125,7 +126,8 @@ process.on('SIGINT', () => cleanup().finally(() => process.exit(130)));
 
 try {
   const started = performance.now();
-  await bundle(path.join(root, 'worker/index.ts'), path.join(work, 'app.js'));
+  // The production Worker plus the bench-only no-op (BenchService, BenchTokenAccount).
+  await bundle(path.join(root, 'scripts/bench/entry.ts'), path.join(work, 'app.js'));
   await bundle(path.join(root, 'scripts/bench/driver.ts'), path.join(work, 'driver.js'));
 
   const migrationsDir = path.join(root, wrangler.d1_databases?.[0]?.migrations_dir ?? 'migrations');
@@ -139,8 +141,10 @@ try {
   const compat = { compatibilityDate: wrangler.compatibility_date, compatibilityFlags: wrangler.compatibility_flags ?? [] };
   const d1Databases = Object.fromEntries((wrangler.d1_databases ?? []).map((d) => [d.binding, d.database_id]));
   const sqliteClasses = new Set((wrangler.migrations ?? []).flatMap((m) => m.new_sqlite_classes ?? []));
+  // TokenAccount runs as BenchTokenAccount: the same class plus the no-op (scripts/bench/entry.ts).
+  const benchClass = (name) => (name === 'TokenAccount' ? 'BenchTokenAccount' : name);
   const durableObjects = Object.fromEntries(
-    (wrangler.durable_objects?.bindings ?? []).map((b) => [b.name, { className: b.class_name, useSQLite: sqliteClasses.has(b.class_name) }]),
+    (wrangler.durable_objects?.bindings ?? []).map((b) => [b.name, { className: benchClass(b.class_name), useSQLite: sqliteClasses.has(b.class_name) }]),
   );
   const workerLogs = [];
   const inspectorPort = PROFILE ? await freePort() : undefined;
@@ -165,7 +169,7 @@ try {
         bindings: { BILLING_SECRET: secret },
         d1Databases: { DB: d1Databases.DB },
         // APP: the app's fetch handler (its HTTP routes), for the stats case.
-        serviceBindings: { BILLING: { name: wrangler.name, entrypoint: 'BillingService' }, APP: wrangler.name },
+        serviceBindings: { BILLING: { name: wrangler.name, entrypoint: 'BillingService' }, BENCH: { name: wrangler.name, entrypoint: 'BenchService' }, APP: wrangler.name },
       },
       {
         name: wrangler.name,

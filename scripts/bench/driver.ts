@@ -1,6 +1,7 @@
 /**
  * The bench driver: a Worker bound to the app's `BillingService` by a service binding, exactly as
- * an AI endpoint would be, and to the app's D1 for the D1-only baseline. `scripts/bench.mjs`
+ * an AI endpoint would be, to the bench-only `BenchService` (scripts/bench/entry.ts) for the
+ * no-op cases, and to the app's D1 for the D1-only baseline. `scripts/bench.mjs`
  * bundles it, runs it in Miniflare beside the app and sends it one request per measured run; the
  * call loop itself runs inside workerd, so Node↔workerd HTTP is never part of what is measured.
  *
@@ -9,11 +10,16 @@
  */
 import { BillingClient } from '../../worker/client';
 import type { BillingService } from '../../worker/billing-service';
+import { signRpc } from '../../worker/lib/billing-auth';
+import type { BillingResult } from '../../worker/services/billing';
+import type { BenchService } from './entry';
 import { initializeDefaultSettings } from '../../worker/services/settings';
 import { statsCheck, statsLoad, statsRun, statsSession } from './stats-driver';
 
 interface Env {
   BILLING: Service<BillingService>;
+  /** The bench-only entrypoint with the no-op (scripts/bench/entry.ts). */
+  BENCH: Service<BenchService>;
   BILLING_SECRET: string;
   DB: D1Database;
   /** The app's own fetch handler (its HTTP routes), for the stats case. */
@@ -113,6 +119,13 @@ async function drain(env: Env, req: DrainRequest): Promise<{ rows: number; waite
   }
 }
 
+/** The no-op on the charge path, signed as `BillingClient` signs a charge. */
+async function noop(env: Env, params: { userId: string; write?: boolean }): Promise<void> {
+  // The RPC stub's mapped type loses the union's narrowing: read the answer as what it is.
+  const res = (await env.BENCH.noop(params, await signRpc(env.BILLING_SECRET, 'noop', params))) as BillingResult<{ ok: true }>;
+  if (!res.ok) throw new Error(`noop refused: ${res.error.code}: ${res.error.message}`);
+}
+
 /** Runs `calls` calls of one case with `concurrency` in flight and times each one. */
 async function run(env: Env, req: RunRequest): Promise<RunResult> {
   const billing = new BillingClient(env.BILLING, env.BILLING_SECRET);
@@ -126,10 +139,10 @@ async function run(env: Env, req: RunRequest): Promise<RunResult> {
     const key = `bench:${req.tag}:${i}`;
     switch (req.case) {
       case 'noop':
-        await billing.noop({ userId });
+        await noop(env, { userId });
         return;
       case 'write':
-        await billing.noop({ userId, write: true });
+        await noop(env, { userId, write: true });
         return;
       case 'charge': {
         const r = await billing.charge({ userId, idempotencyKey: key, operation: 'chat', model: 'gpt-4o', tokens: 1 });
@@ -147,7 +160,7 @@ async function run(env: Env, req: RunRequest): Promise<RunResult> {
   // Touch every account's Durable Object first (untimed): an idle DO may have been evicted since
   // setup, and its cold start (constructor + settings read from D1) would land in whichever case
   // happened to run first in the round.
-  if (req.case !== 'd1') await pool(accounts.length, req.concurrency, (i) => billing.noop({ userId: accounts[i] }).then(() => {}));
+  if (req.case !== 'd1') await pool(accounts.length, req.concurrency, (i) => noop(env, { userId: accounts[i] }));
 
   const latencies: number[] = [];
   let errors = 0;
