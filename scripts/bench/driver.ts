@@ -13,6 +13,7 @@ import type { BillingService } from '../../worker/billing-service';
 import { signRpc } from '../../worker/lib/billing-auth';
 import type { BillingResult } from '../../worker/services/billing';
 import type { BenchService } from './entry';
+import type { MeterReading } from './meter';
 import { initializeDefaultSettings } from '../../worker/services/settings';
 import { statsCheck, statsLoad, statsRun, statsSession } from './stats-driver';
 
@@ -180,6 +181,86 @@ async function run(env: Env, req: RunRequest): Promise<RunResult> {
   return { case: req.case, calls: req.calls, errors, firstError, elapsedMs, latencies };
 }
 
+export interface SustainedRequest {
+  accounts: string[];
+  durationMs: number;
+  concurrency: number;
+  /** Balance reads per charge: each account gets a charge, then this many reads, in turn. */
+  readsPerCharge: number;
+  /** Calls per second to offer (open loop): below saturation, so workerd's timers and alarms run on time. */
+  rate: number;
+  tag: string;
+}
+
+export interface SustainedResult {
+  charges: number;
+  reads: number;
+  errors: number;
+  firstError: string | null;
+  elapsedMs: number;
+  /** Per-call latency in ms of each kind, in completion order. */
+  chargeLatencies: number[];
+  readLatencies: number[];
+  /** The meter as the window closed: read when the first lane stops, the others' calls still in flight. */
+  atEnd: MeterReading;
+}
+
+/**
+ * The sustained case: charges and balance reads through `BillingService` at `rate` calls/s for
+ * `durationMs`, at most `concurrency` in flight, while the DOs' outbox flushes to D1 as it does in
+ * production. Paced, not flat out: the driver and the app share one workerd thread, and a loop that
+ * never idles starves its timers, so every DO's alarm — the outbox flush — would wait until the
+ * window closed (seen in this bench at full speed: no alarm ran inside a 5 s window).
+ */
+async function sustained(env: Env, req: SustainedRequest): Promise<SustainedResult> {
+  const billing = new BillingClient(env.BILLING, env.BILLING_SECRET);
+  const every = req.readsPerCharge + 1;
+  const out: Omit<SustainedResult, 'atEnd'> = { charges: 0, reads: 0, errors: 0, firstError: null, elapsedMs: 0, chargeLatencies: [], readLatencies: [] };
+  let atEnd: Promise<MeterReading> | null = null;
+  let next = 0;
+  const start = performance.now();
+  const lane = async () => {
+    for (;;) {
+      const i = next++;
+      // Call i is due at start + i / rate; a lane that is early sleeps until then.
+      const due = (i * 1000) / req.rate;
+      if (due >= req.durationMs) break;
+      const early = due - (performance.now() - start);
+      if (early > 0) await scheduler.wait(early);
+      const userId = req.accounts[Math.floor(i / every) % req.accounts.length];
+      const isCharge = i % every === 0;
+      const t0 = performance.now();
+      try {
+        if (isCharge) {
+          const r = await billing.charge({ userId, idempotencyKey: `bench:${req.tag}:${i}`, operation: 'chat', model: 'gpt-4o', tokens: 1 });
+          if (r.billableTokens !== D1_COST || r.transactionId === null) throw new Error(`unexpected charge answer ${JSON.stringify(r)}`);
+          out.chargeLatencies.push(performance.now() - t0);
+          out.charges++;
+        } else {
+          await billing.getBalance({ userId });
+          out.readLatencies.push(performance.now() - t0);
+          out.reads++;
+        }
+      } catch (err) {
+        out.errors++;
+        out.firstError ??= err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      }
+    }
+    atEnd ??= env.BENCH.meterPeek() as Promise<MeterReading>;
+  };
+  await Promise.all(Array.from({ length: req.concurrency }, lane));
+  out.elapsedMs = performance.now() - start;
+  return { ...out, atEnd: await atEnd! };
+}
+
+/** The summed database sizes, in bytes, of these accounts' DOs and of D1 (a D1 answer's `size_after`). */
+async function sizes(env: Env, req: { accounts: string[] }): Promise<{ doBytes: number; d1Bytes: number | null }> {
+  const doBytes = await env.BENCH.databaseSize(req.accounts);
+  const r = await env.DB.prepare('SELECT 1').run();
+  const d1Bytes = (r.meta as { size_after?: number }).size_after ?? null;
+  return { doBytes, d1Bytes };
+}
+
 /** Runs task(0..n-1) with at most `concurrency` in flight. */
 async function pool(n: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -198,6 +279,10 @@ export default {
       if (path === '/init') return Response.json(await init(env, body as InitRequest));
       if (path === '/drain') return Response.json(await drain(env, body as DrainRequest));
       if (path === '/run') return Response.json(await run(env, body as RunRequest));
+      if (path === '/sustained') return Response.json(await sustained(env, body as SustainedRequest));
+      if (path === '/sizes') return Response.json(await sizes(env, body as { accounts: string[] }));
+      if (path === '/meter-start') return Response.json((await env.BENCH.meterStart(), { started: true }));
+      if (path === '/meter-stop') return Response.json(await env.BENCH.meterStop());
       if (path === '/stats-load') return Response.json(await statsLoad(env, body as Parameters<typeof statsLoad>[1]));
       if (path === '/stats-session') return Response.json(await statsSession(env, body as Parameters<typeof statsSession>[1]));
       if (path === '/stats-check') return Response.json(await statsCheck(env, body as Parameters<typeof statsCheck>[1]));
