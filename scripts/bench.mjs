@@ -12,8 +12,8 @@
 // Cases run interleaved (a, b, c, then b, c, a, …) for many short rounds; the table shows each
 // figure's median over the rounds and the goals are checked on the median of per-round ratios, since
 // this machine is noisy and only figures measured side by side mean anything. See docs/benchmarks.md.
-// Then the sustained case (scripts/bench/sustained.mjs): charges and balance reads on 64 accounts
-// for 20 s with the outbox flushing to D1 meanwhile, metered in rows and bytes per billed
+// Then the sustained case (scripts/bench/sustained.mjs): charges and balance reads on 64 accounts,
+// 100 calls/s for 20 s, with the outbox flushing to D1 meanwhile, metered in rows and bytes per billed
 // operation and priced at Cloudflare's list prices (scripts/bench/prices.mjs).
 // Then the stats case (scripts/bench/stats.mjs): 1,000,000 usage records loaded into D1 through the
 // rollup triggers, each admin stats endpoint timed against a full scan of the same data.
@@ -47,7 +47,7 @@ const { values: opt } = parseArgs({
     'sustained-accounts': { type: 'string', default: '64' },
     'sustained-seconds': { type: 'string', default: '20' },
     'sustained-reads': { type: 'string', default: '1' },
-    'sustained-rate': { type: 'string', default: '400' },
+    'sustained-rate': { type: 'string', default: '100' },
     'stats-rows': { type: 'string', default: '1000000' },
     'stats-days': { type: 'string', default: '90' },
     'stats-rounds': { type: 'string', default: '5' },

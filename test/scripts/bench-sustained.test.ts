@@ -55,7 +55,7 @@ describe('sustained case figures', () => {
     const grid = (head: string[], rows: string[][]) => [head.join('|'), ...rows.map((r) => r.join('|'))];
     const lines = sustainedTable(result, grid);
     expect(lines.find((l: string) => l.startsWith('total|'))).toContain((2.1 * 0.15 + 3 * 0.001 + 2.2 + 8 * 0.001 + 9 + 0.1 + 0.1875).toFixed(4));
-    expect(lines.some((l: string) => l.includes('90 alarm runs and 270 D1 statements inside the window, 10 and 30 after it'))).toBe(true);
+    expect(lines.some((l: string) => l.includes('90 alarm runs (11.1 charges each) and 270 D1 statements inside the window, 10 and 30 after it'))).toBe(true);
     expect(lines.some((l: string) => l.startsWith('WARNING'))).toBe(false);
   });
 });
