@@ -2,9 +2,9 @@
  * The app as `npm run bench` runs it: the production Worker, unchanged, plus what only the bench
  * needs, so the production RPC surface carries no benchmark methods.
  *
- * - `BenchTokenAccount` is the production `TokenAccount` with one extra RPC method, `noop(write)`.
- *   The bench binds `TOKEN_ACCOUNT` to it, so every production method (charge, getBalance, the
- *   outbox alarm) runs exactly as deployed.
+ * - `BenchTokenAccount` is the production `TokenAccount` plus two bench-only RPC methods,
+ *   `noop(write)` and `benchDatabaseSize()`. The bench binds `TOKEN_ACCOUNT` to it, so every
+ *   production method (charge, getBalance, the outbox alarm) runs the deployed code.
  * - `BenchService` gives the driver that no-op on the same path as a charge: service binding →
  *   entrypoint (HMAC check + zod) → Durable Object.
  * - For the sustained case, `BenchTokenAccount` runs on a metered view of its storage and of D1
@@ -22,7 +22,7 @@ import { meter, meteredD1, meteredState, type MeterReading } from './meter';
 
 export { default, BillingService } from '../../worker/index';
 
-/** `TokenAccount` plus the bench's no-op. Bound as `TOKEN_ACCOUNT` in the bench only. */
+/** `TokenAccount` plus the bench's no-op and meter hooks. Bound as `TOKEN_ACCOUNT` in the bench only. */
 export class BenchTokenAccount extends TokenAccount {
   #noopTable = false;
 
