@@ -29,7 +29,7 @@ export function parseJson(raw: string): unknown {
 }
 
 /** Validates `data` with `schema`; bad input becomes a 400 listing zod's issues. */
-export function validate<S extends z.ZodMiniType>(schema: S, data: unknown): z.output<S> {
+export function validate<S extends z.core.$ZodType>(schema: S, data: unknown): z.output<S> {
   const parsed = z.safeParse(schema, data);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
@@ -40,7 +40,7 @@ export function validate<S extends z.ZodMiniType>(schema: S, data: unknown): z.o
 }
 
 /** Reads, parses and validates a JSON body in one step. */
-export async function readBody<S extends z.ZodMiniType>(request: Request, schema: S): Promise<z.output<S>> {
+export async function readBody<S extends z.core.$ZodType>(request: Request, schema: S): Promise<z.output<S>> {
   return validate(schema, parseJson(await readRawBody(request)));
 }
 

@@ -70,6 +70,7 @@ interface BreakdownRow {
 /** Usage by model or by operation over [from, to] (UTC days, inclusive), most billed first. */
 export async function getBreakdown(db: D1Database, by: 'model', from: string, to: string): Promise<ModelsAnswer['models']>;
 export async function getBreakdown(db: D1Database, by: 'operation', from: string, to: string): Promise<OperationsAnswer['operations']>;
+export async function getBreakdown(db: D1Database, by: 'model' | 'operation', from: string, to: string): Promise<ModelsAnswer['models'] | OperationsAnswer['operations']>;
 export async function getBreakdown(db: D1Database, by: 'model' | 'operation', from: string, to: string) {
   const rows = await db
     .prepare(
