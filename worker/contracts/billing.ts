@@ -75,12 +75,18 @@ export const settleSchema = z
   .check(z.superRefine(usageRules));
 export const releaseSchema = z.strictObject({ userId: userIdSchema, reservationId: reservationIdSchema });
 
+/** What a caller sends (`z.input`: defaults and coercions not yet applied). */
 export type InitializeInput = z.input<typeof initializeSchema>;
 export type BalanceInput = z.input<typeof balanceSchema>;
 export type ChargeInput = z.input<typeof chargeSchema>;
 export type AuthorizeInput = z.input<typeof authorizeSchema>;
 export type SettleInput = z.input<typeof settleSchema>;
 export type ReleaseInput = z.input<typeof releaseSchema>;
+
+/** What validation hands on to the account's DO (`z.output`). */
+export type ChargeParams = z.output<typeof chargeSchema>;
+export type AuthorizeParams = z.output<typeof authorizeSchema>;
+export type SettleParams = z.output<typeof settleSchema>;
 
 // ---------------------------------------------------------------- answers
 
