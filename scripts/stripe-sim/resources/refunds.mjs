@@ -19,8 +19,8 @@ import { clone, invalid, mergeMetadata, newId, toInt } from '../lib.mjs';
  * @typedef {import('../store.mjs').Store} Store
  */
 
-/** Dispute statuses of a formal chargeback (not an inquiry): the charge cannot be refunded meanwhile. */
-const CHARGEBACK_OPEN = ['needs_response', 'under_review'];
+/** Chargeback statuses (not an inquiry) under which the charge cannot be refunded: open, or lost (the money went back already). */
+const CHARGEBACK_OPEN = ['needs_response', 'under_review', 'lost'];
 
 /** @param {Store} store @param {Obj} p */
 export function createRefund(store, p) {
@@ -35,8 +35,9 @@ export function createRefund(store, p) {
     ch = store.get('charges', pi.latest_charge);
   } else throw invalid('One of the following params should be provided for this request: payment_intent or charge.', undefined, 'parameter_missing');
   if (ch.status !== 'succeeded') throw invalid(`Charge ${ch.id} has not been captured or has failed and cannot be refunded.`, 'charge', 'charge_not_refundable');
-  // "charge_disputed: The charge you're attempting to refund has been charged back" (https://docs.stripe.com/error-codes#charge-disputed).
-  // An inquiry (warning_*) moves no money, so the charge stays refundable (`is_charge_refundable: true`).
+  // A charge under an open chargeback is refused with `charge_disputed` (https://docs.stripe.com/error-codes#charge-disputed,
+  // one of the `stripe` package's error codes); Stripe.Dispute `is_charge_refundable`: "If true, it's still possible to
+  // refund the disputed payment" — true for an inquiry (warning_*), which moves no money.
   const dispute = [...store.disputes.values()].find((d) => d.charge === ch.id && CHARGEBACK_OPEN.includes(d.status));
   if (dispute) throw invalid(`Charge ${ch.id} has been charged back; you cannot issue a refund.`, 'charge', 'charge_disputed');
   const remaining = ch.amount - ch.amount_refunded;
