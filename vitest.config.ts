@@ -49,7 +49,7 @@ export default defineConfig(async () => {
     test: {
       name: PROJECT,
       include: ['test/**/*.test.ts'],
-      exclude: ['test/scripts/**', 'test/e2e/**', 'node_modules/**'],
+      exclude: ['test/scripts/**', 'test/e2e/**', 'test/client/**', 'node_modules/**'],
       globalSetup: ['./test/setup/global-setup.ts'],
       setupFiles: ['./test/setup/apply-migrations.ts'],
       testTimeout: 60_000,
