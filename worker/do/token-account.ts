@@ -2,14 +2,12 @@ import { DurableObject } from 'cloudflare:workers';
 import type { BillingSettings } from '../contracts/settings';
 import type { TransactionType } from '../db/schema';
 import { readSettings } from '../db/settings';
-import { newId } from '../lib/crypto';
-import { computeCost, type UsageInput } from '../lib/pricing';
 import { stripeClient } from '../lib/stripe';
-import { balanceView, insertAccount, newAccountRow, refusal, saveAccount } from './account-store';
+import { balanceView, insertAccount, newAccountRow, saveAccount } from './account-store';
 import { needsRecharge, runAutoRecharge, type PaymentIntents, type RechargeHost } from './auto-recharge';
 import { creditEntry, creditRefusal } from './credits';
-import { closeHold, earliestHoldExpiry, expireHolds, getHold, holdExpiry, openHold, pruneClosedHolds } from './holds';
-import { canonical, IDEMPOTENCY_RETENTION_MS, oldestAnswerAt, pruneAnswers, remember, replay } from './idempotency';
+import { authorizeHold, earliestHoldExpiry, expireHolds, pruneClosedHolds, releaseHold, settleHold } from './holds';
+import { IDEMPOTENCY_RETENTION_MS, oldestAnswerAt, pruneAnswers } from './idempotency';
 import { appendLedger, findByRef, ledgerAfter, ledgerPage, loadAccount } from './ledger-store';
 import { Outbox, type FlushOutcome } from './outbox';
 import { autoRechargePatch, disputeOpenedPatch, disputeWonPatch, paymentMethodPatch, stripeCustomerPatch, type AutoRechargeConfig } from './payment-profile';
@@ -19,7 +17,7 @@ import { AlarmClock, backoffMs, nextDueAt, OUTBOX_FLUSH_DELAY_MS } from './sched
 import { SettingsCache } from './settings-cache';
 import { getMeta, migrate, setMeta, type Sql, type Transaction } from './storage';
 import type { AuthorizeRequest, AuthorizeResult, BalanceView, ChargeRequest, ChargeResult, CreditRequest, CreditResult, Failure, LedgerEntry, ReleaseResult, Result, SettleRequest } from './types';
-import { recordRefusal, recordUsage } from './usage';
+import { chargeOperation } from './usage';
 
 export type { FlushOutcome } from './outbox';
 
@@ -61,11 +59,13 @@ export class TokenAccount extends DurableObject<Env> {
     const now = Date.now();
     const account = newAccountRow(userId, workspaceId, now);
     const bonus = settings.welcomeBonus;
-    this.#commit(() => {
-      insertAccount(this.sql, account);
-      if (bonus <= 0) return account;
-      return appendLedger(this.sql, account, { type: 'bonus', amount: bonus, ref: 'bonus:welcome', description: 'Welcome bonus', createdAt: now })!.account;
-    });
+    this.#committed(
+      this.transaction(() => {
+        insertAccount(this.sql, account);
+        if (bonus <= 0) return account;
+        return appendLedger(this.sql, account, { type: 'bonus', amount: bonus, ref: 'bonus:welcome', description: 'Welcome bonus', createdAt: now })!.account;
+      }),
+    );
     return { ok: true, created: true, balance: this.#view(this.#account!) };
   }
 
@@ -86,69 +86,21 @@ export class TokenAccount extends DurableObject<Env> {
    */
   charge(req: ChargeRequest): Result<ChargeResult> {
     const settings = this.#touchSettings();
-    const account = this.#account;
-    if (!account) return notFound();
-    const params = canonical('charge', req);
-    const cost = computeCost(settings, req);
-    const success = req.success ?? true;
-
-    // Fast path, the common case: a new billed charge the balance covers, written as one
-    // statement whose key probe is the insert itself: a reused key writes nothing and falls
-    // through to the replay below. No checkpoint (see appendLedger): the account is active and
-    // the balance stays at or above its holds, so only the balance changes.
-    if (cost.ok && success && cost.billableTokens > 0 && !refusal(account, cost.billableTokens)) {
-      const out = recordUsage(this.sql, account, { key: req.idempotencyKey, params, usage: req, cost, billable: cost.billableTokens, success, reservationId: null, now: Date.now(), checkpoint: false });
-      if (out) {
-        this.#account = out.next;
-        this.#afterCommit();
-        return out.result;
-      }
-    }
-
-    // Repeats, refusals and unbilled operations: the stored answer wins over everything else.
-    const stored = replay(this.sql, req.idempotencyKey, params);
-    if (stored) return stored as Result<ChargeResult>;
-    if (!cost.ok) return { ok: false, code: cost.code, message: cost.message };
-    const billable = success ? cost.billableTokens : 0;
-    const now = Date.now();
-    const refused = success ? refusal(account, billable) : null;
-    if (refused) {
-      this.#commit(() => (recordRefusal(this.sql, { usage: req, cost, errorCode: refused.code, now }), account));
-      return refused;
-    }
-    // Null is unreachable (the replay above found no row for this key, and nothing ran in
-    // between), but a key already taken must never be charged again.
-    const out = this.#commit(() => recordUsage(this.sql, account, { key: req.idempotencyKey, params, usage: req, cost, billable, success, reservationId: null, now }), (o) => o?.next ?? account);
-    return out?.result ?? { ok: false, code: 'idempotency_conflict' };
+    if (!this.#account) return notFound();
+    const out = chargeOperation(this.sql, this.transaction, this.#account, settings, req, Date.now());
+    if (out.next) this.#committed(out.next);
+    return out.result;
   }
 
   /** Holds the estimated cost of an operation until it is settled, released or expires. */
   authorize(req: AuthorizeRequest): Result<AuthorizeResult> {
     const settings = this.#touchSettings();
-    const account = this.#account;
-    if (!account) return notFound();
-    const params = canonical('authorize', req);
-    const stored = replay(this.sql, req.idempotencyKey, params);
-    if (stored) return stored as Result<AuthorizeResult>;
-    const usage: UsageInput = { operation: req.operation, model: req.model, tokens: req.estimatedTokens ?? 0, images: req.images };
-    const cost = computeCost(settings, usage);
-    if (!cost.ok) return { ok: false, code: cost.code, message: cost.message };
-    const now = Date.now();
-    const amount = cost.billableTokens;
-    const refused = refusal(account, amount);
-    if (refused) {
-      this.#commit(() => (recordRefusal(this.sql, { usage, cost, errorCode: refused.code, now }), account));
-      return refused;
-    }
-    const reservationId = newId('res');
-    const expiresAt = holdExpiry(now, req.ttlMs);
-    const result: Result<AuthorizeResult> = { ok: true, reservationId, reservedTokens: amount, expiresAt };
-    this.#account = this.transaction(() => {
-      remember(this.sql, req.idempotencyKey, params, result, now);
-      return openHold(this.sql, account, { id: reservationId, amount, operation: req.operation, model: req.model, idempotencyKey: req.idempotencyKey, expiresAt, now });
-    });
-    this.#alarm.request(expiresAt);
-    return result;
+    if (!this.#account) return notFound();
+    const out = authorizeHold(this.sql, this.transaction, this.#account, settings, req, Date.now());
+    if (out.next) this.#account = out.next;
+    if (out.next && out.result.ok) this.#alarm.request(out.result.expiresAt); // a new hold: its expiry is due work
+    else if (out.next) this.#afterCommit(); // a refusal was recorded
+    return out.result;
   }
 
   /**
@@ -158,49 +110,17 @@ export class TokenAccount extends DurableObject<Env> {
    */
   settle(req: SettleRequest): Result<ChargeResult> {
     const settings = this.#touchSettings();
-    const account = this.#account;
-    if (!account) return notFound();
-    const key = `settle:${req.reservationId}`;
-    const params = canonical('settle', req);
-    const stored = replay(this.sql, key, params);
-    if (stored) return stored as Result<ChargeResult>;
-    const hold = getHold(this.sql, req.reservationId);
-    if (!hold) return { ok: false, code: 'reservation_not_found' };
-    if (hold.state !== 'open' && hold.state !== 'expired') return { ok: false, code: 'reservation_closed', message: `Reservation is ${hold.state}` };
-    const usage: UsageInput = { operation: hold.operation as UsageInput['operation'], model: hold.model, inputTokens: req.inputTokens, outputTokens: req.outputTokens, tokens: req.tokens, images: req.images };
-    const cost = computeCost(settings, usage);
-    if (!cost.ok) return { ok: false, code: cost.code, message: cost.message };
-    const billable = req.success ? cost.billableTokens : 0;
-    const now = Date.now();
-    const out = this.#commit(() => {
-      const next = closeHold(this.sql, account, hold, 'settled', now).account;
-      const done = recordUsage(this.sql, next, { key, params, usage: { ...usage, requestId: req.requestId }, cost, billable, success: req.success, reservationId: hold.id, now });
-      // The replay check above found no answer for this key; throwing rolls the hold's release back.
-      if (!done) throw new Error(`settle key ${key} already used`);
-      return done;
-    }, (o) => o.next);
+    if (!this.#account) return notFound();
+    const out = settleHold(this.sql, this.transaction, this.#account, settings, req, Date.now());
+    if (out.next) this.#committed(out.next);
     return out.result;
   }
 
   /** Frees a hold without charging (the operation did not run). Repeats return the first answer. */
   release(reservationId: string): Result<ReleaseResult> {
-    const account = this.#account;
-    if (!account) return notFound();
-    const key = `release:${reservationId}`;
-    const params = canonical('release', { reservationId });
-    const stored = replay(this.sql, key, params);
-    if (stored) return stored as Result<ReleaseResult>;
-    const hold = getHold(this.sql, reservationId);
-    if (!hold) return { ok: false, code: 'reservation_not_found' };
-    if (hold.state === 'settled') return { ok: false, code: 'reservation_closed', message: 'Reservation is settled' };
-    const now = Date.now();
-    const out = this.transaction(() => {
-      const { account: next, freed } = closeHold(this.sql, account, hold, 'released', now);
-      const result: Result<ReleaseResult> = { ok: true, reservationId, releasedTokens: freed, balance: next.balance, available: next.balance - next.reserved };
-      remember(this.sql, key, params, result, now);
-      return { next, result };
-    });
-    this.#account = out.next;
+    if (!this.#account) return notFound();
+    const out = releaseHold(this.sql, this.transaction, this.#account, reservationId, Date.now());
+    if (out.next) this.#account = out.next;
     return out.result;
   }
 
@@ -353,12 +273,10 @@ export class TokenAccount extends DurableObject<Env> {
 
   // ---------------------------------------------------------------- internals
 
-  /** Commits `fn` in one transaction, takes the account it leaves, then schedules what follows. */
-  #commit<T>(fn: () => T, next: (out: T) => AccountRow = (out) => out as unknown as AccountRow): T {
-    const out = this.transaction(fn);
-    this.#account = next(out);
+  /** Takes the account a commit left, then schedules what follows. */
+  #committed(next: AccountRow): void {
+    this.#account = next;
     this.#afterCommit();
-    return out;
   }
 
   /** Saves an account patch (null: nothing changes); `schedule` runs the after-commit checks. */
@@ -372,7 +290,8 @@ export class TokenAccount extends DurableObject<Env> {
   #record(account: AccountRow, req: CreditRequest): Result<CreditResult> {
     const { draft, opts } = creditEntry(req, Date.now());
     // Never null: a credit carries no idempotency key, and a taken ref fails the insert.
-    const { account: next, row } = this.#commit(() => appendLedger(this.sql, account, draft, opts)!, (o) => o.account);
+    const { account: next, row } = this.transaction(() => appendLedger(this.sql, account, draft, opts)!);
+    this.#committed(next);
     return { ok: true, transactionId: row.id, duplicate: false, balance: next.balance, status: next.status };
   }
 

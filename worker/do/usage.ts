@@ -1,10 +1,50 @@
+import type { BillingSettings } from '../contracts/settings';
 import { newId } from '../lib/crypto';
-import type { UsageInput } from '../lib/pricing';
-import { remember } from './idempotency';
+import { computeCost, type UsageInput } from '../lib/pricing';
+import { refusal } from './account-store';
+import { canonical, remember, replay } from './idempotency';
 import { appendLedger } from './ledger-store';
 import { INSERT_USAGE, USAGE_COLUMNS, valuesOf, type AccountRow, type UsageRow } from './rows';
-import type { Sql } from './storage';
-import type { ChargeResult, Result } from './types';
+import type { Sql, Transaction } from './storage';
+import type { ChargeRequest, ChargeResult, Result } from './types';
+
+/** An operation's answer and, when it committed anything, the account after it (null: nothing written). */
+export interface Outcome<T> {
+  result: Result<T>;
+  next: AccountRow | null;
+}
+
+/**
+ * Charges one completed operation (see TokenAccount.charge). Fast path, the common case: a new
+ * billed charge the balance covers, written as one statement (appendLedger without checkpoint)
+ * whose key probe is the insert itself; a reused key writes nothing and falls through to the
+ * replay. Everything else (repeats, refusals, unbilled operations) in one transaction.
+ */
+export function chargeOperation(sql: Sql, transaction: Transaction, account: AccountRow, settings: BillingSettings, req: ChargeRequest, now: number): Outcome<ChargeResult> {
+  const params = canonical('charge', req);
+  const cost = computeCost(settings, req);
+  const success = req.success ?? true;
+  // No checkpoint: the account is active and the balance stays at or above its holds, so only the balance changes.
+  if (cost.ok && success && cost.billableTokens > 0 && !refusal(account, cost.billableTokens)) {
+    const out = recordUsage(sql, account, { key: req.idempotencyKey, params, usage: req, cost, billable: cost.billableTokens, success, reservationId: null, now, checkpoint: false });
+    if (out) return { result: out.result, next: out.next };
+  }
+  // Repeats, refusals and unbilled operations: the stored answer wins over everything else.
+  const stored = replay(sql, req.idempotencyKey, params);
+  if (stored) return { result: stored as Result<ChargeResult>, next: null };
+  if (!cost.ok) return { result: { ok: false, code: cost.code, message: cost.message }, next: null };
+  const billable = success ? cost.billableTokens : 0;
+  const refused = success ? refusal(account, billable) : null;
+  if (refused) {
+    transaction(() => recordRefusal(sql, { usage: req, cost, errorCode: refused.code, now }));
+    return { result: refused, next: account };
+  }
+  const out = transaction(() => recordUsage(sql, account, { key: req.idempotencyKey, params, usage: req, cost, billable, success, reservationId: null, now }));
+  // Unreachable (the replay above found no row for this key, and nothing ran in between), but
+  // a key already taken must never be charged again.
+  if (!out) return { result: { ok: false, code: 'idempotency_conflict' }, next: null };
+  return { result: out.result, next: out.next };
+}
 
 /** What was priced: the operation's tokens and images after pricing. */
 export interface PricedUsage {
