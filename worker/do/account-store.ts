@@ -60,6 +60,11 @@ export function writeAccountRow(sql: Sql, next: AccountRow): AccountRow {
   return next;
 }
 
+/** The answer of every RPC method on an account that was never initialized. */
+export function notFound(): Failure {
+  return { ok: false, code: 'account_not_found' };
+}
+
 /** Why `amount` tokens may not be spent or held now (I2: available = balance − reserved must cover it), or null. */
 export function refusal(account: AccountRow, amount: number): Failure | null {
   if (account.status === 'suspended') return { ok: false, code: 'account_suspended' };

@@ -13,6 +13,7 @@ import {
   type UsageRow,
 } from './rows';
 import { getMeta, type Sql, type SqlValue, type Transaction } from './storage';
+import type { FlushOutcome, OutboxPending } from './types';
 
 /**
  * The outbox to D1 (I5: D1 is a replica). Ledger and usage rows reach D1 in arrival order; what
@@ -32,19 +33,6 @@ export interface Watermarks {
   ledger: number;
   usage: number;
   directoryVersion: number;
-}
-
-export interface FlushOutcome {
-  ok: boolean;
-  ledger: number;
-  usage: number;
-  remaining: number;
-}
-
-export interface OutboxPending {
-  ledger: number;
-  usage: number;
-  directory: boolean;
 }
 
 /** What one batch carries: rows read from the object, in order. */

@@ -1,19 +1,11 @@
 import type { AccountRow } from './rows';
-import type { Failure } from './types';
+import type { AutoRechargeConfig, Failure } from './types';
 
 /**
  * The account's Stripe side as account changes: customer, saved card, auto-recharge settings,
  * and what disputes do to its status. Each returns the patch to save (or null: nothing to
  * change); the facade commits it.
  */
-
-export interface AutoRechargeConfig {
-  enabled: boolean;
-  threshold: number;
-  amount: number;
-  priceCents: number;
-  monthlyLimitCents: number | null;
-}
 
 /** The customer is recorded once; a later, different id is ignored. */
 export function stripeCustomerPatch(a: AccountRow, customerId: string): Partial<AccountRow> | null {

@@ -1,18 +1,11 @@
 import { findByRef } from './ledger-store';
 import type { Sql } from './storage';
-import type { CreditRequest, Failure, LedgerEntry } from './types';
+import type { CreditRequest, Failure, LedgerEntry, RefundRequest } from './types';
 
 /**
  * Refunds and lost disputes take back the tokens of a credited payment (I12): never more than
  * it credited. These compute the ledger entry; the facade's credit commits it.
  */
-
-export interface RefundRequest {
-  paymentIntentId: string;
-  refundId: string;
-  /** This refund's amount. */
-  refundedCents: number;
-}
 
 /**
  * The entry for one refund of a payment, proportional to the amount paid. The running total

@@ -3,23 +3,22 @@ import type { BillingSettings } from '../contracts/settings';
 import type { TransactionType } from '../db/schema';
 import { readSettings } from '../db/settings';
 import { stripeClient } from '../lib/stripe';
-import { balanceView, insertAccount, newAccountRow, saveAccount } from './account-store';
+import { balanceView, insertAccount, newAccountRow, notFound, saveAccount } from './account-store';
 import { needsRecharge, runAutoRecharge, type PaymentIntents, type RechargeHost } from './auto-recharge';
 import { creditEntry, creditRefusal } from './credits';
 import { authorizeHold, earliestHoldExpiry, expireHolds, pruneClosedHolds, releaseHold, settleHold } from './holds';
 import { IDEMPOTENCY_RETENTION_MS, oldestAnswerAt, pruneAnswers } from './idempotency';
 import { appendLedger, findByRef, ledgerAfter, ledgerPage, loadAccount } from './ledger-store';
-import { Outbox, type FlushOutcome } from './outbox';
-import { autoRechargePatch, disputeOpenedPatch, disputeWonPatch, paymentMethodPatch, stripeCustomerPatch, type AutoRechargeConfig } from './payment-profile';
-import { lostDisputeEntry, refundEntry, type RefundRequest } from './refunds';
+import { Outbox } from './outbox';
+import { autoRechargePatch, disputeOpenedPatch, disputeWonPatch, paymentMethodPatch, stripeCustomerPatch } from './payment-profile';
+import { lostDisputeEntry, refundEntry } from './refunds';
 import type { AccountRow } from './rows';
 import { AlarmClock, backoffMs, nextDueAt, OUTBOX_FLUSH_DELAY_MS } from './schedule';
 import { SettingsCache } from './settings-cache';
 import { getMeta, migrate, setMeta, type Sql, type Transaction } from './storage';
-import type { AuthorizeRequest, AuthorizeResult, BalanceView, ChargeRequest, ChargeResult, CreditRequest, CreditResult, Failure, LedgerEntry, ReleaseResult, Result, SettleRequest } from './types';
+import type { AuthorizeRequest, AuthorizeResult, AutoRechargeConfig, BalanceView, ChargeRequest, ChargeResult, CreditRequest, CreditResult, DisputeClosed, DisputeOpened } from './types';
+import type { FlushOutcome, LedgerEntry, OutboxPending, RefundRequest, ReleaseResult, Result, SettleRequest } from './types';
 import { chargeOperation } from './usage';
-
-export type { FlushOutcome } from './outbox';
 
 /**
  * One token account, and the only writer of its balance. A thin facade: each RPC method checks
@@ -50,7 +49,7 @@ export class TokenAccount extends DurableObject<Env> {
     });
   }
 
-  // ---------------------------------------------------------------- RPC: balance
+  // ---------------------------------------------------------------- RPC: balance and usage
 
   /** Creates the account with the welcome bonus. Calling it again changes nothing. */
   initialize(userId: string, workspaceId: string): Result<{ created: boolean; balance: BalanceView }> {
@@ -75,8 +74,6 @@ export class TokenAccount extends DurableObject<Env> {
     if (!this.#account) return notFound();
     return { ok: true, balance: this.#view(this.#account) };
   }
-
-  // ---------------------------------------------------------------- RPC: usage
 
   /**
    * Charges one completed AI operation. Cost: ceil(tokens × multiplier) for text, the model's
@@ -189,7 +186,7 @@ export class TokenAccount extends DurableObject<Env> {
   }
 
   /** A dispute was opened: suspend the account and stop auto-recharge until it is resolved. */
-  openDispute(req: { disputeId: string; paymentIntentId: string | null }): Result<{ balance: BalanceView }> {
+  openDispute(req: DisputeOpened): Result<{ balance: BalanceView }> {
     const a = this.#account;
     if (!a) return notFound();
     this.#patch(a, disputeOpenedPatch(a, req.disputeId), true);
@@ -197,7 +194,7 @@ export class TokenAccount extends DurableObject<Env> {
   }
 
   /** A dispute closed: won restores the account; lost takes back the disputed payment's tokens. */
-  closeDispute(req: { disputeId: string; paymentIntentId: string | null; won: boolean }): Result<{ balance: BalanceView }> {
+  closeDispute(req: DisputeClosed): Result<{ balance: BalanceView }> {
     const a = this.#account;
     if (!a) return notFound();
     if (!req.won && req.paymentIntentId) {
@@ -234,7 +231,7 @@ export class TokenAccount extends DurableObject<Env> {
   // ---------------------------------------------------------------- RPC: outbox, settings, alarm
 
   /** Counts of rows still waiting for D1. */
-  outboxPending(): { ledger: number; usage: number; directory: boolean } {
+  outboxPending(): OutboxPending {
     return this.#outbox.pending(this.#account);
   }
 
@@ -349,8 +346,4 @@ export class TokenAccount extends DurableObject<Env> {
   #view(a: AccountRow): BalanceView {
     return balanceView(a, this.#settings.current);
   }
-}
-
-function notFound(): Failure {
-  return { ok: false, code: 'account_not_found' };
 }
