@@ -81,6 +81,9 @@ export function appendLedger(sql: Sql, account: AccountRow, draft: LedgerDraft, 
   if (!checkpoint && (opts.patch || Object.keys(statusPatch).length > 0)) {
     throw new LedgerInvariantError('an entry that changes more than the balance needs a checkpoint');
   }
+  if (opts.patch && ('balance' in opts.patch || 'ledger_seq' in opts.patch || 'version' in opts.patch)) {
+    throw new LedgerInvariantError('balance, ledger_seq and version follow from the entry, never from a patch');
+  }
   if (checkpoint) assertCheckpoint(sql, account);
   const id = newId('txn');
   const response = draft.respond ? draft.respond({ id, balanceAfter: balance }) : undefined;

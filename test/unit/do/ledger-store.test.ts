@@ -46,6 +46,8 @@ describe('appendLedger with a checkpoint', () => {
     expect(() => s.transaction(() => appendLedger(s.sql, { ...first.account, ledger_seq: 5 }, credit(100, 'pi_3')))).toThrow(LedgerInvariantError);
     // Right seq, wrong balance.
     expect(() => s.transaction(() => appendLedger(s.sql, { ...first.account, balance: 499 }, credit(100, 'pi_4')))).toThrow(LedgerInvariantError);
+    // A patch cannot set what the entry decides.
+    expect(() => s.transaction(() => appendLedger(s.sql, first.account, credit(100, 'pi_5'), { patch: { balance: 10_000 } }))).toThrow(LedgerInvariantError);
     expect(ledgerSum()).toEqual({ n: 1, sum: 500 });
     expect(stored()).toMatchObject({ balance: 500, ledger_seq: 1 });
   });
