@@ -112,6 +112,44 @@ export interface CreditResult {
   status: AccountStatus;
 }
 
+/** One refund of a credited payment (`refundedCents` is this refund's amount, not the running total). */
+export interface RefundRequest {
+  paymentIntentId: string;
+  refundId: string;
+  refundedCents: number;
+}
+
+export interface AutoRechargeConfig {
+  enabled: boolean;
+  threshold: number;
+  amount: number;
+  priceCents: number;
+  monthlyLimitCents: number | null;
+}
+
+export interface DisputeOpened {
+  disputeId: string;
+  paymentIntentId: string | null;
+}
+
+export interface DisputeClosed extends DisputeOpened {
+  won: boolean;
+}
+
+/** Rows still waiting for D1, and whether the directory snapshot or a recharge attempt is. */
+export interface OutboxPending {
+  ledger: number;
+  usage: number;
+  directory: boolean;
+}
+
+export interface FlushOutcome {
+  ok: boolean;
+  ledger: number;
+  usage: number;
+  remaining: number;
+}
+
 export interface LedgerEntry {
   id: string;
   seq: number;
