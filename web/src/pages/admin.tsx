@@ -3,7 +3,7 @@ import { errorMessage, get, post, put, type Package, type User } from '../api';
 import { DailyChart, type ChartSeries } from '../components/chart';
 import { DataTable, Field, Notice, Section, Spinner, describedBy } from '../components/ui';
 import * as f from '../format';
-import { usePaged } from '../use-paged';
+import { usePaged } from '../hooks/use-paged';
 
 interface Stats {
   totalBillableTokens: number;

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { errorMessage, get, type Page, type Query } from './api';
+import { errorMessage, get, type Page, type Query } from '../api';
 
 /**
  * A cursor-paged list from the API: the first page whenever `deps` change, `load(true)` for the
