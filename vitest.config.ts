@@ -49,7 +49,8 @@ export default defineConfig(async () => {
     test: {
       name: PROJECT,
       include: ['test/**/*.test.ts'],
-      exclude: ['test/scripts/**', 'test/e2e/**', 'node_modules/**'],
+      // test/web runs in Node (vitest.node.config.ts): the web's form checks need no workerd.
+      exclude: ['test/scripts/**', 'test/e2e/**', 'test/web/**', 'node_modules/**'],
       globalSetup: ['./test/setup/global-setup.ts'],
       setupFiles: ['./test/setup/apply-migrations.ts'],
       testTimeout: 60_000,

@@ -4,7 +4,7 @@ import * as f from '../../format';
 import { useLoad } from '../../hooks/use-load';
 import type { Stats } from './types';
 
-/** "Overview": the all-time figures as a grid of stat cards. */
+/** "Overview": running totals (tokens, revenue, purchases, accounts, failures) as a grid of stat cards. */
 export function StatsSection() {
   const { data: s, error } = useLoad(() => get<Stats>('/api/admin/stats'), []);
   const cards: [string, string, string?][] = s
