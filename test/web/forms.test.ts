@@ -3,6 +3,7 @@
 // of them, so the checks can move onto the API's schemas without the pages' wording drifting.
 import { describe, expect, it } from 'vitest';
 import { firstError } from '../../web/src/forms';
+import { checkAuth } from '../../web/src/forms/auth';
 import { checkGrant, checkPackage, checkSettings, type PackageForm, type SettingsField } from '../../web/src/forms/admin';
 import { checkAutoRecharge, checkCustomAmount } from '../../web/src/forms/tokens';
 
@@ -109,5 +110,18 @@ describe('settings', () => {
     expect(firstError(errorsOf(all)!)).toBe('Welcome bonus (tokens): enter a whole number.');
     expect(firstError(errorsOf(checkSettings({ ...form, tokenMultiplier: 'abc' }, [], labels))!)).toBe('Token multiplier: enter a number above zero, like 1.5.');
     expect(firstError(errorsOf(checkSettings(form, [['', '5']], labels))!)).toBe('Image costs: every row needs a model name and a whole number of tokens.');
+  });
+});
+
+describe('sign-up and log-in', () => {
+  const form = { email: ' ada@example.com ', password: 'short', workspaceId: ' ws-1 ' };
+  it('sends the trimmed email, the password as typed, and a workspace only when signing up with one', () => {
+    expect(checkAuth('login', form)).toEqual({ ok: true, value: { email: 'ada@example.com', password: 'short' } });
+    expect(checkAuth('signup', { ...form, password: ' 8 chars ' })).toEqual({ ok: true, value: { email: 'ada@example.com', password: ' 8 chars ', workspaceId: 'ws-1' } });
+    expect(checkAuth('signup', { ...form, password: '12345678', workspaceId: ' ' })).toEqual({ ok: true, value: { email: 'ada@example.com', password: '12345678' } });
+  });
+  it('marks a bad email and a missing or (for a new account) short password', () => {
+    expect(errorsOf(checkAuth('login', { email: 'ada@example', password: '', workspaceId: '' }))).toEqual({ email: 'Enter an email address like name@example.com.', password: 'Enter your password.' });
+    expect(errorsOf(checkAuth('signup', form))).toEqual({ password: 'Use at least 8 characters.' });
   });
 });
