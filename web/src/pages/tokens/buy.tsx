@@ -1,3 +1,4 @@
+import type { Ref } from 'preact';
 import { useMemo, useState } from 'preact/hooks';
 import { errorMessage, type PackagesAnswer } from '../../api';
 import { Field, Notice, Section, Spinner, describedBy } from '../../components/ui';
@@ -9,7 +10,7 @@ import { startCheckout } from './checkout';
  * "Buy tokens": the packages on sale and a custom dollar amount, each opening Checkout. `pkgs` is
  * null while /api/packages loads; `error` says why it failed.
  */
-export function BuySection(props: { pkgs: PackagesAnswer | null; error: string | null; headingRef: any }) {
+export function BuySection(props: { pkgs: PackagesAnswer | null; error: string | null; headingRef: Ref<HTMLHeadingElement> }) {
   const { pkgs } = props;
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
