@@ -49,8 +49,8 @@ export default defineConfig(async () => {
     test: {
       name: PROJECT,
       include: ['test/**/*.test.ts'],
-      // test/web runs in Node (vitest.node.config.ts): the web's form checks need no workerd.
-      exclude: ['test/scripts/**', 'test/e2e/**', 'test/web/**', 'node_modules/**'],
+      // test/client and test/web run in Node (vitest.node.config.ts): they need no workerd.
+      exclude: ['test/scripts/**', 'test/e2e/**', 'test/client/**', 'test/web/**', 'node_modules/**'],
       globalSetup: ['./test/setup/global-setup.ts'],
       setupFiles: ['./test/setup/apply-migrations.ts'],
       testTimeout: 60_000,

@@ -1,18 +1,23 @@
 #!/usr/bin/env node
-// `npm run bench [-- --json] [--only charge|stats] [--rounds N] [--calls N] [--concurrency N] [--warmup N] [--storage ram|disk]
+// `npm run bench [-- --json] [--only charge|sustained|stats] [--rounds N] [--calls N] [--concurrency N] [--warmup N] [--storage ram|disk]
+//                  [--sustained-accounts N] [--sustained-seconds N] [--sustained-rate N] [--sustained-reads N]
 //                  [--stats-rows N] [--stats-days N] [--stats-rounds N] [--stats-calls N]
 //                  [--profile noop|write|charge|d1 [--profile-accounts 1|100] [--profile-out FILE]]]`
 //
 // Measures, in one process and one Miniflare instance, on one account and on 100 accounts:
-//   (a) noop:   caller Worker → service binding → BillingService.noop → TokenAccount.noop() (does nothing)
+//   (a) noop:   caller Worker → service binding → BenchService.noop → BenchTokenAccount.noop() (does nothing)
+//               (both bench-only, scripts/bench/entry.ts: the production Worker plus the no-op)
 //   (b) charge: the same path to TokenAccount.charge() (text operation, 1 token, unique idempotency key)
 //   (c) d1:     a D1-only baseline: conditional UPDATE + ledger INSERT in one db.batch on the bench's own table
 // Cases run interleaved (a, b, c, then b, c, a, …) for many short rounds; the table shows each
 // figure's median over the rounds and the goals are checked on the median of per-round ratios, since
 // this machine is noisy and only figures measured side by side mean anything. See docs/benchmarks.md.
+// Then the sustained case (scripts/bench/sustained.mjs): charges and balance reads on 64 accounts,
+// 100 calls/s for 20 s, with the outbox flushing to D1 meanwhile, metered in rows and bytes per billed
+// operation and priced at Cloudflare's list prices (scripts/bench/prices.mjs).
 // Then the stats case (scripts/bench/stats.mjs): 1,000,000 usage records loaded into D1 through the
 // rollup triggers, each admin stats endpoint timed against a full scan of the same data.
-// `--only charge` or `--only stats` runs one of the two; the default runs both, charge first.
+// `--only charge|sustained|stats` runs one of the three; the default runs all, in that order.
 import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,6 +29,7 @@ import { splitSql, stripJsonc } from './bench/sql.mjs';
 import { profileTable, startProfiler } from './bench/profile.mjs';
 import { freePort } from './lib/free-port.mjs';
 import { runStats, STATS_SUPERADMIN, statsJson, statsTable } from './bench/stats.mjs';
+import { runSustained, sustainedJson, sustainedTable } from './bench/sustained.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opt } = parseArgs({
@@ -38,30 +44,36 @@ const { values: opt } = parseArgs({
     profile: { type: 'string' },
     'profile-accounts': { type: 'string', default: '1' },
     'profile-out': { type: 'string' },
+    'sustained-accounts': { type: 'string', default: '64' },
+    'sustained-seconds': { type: 'string', default: '20' },
+    'sustained-reads': { type: 'string', default: '1' },
+    'sustained-rate': { type: 'string', default: '100' },
     'stats-rows': { type: 'string', default: '1000000' },
     'stats-days': { type: 'string', default: '90' },
     'stats-rounds': { type: 'string', default: '5' },
     'stats-calls': { type: 'string', default: '40' },
   },
 });
-if (opt.only !== undefined && opt.only !== 'charge' && opt.only !== 'stats') {
-  console.error('--only must be charge or stats');
+if (opt.only !== undefined && !['charge', 'sustained', 'stats'].includes(opt.only)) {
+  console.error('--only must be charge, sustained or stats');
   process.exit(2);
 }
 const PROFILE = opt.profile;
 const PROFILE_ACCOUNTS = Number(opt['profile-accounts']);
-if (PROFILE !== undefined && (!['noop', 'write', 'charge', 'd1'].includes(PROFILE) || opt.only === 'stats' || ![1, 100].includes(PROFILE_ACCOUNTS))) {
+if (PROFILE !== undefined && (!['noop', 'write', 'charge', 'd1'].includes(PROFILE) || (opt.only !== undefined && opt.only !== 'charge') || ![1, 100].includes(PROFILE_ACCOUNTS))) {
   console.error('--profile must be noop, write, charge or d1 (with the charge cases), --profile-accounts 1 or 100');
   process.exit(2);
 }
 /** The profiled run: a warm-up run, then this many runs of --calls calls while sampling. */
 const PROFILE_RUNS = 4;
-const RUN_CHARGE = opt.only !== 'stats';
-const RUN_STATS = opt.only !== 'charge';
+const RUN_CHARGE = opt.only === undefined || opt.only === 'charge';
+const RUN_SUSTAINED = opt.only === undefined || opt.only === 'sustained';
+const RUN_STATS = opt.only === undefined || opt.only === 'stats';
 const ROUNDS = positive('rounds');
 const CALLS = positive('calls');
 const CONCURRENCY = positive('concurrency');
 const WARMUP = positive('warmup');
+const SUSTAINED = { accounts: positive('sustained-accounts'), seconds: positive('sustained-seconds'), rate: positive('sustained-rate'), readsPerCharge: nonNegative('sustained-reads') };
 const STATS = { rows: positive('stats-rows'), purchases: 50_000, days: positive('stats-days'), chunk: 50_000, rounds: positive('stats-rounds'), calls: positive('stats-calls'), scans: 2 };
 const SCENARIOS = [1, 100];
 const CASES = ['noop', 'write', 'charge', 'd1'];
@@ -97,6 +109,15 @@ function positive(name) {
   return n;
 }
 
+function nonNegative(name) {
+  const n = Number(opt[name]);
+  if (!Number.isInteger(n) || n < 0) {
+    console.error(`--${name} must be a non-negative integer`);
+    process.exit(2);
+  }
+  return n;
+}
+
 function writable(dir) {
   try {
     accessSync(dir, constants.W_OK);
@@ -125,7 +146,8 @@ process.on('SIGINT', () => cleanup().finally(() => process.exit(130)));
 
 try {
   const started = performance.now();
-  await bundle(path.join(root, 'worker/index.ts'), path.join(work, 'app.js'));
+  // The production Worker plus the bench-only no-op (BenchService, BenchTokenAccount).
+  await bundle(path.join(root, 'scripts/bench/entry.ts'), path.join(work, 'app.js'));
   await bundle(path.join(root, 'scripts/bench/driver.ts'), path.join(work, 'driver.js'));
 
   const migrationsDir = path.join(root, wrangler.d1_databases?.[0]?.migrations_dir ?? 'migrations');
@@ -139,8 +161,10 @@ try {
   const compat = { compatibilityDate: wrangler.compatibility_date, compatibilityFlags: wrangler.compatibility_flags ?? [] };
   const d1Databases = Object.fromEntries((wrangler.d1_databases ?? []).map((d) => [d.binding, d.database_id]));
   const sqliteClasses = new Set((wrangler.migrations ?? []).flatMap((m) => m.new_sqlite_classes ?? []));
+  // TokenAccount runs as BenchTokenAccount: the same class plus the no-op (scripts/bench/entry.ts).
+  const benchClass = (name) => (name === 'TokenAccount' ? 'BenchTokenAccount' : name);
   const durableObjects = Object.fromEntries(
-    (wrangler.durable_objects?.bindings ?? []).map((b) => [b.name, { className: b.class_name, useSQLite: sqliteClasses.has(b.class_name) }]),
+    (wrangler.durable_objects?.bindings ?? []).map((b) => [b.name, { className: benchClass(b.class_name), useSQLite: sqliteClasses.has(b.class_name) }]),
   );
   const workerLogs = [];
   const inspectorPort = PROFILE ? await freePort() : undefined;
@@ -165,7 +189,7 @@ try {
         bindings: { BILLING_SECRET: secret },
         d1Databases: { DB: d1Databases.DB },
         // APP: the app's fetch handler (its HTTP routes), for the stats case.
-        serviceBindings: { BILLING: { name: wrangler.name, entrypoint: 'BillingService' }, APP: wrangler.name },
+        serviceBindings: { BILLING: { name: wrangler.name, entrypoint: 'BillingService' }, BENCH: { name: wrangler.name, entrypoint: 'BenchService' }, APP: wrangler.name },
       },
       {
         name: wrangler.name,
@@ -265,6 +289,9 @@ try {
     }
   }
 
+  // ---------------------------------------------------------------- the sustained case (scripts/bench/sustained.mjs)
+  const sustainedResult = RUN_SUSTAINED ? await runSustained({ call, log, concurrency: CONCURRENCY, ...SUSTAINED }) : null;
+
   // ---------------------------------------------------------------- the stats case (scripts/bench/stats.mjs)
   const statsResult = RUN_STATS ? await runStats({ call, log, ...STATS }) : null;
   await cleanup();
@@ -287,14 +314,18 @@ try {
   }
   if (RUN_CHARGE) printTable(summary, chargeElapsed);
   if (profileReport) console.log(`\n${profileReport.join('\n')}`);
-  if (statsResult) {
+  if (sustainedResult) {
     if (RUN_CHARGE) console.log('');
+    console.log(sustainedTable(sustainedResult, grid).join('\n'));
+  }
+  if (statsResult) {
+    if (RUN_CHARGE || RUN_SUSTAINED) console.log('');
     console.log(statsTable(statsResult, grid).join('\n'));
   }
   if (workerLogs.length) {
     console.log(`\nworker warnings/errors during the run: ${workerLogs.length} (first: ${workerLogs[0].slice(0, 300)})`);
   }
-  if (opt.json) console.log(JSON.stringify({ ...(RUN_CHARGE ? toJson(summary) : {}), ...(statsResult ? statsJson(statsResult) : {}) }));
+  if (opt.json) console.log(JSON.stringify({ ...(RUN_CHARGE ? toJson(summary) : {}), ...(sustainedResult ? sustainedJson(sustainedResult) : {}), ...(statsResult ? statsJson(statsResult) : {}) }));
 } catch (err) {
   await cleanup();
   if (runtimeOutput.length) console.error(`[bench] workerd output:\n${runtimeOutput.join('').slice(-4000)}`);

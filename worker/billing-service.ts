@@ -48,15 +48,6 @@ export class BillingService extends WorkerEntrypoint<Env> {
     return this.#call('release', params, auth);
   }
 
-  /** Does nothing on the same path as a charge: the benchmark's ceiling. Authenticated like every call. */
-  noop(params: unknown, auth: RpcAuth): Promise<BillingResult<{ ok: true }>> {
-    return this.#authed('noop', params, auth, async () => {
-      const p = params as { userId?: string; write?: boolean } | null;
-      await this.env.TOKEN_ACCOUNT.getByName(p?.userId ?? 'noop').noop(p?.write === true);
-      return { ok: true as const };
-    });
-  }
-
   async #call<T>(method: BillingMethod, params: unknown, auth: RpcAuth): Promise<BillingResult<T>> {
     return this.#authed(method, params, auth, () => billing[method](this.env, params) as Promise<T>);
   }

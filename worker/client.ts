@@ -38,7 +38,7 @@ export class BillingError extends Error {
   }
 }
 
-type Binding = Service<BillingService> | Pick<BillingService, 'initializeAccount' | 'getBalance' | 'charge' | 'authorize' | 'settle' | 'release' | 'noop'>;
+type Binding = Service<BillingService> | Pick<BillingService, 'initializeAccount' | 'getBalance' | 'charge' | 'authorize' | 'settle' | 'release'>;
 
 export class BillingClient {
   readonly #service: Binding;
@@ -67,9 +67,6 @@ export class BillingClient {
   release(p: ReleaseInput): Promise<ReleaseAnswer> {
     return this.#call('release', p);
   }
-  noop(p: { userId: string; write?: boolean }): Promise<{ ok: true }> {
-    return this.#call('noop', p);
-  }
 
   /**
    * Holds `estimate`, runs `work`, settles what it reports; releases the hold if `work` throws.
@@ -91,7 +88,7 @@ export class BillingClient {
     return { result: outcome.result, charge };
   }
 
-  async #call<T>(method: 'initializeAccount' | 'getBalance' | 'charge' | 'authorize' | 'settle' | 'release' | 'noop', params: object): Promise<T> {
+  async #call<T>(method: 'initializeAccount' | 'getBalance' | 'charge' | 'authorize' | 'settle' | 'release', params: object): Promise<T> {
     const auth = await signRpc(this.#secret, method, params);
     const service = this.#service as unknown as Record<string, (p: unknown, a: unknown) => Promise<BillingResult<T>>>;
     const res = await service[method](params, auth);

@@ -1,6 +1,7 @@
 /**
  * The bench driver: a Worker bound to the app's `BillingService` by a service binding, exactly as
- * an AI endpoint would be, and to the app's D1 for the D1-only baseline. `scripts/bench.mjs`
+ * an AI endpoint would be, to the bench-only `BenchService` (scripts/bench/entry.ts) for the
+ * no-op cases, and to the app's D1 for the D1-only baseline. `scripts/bench.mjs`
  * bundles it, runs it in Miniflare beside the app and sends it one request per measured run; the
  * call loop itself runs inside workerd, so Node↔workerd HTTP is never part of what is measured.
  *
@@ -9,11 +10,17 @@
  */
 import { BillingClient } from '../../worker/client';
 import type { BillingService } from '../../worker/billing-service';
+import { signRpc } from '../../worker/lib/billing-auth';
+import type { BillingResult } from '../../worker/services/billing';
+import type { BenchService } from './entry';
+import type { MeterReading } from './meter';
 import { initializeDefaultSettings } from '../../worker/services/settings';
 import { statsCheck, statsLoad, statsRun, statsSession } from './stats-driver';
 
 interface Env {
   BILLING: Service<BillingService>;
+  /** The bench-only entrypoint with the no-op (scripts/bench/entry.ts). */
+  BENCH: Service<BenchService>;
   BILLING_SECRET: string;
   DB: D1Database;
   /** The app's own fetch handler (its HTTP routes), for the stats case. */
@@ -113,6 +120,13 @@ async function drain(env: Env, req: DrainRequest): Promise<{ rows: number; waite
   }
 }
 
+/** The no-op on the charge path, signed as `BillingClient` signs a charge. */
+async function noop(env: Env, params: { userId: string; write?: boolean }): Promise<void> {
+  // The RPC stub's mapped type loses the union's narrowing: read the answer as what it is.
+  const res = (await env.BENCH.noop(params, await signRpc(env.BILLING_SECRET, 'noop', params))) as BillingResult<{ ok: true }>;
+  if (!res.ok) throw new Error(`noop refused: ${res.error.code}: ${res.error.message}`);
+}
+
 /** Runs `calls` calls of one case with `concurrency` in flight and times each one. */
 async function run(env: Env, req: RunRequest): Promise<RunResult> {
   const billing = new BillingClient(env.BILLING, env.BILLING_SECRET);
@@ -126,10 +140,10 @@ async function run(env: Env, req: RunRequest): Promise<RunResult> {
     const key = `bench:${req.tag}:${i}`;
     switch (req.case) {
       case 'noop':
-        await billing.noop({ userId });
+        await noop(env, { userId });
         return;
       case 'write':
-        await billing.noop({ userId, write: true });
+        await noop(env, { userId, write: true });
         return;
       case 'charge': {
         const r = await billing.charge({ userId, idempotencyKey: key, operation: 'chat', model: 'gpt-4o', tokens: 1 });
@@ -147,7 +161,7 @@ async function run(env: Env, req: RunRequest): Promise<RunResult> {
   // Touch every account's Durable Object first (untimed): an idle DO may have been evicted since
   // setup, and its cold start (constructor + settings read from D1) would land in whichever case
   // happened to run first in the round.
-  if (req.case !== 'd1') await pool(accounts.length, req.concurrency, (i) => billing.noop({ userId: accounts[i] }).then(() => {}));
+  if (req.case !== 'd1') await pool(accounts.length, req.concurrency, (i) => noop(env, { userId: accounts[i] }));
 
   const latencies: number[] = [];
   let errors = 0;
@@ -165,6 +179,86 @@ async function run(env: Env, req: RunRequest): Promise<RunResult> {
   });
   const elapsedMs = performance.now() - start;
   return { case: req.case, calls: req.calls, errors, firstError, elapsedMs, latencies };
+}
+
+export interface SustainedRequest {
+  accounts: string[];
+  durationMs: number;
+  concurrency: number;
+  /** Balance reads per charge: each account gets a charge, then this many reads, in turn. */
+  readsPerCharge: number;
+  /** Calls per second to offer (open loop): below saturation, so workerd's timers and alarms run on time. */
+  rate: number;
+  tag: string;
+}
+
+export interface SustainedResult {
+  charges: number;
+  reads: number;
+  errors: number;
+  firstError: string | null;
+  elapsedMs: number;
+  /** Per-call latency in ms of each kind, in completion order. */
+  chargeLatencies: number[];
+  readLatencies: number[];
+  /** The meter as the window closed: read when the first lane stops, the others' calls still in flight. */
+  atEnd: MeterReading;
+}
+
+/**
+ * The sustained case: charges and balance reads through `BillingService` at `rate` calls/s for
+ * `durationMs`, at most `concurrency` in flight, while the DOs' outbox flushes to D1 as it does in
+ * production. Paced, not flat out: the driver and the app share one workerd thread, and a loop that
+ * never idles starves its timers, so every DO's alarm — the outbox flush — would wait until the
+ * window closed (seen in this bench at full speed: no alarm ran inside a 5 s window).
+ */
+async function sustained(env: Env, req: SustainedRequest): Promise<SustainedResult> {
+  const billing = new BillingClient(env.BILLING, env.BILLING_SECRET);
+  const every = req.readsPerCharge + 1;
+  const out: Omit<SustainedResult, 'atEnd'> = { charges: 0, reads: 0, errors: 0, firstError: null, elapsedMs: 0, chargeLatencies: [], readLatencies: [] };
+  let atEnd: Promise<MeterReading> | null = null;
+  let next = 0;
+  const start = performance.now();
+  const lane = async () => {
+    for (;;) {
+      const i = next++;
+      // Call i is due at start + i / rate; a lane that is early sleeps until then.
+      const due = (i * 1000) / req.rate;
+      if (due >= req.durationMs) break;
+      const early = due - (performance.now() - start);
+      if (early > 0) await scheduler.wait(early);
+      const userId = req.accounts[Math.floor(i / every) % req.accounts.length];
+      const isCharge = i % every === 0;
+      const t0 = performance.now();
+      try {
+        if (isCharge) {
+          const r = await billing.charge({ userId, idempotencyKey: `bench:${req.tag}:${i}`, operation: 'chat', model: 'gpt-4o', tokens: 1 });
+          if (r.billableTokens !== D1_COST || r.transactionId === null) throw new Error(`unexpected charge answer ${JSON.stringify(r)}`);
+          out.chargeLatencies.push(performance.now() - t0);
+          out.charges++;
+        } else {
+          await billing.getBalance({ userId });
+          out.readLatencies.push(performance.now() - t0);
+          out.reads++;
+        }
+      } catch (err) {
+        out.errors++;
+        out.firstError ??= err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      }
+    }
+    atEnd ??= env.BENCH.meterPeek() as Promise<MeterReading>;
+  };
+  await Promise.all(Array.from({ length: req.concurrency }, lane));
+  out.elapsedMs = performance.now() - start;
+  return { ...out, atEnd: await atEnd! };
+}
+
+/** The summed database sizes, in bytes, of these accounts' DOs and of D1 (a D1 answer's `size_after`). */
+async function sizes(env: Env, req: { accounts: string[] }): Promise<{ doBytes: number; d1Bytes: number | null }> {
+  const doBytes = await env.BENCH.databaseSize(req.accounts);
+  const r = await env.DB.prepare('SELECT 1').run();
+  const d1Bytes = (r.meta as { size_after?: number }).size_after ?? null;
+  return { doBytes, d1Bytes };
 }
 
 /** Runs task(0..n-1) with at most `concurrency` in flight. */
@@ -185,6 +279,10 @@ export default {
       if (path === '/init') return Response.json(await init(env, body as InitRequest));
       if (path === '/drain') return Response.json(await drain(env, body as DrainRequest));
       if (path === '/run') return Response.json(await run(env, body as RunRequest));
+      if (path === '/sustained') return Response.json(await sustained(env, body as SustainedRequest));
+      if (path === '/sizes') return Response.json(await sizes(env, body as { accounts: string[] }));
+      if (path === '/meter-start') return Response.json((await env.BENCH.meterStart(), { started: true }));
+      if (path === '/meter-stop') return Response.json(await env.BENCH.meterStop());
       if (path === '/stats-load') return Response.json(await statsLoad(env, body as Parameters<typeof statsLoad>[1]));
       if (path === '/stats-session') return Response.json(await statsSession(env, body as Parameters<typeof statsSession>[1]));
       if (path === '/stats-check') return Response.json(await statsCheck(env, body as Parameters<typeof statsCheck>[1]));

@@ -76,6 +76,41 @@ export class WebhookDispatcher {
     }
   }
 
+  /**
+   * Apply a control API body (POST /_sim/webhooks): `endpoints: [...]` or `{ url, secret?, deliver?, enabled_events? }`
+   * replaces the endpoints, `deliver` alone toggles delivery on the existing ones; also `retryDelaysMs`,
+   * `maxAttempts`, `timeoutMs`, and `flush: true` to deliver what was queued. Returns how many were flushed.
+   * @param {Record<string, any>} b
+   */
+  configure(b) {
+    if (b.retryDelaysMs) this.retryDelaysMs = b.retryDelaysMs.map(Number);
+    if (b.maxAttempts) this.maxAttempts = Number(b.maxAttempts);
+    if (b.timeoutMs) this.timeoutMs = Number(b.timeoutMs);
+    if (Array.isArray(b.endpoints)) {
+      this.endpoints = [];
+      for (const e of b.endpoints) this.addEndpoint(e);
+    } else if (b.url) {
+      this.endpoints = [];
+      this.addEndpoint({ url: b.url, secret: b.secret, deliver: b.deliver, enabled_events: b.enabled_events });
+    } else if (b.deliver !== undefined) {
+      for (const e of this.endpoints) e.deliver = b.deliver !== false;
+    }
+    return b.flush ? this.flush() : 0;
+  }
+
+  /** Delivery counts for GET /_sim/state. */
+  stats() {
+    return {
+      endpoints: this.endpoints.map(WebhookDispatcher.publicEndpoint),
+      queued: this.queued.length,
+      deliveries: this.log.length,
+      delivered: this.log.filter((d) => d.status === 'succeeded').length,
+      pending: this.log.filter((d) => d.status === 'pending').length,
+      failed: this.log.filter((d) => d.status === 'failed').length,
+      attempts: this.log.reduce((a, d) => a + d.attempts.length, 0),
+    };
+  }
+
   /** Deliver everything queued while `deliver:false`, to endpoints that now deliver. */
   flush() {
     const keep = [];

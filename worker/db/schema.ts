@@ -1,32 +1,61 @@
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+/**
+ * The D1 schema, the one source for it: drizzle-kit generates every new migration from this
+ * file (`npm run db:generate`, see docs/database.md), and test/db/schema.test.ts proves the
+ * database that `migrations/*.sql` build equals what this file says. Migrations 0001–0004 were
+ * written by hand before that; they are applied and never edited, and this file was made to
+ * match them exactly (CHECK constraints included, so a table drizzle-kit ever rebuilds keeps
+ * them). What drizzle cannot say lives only in the SQL and is listed in `SQL_ONLY_OBJECTS`.
+ */
+import { sql } from 'drizzle-orm';
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+/** `<column> IN ('a', 'b')` for a CHECK constraint, from the same list the column's type uses. */
+function oneOf(column: string, values: readonly string[]) {
+  return sql.raw(`${column} IN (${values.map((v) => `'${v}'`).join(', ')})`);
+}
 
 /** Global settings: a single row (id = 1). The multiplier is kept in basis points (1.5× = 15000). */
-export const settings = sqliteTable('settings', {
-  id: integer('id').primaryKey(),
-  tokenMultiplierBps: integer('token_multiplier_bps').notNull(),
-  imageCosts: text('image_costs', { mode: 'json' }).$type<Record<string, number>>().notNull(),
-  tokensPerUsd: integer('tokens_per_usd').notNull(),
-  minimumPurchaseCents: integer('minimum_purchase_cents').notNull(),
-  welcomeBonus: integer('welcome_bonus').notNull(),
-  lowBalanceThreshold: integer('low_balance_threshold').notNull(),
-  criticalBalanceThreshold: integer('critical_balance_threshold').notNull(),
-  updatedAt: integer('updated_at').notNull(),
-  updatedBy: text('updated_by'),
-});
+export const settings = sqliteTable(
+  'settings',
+  {
+    id: integer('id').primaryKey(),
+    tokenMultiplierBps: integer('token_multiplier_bps').notNull(),
+    imageCosts: text('image_costs', { mode: 'json' }).$type<Record<string, number>>().notNull(),
+    tokensPerUsd: integer('tokens_per_usd').notNull(),
+    minimumPurchaseCents: integer('minimum_purchase_cents').notNull(),
+    welcomeBonus: integer('welcome_bonus').notNull(),
+    lowBalanceThreshold: integer('low_balance_threshold').notNull(),
+    criticalBalanceThreshold: integer('critical_balance_threshold').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    updatedBy: text('updated_by'),
+  },
+  () => [check('settings_single_row', sql`id = 1`)],
+);
 
-export const packages = sqliteTable('packages', {
-  id: text('id').primaryKey(),
-  name: text('name').notNull().unique(),
-  description: text('description').notNull().default(''),
-  tokens: integer('tokens').notNull(),
-  priceCents: integer('price_cents').notNull(),
-  stripePriceId: text('stripe_price_id').notNull(),
-  popular: integer('popular', { mode: 'boolean' }).notNull().default(false),
-  active: integer('active', { mode: 'boolean' }).notNull().default(true),
-  sortOrder: integer('sort_order').notNull().default(0),
-  createdAt: integer('created_at').notNull(),
-  updatedAt: integer('updated_at').notNull(),
-});
+export const packages = sqliteTable(
+  'packages',
+  {
+    id: text('id').primaryKey(),
+    // 0001 wrote `UNIQUE` on the column, which SQLite keeps as a constraint with an automatic
+    // index (sqlite_autoindex_packages_1); drizzle-kit thinks of it as index packages_name_unique.
+    name: text('name').notNull().unique(),
+    description: text('description').notNull().default(''),
+    tokens: integer('tokens').notNull(),
+    priceCents: integer('price_cents').notNull(),
+    stripePriceId: text('stripe_price_id').notNull(),
+    popular: integer('popular', { mode: 'boolean' }).notNull().default(false),
+    active: integer('active', { mode: 'boolean' }).notNull().default(true),
+    sortOrder: integer('sort_order').notNull().default(0),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  () => [
+    check('packages_tokens_positive', sql`tokens > 0`),
+    check('packages_price_positive', sql`price_cents > 0`),
+  ],
+);
+
+export const ACCOUNT_STATUSES = ['active', 'suspended'] as const;
 
 /** Directory snapshot of each TokenAccount DO, written by its outbox. */
 export const tokenAccounts = sqliteTable(
@@ -36,7 +65,7 @@ export const tokenAccounts = sqliteTable(
     workspaceId: text('workspace_id').notNull(),
     balance: integer('balance').notNull(),
     reserved: integer('reserved').notNull().default(0),
-    status: text('status', { enum: ['active', 'suspended'] }).notNull(),
+    status: text('status', { enum: ACCOUNT_STATUSES }).notNull(),
     onboardingTokensGranted: integer('onboarding_tokens_granted', { mode: 'boolean' }).notNull().default(false),
     lastPurchaseAt: integer('last_purchase_at'),
     autoRechargeEnabled: integer('auto_recharge_enabled', { mode: 'boolean' }).notNull().default(false),
@@ -47,8 +76,9 @@ export const tokenAccounts = sqliteTable(
   (t) => [
     index('token_accounts_status_balance').on(t.status, t.balance),
     index('token_accounts_workspace').on(t.workspaceId),
-    // Added by 0002_users_sessions.sql for the admin accounts list's keyset pagination.
+    // For the admin accounts list's keyset pagination (added by 0002_users_sessions.sql).
     index('token_accounts_created').on(t.createdAt, t.userId),
+    check('token_accounts_status_check', oneOf('status', ACCOUNT_STATUSES)),
   ],
 );
 
@@ -75,6 +105,7 @@ export const tokenTransactions = sqliteTable(
     uniqueIndex('token_transactions_user_seq').on(t.userId, t.seq),
     index('token_transactions_user_type').on(t.userId, t.type, t.seq),
     index('token_transactions_ref').on(t.ref),
+    check('token_transactions_type_check', oneOf('type', TRANSACTION_TYPES)),
   ],
 );
 
@@ -100,33 +131,78 @@ export const usageRecords = sqliteTable(
   (t) => [index('usage_records_user_created').on(t.userId, t.createdAt)],
 );
 
+/*
+ * Rollups. Only the triggers in migrations/*.sql write them (see SQL_ONLY_OBJECTS): an INSERT OR
+ * IGNORE of a history row that is already there fires no trigger, so a retried outbox batch
+ * cannot double-count. The Worker only reads them.
+ */
+
+/** The usage counters every usage rollup keeps; a function because drizzle columns belong to one table. */
+function usageCounters() {
+  return {
+    requests: integer('requests').notNull().default(0),
+    successes: integer('successes').notNull().default(0),
+    failures: integer('failures').notNull().default(0),
+    insufficientBalanceFailures: integer('insufficient_balance_failures').notNull().default(0),
+    actualTokens: integer('actual_tokens').notNull().default(0),
+    billableTokens: integer('billable_tokens').notNull().default(0),
+  };
+}
+
+/** The ledger counters of ledger_daily and ledger_totals. */
+function ledgerCounters() {
+  return {
+    entries: integer('entries').notNull().default(0),
+    tokens: integer('tokens').notNull().default(0),
+    amountCents: integer('amount_cents').notNull().default(0),
+  };
+}
+
 export const usageDaily = sqliteTable(
   'usage_daily',
-  {
-    day: text('day').notNull(),
-    model: text('model').notNull(),
-    operation: text('operation').notNull(),
-    requests: integer('requests').notNull(),
-    successes: integer('successes').notNull(),
-    failures: integer('failures').notNull(),
-    insufficientBalanceFailures: integer('insufficient_balance_failures').notNull(),
-    actualTokens: integer('actual_tokens').notNull(),
-    billableTokens: integer('billable_tokens').notNull(),
-  },
+  { day: text('day').notNull(), model: text('model').notNull(), operation: text('operation').notNull(), ...usageCounters() },
   (t) => [primaryKey({ columns: [t.day, t.model, t.operation] })],
 );
 
 export const ledgerDaily = sqliteTable(
   'ledger_daily',
-  {
-    day: text('day').notNull(),
-    type: text('type').notNull(),
-    entries: integer('entries').notNull(),
-    tokens: integer('tokens').notNull(),
-    amountCents: integer('amount_cents').notNull(),
-  },
+  { day: text('day').notNull(), type: text('type').notNull(), ...ledgerCounters() },
   (t) => [primaryKey({ columns: [t.day, t.type] })],
 );
+
+// The narrower rollups of 0004_stats_rollups.sql, so every admin stat reads a handful of rows.
+export const usageByModelDaily = sqliteTable(
+  'usage_by_model_daily',
+  { day: text('day').notNull(), model: text('model').notNull(), ...usageCounters() },
+  (t) => [primaryKey({ columns: [t.day, t.model] })],
+);
+
+export const usageByOperationDaily = sqliteTable(
+  'usage_by_operation_daily',
+  { day: text('day').notNull(), operation: text('operation').notNull(), ...usageCounters() },
+  (t) => [primaryKey({ columns: [t.day, t.operation] })],
+);
+
+export const usageByDay = sqliteTable('usage_by_day', { day: text('day').primaryKey(), ...usageCounters() });
+
+/** All-time usage: a single row (id = 1). */
+export const usageTotals = sqliteTable('usage_totals', { id: integer('id').primaryKey(), ...usageCounters() }, () => [
+  check('usage_totals_single_row', sql`id = 1`),
+]);
+
+export const ledgerTotals = sqliteTable('ledger_totals', { type: text('type').primaryKey(), ...ledgerCounters() });
+
+export const accountTotals = sqliteTable('account_totals', {
+  status: text('status').primaryKey(),
+  accounts: integer('accounts').notNull().default(0),
+  balanceSum: integer('balance_sum').notNull().default(0),
+});
+
+/** Outcome counters, named `<table>:<status>` (stripe_events, auto_recharge_attempts). */
+export const outcomeCounts = sqliteTable('outcome_counts', {
+  name: text('name').primaryKey(),
+  n: integer('n').notNull().default(0),
+});
 
 export const auditLog = sqliteTable(
   'audit_log',
@@ -153,7 +229,7 @@ export const users = sqliteTable(
     id: text('id').primaryKey(),
     email: text('email').notNull(),
     passwordHash: text('password_hash').notNull(),
-    roles: text('roles', { mode: 'json' }).$type<Role[]>().notNull(),
+    roles: text('roles', { mode: 'json' }).$type<Role[]>().notNull().default(['user']),
     workspaceId: text('workspace_id').notNull(),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
@@ -173,3 +249,85 @@ export const sessions = sqliteTable(
   },
   (t) => [index('sessions_user').on(t.userId)],
 );
+
+/** The Stripe customer of each user (one each). */
+export const stripeCustomers = sqliteTable('stripe_customers', {
+  customerId: text('customer_id').primaryKey(),
+  // A constraint with an automatic index, like packages.name.
+  userId: text('user_id').notNull().unique(),
+  createdAt: integer('created_at').notNull(),
+});
+
+export const STRIPE_EVENT_STATUSES = ['processing', 'processed', 'ignored', 'failed'] as const;
+
+/** Every webhook event received, with its processing outcome. */
+export const stripeEvents = sqliteTable(
+  'stripe_events',
+  {
+    id: text('id').primaryKey(),
+    type: text('type').notNull(),
+    status: text('status', { enum: STRIPE_EVENT_STATUSES }).notNull(),
+    userId: text('user_id'),
+    objectId: text('object_id'),
+    error: text('error'),
+    attempts: integer('attempts').notNull().default(1),
+    stripeCreated: integer('stripe_created').notNull(),
+    receivedAt: integer('received_at').notNull(),
+    processedAt: integer('processed_at'),
+  },
+  (t) => [
+    index('stripe_events_status').on(t.status),
+    index('stripe_events_received').on(t.receivedAt),
+    check('stripe_events_status_check', oneOf('status', STRIPE_EVENT_STATUSES)),
+  ],
+);
+
+export const AUTO_RECHARGE_STATUSES = ['in_flight', 'succeeded', 'failed'] as const;
+
+/** Auto-recharge attempts, replicated from each TokenAccount DO's outbox for admin metrics. */
+export const autoRechargeAttempts = sqliteTable(
+  'auto_recharge_attempts',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull(),
+    paymentIntentId: text('payment_intent_id'),
+    status: text('status', { enum: AUTO_RECHARGE_STATUSES }).notNull(),
+    tokens: integer('tokens').notNull(),
+    amountCents: integer('amount_cents').notNull(),
+    error: text('error'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    index('auto_recharge_attempts_status').on(t.status),
+    index('auto_recharge_attempts_user').on(t.userId, t.createdAt),
+    check('auto_recharge_attempts_status_check', oneOf('status', AUTO_RECHARGE_STATUSES)),
+  ],
+);
+
+/**
+ * What the migrations create that drizzle cannot describe, so it exists only in
+ * `migrations/*.sql`: the rollup triggers (trigger name → its table) and the WITHOUT ROWID
+ * option of some rollup tables. test/db/schema.test.ts checks the database has exactly these.
+ * Beware: SQLite drops a table's triggers with the table, so a migration in which drizzle-kit
+ * rebuilds one of these tables must re-create its triggers (docs/database.md).
+ */
+export const SQL_ONLY_OBJECTS = {
+  triggers: {
+    // 0001_ledger_core.sql
+    usage_records_rollup: 'usage_records',
+    token_transactions_rollup: 'token_transactions',
+    // 0004_stats_rollups.sql
+    usage_records_rollup_v2: 'usage_records',
+    token_transactions_totals: 'token_transactions',
+    token_accounts_totals_insert: 'token_accounts',
+    token_accounts_totals_update: 'token_accounts',
+    token_accounts_totals_delete: 'token_accounts',
+    stripe_events_count_insert: 'stripe_events',
+    stripe_events_count_update: 'stripe_events',
+    auto_recharge_attempts_count_insert: 'auto_recharge_attempts',
+    auto_recharge_attempts_count_update: 'auto_recharge_attempts',
+  },
+  views: {},
+  withoutRowidTables: ['usage_by_model_daily', 'usage_by_operation_daily', 'usage_by_day', 'ledger_totals', 'account_totals', 'outcome_counts'],
+} as const satisfies { triggers: Record<string, string>; views: Record<string, string>; withoutRowidTables: readonly string[] };

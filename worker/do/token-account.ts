@@ -152,15 +152,6 @@ export class TokenAccount extends DurableObject<Env> {
     return { ok: true, created: true, balance: this.#view(this.#account) };
   }
 
-  /**
-   * Does nothing: the benchmark's ceiling for a call on the charge path. With `write`, it
-   * commits one tiny row first, to separate the cost of a durable commit from a charge's own work.
-   */
-  noop(write = false): null {
-    if (write) this.#setMeta('noop', String(Date.now()));
-    return null;
-  }
-
   /** Balance, holds, status and alert level. */
   getBalance(): Result<{ balance: BalanceView }> {
     this.#touchSettings();

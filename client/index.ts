@@ -1,0 +1,8 @@
+/**
+ * The metering client: usage normalizers, the estimator and the stream metering helpers for a
+ * Worker that calls a model provider and bills the call through `BillingService`.
+ * See docs/ai-endpoints.md.
+ */
+export * from './usage';
+export * from './estimate';
+export * from './stream';

@@ -1,0 +1,179 @@
+/**
+ * Usage normalizers: a provider's usage object → our five token classes.
+ *
+ * The convention (docs/ai-endpoints.md, "Usage convention"): every token the provider processed is
+ * counted exactly once, in exactly one class, so the classes add up to the call's total and a price
+ * book can give each class its own rate without double-billing:
+ *
+ * - `inputTokens`        input read fresh: neither served from a prompt cache nor written to one
+ * - `cachedInputTokens`  input served from a prompt cache (a cache read)
+ * - `cacheWriteTokens`   input written to a prompt cache by this call (a cache write)
+ * - `outputTokens`       generated tokens that are not reasoning ("visible" output, tool arguments included)
+ * - `reasoningTokens`    generated reasoning/thinking tokens the provider reports separately
+ *
+ * Providers nest these differently, hence one normalizer each:
+ * - OpenAI chat `prompt_tokens` INCLUDES `prompt_tokens_details.cached_tokens` (and the newer
+ *   `cache_write_tokens`), `completion_tokens` INCLUDES `completion_tokens_details.reasoning_tokens`;
+ *   the Responses API has the same nesting under `input_tokens`/`output_tokens`.
+ * - Anthropic `input_tokens` EXCLUDES `cache_read_input_tokens` and `cache_creation_input_tokens`
+ *   (total input = input + cache read + cache write). Extended-thinking tokens are not reported apart:
+ *   they are inside `output_tokens` and billed at the output rate, so `reasoningTokens` stays 0.
+ * - Gemini `promptTokenCount` INCLUDES `cachedContentTokenCount`; `candidatesTokenCount` EXCLUDES
+ *   `thoughtsTokenCount`; `toolUsePromptTokenCount` (tool results fed back to the model) is input
+ *   outside `promptTokenCount`, so it is added to `inputTokens`.
+ */
+
+/** Token usage of one call in our five disjoint classes (non-negative integers). */
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens: number;
+  cacheWriteTokens: number;
+  reasoningTokens: number;
+}
+
+/** A usage with every class at zero. */
+export function emptyUsage(): Usage {
+  return { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
+}
+
+/** Every token of the call, each counted once (the classes are disjoint). */
+export function totalTokens(u: Usage): number {
+  return u.inputTokens + u.outputTokens + u.cachedInputTokens + u.cacheWriteTokens + u.reasoningTokens;
+}
+
+/** Thrown when a usage object carries a count that is not a non-negative integer. */
+export class UsageFormatError extends Error {
+  override name = 'UsageFormatError';
+}
+
+/** A count from a provider: absent/null → 0; anything but a non-negative safe integer is refused. */
+function count(value: unknown, field: string): number {
+  if (value === undefined || value === null) return 0;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new UsageFormatError(`${field} must be a non-negative integer, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** Part of a total that includes it: a provider reporting part > total is malformed, not "free". */
+function minus(total: number, part: number, field: string): number {
+  if (part > total) throw new UsageFormatError(`${field} exceeds the total it is part of (${part} > ${total})`);
+  return total - part;
+}
+
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj => (v !== null && typeof v === 'object' ? (v as Obj) : {});
+
+/** OpenAI Chat Completions `usage` (response body, or the last chunk with `stream_options.include_usage`). */
+export interface OpenAIChatUsage {
+  prompt_tokens?: number | null;
+  completion_tokens?: number | null;
+  total_tokens?: number | null;
+  prompt_tokens_details?: { cached_tokens?: number | null; cache_write_tokens?: number | null; [k: string]: unknown } | null;
+  completion_tokens_details?: { reasoning_tokens?: number | null; [k: string]: unknown } | null;
+  [k: string]: unknown;
+}
+
+/** OpenAI Chat Completions usage → our classes (cached and reasoning tokens taken out of their totals). */
+export function fromOpenAIChat(usage: OpenAIChatUsage): Usage {
+  const prompt = count(usage.prompt_tokens, 'prompt_tokens');
+  const completion = count(usage.completion_tokens, 'completion_tokens');
+  const pd = obj(usage.prompt_tokens_details);
+  const cached = count(pd.cached_tokens, 'prompt_tokens_details.cached_tokens');
+  const written = count(pd.cache_write_tokens, 'prompt_tokens_details.cache_write_tokens');
+  const reasoning = count(obj(usage.completion_tokens_details).reasoning_tokens, 'completion_tokens_details.reasoning_tokens');
+  return {
+    inputTokens: minus(prompt, cached + written, 'prompt_tokens_details cached + cache_write tokens'),
+    cachedInputTokens: cached,
+    cacheWriteTokens: written,
+    outputTokens: minus(completion, reasoning, 'completion_tokens_details.reasoning_tokens'),
+    reasoningTokens: reasoning,
+  };
+}
+
+/** OpenAI Responses API `usage` (response object, or `response.completed` when streaming). */
+export interface OpenAIResponsesUsage {
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+  total_tokens?: number | null;
+  input_tokens_details?: { cached_tokens?: number | null; cache_write_tokens?: number | null; [k: string]: unknown } | null;
+  output_tokens_details?: { reasoning_tokens?: number | null; [k: string]: unknown } | null;
+  [k: string]: unknown;
+}
+
+/** OpenAI Responses API usage → our classes (same nesting as chat, other field names). */
+export function fromOpenAIResponses(usage: OpenAIResponsesUsage): Usage {
+  const input = count(usage.input_tokens, 'input_tokens');
+  const output = count(usage.output_tokens, 'output_tokens');
+  const id = obj(usage.input_tokens_details);
+  const cached = count(id.cached_tokens, 'input_tokens_details.cached_tokens');
+  const written = count(id.cache_write_tokens, 'input_tokens_details.cache_write_tokens');
+  const reasoning = count(obj(usage.output_tokens_details).reasoning_tokens, 'output_tokens_details.reasoning_tokens');
+  return {
+    inputTokens: minus(input, cached + written, 'input_tokens_details cached + cache_write tokens'),
+    cachedInputTokens: cached,
+    cacheWriteTokens: written,
+    outputTokens: minus(output, reasoning, 'output_tokens_details.reasoning_tokens'),
+    reasoningTokens: reasoning,
+  };
+}
+
+/** Anthropic Messages `usage` (response body; `message_start.message.usage`; `message_delta.usage`). */
+export interface AnthropicUsage {
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+  cache_creation_input_tokens?: number | null;
+  [k: string]: unknown;
+}
+
+/** Anthropic usage → our classes. The three input fields are already disjoint; output includes thinking. */
+export function fromAnthropic(usage: AnthropicUsage): Usage {
+  return {
+    inputTokens: count(usage.input_tokens, 'input_tokens'),
+    cachedInputTokens: count(usage.cache_read_input_tokens, 'cache_read_input_tokens'),
+    cacheWriteTokens: count(usage.cache_creation_input_tokens, 'cache_creation_input_tokens'),
+    outputTokens: count(usage.output_tokens, 'output_tokens'),
+    reasoningTokens: 0,
+  };
+}
+
+/**
+ * Anthropic streaming usage: `message_start.message.usage` carries the input counts (and an initial
+ * `output_tokens`, often 1); each `message_delta.usage` is CUMULATIVE, so the last one replaces the
+ * output count rather than adding to it. Fields a delta carries (non-null) override the start's,
+ * as the official SDK's message accumulator does.
+ */
+export function mergeAnthropicStreamUsage(start: AnthropicUsage | null | undefined, ...deltas: (AnthropicUsage | null | undefined)[]): AnthropicUsage {
+  const merged: AnthropicUsage = { ...(start ?? {}) };
+  for (const d of deltas) {
+    if (!d) continue;
+    for (const [k, v] of Object.entries(d)) if (v !== null && v !== undefined) merged[k] = v;
+  }
+  return merged;
+}
+
+/** Gemini `usageMetadata` (generateContent, or the last chunk of streamGenerateContent). */
+export interface GeminiUsageMetadata {
+  promptTokenCount?: number | null;
+  candidatesTokenCount?: number | null;
+  cachedContentTokenCount?: number | null;
+  thoughtsTokenCount?: number | null;
+  toolUsePromptTokenCount?: number | null;
+  totalTokenCount?: number | null;
+  [k: string]: unknown;
+}
+
+/** Gemini usageMetadata → our classes (cached content taken out of the prompt; thoughts already apart). */
+export function fromGemini(meta: GeminiUsageMetadata): Usage {
+  const prompt = count(meta.promptTokenCount, 'promptTokenCount');
+  const cached = count(meta.cachedContentTokenCount, 'cachedContentTokenCount');
+  return {
+    inputTokens: minus(prompt, cached, 'cachedContentTokenCount') + count(meta.toolUsePromptTokenCount, 'toolUsePromptTokenCount'),
+    cachedInputTokens: cached,
+    cacheWriteTokens: 0,
+    outputTokens: count(meta.candidatesTokenCount, 'candidatesTokenCount'),
+    reasoningTokens: count(meta.thoughtsTokenCount, 'thoughtsTokenCount'),
+  };
+}

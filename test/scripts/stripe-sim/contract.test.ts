@@ -1,0 +1,292 @@
+// Contract test of the Stripe simulator against Stripe's own published example objects (issue 9, item 2).
+//
+// ./fixtures3.json is `openapi/fixtures3.json` from github.com/stripe/openapi (see ./README.md): one example
+// object per API resource, as Stripe's mock server serves them. Every object the simulator returns through the
+// real `stripe` SDK must have exactly the fixture's keys, except *includable* fields, which the live API leaves
+// out unless the request expands them (https://docs.stripe.com/expand: "properties that aren't included by
+// default in a response"). The fixtures list those too, so the test removes them from the expected keys and
+// checks that they appear only when expanded.
+//
+// Status values are checked against the `stripe` package's TypeScript unions (copied below, each naming its
+// type), and `object` against the fixtures.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStripeSimulator, type StripeSimulator } from '../../../scripts/stripe-sim/server.mjs';
+
+const FIXTURES_PATH = process.env.STRIPE_FIXTURES ?? path.join(import.meta.dirname, 'fixtures3.json');
+const fixtures: Record<string, Record<string, unknown>> = JSON.parse(readFileSync(FIXTURES_PATH, 'utf8')).resources;
+
+/**
+ * Includable fields per resource (by `object`): present in the fixtures, absent from API answers unless expanded.
+ * - Charge `refunds`: https://docs.stripe.com/changelog/2022-11-15/deprecates-charges-auto-expand
+ * - PaymentIntent `charges` (removed outright, so not in the fixtures either):
+ *   https://docs.stripe.com/changelog/2022-11-15/removes-charges-attribute-paymentintent
+ * - Checkout Session `line_items`: "there is an includable line_items property"
+ *   https://docs.stripe.com/api/checkout/sessions/line_items
+ * - Customer `cash_balance`, `invoice_credit_balance`, `sources`, `subscriptions`, `tax`, `tax_ids` (marked
+ *   Expandable, not in the example object): https://docs.stripe.com/api/customers/object
+ */
+const INCLUDABLE: Record<string, string[]> = {
+  charge: ['refunds'],
+  payment_intent: ['charges'],
+  'checkout.session': ['line_items'],
+  customer: ['cash_balance', 'invoice_credit_balance', 'sources', 'subscriptions', 'tax', 'tax_ids'],
+};
+
+// Stripe.PaymentIntent.Status
+const PAYMENT_INTENT_STATUS = ['canceled', 'processing', 'requires_action', 'requires_capture', 'requires_confirmation', 'requires_payment_method', 'succeeded'];
+// Stripe.Charge.Status
+const CHARGE_STATUS = ['failed', 'pending', 'succeeded'];
+// Stripe.Refund `status` is typed `string | null`; its doc comment lists the values.
+const REFUND_STATUS = ['pending', 'requires_action', 'succeeded', 'failed', 'canceled'];
+// Stripe.Dispute.Status
+const DISPUTE_STATUS = ['appeal_needs_response', 'appeal_under_review', 'lost', 'needs_response', 'prevented', 'under_review', 'warning_closed', 'warning_needs_response', 'warning_under_review', 'won'];
+// Stripe.Checkout.Session.Status
+const SESSION_STATUS = ['complete', 'expired', 'open'];
+// Stripe.Checkout.Session.PaymentStatus
+const SESSION_PAYMENT_STATUS = ['no_payment_required', 'paid', 'unpaid'];
+
+type Obj = Record<string, any>;
+
+/** Nested hashes whose keys are data, not shape: free-form `metadata`, and `payment_method_options`, which has one
+ * key per payment method type the intent allows (the fixture's allows none). An event's `data` is checked as
+ * the object it carries (its fixture example is a Plan), `previous_attributes` holds only what changed. */
+const SKIP_NESTED = ['metadata', 'payment_method_options'];
+const SKIP_PATHS = ['event.data'];
+/** Nested keys the `stripe` package's types mark optional (`?:`) because Stripe sends them only in some cases:
+ * allowed, not required. */
+const CONDITIONAL: Record<string, string[]> = {
+  // Stripe.Charge.Outcome `risk_level?`, `risk_score?`: Radar's evaluation of the payment.
+  'charge.outcome': ['risk_level', 'risk_score'],
+  // Stripe.Refund.DestinationDetails.Card `reference?`, `reference_status?`, `reference_type?`: the network's reference.
+  'refund.destination_details.card': ['reference', 'reference_status', 'reference_type'],
+  // Stripe.PaymentIntent.NextAction: `type` plus one optional key named after it (we send `use_stripe_sdk`).
+  'payment_intent.next_action': ['use_stripe_sdk'],
+  // Stripe.PaymentIntent.LastPaymentError: everything but `type` is optional (the fixture shows an idempotency_error).
+  'payment_intent.last_payment_error': ['charge', 'code', 'decline_code', 'doc_url', 'message', 'payment_method'],
+};
+const isHash = (v: unknown): v is Obj => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/** Nested hashes (present on both sides) whose keys differ from the fixture's, as readable lines. */
+function nestedDrift(object: string, o: Obj, fx: Obj, path = ''): string[] {
+  const out: string[] = [];
+  for (const k of Object.keys(o)) {
+    const p = path ? `${path}.${k}` : k;
+    if (SKIP_NESTED.includes(k) || SKIP_PATHS.includes(`${object}.${p}`) || !isHash(o[k]) || !isHash(fx[k])) continue;
+    const cond = CONDITIONAL[`${object}.${p}`] ?? [];
+    const got = without(keysOf(o[k]), cond);
+    const want = without(keysOf(fx[k]), cond);
+    if (got.join() !== want.join()) out.push(`${object}.${p}: has [${got.filter((x) => !want.includes(x))}] lacks [${want.filter((x) => !got.includes(x))}]`);
+    out.push(...nestedDrift(object, o[k], fx[k], p));
+  }
+  return out;
+}
+
+/** The keys an API answer for this `object` must have: the fixture's, minus includable ones. */
+const expectedKeys = (object: string) => {
+  const fx = fixtures[object];
+  if (!fx) throw new Error(`no fixture for ${object}`);
+  return Object.keys(fx)
+    .filter((k) => !(INCLUDABLE[object] ?? []).includes(k))
+    .sort();
+};
+const keysOf = (o: Obj) => Object.keys(o).sort();
+const without = (keys: string[], drop: string[]) => keys.filter((k) => !drop.includes(k));
+
+let sim: StripeSimulator;
+let stripe: Stripe;
+/** Every object the scenario produced, by `object`, as the SDK returned them. */
+const seen: Record<string, Obj[]> = {};
+const keep = <T extends Obj>(o: T): T => {
+  (seen[o.object] ??= []).push(o);
+  return o;
+};
+const control = async (path: string, body: unknown) => {
+  const res = await fetch(`${sim.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return (await res.json()) as any;
+};
+const cardError = async (p: Promise<unknown>) => {
+  const e = await p.then(
+    () => {
+      throw new Error('expected a card error');
+    },
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(Stripe.errors.StripeCardError);
+  return (e as Stripe.errors.StripeCardError).raw as Obj;
+};
+
+let charge: Obj;
+let session: Obj;
+let events: Obj[];
+
+beforeAll(async () => {
+  sim = await startStripeSimulator({ port: 0, deliverWebhooks: false, disputeDelayMs: 20 });
+  stripe = new Stripe('sk_test_contract', { host: '127.0.0.1', port: sim.port, protocol: 'http', maxNetworkRetries: 0 });
+
+  const customer = keep(await stripe.customers.create({ email: 'contract@example.com', metadata: { userId: 'u1' } }));
+  keep(await stripe.customers.retrieve(customer.id));
+  const product = keep(await stripe.products.create({ name: '100k tokens' }));
+  keep(await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 1500 }));
+
+  // PaymentIntents through every status the simulator reaches.
+  const paid = keep(await stripe.paymentIntents.create({ amount: 2000, currency: 'usd', customer: customer.id, payment_method: 'pm_card_visa', confirm: true, off_session: true }));
+  keep(await stripe.paymentIntents.create({ amount: 2000, currency: 'usd' }));
+  keep(await stripe.paymentIntents.create({ amount: 2000, currency: 'usd', payment_method: 'pm_card_visa' }));
+  keep(await stripe.paymentIntents.create({ amount: 2000, currency: 'usd', payment_method: 'pm_card_authenticationRequired', confirm: true }));
+  const toCancel = await stripe.paymentIntents.create({ amount: 2000, currency: 'usd' });
+  keep(await stripe.paymentIntents.cancel(toCancel.id));
+  const declined = await cardError(stripe.paymentIntents.create({ amount: 2000, currency: 'usd', customer: customer.id, payment_method: 'pm_card_chargeDeclined', confirm: true }));
+  keep(declined.payment_intent);
+  keep(await stripe.paymentMethods.retrieve(String(paid.payment_method)));
+
+  charge = keep(await stripe.charges.retrieve(String(paid.latest_charge)));
+  keep(await stripe.charges.retrieve(String(declined.payment_intent.latest_charge)));
+  keep(await stripe.refunds.create({ payment_intent: paid.id, amount: 500 }));
+  keep(await stripe.refunds.create({ charge: charge.id }));
+
+  // A dispute opened by the network (pm_card_createDispute), then conceded.
+  const disputed = await stripe.paymentIntents.create({ amount: 3000, currency: 'usd', payment_method: 'pm_card_createDispute', confirm: true });
+  let dispute: Obj | undefined;
+  for (let i = 0; i < 100 && !dispute; i++) {
+    dispute = (await stripe.disputes.list({ payment_intent: disputed.id })).data[0];
+    if (!dispute) await new Promise((r) => setTimeout(r, 20));
+  }
+  if (!dispute) throw new Error('no dispute opened');
+  keep(await stripe.disputes.retrieve(dispute.id));
+  keep(await stripe.disputes.close(dispute.id));
+
+  // Checkout Sessions: open, paid (through the simulator's stand-in for the hosted page), expired.
+  const params: Stripe.Checkout.SessionCreateParams = {
+    mode: 'payment',
+    customer: customer.id,
+    line_items: [{ quantity: 1, price_data: { currency: 'usd', unit_amount: 1500, product_data: { name: '100k tokens' } } }],
+    payment_intent_data: { metadata: { userId: 'u1' } },
+    success_url: 'http://app.test/ok?session_id={CHECKOUT_SESSION_ID}',
+    cancel_url: 'http://app.test/cancel',
+  };
+  session = keep(await stripe.checkout.sessions.create(params));
+  for (const item of (await stripe.checkout.sessions.listLineItems(session.id)).data) keep(item);
+  const toPay = await stripe.checkout.sessions.create(params);
+  expect((await control(`/_sim/checkout/sessions/${toPay.id}/pay`, { card: '4242424242424242' })).ok).toBe(true);
+  keep(await stripe.checkout.sessions.retrieve(toPay.id));
+  const toExpire = await stripe.checkout.sessions.create(params);
+  keep(await stripe.checkout.sessions.expire(toExpire.id));
+
+  events = (await stripe.events.list({ limit: 100 })).data as unknown as Obj[];
+  for (const e of events) keep(e);
+}, 30_000);
+
+afterAll(async () => {
+  await sim?.close();
+});
+
+describe('stripe simulator contract: keys match Stripe fixtures', () => {
+  const RESOURCES = ['customer', 'product', 'price', 'payment_intent', 'payment_method', 'refund', 'dispute', 'checkout.session', 'item', 'event'];
+
+  it('the scenario produced every resource', () => {
+    for (const r of [...RESOURCES, 'charge']) expect(seen[r]?.length ?? 0, r).toBeGreaterThan(0);
+  });
+
+  for (const object of RESOURCES) {
+    it(`${object}: exactly the fixture's keys, includable ones left out`, () => {
+      for (const o of seen[object]) expect(keysOf(o), `${object} ${o.id}`).toEqual(expectedKeys(object));
+    });
+  }
+
+  it("charge: the fixture's keys, apart from the includable `refunds` (asserted separately below)", () => {
+    for (const o of seen.charge) expect(without(keysOf(o), ['refunds']), o.id).toEqual(without(expectedKeys('charge'), ['refunds']));
+  });
+
+  // flip when payments handler follows issue 9: worker/services/payments.ts reads `charge.refunds.data` from
+  // `charge.refunded` events, so the simulator still always sends `refunds`.
+  it.fails('charge: leaves out `refunds` unless expanded (API version 2022-11-15)', () => {
+    for (const o of seen.charge) expect(keysOf(o), o.id).toEqual(expectedKeys('charge'));
+  });
+
+  it('charge: expand[]=refunds gives the refund list', async () => {
+    const c = (await stripe.charges.retrieve(charge.id, { expand: ['refunds'] })) as Obj;
+    expect(c.refunds).toMatchObject({ object: 'list', has_more: false });
+    expect(c.refunds.data.map((r: Obj) => r.object)).toEqual(['refund', 'refund']);
+  });
+
+  it('checkout.session: `line_items` only when expanded, as a list of items', async () => {
+    expect(session).not.toHaveProperty('line_items');
+    const s = (await stripe.checkout.sessions.retrieve(session.id, { expand: ['line_items'] })) as Obj;
+    expect(s.line_items).toMatchObject({ object: 'list', has_more: false, url: `/v1/checkout/sessions/${session.id}/line_items` });
+    for (const item of s.line_items.data) expect(keysOf(item)).toEqual(expectedKeys('item'));
+  });
+
+  it('payment_intent: no `charges`; customer: no includable fields', () => {
+    for (const pi of seen.payment_intent) expect(pi).not.toHaveProperty('charges');
+    for (const c of seen.customer) for (const k of INCLUDABLE.customer) expect(c, k).not.toHaveProperty(k);
+  });
+
+  it("nested objects have the fixture's keys too", () => {
+    const drift = Object.entries(seen).flatMap(([object, list]) => list.flatMap((o) => nestedDrift(object, o, fixtures[object])));
+    const inEvents = events.flatMap((e) => nestedDrift(e.data.object.object, e.data.object, fixtures[e.data.object.object]).map((d) => `${e.type}: ${d}`));
+    expect([...new Set([...drift, ...inEvents])]).toEqual([]);
+  });
+
+  it('item: its price has the price fixture keys', () => {
+    for (const item of seen.item) expect(keysOf(item.price)).toEqual(expectedKeys('price'));
+  });
+});
+
+describe('stripe simulator contract: events carry the same objects as the API', () => {
+  it('every event object has its resource keys (a charge: apart from `refunds`)', () => {
+    for (const e of events) {
+      const o = e.data.object as Obj;
+      const drop = o.object === 'charge' ? ['refunds'] : [];
+      expect(without(keysOf(o), drop), `${e.type} ${e.id}`).toEqual(without(expectedKeys(o.object), drop));
+    }
+  });
+
+  // flip when payments handler follows issue 9 (see the charge test above): Stripe's charge events carry the
+  // charge as the API answers it, without `refunds`.
+  it.fails('charge events leave out `refunds`', () => {
+    const chargeEvents = events.filter((e) => e.data.object.object === 'charge');
+    expect(chargeEvents.map((e) => e.type)).toContain('charge.refunded');
+    for (const e of chargeEvents) expect(e.data.object, `${e.type} ${e.id}`).not.toHaveProperty('refunds');
+  });
+});
+
+describe('stripe simulator contract: object names and status values', () => {
+  it('`object` is the fixture object name', () => {
+    for (const [object, list] of Object.entries(seen)) {
+      expect(fixtures[object]?.object, object).toBe(object);
+      for (const o of list) expect(o.object).toBe(object);
+    }
+  });
+
+  it('statuses are values of the stripe package types', () => {
+    const check = (object: string, field: string, allowed: string[]) => {
+      const values = seen[object].map((o) => o[field]);
+      expect(values.length, object).toBeGreaterThan(0);
+      for (const v of values) expect(allowed, `${object}.${field}`).toContain(v);
+      return new Set(values);
+    };
+    // Also the statuses the scenario means to reach, so a simulator that stops reaching them fails here.
+    expect([...check('payment_intent', 'status', PAYMENT_INTENT_STATUS)].sort()).toEqual(['canceled', 'requires_action', 'requires_confirmation', 'requires_payment_method', 'succeeded']);
+    expect([...check('charge', 'status', CHARGE_STATUS)].sort()).toEqual(['failed', 'succeeded']);
+    expect([...check('refund', 'status', REFUND_STATUS)]).toEqual(['succeeded']);
+    expect([...check('dispute', 'status', DISPUTE_STATUS)].sort()).toEqual(['lost', 'needs_response']);
+    expect([...check('checkout.session', 'status', SESSION_STATUS)].sort()).toEqual(['complete', 'expired', 'open']);
+    expect([...check('checkout.session', 'payment_status', SESSION_PAYMENT_STATUS)].sort()).toEqual(['paid', 'unpaid']);
+    for (const e of events) for (const [field, allowed] of STATUS_BY_OBJECT[e.data.object.object] ?? []) expect(allowed, `${e.type}`).toContain(e.data.object[field]);
+  });
+});
+
+/** Status fields per `object`, for objects inside events. */
+const STATUS_BY_OBJECT: Record<string, [string, string[]][]> = {
+  payment_intent: [['status', PAYMENT_INTENT_STATUS]],
+  charge: [['status', CHARGE_STATUS]],
+  refund: [['status', REFUND_STATUS]],
+  dispute: [['status', DISPUTE_STATUS]],
+  'checkout.session': [
+    ['status', SESSION_STATUS],
+    ['payment_status', SESSION_PAYMENT_STATUS],
+  ],
+};
