@@ -2,9 +2,15 @@
 
 /**
  * @typedef {'success'|'decline'|'auth_always'|'auth_setup'|'charge_fail'|'dispute'} Behavior
+ * @typedef {{ status: string, reason: string, case_type: 'chargeback'|'inquiry', network_reason_code: string }} DisputeKind
  * @typedef {{ number: string, alias: string, brand: string, funding?: string, behavior: Behavior,
- *   code?: string, decline_code?: string, message?: string, country?: string }} TestCard
+ *   code?: string, decline_code?: string, message?: string, country?: string,
+ *   refund?: 'pending'|'fail', dispute?: DisputeKind }} TestCard
+ *   refund: how its refunds settle (./resources/refunds.mjs); dispute: what the network opens after a `dispute` charge
  */
+
+/** https://docs.stripe.com/testing#disputes: "the charge succeeds, then it's disputed as fraudulent". */
+export const FRAUD_DISPUTE = /** @type {DisputeKind} */ ({ status: 'needs_response', reason: 'fraudulent', case_type: 'chargeback', network_reason_code: '10.4' });
 
 const DECLINED = 'Your card was declined.';
 
@@ -26,7 +32,16 @@ export const TEST_CARDS = [
   { number: '4000000000003220', alias: 'pm_card_threeDSecure2Required', brand: 'visa', behavior: 'auth_always' },
   { number: '4000002500003155', alias: 'pm_card_authenticationRequiredOnSetup', brand: 'visa', behavior: 'auth_setup' },
   { number: '4000000000000341', alias: 'pm_card_chargeCustomerFail', brand: 'visa', behavior: 'charge_fail', code: 'card_declined', decline_code: 'generic_decline', message: DECLINED },
-  { number: '4000000000000259', alias: 'pm_card_createDispute', brand: 'visa', behavior: 'dispute' },
+  // Disputes (https://docs.stripe.com/testing#disputes): the charge succeeds, then the network opens a dispute
+  // `disputeDelayMs` later: a fraudulent chargeback, one for a product not received, or an inquiry (a
+  // `warning_needs_response` dispute that moves no money, Stripe.Dispute.PaymentMethodDetails.Card.case_type 'inquiry').
+  { number: '4000000000000259', alias: 'pm_card_createDispute', brand: 'visa', behavior: 'dispute', dispute: FRAUD_DISPUTE },
+  { number: '4000000000002685', alias: 'pm_card_createDisputeProductNotReceived', brand: 'visa', behavior: 'dispute', dispute: { status: 'needs_response', reason: 'product_not_received', case_type: 'chargeback', network_reason_code: '13.1' } },
+  { number: '4000000000001976', alias: 'pm_card_createDisputeInquiry', brand: 'visa', behavior: 'dispute', dispute: { status: 'warning_needs_response', reason: 'fraudulent', case_type: 'inquiry', network_reason_code: '10' } },
+  // Refunds (https://docs.stripe.com/testing#refunds): the charge succeeds; its refunds start `pending` and succeed
+  // later, or start `succeeded` and fail later (asynchronously, `refund.failed`).
+  { number: '4000000000007726', alias: 'pm_card_pendingRefund', brand: 'visa', behavior: 'success', refund: 'pending' },
+  { number: '4000000000005126', alias: 'pm_card_refundFail', brand: 'visa', behavior: 'success', refund: 'fail' },
 ];
 
 export const BY_NUMBER = new Map(TEST_CARDS.map((c) => [c.number, c]));

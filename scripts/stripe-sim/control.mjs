@@ -5,7 +5,9 @@
 import { clone, invalid, SimError } from './lib.mjs';
 import { compileRoutes } from './router.mjs';
 import { expireCheckoutSession, payCheckoutSession } from './resources/checkout-sessions.mjs';
-import { closeDispute, createDispute } from './resources/disputes.mjs';
+import { closeDispute, createDispute, moveDispute } from './resources/disputes.mjs';
+import { settleBankDebit } from './resources/payment-intents.mjs';
+import { settleRefund } from './resources/refunds.mjs';
 import { WebhookDispatcher, signPayload } from './webhooks.mjs';
 
 /**
@@ -13,7 +15,7 @@ import { WebhookDispatcher, signPayload } from './webhooks.mjs';
  * @typedef {{ b: Obj, q: Record<string, string>, params: Record<string, string> }} Ctx b: JSON/form body, q: query
  * @typedef {(c: Ctx) => any} Handler
  * @typedef {{ store: import('./store.mjs').Store, dispatcher: WebhookDispatcher, faults: import('./faults.mjs').Faults,
- *   idempotency: Map<string, unknown>, reset: () => void }} Deps
+ *   idempotency: import('./idempotency.mjs').IdempotencyKeys, reset: () => void }} Deps
  */
 
 /** @param {Deps} deps @returns {import('./router.mjs').Route<Handler>[]} */
@@ -134,8 +136,27 @@ function controlRoutes({ store, dispatcher, faults, idempotency, reset }) {
       },
     ],
     ['POST', '/_sim/checkout/sessions/:id/expire', ({ params }) => expireCheckoutSession(store, params.id)],
+    // The card network's side of a dispute: open one (`{ amount?, reason?, status? }`, status
+    // 'warning_needs_response' for an inquiry), move it on, close it.
     ['POST', '/_sim/charges/:id/dispute', ({ params, b }) => createDispute(store, params.id, b)],
-    ['POST', '/_sim/disputes/:id/close', ({ params, b }) => closeDispute(store, params.id, b.status)],
+    ['POST', '/_sim/disputes/:id/update', ({ params, b }) => moveDispute(store, params.id, String(b.status))],
+    ['POST', '/_sim/disputes/:id/close', ({ params, b }) => store.outsideRequest(() => closeDispute(store, params.id, b.status))],
+    // The bank's side of a refund and of a bank debit.
+    ['POST', '/_sim/refunds/:id/settle', ({ params, b }) => store.outsideRequest(() => settleRefund(store, params.id, String(b.status), b.failure_reason))],
+    ['POST', '/_sim/payment_intents/:id/settle', ({ params, b }) => store.outsideRequest(() => settleBankDebit(store, params.id, String(b.outcome ?? 'succeeded')))],
+
+    // Simulated time: `{ advance_seconds }` (or `advance_ms`) moves it forward, e.g. past an idempotency key's 24 h.
+    ['GET', '/_sim/clock', () => store.clock.toJSON()],
+    [
+      'POST',
+      '/_sim/clock',
+      ({ b }) => {
+        const ms = b.advance_ms !== undefined ? Number(b.advance_ms) : Number(b.advance_seconds ?? 0) * 1000;
+        if (!Number.isFinite(ms) || ms < 0) throw invalid('advance_seconds (or advance_ms) must be a number ≥ 0: the clock only moves forward', 'advance_seconds');
+        store.clock.advance(ms);
+        return store.clock.toJSON();
+      },
+    ],
 
     ['GET', '/_sim/faults', () => ({ faults: faults.list() })],
     [

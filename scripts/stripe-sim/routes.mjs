@@ -13,7 +13,7 @@ import {
   searchCustomers,
   updateCustomer,
 } from './resources/customers.mjs';
-import { closeDispute, listDisputes } from './resources/disputes.mjs';
+import { closeDispute, listDisputes, updateDispute } from './resources/disputes.mjs';
 import { listEvents } from './resources/events.mjs';
 import { cancelPaymentIntent, confirmPaymentIntentById, createPaymentIntent, listPaymentIntents, updatePaymentIntent } from './resources/payment-intents.mjs';
 import { attachPaymentMethod, createPaymentMethod, detachPaymentMethod, listPaymentMethods, resolvePm, updatePaymentMethod } from './resources/payment-methods.mjs';
@@ -82,8 +82,9 @@ export const apiRoutes = [
 
   ['GET', '/v1/disputes', (c) => many(c, listDisputes(c.store, c.p))],
   ['GET', '/v1/disputes/:id', (c) => one(c, c.store.get('disputes', c.params.id))],
-  // Closing a dispute concedes it: Stripe marks it lost.
-  ['POST', '/v1/disputes/:id/close', (c) => one(c, closeDispute(c.store, c.params.id, 'lost'))],
+  ['POST', '/v1/disputes/:id', (c) => one(c, updateDispute(c.store, c.params.id, c.p))],
+  // Closing a dispute concedes it: Stripe marks a chargeback lost, an inquiry warning_closed.
+  ['POST', '/v1/disputes/:id/close', (c) => one(c, closeDispute(c.store, c.params.id, 'concede'))],
 
   ['GET', '/v1/events', (c) => many(c, listEvents(c.store, c.p))],
   ['GET', '/v1/events/:id', (c) => one(c, c.store.get('eventsById', c.params.id))],

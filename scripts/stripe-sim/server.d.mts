@@ -13,8 +13,27 @@ export interface StripeSimulatorOptions {
   webhookTimeoutMs?: number;
   apiVersion?: string;
   disputeDelayMs?: number;
+  /** Delay before refunds of pm_card_pendingRefund / pm_card_refundFail charges settle (default 500). */
+  refundDelayMs?: number;
+  /** Delay before pm_usBankAccount_* debits leave `processing` (default 1000). */
+  bankDelayMs?: number;
+  /** How long an idempotency key's result is kept, on the simulator's clock (default 24 h). */
+  idempotencyTtlMs?: number;
+  /** Stripe's behaviour where the simulator once differed (default all true). afterCommit500: false makes an
+   * `after_commit_500` fault save the success it lost instead of the 500 it answered. */
+  honest?: { afterCommit500?: boolean };
+  /** Shuffled, delayed and duplicated webhook delivery (default off). */
+  webhookChaos?: WebhookChaos | null;
+  /** Default hold time for `timeout` and `delay` faults (default 2000). */
   faultTimeoutMs?: number;
   logger?: ((msg: string) => void) | false;
+}
+
+/** Each delivery waits a random delay in `delayMs` and is sent twice with probability `duplicate`; `seed` repeats a run. */
+export interface WebhookChaos {
+  delayMs?: number | [number, number];
+  duplicate?: number;
+  seed?: number;
 }
 
 export interface WebhookEndpoint {

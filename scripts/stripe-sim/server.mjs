@@ -12,9 +12,11 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { createApiHandler } from './api.mjs';
 import { createControlHandler } from './control.mjs';
+import { Clock } from './clock.mjs';
 import { Faults } from './faults.mjs';
 import { createHostedPageHandler } from './hosted-page.mjs';
 import { parseBody, readBody, sendJson } from './http.mjs';
+import { DEFAULT_TTL_MS, IdempotencyKeys } from './idempotency.mjs';
 import { SimError } from './lib.mjs';
 import { Store } from './store.mjs';
 import { WebhookDispatcher } from './webhooks.mjs';
@@ -33,7 +35,13 @@ export { signPayload } from './webhooks.mjs';
  * @property {number} [webhookTimeoutMs] per-attempt timeout (default 10000)
  * @property {string} [apiVersion] api_version stamped on events
  * @property {number} [disputeDelayMs] delay before pm_card_createDispute charges get disputed (default 500)
- * @property {number} [faultTimeoutMs] default hold time for `timeout` faults (default 2000)
+ * @property {number} [refundDelayMs] delay before refunds of pm_card_pendingRefund / pm_card_refundFail charges settle (default 500)
+ * @property {number} [bankDelayMs] delay before pm_usBankAccount_* debits leave `processing` (default 1000)
+ * @property {number} [idempotencyTtlMs] how long an idempotency key's result is kept, on the simulator's clock (default 24 h)
+ * @property {{ afterCommit500?: boolean }} [honest] Stripe's behaviour where the simulator once differed (default all
+ *   true); afterCommit500: false makes an `after_commit_500` fault save the success it lost instead of the 500
+ * @property {import('./webhooks.mjs').Chaos | null} [webhookChaos] shuffled, delayed and duplicated delivery (default off)
+ * @property {number} [faultTimeoutMs] default hold time for `timeout` and `delay` faults (default 2000)
  * @property {((msg: string) => void) | false} [logger] default: console.error when run as CLI, silent otherwise
  */
 
@@ -48,6 +56,7 @@ export async function startStripeSimulator(opts = {}) {
     retryDelaysMs: opts.webhookRetryDelaysMs,
     maxAttempts: opts.webhookMaxAttempts,
     timeoutMs: opts.webhookTimeoutMs,
+    chaos: opts.webhookChaos ?? null,
     logger: log,
   });
   const initialEndpoints = () => {
@@ -58,19 +67,23 @@ export async function startStripeSimulator(opts = {}) {
   };
   initialEndpoints();
 
+  const clock = new Clock();
   const store = new Store({
     apiVersion: opts.apiVersion,
+    clock,
     disputeDelayMs: opts.disputeDelayMs,
+    refundDelayMs: opts.refundDelayMs,
+    bankDelayMs: opts.bankDelayMs,
     onEvent: (event, payload) => dispatcher.enqueue(event, payload),
     pendingWebhooks: (type) => dispatcher.countFor(type),
   });
-  /** @type {Map<string, import('./api.mjs').StoredResult>} */
-  const idempotency = new Map();
-  const faults = new Faults(opts.faultTimeoutMs ?? 2000);
+  const idempotency = new IdempotencyKeys(clock, opts.idempotencyTtlMs ?? DEFAULT_TTL_MS);
+  const faults = new Faults(opts.faultTimeoutMs ?? 2000, opts.honest);
 
   const reset = () => {
     store.reset();
     dispatcher.clear();
+    dispatcher.chaos = opts.webhookChaos ?? null;
     initialEndpoints();
     idempotency.clear();
     faults.clear();

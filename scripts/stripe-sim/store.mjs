@@ -2,7 +2,8 @@
 // the resources keep beside the public objects. Resource behaviour lives in ./resources/*.mjs and works on
 // this store. All request handlers are synchronous so that a request executes atomically (no interleaving),
 // which keeps idempotency handling simple and deterministic.
-import { SimError, clone, newId, now } from './lib.mjs';
+import { Clock } from './clock.mjs';
+import { SimError, clone, newId } from './lib.mjs';
 
 export const DEFAULT_API_VERSION = '2026-10-28.endive';
 
@@ -28,19 +29,25 @@ const PREFIX_KIND = /** @type {const} */ ([
 
 export class Store {
   /**
-   * @param {{ apiVersion?: string, baseUrl?: string, disputeDelayMs?: number,
-   *   onEvent?: (event: Obj, payload: string) => void, pendingWebhooks?: (type: string) => number }} opts
+   * @param {{ apiVersion?: string, baseUrl?: string, disputeDelayMs?: number, refundDelayMs?: number, bankDelayMs?: number,
+   *   clock?: Clock, onEvent?: (event: Obj, payload: string) => void, pendingWebhooks?: (type: string) => number }} opts
    */
   constructor(opts = {}) {
     this.apiVersion = opts.apiVersion ?? DEFAULT_API_VERSION;
+    /** Simulated time (tests move it forward through POST /_sim/clock). */
+    this.clock = opts.clock ?? new Clock();
     /** Origin of the simulator (set once it listens), for URLs inside objects (checkout url, receipt_url). */
     this.baseUrl = opts.baseUrl ?? '';
     this.disputeDelayMs = opts.disputeDelayMs ?? 500;
+    /** Delay before a refund of a `pm_card_pendingRefund` / `pm_card_refundFail` charge settles (test cards). */
+    this.refundDelayMs = opts.refundDelayMs ?? 500;
+    /** Delay before a US bank account debit leaves `processing` (`pm_usBankAccount_*` test tokens). */
+    this.bankDelayMs = opts.bankDelayMs ?? 1000;
     this.onEvent = opts.onEvent ?? (() => {});
     this.pendingWebhooks = opts.pendingWebhooks ?? (() => 1);
     /** @type {RequestInfo} set by the API pipeline while a request executes; stamped on events */
     this.request = { id: null, idempotency_key: null };
-    /** @type {Set<ReturnType<typeof setTimeout>>} delayed work (disputes opened after a charge) */
+    /** @type {Set<ReturnType<typeof setTimeout>>} delayed work (disputes opened after a charge, refunds and bank debits settling) */
     this.timers = new Set();
     /** @type {Map<string, Obj>} */ this.customers = new Map();
     /** @type {Map<string, Obj>} */ this.products = new Map();
@@ -58,6 +65,8 @@ export class Store {
     // Hidden (non-API) data kept beside the public objects.
     /** @type {Map<string, import('./cards.mjs').TestCard>} pm id -> card */
     this.pmCard = new Map();
+    /** @type {Map<string, import('./bank-accounts.mjs').TestBankAccount>} pm id -> test bank account */
+    this.pmBank = new Map();
     /** @type {Set<string>} pm ids used for a payment while not attached to a customer */
     this.pmConsumed = new Set();
     /** @type {Map<string, Obj[]>} session id -> line items */
@@ -69,10 +78,28 @@ export class Store {
     this.counters = { paymentIntentsCreated: 0, paymentIntentsSucceeded: 0, paymentIntentsFailed: 0, chargesSucceeded: 0, chargesFailed: 0 };
   }
 
+  /** Simulated unix seconds, for every timestamp the simulator writes. */
+  now() {
+    return this.clock.now();
+  }
+
+  /**
+   * Run `fn` later, as the card network or the bank would (outside any API request); forgotten on reset.
+   * @param {number} ms @param {() => void} fn
+   */
+  later(ms, fn) {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.outsideRequest(fn);
+    }, ms);
+    this.timers.add(t);
+  }
+
   reset() {
+    this.clock.reset();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    for (const m of [this.customers, this.products, this.prices, this.sessions, this.paymentIntents, this.paymentMethods, this.charges, this.refunds, this.disputes, this.eventsById, this.payloads, this.pmCard, this.pmConsumed, this.lineItems, this.adhoc, this.sessionPiData]) m.clear();
+    for (const m of [this.customers, this.products, this.prices, this.sessions, this.paymentIntents, this.paymentMethods, this.charges, this.refunds, this.disputes, this.eventsById, this.payloads, this.pmCard, this.pmBank, this.pmConsumed, this.lineItems, this.adhoc, this.sessionPiData]) m.clear();
     this.events.length = 0;
     for (const k of Object.keys(this.counters)) this.counters[/** @type {keyof Store['counters']} */ (k)] = 0;
   }
@@ -113,7 +140,7 @@ export class Store {
       id: newId('evt'),
       object: 'event',
       api_version: this.apiVersion,
-      created: now(),
+      created: this.now(),
       data: previous ? { object: clone(obj), previous_attributes: clone(previous) } : { object: clone(obj) },
       livemode: false,
       pending_webhooks: this.pendingWebhooks(type),

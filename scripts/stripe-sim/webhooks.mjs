@@ -16,14 +16,36 @@ export function signPayload(payload, secret, timestamp = Math.floor(Date.now() /
  * @typedef {{ id: string, url: string, secret: string, deliver: boolean, enabled_events: string[] }} Endpoint
  * @typedef {{ at: number, status: number | null, error: string | null, duration_ms: number }} Attempt
  * @typedef {{ id: string, event: string, type: string, endpoint: string, url: string,
- *   status: 'queued'|'pending'|'succeeded'|'failed', attempts: Attempt[], next_attempt_at: number | null }} Delivery
+ *   status: 'queued'|'pending'|'succeeded'|'failed', attempts: Attempt[], next_attempt_at: number | null, duplicate?: boolean }} Delivery
+ * @typedef {{ delayMs?: number | [number, number], duplicate?: number, seed?: number }} Chaos
+ *   Stripe "doesn't guarantee the delivery of events in the order in which they're generated" and "endpoints might
+ *   occasionally receive the same event more than once" (https://docs.stripe.com/webhooks#event-ordering,
+ *   https://docs.stripe.com/webhooks#handle-duplicate-events). With chaos on, each delivery waits a random delay in
+ *   `delayMs` (so events overtake each other) and is sent a second time with probability `duplicate` (0..1);
+ *   `seed` makes the draws repeatable.
  */
+
+/** A small seeded PRNG (mulberry32) so a chaotic run can be replayed. @param {number} seed */
+function seededRandom(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 export class WebhookDispatcher {
   /**
-   * @param {{ retryDelaysMs?: number[], maxAttempts?: number, timeoutMs?: number, logger?: (msg: string) => void }} opts
+   * @param {{ retryDelaysMs?: number[], maxAttempts?: number, timeoutMs?: number, chaos?: Chaos | null, logger?: (msg: string) => void }} opts
    */
   constructor(opts = {}) {
+    /** @type {Chaos | null} off by default: first attempts go out in event order, once each */
+    this.chaos = null;
+    this.random = Math.random;
+    this.setChaos(opts.chaos ?? null);
     /** @type {Endpoint[]} */
     this.endpoints = [];
     this.retryDelaysMs = opts.retryDelaysMs ?? [500, 1000, 2000, 4000, 8000, 16000, 32000];
@@ -67,25 +89,70 @@ export class WebhookDispatcher {
     return this.endpoints.filter((ep) => WebhookDispatcher.subscribed(ep, type)).length;
   }
 
+  /** Turn shuffled, delayed and duplicated delivery on (a Chaos) or off (null). @param {Chaos | null} chaos */
+  setChaos(chaos) {
+    this.chaos = chaos && typeof chaos === 'object' ? chaos : null;
+    this.random = this.chaos?.seed !== undefined ? seededRandom(Number(this.chaos.seed)) : Math.random;
+  }
+
   /** @param {Record<string, any>} event @param {string} payload */
   enqueue(event, payload) {
     for (const ep of this.endpoints) {
       if (!WebhookDispatcher.subscribed(ep, event.type)) continue;
-      if (ep.deliver) this.deliver(ep, event, payload);
-      else this.queued.push({ endpoint: ep, event, payload });
+      if (!ep.deliver) this.queued.push({ endpoint: ep, event, payload });
+      else if (this.chaos) this.deliverChaotically(ep, event, payload);
+      else this.deliver(ep, event, payload);
     }
+  }
+
+  /** Deliver after a random delay, unordered, maybe twice (see Chaos). @param {Endpoint} ep @param {Record<string, any>} event @param {string} payload */
+  deliverChaotically(ep, event, payload) {
+    const chaos = /** @type {Chaos} */ (this.chaos);
+    const [min, max] = Array.isArray(chaos.delayMs) ? chaos.delayMs : [0, chaos.delayMs ?? 0];
+    const copies = this.random() < (chaos.duplicate ?? 0) ? 2 : 1;
+    for (let i = 0; i < copies; i++) {
+      const d = this.newDelivery(ep, event);
+      if (i > 0) d.duplicate = true;
+      const delay = min + Math.floor(this.random() * (Math.max(min, max) - min + 1));
+      d.next_attempt_at = Date.now() + delay;
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        this.attempt(ep, d, payload).catch(() => {});
+      }, delay);
+      this.timers.add(t);
+    }
+  }
+
+  /** A delivery record in the log. @param {Endpoint} ep @param {Record<string, any>} event @returns {Delivery} */
+  newDelivery(ep, event) {
+    /** @type {Delivery} */
+    const d = {
+      id: `whdel_${randomBytes(10).toString('hex')}`,
+      event: event.id,
+      type: event.type,
+      endpoint: ep.id,
+      url: ep.url,
+      status: 'pending',
+      attempts: [],
+      next_attempt_at: Date.now(),
+    };
+    this.log.push(d);
+    if (this.log.length > 10_000) this.log.splice(0, this.log.length - 10_000);
+    return d;
   }
 
   /**
    * Apply a control API body (POST /_sim/webhooks): `endpoints: [...]` or `{ url, secret?, deliver?, enabled_events? }`
    * replaces the endpoints, `deliver` alone toggles delivery on the existing ones; also `retryDelaysMs`,
-   * `maxAttempts`, `timeoutMs`, and `flush: true` to deliver what was queued. Returns how many were flushed.
+   * `maxAttempts`, `timeoutMs`, `chaos` (a Chaos, or null/false for ordered delivery), and `flush: true` to deliver
+   * what was queued. Returns how many were flushed.
    * @param {Record<string, any>} b
    */
   configure(b) {
     if (b.retryDelaysMs) this.retryDelaysMs = b.retryDelaysMs.map(Number);
     if (b.maxAttempts) this.maxAttempts = Number(b.maxAttempts);
     if (b.timeoutMs) this.timeoutMs = Number(b.timeoutMs);
+    if (b.chaos !== undefined) this.setChaos(b.chaos || null);
     if (Array.isArray(b.endpoints)) {
       this.endpoints = [];
       for (const e of b.endpoints) this.addEndpoint(e);
@@ -117,7 +184,8 @@ export class WebhookDispatcher {
     let n = 0;
     for (const q of this.queued) {
       if (q.endpoint.deliver && this.endpoints.includes(q.endpoint)) {
-        this.deliver(q.endpoint, q.event, q.payload);
+        if (this.chaos) this.deliverChaotically(q.endpoint, q.event, q.payload);
+        else this.deliver(q.endpoint, q.event, q.payload);
         n++;
       } else keep.push(q);
     }
@@ -131,19 +199,7 @@ export class WebhookDispatcher {
    * @returns {Promise<Delivery>}
    */
   deliver(ep, event, payload) {
-    /** @type {Delivery} */
-    const d = {
-      id: `whdel_${randomBytes(10).toString('hex')}`,
-      event: event.id,
-      type: event.type,
-      endpoint: ep.id,
-      url: ep.url,
-      status: 'pending',
-      attempts: [],
-      next_attempt_at: Date.now(),
-    };
-    this.log.push(d);
-    if (this.log.length > 10_000) this.log.splice(0, this.log.length - 10_000);
+    const d = this.newDelivery(ep, event);
     const prev = this.chains.get(ep.id) ?? Promise.resolve();
     const next = prev.then(() => this.attempt(ep, d, payload)).then(() => d);
     this.chains.set(

@@ -84,7 +84,11 @@ describe('holds', () => {
     const b = await a.getBalance();
     expect(b.ok && [b.balance.reserved, b.balance.available]).toEqual([0, 10_000]);
     if (!hold.ok) throw new Error();
-    expect(await a.release(hold.reservationId)).toMatchObject({ ok: true, releasedTokens: 0 });
+    // Releasing the expired hold gives back nothing more: reserved stays 0, available 10,000.
+    expect(await a.release(hold.reservationId)).toEqual({ ok: true, reservationId: hold.reservationId, releasedTokens: 0, balance: 10_000, available: 10_000 });
+    const after = await a.getBalance();
+    expect(after.ok && [after.balance.balance, after.balance.reserved, after.balance.available]).toEqual([10_000, 0, 10_000]);
+    expect(await a.charge(chat('all-of-it', 6_000))).toMatchObject({ ok: true, billableTokens: 9_000, balance: 1_000, available: 1_000 });
   });
 
   it('settling above the hold may take the balance negative and suspends the account until topped up', async () => {

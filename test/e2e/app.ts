@@ -19,6 +19,8 @@ export interface App {
   secret: string;
   /** The bundled Stripe simulator that `npm start` runs when no STRIPE_SECRET_KEY is set (its port comes from STRIPE_SIM_PORT). */
   sim: string;
+  /** The app's local state (wrangler's --persist-to): D1 and the Durable Objects on disk. */
+  persist: string;
   logs: () => string;
   stop: () => Promise<void>;
 }
@@ -110,7 +112,7 @@ export async function startApp(opts: { readyTimeoutMs?: number } = {}): Promise<
     await stop();
     throw new Error('no BILLING_SECRET in .dev.vars after start');
   }
-  return { base: `http://127.0.0.1:${port}`, secret, sim: `http://127.0.0.1:${simPort}`, logs: () => out, stop };
+  return { base: `http://127.0.0.1:${port}`, secret, sim: `http://127.0.0.1:${simPort}`, persist, logs: () => out, stop };
 }
 
 export function launchBrowser(): Promise<Browser> {

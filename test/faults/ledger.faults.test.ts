@@ -137,7 +137,9 @@ describe('the alarm failing again and again', () => {
     const b = await a.getBalance();
     expect(b.ok && [b.balance.balance, b.balance.reserved, b.balance.available]).toEqual([10_000, 0, 10_000]);
     if (!hold.ok) throw new Error();
-    expect(await a.release(hold.reservationId)).toMatchObject({ ok: true, releasedTokens: 0 });
+    expect(await a.release(hold.reservationId)).toEqual({ ok: true, reservationId: hold.reservationId, releasedTokens: 0, balance: 10_000, available: 10_000 });
+    const released = await a.getBalance();
+    expect(released.ok && [released.balance.balance, released.balance.reserved, released.balance.available]).toEqual([10_000, 0, 10_000]);
     await assertConverged(userId);
   });
 

@@ -51,6 +51,26 @@ describe('reconciliation', () => {
     expect(all.nextCursor).not.toBeNull();
     const rest = await internal({ cursor: all.nextCursor, limit: 500 });
     expect(all.ok && rest.ok).toBe(true);
+    // Walking every page covers every account in the directory exactly once, in order.
+    const directory = (await env.DB.prepare('SELECT user_id FROM token_accounts ORDER BY user_id').all<{ user_id: string }>()).results.map((r) => r.user_id);
+    expect(directory.length).toBeGreaterThanOrEqual(3);
+    const seen: string[] = [];
+    const sizes: number[] = [];
+    let cursor: string | null = null;
+    for (let pages = 0; ; pages++) {
+      expect(pages).toBeLessThan(directory.length + 1);
+      const p: ReconcileReport = await internal({ limit: 2, includeOk: true, ...(cursor ? { cursor } : {}) });
+      sizes.push(p.accounts);
+      expect(p.items).toHaveLength(p.accounts);
+      seen.push(...p.items.map((i) => i.userId).sort());
+      if (!p.nextCursor) break;
+      expect(p.nextCursor).toBe(seen.at(-1));
+      cursor = p.nextCursor;
+    }
+    expect(seen).toEqual(directory);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(sizes.slice(0, -1).every((n) => n === 2)).toBe(true);
+    expect(ids.every((id) => seen.includes(id))).toBe(true);
   });
 
   it('finds each kind of drift on the right account', async () => {

@@ -1,120 +1,138 @@
 /**
- * scripts/reconcile.mjs against a stand-in app: it signs its calls like every billing caller,
- * pages through all accounts, prints the drift, and exits 0 (none), 1 (drift) or 2 (cannot run).
+ * scripts/reconcile.mjs against the real app, started as a user starts it (`node scripts/start.mjs`:
+ * wrangler dev with its DO and D1, and the bundled Stripe simulator): it signs its calls like every
+ * billing caller, pages through all accounts, prints the drift, and exits 0 (none), 1 (drift) or
+ * 2 (cannot run). Drift is made for real: a D1 row edited on disk (`wrangler d1 execute --local`),
+ * and a payment whose webhook has not arrived yet.
  */
 import { execFile } from 'node:child_process';
-import { createHmac } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error -- a plain .mjs script without types
+import { reconcileAll } from '../../scripts/reconcile.mjs';
+import { signedPost, startApp, type App } from '../e2e/app';
 
-const SECRET = 'reconcile-test-secret';
-const script = path.resolve(import.meta.dirname, '../../scripts/reconcile.mjs');
+const root = path.resolve(import.meta.dirname, '../..');
+const script = path.join(root, 'scripts/reconcile.mjs');
+const wrangler = path.join(root, 'node_modules/.bin/wrangler');
 
-function page(ids: string[], drifted: string[], nextCursor: string | null) {
-  const items = ids.map((userId) => ({
-    userId,
-    ok: !drifted.includes(userId),
-    problems: drifted.includes(userId) ? ['1 DO entries missing in D1'] : [],
-    missingInD1: drifted.includes(userId) ? ['txn_x'] : [],
-    extraInD1: [],
-    mismatched: [],
-  }));
-  const bad = items.filter((i) => !i.ok);
-  return {
-    ok: bad.length === 0,
-    accounts: ids.length,
-    drifted: bad.length,
-    totals: { doBalance: 10 * ids.length, d1DirectoryBalance: 10 * ids.length, ledgerEntries: ids.length, d1Entries: ids.length - bad.length, missingInD1: bad.length, extraInD1: 0, mismatched: 0, balanceDrift: 0 },
-    items: bad,
-    nextCursor,
-    durationMs: 1,
-  };
-}
+let app: App;
+const users: string[] = [];
 
-let server: Server | null = null;
-const bodies: unknown[] = [];
-
-async function stubApp(drifted: string[], stripeDrift = false): Promise<string> {
-  server = createServer((req, res) => {
-    let raw = '';
-    req.on('data', (d) => (raw += d));
-    req.on('end', () => {
-      const ts = req.headers['x-billing-timestamp'] as string;
-      const sig = createHmac('sha256', SECRET).update(`${ts}.${raw}`).digest('hex');
-      if (req.url !== '/api/internal/reconcile' || req.headers['x-billing-signature'] !== sig) {
-        res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":{"code":"invalid_billing_secret","message":"Invalid billing secret"}}');
-        return;
-      }
-      const body = JSON.parse(raw);
-      bodies.push(body);
-      const stripe = {
-        configured: true,
-        ok: !stripeDrift,
-        payments: 3,
-        paidCents: 1500,
-        credits: 3,
-        creditedCents: 1500,
-        creditedTokens: 150_000,
-        drift: stripeDrift ? [{ paymentIntentId: 'pi_1', userId: 'a', problem: 'paid_not_credited', detail: '500 cents paid' }] : [],
-        truncated: false,
-        durationMs: 1,
-      };
-      const out = body.stripe ? stripe : body.cursor ? page(['c', 'd'], drifted, null) : page(['a', 'b'], drifted, 'b');
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(out));
-    });
-  });
-  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server!.address() as AddressInfo).port}`;
-}
-
-function runScript(args: string[], secret = SECRET): Promise<{ code: number; stdout: string; stderr: string }> {
+function runScript(args: string[], secret = app.secret): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [script, ...args], { env: { ...process.env, BILLING_SECRET: secret } }, (err, stdout, stderr) => {
+    execFile(process.execPath, [script, ...args], { env: { ...process.env, BILLING_SECRET: secret }, timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
 }
 
-afterEach(async () => {
-  bodies.length = 0;
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-  server = null;
-});
+/** SQL on the app's local D1, the way an operator would (wrangler on the same persisted state). */
+function d1(sql: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      wrangler,
+      ['d1', 'execute', 'DB', '--local', '--persist-to', app.persist, '--command', sql],
+      { cwd: root, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' }, timeout: 90_000 },
+      (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stdout}\n${stderr}`)) : resolve()),
+    );
+  });
+}
 
-describe('npm run reconcile', () => {
-  it('pages through every account and exits 0 without drift', async () => {
-    const url = await stubApp([]);
-    const r = await runScript(['--url', url]);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/accounts checked\s+4/);
-    expect(r.stdout).toMatch(/drift: 0/);
+async function signUp(email: string): Promise<string> {
+  const res = await fetch(`${app.base}/api/auth/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: 'correct horse battery' }) });
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { user: { id: string } }).user.id;
+}
+
+const simPost = (p: string, body: unknown) =>
+  fetch(`${app.sim}${p}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk_test_simulator' }, body: JSON.stringify(body) }).then(async (r) => {
+    const j = (await r.json()) as any;
+    if (!r.ok) throw new Error(`${p} → ${r.status}: ${JSON.stringify(j)}`);
+    return j;
+  });
+
+beforeAll(async () => {
+  app = await startApp();
+  const run = Date.now().toString(36);
+  for (let i = 0; i < 5; i++) users.push(await signUp(`rec-${i}-${run}@e2e.test`));
+  // Every new account in D1's directory (reconcile flushes the accounts it is given).
+  const flushed = await signedPost(app, '/api/internal/reconcile', { userIds: users });
+  expect(flushed.json).toMatchObject({ ok: true, accounts: 5 });
+}, 240_000);
+
+afterAll(async () => {
+  await app?.stop();
+}, 30_000);
+
+describe('npm run reconcile against the running app', { timeout: 180_000 }, () => {
+  it('pages through every account exactly once and exits 0 without drift', async () => {
+    const all = await signedPost(app, '/api/internal/reconcile', { limit: 500, includeOk: true });
+    const directory: string[] = all.json.items.map((i: { userId: string }) => i.userId);
+    expect(users.every((u) => directory.includes(u))).toBe(true);
+    // The script's own paging, two accounts a page: every account once.
+    const paged = await reconcileAll({ base: app.base, secret: app.secret, pageSize: 2 });
+    expect(paged).toMatchObject({ ok: true, accounts: directory.length, drifted: 0, pages: Math.ceil(directory.length / 2) });
+    expect(paged.totals).toMatchObject({ missingInD1: 0, extraInD1: 0, mismatched: 0, balanceDrift: 0, ledgerEntries: all.json.totals.ledgerEntries });
+
+    const r = await runScript(['--url', app.base]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`accounts checked\\s+${directory.length}\\n`));
+    expect(r.stdout).toMatch(/drift: 0 — DO ledgers and D1 agree/);
     expect(r.stdout).toMatch(/Stripe drift: 0/);
-    expect(bodies).toEqual([{ limit: 100 }, { limit: 100, cursor: 'b' }, { stripe: true }]);
   });
 
-  it('prints the drifted accounts and exits 1', async () => {
-    const url = await stubApp(['d']);
-    const r = await runScript(['--url', url]);
-    expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/✗ d: 1 DO entries missing in D1/);
-    expect(r.stdout).toMatch(/drift: 1 account/);
-    const json = await runScript(['--url', url, '--json']);
-    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, accounts: 4, drifted: 1 });
+  it('a D1 row changed behind the app is drift on that account (exit 1), until it is put back', async () => {
+    const victim = users[2];
+    await d1(`UPDATE token_transactions SET amount = amount - 1 WHERE user_id = '${victim}' AND type = 'bonus'`);
+    try {
+      const r = await runScript(['--url', app.base, '--no-stripe']);
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      expect(r.stdout).toContain(`✗ ${victim}: 1 fields differ between DO and D1`);
+      expect(r.stdout).toMatch(/amount: DO 10000 ≠ D1 9999/);
+      expect(r.stdout).toMatch(/drift: 1 account/);
+      const json = await runScript(['--url', app.base, '--no-stripe', '--json']);
+      const report = JSON.parse(json.stdout);
+      expect(report).toMatchObject({ ok: false, drifted: 1, totals: { mismatched: 1 } });
+      expect(report.items.map((i: { userId: string }) => i.userId)).toEqual([victim]);
+      // --user limits the check to the accounts named.
+      expect((await runScript(['--url', app.base, '--user', users[0]])).code).toBe(0);
+    } finally {
+      await d1(`UPDATE token_transactions SET amount = amount + 1 WHERE user_id = '${victim}' AND type = 'bonus'`);
+    }
+    expect((await runScript(['--url', app.base, '--no-stripe'])).code).toBe(0);
   });
 
-  it('a payment never credited is drift too (exit 1)', async () => {
-    const url = await stubApp([], true);
-    const r = await runScript(['--url', url]);
-    expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/✗ pi_1 \(a\): paid_not_credited/);
-    expect((await runScript(['--url', url, '--no-stripe'])).code).toBe(0);
+  it('a payment whose webhook has not landed is Stripe drift (exit 1); once delivered, none', async () => {
+    const userId = users[1];
+    await simPost('/_sim/webhooks', { deliver: false });
+    let pi: string;
+    try {
+      const made = await simPost('/v1/payment_intents', { amount: 500, currency: 'usd', confirm: true, payment_method: 'pm_card_visa', metadata: { userId, tokens: '50000', kind: 'purchase' } });
+      expect(made.status).toBe('succeeded');
+      pi = made.id;
+      const r = await runScript(['--url', app.base]);
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      expect(r.stdout).toContain(`✗ ${pi} (${userId}): paid_not_credited`);
+      expect(r.stdout).toMatch(/drift: 0 — DO ledgers and D1 agree/); // the accounts themselves agree
+      expect((await runScript(['--url', app.base, '--no-stripe'])).code).toBe(0);
+    } finally {
+      await simPost('/_sim/webhooks', { deliver: true, flush: true });
+    }
+    // The webhook credits the payment; the script (which flushes every account first) finds no drift.
+    let last = { code: -1, stdout: '', stderr: '' };
+    for (let i = 0; i < 20 && last.code !== 0; i++) {
+      if (i) await new Promise((r) => setTimeout(r, 500));
+      last = await runScript(['--url', app.base]);
+    }
+    expect(last.code, last.stdout + last.stderr).toBe(0);
+    expect(last.stdout).toMatch(/Stripe drift: 0/);
   });
 
   it('exits 2 when it cannot run (wrong secret, nothing listening)', async () => {
-    const url = await stubApp([]);
-    expect((await runScript(['--url', url], 'wrong')).code).toBe(2);
+    const wrong = await runScript(['--url', app.base], 'wrong-secret');
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/reconcile 401/);
     expect((await runScript(['--url', 'http://127.0.0.1:9'])).code).toBe(2);
   });
 });

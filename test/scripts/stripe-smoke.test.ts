@@ -16,3 +16,36 @@ it('stripe:smoke refuses a live key', async () => {
   expect(err).toMatchObject({ code: 2 });
   expect((err as { stderr: string }).stderr).toMatch(/only a test-mode key/);
 });
+
+it('stripe:smoke against the simulator: every check passes but the Charge `refunds` one', async () => {
+  // The simulator runs in this process, so the script must run asynchronously (execFile, not spawnSync) for the
+  // simulator to keep answering it.
+  const { startStripeSimulator } = await import('../../scripts/stripe-sim/server.mjs');
+  const sim = await startStripeSimulator({ port: 0, deliverWebhooks: false });
+  try {
+    const out = await run(process.execPath, ['scripts/stripe-smoke.mjs'], { cwd: root, env: { ...process.env, STRIPE_SECRET_KEY: 'sk_test_x', STRIPE_API_BASE: sim.url } }).catch(
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+    const lines = out.stdout.split('\n');
+    const passed = lines.filter((l) => l.startsWith('  ✓ ')).map((l) => l.slice(4));
+    const failed = lines.filter((l) => l.startsWith('  ✗ ')).map((l) => l.slice(4));
+    expect(passed).toEqual([
+      'a card purchase succeeds and saves the card for off-session use',
+      'a PaymentIntent has no `charges` list unless expanded (API 2022-11-15)',
+      'the same key and parameters replay the first PaymentIntent (Idempotent-Replayed), no second payment',
+      'the same key with other parameters is refused (400 idempotency_error)',
+      'an amount under 50¢ is refused with amount_too_small',
+      'an idempotency key longer than 255 characters is refused',
+    ]);
+    // FLIP WITH ISSUE 9's HANDLER FIX: the simulator still sends a Charge's `refunds` list unexpanded, because
+    // worker/services/payments.ts reads it from `charge.refunded` (see the `it.fails` in ./stripe-sim/contract.test.ts).
+    // Once the handler stops reading it and the simulator leaves it out, this check passes and the expectations
+    // become: `failed` empty, exit code 0.
+    expect(failed).toEqual(['a refund is its own object; the Charge has no `refunds` list unless expanded, and `amount_refunded` is cumulative']);
+    expect(out.stdout).toContain('Charge carries `refunds` without expand');
+    expect(out.stdout).toMatch(/stripe:smoke: 6 passed, 1 failed/);
+    expect((out as { code?: number }).code).toBe(1);
+  } finally {
+    await sim.close();
+  }
+});

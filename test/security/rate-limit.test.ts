@@ -84,7 +84,9 @@ describe('checkout, by user (stub limiter)', () => {
     const limiter = counting((n) => n <= 1);
     const req = () => new Request('https://app.test/api/checkout', { method: 'POST', headers: { 'content-type': 'application/json', cookie: u.cookie, 'cf-connecting-ip': '192.0.2.1' }, body: JSON.stringify({ packageId: 'pkg_does_not_exist' }) });
     const first = await callWith({ RATE_LIMIT_CHECKOUT: limiter }, req());
-    expect(first.status).not.toBe(429); // the route answers (here: unknown package or Stripe not configured)
+    // The route itself answers: the package does not exist (a 500 or any other refusal would not pass).
+    expect(first.status).toBe(404);
+    expect(await first.json()).toEqual({ error: { code: 'package_not_found', message: 'Package not found' } });
     const second = await callWith({ RATE_LIMIT_CHECKOUT: limiter }, req());
     expect(second.status).toBe(429);
     expect(second.headers.get('retry-after')).toMatch(/^\d+$/);

@@ -1,7 +1,7 @@
 // The product catalog: Products and Prices (one module because each can create the other: a product's
 // `default_price_data`, a price's `product_data`). Ad-hoc ones made from Checkout `price_data` are hidden
 // from lists and emit no events, as in Stripe.
-import { invalid, mergeMetadata, missingParam, newId, now, toBool, toInt } from '../lib.mjs';
+import { invalid, mergeMetadata, missingParam, newId, toBool, toInt } from '../lib.mjs';
 
 /**
  * @typedef {Record<string, any>} Obj
@@ -11,7 +11,7 @@ import { invalid, mergeMetadata, missingParam, newId, now, toBool, toInt } from 
 /** @param {Store} store @param {Obj} p @param {boolean} [hidden] */
 export function createProduct(store, p, hidden = false) {
   if (!p.name) throw missingParam('name');
-  const t = now();
+  const t = store.now();
   /** @type {Obj} */
   const prod = {
     id: p.id || newId('prod'),
@@ -52,7 +52,7 @@ export function updateProduct(store, id, p) {
   if (p.active !== undefined) prod.active = toBool(p.active);
   if (p.metadata !== undefined) prod.metadata = mergeMetadata(prod.metadata, p.metadata);
   if (p.default_price !== undefined) prod.default_price = store.get('prices', p.default_price, 'default_price').id;
-  prod.updated = now();
+  prod.updated = store.now();
   store.emit('product.updated', prod);
   return prod;
 }
@@ -78,7 +78,7 @@ export function createPrice(store, p, hidden = false) {
     object: 'price',
     active: p.active === undefined ? true : toBool(p.active),
     billing_scheme: 'per_unit',
-    created: now(),
+    created: store.now(),
     currency: String(p.currency).toLowerCase(),
     custom_unit_amount: null,
     livemode: false,

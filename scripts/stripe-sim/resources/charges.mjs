@@ -1,6 +1,6 @@
 // Charges: one per confirmation attempt of a PaymentIntent (succeeded or failed). Refunds and disputes
 // update the charge they belong to (./refunds.mjs, ./disputes.mjs).
-import { clone, newId, now } from '../lib.mjs';
+import { clone, newId } from '../lib.mjs';
 
 /**
  * @typedef {Record<string, any>} Obj
@@ -8,10 +8,11 @@ import { clone, newId, now } from '../lib.mjs';
  */
 
 /**
- * @param {Store} store @param {Obj} pi @param {Obj} pm @param {import('../cards.mjs').TestCard} card
+ * @param {Store} store @param {Obj} pi @param {Obj} pm @param {import('../cards.mjs').TestCard | null} card null for a bank account
  * @param {{ code: string, decline_code: string, message: string } | null} failure
+ * @param {{ pending?: boolean }} [o] pending: a bank debit awaiting the bank's answer (Stripe.Charge.Status 'pending')
  */
-export function createCharge(store, pi, pm, card, failure) {
+export function createCharge(store, pi, pm, card, failure, o = {}) {
   const id = newId('ch');
   // Keys as in https://docs.stripe.com/api/charges/object (checked against Stripe's fixtures by
   // test/scripts/stripe-sim/contract.test.ts), except `refunds`: since API version 2022-11-15 Stripe leaves it
@@ -31,7 +32,7 @@ export function createCharge(store, pi, pm, card, failure) {
     billing_details: clone(pm.billing_details),
     calculated_statement_descriptor: 'TOKEN BILLING',
     captured: !failure,
-    created: now(),
+    created: store.now(),
     currency: pi.currency,
     customer: pi.customer,
     description: pi.description,
@@ -69,7 +70,7 @@ export function createCharge(store, pi, pm, card, failure) {
     paid: !failure,
     payment_intent: pi.id,
     payment_method: pm.id,
-    payment_method_details: {
+    payment_method_details: pm.type === 'us_bank_account' ? bankDetails(pm) : {
       card: {
         amount_authorized: failure ? null : pi.amount,
         authorization_code: null,
@@ -86,7 +87,7 @@ export function createCharge(store, pi, pm, card, failure) {
         last4: pm.card.last4,
         mandate: null,
         multicapture: { status: 'unavailable' },
-        network: card.brand,
+        network: card?.brand ?? pm.card.brand,
         network_token: { used: false },
         network_transaction_id: null,
         overcapture: { maximum_amount_capturable: pi.amount, status: 'unavailable' },
@@ -109,13 +110,50 @@ export function createCharge(store, pi, pm, card, failure) {
     source_transfer: null,
     statement_descriptor: null,
     statement_descriptor_suffix: null,
-    status: failure ? 'failed' : 'succeeded',
+    status: failure ? 'failed' : o.pending ? 'pending' : 'succeeded',
     transfer_data: null,
     transfer_group: null,
   };
+  // A pending bank debit is not paid yet (Stripe.Charge `paid`: "true if the charge succeeded").
+  if (o.pending) ch.paid = false;
   store.charges.set(id, ch);
   if (failure) store.counters.chargesFailed++;
-  else store.counters.chargesSucceeded++;
+  else if (!o.pending) store.counters.chargesSucceeded++;
+  return ch;
+}
+
+/** `payment_method_details` of a US bank account debit (Stripe.Charge.PaymentMethodDetails.UsBankAccount). @param {Obj} pm */
+function bankDetails(pm) {
+  const b = pm.us_bank_account;
+  return {
+    type: 'us_bank_account',
+    us_bank_account: {
+      account_holder_type: b.account_holder_type,
+      account_type: b.account_type,
+      bank_name: b.bank_name,
+      fingerprint: b.fingerprint,
+      last4: b.last4,
+      mandate: null,
+      payment_reference: null,
+      routing_number: b.routing_number,
+    },
+  };
+}
+
+/**
+ * A pending bank debit's answer from the bank: the charge succeeds or fails.
+ * @param {Store} store @param {Obj} ch @param {{ code: string, message: string } | null} failure
+ */
+export function settleCharge(store, ch, failure) {
+  ch.status = failure ? 'failed' : 'succeeded';
+  ch.paid = !failure;
+  if (failure) {
+    ch.failure_code = failure.code;
+    ch.failure_message = failure.message;
+    ch.amount_captured = 0;
+    ch.balance_transaction = null;
+    store.counters.chargesFailed++;
+  } else store.counters.chargesSucceeded++;
   return ch;
 }
 

@@ -1,7 +1,7 @@
 // Checkout Sessions (mode=payment): create with line items, expire, and pay as the hosted page does
 // (../hosted-page.mjs and the control API both call payCheckoutSession).
 import { cardForNumber } from '../cards.mjs';
-import { cardError, clone, invalid, mergeMetadata, missingParam, now, rand, toInt } from '../lib.mjs';
+import { cardError, clone, invalid, mergeMetadata, missingParam, rand, toInt } from '../lib.mjs';
 import { createPrice } from './catalog.mjs';
 import { createCustomer } from './customers.mjs';
 import { newCardPm } from './payment-methods.mjs';
@@ -65,7 +65,7 @@ export function createCheckoutSession(store, p) {
     });
   });
   const pid = p.payment_intent_data ?? {};
-  const created = now();
+  const created = store.now();
   // Keys as in https://docs.stripe.com/api/checkout/sessions/object (checked against Stripe's fixtures by
   // test/scripts/stripe-sim/contract.test.ts). No `line_items`: it is includable, sent only when expanded
   // (https://docs.stripe.com/api/checkout/sessions/line_items, https://docs.stripe.com/expand); ../output.mjs
@@ -173,7 +173,7 @@ export function sessionLineItems(store, id) {
  */
 export function payCheckoutSession(store, id, f) {
   const s = store.get('sessions', id);
-  if (s.status === 'open' && s.expires_at <= now()) expireCheckoutSession(store, id);
+  if (s.status === 'open' && s.expires_at <= store.now()) expireCheckoutSession(store, id);
   if (s.status !== 'open') throw invalid(`This Checkout Session is no longer active (status: ${s.status}).`, undefined, 'checkout_session_unexpected_state');
   const card = cardForNumber(f.card ?? '');
   if (!card) throw cardError({ code: 'incorrect_number', message: 'Your card number is incorrect.', param: 'number' }, false);

@@ -1,5 +1,5 @@
 // Customers: create/update/delete, search, and the customer's saved PaymentMethods.
-import { clone, invalid, mergeMetadata, newId, now, rand } from '../lib.mjs';
+import { clone, invalid, mergeMetadata, newId, rand } from '../lib.mjs';
 import { attachPaymentMethod } from './payment-methods.mjs';
 
 /**
@@ -14,7 +14,7 @@ export function createCustomer(store, p) {
     object: 'customer',
     address: null,
     balance: 0,
-    created: now(),
+    created: store.now(),
     currency: null,
     default_source: null,
     delinquent: false,

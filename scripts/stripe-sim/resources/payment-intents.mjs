@@ -1,7 +1,8 @@
 // PaymentIntents: create, update, confirm (which charges the card: ./charges.mjs), cancel.
+import { BANK_BY_ALIAS } from '../bank-accounts.mjs';
 import { BY_ALIAS } from '../cards.mjs';
-import { cardError, clone, invalid, mergeMetadata, missingParam, newId, now, rand, toBool, toInt } from '../lib.mjs';
-import { createCharge } from './charges.mjs';
+import { cardError, clone, invalid, mergeMetadata, missingParam, newId, rand, toBool, toInt } from '../lib.mjs';
+import { createCharge, settleCharge } from './charges.mjs';
 import { disputeLater } from './disputes.mjs';
 import { resolvePm } from './payment-methods.mjs';
 
@@ -10,17 +11,28 @@ import { resolvePm } from './payment-methods.mjs';
  * @typedef {import('../store.mjs').Store} Store
  */
 
+/**
+ * Minimum charge amounts in the smallest currency unit, from https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts
+ * (USD $0.50); a currency not listed here gets the USD minimum's 50 units.
+ * @type {Record<string, number>}
+ */
+const MINIMUM_AMOUNT = { usd: 50, eur: 50, gbp: 30, cad: 50, aud: 50, nzd: 50, chf: 50, sgd: 50, jpy: 50, brl: 50, inr: 50, mxn: 1000, hkd: 400, dkk: 250, nok: 300, sek: 300, pln: 200 };
+
+/** Stripe's `amount_too_small` message for a currency. @param {string} currency @param {number} min */
+const tooSmall = (currency, min) =>
+  currency === 'usd' ? `Amount must be at least $0.50 usd` : `Amount must be at least ${min} (in the smallest unit of ${currency})`;
+
 /** @param {any} v */
 const isOffSession = (v) => v !== undefined && v !== 'false' && v !== false;
 
 /**
- * Resolve `payment_method` for a PaymentIntent of `customer`. Like Stripe, a `pm_card_*` alias used with a
+ * Resolve `payment_method` for a PaymentIntent of `customer`. Like Stripe, a `pm_card_*` (or `pm_usBankAccount_*`) alias used with a
  * customer becomes a fresh pm_ attached to it.
  * @param {Store} store @param {string} pmParam @param {string | null} customer
  */
 function paymentMethodFor(store, pmParam, customer) {
   const pm = resolvePm(store, pmParam);
-  if (BY_ALIAS.has(pmParam) && customer) {
+  if ((BY_ALIAS.has(pmParam) || BANK_BY_ALIAS.has(pmParam)) && customer) {
     pm.customer = customer;
     store.emit('payment_method.attached', pm);
   }
@@ -34,7 +46,8 @@ export function createPaymentIntent(store, p, o = {}) {
   if (amount === undefined) throw missingParam('amount');
   if (!p.currency) throw missingParam('currency');
   const currency = String(p.currency).toLowerCase();
-  if (amount < 50 && !o.internal) throw invalid(`Amount must be at least $0.50 ${currency}`, 'amount', 'amount_too_small');
+  const min = MINIMUM_AMOUNT[currency] ?? 50;
+  if (amount < min && !o.internal) throw invalid(tooSmall(currency, min), 'amount', 'amount_too_small');
   if (amount > 99999999) throw invalid('Amount must be no more than $999,999.99', 'amount', 'amount_too_large');
   const customer = p.customer ? store.get('customers', String(p.customer), 'customer').id : null;
   const confirm = toBool(p.confirm);
@@ -69,7 +82,7 @@ export function createPaymentIntent(store, p, o = {}) {
     capture_method: p.capture_method ?? 'automatic',
     client_secret: `${id}_secret_${rand(25)}`,
     confirmation_method: 'automatic',
-    created: now(),
+    created: store.now(),
     currency,
     customer,
     customer_account: null,
@@ -167,7 +180,7 @@ export function cancelPaymentIntent(store, id, p) {
     );
   }
   pi.status = 'canceled';
-  pi.canceled_at = now();
+  pi.canceled_at = store.now();
   pi.cancellation_reason = p.cancellation_reason ?? null;
   pi.next_action = null;
   store.emit('payment_intent.canceled', pi);
@@ -184,6 +197,7 @@ export function confirmPaymentIntent(store, pi, o) {
   }
   if (!pi.payment_method) throw invalid("You cannot confirm this PaymentIntent because it's missing a payment method.", 'payment_method', 'payment_intent_unexpected_state');
   const pm = store.get('paymentMethods', pi.payment_method, 'payment_method');
+  if (pm.type === 'us_bank_account') return debitBankAccount(store, pi, pm);
   const card = store.pmCard.get(pm.id) ?? { number: '4242424242424242', alias: 'pm_card_visa', brand: 'visa', behavior: 'success' };
   pi.last_payment_error = null;
   pi.next_action = null;
@@ -239,7 +253,78 @@ export function confirmPaymentIntent(store, pi, o) {
   store.counters.paymentIntentsSucceeded++;
   store.emit('charge.succeeded', ch);
   store.emit('payment_intent.succeeded', pi);
-  if (card.behavior === 'dispute') disputeLater(store, ch);
+  if (card.behavior === 'dispute') disputeLater(store, ch, card.dispute);
+  return pi;
+}
+
+/**
+ * Confirm with a US bank account: the PaymentIntent goes to `processing` and its charge is `pending` until the bank
+ * answers (https://docs.stripe.com/payments/paymentintents/lifecycle: "processing … for payment methods with
+ * delayed notification, such as ACH"), `payment_intent.processing` and `charge.pending` now, the outcome
+ * `store.bankDelayMs` later unless the test account stays processing (`pm_usBankAccount_processing`).
+ * @param {Store} store @param {Obj} pi @param {Obj} pm
+ */
+function debitBankAccount(store, pi, pm) {
+  const types = pi.payment_method_types ?? [];
+  if (!types.includes('us_bank_account') && !pi.automatic_payment_methods?.enabled) {
+    throw invalid(
+      `The PaymentMethod provided (us_bank_account) is not allowed for this PaymentIntent. Please attach a PaymentMethod of one of the following types: ${types.join(', ')}. Alternatively update the allowed payment_method_types for this PaymentIntent to include "us_bank_account".`,
+      'payment_method',
+      'payment_intent_unexpected_state',
+    );
+  }
+  if (!pm.customer) store.pmConsumed.add(pm.id);
+  const ch = createCharge(store, pi, pm, null, null, { pending: true });
+  pi.status = 'processing';
+  pi.latest_charge = ch.id;
+  store.emit('charge.pending', ch);
+  store.emit('payment_intent.processing', pi);
+  const bank = store.pmBank.get(pm.id);
+  if (bank && bank.outcome !== 'processing') {
+    store.later(store.bankDelayMs, () => {
+      if (pi.status === 'processing') settleBankDebit(store, pi.id, bank.outcome === 'succeeded' ? 'succeeded' : 'failed');
+    });
+  }
+  return pi;
+}
+
+/**
+ * The bank's answer to a `processing` debit (the timer above, or POST /_sim/payment_intents/:id/settle): the
+ * PaymentIntent succeeds, or fails back to `requires_payment_method` with `last_payment_error`
+ * (https://docs.stripe.com/payments/ach-direct-debit/accept-a-payment#test-integration).
+ * @param {Store} store @param {string} id @param {'succeeded'|'failed'|string} outcome
+ */
+export function settleBankDebit(store, id, outcome) {
+  const pi = store.get('paymentIntents', id);
+  if (pi.status !== 'processing') throw invalid(`This PaymentIntent is not processing (status: ${pi.status}).`, undefined, 'payment_intent_unexpected_state');
+  if (!['succeeded', 'failed'].includes(outcome)) throw invalid("outcome must be 'succeeded' or 'failed'", 'outcome');
+  const ch = store.get('charges', pi.latest_charge);
+  const pm = store.paymentMethods.get(pi.payment_method);
+  const bank = store.pmBank.get(pi.payment_method);
+  if (outcome === 'succeeded') {
+    settleCharge(store, ch, null);
+    pi.status = 'succeeded';
+    pi.amount_received = pi.amount;
+    store.counters.paymentIntentsSucceeded++;
+    store.emit('charge.succeeded', ch);
+    store.emit('payment_intent.succeeded', pi);
+    return pi;
+  }
+  const code = bank?.outcome === 'failed' && bank.code ? bank.code : 'insufficient_funds';
+  const message = bank?.outcome === 'failed' && bank.message ? bank.message : 'The bank account has insufficient funds.';
+  settleCharge(store, ch, { code, message });
+  pi.status = 'requires_payment_method';
+  pi.last_payment_error = {
+    charge: ch.id,
+    code,
+    doc_url: `https://stripe.com/docs/error-codes/${code.replace(/_/g, '-')}`,
+    message,
+    payment_method: clone(pm),
+    type: 'invalid_request_error',
+  };
+  store.counters.paymentIntentsFailed++;
+  store.emit('charge.failed', ch);
+  store.emit('payment_intent.payment_failed', pi);
   return pi;
 }
 

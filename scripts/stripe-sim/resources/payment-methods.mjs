@@ -1,6 +1,8 @@
-// PaymentMethods (cards only): created from test card numbers, tokens or `pm_card_*` aliases; attach/detach.
+// PaymentMethods: cards (from test card numbers, tokens or `pm_card_*` aliases) and US bank accounts (the
+// `pm_usBankAccount_*` test tokens, ../bank-accounts.mjs); attach/detach.
+import { BANK_BY_ACCOUNT, BANK_BY_ALIAS } from '../bank-accounts.mjs';
 import { BY_ALIAS, BY_TOKEN, cardForNumber } from '../cards.mjs';
-import { cardError, invalid, mergeMetadata, missingParam, newId, now, toInt } from '../lib.mjs';
+import { cardError, invalid, mergeMetadata, missingParam, newId, toInt } from '../lib.mjs';
 
 /**
  * @typedef {Record<string, any>} Obj
@@ -43,7 +45,7 @@ export function newCardPm(store, card, extra = {}) {
       three_d_secure_usage: { supported: true },
       wallet: null,
     },
-    created: now(),
+    created: store.now(),
     customer: null,
     customer_account: null,
     livemode: false,
@@ -55,8 +57,54 @@ export function newCardPm(store, card, extra = {}) {
   return pm;
 }
 
+/**
+ * Create a US bank account PaymentMethod from a test account (https://docs.stripe.com/api/payment_methods/object,
+ * `us_bank_account` as typed by Stripe.PaymentMethod.UsBankAccount).
+ * @param {Store} store @param {import('../bank-accounts.mjs').TestBankAccount} bank @param {{ name?: string | null, email?: string | null, metadata?: Obj }} [extra]
+ */
+export function newBankPm(store, bank, extra = {}) {
+  const pm = {
+    id: newId('pm'),
+    object: 'payment_method',
+    allow_redisplay: 'unspecified',
+    billing_details: {
+      address: { city: null, country: null, line1: null, line2: null, postal_code: null, state: null },
+      email: extra.email ?? null,
+      name: extra.name ?? 'Jenny Rosen',
+      phone: null,
+      tax_id: null,
+    },
+    created: store.now(),
+    customer: null,
+    customer_account: null,
+    livemode: false,
+    metadata: extra.metadata ?? {},
+    type: 'us_bank_account',
+    us_bank_account: {
+      account_holder_type: 'individual',
+      account_type: 'checking',
+      bank_name: 'STRIPE TEST BANK',
+      financial_connections_account: null,
+      fingerprint: Buffer.from(bank.account).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 16),
+      last4: bank.account.slice(-4),
+      networks: { preferred: 'ach', supported: ['ach'] },
+      routing_number: '110000000',
+      status_details: {},
+    },
+  };
+  store.paymentMethods.set(pm.id, pm);
+  store.pmBank.set(pm.id, bank);
+  return pm;
+}
+
 /** @param {Store} store @param {Obj} p */
 export function createPaymentMethod(store, p) {
+  if (p.type === 'us_bank_account') {
+    const acct = String(p.us_bank_account?.account_number ?? '');
+    const bank = BANK_BY_ACCOUNT.get(acct) ?? (acct ? { alias: '', account: acct, outcome: /** @type {const} */ ('succeeded') } : null);
+    if (!bank) throw missingParam('us_bank_account[account_number]');
+    return newBankPm(store, bank, { name: p.billing_details?.name ?? null, email: p.billing_details?.email ?? null, metadata: mergeMetadata({}, p.metadata) });
+  }
   if ((p.type ?? 'card') !== 'card') throw invalid(`The payment method type \`${p.type}\` is not supported by the simulator.`, 'type');
   const c = p.card ?? {};
   /** @type {import('../cards.mjs').TestCard | null | undefined} */
@@ -81,6 +129,8 @@ export function createPaymentMethod(store, p) {
 export function resolvePm(store, id, param = 'payment_method') {
   const alias = BY_ALIAS.get(id);
   if (alias) return newCardPm(store, alias);
+  const bank = BANK_BY_ALIAS.get(id);
+  if (bank) return newBankPm(store, bank);
   return store.get('paymentMethods', id, param === 'id' ? undefined : param);
 }
 
@@ -107,7 +157,7 @@ export function listPaymentMethods(store, p) {
 export function attachPaymentMethod(store, pmId, customerId) {
   if (!customerId) throw missingParam('customer');
   const customer = store.get('customers', customerId, 'customer');
-  const pm = resolvePm(store, pmId, BY_ALIAS.has(pmId) ? 'payment_method' : 'id');
+  const pm = resolvePm(store, pmId, BY_ALIAS.has(pmId) || BANK_BY_ALIAS.has(pmId) ? 'payment_method' : 'id');
   if (pm.customer === customer.id) return pm;
   if (pm.customer) throw invalid('The payment method you provided has already been attached to a customer.', undefined, 'payment_method_unexpected_state');
   if (store.pmConsumed.has(pm.id)) {

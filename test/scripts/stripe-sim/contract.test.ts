@@ -290,3 +290,82 @@ const STATUS_BY_OBJECT: Record<string, [string, string[]][]> = {
     ['payment_status', SESSION_PAYMENT_STATUS],
   ],
 };
+
+describe('stripe simulator contract: the refund, dispute and bank-debit life cycles keep the fixtures too', () => {
+  /** Top-level keys the `stripe` package types mark optional (`?:`), present only in some states. */
+  const OPTIONAL_TOP: Record<string, string[]> = {
+    // Stripe.Refund `failure_balance_transaction?`, `failure_reason?`: only once a refund failed.
+    refund: ['failure_balance_transaction', 'failure_reason'],
+    // Stripe.PaymentMethod `card?`, `us_bank_account?`: one key named after `type`.
+    payment_method: ['card', 'us_bank_account'],
+  };
+  const lifecycle: Record<string, Obj[]> = {};
+  const keep2 = <T extends Obj>(o: T): T => {
+    (lifecycle[o.object] ??= []).push(o);
+    return o;
+  };
+  let lifecycleEvents: Obj[] = [];
+  const wait = async <T>(fn: () => Promise<T | undefined>): Promise<T> => {
+    for (let i = 0; i < 200; i++) {
+      const v = await fn();
+      if (v) return v;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error('timed out');
+  };
+
+  beforeAll(async () => {
+    const since = sim.state.events.length;
+    // Refunds: pending → canceled, succeeded → failed.
+    const pending = await stripe.paymentIntents.create({ amount: 2000, currency: 'usd', payment_method: 'pm_card_pendingRefund', confirm: true });
+    const r1 = keep2(await stripe.refunds.create({ payment_intent: pending.id, amount: 500 }));
+    await control(`/_sim/refunds/${r1.id}/settle`, { status: 'canceled' });
+    keep2(await stripe.refunds.retrieve(r1.id));
+    const failing = await stripe.paymentIntents.create({ amount: 2000, currency: 'usd', payment_method: 'pm_card_refundFail', confirm: true });
+    const r2 = await stripe.refunds.create({ payment_intent: failing.id });
+    await control(`/_sim/refunds/${r2.id}/settle`, { status: 'failed' });
+    keep2(await stripe.refunds.retrieve(r2.id));
+    // An inquiry answered and closed; a partial chargeback won.
+    const inquiry = await stripe.paymentIntents.create({ amount: 2000, currency: 'usd', payment_method: 'pm_card_createDisputeInquiry', confirm: true });
+    const dq = await wait(async () => (await stripe.disputes.list({ payment_intent: inquiry.id })).data[0]);
+    keep2(await stripe.disputes.update(dq.id, { evidence: { uncategorized_text: 'Delivered' } }));
+    keep2((await control(`/_sim/disputes/${dq.id}/close`, { status: 'warning_closed' })) as Obj);
+    const charged = await stripe.paymentIntents.create({ amount: 3000, currency: 'usd', payment_method: 'pm_card_visa', confirm: true });
+    const dp = await control(`/_sim/charges/${charged.latest_charge}/dispute`, { amount: 1000 });
+    await control(`/_sim/disputes/${dp.id}/close`, { status: 'won' });
+    keep2(await stripe.disputes.retrieve(dp.id));
+    // A bank debit: processing (charge pending), then succeeded.
+    const bank = keep2(await stripe.paymentIntents.create({ amount: 1500, currency: 'usd', payment_method: 'pm_usBankAccount_processing', payment_method_types: ['us_bank_account'], confirm: true }));
+    keep2(await stripe.charges.retrieve(String(bank.latest_charge)));
+    keep2(await stripe.paymentMethods.retrieve(String(bank.payment_method)));
+    await control(`/_sim/payment_intents/${bank.id}/settle`, { outcome: 'succeeded' });
+    keep2(await stripe.charges.retrieve(String(bank.latest_charge)));
+    lifecycleEvents = sim.state.events.slice(since);
+  }, 30_000);
+
+  it('every object and event object has the fixture keys (optional ones allowed where the SDK types say so)', () => {
+    const all = [...Object.values(lifecycle).flat(), ...lifecycleEvents.map((e) => e.data.object as Obj)];
+    for (const o of all) {
+      const optional = OPTIONAL_TOP[o.object] ?? [];
+      const drop = o.object === 'charge' ? ['refunds'] : []; // see the it.fails above
+      expect(without(keysOf(o), [...optional, ...drop]), `${o.object} ${o.id}`).toEqual(without(expectedKeys(o.object), [...optional, ...drop]));
+    }
+    const drift = all.flatMap((o) => nestedDrift(o.object, o, fixtures[o.object])).filter((d) => !d.startsWith('payment_method.us_bank_account') && !d.startsWith('charge.payment_method_details'));
+    expect([...new Set(drift)]).toEqual([]);
+  });
+
+  it('they reach the statuses of those life cycles, all values of the stripe package types', () => {
+    const statuses = (object: string, allowed: string[]) => {
+      const values = [...new Set([...(lifecycle[object] ?? []), ...lifecycleEvents.map((e) => e.data.object).filter((o) => o.object === object)].map((o) => o.status))];
+      for (const v of values) expect(allowed, object).toContain(v);
+      return values.sort();
+    };
+    expect(statuses('refund', REFUND_STATUS)).toEqual(['canceled', 'failed', 'pending', 'succeeded']);
+    expect(statuses('dispute', DISPUTE_STATUS)).toEqual(['needs_response', 'warning_closed', 'warning_needs_response', 'warning_under_review', 'won']);
+    expect(statuses('payment_intent', PAYMENT_INTENT_STATUS)).toEqual(['processing', 'requires_confirmation', 'succeeded']);
+    expect(statuses('charge', CHARGE_STATUS)).toEqual(['pending', 'succeeded']);
+    expect(lifecycleEvents.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['refund.updated', 'refund.failed', 'charge.refund.updated', 'charge.dispute.updated', 'charge.dispute.funds_withdrawn', 'charge.dispute.funds_reinstated', 'charge.dispute.closed', 'charge.pending', 'payment_intent.processing']),
+    );
+  });
+});
