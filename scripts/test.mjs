@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every test: type check, the Worker/DO/D1 suite inside workerd, then the node-side suite
+// Runs every test: type check, the DO modules' unit tests (Node), the Worker/DO/D1 suite inside workerd, then the node-side suite
 // (the Stripe simulator with the real SDK, and the pages in real Chromium against `npm start`).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -35,7 +35,6 @@ const only = process.argv[2];
 // workerd suite read web/dist through wrangler.jsonc.
 step('web build', process.execPath, ['scripts/build-web.mjs']);
 if (!only || only === 'types') step('type check', 'npx', ['tsc', '--noEmit', '-p', '.']);
-if (!only || only === 'types') step('production bundle (wrangler deploy --dry-run)', 'npx', ['wrangler', 'deploy', '--dry-run', '--outdir', 'dist']);
 const reports = [];
 /** vitest with its usual output plus a JSON report, so the run ends with one summary line. */
 function vitest(name, config, file) {
@@ -44,6 +43,9 @@ function vitest(name, config, file) {
   reports.push(out);
   step(name, 'npx', ['vitest', 'run', '-c', config, '--reporter=default', '--reporter=json', `--outputFile.json=${out}`]);
 }
+// The DO's modules in plain Node (sql.js, fakes for Stripe and D1): seconds, so they fail first.
+if (!only || only === 'unit') vitest('unit tests (DO modules, Node)', 'vitest.unit.config.ts', 'unit');
+if (!only || only === 'types') step('production bundle (wrangler deploy --dry-run)', 'npx', ['wrangler', 'deploy', '--dry-run', '--outdir', 'dist']);
 if (!only || only === 'worker') vitest('worker tests (workerd)', 'vitest.config.ts', 'worker');
 if (!only || only === 'node') {
   if (existsSync('test/e2e')) ensureChromium();

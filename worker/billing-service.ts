@@ -1,25 +1,19 @@
 import { WorkerEntrypoint } from 'cloudflare:workers';
+import type { AuthorizeAnswer, BalanceAnswer, ChargeAnswer, InitializeAnswer, ReleaseAnswer } from './contracts/billing';
+import type { BillingResult } from './contracts/errors';
 import { rpcMessage, verifySignature, type RpcAuth } from './lib/billing-auth';
 import { errorBody } from './lib/errors';
-import {
-  billing,
-  tagged,
-  type AuthorizeAnswer,
-  type BalanceAnswer,
-  type BillingMethod,
-  type BillingResult,
-  type ChargeAnswer,
-  type ReleaseAnswer,
-} from './services/billing';
+import { billing, tagged, type BillingMethod } from './services/billing';
 
 /**
  * The billing API for AI endpoints bound by a service binding. Every call carries an HMAC of
  * BILLING_SECRET over its method and parameters (see `BillingClient`), and every answer is a
- * tagged result, since thrown errors lose their codes across RPC.
+ * `BillingResult`, since thrown errors lose their codes across RPC. A refusal carries the same
+ * `ErrorBody` as the HTTP API's, with a request id of its own naming the call in the logs.
  */
 export class BillingService extends WorkerEntrypoint<Env> {
   /** Creates the account with the welcome bonus; idempotent. */
-  initializeAccount(params: unknown, auth: RpcAuth): Promise<BillingResult<BalanceAnswer & { created: boolean }>> {
+  initializeAccount(params: unknown, auth: RpcAuth): Promise<BillingResult<InitializeAnswer>> {
     return this.#call('initializeAccount', params, auth);
   }
 
@@ -53,8 +47,9 @@ export class BillingService extends WorkerEntrypoint<Env> {
   }
 
   async #authed<T>(method: string, params: unknown, auth: RpcAuth, run: () => Promise<T>): Promise<BillingResult<T>> {
+    const requestId = crypto.randomUUID();
     const ok = await verifySignature(this.env.BILLING_SECRET, auth?.timestamp, rpcMessage(auth?.timestamp, method, params), auth?.signature);
-    if (!ok) return { ok: false, error: errorBody('invalid_billing_secret') };
-    return tagged(run);
+    if (!ok) return { ok: false, error: errorBody('invalid_billing_secret', undefined, undefined, requestId) };
+    return tagged(run, requestId);
   }
 }

@@ -9,32 +9,38 @@
  * Or `billing.meter(params, run)` does exactly that.
  */
 import { signRpc } from './lib/billing-auth';
-import type { ErrorBody, ErrorCode } from './lib/errors';
 import type {
   AuthorizeAnswer,
   AuthorizeInput,
   BalanceAnswer,
-  BillingResult,
+  BalanceInput,
   ChargeAnswer,
   ChargeInput,
+  InitializeAnswer,
   InitializeInput,
   ReleaseAnswer,
   ReleaseInput,
   SettleInput,
-} from './services/billing';
+} from './contracts/billing';
+import type { BillingResult, ErrorBody, ErrorCode } from './contracts/errors';
 import type { BillingService } from './billing-service';
 
-export type { AuthorizeAnswer, BalanceAnswer, ChargeAnswer, ReleaseAnswer };
+export type { AuthorizeAnswer, BalanceAnswer, ChargeAnswer, InitializeAnswer, ReleaseAnswer };
 
-/** A refused billing call: `code` is one of the API's error codes, `message` the seed's text. */
+/**
+ * A refused billing call, rebuilt from its `ErrorBody`: `code` is one of the API's error codes,
+ * `message` the seed's text, `requestId` names the call in the billing Worker's logs.
+ */
 export class BillingError extends Error {
   readonly code: ErrorCode;
   readonly details?: unknown;
+  readonly requestId?: string;
   constructor(body: ErrorBody) {
     super(body.message);
     this.name = 'BillingError';
     this.code = body.code;
     this.details = body.details;
+    this.requestId = body.requestId;
   }
 }
 
@@ -49,10 +55,10 @@ export class BillingClient {
     this.#secret = secret;
   }
 
-  initializeAccount(p: InitializeInput): Promise<BalanceAnswer & { created: boolean }> {
+  initializeAccount(p: InitializeInput): Promise<InitializeAnswer> {
     return this.#call('initializeAccount', p);
   }
-  getBalance(p: { userId: string }): Promise<BalanceAnswer> {
+  getBalance(p: BalanceInput): Promise<BalanceAnswer> {
     return this.#call('getBalance', p);
   }
   charge(p: ChargeInput): Promise<ChargeAnswer> {

@@ -1,5 +1,6 @@
 import { Router } from 'itty-router';
 import { AppError, errorResponse } from './lib/errors';
+import { assignRequestId, requestIdOf } from './lib/http';
 import { registerBillingRoutes } from './routes/billing';
 import { registerAuthRoutes } from './routes/auth';
 import { registerAccountRoutes } from './routes/account';
@@ -13,7 +14,8 @@ export { TokenAccount } from './do/token-account';
 export { BillingService } from './billing-service';
 
 // The same-origin check runs before every route, so routes added later are covered too.
-const router = Router({ before: [assertSameOrigin, rateLimit], catch: errorResponse });
+// Every error, from a route or a `before` check, becomes the one error answer with the request's id.
+const router = Router({ before: [assertSameOrigin, rateLimit], catch: (err: unknown, request: Request) => errorResponse(err, requestIdOf(request)) });
 router.get('/api/health', () => Response.json({ ok: true }));
 registerBillingRoutes(router);
 registerAuthRoutes(router);
@@ -54,6 +56,8 @@ export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
     if (!url.pathname.startsWith('/api/')) return withHeaders(await env.ASSETS.fetch(request), PAGE_SECURITY_HEADERS);
-    return withHeaders(await router.fetch(request, env, ctx), API_HEADERS);
+    // Every API answer names its request (`x-request-id`), so a user's report finds the log line.
+    const requestId = assignRequestId(request);
+    return withHeaders(await router.fetch(request, env, ctx), { ...API_HEADERS, 'x-request-id': requestId });
   },
 } satisfies ExportedHandler<Env>;

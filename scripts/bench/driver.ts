@@ -11,7 +11,7 @@
 import { BillingClient } from '../../worker/client';
 import type { BillingService } from '../../worker/billing-service';
 import { signRpc } from '../../worker/lib/billing-auth';
-import type { BillingResult } from '../../worker/services/billing';
+import type { BillingResult } from '../../worker/contracts/errors';
 import type { BenchService } from './entry';
 import type { MeterReading } from './meter';
 import { initializeDefaultSettings } from '../../worker/services/settings';

@@ -17,7 +17,9 @@ import { TokenAccount } from '../../worker/do/token-account';
 import { rpcMessage, verifySignature, type RpcAuth } from '../../worker/lib/billing-auth';
 import { errorBody } from '../../worker/lib/errors';
 import { validate } from '../../worker/lib/http';
-import { userIdSchema, tagged, type BillingResult } from '../../worker/services/billing';
+import { userIdSchema } from '../../worker/contracts/common';
+import type { BillingResult } from '../../worker/contracts/errors';
+import { tagged } from '../../worker/services/billing';
 import { meter, meteredD1, meteredState, type MeterReading } from './meter';
 
 export { default, BillingService } from '../../worker/index';

@@ -22,7 +22,7 @@ import { runDurableObjectAlarm } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { BillingSettings } from '../../worker/services/settings';
+import type { BillingSettings } from '../../worker/contracts/settings';
 import { account, newAccount } from '../helpers';
 
 const FC_PARAMS: fc.Parameters<unknown> = { numRuns: 60, verbose: fc.VerbosityLevel.Verbose, endOnFailure: false };

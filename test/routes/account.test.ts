@@ -145,7 +145,7 @@ describe('cross-user access', () => {
     await env.DB.prepare('UPDATE sessions SET user_id = (SELECT id FROM users WHERE email = ?) WHERE user_id = ?').bind(s.user.email, s.user.id).run();
     const res = await api('/api/account', { cookie: s.cookie });
     expect(res.status).toBe(404);
-    expect((await json(res)).error).toEqual({ code: 'account_not_found', message: 'Token account not found' });
+    expect((await json(res)).error).toEqual({ code: 'account_not_found', message: 'Token account not found', requestId: expect.any(String) });
     expect((await api('/api/account/transactions', { cookie: s.cookie })).status).toBe(404);
   });
 });

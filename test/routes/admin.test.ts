@@ -123,7 +123,7 @@ describe('POST /api/admin/grants', () => {
   it('404 for an account that does not exist', async () => {
     const res = await api('/api/admin/grants', { cookie: root.cookie, body: { userId: uid(), amount: 5, reason: 'nobody' } });
     expect(res.status).toBe(404);
-    expect((await json(res)).error).toEqual({ code: 'account_not_found', message: 'Token account not found' });
+    expect((await json(res)).error).toEqual({ code: 'account_not_found', message: 'Token account not found', requestId: expect.any(String) });
   });
 
   it.each([
@@ -234,7 +234,7 @@ describe('packages', () => {
     expect(dupId.status).toBe(409);
     const missing = await api('/api/admin/packages/pkg_nope', { method: 'PUT', cookie: root.cookie, body: { priceCents: 100 } });
     expect(missing.status).toBe(404);
-    expect((await json(missing)).error).toEqual({ code: 'package_not_found', message: 'Package not found' });
+    expect((await json(missing)).error).toEqual({ code: 'package_not_found', message: 'Package not found', requestId: expect.any(String) });
   });
 
   it.each([

@@ -109,8 +109,8 @@ describe('login, me, logout', () => {
     expect(unknown.status).toBe(401);
     const a = (await json(wrong)).error;
     const b = (await json(unknown)).error;
-    expect(a).toEqual({ code: 'invalid_credentials', message: 'Invalid email or password' });
-    expect(b).toEqual(a);
+    expect(a).toEqual({ code: 'invalid_credentials', message: 'Invalid email or password', requestId: expect.any(String) });
+    expect(b).toEqual({ ...a, requestId: expect.any(String) });
     expect(wrong.headers.get('set-cookie')).toBeNull();
   });
 
@@ -124,7 +124,7 @@ describe('login, me, logout', () => {
     for (const cookie of [null, 'tb_session=garbage', `tb_session=${'ab'.repeat(32)}`]) {
       const res = await api('/api/me', { cookie });
       expect(res.status).toBe(401);
-      expect((await json(res)).error).toEqual({ code: 'unauthorized', message: 'Authentication required' });
+      expect((await json(res)).error).toEqual({ code: 'unauthorized', message: 'Authentication required', requestId: expect.any(String) });
     }
   });
 

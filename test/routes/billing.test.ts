@@ -93,7 +93,7 @@ describe('signed HTTP authentication', () => {
     const userId = uid();
     const wrong = await signedPost('/api/billing/accounts/initialize', { userId, workspaceId: 'w' }, { secret: 'nope' });
     expect(wrong.status).toBe(401);
-    expect(await wrong.json()).toEqual({ error: { code: 'invalid_billing_secret', message: 'Invalid billing secret' } });
+    expect(await wrong.json()).toEqual({ error: { code: 'invalid_billing_secret', message: 'Invalid billing secret', requestId: expect.any(String) } });
     const stale = await signedPost('/api/billing/accounts/initialize', { userId, workspaceId: 'w' }, { now: Date.now() - 301_000 });
     expect(stale.status).toBe(401);
     const future = await signedPost('/api/billing/accounts/initialize', { userId, workspaceId: 'w' }, { now: Date.now() + 301_000 });
@@ -103,7 +103,7 @@ describe('signed HTTP authentication', () => {
 
   it('the service binding refuses a caller without the secret', async () => {
     const r = await viaBinding('getBalance', { userId: uid() }, true);
-    expect(r.error).toEqual({ code: 'invalid_billing_secret', message: 'Invalid billing secret' });
+    expect(r.error).toEqual({ code: 'invalid_billing_secret', message: 'Invalid billing secret', requestId: expect.any(String) });
   });
 });
 

@@ -75,7 +75,7 @@ describe('checkout', () => {
     try {
       const first = await deliver(id);
       expect(first.status).toBe(500);
-      expect(await json(first)).toEqual({ error: { code: 'internal', message: 'Internal server error' } });
+      expect(await json(first)).toEqual({ error: { code: 'internal', message: 'Internal server error', requestId: expect.any(String) } });
     } finally {
       await env.DB.exec('DROP TRIGGER fail_outcome');
     }

@@ -86,7 +86,7 @@ describe('checkout, by user (stub limiter)', () => {
     const first = await callWith({ RATE_LIMIT_CHECKOUT: limiter }, req());
     // The route itself answers: the package does not exist (a 500 or any other refusal would not pass).
     expect(first.status).toBe(404);
-    expect(await first.json()).toEqual({ error: { code: 'package_not_found', message: 'Package not found' } });
+    expect(await first.json()).toEqual({ error: { code: 'package_not_found', message: 'Package not found', requestId: expect.any(String) } });
     const second = await callWith({ RATE_LIMIT_CHECKOUT: limiter }, req());
     expect(second.status).toBe(429);
     expect(second.headers.get('retry-after')).toMatch(/^\d+$/);

@@ -8,6 +8,9 @@
  */
 import { sql } from 'drizzle-orm';
 import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { TRANSACTION_TYPES } from '../contracts/account';
+import { ACCOUNT_STATUSES } from '../contracts/billing';
+import type { Role } from '../contracts/auth';
 
 /** `<column> IN ('a', 'b')` for a CHECK constraint, from the same list the column's type uses. */
 function oneOf(column: string, values: readonly string[]) {
@@ -55,7 +58,7 @@ export const packages = sqliteTable(
   ],
 );
 
-export const ACCOUNT_STATUSES = ['active', 'suspended'] as const;
+export { ACCOUNT_STATUSES } from '../contracts/billing';
 
 /** Directory snapshot of each TokenAccount DO, written by its outbox. */
 export const tokenAccounts = sqliteTable(
@@ -82,8 +85,8 @@ export const tokenAccounts = sqliteTable(
   ],
 );
 
-export const TRANSACTION_TYPES = ['bonus', 'usage', 'purchase', 'auto_recharge', 'admin_grant', 'refund', 'dispute', 'adjustment'] as const;
-export type TransactionType = (typeof TRANSACTION_TYPES)[number];
+// The API's transaction types and roles (worker/contracts) are the columns' enums.
+export { TRANSACTION_TYPES, type TransactionType } from '../contracts/account';
 
 export const tokenTransactions = sqliteTable(
   'token_transactions',
@@ -219,8 +222,7 @@ export const auditLog = sqliteTable(
   (t) => [index('audit_log_created').on(t.createdAt), index('audit_log_created_id').on(t.createdAt, t.id)],
 );
 
-export const ROLES = ['user', 'admin', 'superadmin'] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES, type Role } from '../contracts/auth';
 
 /** People who sign in. `email` is lowercase; `passwordHash` is `pbkdf2-sha256$iterations$salt$hash`. */
 export const users = sqliteTable(

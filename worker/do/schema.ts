@@ -39,9 +39,10 @@ export const ACCOUNT_SCHEMA: string[][] = [
     // Charges are the hot path: each table below is written with as few B-trees as possible.
     // Unbilled usage (refusals, failed operations) goes to `usage`, other idempotent answers
     // (holds, releases, unbilled charges) to `idempotency`.
-    // The ledger is keyed by its sequence (the rowid), the only index is the partial unique one
-    // on external refs (credits only), and the outbox tracks what reached D1 with a watermark
-    // in meta instead of a per-row flag that would have to be rewritten.
+    // The ledger is keyed by its sequence (the rowid). Its indexes are partial, so a row only
+    // pays for the ones it has a value for: unique external refs (credits), unique idempotency
+    // keys (billed operations), and from step 3 refunds by PaymentIntent. The outbox tracks what
+    // reached D1 with a watermark in meta instead of a per-row flag that would have to be rewritten.
     `CREATE TABLE ledger (
       seq INTEGER PRIMARY KEY,
       id TEXT NOT NULL,

@@ -1,6 +1,6 @@
-import type { ErrorCode } from '../lib/errors';
+import type { ErrorCode } from '../contracts/errors';
 import type { TransactionType } from '../db/schema';
-import type { Operation } from '../services/pricing';
+import type { Operation } from '../lib/pricing';
 
 /** Tagged failure returned (never thrown) by the DO's RPC methods for expected outcomes. */
 export interface Failure {
@@ -110,6 +110,44 @@ export interface CreditResult {
   duplicate: boolean;
   balance: number;
   status: AccountStatus;
+}
+
+/** One refund of a credited payment (`refundedCents` is this refund's amount, not the running total). */
+export interface RefundRequest {
+  paymentIntentId: string;
+  refundId: string;
+  refundedCents: number;
+}
+
+export interface AutoRechargeConfig {
+  enabled: boolean;
+  threshold: number;
+  amount: number;
+  priceCents: number;
+  monthlyLimitCents: number | null;
+}
+
+export interface DisputeOpened {
+  disputeId: string;
+  paymentIntentId: string | null;
+}
+
+export interface DisputeClosed extends DisputeOpened {
+  won: boolean;
+}
+
+/** Rows still waiting for D1, and whether the directory snapshot or a recharge attempt is. */
+export interface OutboxPending {
+  ledger: number;
+  usage: number;
+  directory: boolean;
+}
+
+export interface FlushOutcome {
+  ok: boolean;
+  ledger: number;
+  usage: number;
+  remaining: number;
 }
 
 export interface LedgerEntry {

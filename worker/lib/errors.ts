@@ -1,53 +1,8 @@
-/** Every error the API can answer with. One code → one HTTP status. */
-export const ERROR_STATUS = {
-  bad_request: 400,
-  invalid_json: 400,
-  unauthorized: 401,
-  invalid_credentials: 401,
-  invalid_billing_secret: 401,
-  insufficient_balance: 402,
-  account_suspended: 402,
-  forbidden: 403,
-  not_found: 404,
-  account_not_found: 404,
-  package_not_found: 404,
-  reservation_not_found: 404,
-  method_not_allowed: 405,
-  conflict: 409,
-  no_payment_method: 409,
-  idempotency_conflict: 409,
-  email_taken: 409,
-  reservation_closed: 409,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  unknown_model: 422,
-  rate_limited: 429,
-  internal: 500,
-  upstream_unavailable: 503,
-} as const;
+import { DEFAULT_MESSAGES, ERROR_STATUS, errorBody, type ErrorBody, type ErrorCode, type Failure } from '../contracts/errors';
 
-export type ErrorCode = keyof typeof ERROR_STATUS;
+export { errorBody, type ErrorBody, type ErrorCode } from '../contracts/errors';
 
-/** The seed's user-facing messages, kept word for word. */
-export const DEFAULT_MESSAGES: Partial<Record<ErrorCode, string>> = {
-  invalid_billing_secret: 'Invalid billing secret',
-  insufficient_balance: 'Insufficient token balance',
-  account_not_found: 'Token account not found',
-  package_not_found: 'Package not found',
-  no_payment_method: 'Auto-recharge needs a saved card: buy tokens once to save one',
-  account_suspended: 'Token account is suspended',
-  idempotency_conflict: 'Idempotency key was already used with different parameters',
-  reservation_not_found: 'Reservation not found',
-  reservation_closed: 'Reservation is no longer open',
-  unauthorized: 'Authentication required',
-  invalid_credentials: 'Invalid email or password',
-  email_taken: 'An account with this email already exists',
-  forbidden: 'Forbidden',
-  not_found: 'Not found',
-  internal: 'Internal server error',
-  rate_limited: 'Too many requests',
-};
-
+/** An expected refusal: thrown by services and routes, answered as `{ error: ErrorBody }` with the code's status. */
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly details?: unknown;
@@ -61,29 +16,44 @@ export class AppError extends Error {
     this.headers = headers;
   }
 
+  /**
+   * The one mapping from a DO's tagged `Failure` to a thrown error: its code, and its message
+   * (or the code's default). With `context` (e.g. `credit pi_123`) the message is
+   * `<context>: <code>` instead, for failures recorded where no user reads them (a webhook
+   * event's `error` in stripe_events).
+   */
+  static from(failure: Pick<Failure, 'code' | 'message'>, context?: string): AppError {
+    return new AppError(failure.code, context === undefined ? failure.message : `${context}: ${failure.code}`);
+  }
+
   get status(): number {
     return ERROR_STATUS[this.code];
   }
 }
 
-/** Serialized error as it crosses RPC and HTTP: `{ code, message, details? }`. */
-export interface ErrorBody {
-  code: ErrorCode;
-  message: string;
-  details?: unknown;
+/**
+ * Anything thrown → the `ErrorBody` the caller sees. AppErrors keep their code and message;
+ * anything else is logged (with the request id) and hidden behind `internal`.
+ */
+export function toErrorBody(err: unknown, requestId?: string): ErrorBody {
+  if (err instanceof AppError) return errorBody(err.code, err.message, err.details, requestId);
+  console.error('unhandled error', {
+    requestId,
+    ...(err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : { error: String(err) }),
+  });
+  return errorBody('internal', undefined, undefined, requestId);
 }
 
-export function errorBody(code: ErrorCode, message?: string, details?: unknown): ErrorBody {
-  const body: ErrorBody = { code, message: message ?? DEFAULT_MESSAGES[code] ?? code };
-  if (details !== undefined) body.details = details;
-  return body;
+/** Turns anything thrown into the JSON error response (`{ error: ErrorBody }`, status by code). */
+export function errorResponse(err: unknown, requestId?: string): Response {
+  const body = toErrorBody(err, requestId);
+  const headers = new Headers(err instanceof AppError ? err.headers : undefined);
+  if (requestId !== undefined) headers.set('x-request-id', requestId);
+  return Response.json({ error: body }, { status: ERROR_STATUS[body.code], headers });
 }
 
-/** Turns anything thrown into the JSON error response; unknown errors are logged and hidden. */
-export function errorResponse(err: unknown): Response {
-  if (err instanceof AppError) {
-    return Response.json({ error: errorBody(err.code, err.message, err.details) }, { status: err.status, headers: err.headers });
-  }
-  console.error('unhandled error', err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err));
-  return Response.json({ error: errorBody('internal') }, { status: 500 });
+/** A DO answer's success, or its `Failure` thrown as the matching AppError (see `AppError.from`). */
+export function unwrap<R extends { ok: boolean }>(result: R): Exclude<R, { ok: false }> {
+  if (!result.ok) throw AppError.from(result as unknown as Failure);
+  return result as Exclude<R, { ok: false }>;
 }

@@ -1,29 +1,11 @@
 import type { RouterType } from 'itty-router';
-import { z } from 'zod';
+import { loginSchema, signupSchema, type OkAnswer, type UserAnswer } from '../contracts/auth';
 import { json, readBody } from '../lib/http';
 import { authenticate, clearSessionCookie, createSession, requireUser, revokeSession, sessionCookie, signup, type AuthUser } from '../services/auth';
 
-export const signupSchema = z.strictObject({
-  email: z.email().max(254),
-  password: z.string().min(8).max(200),
-  workspaceId: z
-    .string()
-    .min(1)
-    .max(128)
-    .regex(/^[A-Za-z0-9_\-:.@]+$/, 'may contain letters, digits and _ - : . @ only')
-    .optional(),
-});
-
-// Login only bounds sizes: a password policy check here would tell attackers which
-// guesses cannot be right and make old passwords unusable after a policy change.
-export const loginSchema = z.strictObject({
-  email: z.string().min(1).max(254),
-  password: z.string().min(1).max(200),
-});
-
 async function withSession(request: Request, env: Env, user: AuthUser, status: number): Promise<Response> {
   const { token, expiresAt } = await createSession(env, user.id);
-  return json({ user }, { status, headers: { 'set-cookie': sessionCookie(request, token, expiresAt) } });
+  return json({ user } satisfies UserAnswer, { status, headers: { 'set-cookie': sessionCookie(request, token, expiresAt) } });
 }
 
 /** Sign-up, sign-in, sign-out and the current user. */
@@ -41,8 +23,8 @@ export function registerAuthRoutes(router: RouterType) {
 
   router.post('/api/auth/logout', async (request: Request, env: Env) => {
     await revokeSession(request, env);
-    return json({ ok: true }, { headers: { 'set-cookie': clearSessionCookie(request) } });
+    return json({ ok: true } satisfies OkAnswer, { headers: { 'set-cookie': clearSessionCookie(request) } });
   });
 
-  router.get('/api/me', async (request: Request, env: Env) => json({ user: await requireUser(request, env) }));
+  router.get('/api/me', async (request: Request, env: Env) => json({ user: await requireUser(request, env) } satisfies UserAnswer));
 }

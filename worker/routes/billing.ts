@@ -2,6 +2,7 @@ import type { RouterType } from 'itty-router';
 import { verifySignature } from '../lib/billing-auth';
 import { AppError } from '../lib/errors';
 import { enforceRateLimit, limiters, RATE_LIMIT_PERIOD_S } from '../lib/rate-limit';
+import type { SetupAnswer } from '../contracts/admin';
 import { json, parseJson, readRawBody } from '../lib/http';
 import { billing, type BillingMethod } from '../services/billing';
 import { initializeDefaultSettings, seedDefaultPackages } from '../services/settings';
@@ -22,7 +23,7 @@ export async function readSignedBody(request: Request, env: Env): Promise<unknow
   return body;
 }
 
-/** Signed HTTP for callers without a service binding. Bodies are validated by the billing service's zod schemas. */
+/** Signed HTTP for callers without a service binding. Bodies are validated by the billing contract's zod schemas (worker/contracts/billing.ts). */
 export function registerBillingRoutes(router: RouterType) {
   const routes: [string, BillingMethod][] = [
     ['/api/billing/accounts/initialize', 'initializeAccount'],
@@ -41,6 +42,6 @@ export function registerBillingRoutes(router: RouterType) {
     await readSignedBody(request, env);
     const settings = await initializeDefaultSettings(env.DB);
     const packages = await seedDefaultPackages(env.DB);
-    return json({ settings, packages });
+    return json({ settings, packages } satisfies SetupAnswer);
   });
 }

@@ -1,34 +1,11 @@
 import type { RouterType } from 'itty-router';
-import { z } from 'zod';
+import { autoRechargeSchema, type AutoRechargeAnswer } from '../contracts/account';
+import { checkoutSchema, sessionIdSchema, type WebhookAnswer } from '../contracts/payments';
 import { AppError } from '../lib/errors';
 import { enforceRateLimit, limiters, RATE_LIMIT_PERIOD_S } from '../lib/rate-limit';
 import { json, readBody, readRawBody, validate } from '../lib/http';
 import { requireUser } from '../services/auth';
-import { checkoutStatus, configureAutoRecharge, createCheckout, handleWebhookEvent, MAX_PURCHASE_CENTS, verifyWebhook } from '../services/payments';
-
-/** A package or a custom amount, exactly one; one object (not a union) so every error names its field. */
-export const checkoutSchema = z
-  .strictObject({
-    packageId: z.string().min(1).max(64).regex(/^[A-Za-z0-9_\-]+$/, 'invalid package id').optional(),
-    amountCents: z.int().min(1).max(MAX_PURCHASE_CENTS).optional(),
-    idempotencyKey: z.string().min(1).max(255).optional(),
-  })
-  .superRefine((v, ctx) => {
-    if (v.packageId !== undefined && v.amountCents !== undefined) ctx.addIssue({ code: 'custom', message: 'give packageId or amountCents, not both', path: ['amountCents'] });
-    if (v.packageId === undefined && v.amountCents === undefined) ctx.addIssue({ code: 'custom', message: 'packageId or amountCents is required', path: ['packageId'] });
-  });
-
-export const sessionIdSchema = z.string().regex(/^cs_[A-Za-z0-9_]{1,200}$/, 'invalid checkout session id');
-
-const tokenAmount = z.int().min(1).max(100_000_000);
-export const autoRechargeSchema = z
-  .strictObject({
-    enabled: z.boolean(),
-    threshold: z.int().min(0).max(100_000_000),
-    amount: tokenAmount,
-    monthlyLimitCents: z.int().min(500).max(10_000_000).nullable().optional(),
-  })
-  .refine((v) => v.amount > v.threshold || !v.enabled, { message: 'amount must be larger than threshold', path: ['amount'] });
+import { checkoutStatus, configureAutoRecharge, createCheckout, handleWebhookEvent, verifyWebhook } from '../services/payments';
 
 /** Buying tokens, auto-recharge settings, and Stripe's webhook. */
 export function registerPaymentRoutes(router: RouterType) {
@@ -49,7 +26,7 @@ export function registerPaymentRoutes(router: RouterType) {
   router.put('/api/account/auto-recharge', async (request: Request, env: Env) => {
     const user = await requireUser(request, env);
     const body = await readBody(request, autoRechargeSchema);
-    return json({ autoRecharge: await configureAutoRecharge(env, user.id, body) });
+    return json({ autoRecharge: await configureAutoRecharge(env, user.id, body) } satisfies AutoRechargeAnswer);
   });
 
   // Raw body first: the signature covers the exact bytes Stripe sent.
@@ -59,6 +36,6 @@ export function registerPaymentRoutes(router: RouterType) {
     });
     const event = await verifyWebhook(env, raw, request.headers.get('stripe-signature'));
     const result = await handleWebhookEvent(env, event);
-    return json({ received: true, ...result });
+    return json({ received: true, ...result } satisfies WebhookAnswer);
   });
 }

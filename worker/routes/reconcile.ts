@@ -1,7 +1,8 @@
 import type { RouterType } from 'itty-router';
 import { json, readBody, validate } from '../lib/http';
 import { requireAdmin } from '../services/auth';
-import { reconcile, reconcileSchema, reconcileStripe, type ReconcileInput } from '../services/reconcile';
+import { reconcileSchema, type ReconcileInput } from '../contracts/reconcile';
+import { reconcile, reconcileStripe } from '../services/reconcile';
 import { readSignedBody } from './billing';
 
 /**

@@ -1,18 +1,14 @@
-import type { TransactionType } from '../db/schema';
-import type { Failure } from '../do/types';
-import { AppError } from '../lib/errors';
-import { DEFAULT_SETTINGS, readSettings } from './settings';
+import type { AccountOverview, PackagesAnswer, TransactionsPage, TransactionsQuery, UsageSummary, UsageTotals } from '../contracts/account';
+import { DEFAULT_SETTINGS } from '../contracts/settings';
+import { readSettings } from '../db/settings';
+import { unwrap } from '../lib/errors';
 
 const DAY_MS = 24 * 3600_000;
 /** Burn rate window: long enough to smooth a busy day, short enough to follow a change in habits. */
 export const BURN_WINDOW_DAYS = 7;
 
-function fail(r: Failure): never {
-  throw new AppError(r.code, r.message);
-}
-
 /** The `/tokens` page's header: balance from the DO (source of truth), thresholds, and the burn estimate. */
-export async function getAccountOverview(env: Env, userId: string) {
+export async function getAccountOverview(env: Env, userId: string): Promise<AccountOverview> {
   const [res, settings, burned] = await Promise.all([
     env.TOKEN_ACCOUNT.getByName(userId).getBalance(),
     readSettings(env.DB),
@@ -20,8 +16,7 @@ export async function getAccountOverview(env: Env, userId: string) {
       .bind(userId, Date.now() - BURN_WINDOW_DAYS * DAY_MS)
       .first<{ t: number }>(),
   ]);
-  if (!res.ok) fail(res);
-  const b = res.balance;
+  const b = unwrap(res).balance;
   const s = settings ?? DEFAULT_SETTINGS;
   // Rounded up so any burn at all gives a finite estimate rather than a division by zero.
   const tokensPerDay = Math.ceil((burned?.t ?? 0) / BURN_WINDOW_DAYS);
@@ -40,11 +35,11 @@ export async function getAccountOverview(env: Env, userId: string) {
 }
 
 /** Newest-first page of the account's ledger, read from the DO so a charge shows the moment it commits. */
-export async function listTransactions(env: Env, userId: string, opts: { cursor?: number; limit?: number; type?: TransactionType }) {
+export async function listTransactions(env: Env, userId: string, opts: TransactionsQuery): Promise<TransactionsPage> {
   const stub = env.TOKEN_ACCOUNT.getByName(userId);
   // listLedger on an account that was never initialized answers an empty page; say so instead.
   const [bal, page] = await Promise.all([stub.getBalance(), stub.listLedger({ beforeSeq: opts.cursor, limit: opts.limit, type: opts.type })]);
-  if (!bal.ok) fail(bal);
+  unwrap(bal);
   return {
     items: page.items.map((e) => ({
       id: e.id,
@@ -59,12 +54,6 @@ export async function listTransactions(env: Env, userId: string, opts: { cursor?
     })),
     nextCursor: page.nextCursor === null ? null : String(page.nextCursor),
   };
-}
-
-interface UsageRow {
-  requests: number;
-  actualTokens: number;
-  billableTokens: number;
 }
 
 /** UTC day (`YYYY-MM-DD`) of a timestamp: the same day boundary the D1 rollups use. */
@@ -84,7 +73,7 @@ export function lastDays(days: number, now = Date.now()): string[] {
  * (user_id, created_at) index). Every day of the range is present, zero when idle, so charts
  * need no gap filling. Actual tokens count successful operations only, like the rollups.
  */
-export async function usageSummary(env: Env, userId: string, days: number) {
+export async function usageSummary(env: Env, userId: string, days: number): Promise<UsageSummary> {
   const range = lastDays(days);
   const since = Date.parse(`${range[0]}T00:00:00Z`);
   const cols = `COUNT(*) AS requests, COALESCE(SUM(CASE WHEN success = 1 THEN actual_tokens ELSE 0 END), 0) AS actualTokens, COALESCE(SUM(billable_tokens), 0) AS billableTokens`;
@@ -94,19 +83,19 @@ export async function usageSummary(env: Env, userId: string, days: number) {
     env.DB.prepare(`SELECT operation, ${cols} FROM usage_records ${where} GROUP BY operation ORDER BY billableTokens DESC, operation`).bind(userId, since),
     env.DB.prepare(`SELECT model, ${cols} FROM usage_records ${where} GROUP BY model ORDER BY billableTokens DESC, model`).bind(userId, since),
   ]);
-  const seen = new Map((byDay.results as (UsageRow & { day: string })[]).map((r) => [r.day, r]));
+  const seen = new Map((byDay.results as (UsageTotals & { day: string })[]).map((r) => [r.day, r]));
   return {
     byDay: range.map((day) => {
       const r = seen.get(day);
       return { day, requests: r?.requests ?? 0, actualTokens: r?.actualTokens ?? 0, billableTokens: r?.billableTokens ?? 0 };
     }),
-    byOperation: byOperation.results as (UsageRow & { operation: string })[],
-    byModel: byModel.results as (UsageRow & { model: string })[],
+    byOperation: byOperation.results as (UsageTotals & { operation: string })[],
+    byModel: byModel.results as (UsageTotals & { model: string })[],
   };
 }
 
 /** Active packages in display order, with the pricing facts the purchase form needs. */
-export async function listActivePackages(env: Env) {
+export async function listActivePackages(env: Env): Promise<PackagesAnswer> {
   const [pkgs, settings] = await Promise.all([
     env.DB.prepare(
       `SELECT id, name, description, tokens, price_cents AS priceCents, popular, sort_order AS sortOrder FROM packages WHERE active = 1 ORDER BY sort_order, price_cents, id`,

@@ -1,3 +1,4 @@
+import type { AdminStats, DailyRow, ModelsAnswer, OperationsAnswer } from '../contracts/admin';
 import { lastDays } from './account';
 
 /**
@@ -20,7 +21,7 @@ export function profitMarginPercent(billable: number, actual: number): number {
 }
 
 /** The seed's section-11 metrics. */
-export async function getStats(db: D1Database, now = Date.now()) {
+export async function getStats(db: D1Database, now = Date.now()): Promise<AdminStats> {
   const since = lastDays(PURCHASE_RATE_DAYS, now)[0];
   const [usage, ledger, recent, accounts, outcomes] = await db.batch([
     db.prepare(`SELECT billable_tokens AS billable, actual_tokens AS actual, insufficient_balance_failures AS insufficient FROM usage_totals WHERE id = 1`),
@@ -67,6 +68,9 @@ interface BreakdownRow {
 }
 
 /** Usage by model or by operation over [from, to] (UTC days, inclusive), most billed first. */
+export async function getBreakdown(db: D1Database, by: 'model', from: string, to: string): Promise<ModelsAnswer['models']>;
+export async function getBreakdown(db: D1Database, by: 'operation', from: string, to: string): Promise<OperationsAnswer['operations']>;
+export async function getBreakdown(db: D1Database, by: 'model' | 'operation', from: string, to: string): Promise<ModelsAnswer['models'] | OperationsAnswer['operations']>;
 export async function getBreakdown(db: D1Database, by: 'model' | 'operation', from: string, to: string) {
   const rows = await db
     .prepare(
@@ -81,7 +85,7 @@ export async function getBreakdown(db: D1Database, by: 'model' | 'operation', fr
 }
 
 /** Usage and revenue per UTC day over the last `days` days, every day present, for the dashboard chart. */
-export async function getDaily(db: D1Database, days: number, now = Date.now()) {
+export async function getDaily(db: D1Database, days: number, now = Date.now()): Promise<DailyRow[]> {
   const range = lastDays(days, now);
   const [usage, money] = await db.batch([
     db

@@ -1,30 +1,38 @@
-import type { Role } from '../db/schema';
+import type {
+  AccountsPage,
+  AccountsQuery,
+  GrantAnswer,
+  GrantInput,
+  InitializeAccountsAnswer,
+  InitializeAccountsInput,
+  PackageInput,
+  PackagePatch,
+  PackageView,
+  RolesAnswer,
+  SetupAnswer,
+} from '../contracts/admin';
+import type { AccountStatus } from '../contracts/billing';
+import type { Role } from '../contracts/auth';
+import { DEFAULT_SETTINGS, toSettingsView, type BillingSettings, type SettingsAnswer, type SettingsPatch, type SettingsUpdateAnswer } from '../contracts/settings';
+import { readSettings } from '../db/settings';
 import { decodeCursor, encodeCursor } from '../lib/cursor';
 import { newId, sha256Hex } from '../lib/crypto';
-import { AppError } from '../lib/errors';
+import { AppError, unwrap } from '../lib/errors';
 import { auditIfChangedStatement, auditStatement, recordAudit } from './audit';
 import type { AuthUser } from './auth';
-import { DEFAULT_SETTINGS, initializeDefaultSettings, readSettings, seedDefaultPackages, type BillingSettings } from './settings';
+import { initializeDefaultSettings, seedDefaultPackages } from './settings';
 
 // ---------------------------------------------------------------- accounts list
 
-export interface AccountFilter {
-  status?: 'active' | 'suspended';
-  minBalance?: number;
-  maxBalance?: number;
-  q?: string;
-  cursor?: string;
-  limit: number;
-}
-
-interface AccountRow {
+/** A token_accounts row joined with its user, as D1 returns it. */
+interface DirectoryRow {
   user_id: string;
   email: string | null;
   roles: string | null;
   workspace_id: string;
   balance: number;
   reserved: number;
-  status: 'active' | 'suspended';
+  status: AccountStatus;
   onboarding_tokens_granted: number;
   last_purchase_at: number | null;
   auto_recharge_enabled: number;
@@ -42,7 +50,7 @@ function likeEscape(s: string): string {
  * with the owner's email, newest first, keyset-paginated on (created_at, user_id). `q` matches
  * part of an email or the start of a user id.
  */
-export async function listAccounts(db: D1Database, f: AccountFilter) {
+export async function listAccounts(db: D1Database, f: AccountsQuery): Promise<AccountsPage> {
   const where: string[] = [];
   const args: (string | number)[] = [];
   if (f.status) {
@@ -75,7 +83,7 @@ export async function listAccounts(db: D1Database, f: AccountFilter) {
        ORDER BY ta.created_at DESC, ta.user_id DESC LIMIT ?`,
     )
     .bind(...args, f.limit + 1)
-    .all<AccountRow>();
+    .all<DirectoryRow>();
   const items = rows.results;
   const more = items.length > f.limit;
   if (more) items.pop();
@@ -102,20 +110,13 @@ export async function listAccounts(db: D1Database, f: AccountFilter) {
 
 // ---------------------------------------------------------------- grants
 
-export interface GrantInput {
-  userId: string;
-  amount: number;
-  reason: string;
-  idempotencyKey?: string;
-}
-
 /**
  * Grants tokens as an `admin_grant` ledger entry through the account's DO, keyed by
  * `grant:<idempotencyKey>` so a retried grant moves tokens once (I4), then records the audit
  * row under an id derived from the same key so the retry cannot log twice either. A key
  * reused for a different grant is refused (I3).
  */
-export async function grantTokens(env: Env, actor: AuthUser, input: GrantInput) {
+export async function grantTokens(env: Env, actor: AuthUser, input: GrantInput): Promise<GrantAnswer> {
   const ref = `grant:${input.idempotencyKey ?? newId('grt')}`;
   const auditId = `aud_grant_${(await sha256Hex(`${input.userId}|${ref}`)).slice(0, 32)}`;
   if (input.idempotencyKey) {
@@ -125,14 +126,15 @@ export async function grantTokens(env: Env, actor: AuthUser, input: GrantInput) 
       if (p.amount !== input.amount || p.reason !== input.reason) throw new AppError('idempotency_conflict');
     }
   }
-  const res = await env.TOKEN_ACCOUNT.getByName(input.userId).credit({
-    type: 'admin_grant',
-    amount: input.amount,
-    ref,
-    description: input.reason,
-    metadata: { grantedBy: actor.id, grantedByEmail: actor.email },
-  });
-  if (!res.ok) throw new AppError(res.code, res.message);
+  const res = unwrap(
+    await env.TOKEN_ACCOUNT.getByName(input.userId).credit({
+      type: 'admin_grant',
+      amount: input.amount,
+      ref,
+      description: input.reason,
+      metadata: { grantedBy: actor.id, grantedByEmail: actor.email },
+    }),
+  );
   // Written after the credit: if this insert fails, the client's retry (same key) lands here
   // again as a duplicate credit and writes the row then.
   await recordAudit(env.DB, {
@@ -147,31 +149,8 @@ export async function grantTokens(env: Env, actor: AuthUser, input: GrantInput) 
 
 // ---------------------------------------------------------------- settings
 
-/** Settings as the API shows them: the multiplier as a decimal (1.5), stored as basis points (15000). */
-export interface SettingsView {
-  tokenMultiplier: number;
-  imageCosts: Record<string, number>;
-  tokensPerUsd: number;
-  minimumPurchaseCents: number;
-  welcomeBonus: number;
-  lowBalanceThreshold: number;
-  criticalBalanceThreshold: number;
-}
-
-export function toSettingsView(s: BillingSettings): SettingsView {
-  return {
-    tokenMultiplier: s.tokenMultiplierBps / 10_000,
-    imageCosts: s.imageCosts,
-    tokensPerUsd: s.tokensPerUsd,
-    minimumPurchaseCents: s.minimumPurchaseCents,
-    welcomeBonus: s.welcomeBonus,
-    lowBalanceThreshold: s.lowBalanceThreshold,
-    criticalBalanceThreshold: s.criticalBalanceThreshold,
-  };
-}
-
 /** Current settings; `initialized: false` (and the defaults) when setup has not run. */
-export async function getSettings(db: D1Database) {
+export async function getSettings(db: D1Database): Promise<SettingsAnswer> {
   const [s, meta] = await Promise.all([
     readSettings(db),
     db.prepare(`SELECT updated_at AS updatedAt, updated_by AS updatedBy FROM settings WHERE id = 1`).first<{ updatedAt: number; updatedBy: string | null }>(),
@@ -185,7 +164,7 @@ export async function getSettings(db: D1Database) {
  * write applied, so concurrent editors cannot silently overwrite each other. Accounts pick the
  * new values up within their settings cache TTL (30 s).
  */
-export async function updateSettings(db: D1Database, actor: AuthUser, patch: Partial<SettingsView>) {
+export async function updateSettings(db: D1Database, actor: AuthUser, patch: SettingsPatch): Promise<SettingsUpdateAnswer> {
   const row = await db.prepare(`SELECT updated_at FROM settings WHERE id = 1`).first<{ updated_at: number }>();
   const current = (await readSettings(db)) ?? DEFAULT_SETTINGS;
   const { tokenMultiplier, ...rest } = patch;
@@ -218,20 +197,6 @@ export async function updateSettings(db: D1Database, actor: AuthUser, patch: Par
 
 // ---------------------------------------------------------------- packages
 
-export interface PackageView {
-  id: string;
-  name: string;
-  description: string;
-  tokens: number;
-  priceCents: number;
-  stripePriceId: string;
-  popular: boolean;
-  active: boolean;
-  sortOrder: number;
-  createdAt: number;
-  updatedAt: number;
-}
-
 const PACKAGE_COLS = `id, name, description, tokens, price_cents AS priceCents, stripe_price_id AS stripePriceId, popular, active,
   sort_order AS sortOrder, created_at AS createdAt, updated_at AS updatedAt`;
 
@@ -252,8 +217,6 @@ async function getPackage(db: D1Database, id: string): Promise<PackageView | nul
 function isUniqueViolation(err: unknown): boolean {
   return /UNIQUE constraint failed/i.test(err instanceof Error ? `${err.message} ${String(err.cause ?? '')}` : String(err));
 }
-
-export type PackageInput = Omit<PackageView, 'id' | 'createdAt' | 'updatedAt'> & { id?: string };
 
 /** Creates a package and its audit row in one batch. Duplicate id or name → 409. */
 export async function createPackage(db: D1Database, actor: AuthUser, input: PackageInput): Promise<PackageView> {
@@ -277,7 +240,7 @@ export async function createPackage(db: D1Database, actor: AuthUser, input: Pack
 }
 
 /** Applies a partial package change with an audit row (before/after) in the same batch. */
-export async function updatePackage(db: D1Database, actor: AuthUser, id: string, patch: Partial<Omit<PackageInput, 'id'>>): Promise<PackageView> {
+export async function updatePackage(db: D1Database, actor: AuthUser, id: string, patch: PackagePatch): Promise<PackageView> {
   const before = await getPackage(db, id);
   if (!before) throw new AppError('package_not_found');
   const now = Math.max(Date.now(), before.updatedAt + 1);
@@ -303,7 +266,7 @@ export async function updatePackage(db: D1Database, actor: AuthUser, id: string,
 // ---------------------------------------------------------------- setup
 
 /** initializeDefaultSettings + seedDefaultPackages, audited. Idempotent. */
-export async function runSetup(db: D1Database, actor: AuthUser) {
+export async function runSetup(db: D1Database, actor: AuthUser): Promise<SetupAnswer> {
   const settings = await initializeDefaultSettings(db);
   const packages = await seedDefaultPackages(db);
   await recordAudit(db, { actorUserId: actor.id, action: 'setup', target: 'system', after: { settingsCreated: settings.created, packagesCreated: packages.created } });
@@ -313,7 +276,7 @@ export async function runSetup(db: D1Database, actor: AuthUser) {
 // ---------------------------------------------------------------- roles
 
 /** Replaces a user's roles (audited). A superadmin cannot drop their own superadmin role, so the system cannot lose its last one by accident. */
-export async function setRoles(db: D1Database, actor: AuthUser, userId: string, roles: Role[]) {
+export async function setRoles(db: D1Database, actor: AuthUser, userId: string, roles: Role[]): Promise<RolesAnswer> {
   const row = await db.prepare(`SELECT id, email, roles, workspace_id AS workspaceId, updated_at FROM users WHERE id = ?`).bind(userId).first<{ id: string; email: string; roles: string; workspaceId: string; updated_at: number }>();
   if (!row) throw new AppError('not_found', 'User not found');
   const unique = [...new Set(roles)];
@@ -339,7 +302,7 @@ const INITIALIZE_CONCURRENCY = 10;
  * the D1 directory lists it at once and the next `{ all: true }` call moves on. `more` says
  * another call may find more users.
  */
-export async function initializeAccounts(env: Env, actor: AuthUser, target: { userId: string } | { all: true }) {
+export async function initializeAccounts(env: Env, actor: AuthUser, target: InitializeAccountsInput): Promise<InitializeAccountsAnswer> {
   let users: { id: string; workspace_id: string }[];
   if ('userId' in target) {
     const u = await env.DB.prepare(`SELECT id, workspace_id FROM users WHERE id = ?`).bind(target.userId).first<{ id: string; workspace_id: string }>();
@@ -359,8 +322,7 @@ export async function initializeAccounts(env: Env, actor: AuthUser, target: { us
     await Promise.all(
       users.slice(i, i + INITIALIZE_CONCURRENCY).map(async (u) => {
         const stub = env.TOKEN_ACCOUNT.getByName(u.id);
-        const r = await stub.initialize(u.id, u.workspace_id);
-        if (!r.ok) throw new AppError(r.code, r.message);
+        const r = unwrap(await stub.initialize(u.id, u.workspace_id));
         (r.created ? created : existing).push(u.id);
         await stub.flush();
       }),

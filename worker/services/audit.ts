@@ -1,3 +1,4 @@
+import type { AuditPage, AuditQuery } from '../contracts/admin';
 import { decodeCursor, encodeCursor } from '../lib/cursor';
 import { newId } from '../lib/crypto';
 
@@ -49,7 +50,7 @@ interface AuditRow {
 }
 
 /** Newest-first page of the audit log with the actor's email, keyset-paginated on (created_at, id). */
-export async function listAudit(db: D1Database, opts: { cursor?: string; limit: number; action?: string; target?: string }) {
+export async function listAudit(db: D1Database, opts: AuditQuery): Promise<AuditPage> {
   const where: string[] = [];
   const args: (string | number)[] = [];
   if (opts.cursor) {

@@ -1,6 +1,7 @@
 import { and, eq, gt, isNull } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
-import { sessions, users, type Role } from '../db/schema';
+import type { Role, SignupInput, User } from '../contracts/auth';
+import { sessions, users } from '../db/schema';
 import { newId, sha256Hex, toHex } from '../lib/crypto';
 import { AppError } from '../lib/errors';
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from '../lib/password';
@@ -8,13 +9,8 @@ import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from '../lib/passwo
 export const SESSION_COOKIE = 'tb_session';
 export const SESSION_TTL_MS = 30 * 24 * 3600_000;
 
-/** A signed-in user as the API shows it. */
-export interface AuthUser {
-  id: string;
-  email: string;
-  roles: Role[];
-  workspaceId: string;
-}
+/** A signed-in user as the API shows it (the contract's `User`). */
+export type AuthUser = User;
 
 /** Lowercase, trimmed: the form emails are stored and compared in. */
 export function normalizeEmail(email: string): string {
@@ -36,7 +32,7 @@ function isUniqueViolation(err: unknown): boolean {
  * Creates a user and their token account (with the welcome bonus) at once. Emails in
  * `SUPERADMIN_EMAILS` become superadmins; everyone else is a plain user.
  */
-export async function signup(env: Env, input: { email: string; password: string; workspaceId?: string }): Promise<AuthUser> {
+export async function signup(env: Env, input: SignupInput): Promise<AuthUser> {
   const email = normalizeEmail(input.email);
   const id = newId('usr');
   const workspaceId = input.workspaceId ?? `ws_${id}`;

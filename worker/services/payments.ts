@@ -1,19 +1,15 @@
 import { and, eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import type Stripe from 'stripe';
+import type { AutoRechargeInput, AutoRechargeView } from '../contracts/account';
+import type { CheckoutAnswer, CheckoutInput, CheckoutStatusAnswer, WebhookAnswer } from '../contracts/payments';
+import { DEFAULT_SETTINGS } from '../contracts/settings';
 import { packages } from '../db/schema';
+import { readSettings } from '../db/settings';
 import { newId } from '../lib/crypto';
-import { AppError } from '../lib/errors';
+import { AppError, unwrap } from '../lib/errors';
+import { constructWebhookEvent, stripeClient } from '../lib/stripe';
 import type { AuthUser } from './auth';
-import { DEFAULT_SETTINGS, readSettings } from './settings';
-import { constructWebhookEvent, stripeClient } from './stripe';
-
-/** Largest custom purchase: $10,000. */
-export const MAX_PURCHASE_CENTS = 1_000_000;
-
-function account(env: Env, userId: string) {
-  return env.TOKEN_ACCOUNT.getByName(userId);
-}
 
 /** Tokens bought for `cents` at the settings' rate (floor: never sell a fraction of a token). */
 export function tokensForCents(cents: number, tokensPerUsd: number): number {
@@ -30,13 +26,11 @@ export async function priceForTokens(env: Env, tokens: number): Promise<number> 
 
 /** The user's Stripe customer, created once (Stripe idempotency key + the DO keeps the first id). */
 export async function ensureCustomer(env: Env, stripe: Stripe, user: AuthUser): Promise<string> {
-  const stub = account(env, user.id);
-  const profile = await stub.getPaymentProfile();
-  if (!profile.ok) throw new AppError(profile.code);
+  const stub = env.TOKEN_ACCOUNT.getByName(user.id);
+  const profile = unwrap(await stub.getPaymentProfile());
   if (profile.stripeCustomerId) return profile.stripeCustomerId;
   const customer = await stripe.customers.create({ email: user.email, metadata: { userId: user.id } }, { idempotencyKey: `customer:${user.id}` });
-  const saved = await stub.setStripeCustomer(customer.id);
-  if (!saved.ok) throw new AppError(saved.code);
+  const saved = unwrap(await stub.setStripeCustomer(customer.id));
   await env.DB.prepare('INSERT OR IGNORE INTO stripe_customers (customer_id, user_id, created_at) VALUES (?, ?, ?)').bind(saved.stripeCustomerId, user.id, Date.now()).run();
   return saved.stripeCustomerId;
 }
@@ -48,9 +42,9 @@ export async function ensureCustomer(env: Env, stripe: Stripe, user: AuthUser): 
 export async function createCheckout(
   env: Env,
   user: AuthUser,
-  input: { packageId?: string; amountCents?: number; idempotencyKey?: string },
+  input: CheckoutInput,
   origin: string,
-): Promise<{ url: string; sessionId: string; tokens: number; amountCents: number }> {
+): Promise<CheckoutAnswer> {
   const settings = (await readSettings(env.DB)) ?? DEFAULT_SETTINGS;
   let tokens: number;
   let amountCents: number;
@@ -97,7 +91,7 @@ export async function createCheckout(
  * Where a checkout the user came back from stands: paid or not, and whether its tokens are in
  * the account yet. The success URL itself proves nothing; this asks Stripe and the ledger.
  */
-export async function checkoutStatus(env: Env, user: AuthUser, sessionId: string) {
+export async function checkoutStatus(env: Env, user: AuthUser, sessionId: string): Promise<CheckoutStatusAnswer> {
   let session: Stripe.Checkout.Session;
   try {
     session = await stripeClient(env).checkout.sessions.retrieve(sessionId);
@@ -107,7 +101,7 @@ export async function checkoutStatus(env: Env, user: AuthUser, sessionId: string
   }
   if (session.metadata?.userId !== user.id) throw new AppError('not_found', 'Checkout session not found');
   const pi = typeof session.payment_intent === 'string' ? session.payment_intent : (session.payment_intent?.id ?? null);
-  const entry = pi ? await account(env, user.id).findByRef(pi) : null;
+  const entry = pi ? await env.TOKEN_ACCOUNT.getByName(user.id).findByRef(pi) : null;
   return {
     sessionId: session.id,
     status: session.status,
@@ -120,10 +114,9 @@ export async function checkoutStatus(env: Env, user: AuthUser, sessionId: string
 }
 
 /** Saves the auto-recharge settings on the account (priced here, from packages and settings). */
-export async function configureAutoRecharge(env: Env, userId: string, cfg: { enabled: boolean; threshold: number; amount: number; monthlyLimitCents?: number | null }) {
+export async function configureAutoRecharge(env: Env, userId: string, cfg: AutoRechargeInput): Promise<AutoRechargeView> {
   const priceCents = await priceForTokens(env, cfg.amount);
-  const r = await account(env, userId).configureAutoRecharge({ ...cfg, priceCents, monthlyLimitCents: cfg.monthlyLimitCents ?? null });
-  if (!r.ok) throw new AppError(r.code, r.message);
+  const r = unwrap(await env.TOKEN_ACCOUNT.getByName(userId).configureAutoRecharge({ ...cfg, priceCents, monthlyLimitCents: cfg.monthlyLimitCents ?? null }));
   return r.balance.autoRecharge;
 }
 
@@ -147,7 +140,7 @@ type Outcome = { status: 'processed' | 'ignored'; userId?: string | null; object
  * shortcut; exactly-once crediting comes from the DO keying every credit by PaymentIntent id
  * (or refund/dispute id), since different events describe the same money.
  */
-export async function handleWebhookEvent(env: Env, event: Stripe.Event): Promise<{ status: string; duplicate: boolean }> {
+export async function handleWebhookEvent(env: Env, event: Stripe.Event): Promise<Omit<WebhookAnswer, 'received'>> {
   const now = Date.now();
   const inserted = await env.DB.prepare(
     `INSERT INTO stripe_events (id, type, status, stripe_created, received_at) VALUES (?, ?, 'processing', ?, ?)
@@ -166,6 +159,8 @@ export async function handleWebhookEvent(env: Env, event: Stripe.Event): Promise
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     await env.DB.prepare(`UPDATE stripe_events SET status = 'failed', error = ? WHERE id = ?`).bind(message.slice(0, 500), event.id).run();
+    // Refusals (AppErrors) answer with their code and are not logged as unhandled; Stripe retries either way.
+    if (err instanceof AppError) console.error('stripe event failed', { eventId: event.id, type: event.type, code: err.code, message });
     throw err;
   }
 }
@@ -195,8 +190,8 @@ async function applyEvent(env: Env, event: Stripe.Event): Promise<Outcome> {
       const userId = await userFor(env, charge.metadata?.userId, charge.customer, piId);
       for (const refund of charge.refunds?.data ?? []) {
         if (refund.status === 'failed' || refund.status === 'canceled') continue;
-        const r = await account(env, userId).refundPayment({ paymentIntentId: piId, refundId: refund.id, refundedCents: refund.amount });
-        if (!r.ok && r.code !== 'not_found') throw new Error(`refund ${refund.id}: ${r.code}`);
+        const r = await env.TOKEN_ACCOUNT.getByName(userId).refundPayment({ paymentIntentId: piId, refundId: refund.id, refundedCents: refund.amount });
+        if (!r.ok && r.code !== 'not_found') throw AppError.from(r, `refund ${refund.id}`);
       }
       return { status: 'processed', userId, objectId: charge.id };
     }
@@ -205,14 +200,14 @@ async function applyEvent(env: Env, event: Stripe.Event): Promise<Outcome> {
       const dispute = event.data.object;
       const piId = typeof dispute.payment_intent === 'string' ? dispute.payment_intent : (dispute.payment_intent?.id ?? null);
       const userId = await userFor(env, dispute.metadata?.userId, null, piId);
-      const stub = account(env, userId);
+      const stub = env.TOKEN_ACCOUNT.getByName(userId);
       const r =
         event.type === 'charge.dispute.created'
           ? await stub.openDispute({ disputeId: dispute.id, paymentIntentId: piId })
           : dispute.status === 'won' || dispute.status === 'lost'
             ? await stub.closeDispute({ disputeId: dispute.id, paymentIntentId: piId, won: dispute.status === 'won' })
             : null;
-      if (r && !r.ok) throw new Error(`dispute ${dispute.id}: ${r.code}`);
+      if (r && !r.ok) throw AppError.from(r, `dispute ${dispute.id}`);
       return { status: r ? 'processed' : 'ignored', userId, objectId: dispute.id };
     }
     case 'checkout.session.async_payment_failed':
@@ -231,9 +226,9 @@ async function creditPayment(
   p: { id: string; amountCents: number; metadata: Record<string, string>; paymentMethod: string | null },
 ): Promise<Outcome> {
   const tokens = Number(p.metadata.tokens);
-  if (!Number.isSafeInteger(tokens) || tokens <= 0) throw new Error(`payment ${p.id} has no valid tokens metadata`);
+  if (!Number.isSafeInteger(tokens) || tokens <= 0) throw new AppError('bad_request', `payment ${p.id} has no valid tokens metadata`);
   const type = p.metadata.kind === 'auto_recharge' ? 'auto_recharge' : 'purchase';
-  const stub = account(env, userId);
+  const stub = env.TOKEN_ACCOUNT.getByName(userId);
   const r = await stub.credit({
     type,
     amount: tokens,
@@ -243,7 +238,7 @@ async function creditPayment(
     description: type === 'purchase' ? `Purchase of ${tokens.toLocaleString('en-US')} tokens` : `Auto-recharge of ${tokens.toLocaleString('en-US')} tokens`,
     metadata: p.metadata.packageId ? { packageId: p.metadata.packageId } : undefined,
   });
-  if (!r.ok) throw new Error(`credit ${p.id}: ${r.code}`);
+  if (!r.ok) throw AppError.from(r, `credit ${p.id}`);
   if (p.paymentMethod) await stub.setDefaultPaymentMethod(p.paymentMethod);
   return { status: 'processed', userId, objectId: p.id };
 }
@@ -264,5 +259,5 @@ async function userFor(env: Env, metaUserId: string | undefined, customer: strin
     if (pi.metadata?.userId) return pi.metadata.userId;
     if (pi.customer) return userFor(env, undefined, pi.customer);
   }
-  throw new Error('cannot map the event to an account');
+  throw new AppError('account_not_found', 'cannot map the event to an account');
 }

@@ -1,7 +1,8 @@
-import { z } from 'zod';
+import type { AccountReport, EntryDiff, ReconcileInput, ReconcileReport, StripeDrift, StripeReport } from '../contracts/reconcile';
 import type { LedgerEntry } from '../do/types';
-import { userIdSchema } from './billing';
-import { stripeClient } from './stripe';
+import { stripeClient } from '../lib/stripe';
+
+export type { AccountReport, EntryDiff, ReconcileInput, ReconcileReport, StripeDrift, StripeReport };
 
 /**
  * Reconciliation: for every account, the DO (the source of truth) against D1 (its replica).
@@ -13,64 +14,6 @@ import { stripeClient } from './stripe';
  * An entry committed after the flush is not drift: when the only differences are such a
  * tail, the account is flushed and compared again (a few times) before anything is reported.
  */
-
-export const reconcileSchema = z.strictObject({
-  userIds: z.array(userIdSchema).max(500).optional(),
-  /** Page through token_accounts: user ids after this one (the previous page's nextCursor). */
-  cursor: userIdSchema.optional(),
-  limit: z.int().min(1).max(500).optional(),
-  /** List accounts without drift too. */
-  includeOk: z.boolean().optional(),
-  /** Instead of accounts: compare the purchase credits in D1 with Stripe's succeeded payments. */
-  stripe: z.boolean().optional(),
-});
-export type ReconcileInput = z.output<typeof reconcileSchema>;
-
-export interface EntryDiff {
-  id: string;
-  seq: number;
-  field: string;
-  do: unknown;
-  d1: unknown;
-}
-
-export interface AccountReport {
-  userId: string;
-  ok: boolean;
-  problems: string[];
-  doBalance: number | null;
-  ledgerSum: number | null;
-  d1Sum: number | null;
-  directoryBalance: number | null;
-  entries: number;
-  d1Entries: number;
-  /** In the DO, not (yet) in D1 after the flush. */
-  missingInD1: string[];
-  /** In D1 but not in the DO: a replica row the source never had. */
-  extraInD1: string[];
-  mismatched: EntryDiff[];
-  outboxRemaining: number;
-}
-
-export interface ReconcileReport {
-  ok: boolean;
-  accounts: number;
-  drifted: number;
-  totals: {
-    doBalance: number;
-    d1DirectoryBalance: number;
-    ledgerEntries: number;
-    d1Entries: number;
-    missingInD1: number;
-    extraInD1: number;
-    mismatched: number;
-    /** Σ over accounts of |DO balance − D1 directory balance|. */
-    balanceDrift: number;
-  };
-  items: AccountReport[];
-  nextCursor: string | null;
-  durationMs: number;
-}
 
 const DEFAULT_PAGE = 100;
 const CONCURRENCY = 8;
@@ -279,27 +222,6 @@ export async function reconcile(env: Env, input: ReconcileInput = {}): Promise<R
 
 // ---------------------------------------------------------------- credits against Stripe
 
-export interface StripeDrift {
-  paymentIntentId: string;
-  userId: string | null;
-  problem: 'paid_not_credited' | 'credited_not_paid' | 'credited_twice' | 'amount_differs' | 'wrong_account';
-  detail: string;
-}
-
-export interface StripeReport {
-  configured: boolean;
-  ok: boolean;
-  /** Succeeded purchase / auto-recharge PaymentIntents seen at Stripe. */
-  payments: number;
-  paidCents: number;
-  /** purchase / auto_recharge entries in D1. */
-  credits: number;
-  creditedCents: number;
-  creditedTokens: number;
-  drift: StripeDrift[];
-  truncated: boolean;
-  durationMs: number;
-}
 
 const MAX_PAYMENT_INTENTS = 10_000;
 

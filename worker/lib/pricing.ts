@@ -1,12 +1,9 @@
-import type { BillingSettings } from './settings';
+import type { BillingSettings } from '../contracts/settings';
 
-export const TEXT_OPERATIONS = ['text_generation', 'chat', 'completion', 'embedding', 'summarization', 'content_generation', 'translation', 'analysis'] as const;
-export const OPERATIONS = [...TEXT_OPERATIONS, 'image_generation'] as const;
-export type Operation = (typeof OPERATIONS)[number];
+import type { Operation } from '../contracts/billing';
 
-/** Upper bound for token counts in one call: keeps every product far below 2^53. */
-export const MAX_TOKENS_PER_CALL = 1_000_000_000;
-export const MAX_IMAGES_PER_CALL = 100;
+// The operations and per-call bounds are part of the billing API's contract.
+export { MAX_IMAGES_PER_CALL, MAX_TOKENS_PER_CALL, OPERATIONS, TEXT_OPERATIONS, type Operation } from '../contracts/billing';
 
 export interface UsageInput {
   operation: Operation;

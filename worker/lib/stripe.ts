@@ -1,5 +1,5 @@
 import Stripe from 'stripe';
-import { AppError } from '../lib/errors';
+import { AppError } from './errors';
 
 /**
  * The Stripe SDK over fetch. With STRIPE_API_BASE set it talks to the local Stripe-compatible

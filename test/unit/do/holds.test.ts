@@ -1,0 +1,104 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_SETTINGS } from '../../../worker/contracts/settings';
+import { appendLedger } from '../../../worker/do/ledger-store';
+import { authorizeHold, earliestHoldExpiry, expireHolds, getHold, holdExpiry, MAX_HOLD_TTL_MS, pruneClosedHolds, releaseHold, settleHold } from '../../../worker/do/holds';
+import type { AccountRow } from '../../../worker/do/rows';
+import { storedAccount, T0 } from '../support/accounts';
+import { openAccountStorage, type TestStorage } from '../support/sql-storage';
+
+let s: TestStorage;
+let account: AccountRow;
+beforeEach(async () => {
+  s = await openAccountStorage();
+  const a = storedAccount(s);
+  account = s.transaction(() => appendLedger(s.sql, a, { type: 'bonus', amount: 1_000, ref: 'bonus:welcome', description: 'Welcome bonus', createdAt: T0 }))!.account;
+});
+
+// 100 tokens × 1.5 (the default multiplier) = 150.
+const hold = (key: string, ttlMs?: number, tokens = 100) => ({ idempotencyKey: key, operation: 'chat' as const, model: 'gpt-4o', estimatedTokens: tokens, ttlMs });
+const authorize = (a: AccountRow, key: string, ttlMs?: number, tokens?: number, now = T0) => authorizeHold(s.sql, s.transaction, a, DEFAULT_SETTINGS, hold(key, ttlMs, tokens), now);
+const storedReserved = () => s.rows<{ reserved: number }>('SELECT reserved FROM account')[0].reserved;
+
+describe('holds', () => {
+  it('a hold reserves its cost, replays for the same key, and is refused beyond the available balance', () => {
+    const out = authorize(account, 'h1');
+    if (!out.result.ok) throw new Error(out.result.code);
+    expect(out.result).toMatchObject({ reservedTokens: 150, expiresAt: holdExpiry(T0) });
+    expect(out.next).toMatchObject({ reserved: 150, balance: 1_000 });
+    expect(storedReserved()).toBe(150);
+    // A repeat writes nothing and answers the same.
+    expect(authorize(out.next!, 'h1')).toEqual({ result: out.result, next: null });
+    // 1,000 − 150 available: a hold of 900 is refused and recorded as failed usage.
+    const refused = authorize(out.next!, 'h2', undefined, 600);
+    expect(refused.result).toEqual({ ok: false, code: 'insufficient_balance' });
+    expect(s.rows('SELECT success, error_code, billable_tokens FROM usage')).toEqual([{ success: 0, error_code: 'insufficient_balance', billable_tokens: 0 }]);
+    expect(storedReserved()).toBe(150);
+  });
+
+  it('a hold lives at most an hour', () => {
+    expect(holdExpiry(T0, 10 * 3600_000)).toBe(T0 + MAX_HOLD_TTL_MS);
+  });
+
+  it('expires once: the second run frees nothing', () => {
+    const a = authorize(account, 'h1', 1_000).next!;
+    const b = authorize(a, 'h2', 5_000).next!;
+    expect(earliestHoldExpiry(s.sql)).toBe(T0 + 1_000);
+    expect(s.transaction(() => expireHolds(s.sql, b, T0 + 999))).toBeNull();
+    const after = s.transaction(() => expireHolds(s.sql, b, T0 + 1_000))!;
+    expect(after.reserved).toBe(150);
+    expect(s.transaction(() => expireHolds(s.sql, after, T0 + 1_000))).toBeNull();
+    expect(earliestHoldExpiry(s.sql)).toBe(T0 + 5_000);
+    const end = s.transaction(() => expireHolds(s.sql, after, T0 + 10_000))!;
+    expect(end.reserved).toBe(0);
+    expect(storedReserved()).toBe(0);
+    expect(earliestHoldExpiry(s.sql)).toBeNull();
+  });
+
+  it('settle bills the actual usage and frees the hold, once', () => {
+    const held = authorize(account, 'h1');
+    if (!held.result.ok) throw new Error();
+    const id = held.result.reservationId;
+    const out = settleHold(s.sql, s.transaction, held.next!, DEFAULT_SETTINGS, { reservationId: id, tokens: 200, success: true }, T0 + 10);
+    expect(out.result).toMatchObject({ ok: true, billableTokens: 300, balance: 700, available: 700 });
+    expect(out.next).toMatchObject({ balance: 700, reserved: 0 });
+    expect(getHold(s.sql, id)).toMatchObject({ state: 'settled', closed_at: T0 + 10 });
+    // Replays; a release after it is refused.
+    expect(settleHold(s.sql, s.transaction, out.next!, DEFAULT_SETTINGS, { reservationId: id, tokens: 200, success: true }, T0 + 20)).toEqual({ result: out.result, next: null });
+    expect(releaseHold(s.sql, s.transaction, out.next!, id, T0 + 20).result).toMatchObject({ ok: false, code: 'reservation_closed' });
+    expect(s.rows<{ sum: number }>('SELECT sum(amount) AS sum FROM ledger')[0].sum).toBe(700);
+  });
+
+  it('settling an expired hold bills the work without freeing the tokens twice', () => {
+    const held = authorize(account, 'h1', 1_000);
+    if (!held.result.ok) throw new Error();
+    const expired = s.transaction(() => expireHolds(s.sql, held.next!, T0 + 1_000))!;
+    const out = settleHold(s.sql, s.transaction, expired, DEFAULT_SETTINGS, { reservationId: held.result.reservationId, tokens: 100, success: true }, T0 + 2_000);
+    expect(out.next).toMatchObject({ balance: 850, reserved: 0 });
+  });
+
+  it('release frees an open hold once; an expired one stays expired and frees nothing', () => {
+    const h1 = authorize(account, 'h1');
+    const h2 = authorize(h1.next!, 'h2', 1_000);
+    if (!h1.result.ok || !h2.result.ok) throw new Error();
+    const expired = s.transaction(() => expireHolds(s.sql, h2.next!, T0 + 1_000))!;
+    const r1 = releaseHold(s.sql, s.transaction, expired, h1.result.reservationId, T0 + 1_000);
+    expect(r1.result).toMatchObject({ ok: true, releasedTokens: 150, available: 1_000 });
+    expect(releaseHold(s.sql, s.transaction, r1.next!, h1.result.reservationId, T0 + 2_000)).toEqual({ result: r1.result, next: null });
+    const r2 = releaseHold(s.sql, s.transaction, r1.next!, h2.result.reservationId, T0 + 1_000);
+    expect(r2.result).toMatchObject({ ok: true, releasedTokens: 0 });
+    expect(getHold(s.sql, h2.result.reservationId)?.state).toBe('expired');
+    expect(r2.next!.reserved).toBe(0);
+    expect(releaseHold(s.sql, s.transaction, r2.next!, 'res_missing', T0).result).toMatchObject({ ok: false, code: 'reservation_not_found' });
+  });
+
+  it('prunes only holds closed before the cutoff', () => {
+    const h1 = authorize(account, 'h1');
+    const h2 = authorize(h1.next!, 'h2');
+    if (!h1.result.ok || !h2.result.ok) throw new Error();
+    releaseHold(s.sql, s.transaction, h2.next!, h1.result.reservationId, T0 + 5);
+    pruneClosedHolds(s.sql, T0 + 5);
+    expect(s.rows('SELECT id FROM reservations')).toHaveLength(2);
+    pruneClosedHolds(s.sql, T0 + 6);
+    expect(s.rows<{ id: string }>('SELECT id FROM reservations').map((r) => r.id)).toEqual([h2.result.reservationId]);
+  });
+});

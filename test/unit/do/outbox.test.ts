@@ -1,0 +1,111 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { appendLedger } from '../../../worker/do/ledger-store';
+import { D1_INSERT_LEDGER, D1_INSERT_USAGE, D1_UPSERT_DIRECTORY, loadWatermarks, Outbox, OUTBOX_BATCH_ROWS } from '../../../worker/do/outbox';
+import type { AccountRow } from '../../../worker/do/rows';
+import { getMeta } from '../../../worker/do/storage';
+import { recordRefusal } from '../../../worker/do/usage';
+import { storedAccount, T0 } from '../support/accounts';
+import { openAccountStorage, type TestStorage } from '../support/sql-storage';
+
+/** A fake D1: `prepare().bind()` records the statement, `batch` lands them all or throws. */
+function fakeD1() {
+  const batches: { sql: string; args: unknown[] }[][] = [];
+  const d1 = {
+    down: false,
+    batches,
+    prepare: (sql: string) => ({ bind: (...args: unknown[]) => ({ sql, args }) }),
+    batch: async (stmts: { sql: string; args: unknown[] }[]) => {
+      if (d1.down) throw new Error('D1_ERROR: unavailable');
+      batches.push(stmts);
+      return [];
+    },
+  };
+  return d1;
+}
+
+let s: TestStorage;
+let account: AccountRow;
+beforeEach(async () => {
+  s = await openAccountStorage();
+  account = storedAccount(s);
+});
+
+const charge = (key: string, tokens: number) => {
+  account = appendLedger(
+    s.sql,
+    account,
+    { type: 'usage', amount: -tokens, description: 'chat · gpt-4o', createdAt: T0, idempotencyKey: key, params: 'p', usage: { usageId: `use_${key}`, operation: 'chat', model: 'gpt-4o', inputTokens: tokens, outputTokens: 0, images: 0, actualTokens: tokens, requestId: null, reservationId: null } },
+    { checkpoint: false },
+  )!.account;
+};
+const fund = (amount: number) => (account = s.transaction(() => appendLedger(s.sql, account, { type: 'purchase', amount, ref: `pi_${amount}`, description: 'buy', createdAt: T0 }))!.account);
+
+describe('outbox', () => {
+  it('sends ledger rows, their usage records, refusals and the directory row in one batch, then advances the watermarks', async () => {
+    fund(1_000);
+    charge('k1', 100);
+    recordRefusal(s.sql, { usage: { operation: 'chat', model: 'gpt-4o', tokens: 5_000 }, cost: { actualTokens: 5_000, images: 0 }, errorCode: 'insufficient_balance', now: T0 });
+    const outbox = new Outbox(s.sql, s.transaction);
+    expect(outbox.pending(account)).toEqual({ ledger: 2, usage: 1, directory: true });
+    const d1 = fakeD1();
+    expect(await outbox.flush(d1 as unknown as D1Database, () => account)).toEqual({ ok: true, ledger: 2, usage: 1, remaining: 0 });
+    expect(d1.batches).toHaveLength(1);
+    const [ledger, usage, dir] = d1.batches[0];
+    expect(ledger.sql).toBe(D1_INSERT_LEDGER);
+    const ledgerRows = JSON.parse(ledger.args[1] as string) as unknown[][];
+    expect(ledger.args[0]).toBe('user_1');
+    expect(ledgerRows.map((r) => [r[1], r[2], r[3], r[4]])).toEqual([
+      [1, 'purchase', 1_000, 1_000],
+      [2, 'usage', -100, 900],
+    ]);
+    // The billed charge's usage record rides on its ledger row; the refusal comes from `usage`.
+    expect(usage.sql).toBe(D1_INSERT_USAGE);
+    const usageRows = JSON.parse(usage.args[1] as string) as unknown[][];
+    expect(usageRows.map((r) => [r[0], r[7], r[8], r[9]])).toEqual([
+      ['use_k1', 100, 1, null],
+      [expect.stringMatching(/^use_/), 0, 0, 'insufficient_balance'],
+    ]);
+    expect(dir.sql).toBe(D1_UPSERT_DIRECTORY);
+    expect(dir.args.slice(0, 3)).toEqual(['user_1', 'ws_1', 900]);
+    expect(dir.args[8]).toBe(account.version);
+    expect(outbox.pending(account)).toEqual({ ledger: 0, usage: 0, directory: false });
+    expect(loadWatermarks(s.sql)).toEqual({ ledger: 2, usage: 1, directoryVersion: account.version });
+    // Nothing new: no batch at all.
+    await outbox.flush(d1 as unknown as D1Database, () => account);
+    expect(d1.batches).toHaveLength(1);
+  });
+
+  it('a failed batch advances nothing; the next flush re-sends the same rows', async () => {
+    fund(1_000);
+    charge('k1', 100);
+    const outbox = new Outbox(s.sql, s.transaction);
+    const d1 = fakeD1();
+    d1.down = true;
+    expect(await outbox.flush(d1 as unknown as D1Database, () => account)).toEqual({ ok: false, ledger: 0, usage: 0, remaining: 2 });
+    expect(outbox.failures).toBe(1);
+    expect(getMeta(s.sql, 'ledger_synced')).toBeNull();
+    expect(outbox.pending(account).ledger).toBe(2);
+    d1.down = false;
+    expect(await outbox.flush(d1 as unknown as D1Database, () => account)).toMatchObject({ ok: true, ledger: 2 });
+    expect(outbox.failures).toBe(0);
+    expect(JSON.parse(d1.batches[0][0].args[1] as string)).toHaveLength(2);
+  });
+
+  it('a burst drains in batches of OUTBOX_BATCH_ROWS, each acknowledged before the next is read', async () => {
+    fund(1_000_000);
+    for (let i = 0; i < OUTBOX_BATCH_ROWS + 50; i++) charge(`k${i}`, 1);
+    const outbox = new Outbox(s.sql, s.transaction);
+    const d1 = fakeD1();
+    expect(await outbox.flush(d1 as unknown as D1Database, () => account)).toEqual({ ok: true, ledger: OUTBOX_BATCH_ROWS + 51, usage: 0, remaining: 0 });
+    expect(d1.batches).toHaveLength(2);
+    const seqs = d1.batches.flatMap((b) => b.filter((st) => st.sql === D1_INSERT_LEDGER).flatMap((st) => (JSON.parse(st.args[1] as string) as unknown[][]).map((r) => r[1])));
+    expect(seqs).toEqual(Array.from({ length: OUTBOX_BATCH_ROWS + 51 }, (_, i) => i + 1));
+  });
+
+  it('watermarks survive a restart: a new outbox starts from the stored ones', async () => {
+    fund(1_000);
+    await new Outbox(s.sql, s.transaction).flush(fakeD1() as unknown as D1Database, () => account);
+    charge('k1', 100);
+    expect(new Outbox(s.sql, s.transaction).pending(account)).toEqual({ ledger: 1, usage: 0, directory: true });
+  });
+});

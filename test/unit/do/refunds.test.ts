@@ -1,0 +1,84 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { creditEntry, creditRefusal } from '../../../worker/do/credits';
+import { appendLedger } from '../../../worker/do/ledger-store';
+import { autoRechargePatch, disputeOpenedPatch, disputeWonPatch } from '../../../worker/do/payment-profile';
+import { lostDisputeEntry, refundEntry } from '../../../worker/do/refunds';
+import type { AccountRow } from '../../../worker/do/rows';
+import type { CreditRequest } from '../../../worker/do/types';
+import { storedAccount, T0 } from '../support/accounts';
+import { openAccountStorage, type TestStorage } from '../support/sql-storage';
+
+let s: TestStorage;
+let account: AccountRow;
+const record = (req: CreditRequest) => {
+  const { draft, opts } = creditEntry(req, T0);
+  account = s.transaction(() => appendLedger(s.sql, account, draft, opts)!.account);
+};
+beforeEach(async () => {
+  s = await openAccountStorage();
+  account = storedAccount(s);
+  // 1,000 tokens for $10.00.
+  record({ type: 'purchase', amount: 1_000, ref: 'pi_1', amountCents: 1_000, isPurchase: true });
+});
+
+describe('refunds', () => {
+  it('partial refunds take back tokens in proportion, and all of them add up to exactly the purchase', () => {
+    const takeBack = (refundId: string, cents: number) => {
+      const e = refundEntry(s.sql, { paymentIntentId: 'pi_1', refundId, refundedCents: cents });
+      if (!('credit' in e)) throw new Error(JSON.stringify(e));
+      record(e.credit);
+      return e.credit.amount;
+    };
+    expect(takeBack('re_1', 333)).toBe(-333);
+    expect(takeBack('re_2', 333)).toBe(-333);
+    expect(takeBack('re_3', 334)).toBe(-334);
+    expect(account.balance).toBe(0);
+    // Beyond the payment: nothing more.
+    expect(takeBack('re_4', 500)).toBe(-0);
+    expect(refundEntry(s.sql, { paymentIntentId: 'pi_1', refundId: 're_1', refundedCents: 333 })).toMatchObject({ duplicate: { ref: 'refund:re_1' } });
+  });
+
+  it('a refund of an unknown payment is refused', () => {
+    expect(refundEntry(s.sql, { paymentIntentId: 'pi_x', refundId: 're_1', refundedCents: 1 })).toMatchObject({ ok: false, code: 'not_found' });
+  });
+
+  it('a lost dispute takes back the payment once its entry is recorded', () => {
+    const e = lostDisputeEntry(s.sql, { disputeId: 'dp_1', paymentIntentId: 'pi_1' });
+    expect(e).toMatchObject({ type: 'dispute', amount: -1_000, ref: 'dispute:dp_1' });
+    expect(lostDisputeEntry(s.sql, { disputeId: 'dp_1', paymentIntentId: 'pi_missing' })).toBeNull();
+  });
+});
+
+describe('credits', () => {
+  it('refuses zero, fractions and the wrong sign for the type', () => {
+    expect(creditRefusal({ type: 'purchase', amount: 0, ref: 'r' })).toMatchObject({ code: 'bad_request' });
+    expect(creditRefusal({ type: 'purchase', amount: 1.5, ref: 'r' })).toMatchObject({ code: 'bad_request' });
+    expect(creditRefusal({ type: 'purchase', amount: -1, ref: 'r' })).toMatchObject({ code: 'bad_request' });
+    expect(creditRefusal({ type: 'refund', amount: 1, ref: 'r' })).toMatchObject({ code: 'bad_request' });
+    expect(creditRefusal({ type: 'adjustment', amount: -1, ref: 'r' })).toBeNull();
+  });
+
+  it('a purchase stamps last_purchase_at', () => {
+    expect(account.last_purchase_at).toBe(T0);
+  });
+});
+
+describe('payment profile', () => {
+  it('auto-recharge needs a card and no open dispute; turning it off keeps a payment in flight', () => {
+    const cfg = { enabled: true, threshold: 100, amount: 1_000, priceCents: 1_000, monthlyLimitCents: null };
+    expect(autoRechargePatch(account, cfg)).toEqual({ ok: false, code: 'no_payment_method' });
+    const carded = { ...account, default_payment_method_id: 'pm_1' };
+    expect(autoRechargePatch(carded, cfg)).toMatchObject({ ar_enabled: 1, ar_state: 'armed' });
+    expect(autoRechargePatch({ ...carded, suspended_reason: 'dispute' }, cfg)).toEqual({ ok: false, code: 'account_suspended' });
+    expect(autoRechargePatch({ ...carded, ar_state: 'in_flight' }, { ...cfg, enabled: false })).toMatchObject({ ar_enabled: 0, ar_state: 'in_flight' });
+  });
+
+  it('a dispute suspends once; winning it lifts the suspension unless the balance is negative', () => {
+    const opened = { ...account, ...disputeOpenedPatch(account, 'dp_1') } as AccountRow;
+    expect(opened).toMatchObject({ status: 'suspended', suspended_reason: 'dispute', ar_enabled: 0 });
+    expect(disputeOpenedPatch(opened, 'dp_2')).toBeNull();
+    expect(disputeWonPatch(opened)).toEqual({ status: 'active', suspended_reason: null });
+    expect(disputeWonPatch({ ...opened, balance: -5 })).toEqual({ status: 'suspended', suspended_reason: 'negative_balance' });
+    expect(disputeWonPatch(account)).toBeNull();
+  });
+});

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { IDEMPOTENCY_RETENTION_MS } from '../../../worker/do/idempotency';
+import { AlarmClock, backoffMs, MAX_BACKOFF_MS, nextDueAt, OUTBOX_FLUSH_DELAY_MS, type DueState } from '../../../worker/do/schedule';
+
+const NOW = 1_000_000;
+const idle: DueState = { now: NOW, outboxPending: false, flushFailures: 0, arState: 'off', arNextAt: null, earliestHoldExpiry: null, oldestAnswerAt: null };
+
+describe('nextDueAt', () => {
+  it('is null when nothing is due', () => {
+    expect(nextDueAt(idle)).toBeNull();
+    // An in-flight recharge without a retry time, or an armed one, is nothing to do.
+    expect(nextDueAt({ ...idle, arState: 'armed', arNextAt: NOW + 5 })).toBeNull();
+  });
+
+  it('picks the earliest due time of all kinds of work', () => {
+    const s = { ...idle, outboxPending: true, earliestHoldExpiry: NOW + 50, oldestAnswerAt: NOW - IDEMPOTENCY_RETENTION_MS + 70, arState: 'in_flight' as const, arNextAt: NOW + 60 };
+    expect(nextDueAt(s)).toBe(NOW + 50);
+    expect(nextDueAt({ ...s, earliestHoldExpiry: NOW + 500 })).toBe(NOW + 60);
+    expect(nextDueAt({ ...s, earliestHoldExpiry: null, arNextAt: null })).toBe(NOW + 70);
+    expect(nextDueAt({ ...s, earliestHoldExpiry: null, arNextAt: null, oldestAnswerAt: null })).toBe(NOW + OUTBOX_FLUSH_DELAY_MS);
+  });
+
+  it('a scheduled recharge is due now; overdue work is due now, never in the past', () => {
+    expect(nextDueAt({ ...idle, outboxPending: true, arState: 'scheduled' })).toBe(NOW);
+    expect(nextDueAt({ ...idle, earliestHoldExpiry: NOW - 10_000 })).toBe(NOW);
+  });
+
+  it('the outbox backs off after failed flushes, up to a minute', () => {
+    const s = { ...idle, outboxPending: true };
+    expect(nextDueAt({ ...s, flushFailures: 1 })).toBe(NOW + 500);
+    expect(nextDueAt({ ...s, flushFailures: 3 })).toBe(NOW + 2_000);
+    expect(nextDueAt({ ...s, flushFailures: 30 })).toBe(NOW + MAX_BACKOFF_MS);
+    expect(backoffMs(2)).toBe(1_000);
+  });
+});
+
+describe('AlarmClock', () => {
+  const fakeStorage = () => {
+    const calls: (number | null)[] = [];
+    return { calls, storage: { setAlarm: async (at: number | Date) => void calls.push(Number(at)), deleteAlarm: async () => void calls.push(null) } };
+  };
+
+  it('request only ever moves the alarm earlier', () => {
+    const { calls, storage } = fakeStorage();
+    const clock = new AlarmClock(storage, null);
+    clock.request(200);
+    clock.request(300);
+    clock.request(100);
+    expect(calls).toEqual([200, 100]);
+    expect(clock.at).toBe(100);
+  });
+
+  it('set moves it either way or clears it, and skips a write when nothing changes', () => {
+    const { calls, storage } = fakeStorage();
+    const clock = new AlarmClock(storage, 100);
+    clock.set(100);
+    clock.set(500);
+    clock.set(null);
+    expect(calls).toEqual([500, null]);
+    expect(clock.at).toBeNull();
+  });
+});

@@ -1,0 +1,132 @@
+import * as z from 'zod/mini';
+import { idempotencyKeySchema, intIn, modelSchema, userIdSchema, workspaceIdSchema } from './common';
+
+/**
+ * The billing API for AI endpoints: the same inputs and answers over the signed HTTP routes
+ * (`/api/billing/*`, JSON) and over `BillingService` RPC (wrapped in `BillingResult`).
+ */
+
+export const TEXT_OPERATIONS = ['text_generation', 'chat', 'completion', 'embedding', 'summarization', 'content_generation', 'translation', 'analysis'] as const;
+export const OPERATIONS = [...TEXT_OPERATIONS, 'image_generation'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+/** Upper bound for token counts in one call: keeps every product far below 2^53. */
+export const MAX_TOKENS_PER_CALL = 1_000_000_000;
+export const MAX_IMAGES_PER_CALL = 100;
+
+const tokens = intIn(0, MAX_TOKENS_PER_CALL);
+const images = intIn(1, MAX_IMAGES_PER_CALL);
+const operation = z.enum(OPERATIONS);
+
+export const reservationIdSchema = z.string().check(z.regex(/^res_[0-9a-z]{29}$/, 'invalid reservation id'));
+
+// ---------------------------------------------------------------- inputs
+
+export const initializeSchema = z.strictObject({ userId: userIdSchema, workspaceId: workspaceIdSchema });
+export const balanceSchema = z.strictObject({ userId: userIdSchema });
+
+const usageShape = { inputTokens: z.optional(tokens), outputTokens: z.optional(tokens), tokens: z.optional(tokens), images: z.optional(images) };
+function usageRules<T extends { operation?: string; inputTokens?: number; outputTokens?: number; tokens?: number; images?: number }>(v: T, ctx: z.core.$RefinementCtx<T>) {
+  if (v.tokens !== undefined && (v.inputTokens !== undefined || v.outputTokens !== undefined)) {
+    ctx.addIssue({ code: 'custom', message: 'give either tokens or inputTokens/outputTokens, not both', path: ['tokens'] });
+  }
+  if (v.operation === 'image_generation' && (v.tokens !== undefined || v.inputTokens !== undefined || v.outputTokens !== undefined)) {
+    ctx.addIssue({ code: 'custom', message: 'image_generation is billed per image; use images', path: ['images'] });
+  }
+  if (v.operation !== undefined && v.operation !== 'image_generation' && v.images !== undefined) {
+    ctx.addIssue({ code: 'custom', message: 'images only applies to image_generation', path: ['images'] });
+  }
+}
+
+const requestIdField = z.optional(z.string().check(z.maxLength(255)));
+
+export const chargeSchema = z
+  .strictObject({
+    userId: userIdSchema,
+    idempotencyKey: idempotencyKeySchema,
+    operation,
+    model: modelSchema,
+    ...usageShape,
+    success: z.optional(z.boolean()),
+    requestId: requestIdField,
+  })
+  .check(z.superRefine(usageRules));
+
+export const authorizeSchema = z
+  .strictObject({
+    userId: userIdSchema,
+    idempotencyKey: idempotencyKeySchema,
+    operation,
+    model: modelSchema,
+    estimatedTokens: z.optional(tokens),
+    images: z.optional(images),
+    ttlSeconds: z.optional(intIn(1, 3600)),
+  })
+  .check(
+    z.superRefine((v, ctx) => {
+      if (v.operation === 'image_generation' && v.estimatedTokens !== undefined) ctx.addIssue({ code: 'custom', message: 'image_generation is held per image; use images', path: ['estimatedTokens'] });
+      if (v.operation !== 'image_generation' && v.images !== undefined) ctx.addIssue({ code: 'custom', message: 'images only applies to image_generation', path: ['images'] });
+      if (v.operation !== 'image_generation' && v.estimatedTokens === undefined) ctx.addIssue({ code: 'custom', message: 'estimatedTokens is required for text operations', path: ['estimatedTokens'] });
+    }),
+  );
+
+export const settleSchema = z
+  .strictObject({ userId: userIdSchema, reservationId: reservationIdSchema, ...usageShape, success: z.boolean(), requestId: requestIdField })
+  .check(z.superRefine(usageRules));
+export const releaseSchema = z.strictObject({ userId: userIdSchema, reservationId: reservationIdSchema });
+
+/** What a caller sends (`z.input`: defaults and coercions not yet applied). */
+export type InitializeInput = z.input<typeof initializeSchema>;
+export type BalanceInput = z.input<typeof balanceSchema>;
+export type ChargeInput = z.input<typeof chargeSchema>;
+export type AuthorizeInput = z.input<typeof authorizeSchema>;
+export type SettleInput = z.input<typeof settleSchema>;
+export type ReleaseInput = z.input<typeof releaseSchema>;
+
+/** What validation hands on to the account's DO (`z.output`). */
+export type ChargeParams = z.output<typeof chargeSchema>;
+export type AuthorizeParams = z.output<typeof authorizeSchema>;
+export type SettleParams = z.output<typeof settleSchema>;
+
+// ---------------------------------------------------------------- answers
+
+export const ACCOUNT_STATUSES = ['active', 'suspended'] as const;
+export type AccountStatus = (typeof ACCOUNT_STATUSES)[number];
+export type AlertLevel = 'ok' | 'low' | 'critical';
+
+/** `getBalance` (and the balance part of `initializeAccount`). */
+export interface BalanceAnswer {
+  balance: number;
+  reserved: number;
+  available: number;
+  status: AccountStatus;
+  alertLevel: AlertLevel;
+}
+
+/** `initializeAccount`: `created: false` when the account already existed (nothing changed). */
+export interface InitializeAnswer extends BalanceAnswer {
+  created: boolean;
+}
+
+/** `charge` and `settle`. `transactionId` is null when nothing was billed (a failed operation). */
+export interface ChargeAnswer {
+  transactionId: string | null;
+  billableTokens: number;
+  balance: number;
+  available: number;
+}
+
+/** `authorize`: the hold, which expires at `expiresAt` (epoch ms) unless settled or released. */
+export interface AuthorizeAnswer {
+  reservationId: string;
+  reservedTokens: number;
+  expiresAt: number;
+}
+
+/** `release`. */
+export interface ReleaseAnswer {
+  reservationId: string;
+  releasedTokens: number;
+  balance: number;
+  available: number;
+}

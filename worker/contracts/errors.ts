@@ -1,0 +1,90 @@
+/** Every error the API can answer with. One code → one HTTP status. */
+export const ERROR_STATUS = {
+  bad_request: 400,
+  invalid_json: 400,
+  unauthorized: 401,
+  invalid_credentials: 401,
+  invalid_billing_secret: 401,
+  insufficient_balance: 402,
+  account_suspended: 402,
+  forbidden: 403,
+  not_found: 404,
+  account_not_found: 404,
+  package_not_found: 404,
+  reservation_not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  no_payment_method: 409,
+  idempotency_conflict: 409,
+  email_taken: 409,
+  reservation_closed: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  unknown_model: 422,
+  rate_limited: 429,
+  internal: 500,
+  upstream_unavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** The seed's user-facing messages, kept word for word. */
+export const DEFAULT_MESSAGES: Partial<Record<ErrorCode, string>> = {
+  invalid_billing_secret: 'Invalid billing secret',
+  insufficient_balance: 'Insufficient token balance',
+  account_not_found: 'Token account not found',
+  package_not_found: 'Package not found',
+  no_payment_method: 'Auto-recharge needs a saved card: buy tokens once to save one',
+  account_suspended: 'Token account is suspended',
+  idempotency_conflict: 'Idempotency key was already used with different parameters',
+  reservation_not_found: 'Reservation not found',
+  reservation_closed: 'Reservation is no longer open',
+  unauthorized: 'Authentication required',
+  invalid_credentials: 'Invalid email or password',
+  email_taken: 'An account with this email already exists',
+  forbidden: 'Forbidden',
+  not_found: 'Not found',
+  internal: 'Internal server error',
+  rate_limited: 'Too many requests',
+};
+
+/**
+ * The one error shape: the `error` of every HTTP error answer (`{ error: ErrorBody }`) and of
+ * every refused `BillingService` RPC call (`{ ok: false, error: ErrorBody }`). `requestId`
+ * names the request in the Worker's logs (also sent as the `x-request-id` header).
+ */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  details?: unknown;
+  requestId?: string;
+}
+
+export function errorBody(code: ErrorCode, message?: string, details?: unknown, requestId?: string): ErrorBody {
+  const body: ErrorBody = { code, message: message ?? DEFAULT_MESSAGES[code] ?? code };
+  if (details !== undefined) body.details = details;
+  if (requestId !== undefined) body.requestId = requestId;
+  return body;
+}
+
+/** The HTTP error answer. */
+export interface ErrorAnswer {
+  error: ErrorBody;
+}
+
+/** Tagged failure returned (never thrown) by the DO's RPC methods for expected outcomes. */
+export interface Failure {
+  ok: false;
+  code: ErrorCode;
+  message?: string;
+}
+
+/** A DO answer: its fields with `ok: true`, or a `Failure`. */
+export type Result<T> = ({ ok: true } & T) | Failure;
+
+/** What `BillingService` answers over RPC, where thrown errors would lose their codes. */
+export type BillingResult<T> = { ok: true; data: T } | { ok: false; error: ErrorBody };
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.prototype.hasOwnProperty.call(ERROR_STATUS, code);
+}

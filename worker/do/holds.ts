@@ -1,0 +1,136 @@
+import type { BillingSettings } from '../contracts/settings';
+import { newId } from '../lib/crypto';
+import { computeCost, type UsageInput } from '../lib/pricing';
+import { refusal, saveAccount } from './account-store';
+import { canonical, remember, replay } from './idempotency';
+import { INSERT_RESERVATION, RESERVATION_COLUMNS, SELECT_RESERVATION, valuesOf, type AccountRow, type ReservationRow } from './rows';
+import type { Sql, Transaction } from './storage';
+import type { AuthorizeRequest, AuthorizeResult, ChargeResult, ReleaseResult, Result, SettleRequest } from './types';
+import { recordRefusal, recordUsage, type Outcome } from './usage';
+
+/**
+ * Holds (reservations): an amount set aside until the operation is settled, released, or
+ * expired by the alarm (I7), each exactly once. Each function keeps the `reservations` table and
+ * the account's `reserved` together, inside the caller's transaction, and returns the account.
+ */
+
+export const DEFAULT_HOLD_TTL_MS = 10 * 60_000;
+export const MAX_HOLD_TTL_MS = 60 * 60_000;
+
+/** When a hold asked to live `ttlMs` (default 10 min, at most an hour) expires. */
+export function holdExpiry(now: number, ttlMs?: number): number {
+  return now + Math.min(ttlMs ?? DEFAULT_HOLD_TTL_MS, MAX_HOLD_TTL_MS);
+}
+
+/** Sets `amount` aside (the caller checked that the available balance covers it). */
+export function openHold(sql: Sql, account: AccountRow, h: { id: string; amount: number; operation: string; model: string; idempotencyKey: string; expiresAt: number; now: number }): AccountRow {
+  const row: ReservationRow = { id: h.id, amount: h.amount, operation: h.operation, model: h.model, idempotency_key: h.idempotencyKey, state: 'open', expires_at: h.expiresAt, created_at: h.now, closed_at: null };
+  sql.exec(INSERT_RESERVATION, ...valuesOf(RESERVATION_COLUMNS, row));
+  return saveAccount(sql, account, { reserved: account.reserved + h.amount }, h.now);
+}
+
+export function getHold(sql: Sql, id: string): ReservationRow | null {
+  return sql.exec<ReservationRow>(SELECT_RESERVATION, id).toArray()[0] ?? null;
+}
+
+/**
+ * Closes a hold as settled or released, freeing its tokens from `reserved` when it was open.
+ * An expired hold was freed by the alarm: settling it only marks it settled, and releasing it
+ * changes nothing (it stays expired). `freed`: the tokens this released.
+ */
+export function closeHold(sql: Sql, account: AccountRow, hold: Pick<ReservationRow, 'id' | 'amount' | 'state'>, state: 'settled' | 'released', now: number): { account: AccountRow; freed: number } {
+  if (hold.state !== 'open' && hold.state !== 'expired') throw new Error(`hold ${hold.id} is ${hold.state}`);
+  if (hold.state === 'expired' && state === 'released') return { account, freed: 0 };
+  if (sql.exec(`UPDATE reservations SET state = ?, closed_at = ? WHERE id = ? AND state = ?`, state, now, hold.id, hold.state).rowsWritten === 0) {
+    throw new Error(`hold ${hold.id} is no longer ${hold.state}`);
+  }
+  if (hold.state === 'expired') return { account, freed: 0 };
+  return { account: saveAccount(sql, account, { reserved: account.reserved - hold.amount }, now), freed: hold.amount };
+}
+
+/** Expires every open hold due by `now`, once, and frees their tokens. Null when none was due. */
+export function expireHolds(sql: Sql, account: AccountRow, now: number): AccountRow | null {
+  const due = sql.exec<{ id: string; amount: number }>(`SELECT id, amount FROM reservations WHERE state = 'open' AND expires_at <= ?`, now).toArray();
+  if (due.length === 0) return null;
+  let freed = 0;
+  for (const r of due) {
+    if (sql.exec(`UPDATE reservations SET state = 'expired', closed_at = ? WHERE id = ? AND state = 'open'`, now, r.id).rowsWritten > 0) freed += r.amount;
+  }
+  return saveAccount(sql, account, { reserved: account.reserved - freed }, now);
+}
+
+/** When the next open hold expires, or null. */
+export function earliestHoldExpiry(sql: Sql): number | null {
+  return sql.exec<{ t: number | null }>(`SELECT min(expires_at) AS t FROM reservations WHERE state = 'open'`).one().t;
+}
+
+/** Deletes holds closed before `before`. One indexed probe when nothing is due. */
+export function pruneClosedHolds(sql: Sql, before: number): void {
+  const closed = sql.exec<{ t: number | null }>(`SELECT min(closed_at) AS t FROM reservations WHERE state != 'open'`).one().t;
+  if (closed !== null && closed < before) sql.exec(`DELETE FROM reservations WHERE state != 'open' AND closed_at < ?`, before);
+}
+
+// ---------------------------------------------------------------- operations (see TokenAccount's RPC methods)
+
+/** Holds an operation's estimated cost, if the available balance covers it (a refusal is recorded as failed usage). */
+export function authorizeHold(sql: Sql, transaction: Transaction, account: AccountRow, settings: BillingSettings, req: AuthorizeRequest, now: number): Outcome<AuthorizeResult> {
+  const params = canonical('authorize', req);
+  const stored = replay(sql, req.idempotencyKey, params);
+  if (stored) return { result: stored as Result<AuthorizeResult>, next: null };
+  const usage: UsageInput = { operation: req.operation, model: req.model, tokens: req.estimatedTokens ?? 0, images: req.images };
+  const cost = computeCost(settings, usage);
+  if (!cost.ok) return { result: { ok: false, code: cost.code, message: cost.message }, next: null };
+  const amount = cost.billableTokens;
+  const refused = refusal(account, amount);
+  if (refused) {
+    transaction(() => recordRefusal(sql, { usage, cost, errorCode: refused.code, now }));
+    return { result: refused, next: account };
+  }
+  const id = newId('res');
+  const expiresAt = holdExpiry(now, req.ttlMs);
+  const result: Result<AuthorizeResult> = { ok: true, reservationId: id, reservedTokens: amount, expiresAt };
+  const next = transaction(() => {
+    remember(sql, req.idempotencyKey, params, result, now);
+    return openHold(sql, account, { id, amount, operation: req.operation, model: req.model, idempotencyKey: req.idempotencyKey, expiresAt, now });
+  });
+  return { result, next };
+}
+
+/** Bills a held operation's actual usage and frees its hold, in one transaction. Idempotent by reservation id. */
+export function settleHold(sql: Sql, transaction: Transaction, account: AccountRow, settings: BillingSettings, req: SettleRequest, now: number): Outcome<ChargeResult> {
+  const key = `settle:${req.reservationId}`;
+  const params = canonical('settle', req);
+  const stored = replay(sql, key, params);
+  if (stored) return { result: stored as Result<ChargeResult>, next: null };
+  const hold = getHold(sql, req.reservationId);
+  if (!hold) return { result: { ok: false, code: 'reservation_not_found' }, next: null };
+  if (hold.state !== 'open' && hold.state !== 'expired') return { result: { ok: false, code: 'reservation_closed', message: `Reservation is ${hold.state}` }, next: null };
+  const usage: UsageInput = { operation: hold.operation as UsageInput['operation'], model: hold.model, inputTokens: req.inputTokens, outputTokens: req.outputTokens, tokens: req.tokens, images: req.images };
+  const cost = computeCost(settings, usage);
+  if (!cost.ok) return { result: { ok: false, code: cost.code, message: cost.message }, next: null };
+  const billable = req.success ? cost.billableTokens : 0;
+  return transaction(() => {
+    const freed = closeHold(sql, account, hold, 'settled', now).account;
+    const done = recordUsage(sql, freed, { key, params, usage: { ...usage, requestId: req.requestId }, cost, billable, success: req.success, reservationId: hold.id, now });
+    // The replay check above found no answer for this key; throwing rolls the hold's release back.
+    if (!done) throw new Error(`settle key ${key} already used`);
+    return { result: done.result, next: done.next };
+  });
+}
+
+/** Frees a hold without billing. Idempotent by reservation id. */
+export function releaseHold(sql: Sql, transaction: Transaction, account: AccountRow, reservationId: string, now: number): Outcome<ReleaseResult> {
+  const key = `release:${reservationId}`;
+  const params = canonical('release', { reservationId });
+  const stored = replay(sql, key, params);
+  if (stored) return { result: stored as Result<ReleaseResult>, next: null };
+  const hold = getHold(sql, reservationId);
+  if (!hold) return { result: { ok: false, code: 'reservation_not_found' }, next: null };
+  if (hold.state === 'settled') return { result: { ok: false, code: 'reservation_closed', message: 'Reservation is settled' }, next: null };
+  return transaction(() => {
+    const { account: next, freed } = closeHold(sql, account, hold, 'released', now);
+    const result: Result<ReleaseResult> = { ok: true, reservationId, releasedTokens: freed, balance: next.balance, available: next.balance - next.reserved };
+    remember(sql, key, params, result, now);
+    return { result, next };
+  });
+}

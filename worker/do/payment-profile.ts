@@ -1,0 +1,48 @@
+import type { AccountRow } from './rows';
+import type { AutoRechargeConfig, Failure } from './types';
+
+/**
+ * The account's Stripe side as account changes: customer, saved card, auto-recharge settings,
+ * and what disputes do to its status. Each returns the patch to save (or null: nothing to
+ * change); the facade commits it.
+ */
+
+/** The customer is recorded once; a later, different id is ignored. */
+export function stripeCustomerPatch(a: AccountRow, customerId: string): Partial<AccountRow> | null {
+  return a.stripe_customer_id ? null : { stripe_customer_id: customerId };
+}
+
+export function paymentMethodPatch(a: AccountRow, paymentMethodId: string): Partial<AccountRow> | null {
+  return a.default_payment_method_id === paymentMethodId ? null : { default_payment_method_id: paymentMethodId };
+}
+
+/**
+ * Turning auto-recharge on needs a saved card and no open dispute. Off never interrupts a
+ * payment already in flight: it ends as it ends, and the machine then stays off.
+ */
+export function autoRechargePatch(a: AccountRow, cfg: AutoRechargeConfig): Partial<AccountRow> | Failure {
+  if (cfg.enabled && !a.default_payment_method_id) return { ok: false, code: 'no_payment_method' };
+  if (cfg.enabled && a.suspended_reason === 'dispute') return { ok: false, code: 'account_suspended' };
+  const state = !cfg.enabled ? (a.ar_state === 'in_flight' ? 'in_flight' : 'off') : a.ar_state === 'off' ? 'armed' : a.ar_state;
+  return {
+    ar_enabled: cfg.enabled ? 1 : 0,
+    ar_threshold: cfg.threshold,
+    ar_amount: cfg.amount,
+    ar_price_cents: cfg.priceCents,
+    ar_monthly_limit_cents: cfg.monthlyLimitCents,
+    ar_state: state,
+    ar_last_error: cfg.enabled ? null : a.ar_last_error,
+  };
+}
+
+/** A dispute opened: suspend and stop auto-recharge until it is resolved (once per account, not per dispute). */
+export function disputeOpenedPatch(a: AccountRow, disputeId: string): Partial<AccountRow> | null {
+  if (a.suspended_reason === 'dispute') return null;
+  return { status: 'suspended', suspended_reason: 'dispute', ar_enabled: 0, ar_state: a.ar_state === 'in_flight' ? 'in_flight' : 'off', ar_last_error: `dispute ${disputeId}` };
+}
+
+/** A dispute won: lift the dispute suspension (a negative balance still suspends). */
+export function disputeWonPatch(a: AccountRow): Partial<AccountRow> | null {
+  if (a.suspended_reason !== 'dispute') return null;
+  return a.balance < 0 ? { status: 'suspended', suspended_reason: 'negative_balance' } : { status: 'active', suspended_reason: null };
+}

@@ -1,0 +1,76 @@
+import { IDEMPOTENCY_RETENTION_MS } from './idempotency';
+import type { AutoRechargeState } from './rows';
+
+/**
+ * One alarm per object does every kind of due work; this says when it is next due. Pure: the
+ * facade gathers the state, this picks the time.
+ */
+
+/** Delay before the outbox flushes, so a burst of charges shares one D1 batch. */
+export const OUTBOX_FLUSH_DELAY_MS = 100;
+export const MAX_BACKOFF_MS = 60_000;
+
+/** 0.5 s, 1 s, 2 s … capped at a minute: the retry delay after `failures` failed runs in a row. */
+export function backoffMs(failures: number): number {
+  return Math.min(MAX_BACKOFF_MS, 500 * 2 ** (failures - 1));
+}
+
+export interface DueState {
+  now: number;
+  /** Anything waiting for D1 (rows, the directory snapshot, recharge attempts). */
+  outboxPending: boolean;
+  /** Failed flushes in a row: the flush backs off. */
+  flushFailures: number;
+  arState: AutoRechargeState | null;
+  /** When an in-flight recharge is next retried. */
+  arNextAt: number | null;
+  earliestHoldExpiry: number | null;
+  /** When the oldest stored idempotency answer was made (it is pruned a retention period later). */
+  oldestAnswerAt: number | null;
+}
+
+/** The earliest time any work is due (never before `now`), or null when nothing is. */
+export function nextDueAt(s: DueState): number | null {
+  const due: number[] = [];
+  if (s.outboxPending) due.push(s.flushFailures === 0 ? s.now + OUTBOX_FLUSH_DELAY_MS : s.now + backoffMs(s.flushFailures));
+  if (s.arState === 'scheduled') due.push(s.now);
+  if (s.arState === 'in_flight' && s.arNextAt !== null) due.push(s.arNextAt);
+  if (s.earliestHoldExpiry !== null) due.push(s.earliestHoldExpiry);
+  if (s.oldestAnswerAt !== null) due.push(s.oldestAnswerAt + IDEMPOTENCY_RETENTION_MS);
+  return due.length ? Math.max(s.now, Math.min(...due)) : null;
+}
+
+/**
+ * The object's one alarm, with the time it is set for kept in memory so most requests cost no
+ * storage call. Alarm writes are not awaited (they ride the output gate).
+ */
+export class AlarmClock {
+  constructor(
+    private readonly storage: Pick<DurableObjectStorage, 'setAlarm' | 'deleteAlarm'>,
+    /** When the alarm is set for (null: not set). */
+    public at: number | null,
+  ) {}
+
+  /** Makes sure the alarm fires by `at`: an earlier alarm already set stays. */
+  request(at: number): void {
+    if (this.at !== null && this.at <= at) return;
+    this.at = at;
+    this.storage.setAlarm(at).catch(alarmWriteFailed);
+  }
+
+  /** Sets the alarm to exactly `at`, moving a later or stale one, or clears it (null). */
+  set(at: number | null): void {
+    if (at === this.at) return;
+    this.at = at;
+    (at === null ? this.storage.deleteAlarm() : this.storage.setAlarm(at)).catch(alarmWriteFailed);
+  }
+}
+
+/**
+ * An alarm write only fails when the object is being reset or its storage is broken, and then
+ * the runtime discards this instance and the next one reloads the alarm from storage: note it
+ * instead of leaving an unhandled rejection.
+ */
+function alarmWriteFailed(err: unknown): void {
+  console.warn('alarm write failed (object reset?)', err instanceof Error ? err.message : String(err));
+}
