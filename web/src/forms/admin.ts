@@ -1,11 +1,10 @@
 // /admin/tokens forms: grants, packages and system settings.
+import type { GrantInput, PackageInput } from '../../../worker/contracts/admin';
+import type { SettingsView } from '../../../worker/contracts/settings';
 import { DOLLARS, SIGNED_WHOLE, isWhole, result, toCents, type Checked, type FieldErrors } from '.';
 
-export interface GrantBody {
-  userId: string;
-  amount: number;
-  reason: string;
-}
+/** What POST /api/admin/grants takes (its idempotency key is not asked for here). */
+export type GrantBody = Omit<GrantInput, 'idempotencyKey'>;
 
 /** "Grant tokens": a user, a positive whole number of tokens, and a reason for the audit log. */
 export function checkGrant(form: { userId: string; amount: string; reason: string }): Checked<GrantBody, 'user' | 'amount' | 'reason'> {
@@ -28,16 +27,8 @@ export interface PackageForm {
   sortOrder: string;
 }
 
-export interface PackageBody {
-  name: string;
-  description: string;
-  tokens: number;
-  priceCents: number;
-  stripePriceId: string;
-  popular: boolean;
-  active: boolean;
-  sortOrder: number;
-}
+/** What POST /api/admin/packages and PUT /api/admin/packages/:id take (the id is the server's to pick). */
+export type PackageBody = Omit<PackageInput, 'id'>;
 
 /** The package editor (new or existing package). Messages name their field: the form shows only the first. */
 export function checkPackage(form: PackageForm): Checked<PackageBody, 'name' | 'tokens' | 'price' | 'sortOrder'> {
@@ -61,15 +52,8 @@ export function checkPackage(form: PackageForm): Checked<PackageBody, 'name' | '
 /** The settings form's text fields; `minimumPurchase` is in dollars. */
 export type SettingsField = 'tokenMultiplier' | 'tokensPerUsd' | 'minimumPurchase' | 'welcomeBonus' | 'lowBalanceThreshold' | 'criticalBalanceThreshold';
 
-export interface SettingsBody {
-  tokenMultiplier: number;
-  imageCosts: Record<string, number>;
-  tokensPerUsd: number;
-  minimumPurchaseCents: number;
-  welcomeBonus: number;
-  lowBalanceThreshold: number;
-  criticalBalanceThreshold: number;
-}
+/** PUT /api/admin/settings takes the whole settings view (any subset would do). */
+export type SettingsBody = SettingsView;
 
 const WHOLE_SETTINGS = ['tokensPerUsd', 'welcomeBonus', 'lowBalanceThreshold', 'criticalBalanceThreshold'] as const;
 

@@ -1,5 +1,6 @@
 // /tokens forms: the custom purchase amount and auto-recharge.
 import * as f from '../format';
+import type { AutoRechargeInput } from '../../../worker/contracts/account';
 import { DOLLARS, isWhole, result, toCents, type Checked, type FieldErrors } from '.';
 
 export interface CustomAmountBody {
@@ -16,13 +17,8 @@ export function checkCustomAmount(dollars: string, minCents: number): Checked<Cu
   return result(errors, () => ({ amountCents: toCents(dollars) }));
 }
 
-export interface AutoRechargeBody {
-  enabled: boolean;
-  threshold: number;
-  amount: number;
-  /** null: no monthly limit. */
-  monthlyLimitCents: number | null;
-}
+/** PUT /api/account/auto-recharge's body; here `monthlyLimitCents` is always given, null for no limit. */
+export type AutoRechargeBody = Required<AutoRechargeInput>;
 
 /**
  * The auto-recharge form. `amount` is the token count already taken from the package picker or

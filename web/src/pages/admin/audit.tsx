@@ -33,7 +33,7 @@ export function AuditSection() {
           rowKey={(a) => a.id}
           columns={[
             { label: 'When', class: 'nowrap', cardLabel: true, cell: (a) => <time dateTime={f.isoDateTime(a.createdAt)}>{f.when(a.createdAt)}</time> },
-            { label: 'Who', cardLabel: true, cell: (a) => a.actor?.email ?? a.actorEmail ?? <span class="mono">{a.actor?.id ?? a.actorUserId ?? 'system'}</span> },
+            { label: 'Who', cardLabel: true, cell: (a) => a.actor?.email ?? <span class="mono">{a.actor?.id ?? 'system'}</span> },
             { label: 'Action', cardLabel: true, cell: (a) => <code>{a.action}</code> },
             { label: 'Target', class: 'mono', cardLabel: true, cell: (a) => a.target ?? '—' },
             {

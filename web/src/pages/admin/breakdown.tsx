@@ -3,7 +3,7 @@ import { get } from '../../api';
 import { DataTable, Field, Section, Spinner } from '../../components/ui';
 import * as f from '../../format';
 import { useLoad, type Loaded } from '../../hooks/use-load';
-import type { Breakdown } from './types';
+import type { BreakdownTotals, ModelsAnswer, OperationsAnswer } from './types';
 
 const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 
@@ -13,8 +13,8 @@ export function BreakdownSection() {
   const [from, setFrom] = useState(isoDay(new Date(today.getTime() - 29 * 86_400_000)));
   const [to, setTo] = useState(isoDay(today));
   const [range, setRange] = useState({ from, to });
-  const models = useLoad(() => get<Breakdown>('/api/admin/stats/models', range), [range]);
-  const ops = useLoad(() => get<Breakdown>('/api/admin/stats/operations', range), [range]);
+  const models = useLoad(() => get<ModelsAnswer>('/api/admin/stats/models', range), [range]);
+  const ops = useLoad(() => get<OperationsAnswer>('/api/admin/stats/operations', range), [range]);
   const apply = (e: Event) => {
     e.preventDefault();
     setRange({ from, to });
@@ -33,17 +33,18 @@ export function BreakdownSection() {
         </button>
       </form>
       <div class="grid-2 tight">
-        <UsageTable title="By model" keyName="model" testId="models-table" state={models} />
-        <UsageTable title="By operation" keyName="operation" testId="operations-table" state={ops} />
+        <UsageTable title="By model" label="Model" testId="models-table" state={models} rows={models.data?.models.map((r) => ({ ...r, name: r.model }))} />
+        <UsageTable title="By operation" label="Operation" testId="operations-table" state={ops} rows={ops.data?.operations.map((r) => ({ ...r, name: r.operation }))} />
       </div>
     </Section>
   );
 }
 
-function UsageTable(props: { title: string; keyName: 'model' | 'operation'; testId: string; state: Loaded<Breakdown> }) {
+/** One breakdown table; `rows` are the answer's rows, each named by its model or operation. */
+function UsageTable(props: { title: string; label: string; testId: string; state: Loaded<unknown>; rows: (BreakdownTotals & { name: string })[] | undefined }) {
   const { data, error, loading } = props.state;
-  const items = data?.items ?? data?.models ?? data?.operations ?? [];
-  const label = props.keyName === 'model' ? 'Model' : 'Operation';
+  const items = props.rows ?? [];
+  const { label } = props;
   return (
     <div>
       <h3>{props.title}</h3>
@@ -56,13 +57,13 @@ function UsageTable(props: { title: string; keyName: 'model' | 'operation'; test
           testId={props.testId}
           class="compact"
           rows={items}
-          rowKey={(r) => r[props.keyName] ?? ''}
+          rowKey={(r) => r.name}
           columns={[
-            { label, rowHeader: true, cell: (r) => r[props.keyName] },
+            { label, rowHeader: true, cell: (r) => r.name },
             { label: 'Requests', num: true, cell: (r) => f.tokens(r.requests) },
             { label: 'Actual', num: true, cell: (r) => f.tokens(r.actualTokens) },
             { label: 'Billable', num: true, cell: (r) => f.tokens(r.billableTokens) },
-            { label: 'Failures', num: true, cell: (r) => f.tokens(r.failures ?? 0) },
+            { label: 'Failures', num: true, cell: (r) => f.tokens(r.failures) },
             { label: 'Margin', num: true, cell: (r) => f.percent(r.profitMarginPercent) },
           ]}
         />

@@ -4,15 +4,15 @@ import { DailyChart, type ChartSeries } from '../../components/chart';
 import { Section, Spinner } from '../../components/ui';
 import * as f from '../../format';
 import { useLoad } from '../../hooks/use-load';
-import type { DailyStat } from './types';
+import type { DailyAnswer } from './types';
 
 const compactUsd = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 });
 
 /** "Usage over time": billable and actual tokens and revenue per day, over a chosen period. */
 export function DailySection() {
   const [days, setDays] = useState(30);
-  const { data, error, loading } = useLoad(() => get<{ byDay?: DailyStat[]; days?: DailyStat[] }>('/api/admin/stats/daily', { days }), [days]);
-  const rows = data?.byDay ?? data?.days ?? [];
+  const { data, error, loading } = useLoad(() => get<DailyAnswer>('/api/admin/stats/daily', { days }), [days]);
+  const rows = data?.byDay ?? [];
   const x = useMemo(() => rows.map((r) => r.day.slice(0, 10)), [data]);
   const series = useMemo<ChartSeries[]>(
     () => [

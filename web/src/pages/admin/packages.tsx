@@ -1,10 +1,11 @@
 import { useRef, useState } from 'preact/hooks';
-import { get, post, put, type Package } from '../../api';
+import { get, post, put } from '../../api';
 import { DataTable, Field, Notice, Section, Spinner } from '../../components/ui';
 import * as f from '../../format';
 import { checkPackage, type PackageForm } from '../../forms/admin';
 import { useForm } from '../../hooks/use-form';
 import { useLoad } from '../../hooks/use-load';
+import type { AdminPackagesAnswer, PackageView as Package } from './types';
 
 const EMPTY_PKG: PackageForm = { name: '', description: '', tokens: '', price: '', stripePriceId: '', popular: false, active: true, sortOrder: '0' };
 
@@ -13,24 +14,24 @@ const formOf = (p: Package | null): PackageForm =>
   p
     ? {
         name: p.name,
-        description: p.description ?? '',
+        description: p.description,
         tokens: String(p.tokens),
         price: (p.priceCents / 100).toFixed(2),
-        stripePriceId: p.stripePriceId ?? '',
+        stripePriceId: p.stripePriceId,
         popular: !!p.popular,
-        active: p.active !== false,
-        sortOrder: String(p.sortOrder ?? 0),
+        active: p.active,
+        sortOrder: String(p.sortOrder),
       }
     : EMPTY_PKG;
 
 /** "Packages": the token packages on sale, in their sort order, with an editor for superadmins. */
 export function PackagesSection(props: { canWrite: boolean }) {
-  const { data, error: loadError, reload } = useLoad(() => get<{ packages: Package[] }>('/api/admin/packages'), []);
+  const { data, error: loadError, reload } = useLoad(() => get<AdminPackagesAnswer>('/api/admin/packages'), []);
   const [editing, setEditing] = useState<string | null>(null); // package id, 'new', or null
   const [form, setForm] = useState<PackageForm>(EMPTY_PKG);
   const { error, setError, done, setDone, busy, submit } = useForm();
   const formHeading = useRef<HTMLHeadingElement>(null);
-  const pkgs = [...(data?.packages ?? [])].sort((a, b) => (a.sortOrder ?? 0) - (b.sortOrder ?? 0));
+  const pkgs = [...(data?.packages ?? [])].sort((a, b) => a.sortOrder - b.sortOrder);
 
   const open = (p: Package | null) => {
     setEditing(p ? p.id : 'new');
@@ -81,7 +82,7 @@ export function PackagesSection(props: { canWrite: boolean }) {
           testId="packages-table"
           rows={pkgs}
           rowKey={(p) => p.id}
-          rowAttrs={(p) => ({ class: p.active === false ? 'inactive' : undefined })}
+          rowAttrs={(p) => ({ class: p.active ? undefined : 'inactive' })}
           columns={[
             {
               label: 'Name',
@@ -101,11 +102,11 @@ export function PackagesSection(props: { canWrite: boolean }) {
               label: 'Flags',
               cell: (p) => (
                 <>
-                  {p.popular ? <span class="badge badge-info">popular</span> : null} {p.active === false ? <span class="badge badge-muted">inactive</span> : <span class="badge badge-ok">active</span>}
+                  {p.popular ? <span class="badge badge-info">popular</span> : null} {p.active ? <span class="badge badge-ok">active</span> : <span class="badge badge-muted">inactive</span>}
                 </>
               ),
             },
-            { label: 'Order', num: true, cell: (p) => p.sortOrder ?? 0 },
+            { label: 'Order', num: true, cell: (p) => p.sortOrder },
             props.canWrite && {
               label: 'Actions',
               hiddenLabel: true,

@@ -4,7 +4,7 @@ import { Field, Notice, Section, Spinner } from '../../components/ui';
 import { checkSettings, type SettingsField } from '../../forms/admin';
 import { useForm } from '../../hooks/use-form';
 import { useLoad } from '../../hooks/use-load';
-import type { Settings } from './types';
+import type { SettingsAnswer } from './types';
 
 const FIELDS: readonly SettingsField[] = ['tokenMultiplier', 'tokensPerUsd', 'minimumPurchase', 'welcomeBonus', 'lowBalanceThreshold', 'criticalBalanceThreshold'];
 
@@ -22,7 +22,7 @@ const HINTS: Partial<Record<SettingsField, string>> = {
 
 /** "Settings": pricing, thresholds and image costs; read-only (a disabled fieldset) for admins. */
 export function SettingsSection(props: { canWrite: boolean }) {
-  const { data, error: loadError, reload } = useLoad(() => get<{ settings: Settings }>('/api/admin/settings'), []);
+  const { data, error: loadError, reload } = useLoad(() => get<SettingsAnswer>('/api/admin/settings'), []);
   const [form, setForm] = useState<Record<SettingsField, string> | null>(null);
   const [images, setImages] = useState<[string, string][]>([]);
   const { error, done, busy, submit } = useForm();
@@ -38,7 +38,7 @@ export function SettingsSection(props: { canWrite: boolean }) {
       lowBalanceThreshold: String(s.lowBalanceThreshold),
       criticalBalanceThreshold: String(s.criticalBalanceThreshold),
     });
-    setImages(Object.entries(s.imageCosts ?? {}).map(([k, v]) => [k, String(v)]));
+    setImages(Object.entries(s.imageCosts).map(([k, v]) => [k, String(v)]));
   }, [data]);
 
   const set = (k: SettingsField) => (e: Event) => setForm((fm) => ({ ...fm!, [k]: (e.currentTarget as HTMLInputElement).value }));

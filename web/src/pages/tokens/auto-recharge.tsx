@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { put, type Account, type AutoRecharge, type Package, type PackagesAnswer } from '../../api';
+import { put, type Account, type AutoRecharge, type AutoRechargeAnswer, type Package, type PackagesAnswer } from '../../api';
 import { Field, Notice, Section, describedBy } from '../../components/ui';
 import * as f from '../../format';
 import { checkAutoRecharge } from '../../forms/tokens';
@@ -14,7 +14,7 @@ const STATE_TEXT: Record<string, string> = {
 
 /** "Auto-recharge": turn it on or off, with its threshold, amount per recharge and optional monthly limit. */
 export function AutoRechargeForm(props: { account: Account; pkgs: PackagesAnswer | null; onSaved: (ar: AutoRecharge) => void }) {
-  const ar = props.account.autoRecharge ?? { enabled: false, threshold: 0, amount: 0 };
+  const ar = props.account.autoRecharge;
   const packages = props.pkgs?.packages ?? [];
   const [enabled, setEnabled] = useState(ar.enabled);
   const [threshold, setThreshold] = useState(String(ar.threshold || 5000));
@@ -40,9 +40,8 @@ export function AutoRechargeForm(props: { account: Account; pkgs: PackagesAnswer
       // An empty limit is left out, or sent as null when a saved limit must be cleared.
       if (v.monthlyLimitCents !== null) body.monthlyLimitCents = v.monthlyLimitCents;
       else if (ar.monthlyLimitCents) body.monthlyLimitCents = null;
-      const r = await put<AutoRecharge | { autoRecharge: AutoRecharge }>('/api/account/auto-recharge', body);
-      const next = (r && 'autoRecharge' in r ? r.autoRecharge : r) as AutoRecharge;
-      props.onSaved(next ?? { ...ar, ...v });
+      const r = await put<AutoRechargeAnswer>('/api/account/auto-recharge', body);
+      props.onSaved(r.autoRecharge);
       return v.enabled ? 'Auto-recharge is on.' : 'Auto-recharge is off.';
     });
   };
@@ -51,7 +50,7 @@ export function AutoRechargeForm(props: { account: Account; pkgs: PackagesAnswer
     <Section id="auto-recharge" title="Auto-recharge">
       <p class="muted">When your available balance drops below the threshold, we buy more tokens with your saved card.</p>
       <p class="ar-state">
-        <strong>Status:</strong> {STATE_TEXT[ar.state ?? (ar.enabled ? 'armed' : 'off')] ?? ar.state}
+        <strong>Status:</strong> {STATE_TEXT[ar.state]}
         {ar.hasPaymentMethod === false ? <span class="hint block">No saved card yet: buy tokens once and the card you pay with is saved for auto-recharge.</span> : null}
       </p>
       <Notice tone="error" assertive>

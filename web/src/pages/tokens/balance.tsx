@@ -3,17 +3,11 @@ import { errorMessage, type Account } from '../../api';
 import * as f from '../../format';
 import { startCheckout } from './checkout';
 
-function alertLevel(a: Account): 'ok' | 'low' | 'critical' {
-  if (a.alertLevel) return a.alertLevel;
-  const t = a.thresholds ?? { low: 1000, critical: 100 };
-  return a.available < t.critical ? 'critical' : a.available < t.low ? 'low' : 'ok';
-}
-
 /** The balance, what is available and held, status, the run-out estimate and low/critical alerts. */
 export function BalanceCard(props: { account: Account; onBuy: () => void }) {
   const a = props.account;
-  const level = alertLevel(a);
-  const t = a.thresholds ?? { low: 1000, critical: 100 };
+  const level = a.alertLevel;
+  const t = a.thresholds;
   const burn = a.burn;
   return (
     <section class="card balance-card" aria-labelledby="balance-title">
@@ -88,7 +82,7 @@ export function CardFailedNotice(props: { account: Account; minimumCents: number
   const ar = props.account.autoRecharge;
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  if (!ar || ar.enabled || !ar.lastError) return null;
+  if (ar.enabled || !ar.lastError) return null;
   const update = async () => {
     setBusy(true);
     setError(null);

@@ -18,7 +18,7 @@ export function BuySection(props: { pkgs: PackagesAnswer | null; error: string |
   const [amountError, setAmountError] = useState<string | null>(null);
   const minCents = pkgs?.minimumPurchaseCents ?? 500;
   const perUsd = pkgs?.tokensPerUsd ?? 10_000;
-  const sorted = useMemo(() => [...(pkgs?.packages ?? [])].sort((a, b) => (a.sortOrder ?? 0) - (b.sortOrder ?? 0) || a.priceCents - b.priceCents), [pkgs]);
+  const sorted = useMemo(() => [...(pkgs?.packages ?? [])].sort((a, b) => a.sortOrder - b.sortOrder || a.priceCents - b.priceCents), [pkgs]);
 
   const buy = async (key: string, body: { packageId: string } | { amountCents: number }) => {
     setBusy(key);
