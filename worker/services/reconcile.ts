@@ -1,6 +1,9 @@
 import type { AccountReport, EntryDiff, ReconcileInput, ReconcileReport, StripeDrift, StripeReport } from '../contracts/reconcile';
 import type { LedgerEntry } from '../do/types';
+import { DEFAULT_SETTINGS } from '../contracts/settings';
+import { readSettings } from '../db/settings';
 import { stripeClient } from '../lib/stripe';
+import { tokensForCents } from './payments';
 
 export type { AccountReport, EntryDiff, ReconcileInput, ReconcileReport, StripeDrift, StripeReport };
 
@@ -249,6 +252,7 @@ export async function reconcileStripe(env: Env): Promise<StripeReport> {
     byRef.set(c.ref ?? '', list);
   }
   const takenBack = await takenBackByPayment(env.DB);
+  const settings = (await readSettings(env.DB)) ?? DEFAULT_SETTINGS;
   const seen = new Set<string>();
   let startingAfter: string | undefined;
   for (;;) {
@@ -271,8 +275,10 @@ export async function reconcileStripe(env: Env): Promise<StripeReport> {
       const c = got[0];
       if (userId && c.user_id !== userId) report.drift.push({ paymentIntentId: pi.id, userId, problem: 'wrong_account', detail: `credited to ${c.user_id}` });
       // The tokens follow the cents (services/stripe-events.ts computes them from what was paid;
-      // metadata.tokens is only a hint), so the cents are what must match.
-      if (c.amount_cents !== null && c.amount_cents !== cents) {
+      // metadata.tokens is a hint): a credit differing from the hint is drift unless it is the
+      // cents at the settings' tokens-per-USD.
+      const hinted = Number(pi.metadata?.tokens);
+      if ((c.amount !== hinted && c.amount !== tokensForCents(cents, settings.tokensPerUsd)) || (c.amount_cents !== null && c.amount_cents !== cents)) {
         report.drift.push({ paymentIntentId: pi.id, userId, problem: 'amount_differs', detail: `Stripe: ${cents} cents (metadata says ${pi.metadata?.tokens} tokens); D1: ${c.amount} tokens for ${c.amount_cents} cents` });
       }
       const takeback = await takebackDrift(env, stripe, pi.id, cents, c, takenBack);
