@@ -239,6 +239,22 @@ describe('auto-recharge', () => {
     expect(pis.data.filter((p: any) => p.metadata?.kind === 'auto_recharge')).toHaveLength(1);
   });
 
+  it('a hold that takes the available balance below the threshold triggers the recharge (holds count)', async () => {
+    const s = await withSavedCard();
+    await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });
+    const stub = account(s.user.id);
+    // 160,000 − a hold of 104,000 × 1.5 = 156,000 → 4,000 available, under the 5,000 threshold; no charge yet.
+    const hold = await stub.authorize({ idempotencyKey: 'big-hold', operation: 'chat', model: 'gpt-4o', estimatedTokens: 104_000 });
+    expect(hold).toMatchObject({ ok: true, reservedTokens: 156_000 });
+    expect(['scheduled', 'in_flight', 'armed']).toContain((await balanceOf(s.user.id)).autoRecharge.state);
+    await runDurableObjectAlarm(stub);
+    await runDurableObjectAlarm(stub);
+    const recharges = (await stub.getLedger()).filter((e) => e.type === 'auto_recharge');
+    expect(recharges).toHaveLength(1);
+    const b = await balanceOf(s.user.id);
+    expect([b.balance, b.reserved, b.available, b.autoRecharge.state]).toEqual([310_000, 156_000, 154_000, 'armed']);
+  });
+
   it('a card that fails when charged turns auto-recharge off and says why', async () => {
     const s = await withSavedCard();
     await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });
