@@ -126,6 +126,18 @@ describe('holds under hostile input', () => {
     expect(b.ok && [b.balance.balance, b.balance.reserved]).toEqual([10_000 - 15 - 15 - 150, 0]);
   });
 
+  it('Object.prototype member names as image models are unknown models (422), not a price or a crash', async () => {
+    const userId = await newAccount();
+    for (const model of ['__proto__', 'constructor', 'toString']) {
+      const charged = await signedPost('/api/billing/charge', { userId, idempotencyKey: `img-${model}`, operation: 'image_generation', model, images: 1 });
+      expect([charged.status, (await charged.json<any>()).error.code]).toEqual([422, 'unknown_model']);
+      const held = await signedPost('/api/billing/authorize', { userId, idempotencyKey: `hold-${model}`, operation: 'image_generation', model, images: 1 });
+      expect([held.status, (await held.json<any>()).error.code]).toEqual([422, 'unknown_model']);
+    }
+    const b = await account(userId).getBalance();
+    expect(b.ok && [b.balance.balance, b.balance.reserved]).toEqual([10_000, 0]);
+  });
+
   it('a released expired hold stays released: settling it later is refused and bills nothing', async () => {
     const userId = await newAccount();
     const a = account(userId);
