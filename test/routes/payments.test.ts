@@ -111,6 +111,19 @@ describe('checkout', () => {
     expect((await balanceOf(s.user.id)).balance).toBe(10_000);
   });
 
+  it('a signature dated beyond the tolerance in the future is refused too (the SDK checks only the past)', async () => {
+    const s = await signUp();
+    const { events } = await buy(s);
+    const id = byType(events, 'checkout.session.completed').id;
+    const now = Math.floor(Date.now() / 1000);
+    expect((await deliver(id, { timestamp: now + 3600 })).status).toBe(400);
+    expect((await deliver(id, { timestamp: now + 301 + 5 })).status).toBe(400);
+    expect((await balanceOf(s.user.id)).balance).toBe(10_000);
+    // Within the tolerance either way (clocks drift a little): accepted, credited once.
+    expect((await deliver(id, { timestamp: now + 120 })).status).toBe(200);
+    expect((await balanceOf(s.user.id)).balance).toBe(160_000);
+  });
+
   it('the checkout status says whether a session was paid and credited, and only to its owner', async () => {
     const s = await signUp();
     const c = await checkout(s, { packageId: 'pkg_starter' });
