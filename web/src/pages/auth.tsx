@@ -7,7 +7,6 @@ export function AuthPage(props: { mode: 'login' | 'signup'; onAuthed: (u: User) 
   const signup = mode === 'signup';
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const [workspaceId, setWorkspaceId] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [fieldErrors, setFieldErrors] = useState<{ email?: string; password?: string }>({});
   const [busy, setBusy] = useState(false);
@@ -36,8 +35,8 @@ export function AuthPage(props: { mode: 'login' | 'signup'; onAuthed: (u: User) 
     setBusy(true);
     setError(null);
     try {
+      // No workspace field: every new user gets a workspace of their own (see signupSchema).
       const body: Record<string, string> = { email: email.trim(), password };
-      if (signup && workspaceId.trim()) body.workspaceId = workspaceId.trim();
       const r = await post<{ user: User }>(signup ? '/api/auth/signup' : '/api/auth/login', body);
       props.onAuthed(r.user);
     } catch (err) {
@@ -89,11 +88,6 @@ export function AuthPage(props: { mode: 'login' | 'signup'; onAuthed: (u: User) 
               onInput={(e) => setPassword(e.currentTarget.value)}
             />
           </Field>
-          {signup ? (
-            <Field id="workspace" label="Workspace ID (optional)" hint="Leave empty to get a workspace of your own.">
-              <input id="workspace" name="workspaceId" type="text" autoComplete="off" value={workspaceId} aria-describedby="workspace-hint" onInput={(e) => setWorkspaceId(e.currentTarget.value)} />
-            </Field>
-          ) : null}
           <button type="submit" class="btn btn-primary btn-block" disabled={busy} aria-disabled={busy}>
             {busy ? (signup ? 'Creating account…' : 'Logging in…') : signup ? 'Sign up' : 'Log in'}
           </button>
