@@ -542,9 +542,11 @@ function SettingsSection(props: { canWrite: boolean }) {
       if (!m.trim() || !/^\d+$/.test(v.trim())) return setError('Image costs: every row needs a model name and a whole number of tokens.');
       imageCosts[m.trim()] = Number(v);
     }
-    const settings: Settings = {
+    // The API merges image prices per model: a row deleted here is removed with an explicit null.
+    const removed = Object.keys(data?.settings.imageCosts ?? {}).filter((m) => !Object.hasOwn(imageCosts, m));
+    const settings: Omit<Settings, 'imageCosts'> & { imageCosts: Record<string, number | null> } = {
       tokenMultiplier: mult,
-      imageCosts,
+      imageCosts: { ...imageCosts, ...Object.fromEntries(removed.map((m) => [m, null])) },
       tokensPerUsd: Number(form.tokensPerUsd),
       minimumPurchaseCents: Math.round(Number(form.minimumPurchase) * 100),
       welcomeBonus: Number(form.welcomeBonus),
