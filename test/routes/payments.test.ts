@@ -124,6 +124,22 @@ describe('checkout', () => {
     expect((await balanceOf(s.user.id)).balance).toBe(160_000);
   });
 
+  it('a checkout key reused with other parameters is 409 idempotency_conflict; a 255-character key still fits Stripe\'s limit', async () => {
+    const s = await signUp();
+    const first = await checkout(s, { packageId: 'pkg_starter', idempotencyKey: 'buy-1' });
+    expect(first.status).toBe(200);
+    expect(await checkout(s, { packageId: 'pkg_starter', idempotencyKey: 'buy-1' })).toMatchObject({ status: 200, body: { sessionId: first.body.sessionId } });
+    const other = await checkout(s, { packageId: 'pkg_pro', idempotencyKey: 'buy-1' });
+    expect(other).toMatchObject({ status: 409, body: { error: { code: 'idempotency_conflict' } } });
+    // The longest key the contract admits: `checkout:<user id>:<key>` would pass 255, so it is hashed, and replays.
+    const long = 'k'.repeat(255);
+    const a = await checkout(s, { amountCents: 700, idempotencyKey: long });
+    expect(a.status).toBe(200);
+    expect(await checkout(s, { amountCents: 700, idempotencyKey: long })).toMatchObject({ status: 200, body: { sessionId: a.body.sessionId } });
+    expect((await checkout(s, { amountCents: 700, idempotencyKey: 'k'.repeat(256) })).status).toBe(400);
+    expect((await checkout(s, { amountCents: 700, idempotencyKey: 'has space' })).status).toBe(400);
+  });
+
   it('the checkout status says whether a session was paid and credited, and only to its owner', async () => {
     const s = await signUp();
     const c = await checkout(s, { packageId: 'pkg_starter' });
