@@ -268,6 +268,17 @@ describe('auto-recharge', () => {
     expect(pis.data.filter((p: any) => p.metadata?.kind === 'auto_recharge')).toHaveLength(1);
   });
 
+  it('an auto-recharge costing less than the minimum purchase is refused (400), whatever else holds', async () => {
+    const s = await signUp();
+    // 4,000 tokens at 10,000 per USD = 40¢: under the $5.00 minimum purchase (and Stripe's 50¢).
+    const res = await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 1_000, amount: 4_000 } });
+    expect(res.status).toBe(400);
+    expect((await json(res)).error).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/amount.*minimum purchase/) });
+    // At the minimum it passes this rule (and meets the next one: no saved card yet).
+    const at = await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 1_000, amount: 50_000 } });
+    expect([at.status, (await json(at)).error.code]).toEqual([409, 'no_payment_method']);
+  });
+
   it('a hold that takes the available balance below the threshold triggers the recharge (holds count)', async () => {
     const s = await withSavedCard();
     await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });

@@ -139,6 +139,11 @@ export async function checkoutStatus(env: Env, user: AuthUser, sessionId: string
 /** Saves the auto-recharge settings on the account (priced here, from packages and settings). */
 export async function configureAutoRecharge(env: Env, userId: string, cfg: AutoRechargeInput): Promise<AutoRechargeView> {
   const priceCents = await priceForTokens(env, cfg.amount);
+  // A recharge is a purchase: never below the minimum purchase (itself ≥ Stripe's 50¢ minimum charge).
+  const minimum = ((await readSettings(env.DB)) ?? DEFAULT_SETTINGS).minimumPurchaseCents;
+  if (cfg.enabled && priceCents < minimum) {
+    throw new AppError('bad_request', `Invalid request: amount: an auto-recharge costs at least the minimum purchase ($${(minimum / 100).toFixed(2)}); ${cfg.amount} tokens cost $${(priceCents / 100).toFixed(2)}`);
+  }
   const r = unwrap(await env.TOKEN_ACCOUNT.getByName(userId).configureAutoRecharge({ ...cfg, priceCents, monthlyLimitCents: cfg.monthlyLimitCents ?? null }));
   return r.balance.autoRecharge;
 }
