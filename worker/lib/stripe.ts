@@ -40,7 +40,7 @@ export const WEBHOOK_TOLERANCE_S = 300;
  * (https://docs.stripe.com/webhooks#verify-manually, "Preventing replay attacks").
  */
 export async function constructWebhookEvent(rawBody: string, signature: string, secret: string, nowMs = Date.now()): Promise<Stripe.Event> {
-  const event = await Stripe.webhooks.constructEventAsync(rawBody, signature, secret, WEBHOOK_TOLERANCE_S, webCrypto, Math.floor(nowMs / 1000));
+  const event = await Stripe.webhooks.constructEventAsync(rawBody, signature, secret, WEBHOOK_TOLERANCE_S, webCrypto, nowMs); // receivedAt in ms (the SDK divides by 1000)
   // The same reading of the header as the SDK's parseHeader (the last `t=` wins), so the
   // timestamp checked here is the one whose signature the SDK just verified.
   let t = -1;
