@@ -89,14 +89,17 @@ export class TokenAccount extends DurableObject<Env> {
     return out.result;
   }
 
-  /** Holds the estimated cost of an operation until it is settled, released or expires. */
+  /**
+   * Holds the estimated cost of an operation until it is settled, released or expires. A hold
+   * lowers the available balance, so it runs the same after-commit work as a charge (the
+   * auto-recharge threshold counts holds; the directory row and outbox are refreshed).
+   */
   authorize(req: AuthorizeRequest): Result<AuthorizeResult> {
     const settings = this.#touchSettings();
     if (!this.#account) return notFound();
     const out = authorizeHold(this.sql, this.transaction, this.#account, settings, req, Date.now());
-    if (out.next) this.#account = out.next;
+    if (out.next) this.#committed(out.next);
     if (out.next && out.result.ok) this.#alarm.request(out.result.expiresAt); // a new hold: its expiry is due work
-    else if (out.next) this.#afterCommit(); // a refusal was recorded
     return out.result;
   }
 
@@ -113,11 +116,15 @@ export class TokenAccount extends DurableObject<Env> {
     return out.result;
   }
 
-  /** Frees a hold without charging (the operation did not run). Repeats return the first answer. */
+  /**
+   * Frees a hold without charging (the operation did not run); a released hold can no longer be
+   * settled, even one the alarm had expired. Repeats return the first answer. Runs the same
+   * after-commit work as a charge.
+   */
   release(reservationId: string): Result<ReleaseResult> {
     if (!this.#account) return notFound();
     const out = releaseHold(this.sql, this.transaction, this.#account, reservationId, Date.now());
-    if (out.next) this.#account = out.next;
+    if (out.next) this.#committed(out.next);
     return out.result;
   }
 

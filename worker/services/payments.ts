@@ -6,7 +6,7 @@ import type { CheckoutAnswer, CheckoutInput, CheckoutStatusAnswer } from '../con
 import { DEFAULT_SETTINGS } from '../contracts/settings';
 import { packages } from '../db/schema';
 import { readSettings } from '../db/settings';
-import { newId } from '../lib/crypto';
+import { newId, sha256Hex } from '../lib/crypto';
 import { AppError, unwrap } from '../lib/errors';
 import { stripeClient } from '../lib/stripe';
 import type { AuthUser } from './auth';
@@ -33,6 +33,20 @@ export async function ensureCustomer(env: Env, stripe: Stripe, user: AuthUser): 
   const saved = unwrap(await stub.setStripeCustomer(customer.id));
   await env.DB.prepare('INSERT OR IGNORE INTO stripe_customers (customer_id, user_id, created_at) VALUES (?, ?, ?)').bind(saved.stripeCustomerId, user.id, Date.now()).run();
   return saved.stripeCustomerId;
+}
+
+/** Stripe's longest idempotency key (https://docs.stripe.com/api/idempotent_requests: "up to 255 characters"). */
+export const STRIPE_MAX_IDEMPOTENCY_KEY = 255;
+
+/**
+ * The Stripe idempotency key of a user's checkout: `checkout:<user id>:<caller key>`, or, when
+ * that would pass Stripe's 255 characters, `checkout:<user id>:sha256:<hex of the caller key>`
+ * (at most 9 + 128 + 1 + 71 = 209 characters for the longest user id). Keys that fit are used
+ * as they are, so a retry sends the key it sent before this rule.
+ */
+export async function checkoutKey(userId: string, callerKey: string): Promise<string> {
+  const plain = `checkout:${userId}:${callerKey}`;
+  return plain.length <= STRIPE_MAX_IDEMPOTENCY_KEY ? plain : `checkout:${userId}:sha256:${await sha256Hex(callerKey)}`;
 }
 
 /**
@@ -70,19 +84,28 @@ export async function createCheckout(
   const customer = await ensureCustomer(env, stripe, user);
   const metadata: Record<string, string> = { userId: user.id, tokens: String(tokens), kind: 'purchase' };
   if (input.packageId) metadata.packageId = input.packageId;
-  const session = await stripe.checkout.sessions.create(
-    {
-      mode: 'payment',
-      customer,
-      client_reference_id: user.id,
-      line_items: [lineItem],
-      metadata,
-      payment_intent_data: { setup_future_usage: 'off_session', metadata },
-      success_url: `${origin}/tokens?checkout=success&session_id={CHECKOUT_SESSION_ID}`,
-      cancel_url: `${origin}/tokens?checkout=cancelled`,
-    },
-    { idempotencyKey: `checkout:${user.id}:${input.idempotencyKey ?? newId('chk')}` },
-  );
+  let session: Stripe.Checkout.Session;
+  try {
+    session = await stripe.checkout.sessions.create(
+      {
+        mode: 'payment',
+        customer,
+        client_reference_id: user.id,
+        line_items: [lineItem],
+        metadata,
+        payment_intent_data: { setup_future_usage: 'off_session', metadata },
+        success_url: `${origin}/tokens?checkout=success&session_id={CHECKOUT_SESSION_ID}`,
+        cancel_url: `${origin}/tokens?checkout=cancelled`,
+      },
+      { idempotencyKey: await checkoutKey(user.id, input.idempotencyKey ?? newId('chk')) },
+    );
+  } catch (err) {
+    // The same key with other parameters (another package or amount): Stripe answers 400
+    // `idempotency_error` (https://docs.stripe.com/api/idempotent_requests,
+    // https://docs.stripe.com/error-handling#idempotency-errors); the caller's mistake, not ours.
+    if ((err as { type?: string }).type === 'StripeIdempotencyError') throw new AppError('idempotency_conflict', 'This idempotency key was already used for a different checkout');
+    throw err;
+  }
   if (!session.url) throw new AppError('upstream_unavailable', 'Stripe returned no checkout URL');
   return { url: session.url, sessionId: session.id, tokens, amountCents };
 }
@@ -116,6 +139,11 @@ export async function checkoutStatus(env: Env, user: AuthUser, sessionId: string
 /** Saves the auto-recharge settings on the account (priced here, from packages and settings). */
 export async function configureAutoRecharge(env: Env, userId: string, cfg: AutoRechargeInput): Promise<AutoRechargeView> {
   const priceCents = await priceForTokens(env, cfg.amount);
+  // A recharge is a purchase: never below the minimum purchase (itself ≥ Stripe's 50¢ minimum charge).
+  const minimum = ((await readSettings(env.DB)) ?? DEFAULT_SETTINGS).minimumPurchaseCents;
+  if (cfg.enabled && priceCents < minimum) {
+    throw new AppError('bad_request', `Invalid request: amount: an auto-recharge costs at least the minimum purchase ($${(minimum / 100).toFixed(2)}); ${cfg.amount} tokens cost $${(priceCents / 100).toFixed(2)}`);
+  }
   const r = unwrap(await env.TOKEN_ACCOUNT.getByName(userId).configureAutoRecharge({ ...cfg, priceCents, monthlyLimitCents: cfg.monthlyLimitCents ?? null }));
   return r.balance.autoRecharge;
 }
