@@ -7,7 +7,7 @@
  */
 export default {
   testRunner: 'vitest',
-  vitest: { configFile: 'vitest.unit.config.ts' },
+  vitest: { configFile: 'vitest.mutation.config.ts' },
   // The unit project runs the modules in plain Node (sql.js for SQLite): Stryker cannot instrument
   // code that runs inside workerd, so the workerd suite is not part of this run.
   mutate: [
