@@ -111,6 +111,35 @@ describe('checkout', () => {
     expect((await balanceOf(s.user.id)).balance).toBe(10_000);
   });
 
+  it('a signature dated beyond the tolerance in the future is refused too (the SDK checks only the past)', async () => {
+    const s = await signUp();
+    const { events } = await buy(s);
+    const id = byType(events, 'checkout.session.completed').id;
+    const now = Math.floor(Date.now() / 1000);
+    expect((await deliver(id, { timestamp: now + 3600 })).status).toBe(400);
+    expect((await deliver(id, { timestamp: now + 301 + 5 })).status).toBe(400);
+    expect((await balanceOf(s.user.id)).balance).toBe(10_000);
+    // Within the tolerance either way (clocks drift a little): accepted, credited once.
+    expect((await deliver(id, { timestamp: now + 120 })).status).toBe(200);
+    expect((await balanceOf(s.user.id)).balance).toBe(160_000);
+  });
+
+  it('a checkout key reused with other parameters is 409 idempotency_conflict; a 255-character key still fits Stripe\'s limit', async () => {
+    const s = await signUp();
+    const first = await checkout(s, { packageId: 'pkg_starter', idempotencyKey: 'buy-1' });
+    expect(first.status).toBe(200);
+    expect(await checkout(s, { packageId: 'pkg_starter', idempotencyKey: 'buy-1' })).toMatchObject({ status: 200, body: { sessionId: first.body.sessionId } });
+    const other = await checkout(s, { packageId: 'pkg_pro', idempotencyKey: 'buy-1' });
+    expect(other).toMatchObject({ status: 409, body: { error: { code: 'idempotency_conflict' } } });
+    // The longest key the contract admits: `checkout:<user id>:<key>` would pass 255, so it is hashed, and replays.
+    const long = 'k'.repeat(255);
+    const a = await checkout(s, { amountCents: 700, idempotencyKey: long });
+    expect(a.status).toBe(200);
+    expect(await checkout(s, { amountCents: 700, idempotencyKey: long })).toMatchObject({ status: 200, body: { sessionId: a.body.sessionId } });
+    expect((await checkout(s, { amountCents: 700, idempotencyKey: 'k'.repeat(256) })).status).toBe(400);
+    expect((await checkout(s, { amountCents: 700, idempotencyKey: 'has space' })).status).toBe(400);
+  });
+
   it('the checkout status says whether a session was paid and credited, and only to its owner', async () => {
     const s = await signUp();
     const c = await checkout(s, { packageId: 'pkg_starter' });
@@ -237,6 +266,33 @@ describe('auto-recharge', () => {
     expect((await stub.getLedger()).filter((e) => e.type === 'auto_recharge')).toHaveLength(1);
     const pis = await stripeGet(`/v1/payment_intents?customer=${(await stub.getPaymentProfile() as any).stripeCustomerId}`);
     expect(pis.data.filter((p: any) => p.metadata?.kind === 'auto_recharge')).toHaveLength(1);
+  });
+
+  it('an auto-recharge costing less than the minimum purchase is refused (400), whatever else holds', async () => {
+    const s = await signUp();
+    // 4,000 tokens at 10,000 per USD = 40¢: under the $5.00 minimum purchase (and Stripe's 50¢).
+    const res = await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 1_000, amount: 4_000 } });
+    expect(res.status).toBe(400);
+    expect((await json(res)).error).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/amount.*minimum purchase/) });
+    // At the minimum it passes this rule (and meets the next one: no saved card yet).
+    const at = await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 1_000, amount: 50_000 } });
+    expect([at.status, (await json(at)).error.code]).toEqual([409, 'no_payment_method']);
+  });
+
+  it('a hold that takes the available balance below the threshold triggers the recharge (holds count)', async () => {
+    const s = await withSavedCard();
+    await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });
+    const stub = account(s.user.id);
+    // 160,000 − a hold of 104,000 × 1.5 = 156,000 → 4,000 available, under the 5,000 threshold; no charge yet.
+    const hold = await stub.authorize({ idempotencyKey: 'big-hold', operation: 'chat', model: 'gpt-4o', estimatedTokens: 104_000 });
+    expect(hold).toMatchObject({ ok: true, reservedTokens: 156_000 });
+    expect(['scheduled', 'in_flight', 'armed']).toContain((await balanceOf(s.user.id)).autoRecharge.state);
+    await runDurableObjectAlarm(stub);
+    await runDurableObjectAlarm(stub);
+    const recharges = (await stub.getLedger()).filter((e) => e.type === 'auto_recharge');
+    expect(recharges).toHaveLength(1);
+    const b = await balanceOf(s.user.id);
+    expect([b.balance, b.reserved, b.available, b.autoRecharge.state]).toEqual([310_000, 156_000, 154_000, 'armed']);
   });
 
   it('a card that fails when charged turns auto-recharge off and says why', async () => {

@@ -8,7 +8,6 @@ export function AuthPage(props: { mode: 'login' | 'signup'; onAuthed: (u: User) 
   const signup = mode === 'signup';
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const [workspaceId, setWorkspaceId] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [fieldErrors, setFieldErrors] = useState<{ email?: string; password?: string }>({});
   const [busy, setBusy] = useState(false);
@@ -24,7 +23,7 @@ export function AuthPage(props: { mode: 'login' | 'signup'; onAuthed: (u: User) 
 
   const submit = async (e: Event) => {
     e.preventDefault();
-    const checked = checkAuth(mode, { email, password, workspaceId });
+    const checked = checkAuth(mode, { email, password });
     if (!checked.ok) {
       setFieldErrors(checked.errors);
       setError('Please fix the highlighted fields.');
@@ -86,11 +85,6 @@ export function AuthPage(props: { mode: 'login' | 'signup'; onAuthed: (u: User) 
               onInput={(e) => setPassword(e.currentTarget.value)}
             />
           </Field>
-          {signup ? (
-            <Field id="workspace" label="Workspace ID (optional)" hint="Leave empty to get a workspace of your own.">
-              <input id="workspace" name="workspaceId" type="text" autoComplete="off" value={workspaceId} aria-describedby="workspace-hint" onInput={(e) => setWorkspaceId(e.currentTarget.value)} />
-            </Field>
-          ) : null}
           <button type="submit" class="btn btn-primary btn-block" disabled={busy} aria-disabled={busy}>
             {busy ? (signup ? 'Creating account…' : 'Logging in…') : signup ? 'Sign up' : 'Log in'}
           </button>
