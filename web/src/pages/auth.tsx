@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { errorMessage, post, type User } from '../api';
-import { Field, Notice, describedBy } from '../components/ui';
+import { Field, Notice, fieldAria } from '../components/ui';
 import { checkAuth } from '../forms/auth';
 
 export function AuthPage(props: { mode: 'login' | 'signup'; onAuthed: (u: User) => void }) {
@@ -60,28 +60,24 @@ export function AuthPage(props: { mode: 'login' | 'signup'; onAuthed: (u: User) 
           <Field id="email" label="Email" error={fieldErrors.email}>
             <input
               ref={emailRef}
-              id="email"
+              {...fieldAria('email', fieldErrors.email)}
               name="email"
               type="email"
               autoComplete={signup ? 'email' : 'username'}
               required
               value={email}
-              aria-invalid={fieldErrors.email ? true : undefined}
-              aria-describedby={describedBy('email', false, fieldErrors.email)}
               onInput={(e) => setEmail(e.currentTarget.value)}
             />
           </Field>
           <Field id="password" label="Password" hint={signup ? 'At least 8 characters.' : undefined} error={fieldErrors.password}>
             <input
               ref={passwordRef}
-              id="password"
+              {...fieldAria('password', fieldErrors.password, signup)}
               name="password"
               type="password"
               autoComplete={signup ? 'new-password' : 'current-password'}
               required
               value={password}
-              aria-invalid={fieldErrors.password ? true : undefined}
-              aria-describedby={describedBy('password', signup, fieldErrors.password)}
               onInput={(e) => setPassword(e.currentTarget.value)}
             />
           </Field>
