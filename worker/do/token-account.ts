@@ -36,6 +36,12 @@ export class TokenAccount extends DurableObject<Env> {
   #outbox!: Outbox;
   /** Failed alarm runs in a row: the fallback alarm backs off by it. */
   #alarmFailures = 0;
+  /**
+   * The recharge step running in this instance, if any. Alarm runs can overlap (a retried or
+   * test-triggered alarm while one awaits Stripe); a second run waits for the first instead of
+   * working the same attempt from a state the first is about to change.
+   */
+  #recharging: Promise<void> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -278,7 +284,15 @@ export class TokenAccount extends DurableObject<Env> {
     this.#alarm.request(now + backoffMs(this.#alarmFailures));
     const account = this.#account;
     if (account) this.#account = this.transaction(() => expireHolds(this.sql, account, now)) ?? account;
-    await runAutoRecharge(this.#rechargeHost, this.#payments, now);
+    if (this.#recharging) await this.#recharging;
+    else {
+      this.#recharging = runAutoRecharge(this.#rechargeHost, this.#payments, now);
+      try {
+        await this.#recharging;
+      } finally {
+        this.#recharging = null;
+      }
+    }
     await this.#outbox.flush(this.env.DB, () => this.#account);
     pruneAnswers(this.sql, now - IDEMPOTENCY_RETENTION_MS);
     pruneClosedHolds(this.sql, now - IDEMPOTENCY_RETENTION_MS);
