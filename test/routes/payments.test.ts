@@ -203,6 +203,15 @@ describe('auto-recharge', () => {
     await deliver(byType(events, 'payment_intent.succeeded').id);
     return s;
   }
+  /**
+   * The alarm also fires on its own, and runDurableObjectAlarm does not wait for a run already
+   * going: poll until the recharge reaches a state the test means to look at (5 s at most).
+   */
+  async function until(userId: string, done: (ar: { state: string; lastError: string | null }) => boolean) {
+    for (let i = 0; i < 50 && !done((await balanceOf(userId)).autoRecharge); i++) await new Promise((r) => setTimeout(r, 100));
+    return balanceOf(userId);
+  }
+  const waiting = (ar: { state: string; lastError: string | null }) => !['scheduled', 'creating', 'confirming'].includes(ar.state) || (ar.lastError ?? '').startsWith('retrying');
   const burn = (userId: string, key: string, tokens: number) => account(userId).charge({ idempotencyKey: key, operation: 'chat', model: 'gpt-4o', tokens });
 
   it('is refused without a saved card', async () => {
@@ -246,6 +255,7 @@ describe('auto-recharge', () => {
     await stub.setDefaultPaymentMethod('pm_card_chargeCustomerFail'); // the user switched to a card that attaches but fails when charged
     await burn(s.user.id, 'big', 104_000);
     await runDurableObjectAlarm(stub);
+    await until(s.user.id, waiting);
     const overview = await json(await api('/api/account', { cookie: s.cookie }));
     expect(overview.autoRecharge).toMatchObject({ enabled: false, state: 'off' });
     expect(overview.autoRecharge.lastError).toMatch(/card_declined/);
@@ -265,12 +275,12 @@ describe('auto-recharge', () => {
     try {
       await burn(s.user.id, 'big', 104_000);
       await runDurableObjectAlarm(stub);
-      let b = await balanceOf(s.user.id);
+      let b = await until(s.user.id, waiting);
       expect(b.autoRecharge.state).toBe('creating');
       expect(b.balance).toBe(4_000);
       await new Promise((r) => setTimeout(r, 2_100)); // the alarm's backoff
       await runDurableObjectAlarm(stub);
-      b = await balanceOf(s.user.id);
+      b = await until(s.user.id, (ar) => ar.state === 'armed' || ar.state === 'off');
       expect([b.autoRecharge.state, b.balance]).toEqual(['armed', 154_000]);
     } finally {
       await sim('/_sim/faults', undefined, 'DELETE');
@@ -288,7 +298,7 @@ describe('auto-recharge', () => {
     try {
       await burn(s.user.id, 'big', 104_000);
       await runDurableObjectAlarm(stub);
-      expect((await balanceOf(s.user.id)).autoRecharge.state).toBe('creating'); // waiting on Stripe, or resolving
+      expect((await until(s.user.id, waiting)).autoRecharge.state).toBe('creating'); // waiting on Stripe, or resolving
       await abortAllDurableObjects(); // the object restarts with the attempt and its key on disk
       await new Promise((r) => setTimeout(r, 2_100));
       await runDurableObjectAlarm(account(s.user.id));
@@ -308,11 +318,11 @@ describe('auto-recharge', () => {
     try {
       await burn(s.user.id, 'big', 104_000);
       await runDurableObjectAlarm(stub);
-      let b = await balanceOf(s.user.id);
+      let b = await until(s.user.id, waiting);
       expect([b.autoRecharge.state, b.balance]).toEqual(['confirming', 4_000]);
       await new Promise((r) => setTimeout(r, 2_100));
       await runDurableObjectAlarm(stub);
-      b = await balanceOf(s.user.id);
+      b = await until(s.user.id, (ar) => ar.state === 'armed' || ar.state === 'off');
       expect([b.autoRecharge.state, b.balance]).toEqual(['armed', 154_000]);
     } finally {
       await sim('/_sim/faults', undefined, 'DELETE');
@@ -339,7 +349,7 @@ describe('auto-recharge', () => {
     } finally {
       await sim('/_sim/faults', undefined, 'DELETE');
     }
-    const b = await balanceOf(s.user.id);
+    const b = await until(s.user.id, (ar) => ar.state === 'armed' || ar.state === 'off');
     expect([b.autoRecharge.state, b.balance]).toEqual(['armed', 154_000]);
     const pis = await stripeGet(`/v1/payment_intents?customer=${((await stub.getPaymentProfile()) as any).stripeCustomerId}`);
     expect(pis.data.filter((p: any) => p.metadata?.kind === 'auto_recharge')).toHaveLength(1);
@@ -353,9 +363,7 @@ describe('auto-recharge', () => {
     await stub.setDefaultPaymentMethod('pm_usBankAccount_processing');
     await burn(s.user.id, 'big', 104_000);
     await runDurableObjectAlarm(stub);
-    // The alarm fired on its own too: wait for the run that holds the attempt to get Stripe's answer.
-    for (let i = 0; i < 50 && ['scheduled', 'creating', 'confirming'].includes((await balanceOf(s.user.id)).autoRecharge.state); i++) await new Promise((r) => setTimeout(r, 100));
-    let b = await balanceOf(s.user.id);
+    let b = await until(s.user.id, waiting);
     expect([b.autoRecharge.state, b.autoRecharge.enabled, b.balance, b.autoRecharge.lastError]).toEqual(['awaiting_webhook', true, 4_000, null]);
     const pis = await stripeGet(`/v1/payment_intents?customer=${((await stub.getPaymentProfile()) as any).stripeCustomerId}`);
     const pi = pis.data.find((p: any) => p.metadata?.kind === 'auto_recharge');
