@@ -42,12 +42,23 @@ function inFlight(a: AccountRow): boolean {
 
 /** A dispute opened: suspend and stop auto-recharge until it is resolved (once per account, not per dispute). */
 export function disputeOpenedPatch(a: AccountRow, disputeId: string): Partial<AccountRow> | null {
-  if (a.suspended_reason === 'dispute') return null;
+  // The hold's ledger entry may already have set the status (ledger-store's deriveStatus): still stop auto-recharge.
+  if (a.suspended_reason === 'dispute' && a.status === 'suspended' && a.ar_enabled === 0) return null;
   return { status: 'suspended', suspended_reason: 'dispute', ar_enabled: 0, ar_state: inFlight(a) ? a.ar_state : 'off', ar_last_error: `dispute ${disputeId}` };
 }
 
-/** A dispute won: lift the dispute suspension (a negative balance still suspends). */
-export function disputeWonPatch(a: AccountRow): Partial<AccountRow> | null {
-  if (a.suspended_reason !== 'dispute') return null;
+/**
+ * A dispute closed (won, lost, or its funds reinstated): once no formal dispute of the account is
+ * still open, the dispute suspension is lifted. A closed dispute never leaves the account suspended
+ * for the dispute itself: a negative balance (a lost dispute taking back spent tokens) suspends as
+ * any negative balance does, and a top-up lifts it.
+ */
+export function disputeClosedPatch(a: AccountRow, othersOpen: boolean): Partial<AccountRow> | null {
+  if (a.suspended_reason !== 'dispute' || othersOpen) return null;
   return a.balance < 0 ? { status: 'suspended', suspended_reason: 'negative_balance' } : { status: 'active', suspended_reason: null };
+}
+
+/** A superadmin lifts any suspension (audited by the caller); null when the account is active. */
+export function reactivatePatch(a: AccountRow): Partial<AccountRow> | null {
+  return a.status === 'active' && a.suspended_reason === null ? null : { status: 'active', suspended_reason: null };
 }

@@ -10,14 +10,14 @@ import { authorizeHold, earliestHoldExpiry, expireHolds, pruneClosedHolds, relea
 import { IDEMPOTENCY_RETENTION_MS, oldestAnswerAt, pruneAnswers } from './idempotency';
 import { appendLedger, findByRef, ledgerAfter, ledgerPage, loadAccount } from './ledger-store';
 import { Outbox } from './outbox';
-import { autoRechargePatch, disputeOpenedPatch, disputeWonPatch, paymentMethodPatch, stripeCustomerPatch } from './payment-profile';
-import { lostDisputeEntry, refundEntry } from './refunds';
+import { autoRechargePatch, disputeClosedPatch, disputeOpenedPatch, paymentMethodPatch, reactivatePatch, stripeCustomerPatch } from './payment-profile';
+import { disputeHoldEntry, disputeReleaseEntry, refundEntry, refundReversalEntry } from './refunds';
 import type { AccountRow } from './rows';
 import { AlarmClock, backoffMs, nextDueAt, OUTBOX_FLUSH_DELAY_MS } from './schedule';
 import { SettingsCache } from './settings-cache';
 import { getMeta, migrate, setMeta, type Sql, type Transaction } from './storage';
 import type { AuthorizeRequest, AuthorizeResult, AutoRechargeConfig, BalanceView, ChargeRequest, ChargeResult, CreditRequest, CreditResult, DisputeClosed, DisputeOpened } from './types';
-import type { FlushOutcome, LedgerEntry, OutboxPending, RefundRequest, ReleaseResult, Result, SettleRequest } from './types';
+import type { AccountStatus, Failure, FlushOutcome, LedgerEntry, OutboxPending, RefundRequest, ReleaseResult, Result, SettleRequest } from './types';
 import { chargeOperation } from './usage';
 
 /**
@@ -160,14 +160,23 @@ export class TokenAccount extends DurableObject<Env> {
     return { ok: true, settled, balance: this.#view(this.#account!) };
   }
 
-  /** Takes back the tokens of one refund of a payment, proportionally to the amount paid (see refunds.ts). */
+  /**
+   * Takes back the tokens of one succeeded refund of a payment, proportionally to the amount paid
+   * (see refunds.ts). `not_found` while the payment is not credited yet: the caller retries.
+   */
   refundPayment(req: RefundRequest): Result<CreditResult> {
     const a = this.#account;
     if (!a) return notFound();
-    const entry = refundEntry(this.sql, req);
-    if ('duplicate' in entry) return { ok: true, transactionId: entry.duplicate.id, duplicate: true, balance: a.balance, status: a.status };
-    if ('ok' in entry) return entry;
-    return this.#record(a, entry.credit); // not credit(): a refund worth less than a token is recorded with 0 tokens
+    return this.#recordEntry(a, refundEntry(this.sql, req));
+  }
+
+  /** A refund failed or was canceled: gives back what it took (nothing when it was never applied). */
+  reverseRefund(refundId: string): Result<CreditResult | { balance: number; status: AccountStatus; duplicate: false; transactionId: null }> {
+    const a = this.#account;
+    if (!a) return notFound();
+    const entry = refundReversalEntry(this.sql, refundId);
+    if (!entry) return { ok: true, transactionId: null, duplicate: false, balance: a.balance, status: a.status };
+    return this.#recordEntry(a, entry);
   }
 
   /** The Stripe customer and saved card of this account. */
@@ -209,25 +218,54 @@ export class TokenAccount extends DurableObject<Env> {
     return { ok: true, balance: this.#view(this.#account!) };
   }
 
-  /** A dispute was opened: suspend the account and stop auto-recharge until it is resolved. */
+  /**
+   * A formal dispute was opened (never an inquiry: the caller passes only `needs_response` /
+   * `under_review` disputes): holds the disputed share of the payment's tokens, suspends the
+   * account and stops auto-recharge until every open dispute is closed. `not_found` while the
+   * payment is not credited yet: the caller retries.
+   */
   openDispute(req: DisputeOpened): Result<{ balance: BalanceView }> {
-    const a = this.#account;
-    if (!a) return notFound();
-    this.#patch(a, disputeOpenedPatch(a, req.disputeId), true);
+    if (!this.#account) return notFound();
+    // Events arrive in any order: a dispute already closed is not held or suspended again.
+    if (this.#closedDisputes().includes(req.disputeId)) return { ok: true, balance: this.#view(this.#account) };
+    if (req.paymentIntentId) {
+      const r = this.#recordEntry(this.#account, disputeHoldEntry(this.sql, { disputeId: req.disputeId, paymentIntentId: req.paymentIntentId, disputedCents: req.disputedCents }));
+      if (!r.ok) return r;
+    }
+    const open = this.#openDisputes();
+    if (!open.includes(req.disputeId)) this.#setOpenDisputes([...open, req.disputeId]);
+    this.#patch(this.#account!, disputeOpenedPatch(this.#account!, req.disputeId), true);
     return { ok: true, balance: this.#view(this.#account!) };
   }
 
-  /** A dispute closed: won restores the account; lost takes back the disputed payment's tokens. */
+  /**
+   * A dispute closed. Lost: the disputed share stays taken back (held now if the opening was
+   * never seen), at most what refunds left. Won or funds reinstated: the held tokens come back.
+   * Either way, once no formal dispute is open the dispute suspension is lifted (a negative
+   * balance then suspends as any negative balance does).
+   */
   closeDispute(req: DisputeClosed): Result<{ balance: BalanceView }> {
+    if (!this.#account) return notFound();
+    if (req.paymentIntentId) {
+      const entry = req.won ? disputeReleaseEntry(this.sql, req.disputeId) : disputeHoldEntry(this.sql, { disputeId: req.disputeId, paymentIntentId: req.paymentIntentId, disputedCents: req.disputedCents });
+      if (entry) {
+        const r = this.#recordEntry(this.#account, entry);
+        if (!r.ok) return r;
+      }
+    }
+    const others = this.#openDisputes().filter((id) => id !== req.disputeId);
+    this.#setOpenDisputes(others);
+    if (!this.#closedDisputes().includes(req.disputeId)) setMeta(this.sql, 'closed_disputes', JSON.stringify([...this.#closedDisputes(), req.disputeId].slice(-100)));
+    this.#patch(this.#account!, disputeClosedPatch(this.#account!, others.length > 0), true);
+    return { ok: true, balance: this.#view(this.#account!) };
+  }
+
+  /** A superadmin lifts a suspension (the caller audits it); open disputes are forgotten. */
+  reactivate(): Result<{ balance: BalanceView }> {
     const a = this.#account;
     if (!a) return notFound();
-    if (!req.won && req.paymentIntentId) {
-      const entry = lostDisputeEntry(this.sql, { disputeId: req.disputeId, paymentIntentId: req.paymentIntentId });
-      const r = entry ? this.credit(entry) : null;
-      if (r && !r.ok) return r;
-    } else if (req.won) {
-      this.#patch(a, disputeWonPatch(a), true);
-    }
+    this.#setOpenDisputes([]);
+    this.#patch(a, reactivatePatch(a), true);
     return { ok: true, balance: this.#view(this.#account!) };
   }
 
@@ -313,6 +351,27 @@ export class TokenAccount extends DurableObject<Env> {
     if (!patch) return;
     this.#account = this.transaction(() => saveAccount(this.sql, a, patch, Date.now()));
     if (schedule) this.#afterCommit();
+  }
+
+  /** Formal disputes opened and not yet closed (the dispute suspension lasts while any is). */
+  #openDisputes(): string[] {
+    return JSON.parse(getMeta(this.sql, 'open_disputes') ?? '[]') as string[];
+  }
+
+  #setOpenDisputes(ids: string[]): void {
+    setMeta(this.sql, 'open_disputes', JSON.stringify(ids));
+  }
+
+  /** Recently closed disputes, so a late `created` event does not reopen one (events arrive in any order). */
+  #closedDisputes(): string[] {
+    return JSON.parse(getMeta(this.sql, 'closed_disputes') ?? '[]') as string[];
+  }
+
+  /** Commits a computed refund/dispute entry unless it is a duplicate or a refusal. */
+  #recordEntry(a: AccountRow, entry: { duplicate: LedgerEntry } | { credit: CreditRequest } | Failure): Result<CreditResult> {
+    if ('duplicate' in entry) return { ok: true, transactionId: entry.duplicate.id, duplicate: true, balance: a.balance, status: a.status };
+    if ('ok' in entry) return entry;
+    return this.#record(a, entry.credit); // not credit(): a refund worth less than a token is recorded with 0 tokens
   }
 
   /** Commits one validated credit-like entry and its balance change. */
