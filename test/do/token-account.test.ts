@@ -343,17 +343,20 @@ describe('housekeeping', () => {
         names: state.storage.sql.exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('reservations_closed', 'recharge_attempts_unsynced', 'ledger_refunds') ORDER BY name`).toArray().map((r) => r.name),
         version: state.storage.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'schema_version'`).one().value,
       }));
-    expect(await indexes(userId)).toEqual({ names: ['ledger_refunds', 'recharge_attempts_unsynced', 'reservations_closed'], version: '3' });
+    expect(await indexes(userId)).toEqual({ names: ['ledger_refunds', 'recharge_attempts_unsynced', 'reservations_closed'], version: '4' });
     await runInDurableObject(account(userId), (_i, state) => {
       state.storage.sql.exec(`DROP INDEX reservations_closed`);
       state.storage.sql.exec(`DROP INDEX recharge_attempts_unsynced`);
       state.storage.sql.exec(`DROP INDEX ledger_refunds`);
+      // Step 4's recharge columns (create-then-confirm) did not exist at version 1 either.
+      state.storage.sql.exec(`ALTER TABLE recharge_attempts DROP COLUMN params`);
+      state.storage.sql.exec(`ALTER TABLE recharge_attempts DROP COLUMN confirms`);
       state.storage.sql.exec(`UPDATE meta SET value = '1' WHERE key = 'schema_version'`);
     });
     expect(await indexes(userId)).toEqual({ names: [], version: '1' });
     await abortAllDurableObjects();
     expect(await account(userId).getBalance()).toMatchObject({ ok: true, balance: { balance: 10_000 } });
-    expect(await indexes(userId)).toEqual({ names: ['ledger_refunds', 'recharge_attempts_unsynced', 'reservations_closed'], version: '3' });
+    expect(await indexes(userId)).toEqual({ names: ['ledger_refunds', 'recharge_attempts_unsynced', 'reservations_closed'], version: '4' });
   });
 });
 

@@ -23,7 +23,7 @@ export function paymentMethodPatch(a: AccountRow, paymentMethodId: string): Part
 export function autoRechargePatch(a: AccountRow, cfg: AutoRechargeConfig): Partial<AccountRow> | Failure {
   if (cfg.enabled && !a.default_payment_method_id) return { ok: false, code: 'no_payment_method' };
   if (cfg.enabled && a.suspended_reason === 'dispute') return { ok: false, code: 'account_suspended' };
-  const state = !cfg.enabled ? (a.ar_state === 'in_flight' ? 'in_flight' : 'off') : a.ar_state === 'off' ? 'armed' : a.ar_state;
+  const state = !cfg.enabled ? (inFlight(a) ? a.ar_state : 'off') : a.ar_state === 'off' ? 'armed' : a.ar_state;
   return {
     ar_enabled: cfg.enabled ? 1 : 0,
     ar_threshold: cfg.threshold,
@@ -35,11 +35,16 @@ export function autoRechargePatch(a: AccountRow, cfg: AutoRechargeConfig): Parti
   };
 }
 
+/** A payment is in flight (auto-recharge.ts isInFlight; kept here so this module stays a leaf). */
+function inFlight(a: AccountRow): boolean {
+  return a.ar_state === 'creating' || a.ar_state === 'confirming' || a.ar_state === 'awaiting_webhook';
+}
+
 /** A dispute opened: suspend and stop auto-recharge until it is resolved (once per account, not per dispute). */
 export function disputeOpenedPatch(a: AccountRow, disputeId: string): Partial<AccountRow> | null {
   // The hold's ledger entry may already have set the status (ledger-store's deriveStatus): still stop auto-recharge.
   if (a.suspended_reason === 'dispute' && a.status === 'suspended' && a.ar_enabled === 0) return null;
-  return { status: 'suspended', suspended_reason: 'dispute', ar_enabled: 0, ar_state: a.ar_state === 'in_flight' ? 'in_flight' : 'off', ar_last_error: `dispute ${disputeId}` };
+  return { status: 'suspended', suspended_reason: 'dispute', ar_enabled: 0, ar_state: inFlight(a) ? a.ar_state : 'off', ar_last_error: `dispute ${disputeId}` };
 }
 
 /**

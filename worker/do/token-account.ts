@@ -4,7 +4,7 @@ import type { TransactionType } from '../db/schema';
 import { readSettings } from '../db/settings';
 import { stripeClient } from '../lib/stripe';
 import { balanceView, insertAccount, newAccountRow, notFound, saveAccount } from './account-store';
-import { needsRecharge, runAutoRecharge, type PaymentIntents, type RechargeHost } from './auto-recharge';
+import { needsRecharge, rechargeConfigRefusal, runAutoRecharge, settleRecharge, type PaymentIntents, type RechargeHost } from './auto-recharge';
 import { creditEntry, creditRefusal } from './credits';
 import { authorizeHold, earliestHoldExpiry, expireHolds, pruneClosedHolds, releaseHold, settleHold } from './holds';
 import { IDEMPOTENCY_RETENTION_MS, oldestAnswerAt, pruneAnswers } from './idempotency';
@@ -36,6 +36,12 @@ export class TokenAccount extends DurableObject<Env> {
   #outbox!: Outbox;
   /** Failed alarm runs in a row: the fallback alarm backs off by it. */
   #alarmFailures = 0;
+  /**
+   * The recharge step running in this instance, if any. Alarm runs can overlap (a retried or
+   * test-triggered alarm while one awaits Stripe); a second run waits for the first instead of
+   * working the same attempt from a state the first is about to change.
+   */
+  #recharging: Promise<void> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -143,7 +149,22 @@ export class TokenAccount extends DurableObject<Env> {
     if (bad) return bad;
     const existing = findByRef(this.sql, req.ref);
     if (existing) return { ok: true, transactionId: existing.id, duplicate: true, balance: account.balance, status: account.status };
-    return this.#record(account, req);
+    const out = this.#record(account, req);
+    // The webhook credited the recharge in flight: that PaymentIntent succeeded, finish the attempt now.
+    if (req.type === 'auto_recharge') settleRecharge(this.#rechargeHost, req.ref, 'succeeded');
+    return out;
+  }
+
+  /**
+   * A `payment_intent.*` webhook for an auto-recharge settled (`succeeded`, or failed with
+   * `requires_payment_method` / `canceled`): finishes the attempt waiting for it (credit once,
+   * or off with the reason). Any other PaymentIntent changes nothing; the alarm's own retrieve
+   * finishes it anyway when no webhook comes.
+   */
+  rechargeSettled(paymentIntentId: string, status: string, reason?: string): Result<{ settled: boolean; balance: BalanceView }> {
+    if (!this.#account) return notFound();
+    const settled = settleRecharge(this.#rechargeHost, paymentIntentId, status, reason);
+    return { ok: true, settled, balance: this.#view(this.#account!) };
   }
 
   /**
@@ -190,11 +211,14 @@ export class TokenAccount extends DurableObject<Env> {
 
   /**
    * Turns auto-recharge on or off. `amount` tokens are bought for `priceCents` whenever the
-   * available balance drops below `threshold`. Refused without a saved card.
+   * available balance drops below `threshold`. Refused without a saved card, and below
+   * Stripe's 50¢ minimum charge.
    */
   configureAutoRecharge(cfg: AutoRechargeConfig): Result<{ balance: BalanceView }> {
     const a = this.#account;
     if (!a) return notFound();
+    const refused = rechargeConfigRefusal(cfg);
+    if (refused) return refused;
     const patch = autoRechargePatch(a, cfg);
     if ('ok' in patch) return patch;
     this.#patch(a, patch, true);
@@ -305,7 +329,15 @@ export class TokenAccount extends DurableObject<Env> {
     this.#alarm.request(now + backoffMs(this.#alarmFailures));
     const account = this.#account;
     if (account) this.#account = this.transaction(() => expireHolds(this.sql, account, now)) ?? account;
-    await runAutoRecharge(this.#rechargeHost, this.#payments, now);
+    if (this.#recharging) await this.#recharging;
+    else {
+      this.#recharging = runAutoRecharge(this.#rechargeHost, this.#payments, now);
+      try {
+        await this.#recharging;
+      } finally {
+        this.#recharging = null;
+      }
+    }
     await this.#outbox.flush(this.env.DB, () => this.#account);
     pruneAnswers(this.sql, now - IDEMPOTENCY_RETENTION_MS);
     pruneClosedHolds(this.sql, now - IDEMPOTENCY_RETENTION_MS);
@@ -395,14 +427,30 @@ export class TokenAccount extends DurableObject<Env> {
     transaction: this.transaction,
     account: () => this.#account,
     setAccount: (a) => void (this.#account = a),
-    credit: (req) => this.credit(req),
+    // Not this.credit(): that one settles the attempt, which the machine does itself.
+    credit: (req) => {
+      const a = this.#account!;
+      if (!findByRef(this.sql, req.ref)) this.#record(a, req);
+    },
     afterCommit: () => this.#afterCommit(),
     requestAlarm: (at) => this.#alarm.request(at),
     now: () => Date.now(),
   };
 
-  /** Stripe's PaymentIntents, without SDK retries: the alarm retries with backoff and the same key, one attempt per run. */
-  readonly #payments: PaymentIntents = { create: (params, opts) => stripeClient(this.env, { maxNetworkRetries: 0 }).paymentIntents.create(params, opts) };
+  /**
+   * Stripe's PaymentIntents, without SDK retries: the SDK would resend with the same key, and a
+   * key replays its first answer (a 500 too); the machine resolves unknown outcomes itself.
+   */
+  readonly #payments: PaymentIntents = {
+    create: (params, opts) => this.#stripe().paymentIntents.create(params, opts),
+    confirm: (id, params, opts) => this.#stripe().paymentIntents.confirm(id, params, opts),
+    retrieve: (id) => this.#stripe().paymentIntents.retrieve(id),
+    list: (params) => this.#stripe().paymentIntents.list(params),
+  };
+
+  #stripe() {
+    return stripeClient(this.env, { maxNetworkRetries: 0 });
+  }
 
   #touchSettings(): BillingSettings {
     this.#settings.touch();

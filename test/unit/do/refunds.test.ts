@@ -105,7 +105,7 @@ describe('payment profile', () => {
     const carded = { ...account, default_payment_method_id: 'pm_1' };
     expect(autoRechargePatch(carded, cfg)).toMatchObject({ ar_enabled: 1, ar_state: 'armed' });
     expect(autoRechargePatch({ ...carded, suspended_reason: 'dispute' }, cfg)).toEqual({ ok: false, code: 'account_suspended' });
-    expect(autoRechargePatch({ ...carded, ar_state: 'in_flight' }, { ...cfg, enabled: false })).toMatchObject({ ar_enabled: 0, ar_state: 'in_flight' });
+    expect(autoRechargePatch({ ...carded, ar_state: 'confirming' }, { ...cfg, enabled: false })).toMatchObject({ ar_enabled: 0, ar_state: 'confirming' });
   });
 
   it('a dispute suspends once; closing the last lifts the suspension unless the balance is negative', () => {

@@ -9,7 +9,9 @@ const STATE_TEXT: Record<string, string> = {
   off: 'Off',
   armed: 'On — waiting for the balance to drop below the threshold',
   scheduled: 'A recharge is scheduled',
-  in_flight: 'A recharge is in progress',
+  creating: 'A recharge is in progress',
+  confirming: 'A recharge is in progress',
+  awaiting_webhook: 'A recharge is waiting for your bank to confirm the payment',
 };
 
 /** "Auto-recharge": turn it on or off, with its threshold, amount per recharge and optional monthly limit. */
