@@ -240,8 +240,11 @@ describe('schedule', () => {
   });
 
   it('an in-flight recharge with no retry time is not due; a scheduled one ignores arNextAt', () => {
-    expect(nextDueAt({ ...idle, arState: 'in_flight', arNextAt: null })).toBeNull();
-    expect(nextDueAt({ ...idle, arState: 'in_flight', arNextAt: NOW + 9 })).toBe(NOW + 9);
+    for (const arState of ['creating', 'confirming', 'awaiting_webhook'] as const) {
+      expect(nextDueAt({ ...idle, arState, arNextAt: null })).toBeNull();
+      expect(nextDueAt({ ...idle, arState, arNextAt: NOW + 9 })).toBe(NOW + 9);
+    }
+    expect(nextDueAt({ ...idle, arState: 'armed', arNextAt: NOW + 9 })).toBeNull();
     expect(nextDueAt({ ...idle, arState: 'scheduled', arNextAt: NOW + 9 })).toBe(NOW);
     expect(nextDueAt({ ...idle, arState: 'off', arNextAt: NOW + 9 })).toBeNull();
   });
