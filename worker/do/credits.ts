@@ -1,5 +1,7 @@
-import type { AppendOptions, LedgerDraft } from './ledger-store';
-import type { CreditRequest, Failure } from './types';
+import { appendLedger, type AppendOptions, type LedgerDraft } from './ledger-store';
+import type { AccountRow } from './rows';
+import type { Sql, Transaction } from './storage';
+import type { CreditRequest, CreditResult, Failure } from './types';
 
 /** Credits and take-backs by external reference: what each type may do, and its ledger entry. */
 
@@ -26,4 +28,15 @@ export function creditEntry(req: CreditRequest, now: number): { draft: LedgerDra
     },
     opts: { patch: req.isPurchase ? { last_purchase_at: now } : undefined },
   };
+}
+
+/**
+ * Appends one validated credit-like entry and its balance change in one transaction; returns the
+ * account it leaves (for the facade to commit) and the answer.
+ */
+export function appendCredit(sql: Sql, transaction: Transaction, account: AccountRow, req: CreditRequest, now: number): { next: AccountRow; result: { ok: true } & CreditResult } {
+  const { draft, opts } = creditEntry(req, now);
+  // Never null: a credit carries no idempotency key, and a taken ref fails the insert.
+  const { account: next, row } = transaction(() => appendLedger(sql, account, draft, opts)!);
+  return { next, result: { ok: true, transactionId: row.id, duplicate: false, balance: next.balance, status: next.status } };
 }

@@ -1,8 +1,8 @@
 import type { TransactionType } from '../db/schema';
 import { newId } from '../lib/crypto';
-import { writeAccountRow } from './account-store';
+import { insertAccount, newAccountRow, writeAccountRow } from './account-store';
 import { INSERT_LEDGER, LEDGER_COLUMNS, SELECT_ACCOUNT, toLedgerEntry, valuesOf, type AccountRow, type LedgerOutboxRow, type LedgerRow } from './rows';
-import type { Sql } from './storage';
+import type { Sql, Transaction } from './storage';
 import type { LedgerEntry } from './types';
 
 /**
@@ -191,4 +191,14 @@ export function ledgerPage(sql: Sql, opts: { beforeSeq?: number; limit?: number;
   const more = items.length > limit;
   if (more) items.pop();
   return { items, nextCursor: more ? items[items.length - 1].seq : null };
+}
+
+/** Opens the account with its welcome bonus (none when `bonus` ≤ 0) in one transaction; returns the account it leaves. */
+export function openAccount(sql: Sql, transaction: Transaction, userId: string, workspaceId: string, bonus: number, now: number): AccountRow {
+  const account = newAccountRow(userId, workspaceId, now);
+  return transaction(() => {
+    insertAccount(sql, account);
+    if (bonus <= 0) return account;
+    return appendLedger(sql, account, { type: 'bonus', amount: bonus, ref: 'bonus:welcome', description: 'Welcome bonus', createdAt: now })!.account;
+  });
 }

@@ -45,6 +45,9 @@ export function nextDueAt(s: DueState): number | null {
  * storage call. Alarm writes are not awaited (they ride the output gate).
  */
 export class AlarmClock {
+  /** Failed alarm runs in a row: the fallback alarm backs off by it. */
+  #failures = 0;
+
   constructor(
     private readonly storage: Pick<DurableObjectStorage, 'setAlarm' | 'deleteAlarm'>,
     /** When the alarm is set for (null: not set). */
@@ -56,6 +59,21 @@ export class AlarmClock {
     if (this.at !== null && this.at <= at) return;
     this.at = at;
     this.storage.setAlarm(at).catch(alarmWriteFailed);
+  }
+
+  /**
+   * At the start of an alarm run (the alarm that fired is no longer set): arms a fallback, backed
+   * off by the failed runs in a row, so the work is retried if this run throws or is cut short.
+   */
+  armFallback(now: number): void {
+    this.at = null;
+    this.#failures++;
+    this.request(now + backoffMs(this.#failures));
+  }
+
+  /** The alarm run finished: the next failure backs off from the start again. */
+  ranOk(): void {
+    this.#failures = 0;
   }
 
   /** Sets the alarm to exactly `at`, moving a later or stale one, or clears it (null). */

@@ -2,18 +2,21 @@ import { DurableObject } from 'cloudflare:workers';
 import type { BillingSettings } from '../contracts/settings';
 import type { TransactionType } from '../db/schema';
 import { readSettings } from '../db/settings';
-import { stripeClient } from '../lib/stripe';
-import { balanceView, insertAccount, newAccountRow, notFound, saveAccount } from './account-store';
-import { needsRecharge, rechargeConfigRefusal, runAutoRecharge, settleRecharge, type PaymentIntents, type RechargeHost } from './auto-recharge';
-import { creditEntry, creditRefusal } from './credits';
-import { authorizeHold, earliestHoldExpiry, expireHolds, pruneClosedHolds, releaseHold, settleHold } from './holds';
-import { IDEMPOTENCY_RETENTION_MS, oldestAnswerAt, pruneAnswers } from './idempotency';
-import { appendLedger, findByRef, ledgerAfter, ledgerPage, loadAccount } from './ledger-store';
+import { balanceView, notFound, saveAccount } from './account-store';
+import { gatherDueState } from './alarm-state';
+import { RechargeRunner, settleRecharge } from './auto-recharge';
+import { appendCredit, creditRefusal } from './credits';
+import { disputeCloseEntry, disputeOpenEntry, forgetOpenDisputes, isDisputeClosed, markDisputeClosed, markDisputeOpen } from './disputes';
+import { authorizeHold, expireHolds, pruneClosedHolds, releaseHold, settleHold } from './holds';
+import { IDEMPOTENCY_RETENTION_MS, pruneAnswers } from './idempotency';
+import { findByRef, ledgerAfter, ledgerPage, loadAccount, openAccount } from './ledger-store';
 import { Outbox } from './outbox';
+import { stripePaymentIntents } from './payment-intents';
 import { autoRechargePatch, disputeClosedPatch, disputeOpenedPatch, paymentMethodPatch, reactivatePatch, stripeCustomerPatch } from './payment-profile';
-import { disputeHoldEntry, disputeReleaseEntry, refundEntry, refundReversalEntry } from './refunds';
+import { needsRecharge, rechargeConfigRefusal, type RechargeHost } from './recharge-policy';
+import { refundEntry, refundReversalEntry } from './refunds';
 import type { AccountRow } from './rows';
-import { AlarmClock, backoffMs, nextDueAt, OUTBOX_FLUSH_DELAY_MS } from './schedule';
+import { AlarmClock, nextDueAt, OUTBOX_FLUSH_DELAY_MS } from './schedule';
 import { SettingsCache } from './settings-cache';
 import { getMeta, migrate, setMeta, type Sql, type Transaction } from './storage';
 import type { AuthorizeRequest, AuthorizeResult, AutoRechargeConfig, BalanceView, ChargeRequest, ChargeResult, CreditRequest, CreditResult, DisputeClosed, DisputeOpened } from './types';
@@ -22,8 +25,8 @@ import { chargeOperation } from './usage';
 
 /**
  * One token account, and the only writer of its balance. A thin facade: each RPC method checks
- * the state, calls a module (ledger-store, holds, usage, refunds, payment-profile, auto-recharge,
- * outbox), commits, and schedules. Every change runs synchronously, with no `await` between its
+ * the state, calls a module (ledger-store, holds, usage, credits, refunds, disputes,
+ * payment-profile, auto-recharge, outbox, alarm-state), commits, and schedules. Every change runs synchronously, with no `await` between its
  * check and its commit, so no other request can interleave: in one `transactionSync`, or, on the
  * charge fast path, in a single ledger statement (atomic on its own; see ledger-store).
  */
@@ -34,14 +37,6 @@ export class TokenAccount extends DurableObject<Env> {
   #settings!: SettingsCache;
   #alarm!: AlarmClock;
   #outbox!: Outbox;
-  /** Failed alarm runs in a row: the fallback alarm backs off by it. */
-  #alarmFailures = 0;
-  /**
-   * The recharge step running in this instance, if any. Alarm runs can overlap (a retried or
-   * test-triggered alarm while one awaits Stripe); a second run waits for the first instead of
-   * working the same attempt from a state the first is about to change.
-   */
-  #recharging: Promise<void> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -61,16 +56,7 @@ export class TokenAccount extends DurableObject<Env> {
   initialize(userId: string, workspaceId: string): Result<{ created: boolean; balance: BalanceView }> {
     const settings = this.#touchSettings();
     if (this.#account) return { ok: true, created: false, balance: this.#view(this.#account) };
-    const now = Date.now();
-    const account = newAccountRow(userId, workspaceId, now);
-    const bonus = settings.welcomeBonus;
-    this.#committed(
-      this.transaction(() => {
-        insertAccount(this.sql, account);
-        if (bonus <= 0) return account;
-        return appendLedger(this.sql, account, { type: 'bonus', amount: bonus, ref: 'bonus:welcome', description: 'Welcome bonus', createdAt: now })!.account;
-      }),
-    );
+    this.#committed(openAccount(this.sql, this.transaction, userId, workspaceId, settings.welcomeBonus, Date.now()));
     return { ok: true, created: true, balance: this.#view(this.#account!) };
   }
 
@@ -234,13 +220,11 @@ export class TokenAccount extends DurableObject<Env> {
   openDispute(req: DisputeOpened): Result<{ balance: BalanceView }> {
     if (!this.#account) return notFound();
     // Events arrive in any order: a dispute already closed is not held or suspended again.
-    if (this.#closedDisputes().includes(req.disputeId)) return { ok: true, balance: this.#view(this.#account) };
-    if (req.paymentIntentId) {
-      const r = this.#recordEntry(this.#account, disputeHoldEntry(this.sql, { disputeId: req.disputeId, paymentIntentId: req.paymentIntentId, disputedCents: req.disputedCents }));
-      if (!r.ok) return r;
-    }
-    const open = this.#openDisputes();
-    if (!open.includes(req.disputeId)) this.#setOpenDisputes([...open, req.disputeId]);
+    if (isDisputeClosed(this.sql, req.disputeId)) return { ok: true, balance: this.#view(this.#account) };
+    const entry = disputeOpenEntry(this.sql, req);
+    const r = entry && this.#recordEntry(this.#account, entry);
+    if (r && !r.ok) return r;
+    markDisputeOpen(this.sql, req.disputeId);
     this.#patch(this.#account!, disputeOpenedPatch(this.#account!, req.disputeId), true);
     return { ok: true, balance: this.#view(this.#account!) };
   }
@@ -253,17 +237,11 @@ export class TokenAccount extends DurableObject<Env> {
    */
   closeDispute(req: DisputeClosed): Result<{ balance: BalanceView }> {
     if (!this.#account) return notFound();
-    if (req.paymentIntentId) {
-      const entry = req.won ? disputeReleaseEntry(this.sql, req.disputeId) : disputeHoldEntry(this.sql, { disputeId: req.disputeId, paymentIntentId: req.paymentIntentId, disputedCents: req.disputedCents });
-      if (entry) {
-        const r = this.#recordEntry(this.#account, entry);
-        if (!r.ok) return r;
-      }
-    }
-    const others = this.#openDisputes().filter((id) => id !== req.disputeId);
-    this.#setOpenDisputes(others);
-    if (!this.#closedDisputes().includes(req.disputeId)) setMeta(this.sql, 'closed_disputes', JSON.stringify([...this.#closedDisputes(), req.disputeId].slice(-100)));
-    this.#patch(this.#account!, disputeClosedPatch(this.#account!, others.length > 0), true);
+    const entry = disputeCloseEntry(this.sql, req);
+    const r = entry && this.#recordEntry(this.#account, entry);
+    if (r && !r.ok) return r;
+    const othersOpen = markDisputeClosed(this.sql, req.disputeId);
+    this.#patch(this.#account!, disputeClosedPatch(this.#account!, othersOpen), true);
     return { ok: true, balance: this.#view(this.#account!) };
   }
 
@@ -271,7 +249,7 @@ export class TokenAccount extends DurableObject<Env> {
   reactivate(): Result<{ balance: BalanceView }> {
     const a = this.#account;
     if (!a) return notFound();
-    this.#setOpenDisputes([]);
+    forgetOpenDisputes(this.sql);
     this.#patch(a, reactivatePatch(a), true);
     return { ok: true, balance: this.#view(this.#account!) };
   }
@@ -319,29 +297,19 @@ export class TokenAccount extends DurableObject<Env> {
 
   /** Does every kind of due work, then re-arms itself for the earliest next due time. Safe to run twice. */
   override async alarm(): Promise<void> {
-    this.#alarm.at = null;
     const now = Date.now();
     // Arm a fallback before doing anything: if this run throws, or the object is reset in the
     // middle of it, the work is retried with backoff even after the runtime's own few retries
     // of a throwing alarm are spent. Nothing runs after a failure, so nothing touches storage
     // of an object that is being torn down.
-    this.#alarmFailures++;
-    this.#alarm.request(now + backoffMs(this.#alarmFailures));
+    this.#alarm.armFallback(now);
     const account = this.#account;
     if (account) this.#account = this.transaction(() => expireHolds(this.sql, account, now)) ?? account;
-    if (this.#recharging) await this.#recharging;
-    else {
-      this.#recharging = runAutoRecharge(this.#rechargeHost, this.#payments, now);
-      try {
-        await this.#recharging;
-      } finally {
-        this.#recharging = null;
-      }
-    }
+    await this.#recharge.run(now);
     await this.#outbox.flush(this.env.DB, () => this.#account);
     pruneAnswers(this.sql, now - IDEMPOTENCY_RETENTION_MS);
     pruneClosedHolds(this.sql, now - IDEMPOTENCY_RETENTION_MS);
-    this.#alarmFailures = 0;
+    this.#alarm.ranOk();
     this.#scheduleNext(true);
   }
 
@@ -360,20 +328,6 @@ export class TokenAccount extends DurableObject<Env> {
     if (schedule) this.#afterCommit();
   }
 
-  /** Formal disputes opened and not yet closed (the dispute suspension lasts while any is). */
-  #openDisputes(): string[] {
-    return JSON.parse(getMeta(this.sql, 'open_disputes') ?? '[]') as string[];
-  }
-
-  #setOpenDisputes(ids: string[]): void {
-    setMeta(this.sql, 'open_disputes', JSON.stringify(ids));
-  }
-
-  /** Recently closed disputes, so a late `created` event does not reopen one (events arrive in any order). */
-  #closedDisputes(): string[] {
-    return JSON.parse(getMeta(this.sql, 'closed_disputes') ?? '[]') as string[];
-  }
-
   /** Commits a computed refund/dispute entry unless it is a duplicate or a refusal. */
   #recordEntry(a: AccountRow, entry: { duplicate: LedgerEntry } | { credit: CreditRequest } | Failure): Result<CreditResult> {
     if ('duplicate' in entry) return { ok: true, transactionId: entry.duplicate.id, duplicate: true, balance: a.balance, status: a.status };
@@ -383,11 +337,9 @@ export class TokenAccount extends DurableObject<Env> {
 
   /** Commits one validated credit-like entry and its balance change. */
   #record(account: AccountRow, req: CreditRequest): Result<CreditResult> {
-    const { draft, opts } = creditEntry(req, Date.now());
-    // Never null: a credit carries no idempotency key, and a taken ref fails the insert.
-    const { account: next, row } = this.transaction(() => appendLedger(this.sql, account, draft, opts)!);
-    this.#committed(next);
-    return { ok: true, transactionId: row.id, duplicate: false, balance: next.balance, status: next.status };
+    const out = appendCredit(this.sql, this.transaction, account, req, Date.now());
+    this.#committed(out.next);
+    return out.result;
   }
 
   /**
@@ -407,17 +359,8 @@ export class TokenAccount extends DurableObject<Env> {
 
   /** Arms the alarm for the earliest due work. `exact` (end of an alarm run) also moves a later or stale alarm, or clears it. */
   #scheduleNext(exact: boolean): void {
-    const pending = this.#outbox.pending(this.#account);
-    const a = this.#account;
-    const at = nextDueAt({
-      now: Date.now(),
-      outboxPending: pending.ledger + pending.usage > 0 || pending.directory,
-      flushFailures: this.#outbox.failures,
-      arState: a?.ar_state ?? null,
-      arNextAt: a?.ar_next_at ?? null,
-      earliestHoldExpiry: earliestHoldExpiry(this.sql),
-      oldestAnswerAt: oldestAnswerAt(this.sql),
-    });
+    const state = { now: Date.now(), outbox: this.#outbox.pending(this.#account), flushFailures: this.#outbox.failures, account: this.#account };
+    const at = nextDueAt(gatherDueState(this.sql, state));
     if (exact) this.#alarm.set(at);
     else if (at !== null) this.#alarm.request(at);
   }
@@ -428,29 +371,14 @@ export class TokenAccount extends DurableObject<Env> {
     account: () => this.#account,
     setAccount: (a) => void (this.#account = a),
     // Not this.credit(): that one settles the attempt, which the machine does itself.
-    credit: (req) => {
-      const a = this.#account!;
-      if (!findByRef(this.sql, req.ref)) this.#record(a, req);
-    },
+    credit: (req) => findByRef(this.sql, req.ref) ?? this.#record(this.#account!, req),
     afterCommit: () => this.#afterCommit(),
     requestAlarm: (at) => this.#alarm.request(at),
     now: () => Date.now(),
   };
 
-  /**
-   * Stripe's PaymentIntents, without SDK retries: the SDK would resend with the same key, and a
-   * key replays its first answer (a 500 too); the machine resolves unknown outcomes itself.
-   */
-  readonly #payments: PaymentIntents = {
-    create: (params, opts) => this.#stripe().paymentIntents.create(params, opts),
-    confirm: (id, params, opts) => this.#stripe().paymentIntents.confirm(id, params, opts),
-    retrieve: (id) => this.#stripe().paymentIntents.retrieve(id),
-    list: (params) => this.#stripe().paymentIntents.list(params),
-  };
-
-  #stripe() {
-    return stripeClient(this.env, { maxNetworkRetries: 0 });
-  }
+  /** Runs the machine against Stripe without SDK retries (see payment-intents.ts). Declared after its host: fields initialize in order. */
+  readonly #recharge = new RechargeRunner(this.#rechargeHost, stripePaymentIntents(this.env));
 
   #touchSettings(): BillingSettings {
     this.#settings.touch();

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { saveAccount } from '../../../worker/do/account-store';
-import { AUTO_RECHARGE_MAX_PER_HOUR, capExceeded, CONFIRM_CARD_MESSAGE, MAX_UNRESOLVED, monthKey, needsRecharge, rechargeConfigRefusal, runAutoRecharge, settleRecharge, type Intent, type PaymentIntents, type RechargeHost } from '../../../worker/do/auto-recharge';
+import { runAutoRecharge, settleRecharge } from '../../../worker/do/auto-recharge';
+import { AUTO_RECHARGE_MAX_PER_HOUR, capExceeded, CONFIRM_CARD_MESSAGE, MAX_UNRESOLVED, monthKey, needsRecharge, rechargeConfigRefusal, type Intent, type PaymentIntents, type RechargeHost } from '../../../worker/do/recharge-policy';
 import { creditEntry } from '../../../worker/do/credits';
 import { appendLedger, findByRef, loadAccount } from '../../../worker/do/ledger-store';
 import type { AccountRow, RechargeAttemptRow } from '../../../worker/do/rows';

@@ -1,0 +1,25 @@
+import { earliestHoldExpiry } from './holds';
+import { oldestAnswerAt } from './idempotency';
+import type { AutoRechargeState } from './rows';
+import type { DueState } from './schedule';
+import type { Sql } from './storage';
+import type { OutboxPending } from './types';
+
+/**
+ * Gathers what the alarm's schedule depends on ({@link DueState}) from the object's storage and
+ * the in-memory state the facade passes in; schedule.ts then picks the time from it.
+ */
+export function gatherDueState(
+  sql: Sql,
+  s: { now: number; outbox: OutboxPending; flushFailures: number; account: { ar_state: AutoRechargeState; ar_next_at: number | null } | null },
+): DueState {
+  return {
+    now: s.now,
+    outboxPending: s.outbox.ledger + s.outbox.usage > 0 || s.outbox.directory,
+    flushFailures: s.flushFailures,
+    arState: s.account?.ar_state ?? null,
+    arNextAt: s.account?.ar_next_at ?? null,
+    earliestHoldExpiry: earliestHoldExpiry(sql),
+    oldestAnswerAt: oldestAnswerAt(sql),
+  };
+}
