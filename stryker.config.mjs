@@ -17,6 +17,7 @@ export default {
     'worker/do/credits.ts',
     'worker/do/refunds.ts',
     'worker/do/auto-recharge.ts',
+    'worker/do/recharge-policy.ts',
     'worker/do/idempotency.ts',
     'worker/do/schedule.ts',
     'worker/do/outbox.ts',
