@@ -313,6 +313,8 @@ export class Outbox {
   async #flushOnce(db: D1Database, current: () => AccountRow | null): Promise<FlushOutcome> {
     const account = current();
     if (!account) return { ok: true, ledger: 0, usage: 0, remaining: 0 };
+    // Re-read (one meta row): the stored flush is the truth, whoever numbered it last.
+    this.rollup = loadRollupFlush(this.sql);
     const batch = readBatch(this.sql, account, this.synced, this.rollup);
     if (!batch) return { ok: true, ledger: 0, usage: 0, remaining: 0 };
     if (batch.flush && batch.flush.seq !== this.rollup.seq) {
