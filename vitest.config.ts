@@ -49,8 +49,8 @@ export default defineConfig(async () => {
     test: {
       name: PROJECT,
       include: ['test/**/*.test.ts'],
-      // test/unit runs in plain Node (vitest.unit.config.ts); test/client and test/contracts in the node suite.
-      exclude: ['test/scripts/**', 'test/e2e/**', 'test/client/**', 'test/contracts/**', 'test/unit/**', 'node_modules/**'],
+      // test/unit runs in plain Node (vitest.unit.config.ts); test/client, test/contracts and test/web in the node suite.
+      exclude: ['test/scripts/**', 'test/e2e/**', 'test/client/**', 'test/contracts/**', 'test/web/**', 'test/unit/**', 'node_modules/**'],
       globalSetup: ['./test/setup/global-setup.ts'],
       setupFiles: ['./test/setup/apply-migrations.ts'],
       testTimeout: 60_000,

@@ -49,8 +49,8 @@ const find = (entry) => Object.keys(outputs).find((o) => outputs[o].entryPoint &
 
 const appJs = find('web/src/main.tsx');
 const css = Object.keys(outputs).find((o) => o.endsWith('.css') && outputs[o].entryPoint && outputs[o].entryPoint.endsWith('styles.css'));
-const tokensJs = find('web/src/pages/tokens.tsx');
-const adminJs = find('web/src/pages/admin.tsx');
+const tokensJs = find('web/src/pages/tokens/index.tsx');
+const adminJs = find('web/src/pages/admin/index.tsx');
 if (!appJs || !css || !tokensJs || !adminJs) throw new Error('build-web: an expected output is missing from the metafile');
 
 /** Every JS file loaded to run `start`, following static imports (and, for routes, the page chunk). */

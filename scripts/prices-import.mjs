@@ -11,7 +11,7 @@
  * `{ "entries": [...] }` (as the API will return it), or another price list. Without `--current`
  * the list is compared with an empty book, so every model shows as added.
  *
- * Parsing, validation and the diff are worker/lib/price-book.ts itself (bundled on the fly with
+ * Parsing, validation and the diff are worker/lib/price-book.ts and price-list.ts themselves (bundled on the fly with
  * esbuild), so this script can never disagree with the Worker about what a valid entry is.
  *
  * Exit: 0 the diff was printed; 1 the list or the current book is invalid (every problem is
@@ -25,10 +25,10 @@ import { build } from 'esbuild';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const USAGE = 'usage: npm run prices:import -- FILE [--current BOOK.json | --current -] [--json]';
 
-/** worker/lib/price-book.ts as an ES module, bundled in memory (it imports zod only). */
+/** worker/lib/price-book.ts and price-list.ts as one ES module, bundled in memory (they import zod only). */
 export async function loadPriceBook() {
   const out = await build({
-    entryPoints: [path.join(root, 'worker/lib/price-book.ts')],
+    stdin: { contents: "export * from './worker/lib/price-book.ts';\nexport * from './worker/lib/price-list.ts';", resolveDir: root, loader: 'ts' },
     bundle: true,
     format: 'esm',
     platform: 'neutral',

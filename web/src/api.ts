@@ -66,77 +66,16 @@ export function errorMessage(e: unknown): string {
   return String(e);
 }
 
-// ---- Shapes of the API answers (see worker/routes). Optional fields are read defensively. ----
+// ---- Shapes of the API answers: the Worker's contracts (worker/contracts), types only. ----
 
-export interface User {
-  id: string;
-  email: string;
-  roles: string[];
-  workspaceId?: string;
-}
-
-export interface AutoRecharge {
-  enabled: boolean;
-  threshold: number;
-  amount: number;
-  monthlyLimitCents?: number | null;
-  state?: string | null;
-  lastError?: string | null;
-  hasPaymentMethod?: boolean;
-}
-
-export interface Account {
-  balance: number;
-  reserved: number;
-  available: number;
-  status: 'active' | 'suspended';
-  alertLevel?: 'ok' | 'low' | 'critical';
-  autoRecharge?: AutoRecharge;
-  lastPurchaseAt?: number | string | null;
-  onboardingTokensGranted?: boolean;
-  thresholds?: { low: number; critical: number };
-  burn?: { tokensPerDay: number; daysLeft: number | null } | null;
-}
-
-export interface Transaction {
-  id: string;
-  seq?: number;
-  type: string;
-  amount: number;
-  balanceAfter: number;
-  description?: string;
-  ref?: string | null;
-  amountCents?: number | null;
-  createdAt: number | string;
-}
-
-export interface Page<T> {
-  items: T[];
-  nextCursor?: string | null;
-}
-
-export interface Usage {
-  byDay: { day: string; requests: number; actualTokens: number; billableTokens: number }[];
-  byOperation: { operation: string; requests: number; billableTokens: number }[];
-  byModel: { model: string; requests: number; billableTokens: number }[];
-}
-
-export interface Package {
-  id: string;
-  name: string;
-  description?: string;
-  tokens: number;
-  priceCents: number;
-  popular?: boolean;
-  sortOrder?: number;
-  stripePriceId?: string;
-  active?: boolean;
-}
-
-export interface PackagesAnswer {
-  packages: Package[];
-  tokensPerUsd?: number;
-  minimumPurchaseCents?: number;
-  stripePublishableKey?: string | null;
-  testMode?: boolean;
-}
+export type { User } from '../../worker/contracts/auth';
+export type { Page } from '../../worker/contracts/common';
+export type {
+  AccountOverview as Account,
+  AutoRechargeView as AutoRecharge,
+  AutoRechargeAnswer,
+  PackagesAnswer,
+  PublicPackage as Package,
+  Transaction,
+  UsageSummary as Usage,
+} from '../../worker/contracts/account';

@@ -1,17 +1,13 @@
-import type { ErrorCode } from '../contracts/errors';
-import type { TransactionType } from '../db/schema';
-import type { Operation } from '../lib/pricing';
+import type { AutoRechargeView, TransactionType } from '../contracts/account';
+import type { AccountStatus, AlertLevel, AuthorizeAnswer, AuthorizeParams, ChargeParams, ReleaseAnswer, SettleParams } from '../contracts/billing';
 
-/** Tagged failure returned (never thrown) by the DO's RPC methods for expected outcomes. */
-export interface Failure {
-  ok: false;
-  code: ErrorCode;
-  message?: string;
-}
-export type Result<T> = ({ ok: true } & T) | Failure;
-
-export type AccountStatus = 'active' | 'suspended';
-export type AlertLevel = 'ok' | 'low' | 'critical';
+/**
+ * The DO's RPC types. Requests and answers that cross the billing API are the contract's
+ * (worker/contracts): a failure is the contract's tagged `Failure` (`{ ok: false, code,
+ * message? }`, mapped to an error once, by `AppError.from`), and the rest is written here.
+ */
+export type { Failure, Result } from '../contracts/errors';
+export type { AccountStatus, AlertLevel, AutoRechargeView };
 
 export interface BalanceView {
   userId: string;
@@ -27,28 +23,8 @@ export interface BalanceView {
   autoRecharge: AutoRechargeView;
 }
 
-export interface AutoRechargeView {
-  enabled: boolean;
-  threshold: number;
-  amount: number;
-  monthlyLimitCents: number | null;
-  state: 'off' | 'armed' | 'scheduled' | 'in_flight';
-  priceCents: number;
-  lastError: string | null;
-  hasPaymentMethod: boolean;
-}
-
-export interface ChargeRequest {
-  idempotencyKey: string;
-  operation: Operation;
-  model: string;
-  inputTokens?: number;
-  outputTokens?: number;
-  tokens?: number;
-  images?: number;
-  success?: boolean;
-  requestId?: string;
-}
+/** A validated charge, without the user id that chose the DO. */
+export type ChargeRequest = Omit<ChargeParams, 'userId'>;
 
 export interface ChargeResult {
   transactionId: string | null;
@@ -58,37 +34,13 @@ export interface ChargeResult {
   available: number;
 }
 
-export interface AuthorizeRequest {
-  idempotencyKey: string;
-  operation: Operation;
-  model: string;
-  estimatedTokens?: number;
-  images?: number;
-  ttlMs?: number;
-}
+/** A validated hold; the API's `ttlSeconds` arrives as milliseconds. */
+export type AuthorizeRequest = Omit<AuthorizeParams, 'userId' | 'ttlSeconds'> & { ttlMs?: number };
+export type AuthorizeResult = AuthorizeAnswer;
 
-export interface AuthorizeResult {
-  reservationId: string;
-  reservedTokens: number;
-  expiresAt: number;
-}
-
-export interface SettleRequest {
-  reservationId: string;
-  inputTokens?: number;
-  outputTokens?: number;
-  tokens?: number;
-  images?: number;
-  success: boolean;
-  requestId?: string;
-}
-
-export interface ReleaseResult {
-  reservationId: string;
-  releasedTokens: number;
-  balance: number;
-  available: number;
-}
+/** A validated settle, without the user id that chose the DO. */
+export type SettleRequest = Omit<SettleParams, 'userId'>;
+export type ReleaseResult = ReleaseAnswer;
 
 export type CreditType = Exclude<TransactionType, 'bonus' | 'usage'>;
 

@@ -2,8 +2,9 @@
  * The price book: what one AI call costs in platform tokens, per model and per token class,
  * and what it cost us at the provider, in micro-dollars. Pure (no I/O, no globals), so the
  * Durable Object, the admin preview in the browser and `scripts/prices-import.mjs` all run
- * the same arithmetic. Nothing here is wired into the charge path yet (issue 10 groundwork);
- * `worker/services/pricing.ts` still prices charges.
+ * the same arithmetic; price-list.ts beside it holds provider cost, margin and price lists.
+ * Nothing here is wired into the charge path yet (issue 10 groundwork);
+ * `worker/lib/pricing.ts` still prices charges.
  *
  * Units (see docs/pricing.md):
  * - rates: platform tokens per model token in basis points (15000 = 1.5 tokens per token);
@@ -160,7 +161,7 @@ const variantKeySchema = z
   .max(64)
   .regex(/^[A-Za-z0-9][A-Za-z0-9_\-:./]*$/, 'letters, digits and _ - : . / only, starting with a letter or digit');
 
-const count = (max: number) => z.int().min(0).max(max);
+export const count = (max: number) => z.int().min(0).max(max);
 const rateSchema = count(MAX_RATE_BPS);
 const microsSchema = count(MAX_PROVIDER_MICROS);
 
@@ -292,7 +293,7 @@ export function seedPriceBookEntries(settings: { tokenMultiplierBps: number; ima
 
 // ---------------------------------------------------------------- charging
 
-function isCount(n: unknown, max: number): n is number {
+export function isCount(n: unknown, max: number): n is number {
   return Number.isSafeInteger(n) && (n as number) >= 0 && (n as number) <= max;
 }
 
@@ -310,7 +311,7 @@ export function tierFor(entry: PriceBookEntry, prompt: number): number | null {
   return tier;
 }
 
-function usageCounts(usage: ChargeUsage): Record<TokenClass, number> {
+export function usageCounts(usage: ChargeUsage): Record<TokenClass, number> {
   return {
     input: usage.inputTokens ?? 0,
     cachedInput: usage.cachedInputTokens ?? 0,
@@ -320,7 +321,7 @@ function usageCounts(usage: ChargeUsage): Record<TokenClass, number> {
   };
 }
 
-function imagePrice(prices: ImagePrices, variant: string | undefined): number | undefined {
+export function imagePrice(prices: ImagePrices, variant: string | undefined): number | undefined {
   if (variant === undefined) return prices.perImage;
   return Object.hasOwn(prices.variants, variant) ? prices.variants[variant] : undefined;
 }
@@ -376,293 +377,4 @@ export function computeCharge(book: PriceBook, model: string, usage: ChargeUsage
   }
   // numerator ≤ MAX_CHARGE_NUMERATOR < 2^53, so this division and ceil are exact.
   return { ok: true, entryId: entry.id, tier, lines, numerator, denominator: BPS, total: Math.ceil(numerator / BPS) };
-}
-
-// ---------------------------------------------------------------- provider cost and margin
-
-const MILLION = 1_000_000n;
-
-/**
- * What the call cost at the provider, in USD micro-dollars, rounded up once on the total:
- * ceil(Σ tokens × µUSD-per-1M / 1e6) + images × µUSD-per-image + the per-request cost.
- * BigInt, because tokens × cost reaches 1e18. Uses the same tier as `computeCharge`.
- * Image variants without a provider cost count 0.
- */
-export function providerCostMicros(entry: PriceBookEntry, usage: ChargeUsage): number {
-  const counts = usageCounts(usage);
-  const tier = tierFor(entry, promptTokens(usage));
-  const costs: TokenCosts = tier === null ? entry.providerCost : entry.longContext![tier].providerCost;
-  let perMillion = 0n;
-  for (const c of TOKEN_CLASSES) perMillion += BigInt(counts[c]) * BigInt(costs[c]);
-  let micros = (perMillion + MILLION - 1n) / MILLION;
-  const images = usage.images ?? 0;
-  if (images > 0 && entry.providerCost.images !== undefined) {
-    micros += BigInt(images) * BigInt(imagePrice(entry.providerCost.images, usage.imageVariant) ?? 0);
-  }
-  micros += BigInt(entry.providerCost.requestFee ?? 0);
-  return Number(micros);
-}
-
-/** One priced thing of an entry, against its provider cost (`marginCheck`). */
-export interface MarginLine {
-  /** null for the base rates, else the long-context tier index. */
-  tier: number | null;
-  /** A token class, `image`, `image:<variant>` or `request`. */
-  kind: string;
-  /** Revenue in µUSD per 1M model tokens (token classes) or per image/request, floored for display. */
-  revenueMicros: number;
-  costMicros: number;
-  /** floor((revenue − cost) / revenue × 10,000); null when the revenue is 0. */
-  marginBps: number | null;
-  /** revenue ≥ cost × (1 + minMarginBps / 10,000), compared exactly. */
-  ok: boolean;
-}
-
-/**
- * For each priced thing of an entry (every token class of the base rates and of each tier,
- * each image price, the request fee), whether the revenue covers the provider cost plus the
- * minimum margin. A platform token sells for 1/tokensPerUsd USD, so a rate of r bps earns
- * r × 1e8 / tokensPerUsd µUSD per 1M model tokens, and the rule
- *   r × 1e8 / T ≥ cost × (1e4 + m) / 1e4   ⇔   r × 1e12 ≥ cost × (1e4 + m) × T
- * is checked in BigInt, with no division. Images and the request fee earn p × 1e6 / T µUSD each.
- */
-export function marginCheck(entry: PriceBookEntry, tokensPerUsd: number, minMarginBps: number): { ok: boolean; lines: MarginLine[] } {
-  if (!isCount(tokensPerUsd, MAX_TOKENS_PER_USD) || tokensPerUsd === 0) throw new RangeError('tokensPerUsd must be an integer from 1 to 1e9');
-  if (!isCount(minMarginBps, MAX_MARGIN_BPS)) throw new RangeError('minMarginBps must be an integer from 0 to 1e6');
-  const T = BigInt(tokensPerUsd);
-  const factor = BigInt(BPS + minMarginBps);
-  const lines: MarginLine[] = [];
-  // revenue = R / T µUSD, with R = price × scale; ok ⇔ R × 1e4 ≥ cost × (1e4 + m) × T.
-  const line = (tier: number | null, kind: string, R: bigint, cost: number) => {
-    const c = BigInt(cost);
-    lines.push({
-      tier,
-      kind,
-      revenueMicros: Number(R / T),
-      costMicros: cost,
-      marginBps: R === 0n ? null : Number(floorDiv((R - c * T) * BigInt(BPS), R)),
-      ok: R * BigInt(BPS) >= c * factor * T,
-    });
-  };
-  const tokenLines = (tier: number | null, rates: TokenRates, costs: TokenCosts) => {
-    for (const k of TOKEN_CLASSES) line(tier, k, BigInt(rates[k]) * 100_000_000n, costs[k]);
-  };
-  tokenLines(null, entry.rates, entry.providerCost);
-  entry.longContext?.forEach((t, i) => tokenLines(i, t.rates, t.providerCost));
-  if (entry.images !== undefined) {
-    const cost = entry.providerCost.images;
-    line(null, 'image', BigInt(entry.images.perImage) * MILLION, cost?.perImage ?? 0);
-    for (const [v, p] of Object.entries(entry.images.variants)) {
-      const vc = cost !== undefined && Object.hasOwn(cost.variants, v) ? cost.variants[v] : 0;
-      line(null, `image:${v}`, BigInt(p) * MILLION, vc);
-    }
-  }
-  if (entry.requestFee !== undefined || entry.providerCost.requestFee !== undefined) {
-    line(null, 'request', BigInt(entry.requestFee ?? 0) * MILLION, entry.providerCost.requestFee ?? 0);
-  }
-  return { ok: lines.every((l) => l.ok), lines };
-}
-
-function floorDiv(a: bigint, b: bigint): bigint {
-  const q = a / b;
-  return (a % b !== 0n && (a < 0n) !== (b < 0n)) ? q - 1n : q;
-}
-
-// ---------------------------------------------------------------- provider price lists
-
-/**
- * Exact micro-dollars from a decimal USD string as a price list writes it ("0.075" → 75000).
- * Refuses more than 6 decimals (not representable in µUSD) and anything that is not a plain
- * non-negative decimal, so no float parsing is ever involved.
- */
-export function usdToMicros(usd: string): number {
-  const m = /^(\d{1,6})(?:\.(\d{1,6}))?$/.exec(usd);
-  if (m === null) throw new RangeError(`not a USD amount with at most 6 decimals: ${JSON.stringify(usd)}`);
-  return Number(m[1]) * 1_000_000 + Number((m[2] ?? '').padEnd(6, '0'));
-}
-
-/**
- * Platform rate for a provider cost: µUSD per 1M tokens × tokensPerUsd × markup, in bps,
- * rounded UP to the next whole bps (never below the markup). 1 bps at 10,000 tokens/USD is
- * $0.01 per 1M model tokens, so on the cheapest classes the effective markup is a little higher.
- *   bps = ceil(micros × T × markupBps / 1e12)
- */
-export function rateFromCost(micros: number, tokensPerUsd: number, markupBps: number): number {
-  const n = BigInt(micros) * BigInt(tokensPerUsd) * BigInt(markupBps);
-  const d = 1_000_000_000_000n;
-  return Number((n + d - 1n) / d);
-}
-
-/** `rateFromCost` for every class. */
-export function ratesFromCosts(costs: TokenCosts, tokensPerUsd: number, markupBps: number): TokenRates {
-  const out = {} as TokenRates;
-  for (const c of TOKEN_CLASSES) out[c] = rateFromCost(costs[c], tokensPerUsd, markupBps);
-  return out;
-}
-
-// ---------------------------------------------------------------- diff
-
-/** One changed field of an entry, old → new. */
-export interface FieldChange {
-  /** Dotted path, e.g. `rates.output` or `longContext`. */
-  field: string;
-  from: unknown;
-  to: unknown;
-}
-
-/** What an import would do to a book (`diffEntries`). */
-export interface PriceBookDiff {
-  added: PriceBookEntry[];
-  changed: { id: string; changes: FieldChange[] }[];
-  removed: PriceBookEntry[];
-  unchanged: string[];
-}
-
-/** Fields compared one by one (prices); the rest are compared whole. `source`, `asOf` and `notes` are provenance, not prices. */
-const PRICE_FIELDS = ['provider', 'aliases', 'rates', 'images', 'requestFee', 'longContext', 'providerCost'] as const;
-
-/**
- * What importing `incoming` into `current` would do, by entry id. An import replaces the
- * entries of the providers it lists, so `removed` holds only current entries of those
- * providers that the import lacks; the `default` entry and other providers are never removed.
- */
-export function diffEntries(current: readonly PriceBookEntry[], incoming: readonly PriceBookEntry[]): PriceBookDiff {
-  const cur = new Map(current.map((e) => [e.id, e]));
-  const inc = new Map(incoming.map((e) => [e.id, e]));
-  const providers = new Set(incoming.map((e) => e.provider));
-  const diff: PriceBookDiff = { added: [], changed: [], removed: [], unchanged: [] };
-  for (const e of incoming) {
-    const old = cur.get(e.id);
-    if (old === undefined) {
-      diff.added.push(e);
-      continue;
-    }
-    const changes: FieldChange[] = [];
-    for (const f of PRICE_FIELDS) {
-      const a = old[f] as unknown;
-      const b = e[f] as unknown;
-      if (isPlainRecord(a) && isPlainRecord(b) && (f === 'rates' || f === 'providerCost')) {
-        for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])]) {
-          if (stableJson(a[k]) !== stableJson(b[k])) changes.push({ field: `${f}.${k}`, from: a[k], to: b[k] });
-        }
-      } else if (stableJson(a) !== stableJson(b)) {
-        changes.push({ field: f, from: a, to: b });
-      }
-    }
-    if (changes.length > 0) diff.changed.push({ id: e.id, changes });
-    else diff.unchanged.push(e.id);
-  }
-  for (const e of current) {
-    if (!inc.has(e.id) && e.id !== DEFAULT_ENTRY_ID && providers.has(e.provider)) diff.removed.push(e);
-  }
-  return diff;
-}
-
-function isPlainRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** JSON with sorted keys, so key order never counts as a change; `undefined` stays distinct from any value. */
-function stableJson(v: unknown): string {
-  if (v === undefined) return 'undefined';
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
-  if (isPlainRecord(v)) {
-    return `{${Object.keys(v)
-      .filter((k) => v[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${stableJson(v[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
-
-// ---------------------------------------------------------------- provider price lists (data/model-prices.json)
-
-/** The `format` a provider price list declares; a new incompatible layout gets a new one. */
-export const PRICE_LIST_FORMAT = 'token-billing/model-prices@1';
-
-const usdSchema = z.string().regex(/^\d{1,6}(\.\d{1,6})?$/, 'USD as a decimal string with at most 6 decimals');
-/** The figures exactly as the provider's page lists them, USD per 1M tokens. */
-const listedSchema = z.strictObject({
-  input: usdSchema,
-  cachedInput: usdSchema,
-  /** Absent when the provider prices no cache write: the tokens are then billed as input. */
-  cacheWrite: usdSchema.optional(),
-  output: usdSchema,
-});
-export type ListedPrices = z.infer<typeof listedSchema>;
-
-const priceListSchema = z.strictObject({
-  format: z.literal(PRICE_LIST_FORMAT),
-  description: z.string().max(2000).optional(),
-  currency: z.literal('USD'),
-  tokensPerUsd: z.int().min(1).max(MAX_TOKENS_PER_USD),
-  markupBps: z.int().min(1).max(MAX_RATE_BPS),
-  models: z.array(z.record(z.string(), z.unknown())).min(1).max(1000),
-});
-
-/**
- * Provider cost from the listed figures: cache writes cost what input costs where the provider
- * lists no cache-write price, and reasoning tokens cost what output costs (OpenAI, Anthropic
- * and Google all bill reasoning/thinking tokens as output).
- */
-export function costsFromListed(listed: ListedPrices): TokenCosts {
-  return {
-    input: usdToMicros(listed.input),
-    cachedInput: usdToMicros(listed.cachedInput),
-    cacheWrite: usdToMicros(listed.cacheWrite ?? listed.input),
-    output: usdToMicros(listed.output),
-    reasoning: usdToMicros(listed.output),
-  };
-}
-
-/** A parsed, consistent provider price list: its entries, and each entry's listed figures by id. */
-export interface PriceList {
-  tokensPerUsd: number;
-  markupBps: number;
-  entries: PriceBookEntry[];
-  listed: Record<string, ListedPrices>;
-}
-
-/**
- * Parses a provider price list (the format of `data/model-prices.json`): each model is a
- * price-book entry plus `listed`, the source's own figures. Checks every entry against
- * `priceBookEntrySchema`, that its token-class provider costs are exactly the listed figures
- * (`costsFromListed`), that its base rates are `ratesFromCosts` at the file's tokensPerUsd and
- * markup, and that no id or alias names two models. Returns every problem found, not the first.
- */
-export function parsePriceList(json: unknown): { ok: true; list: PriceList } | { ok: false; problems: string[] } {
-  const top = priceListSchema.safeParse(json);
-  if (!top.success) return { ok: false, problems: top.error.issues.map((i) => `${i.path.join('.') || '(file)'}: ${i.message}`) };
-  const { tokensPerUsd, markupBps } = top.data;
-  const problems: string[] = [];
-  const entries: PriceBookEntry[] = [];
-  const listedById: Record<string, ListedPrices> = Object.create(null);
-  top.data.models.forEach((raw, i) => {
-    const { listed, ...rest } = raw;
-    const where = `models.${i}${typeof rest.id === 'string' ? ` (${rest.id})` : ''}`;
-    const e = priceBookEntrySchema.safeParse(rest);
-    const l = listedSchema.safeParse(listed);
-    if (!e.success) problems.push(...e.error.issues.map((x) => `${where}.${x.path.join('.')}: ${x.message}`));
-    if (!l.success) problems.push(...l.error.issues.map((x) => `${where}.listed.${x.path.join('.')}: ${x.message}`));
-    if (!e.success || !l.success) return;
-    const entry = e.data as PriceBookEntry;
-    const costs = costsFromListed(l.data);
-    const rates = ratesFromCosts(costs, tokensPerUsd, markupBps);
-    for (const c of TOKEN_CLASSES) {
-      if (entry.providerCost[c] !== costs[c]) problems.push(`${where}: providerCost.${c} is ${entry.providerCost[c]} µUSD but the listed price gives ${costs[c]}`);
-      if (entry.rates[c] !== rates[c]) problems.push(`${where}: rates.${c} is ${entry.rates[c]} bps but the provider cost at the file's markup gives ${rates[c]}`);
-    }
-    entries.push(entry);
-    listedById[entry.id] = l.data;
-  });
-  const names = new Map<string, string>();
-  for (const e of entries) {
-    for (const n of [e.id, ...e.aliases]) {
-      if (names.has(n)) problems.push(`${n} names both ${names.get(n)} and ${e.id}`);
-      else names.set(n, e.id);
-    }
-  }
-  if (entries.some((e) => e.id === DEFAULT_ENTRY_ID)) problems.push(`a provider price list must not contain the "${DEFAULT_ENTRY_ID}" entry`);
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, list: { tokensPerUsd, markupBps, entries, listed: listedById } };
 }

@@ -11,10 +11,7 @@ import {
   buildPriceBook,
   chargeUsageSchema,
   computeCharge,
-  costsFromListed,
-  diffEntries,
   findEntry,
-  marginCheck,
   MAX_CHARGE_NUMERATOR,
   MAX_IMAGE_PRICE_TOKENS,
   MAX_IMAGES_PER_CALL,
@@ -22,18 +19,23 @@ import {
   MAX_RATE_BPS,
   MAX_REQUEST_FEE_TOKENS,
   MAX_TOKENS_PER_CLASS,
-  parsePriceList,
   priceBookEntrySchema,
   priceBookProblems,
-  providerCostMicros,
-  rateFromCost,
-  ratesFromCosts,
   seedPriceBookEntries,
   TOKEN_CLASSES,
-  usdToMicros,
   type PriceBookEntry,
   type TokenRates,
 } from '../../../worker/lib/price-book';
+import {
+  costsFromListed,
+  diffEntries,
+  marginCheck,
+  parsePriceList,
+  providerCostMicros,
+  rateFromCost,
+  ratesFromCosts,
+  usdToMicros,
+} from '../../../worker/lib/price-list';
 
 /** The seed's settings (worker/services/settings.ts DEFAULT_SETTINGS), written out so this test does not import a service. */
 const SEED = { tokenMultiplierBps: 15000, imageCosts: { 'dall-e-3': 6000, 'dall-e-2': 3000, imagen: 4500 } };

@@ -1,4 +1,4 @@
-import type { ComponentChildren, JSX } from 'preact';
+import type { ComponentChildren, JSX, Ref } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
 
 /**
@@ -133,7 +133,7 @@ export function TableWrap(props: { label: string; children: ComponentChildren })
   );
 }
 
-export function Section(props: { id?: string; title: string; headingRef?: any; actions?: ComponentChildren; children: ComponentChildren; class?: string }) {
+export function Section(props: { id?: string; title: string; headingRef?: Ref<HTMLHeadingElement>; actions?: ComponentChildren; children: ComponentChildren; class?: string }) {
   const hid = `${props.id ?? props.title.toLowerCase().replace(/[^a-z0-9]+/g, '-')}-title`;
   return (
     <section id={props.id} class={`card${props.class ? ' ' + props.class : ''}`} aria-labelledby={hid}>

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { errorMessage, post, type User } from '../api';
 import { Field, Notice, describedBy } from '../components/ui';
+import { checkAuth } from '../forms/auth';
 
 export function AuthPage(props: { mode: 'login' | 'signup'; onAuthed: (u: User) => void }) {
   const { mode } = props;
@@ -23,22 +24,18 @@ export function AuthPage(props: { mode: 'login' | 'signup'; onAuthed: (u: User) 
 
   const submit = async (e: Event) => {
     e.preventDefault();
-    const fe: typeof fieldErrors = {};
-    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim())) fe.email = 'Enter an email address like name@example.com.';
-    if (!password) fe.password = 'Enter your password.';
-    else if (signup && password.length < 8) fe.password = 'Use at least 8 characters.';
-    setFieldErrors(fe);
-    if (fe.email || fe.password) {
+    const checked = checkAuth(mode, { email, password, workspaceId });
+    if (!checked.ok) {
+      setFieldErrors(checked.errors);
       setError('Please fix the highlighted fields.');
-      (fe.email ? emailRef : passwordRef).current?.focus();
+      (checked.errors.email ? emailRef : passwordRef).current?.focus();
       return;
     }
+    setFieldErrors({});
     setBusy(true);
     setError(null);
     try {
-      const body: Record<string, string> = { email: email.trim(), password };
-      if (signup && workspaceId.trim()) body.workspaceId = workspaceId.trim();
-      const r = await post<{ user: User }>(signup ? '/api/auth/signup' : '/api/auth/login', body);
+      const r = await post<{ user: User }>(signup ? '/api/auth/signup' : '/api/auth/login', checked.value);
       props.onAuthed(r.user);
     } catch (err) {
       setError(errorMessage(err));

@@ -1,0 +1,42 @@
+// /tokens forms: the custom purchase amount and auto-recharge.
+import * as f from '../format';
+import type { AutoRechargeInput } from '../../../worker/contracts/account';
+import { DOLLARS, isWhole, result, toCents, type Checked, type FieldErrors } from '.';
+
+export interface CustomAmountBody {
+  amountCents: number;
+}
+
+/** "Custom amount" on /tokens: dollars and cents, at least the minimum purchase. */
+export function checkCustomAmount(dollars: string, minCents: number): Checked<CustomAmountBody, 'amount'> {
+  const parsed = Number(dollars);
+  const errors: FieldErrors<'amount'> = {};
+  if (!dollars.trim() || !Number.isFinite(parsed)) errors.amount = `Enter an amount in dollars, at least ${f.cents(minCents)}.`;
+  else if (!DOLLARS.test(dollars.trim())) errors.amount = 'Use dollars and cents, like 12.50.';
+  else if (toCents(dollars) < minCents) errors.amount = `The minimum purchase is ${f.cents(minCents)}.`;
+  return result(errors, () => ({ amountCents: toCents(dollars) }));
+}
+
+/** PUT /api/account/auto-recharge's body; here `monthlyLimitCents` is always given, null for no limit. */
+export type AutoRechargeBody = Required<AutoRechargeInput>;
+
+/**
+ * The auto-recharge form. `amount` is the token count already taken from the package picker or
+ * the custom field; an enabled recharge must buy more than the threshold, or the balance would
+ * stay below it and recharge again at once.
+ */
+export function checkAutoRecharge(form: { enabled: boolean; threshold: string; amount: number; limit: string }): Checked<AutoRechargeBody, 'threshold' | 'amount' | 'limit'> {
+  const errors: FieldErrors<'threshold' | 'amount' | 'limit'> = {};
+  const threshold = Number(form.threshold);
+  const { amount } = form;
+  if (!isWhole(form.threshold)) errors.threshold = 'Enter a whole number of tokens.';
+  if (!Number.isInteger(amount) || amount <= 0) errors.amount = 'Enter a whole number of tokens above zero.';
+  let monthlyLimitCents: number | null = null;
+  if (form.limit.trim()) {
+    if (!DOLLARS.test(form.limit.trim())) errors.limit = 'Enter dollars and cents, like 100 or 49.50, or leave it empty.';
+    else monthlyLimitCents = toCents(form.limit);
+    if (monthlyLimitCents !== null && monthlyLimitCents < 500) errors.limit = 'The monthly limit is at least $5.00, or leave it empty.';
+  }
+  if (form.enabled && !errors.amount && !errors.threshold && amount <= threshold) errors.amount = 'Buy more tokens each time than the threshold, or the balance would stay below it.';
+  return result(errors, () => ({ enabled: form.enabled, threshold, amount, monthlyLimitCents }));
+}

@@ -1,0 +1,125 @@
+import { useEffect, useState } from 'preact/hooks';
+import { put, type Account, type AutoRecharge, type AutoRechargeAnswer, type Package, type PackagesAnswer } from '../../api';
+import { Field, Notice, Section, describedBy } from '../../components/ui';
+import * as f from '../../format';
+import { checkAutoRecharge } from '../../forms/tokens';
+import { useForm } from '../../hooks/use-form';
+
+const STATE_TEXT: Record<string, string> = {
+  off: 'Off',
+  armed: 'On — waiting for the balance to drop below the threshold',
+  scheduled: 'A recharge is scheduled',
+  in_flight: 'A recharge is in progress',
+};
+
+/** "Auto-recharge": turn it on or off, with its threshold, amount per recharge and optional monthly limit. */
+export function AutoRechargeForm(props: { account: Account; pkgs: PackagesAnswer | null; onSaved: (ar: AutoRecharge) => void }) {
+  const ar = props.account.autoRecharge;
+  const packages = props.pkgs?.packages ?? [];
+  const [enabled, setEnabled] = useState(ar.enabled);
+  const [threshold, setThreshold] = useState(String(ar.threshold || 5000));
+  const initialAmount = ar.amount || packages[0]?.tokens || 150_000;
+  const [amountChoice, setAmountChoice] = useState<string>('');
+  const [customAmount, setCustomAmount] = useState(String(initialAmount));
+  const [limit, setLimit] = useState(ar.monthlyLimitCents ? String(ar.monthlyLimitCents / 100) : '');
+  const { errors, error, done: saved, busy, submit } = useForm<'threshold' | 'amount' | 'limit'>();
+
+  // Pick the package matching the saved amount once packages are known.
+  useEffect(() => {
+    if (amountChoice) return;
+    const match = packages.find((p) => p.tokens === initialAmount);
+    setAmountChoice(match ? String(match.tokens) : packages.length ? 'custom' : '');
+  }, [packages.length]);
+
+  const amountTokens = amountChoice && amountChoice !== 'custom' ? Number(amountChoice) : Number(customAmount);
+
+  const onSubmit = (e: Event) => {
+    e.preventDefault();
+    void submit(checkAutoRecharge({ enabled, threshold, amount: amountTokens, limit }), async (v) => {
+      const body: Record<string, unknown> = { enabled: v.enabled, threshold: v.threshold, amount: v.amount };
+      // An empty limit is left out, or sent as null when a saved limit must be cleared.
+      if (v.monthlyLimitCents !== null) body.monthlyLimitCents = v.monthlyLimitCents;
+      else if (ar.monthlyLimitCents) body.monthlyLimitCents = null;
+      const r = await put<AutoRechargeAnswer>('/api/account/auto-recharge', body);
+      props.onSaved(r.autoRecharge);
+      return v.enabled ? 'Auto-recharge is on.' : 'Auto-recharge is off.';
+    });
+  };
+
+  return (
+    <Section id="auto-recharge" title="Auto-recharge">
+      <p class="muted">When your available balance drops below the threshold, we buy more tokens with your saved card.</p>
+      <p class="ar-state">
+        <strong>Status:</strong> {STATE_TEXT[ar.state]}
+        {ar.hasPaymentMethod === false ? <span class="hint block">No saved card yet: buy tokens once and the card you pay with is saved for auto-recharge.</span> : null}
+      </p>
+      <Notice tone="error" assertive>
+        {error}
+      </Notice>
+      <Notice tone="success">{saved}</Notice>
+      <form onSubmit={onSubmit} noValidate aria-label="Auto-recharge settings">
+        <div class="switch-field">
+          <input id="ar-enabled" type="checkbox" role="switch" checked={enabled} onChange={(e) => setEnabled(e.currentTarget.checked)} />
+          <label for="ar-enabled">Enable auto-recharge</label>
+        </div>
+        <Field id="ar-threshold" label="Recharge when available tokens fall below" error={errors.threshold}>
+          <input
+            id="ar-threshold"
+            type="number"
+            inputMode="numeric"
+            min={0}
+            step={1}
+            value={threshold}
+            aria-invalid={errors.threshold ? true : undefined}
+            aria-describedby={describedBy('ar-threshold', false, errors.threshold)}
+            onInput={(e) => setThreshold(e.currentTarget.value)}
+          />
+        </Field>
+        <Field id="ar-amount" label="Tokens to buy each time" error={amountChoice !== 'custom' ? errors.amount : undefined}>
+          <select id="ar-amount" value={amountChoice} onChange={(e) => setAmountChoice(e.currentTarget.value)}>
+            {packages.map((p: Package) => (
+              <option value={String(p.tokens)} key={p.id}>
+                {p.name}: {f.tokens(p.tokens)} tokens ({f.cents(p.priceCents)})
+              </option>
+            ))}
+            <option value="custom">Custom amount</option>
+          </select>
+        </Field>
+        {amountChoice === 'custom' ? (
+          <Field id="ar-custom" label="Custom number of tokens" error={errors.amount}>
+            <input
+              id="ar-custom"
+              type="number"
+              inputMode="numeric"
+              min={1}
+              step={1}
+              value={customAmount}
+              aria-invalid={errors.amount ? true : undefined}
+              aria-describedby={describedBy('ar-custom', false, errors.amount)}
+              onInput={(e) => setCustomAmount(e.currentTarget.value)}
+            />
+          </Field>
+        ) : null}
+        <Field id="ar-limit" label="Monthly limit in US dollars (optional)" hint="Auto-recharge stops for the month once it has spent this much." error={errors.limit}>
+          <div class="input-prefix">
+            <span aria-hidden="true">$</span>
+            <input
+              id="ar-limit"
+              type="number"
+              inputMode="decimal"
+              min={0}
+              step="0.01"
+              value={limit}
+              aria-invalid={errors.limit ? true : undefined}
+              aria-describedby={describedBy('ar-limit', true, errors.limit)}
+              onInput={(e) => setLimit(e.currentTarget.value)}
+            />
+          </div>
+        </Field>
+        <button type="submit" class="btn btn-primary" disabled={busy}>
+          {busy ? 'Saving…' : 'Save auto-recharge'}
+        </button>
+      </form>
+    </Section>
+  );
+}
