@@ -75,21 +75,29 @@ export interface OpenAIChatUsage {
   [k: string]: unknown;
 }
 
-/** OpenAI Chat Completions usage → our classes (cached and reasoning tokens taken out of their totals). */
-export function fromOpenAIChat(usage: OpenAIChatUsage): Usage {
-  const prompt = count(usage.prompt_tokens, 'prompt_tokens');
-  const completion = count(usage.completion_tokens, 'completion_tokens');
-  const pd = obj(usage.prompt_tokens_details);
-  const cached = count(pd.cached_tokens, 'prompt_tokens_details.cached_tokens');
-  const written = count(pd.cache_write_tokens, 'prompt_tokens_details.cache_write_tokens');
-  const reasoning = count(obj(usage.completion_tokens_details).reasoning_tokens, 'completion_tokens_details.reasoning_tokens');
+/**
+ * OpenAI's nesting, shared by Chat Completions and the Responses API under other field names: cached and
+ * cache-write tokens sit inside the input total, reasoning tokens inside the output total; all are taken out.
+ */
+function fromOpenAI(usage: Obj, input: string, output: string): Usage {
+  const total = count(usage[`${input}_tokens`], `${input}_tokens`);
+  const completion = count(usage[`${output}_tokens`], `${output}_tokens`);
+  const d = obj(usage[`${input}_tokens_details`]);
+  const cached = count(d.cached_tokens, `${input}_tokens_details.cached_tokens`);
+  const written = count(d.cache_write_tokens, `${input}_tokens_details.cache_write_tokens`);
+  const reasoning = count(obj(usage[`${output}_tokens_details`]).reasoning_tokens, `${output}_tokens_details.reasoning_tokens`);
   return {
-    inputTokens: minus(prompt, cached + written, 'prompt_tokens_details cached + cache_write tokens'),
+    inputTokens: minus(total, cached + written, `${input}_tokens_details cached + cache_write tokens`),
     cachedInputTokens: cached,
     cacheWriteTokens: written,
-    outputTokens: minus(completion, reasoning, 'completion_tokens_details.reasoning_tokens'),
+    outputTokens: minus(completion, reasoning, `${output}_tokens_details.reasoning_tokens`),
     reasoningTokens: reasoning,
   };
+}
+
+/** OpenAI Chat Completions usage → our classes (cached and reasoning tokens taken out of their totals). */
+export function fromOpenAIChat(usage: OpenAIChatUsage): Usage {
+  return fromOpenAI(usage, 'prompt', 'completion');
 }
 
 /** OpenAI Responses API `usage` (response object, or `response.completed` when streaming). */
@@ -104,19 +112,7 @@ export interface OpenAIResponsesUsage {
 
 /** OpenAI Responses API usage → our classes (same nesting as chat, other field names). */
 export function fromOpenAIResponses(usage: OpenAIResponsesUsage): Usage {
-  const input = count(usage.input_tokens, 'input_tokens');
-  const output = count(usage.output_tokens, 'output_tokens');
-  const id = obj(usage.input_tokens_details);
-  const cached = count(id.cached_tokens, 'input_tokens_details.cached_tokens');
-  const written = count(id.cache_write_tokens, 'input_tokens_details.cache_write_tokens');
-  const reasoning = count(obj(usage.output_tokens_details).reasoning_tokens, 'output_tokens_details.reasoning_tokens');
-  return {
-    inputTokens: minus(input, cached + written, 'input_tokens_details cached + cache_write tokens'),
-    cachedInputTokens: cached,
-    cacheWriteTokens: written,
-    outputTokens: minus(output, reasoning, 'output_tokens_details.reasoning_tokens'),
-    reasoningTokens: reasoning,
-  };
+  return fromOpenAI(usage, 'input', 'output');
 }
 
 /** Anthropic Messages `usage` (response body; `message_start.message.usage`; `message_delta.usage`). */

@@ -38,8 +38,8 @@ export function freshEmail(tag = 'user'): string {
 }
 
 /** Signs up a new user and returns their session. */
-export async function signUp(email = freshEmail(), password = PASSWORD, workspaceId?: string): Promise<Session> {
-  const res = await api('/api/auth/signup', { body: { email, password, ...(workspaceId ? { workspaceId } : {}) } });
+export async function signUp(email = freshEmail(), password = PASSWORD): Promise<Session> {
+  const res = await api('/api/auth/signup', { body: { email, password } });
   if (res.status !== 201) throw new Error(`signup ${res.status}: ${await res.text()}`);
   const body = await json<{ user: Session['user'] }>(res);
   return { cookie: cookieFrom(res), user: body.user };

@@ -20,7 +20,7 @@ export function out(store, obj, expand) {
 
 /**
  * Replace the id at `segs` (through arrays) with a copy of the object it names; `line_items` on a Checkout
- * Session becomes its line item list.
+ * Session becomes its line item list, `refunds` on a Charge its refund list.
  * @param {Store} store @param {any} target @param {string[]} segs
  */
 function expandPath(store, target, segs) {
@@ -33,6 +33,11 @@ function expandPath(store, target, segs) {
   let v = target[head];
   if (head === 'line_items' && target.object === 'checkout.session') {
     v = target.line_items = list(store, store.lineItems.get(target.id) ?? [], {}, `/v1/checkout/sessions/${target.id}/line_items`, false);
+  } else if (head === 'refunds' && target.object === 'charge') {
+    // Includable since API 2022-11-15 (https://docs.stripe.com/changelog/2022-11-15/deprecates-charges-auto-expand):
+    // the charge's refunds, newest first. A list object has no total_count unless asked for (include[]=total_count).
+    const mine = [...store.refunds.values()].filter((r) => r.charge === target.id);
+    v = target.refunds = list(store, mine, {}, `/v1/charges/${target.id}/refunds`);
   } else if (typeof v === 'string') {
     const found = store.lookupAny(v);
     if (found) v = target[head] = clone(found);

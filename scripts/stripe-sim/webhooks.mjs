@@ -113,14 +113,22 @@ export class WebhookDispatcher {
     for (let i = 0; i < copies; i++) {
       const d = this.newDelivery(ep, event);
       if (i > 0) d.duplicate = true;
-      const delay = min + Math.floor(this.random() * (Math.max(min, max) - min + 1));
-      d.next_attempt_at = Date.now() + delay;
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        this.attempt(ep, d, payload).catch(() => {});
-      }, delay);
-      this.timers.add(t);
+      this.attemptLater(ep, d, payload, min + Math.floor(this.random() * (Math.max(min, max) - min + 1)));
     }
+  }
+
+  /**
+   * Attempt a delivery after `delay` ms (a timer `clear()` can cancel). Each attempt signs afresh, so a retry
+   * carries a new timestamp, like Stripe.
+   * @param {Endpoint} ep @param {Delivery} d @param {string} payload @param {number} delay
+   */
+  attemptLater(ep, d, payload, delay) {
+    d.next_attempt_at = Date.now() + delay;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.attempt(ep, d, payload).catch(() => {});
+    }, delay);
+    this.timers.add(t);
   }
 
   /** A delivery record in the log. @param {Endpoint} ep @param {Record<string, any>} event @returns {Delivery} */
@@ -254,14 +262,7 @@ export class WebhookDispatcher {
       return;
     }
     const delays = this.retryDelaysMs;
-    const delay = delays[Math.min(d.attempts.length - 1, delays.length - 1)] ?? 1000;
-    d.next_attempt_at = Date.now() + delay;
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      // Retries re-sign with a fresh timestamp, like Stripe.
-      this.attempt(ep, d, payload).catch(() => {});
-    }, delay);
-    this.timers.add(t);
+    this.attemptLater(ep, d, payload, delays[Math.min(d.attempts.length - 1, delays.length - 1)] ?? 1000);
   }
 
   /** Cancel pending retries and forget queued events (keeps endpoints). */

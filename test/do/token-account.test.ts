@@ -110,6 +110,72 @@ describe('holds', () => {
   });
 });
 
+describe('holds under hostile input', () => {
+  it('a caller key equal to the old internal settle/release key cannot make a hold unsettleable', async () => {
+    const userId = await newAccount();
+    const hold = await signedPost('/api/billing/authorize', { userId, idempotencyKey: 'h', operation: 'chat', model: 'gpt-4o', estimatedTokens: 1_000 }).then((r) => r.json<any>());
+    const other = await signedPost('/api/billing/authorize', { userId, idempotencyKey: 'h2', operation: 'chat', model: 'gpt-4o', estimatedTokens: 1_000 }).then((r) => r.json<any>());
+    // The caller takes `settle:<id>` and `release:<id>` with charges of its own.
+    expect((await signedPost('/api/billing/charge', { userId, ...chat(`settle:${hold.reservationId}`, 10) })).status).toBe(200);
+    expect((await signedPost('/api/billing/charge', { userId, ...chat(`release:${other.reservationId}`, 10) })).status).toBe(200);
+    const settled = await signedPost('/api/billing/settle', { userId, reservationId: hold.reservationId, tokens: 100, success: true });
+    expect([settled.status, await settled.json()]).toEqual([200, expect.objectContaining({ billableTokens: 150 })]);
+    const released = await signedPost('/api/billing/release', { userId, reservationId: other.reservationId });
+    expect([released.status, await released.json()]).toEqual([200, expect.objectContaining({ releasedTokens: 1_500 })]);
+    const b = await account(userId).getBalance();
+    expect(b.ok && [b.balance.balance, b.balance.reserved]).toEqual([10_000 - 15 - 15 - 150, 0]);
+  });
+
+  it('Object.prototype member names as image models are unknown models (422), not a price or a crash', async () => {
+    const userId = await newAccount();
+    for (const model of ['__proto__', 'constructor', 'toString']) {
+      const charged = await signedPost('/api/billing/charge', { userId, idempotencyKey: `img-${model}`, operation: 'image_generation', model, images: 1 });
+      expect([charged.status, (await charged.json<any>()).error.code]).toEqual([422, 'unknown_model']);
+      const held = await signedPost('/api/billing/authorize', { userId, idempotencyKey: `hold-${model}`, operation: 'image_generation', model, images: 1 });
+      expect([held.status, (await held.json<any>()).error.code]).toEqual([422, 'unknown_model']);
+    }
+    const b = await account(userId).getBalance();
+    expect(b.ok && [b.balance.balance, b.balance.reserved]).toEqual([10_000, 0]);
+  });
+
+  it('a released expired hold stays released: settling it later is refused and bills nothing', async () => {
+    const userId = await newAccount();
+    const a = account(userId);
+    const hold = await a.authorize({ idempotencyKey: 'h', operation: 'chat', model: 'gpt-4o', estimatedTokens: 1_000, ttlMs: 1 });
+    if (!hold.ok) throw new Error(hold.code);
+    await new Promise((r) => setTimeout(r, 5));
+    await runDurableObjectAlarm(a);
+    expect(await a.release(hold.reservationId)).toMatchObject({ ok: true, releasedTokens: 0, balance: 10_000, available: 10_000 });
+    expect(await a.settle({ reservationId: hold.reservationId, tokens: 100, success: true })).toEqual({ ok: false, code: 'reservation_closed', message: 'Reservation is released' });
+    const b = await a.getBalance();
+    expect(b.ok && [b.balance.balance, b.balance.reserved, b.balance.available]).toEqual([10_000, 0, 10_000]);
+    expect((await a.getLedger()).filter((e) => e.type === 'usage')).toHaveLength(0);
+    // An expired hold nobody released still bills the work when settled (today's rule).
+    const h2 = await a.authorize({ idempotencyKey: 'h2', operation: 'chat', model: 'gpt-4o', estimatedTokens: 1_000, ttlMs: 1 });
+    if (!h2.ok) throw new Error(h2.code);
+    await new Promise((r) => setTimeout(r, 5));
+    await runDurableObjectAlarm(a);
+    expect(await a.settle({ reservationId: h2.reservationId, tokens: 100, success: true })).toMatchObject({ ok: true, billableTokens: 150, balance: 9_850, available: 9_850 });
+  });
+
+  it('authorize and release schedule the outbox flush like a charge (the directory row follows the holds)', async () => {
+    const userId = await newAccount();
+    const a = account(userId);
+    // Alarms also fire on their own in this pool: null means the 100 ms flush alarm is running now.
+    const alarmAt = () => runInDurableObject(a, (_i, state) => state.storage.getAlarm());
+    const soon = async () => expect((await alarmAt()) ?? 0).toBeLessThan(Date.now() + 60_000);
+    await drain(userId);
+    const hold = await a.authorize({ idempotencyKey: 'h', operation: 'chat', model: 'gpt-4o', estimatedTokens: 1_000, ttlMs: 3_600_000 });
+    if (!hold.ok) throw new Error(hold.code);
+    await soon(); // without the after-commit work: the hold's expiry, an hour away
+    await runDurableObjectAlarm(a); // flushes; the next due work is the hold's expiry, an hour away
+    expect(await a.outboxPending()).toMatchObject({ directory: false });
+    expect(await alarmAt()).toBeGreaterThan(Date.now() + 3_000_000);
+    expect(await a.release(hold.reservationId)).toMatchObject({ ok: true, releasedTokens: 1_500 });
+    await soon();
+  });
+});
+
 describe('credits', () => {
   it('each external reference moves tokens at most once', async () => {
     const userId = await newAccount();
@@ -253,7 +319,7 @@ describe('housekeeping', () => {
     const newHold = await hold('new-hold');
     const open = await a.authorize({ idempotencyKey: 'open-hold', operation: 'chat', model: 'gpt-4o', estimatedTokens: 100 });
     if (!open.ok) throw new Error(open.code);
-    expect(await keys(userId)).toEqual(['old-unbilled', 'old-hold', `release:${oldHold}`, 'new-hold', `release:${newHold}`, 'open-hold']);
+    expect(await keys(userId)).toEqual(['old-unbilled', 'old-hold', `release ${oldHold}`, 'new-hold', `release ${newHold}`, 'open-hold']);
     // Age the first three answers and the first hold past the retention week.
     const old = Date.now() - WEEK_AND_A_DAY;
     await runInDurableObject(a, (_i, state) => {
@@ -261,11 +327,11 @@ describe('housekeeping', () => {
       state.storage.sql.exec(`UPDATE reservations SET created_at = ?, closed_at = ? WHERE id = ?`, old, old, oldHold);
     });
     await runInDurableObject(a, (instance: TokenAccount) => instance.alarm());
-    expect(await keys(userId)).toEqual(['new-hold', `release:${newHold}`, 'open-hold']);
+    expect(await keys(userId)).toEqual(['new-hold', `release ${newHold}`, 'open-hold']);
     expect((await holds(userId)).sort()).toEqual([newHold, open.reservationId].sort());
     // A second run finds nothing more to prune.
     await runInDurableObject(a, (instance: TokenAccount) => instance.alarm());
-    expect(await keys(userId)).toEqual(['new-hold', `release:${newHold}`, 'open-hold']);
+    expect(await keys(userId)).toEqual(['new-hold', `release ${newHold}`, 'open-hold']);
     // The pruned key is free again; the kept one still replays.
     expect(await a.authorize({ idempotencyKey: 'new-hold', operation: 'chat', model: 'gpt-4o', estimatedTokens: 100 })).toMatchObject({ ok: true, reservationId: newHold });
   });
@@ -277,17 +343,20 @@ describe('housekeeping', () => {
         names: state.storage.sql.exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('reservations_closed', 'recharge_attempts_unsynced', 'ledger_refunds') ORDER BY name`).toArray().map((r) => r.name),
         version: state.storage.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'schema_version'`).one().value,
       }));
-    expect(await indexes(userId)).toEqual({ names: ['ledger_refunds', 'recharge_attempts_unsynced', 'reservations_closed'], version: '3' });
+    expect(await indexes(userId)).toEqual({ names: ['ledger_refunds', 'recharge_attempts_unsynced', 'reservations_closed'], version: '4' });
     await runInDurableObject(account(userId), (_i, state) => {
       state.storage.sql.exec(`DROP INDEX reservations_closed`);
       state.storage.sql.exec(`DROP INDEX recharge_attempts_unsynced`);
       state.storage.sql.exec(`DROP INDEX ledger_refunds`);
+      // Step 4's recharge columns (create-then-confirm) did not exist at version 1 either.
+      state.storage.sql.exec(`ALTER TABLE recharge_attempts DROP COLUMN params`);
+      state.storage.sql.exec(`ALTER TABLE recharge_attempts DROP COLUMN confirms`);
       state.storage.sql.exec(`UPDATE meta SET value = '1' WHERE key = 'schema_version'`);
     });
     expect(await indexes(userId)).toEqual({ names: [], version: '1' });
     await abortAllDurableObjects();
     expect(await account(userId).getBalance()).toMatchObject({ ok: true, balance: { balance: 10_000 } });
-    expect(await indexes(userId)).toEqual({ names: ['ledger_refunds', 'recharge_attempts_unsynced', 'reservations_closed'], version: '3' });
+    expect(await indexes(userId)).toEqual({ names: ['ledger_refunds', 'recharge_attempts_unsynced', 'reservations_closed'], version: '4' });
   });
 });
 

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { freePort } from '../../scripts/lib/free-port.mjs';
 import { signedFetch } from '../../scripts/lib/signed-fetch.mjs';
 
@@ -124,6 +124,13 @@ export function launchBrowser(): Promise<Browser> {
 }
 
 /** POST to the signed billing API, like every billing caller. */
+/** Tears down what a browser test file started: its contexts, then the browser, then the app (each may be missing). */
+export async function closeAll(contexts: BrowserContext[], browser: Browser | undefined, app: App | undefined) {
+  for (const c of contexts) await c.close().catch(() => {});
+  await browser?.close().catch(() => {});
+  await app?.stop();
+}
+
 export async function signedPost(app: App, route: string, body: unknown): Promise<{ status: number; json: any }> {
   const res = await signedFetch(`${app.base}${route}`, body, app.secret);
   const text = await res.text();

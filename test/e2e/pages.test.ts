@@ -2,7 +2,7 @@
 // playwright-core, against the app started as a user starts it (`node scripts/start.mjs`).
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SUPERADMIN_EMAIL, axeViolations, launchBrowser, screenshot, signUp, signedPost, startApp, type App } from './app';
+import { SUPERADMIN_EMAIL, axeViolations, closeAll, launchBrowser, screenshot, signUp, signedPost, startApp, type App } from './app';
 
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 const DESKTOP = { viewport: { width: 1280, height: 900 } };
@@ -70,9 +70,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   expect(cspViolations).toEqual([]);
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close().catch(() => {});
-  await app?.stop();
+  await closeAll(contexts, browser, app);
 }, 30_000);
 
 describe('pages in a real browser', () => {

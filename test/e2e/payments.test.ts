@@ -4,7 +4,7 @@
 // a person would, and its signed webhooks reach the app.
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, screenshot, signUp, signedPost, startApp, type App } from './app';
+import { closeAll, launchBrowser, screenshot, signUp, signedPost, startApp, type App } from './app';
 
 const DESKTOP = { viewport: { width: 1280, height: 900 } };
 /** Webhooks and the DO's alarm act within a second or two here; the brief allows ~10 s. */
@@ -120,9 +120,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close().catch(() => {});
-  await app?.stop();
+  await closeAll(contexts, browser, app);
 }, 30_000);
 
 describe('payments in a real browser against the Stripe simulator', () => {

@@ -174,6 +174,29 @@ describe('settings', () => {
     expect((await json(await api('/api/admin/settings', { cookie: admin.cookie }))).settings.tokenMultiplier).toBe(1.5);
   });
 
+  it('imageCosts merge per model; removing one takes an explicit null; the minimum purchase stays ≥ Stripe\'s 50¢', async () => {
+    const put = (body: unknown) => api('/api/admin/settings', { method: 'PUT', cookie: root.cookie, body });
+    const images = async () => (await json(await api('/api/admin/settings', { cookie: admin.cookie }))).settings.imageCosts;
+    try {
+      // A one-model change (or a typo'd model) leaves every other price in place.
+      expect((await put({ imageCosts: { 'new-model': 1_234 } })).status).toBe(200);
+      expect(await images()).toEqual({ 'dall-e-3': 6000, 'dall-e-2': 3000, imagen: 4500, 'new-model': 1_234 });
+      expect((await put({ imageCosts: { imagen: 5_000, 'new-model': null } })).status).toBe(200);
+      expect(await images()).toEqual({ 'dall-e-3': 6000, 'dall-e-2': 3000, imagen: 5_000 });
+      // Removing a model that is not there changes nothing.
+      expect(await json(await put({ imageCosts: { 'never-there': null } }))).toMatchObject({ changed: false });
+      for (const cents of [0, 1, 49]) {
+        const res = await put({ minimumPurchaseCents: cents });
+        expect(res.status).toBe(400);
+        expect((await json(res)).error.message).toMatch(/minimumPurchaseCents/);
+      }
+      expect((await put({ minimumPurchaseCents: 50 })).status).toBe(200);
+    } finally {
+      await put({ minimumPurchaseCents: 500, imageCosts: { 'dall-e-3': 6000, 'dall-e-2': 3000, imagen: 4500 } });
+    }
+    expect(await images()).toEqual({ 'dall-e-3': 6000, 'dall-e-2': 3000, imagen: 4500 });
+  });
+
   it('an unchanged PUT writes no audit row', async () => {
     const before = await count('SELECT count(*) AS n FROM audit_log');
     const res = await api('/api/admin/settings', { method: 'PUT', cookie: root.cookie, body: { welcomeBonus: 10_000 } });

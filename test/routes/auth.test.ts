@@ -29,11 +29,18 @@ describe('sign-up', () => {
     expect(ledger.map((e) => e.type)).toEqual(['bonus']);
   });
 
-  it('keeps the chosen workspace id', async () => {
-    const s = await signUp(freshEmail(), PASSWORD, 'ws_team-1');
-    expect(s.user.workspaceId).toBe('ws_team-1');
+  it("nobody can sign up into someone else's workspace: the field is refused, and each user gets their own", async () => {
+    const owner = await signUp();
+    const email = freshEmail();
+    const res = await api('/api/auth/signup', { body: { email, password: PASSWORD, workspaceId: owner.user.workspaceId } });
+    expect(res.status).toBe(400);
+    expect((await json(res)).error).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/workspaceId/) });
+    expect(await env.DB.prepare('SELECT count(*) AS n FROM users WHERE email = ?').bind(email).first('n')).toBe(0);
+    const s = await signUp(email, PASSWORD);
+    expect(s.user.workspaceId).toBe(`ws_${s.user.id}`);
+    expect(s.user.workspaceId).not.toBe(owner.user.workspaceId);
     const b = await account(s.user.id).getBalance();
-    expect(b.ok && b.balance.workspaceId).toBe('ws_team-1');
+    expect(b.ok && b.balance.workspaceId).toBe(`ws_${s.user.id}`);
   });
 
   it('stores a salted PBKDF2-SHA256 hash with 100,000 iterations, never the password', async () => {

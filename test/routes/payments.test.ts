@@ -111,6 +111,35 @@ describe('checkout', () => {
     expect((await balanceOf(s.user.id)).balance).toBe(10_000);
   });
 
+  it('a signature dated beyond the tolerance in the future is refused too (the SDK checks only the past)', async () => {
+    const s = await signUp();
+    const { events } = await buy(s);
+    const id = byType(events, 'checkout.session.completed').id;
+    const now = Math.floor(Date.now() / 1000);
+    expect((await deliver(id, { timestamp: now + 3600 })).status).toBe(400);
+    expect((await deliver(id, { timestamp: now + 301 + 5 })).status).toBe(400);
+    expect((await balanceOf(s.user.id)).balance).toBe(10_000);
+    // Within the tolerance either way (clocks drift a little): accepted, credited once.
+    expect((await deliver(id, { timestamp: now + 120 })).status).toBe(200);
+    expect((await balanceOf(s.user.id)).balance).toBe(160_000);
+  });
+
+  it('a checkout key reused with other parameters is 409 idempotency_conflict; a 255-character key still fits Stripe\'s limit', async () => {
+    const s = await signUp();
+    const first = await checkout(s, { packageId: 'pkg_starter', idempotencyKey: 'buy-1' });
+    expect(first.status).toBe(200);
+    expect(await checkout(s, { packageId: 'pkg_starter', idempotencyKey: 'buy-1' })).toMatchObject({ status: 200, body: { sessionId: first.body.sessionId } });
+    const other = await checkout(s, { packageId: 'pkg_pro', idempotencyKey: 'buy-1' });
+    expect(other).toMatchObject({ status: 409, body: { error: { code: 'idempotency_conflict' } } });
+    // The longest key the contract admits: `checkout:<user id>:<key>` would pass 255, so it is hashed, and replays.
+    const long = 'k'.repeat(255);
+    const a = await checkout(s, { amountCents: 700, idempotencyKey: long });
+    expect(a.status).toBe(200);
+    expect(await checkout(s, { amountCents: 700, idempotencyKey: long })).toMatchObject({ status: 200, body: { sessionId: a.body.sessionId } });
+    expect((await checkout(s, { amountCents: 700, idempotencyKey: 'k'.repeat(256) })).status).toBe(400);
+    expect((await checkout(s, { amountCents: 700, idempotencyKey: 'has space' })).status).toBe(400);
+  });
+
   it('the checkout status says whether a session was paid and credited, and only to its owner', async () => {
     const s = await signUp();
     const c = await checkout(s, { packageId: 'pkg_starter' });
@@ -203,6 +232,15 @@ describe('auto-recharge', () => {
     await deliver(byType(events, 'payment_intent.succeeded').id);
     return s;
   }
+  /**
+   * The alarm also fires on its own, and runDurableObjectAlarm does not wait for a run already
+   * going: poll until the recharge reaches a state the test means to look at (5 s at most).
+   */
+  async function until(userId: string, done: (ar: { state: string; lastError: string | null }) => boolean) {
+    for (let i = 0; i < 50 && !done((await balanceOf(userId)).autoRecharge); i++) await new Promise((r) => setTimeout(r, 100));
+    return balanceOf(userId);
+  }
+  const waiting = (ar: { state: string; lastError: string | null }) => !['scheduled', 'creating', 'confirming'].includes(ar.state) || (ar.lastError ?? '').startsWith('retrying');
   const burn = (userId: string, key: string, tokens: number) => account(userId).charge({ idempotencyKey: key, operation: 'chat', model: 'gpt-4o', tokens });
 
   it('is refused without a saved card', async () => {
@@ -223,7 +261,7 @@ describe('auto-recharge', () => {
     // the alarm may already have run (armed again, tokens credited) or not yet (scheduled / in flight).
     const crossed = await balanceOf(s.user.id);
     if (crossed.autoRecharge.state === 'armed') expect(crossed.balance).toBe(152_500);
-    else expect(['scheduled', 'in_flight']).toContain(crossed.autoRecharge.state);
+    else expect(['scheduled', 'creating', 'confirming']).toContain(crossed.autoRecharge.state);
     await runDurableObjectAlarm(stub);
     await runDurableObjectAlarm(stub);
     const ledger = await stub.getLedger();
@@ -239,6 +277,33 @@ describe('auto-recharge', () => {
     expect(pis.data.filter((p: any) => p.metadata?.kind === 'auto_recharge')).toHaveLength(1);
   });
 
+  it('an auto-recharge costing less than the minimum purchase is refused (400), whatever else holds', async () => {
+    const s = await signUp();
+    // 4,000 tokens at 10,000 per USD = 40¢: under the $5.00 minimum purchase (and Stripe's 50¢).
+    const res = await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 1_000, amount: 4_000 } });
+    expect(res.status).toBe(400);
+    expect((await json(res)).error).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/amount.*minimum purchase/) });
+    // At the minimum it passes this rule (and meets the next one: no saved card yet).
+    const at = await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 1_000, amount: 50_000 } });
+    expect([at.status, (await json(at)).error.code]).toEqual([409, 'no_payment_method']);
+  });
+
+  it('a hold that takes the available balance below the threshold triggers the recharge (holds count)', async () => {
+    const s = await withSavedCard();
+    await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });
+    const stub = account(s.user.id);
+    // 160,000 − a hold of 104,000 × 1.5 = 156,000 → 4,000 available, under the 5,000 threshold; no charge yet.
+    const hold = await stub.authorize({ idempotencyKey: 'big-hold', operation: 'chat', model: 'gpt-4o', estimatedTokens: 104_000 });
+    expect(hold).toMatchObject({ ok: true, reservedTokens: 156_000 });
+    expect(['scheduled', 'in_flight', 'armed']).toContain((await balanceOf(s.user.id)).autoRecharge.state);
+    await runDurableObjectAlarm(stub);
+    await runDurableObjectAlarm(stub);
+    const recharges = (await stub.getLedger()).filter((e) => e.type === 'auto_recharge');
+    expect(recharges).toHaveLength(1);
+    const b = await balanceOf(s.user.id);
+    expect([b.balance, b.reserved, b.available, b.autoRecharge.state]).toEqual([310_000, 156_000, 154_000, 'armed']);
+  });
+
   it('a card that fails when charged turns auto-recharge off and says why', async () => {
     const s = await withSavedCard();
     await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });
@@ -246,6 +311,7 @@ describe('auto-recharge', () => {
     await stub.setDefaultPaymentMethod('pm_card_chargeCustomerFail'); // the user switched to a card that attaches but fails when charged
     await burn(s.user.id, 'big', 104_000);
     await runDurableObjectAlarm(stub);
+    await until(s.user.id, waiting);
     const overview = await json(await api('/api/account', { cookie: s.cookie }));
     expect(overview.autoRecharge).toMatchObject({ enabled: false, state: 'off' });
     expect(overview.autoRecharge.lastError).toMatch(/card_declined/);
@@ -259,17 +325,18 @@ describe('auto-recharge', () => {
     const s = await withSavedCard();
     await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });
     const stub = account(s.user.id);
-    // Stripe makes the payment, then the answer is lost (500); the alarm retries with the same key.
+    // Stripe creates the PaymentIntent, then the answer is lost (500, replayed for that key): the
+    // alarm lists the customer's PaymentIntents, finds it by attempt id, and confirms it.
     await sim('/_sim/faults', { method: 'POST', path: '^/v1/payment_intents$', count: 1, mode: 'after_commit_500' });
     try {
       await burn(s.user.id, 'big', 104_000);
       await runDurableObjectAlarm(stub);
-      let b = await balanceOf(s.user.id);
-      expect(b.autoRecharge.state).toBe('in_flight');
+      let b = await until(s.user.id, waiting);
+      expect(b.autoRecharge.state).toBe('creating');
       expect(b.balance).toBe(4_000);
       await new Promise((r) => setTimeout(r, 2_100)); // the alarm's backoff
       await runDurableObjectAlarm(stub);
-      b = await balanceOf(s.user.id);
+      b = await until(s.user.id, (ar) => ar.state === 'armed' || ar.state === 'off');
       expect([b.autoRecharge.state, b.balance]).toEqual(['armed', 154_000]);
     } finally {
       await sim('/_sim/faults', undefined, 'DELETE');
@@ -287,7 +354,7 @@ describe('auto-recharge', () => {
     try {
       await burn(s.user.id, 'big', 104_000);
       await runDurableObjectAlarm(stub);
-      expect((await balanceOf(s.user.id)).autoRecharge.state).toBe('in_flight'); // waiting on Stripe, or retrying
+      expect((await until(s.user.id, waiting)).autoRecharge.state).toBe('creating'); // waiting on Stripe, or resolving
       await abortAllDurableObjects(); // the object restarts with the attempt and its key on disk
       await new Promise((r) => setTimeout(r, 2_100));
       await runDurableObjectAlarm(account(s.user.id));
@@ -298,5 +365,78 @@ describe('auto-recharge', () => {
     expect([b.autoRecharge.state, b.balance]).toEqual(['armed', 154_000]);
     const pis = await stripeGet(`/v1/payment_intents?customer=${((await account(s.user.id).getPaymentProfile()) as any).stripeCustomerId}`);
     expect(pis.data.filter((p: any) => p.metadata?.kind === 'auto_recharge')).toHaveLength(1);
+  });
+  it('a recharge whose confirm answers 500 after the payment went through is resolved by retrieval: one payment, one credit', async () => {
+    const s = await withSavedCard();
+    await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });
+    const stub = account(s.user.id);
+    await sim('/_sim/faults', { method: 'POST', path: '^/v1/payment_intents/[^/]+/confirm$', count: 1, mode: 'after_commit_500' });
+    try {
+      await burn(s.user.id, 'big', 104_000);
+      await runDurableObjectAlarm(stub);
+      let b = await until(s.user.id, waiting);
+      expect([b.autoRecharge.state, b.balance]).toEqual(['confirming', 4_000]);
+      await new Promise((r) => setTimeout(r, 2_100));
+      await runDurableObjectAlarm(stub);
+      b = await until(s.user.id, (ar) => ar.state === 'armed' || ar.state === 'off');
+      expect([b.autoRecharge.state, b.balance]).toEqual(['armed', 154_000]);
+    } finally {
+      await sim('/_sim/faults', undefined, 'DELETE');
+    }
+    const pis = await stripeGet(`/v1/payment_intents?customer=${((await stub.getPaymentProfile()) as any).stripeCustomerId}`);
+    const recharges = pis.data.filter((p: any) => p.metadata?.kind === 'auto_recharge');
+    expect(recharges.map((p: any) => p.status)).toEqual(['succeeded']);
+    expect((await stub.getLedger()).filter((e) => e.type === 'auto_recharge').map((e) => e.ref)).toEqual([recharges[0].id]);
+  });
+
+  it('key expiry after 24 h (simulator clock) never causes a second charge: the lost creation is found by listing, not resent', async () => {
+    const s = await withSavedCard();
+    await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });
+    const stub = account(s.user.id);
+    await sim('/_sim/faults', { method: 'POST', path: '^/v1/payment_intents$', count: 1, mode: 'after_commit_500' });
+    try {
+      await burn(s.user.id, 'big', 104_000);
+      await runDurableObjectAlarm(stub);
+      expect((await balanceOf(s.user.id)).autoRecharge.state).toBe('creating');
+      // Stripe prunes the key: the same key would now create a second PaymentIntent.
+      await sim('/_sim/clock', { advance_seconds: 25 * 3600 });
+      await new Promise((r) => setTimeout(r, 2_100));
+      await runDurableObjectAlarm(stub);
+    } finally {
+      await sim('/_sim/faults', undefined, 'DELETE');
+    }
+    const b = await until(s.user.id, (ar) => ar.state === 'armed' || ar.state === 'off');
+    expect([b.autoRecharge.state, b.balance]).toEqual(['armed', 154_000]);
+    const pis = await stripeGet(`/v1/payment_intents?customer=${((await stub.getPaymentProfile()) as any).stripeCustomerId}`);
+    expect(pis.data.filter((p: any) => p.metadata?.kind === 'auto_recharge')).toHaveLength(1);
+    expect((await stub.getLedger()).filter((e) => e.type === 'auto_recharge')).toHaveLength(1);
+  });
+
+  it('a US bank account recharge sitting in processing waits for the webhook (not off), then credits once', async () => {
+    const s = await withSavedCard();
+    await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });
+    const stub = account(s.user.id);
+    await stub.setDefaultPaymentMethod('pm_usBankAccount_processing');
+    await burn(s.user.id, 'big', 104_000);
+    await runDurableObjectAlarm(stub);
+    let b = await until(s.user.id, waiting);
+    expect([b.autoRecharge.state, b.autoRecharge.enabled, b.balance, b.autoRecharge.lastError]).toEqual(['awaiting_webhook', true, 4_000, null]);
+    const pis = await stripeGet(`/v1/payment_intents?customer=${((await stub.getPaymentProfile()) as any).stripeCustomerId}`);
+    const pi = pis.data.find((p: any) => p.metadata?.kind === 'auto_recharge');
+    expect(pi.status).toBe('processing');
+    await runDurableObjectAlarm(stub); // an early alarm changes nothing
+    expect((await balanceOf(s.user.id)).autoRecharge.state).toBe('awaiting_webhook');
+    await sim(`/_sim/payment_intents/${pi.id}/settle`, {});
+    for (const e of await eventsFor([pi.id], ['payment_intent.succeeded'])) expect((await deliver(e.id)).status).toBe(200);
+    b = await balanceOf(s.user.id);
+    expect([b.autoRecharge.state, b.balance]).toEqual(['armed', 154_000]);
+    expect((await stub.getLedger()).filter((e) => e.type === 'auto_recharge').map((e) => e.ref)).toEqual([pi.id]);
+  });
+
+  it('an amount priced under Stripe\'s 50¢ minimum is refused with bad_request', async () => {
+    const s = await withSavedCard();
+    const res = await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 1_000, amount: 4_000 } });
+    expect(res.status).toBe(400);
+    expect(await json(res)).toMatchObject({ error: { code: 'bad_request', message: expect.stringContaining('$0.50') } });
   });
 });

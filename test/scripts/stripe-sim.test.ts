@@ -2,31 +2,15 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startStripeSimulator, type StripeSimulator } from '../../scripts/stripe-sim/server.mjs';
+import type { StripeSimulator } from '../../scripts/stripe-sim/server.mjs';
+import { simControl, startSim, waitFor } from './stripe-sim/harness';
 
 type Sim = StripeSimulator;
 
 let sim: Sim;
 let stripe: Stripe;
 
-const control = async (path: string, body?: unknown, method = body === undefined ? 'GET' : 'POST') => {
-  const res = await fetch(`${sim.url}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-};
-
-const waitFor = async <T>(fn: () => T | undefined | false, ms = 5000): Promise<T> => {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+const control = simControl(() => sim);
 
 const newCheckout = async (customer: string, extra: Partial<Stripe.Checkout.SessionCreateParams> = {}) =>
   stripe.checkout.sessions.create({
@@ -55,12 +39,9 @@ const cardAlias: Record<string, string> = {
 };
 
 beforeAll(async () => {
-  sim = await startStripeSimulator({ port: 0, webhookRetryDelaysMs: [100, 200, 400], disputeDelayMs: 50 });
-  stripe = new Stripe('sk_test_simulator', { host: '127.0.0.1', port: sim.port, protocol: 'http', maxNetworkRetries: 0 });
+  ({ sim, stripe } = await startSim('sk_test_simulator', { port: 0, webhookRetryDelaysMs: [100, 200, 400], disputeDelayMs: 50 }));
 });
-afterAll(async () => {
-  await sim?.close();
-});
+afterAll(() => sim?.close());
 beforeEach(async () => {
   await control('/_sim/reset', {});
 });

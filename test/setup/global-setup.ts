@@ -22,10 +22,9 @@ export default async function setup(project: TestProject) {
     external: ['cloudflare:workers'],
     logLevel: 'warning',
   });
-  // honest.afterCommit500 false: test/routes/payments.test.ts "Stripe failing mid-recharge" still relies on an
-  // `after_commit_500` replaying the lost success, which Stripe never does (issue 9); flip once the recharge
-  // resolves an unknown outcome by retrieving the PaymentIntent instead of replaying its key.
-  const sim = await startStripeSimulator({ port: 0, deliverWebhooks: false, disputeDelayMs: 50, webhookSecret: TEST_WEBHOOK_SECRET, honest: { afterCommit500: false } });
+  // Honest defaults: an `after_commit_500` is replayed for its key as Stripe does; the auto-recharge
+  // resolves such unknown outcomes by retrieving or listing PaymentIntents (worker/do/auto-recharge.ts).
+  const sim = await startStripeSimulator({ port: 0, deliverWebhooks: false, disputeDelayMs: 50, webhookSecret: TEST_WEBHOOK_SECRET });
   project.provide('stripeApiBase', sim.url);
   return async () => {
     await sim.close();

@@ -114,14 +114,14 @@ describe('settings', () => {
 });
 
 describe('sign-up and log-in', () => {
-  const form = { email: ' ada@example.com ', password: 'short', workspaceId: ' ws-1 ' };
-  it('sends the trimmed email, the password as typed, and a workspace only when signing up with one', () => {
+  const form = { email: ' ada@example.com ', password: 'short' };
+  it('sends the trimmed email and the password as typed, and never a workspace', () => {
     expect(checkAuth('login', form)).toEqual({ ok: true, value: { email: 'ada@example.com', password: 'short' } });
-    expect(checkAuth('signup', { ...form, password: ' 8 chars ' })).toEqual({ ok: true, value: { email: 'ada@example.com', password: ' 8 chars ', workspaceId: 'ws-1' } });
-    expect(checkAuth('signup', { ...form, password: '12345678', workspaceId: ' ' })).toEqual({ ok: true, value: { email: 'ada@example.com', password: '12345678' } });
+    expect(checkAuth('signup', { ...form, password: ' 8 chars ' })).toEqual({ ok: true, value: { email: 'ada@example.com', password: ' 8 chars ' } });
+    expect(checkAuth('signup', { ...form, password: '12345678' })).toEqual({ ok: true, value: { email: 'ada@example.com', password: '12345678' } });
   });
   it('marks a bad email and a missing or (for a new account) short password', () => {
-    expect(errorsOf(checkAuth('login', { email: 'ada@example', password: '', workspaceId: '' }))).toEqual({ email: 'Enter an email address like name@example.com.', password: 'Enter your password.' });
+    expect(errorsOf(checkAuth('login', { email: 'ada@example', password: '' }))).toEqual({ email: 'Enter an email address like name@example.com.', password: 'Enter your password.' });
     expect(errorsOf(checkAuth('signup', form))).toEqual({ password: 'Use at least 8 characters.' });
   });
 });

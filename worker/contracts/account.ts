@@ -39,7 +39,7 @@ export interface AutoRechargeView {
   threshold: number;
   amount: number;
   monthlyLimitCents: number | null;
-  state: 'off' | 'armed' | 'scheduled' | 'in_flight';
+  state: 'off' | 'armed' | 'scheduled' | 'creating' | 'confirming' | 'awaiting_webhook';
   priceCents: number;
   lastError: string | null;
   hasPaymentMethod: boolean;

@@ -239,3 +239,42 @@ export const rolesSchema = z.strictObject({ roles: z.array(z.enum(ROLES)).check(
 export interface RolesAnswer {
   user: User;
 }
+
+// ---------------------------------------------------------------- Stripe events and suspensions
+
+/** `GET /api/admin/stripe-events`: newest first; `attention=1` keeps the events an admin must look at. */
+export const stripeEventsQuery = z.object({
+  attention: z.optional(z.enum(['0', '1'])),
+  status: z.optional(z.enum(['processing', 'processed', 'ignored', 'failed'])),
+  limit: z._default(limitParam, 50),
+});
+export type StripeEventsQuery = z.output<typeof stripeEventsQuery>;
+
+export interface StripeEventItem {
+  id: string;
+  type: string;
+  status: 'processing' | 'processed' | 'ignored' | 'failed';
+  userId: string | null;
+  objectId: string | null;
+  /** Why it failed, or (`attention: …`) why it was acknowledged without moving money. */
+  error: string | null;
+  /** Failed (Stripe retries), or acknowledged but not applied (unknown account, foreign currency, …). */
+  needsAttention: boolean;
+  attempts: number;
+  receivedAt: number;
+  processedAt: number | null;
+}
+
+export interface StripeEventsAnswer {
+  items: StripeEventItem[];
+}
+
+/** `POST /api/admin/accounts/:userId/reactivate`: why a superadmin lifts the suspension (kept in the audit log). */
+export const reactivateSchema = z.object({ reason: z.string().check(z.trim(), z.minLength(1), z.maxLength(500)) });
+export type ReactivateInput = z.output<typeof reactivateSchema>;
+
+export interface ReactivateAnswer {
+  userId: string;
+  status: AccountStatus;
+  balance: number;
+}

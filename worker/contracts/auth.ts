@@ -1,15 +1,18 @@
 import * as z from 'zod/mini';
-import { workspaceIdSchema } from './common';
 
 /** Sign-up, sign-in and the current user (`/api/auth/*`, `/api/me`). */
 
 export const ROLES = ['user', 'admin', 'superadmin'] as const;
 export type Role = (typeof ROLES)[number];
 
+/**
+ * Sign-up takes no workspace: each user gets a workspace of their own (`ws_<user id>`).
+ * A typed `workspaceId` would let anyone put themselves into someone else's workspace, so
+ * the field is gone and, the object being strict, sending it is a 400.
+ */
 export const signupSchema = z.strictObject({
   email: z.email().check(z.maxLength(254)),
   password: z.string().check(z.minLength(8), z.maxLength(200)),
-  workspaceId: z.optional(workspaceIdSchema),
 });
 export type SignupInput = z.output<typeof signupSchema>;
 

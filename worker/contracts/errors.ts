@@ -24,6 +24,8 @@ export const ERROR_STATUS = {
   rate_limited: 429,
   internal: 500,
   upstream_unavailable: 503,
+  /** A refund or dispute of a payment not credited yet: answered to Stripe, which retries. */
+  payment_not_credited: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { intIn } from './common';
+import { intIn, printableKey } from './common';
 
 /** Buying tokens: Checkout (`/api/checkout…`); Stripe's webhook answer. */
 
@@ -11,7 +11,8 @@ export const checkoutSchema = z
   .strictObject({
     packageId: z.optional(z.string().check(z.minLength(1), z.maxLength(64), z.regex(/^[A-Za-z0-9_\-]+$/, 'invalid package id'))),
     amountCents: z.optional(intIn(1, MAX_PURCHASE_CENTS)),
-    idempotencyKey: z.optional(z.string().check(z.minLength(1), z.maxLength(255))),
+    /** Printable ASCII (it travels in Stripe's Idempotency-Key header); long keys are hashed into Stripe's 255 characters (see createCheckout). */
+    idempotencyKey: z.optional(printableKey(255)),
   })
   .check(
     z.superRefine((v, ctx) => {

@@ -68,7 +68,7 @@ export interface ReconcileReport {
 export interface StripeDrift {
   paymentIntentId: string;
   userId: string | null;
-  problem: 'paid_not_credited' | 'credited_not_paid' | 'credited_twice' | 'amount_differs' | 'wrong_account';
+  problem: 'paid_not_credited' | 'credited_not_paid' | 'credited_twice' | 'amount_differs' | 'wrong_account' | 'takeback_differs';
   detail: string;
 }
 

@@ -47,9 +47,40 @@ const multiplier = z.number().check(
 export const settingsViewSchema = z.strictObject({ tokenMultiplier: multiplier, ...settingFields });
 export type SettingsView = z.infer<typeof settingsViewSchema>;
 
-/** `PUT /api/admin/settings`: any non-empty subset of the view. */
-export const settingsPatchSchema = z.partial(settingsViewSchema).check(z.refine((v) => Object.keys(v).length > 0, 'give at least one setting to change'));
+/**
+ * Stripe's smallest charge in USD is 50¢ (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts):
+ * a minimum purchase below it would offer checkouts Stripe refuses. Checked on changes only, so
+ * a row stored before the rule still reads.
+ */
+export const STRIPE_MINIMUM_CHARGE_CENTS = 50;
+
+/**
+ * `PUT /api/admin/settings`: any non-empty subset of the view. `imageCosts` MERGES into the
+ * stored map, per model: a model not named keeps its price, and removing one takes an explicit
+ * `null` (`{ "imageCosts": { "old-model": null } }`), so one typo cannot delete every price.
+ */
+export const settingsPatchSchema = z
+  .partial(
+    z.strictObject({
+      ...settingsViewSchema.shape,
+      imageCosts: z.record(modelSchema, z.nullable(positiveInt(1_000_000_000))).check(z.refine((r) => Object.keys(r).length <= 100, 'at most 100 image models')),
+      minimumPurchaseCents: intIn(STRIPE_MINIMUM_CHARGE_CENTS, 100_000_000),
+    }),
+  )
+  .check(z.refine((v) => Object.keys(v).length > 0, 'give at least one setting to change'));
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
+
+/** The image prices after a patch: named models set, `null` ones removed, the rest kept. */
+export function mergeImageCosts(current: Record<string, number>, patch: Record<string, number | null> | undefined): Record<string, number> {
+  if (!patch) return current;
+  // Object.entries/fromEntries: own properties only, and a model called `__proto__` stays a plain key.
+  const next = new Map(Object.entries(current));
+  for (const [model, cost] of Object.entries(patch)) {
+    if (cost === null) next.delete(model);
+    else next.set(model, cost);
+  }
+  return Object.fromEntries(next);
+}
 
 /** Stored settings → the API's view. */
 export function toSettingsView(s: BillingSettings): SettingsView {

@@ -2,7 +2,7 @@ import type { BillingSettings } from '../contracts/settings';
 import { newId } from '../lib/crypto';
 import { computeCost, type UsageInput } from '../lib/pricing';
 import { refusal, saveAccount } from './account-store';
-import { canonical, remember, replay } from './idempotency';
+import { canonical, internalKey, remember, replay, replayInternal } from './idempotency';
 import { INSERT_RESERVATION, RESERVATION_COLUMNS, SELECT_RESERVATION, valuesOf, type AccountRow, type ReservationRow } from './rows';
 import type { Sql, Transaction } from './storage';
 import type { AuthorizeRequest, AuthorizeResult, ChargeResult, ReleaseResult, Result, SettleRequest } from './types';
@@ -35,12 +35,11 @@ export function getHold(sql: Sql, id: string): ReservationRow | null {
 
 /**
  * Closes a hold as settled or released, freeing its tokens from `reserved` when it was open.
- * An expired hold was freed by the alarm: settling it only marks it settled, and releasing it
- * changes nothing (it stays expired). `freed`: the tokens this released.
+ * An expired hold was freed by the alarm: closing it only marks it settled or released (a
+ * released hold stays released: it can no longer be settled). `freed`: the tokens this released.
  */
 export function closeHold(sql: Sql, account: AccountRow, hold: Pick<ReservationRow, 'id' | 'amount' | 'state'>, state: 'settled' | 'released', now: number): { account: AccountRow; freed: number } {
   if (hold.state !== 'open' && hold.state !== 'expired') throw new Error(`hold ${hold.id} is ${hold.state}`);
-  if (hold.state === 'expired' && state === 'released') return { account, freed: 0 };
   if (sql.exec(`UPDATE reservations SET state = ?, closed_at = ? WHERE id = ? AND state = ?`, state, now, hold.id, hold.state).rowsWritten === 0) {
     throw new Error(`hold ${hold.id} is no longer ${hold.state}`);
   }
@@ -98,9 +97,9 @@ export function authorizeHold(sql: Sql, transaction: Transaction, account: Accou
 
 /** Bills a held operation's actual usage and frees its hold, in one transaction. Idempotent by reservation id. */
 export function settleHold(sql: Sql, transaction: Transaction, account: AccountRow, settings: BillingSettings, req: SettleRequest, now: number): Outcome<ChargeResult> {
-  const key = `settle:${req.reservationId}`;
+  const key = internalKey('settle', req.reservationId);
   const params = canonical('settle', req);
-  const stored = replay(sql, key, params);
+  const stored = replayInternal(sql, 'settle', req.reservationId, params);
   if (stored) return { result: stored as Result<ChargeResult>, next: null };
   const hold = getHold(sql, req.reservationId);
   if (!hold) return { result: { ok: false, code: 'reservation_not_found' }, next: null };
@@ -120,13 +119,13 @@ export function settleHold(sql: Sql, transaction: Transaction, account: AccountR
 
 /** Frees a hold without billing. Idempotent by reservation id. */
 export function releaseHold(sql: Sql, transaction: Transaction, account: AccountRow, reservationId: string, now: number): Outcome<ReleaseResult> {
-  const key = `release:${reservationId}`;
+  const key = internalKey('release', reservationId);
   const params = canonical('release', { reservationId });
-  const stored = replay(sql, key, params);
+  const stored = replayInternal(sql, 'release', reservationId, params);
   if (stored) return { result: stored as Result<ReleaseResult>, next: null };
   const hold = getHold(sql, reservationId);
   if (!hold) return { result: { ok: false, code: 'reservation_not_found' }, next: null };
-  if (hold.state === 'settled') return { result: { ok: false, code: 'reservation_closed', message: 'Reservation is settled' }, next: null };
+  if (hold.state !== 'open' && hold.state !== 'expired') return { result: { ok: false, code: 'reservation_closed', message: `Reservation is ${hold.state}` }, next: null };
   return transaction(() => {
     const { account: next, freed } = closeHold(sql, account, hold, 'released', now);
     const result: Result<ReleaseResult> = { ok: true, reservationId, releasedTokens: freed, balance: next.balance, available: next.balance - next.reserved };

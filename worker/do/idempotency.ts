@@ -10,6 +10,25 @@ import type { Result } from './types';
 /** Answers are kept a week, far beyond any sane client retry window, then pruned by the alarm. */
 export const IDEMPOTENCY_RETENTION_MS = 7 * 24 * 3600_000;
 
+/**
+ * The key under which the DO records its own operations on a hold (`settle`, `release`). Caller
+ * keys are printable ASCII without spaces (`idempotencyKeySchema`), so a key with a space is out
+ * of every caller's reach: a caller key `settle:res_X` can never take hold X's settle answer.
+ */
+export function internalKey(kind: 'settle' | 'release', reservationId: string): string {
+  return `${kind} ${reservationId}`;
+}
+
+/**
+ * The key the DO used for the same operation before internal keys had their own namespace
+ * (`settle:res_…`). Its stored answer is ours only when its parameters are exactly ours (a
+ * caller's `charge`/`authorize` under that key has other `method:` parameters), so holds settled
+ * or released before the change still replay their first answer.
+ */
+export function legacyInternalKey(kind: 'settle' | 'release', reservationId: string): string {
+  return `${kind}:${reservationId}`;
+}
+
 /** Stable string of a request's parameters (keys sorted, undefined dropped) for idempotency checks. */
 export function canonical(method: string, params: object): string {
   const entries = Object.entries(params)
@@ -18,14 +37,32 @@ export function canonical(method: string, params: object): string {
   return `${method}:${JSON.stringify(Object.fromEntries(entries))}`;
 }
 
+/** The row stored for `key` (a billed operation's ledger row, else its idempotency row), or undefined. */
+function stored(sql: Sql, key: string): { params: string; response: string } | undefined {
+  return (
+    sql.exec<{ params: string; response: string }>(`SELECT params, response FROM ledger WHERE idempotency_key = ?`, key).toArray()[0] ??
+    sql.exec<{ params: string; response: string }>(`SELECT params, response FROM idempotency WHERE key = ?`, key).toArray()[0]
+  );
+}
+
 /** The stored answer for `key`; a conflict when it was first used with other parameters; null when unused. */
 export function replay(sql: Sql, key: string, params: string): Result<unknown> | null {
-  const row =
-    sql.exec<{ params: string; response: string }>(`SELECT params, response FROM ledger WHERE idempotency_key = ?`, key).toArray()[0] ??
-    sql.exec<{ params: string; response: string }>(`SELECT params, response FROM idempotency WHERE key = ?`, key).toArray()[0];
+  const row = stored(sql, key);
   if (!row) return null;
   if (row.params !== params) return { ok: false, code: 'idempotency_conflict' };
   return JSON.parse(row.response) as Result<unknown>;
+}
+
+/**
+ * The stored answer of an internal operation (see internalKey): under its own key, else under
+ * the legacy key when that row was written by the same operation with the same parameters. A
+ * caller's row under the legacy key is never a conflict for us: it is simply not ours.
+ */
+export function replayInternal(sql: Sql, kind: 'settle' | 'release', reservationId: string, params: string): Result<unknown> | null {
+  const own = replay(sql, internalKey(kind, reservationId), params);
+  if (own) return own;
+  const legacy = stored(sql, legacyInternalKey(kind, reservationId));
+  return legacy && legacy.params === params ? (JSON.parse(legacy.response) as Result<unknown>) : null;
 }
 
 /** Stores the answer of an operation that wrote no ledger entry. Fails if the key is taken (the caller replayed first). */

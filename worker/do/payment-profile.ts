@@ -23,7 +23,7 @@ export function paymentMethodPatch(a: AccountRow, paymentMethodId: string): Part
 export function autoRechargePatch(a: AccountRow, cfg: AutoRechargeConfig): Partial<AccountRow> | Failure {
   if (cfg.enabled && !a.default_payment_method_id) return { ok: false, code: 'no_payment_method' };
   if (cfg.enabled && a.suspended_reason === 'dispute') return { ok: false, code: 'account_suspended' };
-  const state = !cfg.enabled ? (a.ar_state === 'in_flight' ? 'in_flight' : 'off') : a.ar_state === 'off' ? 'armed' : a.ar_state;
+  const state = !cfg.enabled ? (inFlight(a) ? a.ar_state : 'off') : a.ar_state === 'off' ? 'armed' : a.ar_state;
   return {
     ar_enabled: cfg.enabled ? 1 : 0,
     ar_threshold: cfg.threshold,
@@ -35,14 +35,30 @@ export function autoRechargePatch(a: AccountRow, cfg: AutoRechargeConfig): Parti
   };
 }
 
-/** A dispute opened: suspend and stop auto-recharge until it is resolved (once per account, not per dispute). */
-export function disputeOpenedPatch(a: AccountRow, disputeId: string): Partial<AccountRow> | null {
-  if (a.suspended_reason === 'dispute') return null;
-  return { status: 'suspended', suspended_reason: 'dispute', ar_enabled: 0, ar_state: a.ar_state === 'in_flight' ? 'in_flight' : 'off', ar_last_error: `dispute ${disputeId}` };
+/** A payment is in flight (auto-recharge.ts isInFlight; kept here so this module stays a leaf). */
+function inFlight(a: AccountRow): boolean {
+  return a.ar_state === 'creating' || a.ar_state === 'confirming' || a.ar_state === 'awaiting_webhook';
 }
 
-/** A dispute won: lift the dispute suspension (a negative balance still suspends). */
-export function disputeWonPatch(a: AccountRow): Partial<AccountRow> | null {
-  if (a.suspended_reason !== 'dispute') return null;
+/** A dispute opened: suspend and stop auto-recharge until it is resolved (once per account, not per dispute). */
+export function disputeOpenedPatch(a: AccountRow, disputeId: string): Partial<AccountRow> | null {
+  // The hold's ledger entry may already have set the status (ledger-store's deriveStatus): still stop auto-recharge.
+  if (a.suspended_reason === 'dispute' && a.status === 'suspended' && a.ar_enabled === 0) return null;
+  return { status: 'suspended', suspended_reason: 'dispute', ar_enabled: 0, ar_state: inFlight(a) ? a.ar_state : 'off', ar_last_error: `dispute ${disputeId}` };
+}
+
+/**
+ * A dispute closed (won, lost, or its funds reinstated): once no formal dispute of the account is
+ * still open, the dispute suspension is lifted. A closed dispute never leaves the account suspended
+ * for the dispute itself: a negative balance (a lost dispute taking back spent tokens) suspends as
+ * any negative balance does, and a top-up lifts it.
+ */
+export function disputeClosedPatch(a: AccountRow, othersOpen: boolean): Partial<AccountRow> | null {
+  if (a.suspended_reason !== 'dispute' || othersOpen) return null;
   return a.balance < 0 ? { status: 'suspended', suspended_reason: 'negative_balance' } : { status: 'active', suspended_reason: null };
+}
+
+/** A superadmin lifts any suspension (audited by the caller); null when the account is active. */
+export function reactivatePatch(a: AccountRow): Partial<AccountRow> | null {
+  return a.status === 'active' && a.suspended_reason === null ? null : { status: 'active', suspended_reason: null };
 }

@@ -22,7 +22,7 @@ export function valuesOf<T>(cols: readonly (keyof T & string)[], row: T): SqlVal
 
 // ---------------------------------------------------------------- account
 
-export type AutoRechargeState = 'off' | 'armed' | 'scheduled' | 'in_flight';
+export type AutoRechargeState = 'off' | 'armed' | 'scheduled' | 'creating' | 'confirming' | 'awaiting_webhook';
 
 /** The single `account` row (id = 1): a checkpoint of the balance at `ledger_seq` plus everything else. */
 export type AccountRow = {
@@ -293,6 +293,10 @@ export type RechargeAttemptRow = {
   created_at: number;
   updated_at: number;
   synced: number;
+  /** The exact PaymentIntent creation parameters (JSON), so a resend with the key is byte-identical. */
+  params: string | null;
+  /** Confirmations sent; each has its own key (`…:confirm:<n>`). */
+  confirms: number;
 };
 
 export const RECHARGE_ATTEMPT_COLUMNS = columns<RechargeAttemptRow>({
@@ -306,8 +310,10 @@ export const RECHARGE_ATTEMPT_COLUMNS = columns<RechargeAttemptRow>({
   created_at: true,
   updated_at: true,
   synced: true,
+  params: true,
+  confirms: true,
 });
 export const INSERT_RECHARGE_ATTEMPT = `INSERT INTO recharge_attempts (${RECHARGE_ATTEMPT_COLUMNS.join(', ')}) VALUES (${placeholders(RECHARGE_ATTEMPT_COLUMNS.length)})`;
 export const SELECT_RECHARGE_ATTEMPTS = `SELECT ${RECHARGE_ATTEMPT_COLUMNS.join(', ')} FROM recharge_attempts`;
-/** The D1 columns of an attempt (`auto_recharge_attempts`, besides user_id): all but the local key and flag. */
-export const D1_RECHARGE_ATTEMPT_COLUMNS = RECHARGE_ATTEMPT_COLUMNS.filter((c) => c !== 'idempotency_key' && c !== 'synced');
+/** The D1 columns of an attempt (`auto_recharge_attempts`, besides user_id): all but the local key, flag and Stripe bookkeeping. */
+export const D1_RECHARGE_ATTEMPT_COLUMNS = RECHARGE_ATTEMPT_COLUMNS.filter((c) => c !== 'idempotency_key' && c !== 'synced' && c !== 'params' && c !== 'confirms');

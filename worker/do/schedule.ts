@@ -22,7 +22,7 @@ export interface DueState {
   /** Failed flushes in a row: the flush backs off. */
   flushFailures: number;
   arState: AutoRechargeState | null;
-  /** When an in-flight recharge is next retried. */
+  /** When an in-flight recharge (creating, confirming, awaiting_webhook) is next worked on. */
   arNextAt: number | null;
   earliestHoldExpiry: number | null;
   /** When the oldest stored idempotency answer was made (it is pruned a retention period later). */
@@ -34,7 +34,7 @@ export function nextDueAt(s: DueState): number | null {
   const due: number[] = [];
   if (s.outboxPending) due.push(s.flushFailures === 0 ? s.now + OUTBOX_FLUSH_DELAY_MS : s.now + backoffMs(s.flushFailures));
   if (s.arState === 'scheduled') due.push(s.now);
-  if (s.arState === 'in_flight' && s.arNextAt !== null) due.push(s.arNextAt);
+  if ((s.arState === 'creating' || s.arState === 'confirming' || s.arState === 'awaiting_webhook') && s.arNextAt !== null) due.push(s.arNextAt);
   if (s.earliestHoldExpiry !== null) due.push(s.earliestHoldExpiry);
   if (s.oldestAnswerAt !== null) due.push(s.oldestAnswerAt + IDEMPOTENCY_RETENTION_MS);
   return due.length ? Math.max(s.now, Math.min(...due)) : null;

@@ -133,5 +133,15 @@ export const ACCOUNT_SCHEMA: string[][] = [
     // whole ledger (every charge the account ever made).
     `CREATE INDEX ledger_refunds ON ledger (json_extract(metadata, '$.paymentIntentId')) WHERE type = 'refund'`,
   ],
+  [
+    // Auto-recharge creates, then confirms (auto-recharge.ts): an attempt keeps the exact
+    // parameters it sends, so a resend with its key is byte-identical, and counts its
+    // confirmations, each sent with its own key.
+    `ALTER TABLE recharge_attempts ADD COLUMN params TEXT`,
+    `ALTER TABLE recharge_attempts ADD COLUMN confirms INTEGER NOT NULL DEFAULT 0`,
+    // An attempt in flight before this step sent confirm=true with unknown outcome: `creating`
+    // resolves it by listing the customer's PaymentIntents for its attempt id.
+    `UPDATE account SET ar_state = 'creating', ar_attempts = 1 WHERE ar_state = 'in_flight'`,
+  ],
 ];
 export const ACCOUNT_SCHEMA_VERSION = ACCOUNT_SCHEMA.length;

@@ -4,20 +4,20 @@ import type { TransactionType } from '../db/schema';
 import { readSettings } from '../db/settings';
 import { stripeClient } from '../lib/stripe';
 import { balanceView, insertAccount, newAccountRow, notFound, saveAccount } from './account-store';
-import { needsRecharge, runAutoRecharge, type PaymentIntents, type RechargeHost } from './auto-recharge';
+import { needsRecharge, rechargeConfigRefusal, runAutoRecharge, settleRecharge, type PaymentIntents, type RechargeHost } from './auto-recharge';
 import { creditEntry, creditRefusal } from './credits';
 import { authorizeHold, earliestHoldExpiry, expireHolds, pruneClosedHolds, releaseHold, settleHold } from './holds';
 import { IDEMPOTENCY_RETENTION_MS, oldestAnswerAt, pruneAnswers } from './idempotency';
 import { appendLedger, findByRef, ledgerAfter, ledgerPage, loadAccount } from './ledger-store';
 import { Outbox } from './outbox';
-import { autoRechargePatch, disputeOpenedPatch, disputeWonPatch, paymentMethodPatch, stripeCustomerPatch } from './payment-profile';
-import { lostDisputeEntry, refundEntry } from './refunds';
+import { autoRechargePatch, disputeClosedPatch, disputeOpenedPatch, paymentMethodPatch, reactivatePatch, stripeCustomerPatch } from './payment-profile';
+import { disputeHoldEntry, disputeReleaseEntry, refundEntry, refundReversalEntry } from './refunds';
 import type { AccountRow } from './rows';
 import { AlarmClock, backoffMs, nextDueAt, OUTBOX_FLUSH_DELAY_MS } from './schedule';
 import { SettingsCache } from './settings-cache';
 import { getMeta, migrate, setMeta, type Sql, type Transaction } from './storage';
 import type { AuthorizeRequest, AuthorizeResult, AutoRechargeConfig, BalanceView, ChargeRequest, ChargeResult, CreditRequest, CreditResult, DisputeClosed, DisputeOpened } from './types';
-import type { FlushOutcome, LedgerEntry, OutboxPending, RefundRequest, ReleaseResult, Result, SettleRequest } from './types';
+import type { AccountStatus, Failure, FlushOutcome, LedgerEntry, OutboxPending, RefundRequest, ReleaseResult, Result, SettleRequest } from './types';
 import { chargeOperation } from './usage';
 
 /**
@@ -36,6 +36,12 @@ export class TokenAccount extends DurableObject<Env> {
   #outbox!: Outbox;
   /** Failed alarm runs in a row: the fallback alarm backs off by it. */
   #alarmFailures = 0;
+  /**
+   * The recharge step running in this instance, if any. Alarm runs can overlap (a retried or
+   * test-triggered alarm while one awaits Stripe); a second run waits for the first instead of
+   * working the same attempt from a state the first is about to change.
+   */
+  #recharging: Promise<void> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -89,14 +95,17 @@ export class TokenAccount extends DurableObject<Env> {
     return out.result;
   }
 
-  /** Holds the estimated cost of an operation until it is settled, released or expires. */
+  /**
+   * Holds the estimated cost of an operation until it is settled, released or expires. A hold
+   * lowers the available balance, so it runs the same after-commit work as a charge (the
+   * auto-recharge threshold counts holds; the directory row and outbox are refreshed).
+   */
   authorize(req: AuthorizeRequest): Result<AuthorizeResult> {
     const settings = this.#touchSettings();
     if (!this.#account) return notFound();
     const out = authorizeHold(this.sql, this.transaction, this.#account, settings, req, Date.now());
-    if (out.next) this.#account = out.next;
+    if (out.next) this.#committed(out.next);
     if (out.next && out.result.ok) this.#alarm.request(out.result.expiresAt); // a new hold: its expiry is due work
-    else if (out.next) this.#afterCommit(); // a refusal was recorded
     return out.result;
   }
 
@@ -113,11 +122,15 @@ export class TokenAccount extends DurableObject<Env> {
     return out.result;
   }
 
-  /** Frees a hold without charging (the operation did not run). Repeats return the first answer. */
+  /**
+   * Frees a hold without charging (the operation did not run); a released hold can no longer be
+   * settled, even one the alarm had expired. Repeats return the first answer. Runs the same
+   * after-commit work as a charge.
+   */
   release(reservationId: string): Result<ReleaseResult> {
     if (!this.#account) return notFound();
     const out = releaseHold(this.sql, this.transaction, this.#account, reservationId, Date.now());
-    if (out.next) this.#account = out.next;
+    if (out.next) this.#committed(out.next);
     return out.result;
   }
 
@@ -136,17 +149,41 @@ export class TokenAccount extends DurableObject<Env> {
     if (bad) return bad;
     const existing = findByRef(this.sql, req.ref);
     if (existing) return { ok: true, transactionId: existing.id, duplicate: true, balance: account.balance, status: account.status };
-    return this.#record(account, req);
+    const out = this.#record(account, req);
+    // The webhook credited the recharge in flight: that PaymentIntent succeeded, finish the attempt now.
+    if (req.type === 'auto_recharge') settleRecharge(this.#rechargeHost, req.ref, 'succeeded');
+    return out;
   }
 
-  /** Takes back the tokens of one refund of a payment, proportionally to the amount paid (see refunds.ts). */
+  /**
+   * A `payment_intent.*` webhook for an auto-recharge settled (`succeeded`, or failed with
+   * `requires_payment_method` / `canceled`): finishes the attempt waiting for it (credit once,
+   * or off with the reason). Any other PaymentIntent changes nothing; the alarm's own retrieve
+   * finishes it anyway when no webhook comes.
+   */
+  rechargeSettled(paymentIntentId: string, status: string, reason?: string): Result<{ settled: boolean; balance: BalanceView }> {
+    if (!this.#account) return notFound();
+    const settled = settleRecharge(this.#rechargeHost, paymentIntentId, status, reason);
+    return { ok: true, settled, balance: this.#view(this.#account!) };
+  }
+
+  /**
+   * Takes back the tokens of one succeeded refund of a payment, proportionally to the amount paid
+   * (see refunds.ts). `not_found` while the payment is not credited yet: the caller retries.
+   */
   refundPayment(req: RefundRequest): Result<CreditResult> {
     const a = this.#account;
     if (!a) return notFound();
-    const entry = refundEntry(this.sql, req);
-    if ('duplicate' in entry) return { ok: true, transactionId: entry.duplicate.id, duplicate: true, balance: a.balance, status: a.status };
-    if ('ok' in entry) return entry;
-    return this.#record(a, entry.credit); // not credit(): a refund worth less than a token is recorded with 0 tokens
+    return this.#recordEntry(a, refundEntry(this.sql, req));
+  }
+
+  /** A refund failed or was canceled: gives back what it took (nothing when it was never applied). */
+  reverseRefund(refundId: string): Result<CreditResult | { balance: number; status: AccountStatus; duplicate: false; transactionId: null }> {
+    const a = this.#account;
+    if (!a) return notFound();
+    const entry = refundReversalEntry(this.sql, refundId);
+    if (!entry) return { ok: true, transactionId: null, duplicate: false, balance: a.balance, status: a.status };
+    return this.#recordEntry(a, entry);
   }
 
   /** The Stripe customer and saved card of this account. */
@@ -174,36 +211,68 @@ export class TokenAccount extends DurableObject<Env> {
 
   /**
    * Turns auto-recharge on or off. `amount` tokens are bought for `priceCents` whenever the
-   * available balance drops below `threshold`. Refused without a saved card.
+   * available balance drops below `threshold`. Refused without a saved card, and below
+   * Stripe's 50¢ minimum charge.
    */
   configureAutoRecharge(cfg: AutoRechargeConfig): Result<{ balance: BalanceView }> {
     const a = this.#account;
     if (!a) return notFound();
+    const refused = rechargeConfigRefusal(cfg);
+    if (refused) return refused;
     const patch = autoRechargePatch(a, cfg);
     if ('ok' in patch) return patch;
     this.#patch(a, patch, true);
     return { ok: true, balance: this.#view(this.#account!) };
   }
 
-  /** A dispute was opened: suspend the account and stop auto-recharge until it is resolved. */
+  /**
+   * A formal dispute was opened (never an inquiry: the caller passes only `needs_response` /
+   * `under_review` disputes): holds the disputed share of the payment's tokens, suspends the
+   * account and stops auto-recharge until every open dispute is closed. `not_found` while the
+   * payment is not credited yet: the caller retries.
+   */
   openDispute(req: DisputeOpened): Result<{ balance: BalanceView }> {
-    const a = this.#account;
-    if (!a) return notFound();
-    this.#patch(a, disputeOpenedPatch(a, req.disputeId), true);
+    if (!this.#account) return notFound();
+    // Events arrive in any order: a dispute already closed is not held or suspended again.
+    if (this.#closedDisputes().includes(req.disputeId)) return { ok: true, balance: this.#view(this.#account) };
+    if (req.paymentIntentId) {
+      const r = this.#recordEntry(this.#account, disputeHoldEntry(this.sql, { disputeId: req.disputeId, paymentIntentId: req.paymentIntentId, disputedCents: req.disputedCents }));
+      if (!r.ok) return r;
+    }
+    const open = this.#openDisputes();
+    if (!open.includes(req.disputeId)) this.#setOpenDisputes([...open, req.disputeId]);
+    this.#patch(this.#account!, disputeOpenedPatch(this.#account!, req.disputeId), true);
     return { ok: true, balance: this.#view(this.#account!) };
   }
 
-  /** A dispute closed: won restores the account; lost takes back the disputed payment's tokens. */
+  /**
+   * A dispute closed. Lost: the disputed share stays taken back (held now if the opening was
+   * never seen), at most what refunds left. Won or funds reinstated: the held tokens come back.
+   * Either way, once no formal dispute is open the dispute suspension is lifted (a negative
+   * balance then suspends as any negative balance does).
+   */
   closeDispute(req: DisputeClosed): Result<{ balance: BalanceView }> {
+    if (!this.#account) return notFound();
+    if (req.paymentIntentId) {
+      const entry = req.won ? disputeReleaseEntry(this.sql, req.disputeId) : disputeHoldEntry(this.sql, { disputeId: req.disputeId, paymentIntentId: req.paymentIntentId, disputedCents: req.disputedCents });
+      if (entry) {
+        const r = this.#recordEntry(this.#account, entry);
+        if (!r.ok) return r;
+      }
+    }
+    const others = this.#openDisputes().filter((id) => id !== req.disputeId);
+    this.#setOpenDisputes(others);
+    if (!this.#closedDisputes().includes(req.disputeId)) setMeta(this.sql, 'closed_disputes', JSON.stringify([...this.#closedDisputes(), req.disputeId].slice(-100)));
+    this.#patch(this.#account!, disputeClosedPatch(this.#account!, others.length > 0), true);
+    return { ok: true, balance: this.#view(this.#account!) };
+  }
+
+  /** A superadmin lifts a suspension (the caller audits it); open disputes are forgotten. */
+  reactivate(): Result<{ balance: BalanceView }> {
     const a = this.#account;
     if (!a) return notFound();
-    if (!req.won && req.paymentIntentId) {
-      const entry = lostDisputeEntry(this.sql, { disputeId: req.disputeId, paymentIntentId: req.paymentIntentId });
-      const r = entry ? this.credit(entry) : null;
-      if (r && !r.ok) return r;
-    } else if (req.won) {
-      this.#patch(a, disputeWonPatch(a), true);
-    }
+    this.#setOpenDisputes([]);
+    this.#patch(a, reactivatePatch(a), true);
     return { ok: true, balance: this.#view(this.#account!) };
   }
 
@@ -260,7 +329,15 @@ export class TokenAccount extends DurableObject<Env> {
     this.#alarm.request(now + backoffMs(this.#alarmFailures));
     const account = this.#account;
     if (account) this.#account = this.transaction(() => expireHolds(this.sql, account, now)) ?? account;
-    await runAutoRecharge(this.#rechargeHost, this.#payments, now);
+    if (this.#recharging) await this.#recharging;
+    else {
+      this.#recharging = runAutoRecharge(this.#rechargeHost, this.#payments, now);
+      try {
+        await this.#recharging;
+      } finally {
+        this.#recharging = null;
+      }
+    }
     await this.#outbox.flush(this.env.DB, () => this.#account);
     pruneAnswers(this.sql, now - IDEMPOTENCY_RETENTION_MS);
     pruneClosedHolds(this.sql, now - IDEMPOTENCY_RETENTION_MS);
@@ -281,6 +358,27 @@ export class TokenAccount extends DurableObject<Env> {
     if (!patch) return;
     this.#account = this.transaction(() => saveAccount(this.sql, a, patch, Date.now()));
     if (schedule) this.#afterCommit();
+  }
+
+  /** Formal disputes opened and not yet closed (the dispute suspension lasts while any is). */
+  #openDisputes(): string[] {
+    return JSON.parse(getMeta(this.sql, 'open_disputes') ?? '[]') as string[];
+  }
+
+  #setOpenDisputes(ids: string[]): void {
+    setMeta(this.sql, 'open_disputes', JSON.stringify(ids));
+  }
+
+  /** Recently closed disputes, so a late `created` event does not reopen one (events arrive in any order). */
+  #closedDisputes(): string[] {
+    return JSON.parse(getMeta(this.sql, 'closed_disputes') ?? '[]') as string[];
+  }
+
+  /** Commits a computed refund/dispute entry unless it is a duplicate or a refusal. */
+  #recordEntry(a: AccountRow, entry: { duplicate: LedgerEntry } | { credit: CreditRequest } | Failure): Result<CreditResult> {
+    if ('duplicate' in entry) return { ok: true, transactionId: entry.duplicate.id, duplicate: true, balance: a.balance, status: a.status };
+    if ('ok' in entry) return entry;
+    return this.#record(a, entry.credit); // not credit(): a refund worth less than a token is recorded with 0 tokens
   }
 
   /** Commits one validated credit-like entry and its balance change. */
@@ -329,14 +427,30 @@ export class TokenAccount extends DurableObject<Env> {
     transaction: this.transaction,
     account: () => this.#account,
     setAccount: (a) => void (this.#account = a),
-    credit: (req) => this.credit(req),
+    // Not this.credit(): that one settles the attempt, which the machine does itself.
+    credit: (req) => {
+      const a = this.#account!;
+      if (!findByRef(this.sql, req.ref)) this.#record(a, req);
+    },
     afterCommit: () => this.#afterCommit(),
     requestAlarm: (at) => this.#alarm.request(at),
     now: () => Date.now(),
   };
 
-  /** Stripe's PaymentIntents, without SDK retries: the alarm retries with backoff and the same key, one attempt per run. */
-  readonly #payments: PaymentIntents = { create: (params, opts) => stripeClient(this.env, { maxNetworkRetries: 0 }).paymentIntents.create(params, opts) };
+  /**
+   * Stripe's PaymentIntents, without SDK retries: the SDK would resend with the same key, and a
+   * key replays its first answer (a 500 too); the machine resolves unknown outcomes itself.
+   */
+  readonly #payments: PaymentIntents = {
+    create: (params, opts) => this.#stripe().paymentIntents.create(params, opts),
+    confirm: (id, params, opts) => this.#stripe().paymentIntents.confirm(id, params, opts),
+    retrieve: (id) => this.#stripe().paymentIntents.retrieve(id),
+    list: (params) => this.#stripe().paymentIntents.list(params),
+  };
+
+  #stripe() {
+    return stripeClient(this.env, { maxNetworkRetries: 0 });
+  }
 
   #touchSettings(): BillingSettings {
     this.#settings.touch();

@@ -82,6 +82,8 @@ export interface AutoRechargeConfig {
 export interface DisputeOpened {
   disputeId: string;
   paymentIntentId: string | null;
+  /** The disputed amount (Stripe's `dispute.amount`); the whole payment when omitted. */
+  disputedCents?: number;
 }
 
 export interface DisputeClosed extends DisputeOpened {

@@ -21,10 +21,17 @@ export type CostResult =
 /**
  * Billable tokens for one operation. Text: ceil(actual × multiplier), computed in integers
  * (basis points) so no float ever touches a balance. Images: the model's fixed cost × images.
+ *
+ * Bounds (every value the validators admit; 2^53 ≈ 9.007e15): tokens ≤ MAX_TOKENS_PER_CALL (1e9)
+ * each, so actual ≤ 2e9 (input + output); the multiplier ≤ 1e6 bps (100×, contracts/settings),
+ * so billable ≤ 2e11 and every intermediate of applyMultiplier ≤ 2e11. Images: a cost ≤ 1e9 ×
+ * MAX_IMAGES_PER_CALL (100) ≤ 1e11. test/unit/lib/pricing.test.ts checks the limits.
  */
 export function computeCost(settings: BillingSettings, usage: UsageInput): CostResult {
   if (usage.operation === 'image_generation') {
-    const perImage = settings.imageCosts[usage.model];
+    // An own property only: `constructor`, `toString` or `__proto__` are valid model names
+    // (modelSchema) and must not find Object.prototype's members as a price.
+    const perImage = Object.hasOwn(settings.imageCosts, usage.model) ? settings.imageCosts[usage.model] : undefined;
     if (perImage === undefined) return { ok: false, code: 'unknown_model', message: `Unknown image model: ${usage.model}` };
     const images = usage.images ?? 1;
     return { ok: true, actualTokens: 0, billableTokens: perImage * images, images };
@@ -37,6 +44,7 @@ export function computeCost(settings: BillingSettings, usage: UsageInput): CostR
 export function applyMultiplier(tokens: number, bps: number): number {
   const whole = Math.floor(tokens / 10_000);
   const rest = tokens % 10_000;
-  // tokens × bps could pass 2^53 for very large inputs; split so each product stays exact.
+  // Split so each product stays exact whatever the inputs: whole × bps ≤ 2e5 × 1e6 and
+  // rest × bps < 1e4 × 1e6 at the validators' limits (see computeCost), far below 2^53.
   return whole * bps + Math.ceil((rest * bps) / 10_000);
 }

@@ -28,9 +28,28 @@ export function stripeClient(env: Env, opts: { maxNetworkRetries?: number; timeo
 
 const webCrypto = Stripe.createSubtleCryptoProvider();
 
-/** Verifies a webhook's Stripe-Signature over the raw body (WebCrypto, 300 s tolerance); needs no API key. */
-export function constructWebhookEvent(rawBody: string, signature: string, secret: string): Promise<Stripe.Event> {
-  return Stripe.webhooks.constructEventAsync(rawBody, signature, secret, 300, webCrypto);
+/** How far a webhook's signed timestamp may be from now, either way (Stripe's libraries' default). */
+export const WEBHOOK_TOLERANCE_S = 300;
+
+/**
+ * Verifies a webhook's Stripe-Signature over the raw body (WebCrypto); needs no API key. The
+ * signed `t=` must lie within WEBHOOK_TOLERANCE_S of now in BOTH directions: the SDK refuses only
+ * timestamps too far in the past, so a signature dated in the future (a leaked secret's forgery
+ * made to outlive the window, or a badly skewed clock) is refused here. The timestamp is part of
+ * the signed payload, so it cannot be edited without breaking the signature
+ * (https://docs.stripe.com/webhooks#verify-manually, "Preventing replay attacks").
+ */
+export async function constructWebhookEvent(rawBody: string, signature: string, secret: string, nowMs = Date.now()): Promise<Stripe.Event> {
+  const event = await Stripe.webhooks.constructEventAsync(rawBody, signature, secret, WEBHOOK_TOLERANCE_S, webCrypto, nowMs); // receivedAt in ms (the SDK divides by 1000)
+  // The same reading of the header as the SDK's parseHeader (the last `t=` wins), so the
+  // timestamp checked here is the one whose signature the SDK just verified.
+  let t = -1;
+  for (const item of signature.split(',')) {
+    const [k, v] = item.split('=');
+    if (k === 't') t = parseInt(v, 10);
+  }
+  if (!(t * 1000 <= nowMs + WEBHOOK_TOLERANCE_S * 1000)) throw new Error('Webhook timestamp is in the future, beyond the tolerance');
+  return event;
 }
 
 /** What a failed Stripe call means for an off-session payment. */

@@ -8,6 +8,8 @@ import {
   initializeAccountsSchema,
   packageIdSchema,
   rangeQuery,
+  reactivateSchema,
+  stripeEventsQuery,
   rolesSchema,
   updatePackageSchema,
   type AdminPackagesAnswer,
@@ -19,6 +21,7 @@ import {
 import { userIdSchema } from '../contracts/common';
 import { settingsPatchSchema } from '../contracts/settings';
 import { json, queryOf, readBody, validate } from '../lib/http';
+import { listStripeEvents, reactivateAccount } from '../services/admin-payments';
 import { listAudit } from '../services/audit';
 import { requireAdmin } from '../services/auth';
 import { getBreakdown, getDaily, getStats } from '../services/admin-stats';
@@ -119,6 +122,17 @@ export function registerAdminRoutes(router: RouterType) {
   router.get('/api/admin/audit', async (request: Request, env: Env) => {
     await read(request, env);
     return json(await listAudit(env.DB, validate(auditQuery, queryOf(request))));
+  });
+
+  router.get('/api/admin/stripe-events', async (request: Request, env: Env) => {
+    await read(request, env);
+    return json(await listStripeEvents(env.DB, validate(stripeEventsQuery, queryOf(request))));
+  });
+
+  router.post('/api/admin/accounts/:id/reactivate', async (request: IRequest, env: Env) => {
+    const actor = await write(request, env);
+    const userId = validate(userIdSchema, request.params.id);
+    return json(await reactivateAccount(env, actor, userId, await readBody(request, reactivateSchema)));
   });
 
   router.put('/api/admin/users/:id/roles', async (request: IRequest, env: Env) => {

@@ -5,7 +5,8 @@ import { AppError } from '../lib/errors';
 import { enforceRateLimit, limiters, RATE_LIMIT_PERIOD_S } from '../lib/rate-limit';
 import { json, readBody, readRawBody, validate } from '../lib/http';
 import { requireUser } from '../services/auth';
-import { checkoutStatus, configureAutoRecharge, createCheckout, handleWebhookEvent, verifyWebhook } from '../services/payments';
+import { checkoutStatus, configureAutoRecharge, createCheckout } from '../services/payments';
+import { handleWebhookEvent, verifyWebhook } from '../services/stripe-events';
 
 /** Buying tokens, auto-recharge settings, and Stripe's webhook. */
 export function registerPaymentRoutes(router: RouterType) {

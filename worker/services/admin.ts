@@ -13,7 +13,7 @@ import type {
 } from '../contracts/admin';
 import type { AccountStatus } from '../contracts/billing';
 import type { Role } from '../contracts/auth';
-import { DEFAULT_SETTINGS, toSettingsView, type BillingSettings, type SettingsAnswer, type SettingsPatch, type SettingsUpdateAnswer } from '../contracts/settings';
+import { billingSettingsSchema, DEFAULT_SETTINGS, mergeImageCosts, toSettingsView, type BillingSettings, type SettingsAnswer, type SettingsPatch, type SettingsUpdateAnswer } from '../contracts/settings';
 import { readSettings } from '../db/settings';
 import { decodeCursor, encodeCursor } from '../lib/cursor';
 import { newId, sha256Hex } from '../lib/crypto';
@@ -167,11 +167,19 @@ export async function getSettings(db: D1Database): Promise<SettingsAnswer> {
 export async function updateSettings(db: D1Database, actor: AuthUser, patch: SettingsPatch): Promise<SettingsUpdateAnswer> {
   const row = await db.prepare(`SELECT updated_at FROM settings WHERE id = 1`).first<{ updated_at: number }>();
   const current = (await readSettings(db)) ?? DEFAULT_SETTINGS;
-  const { tokenMultiplier, ...rest } = patch;
-  const next: BillingSettings = { ...current, ...rest, ...(tokenMultiplier !== undefined ? { tokenMultiplierBps: Math.round(tokenMultiplier * 10_000) } : {}) };
+  const { tokenMultiplier, imageCosts, ...rest } = patch;
+  const next: BillingSettings = {
+    ...current,
+    ...rest,
+    imageCosts: mergeImageCosts(current.imageCosts, imageCosts),
+    ...(tokenMultiplier !== undefined ? { tokenMultiplierBps: Math.round(tokenMultiplier * 10_000) } : {}),
+  };
   if (next.criticalBalanceThreshold >= next.lowBalanceThreshold) {
     throw new AppError('bad_request', 'Invalid request: criticalBalanceThreshold must be below lowBalanceThreshold');
   }
+  // The merged whole obeys the stored bounds too (e.g. at most 100 image models).
+  const whole = billingSettingsSchema.safeParse(next);
+  if (!whole.success) throw new AppError('bad_request', `Invalid request: ${whole.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const before = toSettingsView(current);
   const after = toSettingsView(next);
   if (JSON.stringify(before) === JSON.stringify(after) && row) return { settings: after, changed: false };

@@ -29,13 +29,14 @@ function isUniqueViolation(err: unknown): boolean {
 }
 
 /**
- * Creates a user and their token account (with the welcome bonus) at once. Emails in
+ * Creates a user, in a workspace of their own, and their token account (with the welcome bonus) at once. Emails in
  * `SUPERADMIN_EMAILS` become superadmins; everyone else is a plain user.
  */
 export async function signup(env: Env, input: SignupInput): Promise<AuthUser> {
   const email = normalizeEmail(input.email);
   const id = newId('usr');
-  const workspaceId = input.workspaceId ?? `ws_${id}`;
+  // Every user's own workspace: nobody can join another's at sign-up (see signupSchema).
+  const workspaceId = `ws_${id}`;
   const roles: Role[] = superadminEmails(env).has(email) ? ['superadmin'] : ['user'];
   const passwordHash = await hashPassword(input.password);
   const now = Date.now();

@@ -1,6 +1,9 @@
 import type { AccountReport, EntryDiff, ReconcileInput, ReconcileReport, StripeDrift, StripeReport } from '../contracts/reconcile';
 import type { LedgerEntry } from '../do/types';
+import { DEFAULT_SETTINGS } from '../contracts/settings';
+import { readSettings } from '../db/settings';
 import { stripeClient } from '../lib/stripe';
+import { tokensForCents } from './payments';
 
 export type { AccountReport, EntryDiff, ReconcileInput, ReconcileReport, StripeDrift, StripeReport };
 
@@ -248,6 +251,8 @@ export async function reconcileStripe(env: Env): Promise<StripeReport> {
     list.push(c);
     byRef.set(c.ref ?? '', list);
   }
+  const takenBack = await takenBackByPayment(env.DB);
+  const settings = (await readSettings(env.DB)) ?? DEFAULT_SETTINGS;
   const seen = new Set<string>();
   let startingAfter: string | undefined;
   for (;;) {
@@ -269,10 +274,15 @@ export async function reconcileStripe(env: Env): Promise<StripeReport> {
       if (got.length > 1) report.drift.push({ paymentIntentId: pi.id, userId, problem: 'credited_twice', detail: `${got.length} credits: ${got.map((c) => c.id).join(', ')}` });
       const c = got[0];
       if (userId && c.user_id !== userId) report.drift.push({ paymentIntentId: pi.id, userId, problem: 'wrong_account', detail: `credited to ${c.user_id}` });
-      const tokens = Number(pi.metadata?.tokens);
-      if (c.amount !== tokens || (c.amount_cents !== null && c.amount_cents !== cents)) {
-        report.drift.push({ paymentIntentId: pi.id, userId, problem: 'amount_differs', detail: `Stripe: ${tokens} tokens for ${cents} cents; D1: ${c.amount} tokens for ${c.amount_cents} cents` });
+      // The tokens follow the cents (services/stripe-events.ts computes them from what was paid;
+      // metadata.tokens is a hint): a credit differing from the hint is drift unless it is the
+      // cents at the settings' tokens-per-USD.
+      const hinted = Number(pi.metadata?.tokens);
+      if ((c.amount !== hinted && c.amount !== tokensForCents(cents, settings.tokensPerUsd)) || (c.amount_cents !== null && c.amount_cents !== cents)) {
+        report.drift.push({ paymentIntentId: pi.id, userId, problem: 'amount_differs', detail: `Stripe: ${cents} cents (metadata says ${pi.metadata?.tokens} tokens); D1: ${c.amount} tokens for ${c.amount_cents} cents` });
       }
+      const takeback = await takebackDrift(env, stripe, pi.id, cents, c, takenBack);
+      if (takeback) report.drift.push({ paymentIntentId: pi.id, userId, problem: 'takeback_differs', detail: takeback });
     }
     if (!page.has_more || page.data.length === 0) break;
     startingAfter = page.data[page.data.length - 1].id;
@@ -297,4 +307,51 @@ export async function reconcileStripe(env: Env): Promise<StripeReport> {
   report.ok = report.drift.length === 0;
   report.durationMs = Date.now() - started;
   return report;
+}
+
+/** Net tokens taken back per PaymentIntent by refund and dispute entries in D1 (give-backs netted out), and how many dispute entries. */
+async function takenBackByPayment(db: D1Database): Promise<Map<string, { tokens: number; disputes: number }>> {
+  const { results } = await db
+    .prepare(
+      `SELECT json_extract(metadata, '$.paymentIntentId') AS pi, sum(-amount) AS tokens, sum(type = 'dispute') AS disputes
+       FROM token_transactions WHERE type IN ('refund', 'dispute') AND metadata IS NOT NULL GROUP BY pi`,
+    )
+    .all<{ pi: string | null; tokens: number; disputes: number }>();
+  return new Map(results.filter((r) => r.pi).map((r) => [r.pi!, { tokens: r.tokens, disputes: r.disputes }]));
+}
+
+/**
+ * Tokens credited − tokens taken back must be what Stripe's amounts imply (I12): the cents
+ * refunded (succeeded refunds) plus the cents of lost or still-open formal disputes (their funds
+ * are withdrawn, https://docs.stripe.com/disputes/how-disputes-work), capped at what was paid,
+ * at the credit's own rate (tokens per cent). Each dispute hold rounds down on its own, so one
+ * token per dispute entry is tolerated. Returns the drift's description, or null.
+ */
+async function takebackDrift(
+  env: Env,
+  stripe: ReturnType<typeof stripeClient>,
+  piId: string,
+  paidCents: number,
+  credit: { amount: number; amount_cents: number | null },
+  takenBack: Map<string, { tokens: number; disputes: number }>,
+): Promise<string | null> {
+  const charged = await stripe.charges.list({ payment_intent: piId, limit: 10 });
+  let refunded = 0;
+  let disputed = 0;
+  for (const ch of charged.data) {
+    if (ch.amount_refunded > 0) {
+      for await (const r of stripe.refunds.list({ charge: ch.id, limit: 100 })) if (r.status === 'succeeded') refunded += r.amount;
+    }
+    if (ch.disputed) {
+      for await (const d of stripe.disputes.list({ charge: ch.id, limit: 100 })) {
+        if (d.status === 'lost' || d.status === 'needs_response' || d.status === 'under_review') disputed += d.amount;
+      }
+    }
+  }
+  const cents = Math.min(paidCents, refunded + disputed);
+  const rateCents = credit.amount_cents || paidCents;
+  const expected = Math.floor((credit.amount * Math.min(cents, rateCents)) / rateCents);
+  const got = takenBack.get(piId) ?? { tokens: 0, disputes: 0 };
+  if (Math.abs(got.tokens - expected) <= got.disputes) return null;
+  return `Stripe: ${refunded} cents refunded, ${disputed} cents disputed (lost or open) of ${paidCents} → ${expected} of ${credit.amount} tokens taken back; D1: ${got.tokens}`;
 }

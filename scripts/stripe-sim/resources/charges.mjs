@@ -16,9 +16,8 @@ export function createCharge(store, pi, pm, card, failure, o = {}) {
   const id = newId('ch');
   // Keys as in https://docs.stripe.com/api/charges/object (checked against Stripe's fixtures by
   // test/scripts/stripe-sim/contract.test.ts), except `refunds`: since API version 2022-11-15 Stripe leaves it
-  // out unless expanded (https://docs.stripe.com/changelog/2022-11-15/deprecates-charges-auto-expand), but
-  // worker/services/payments.ts still reads it from `charge.refunded` events, so it stays until that handler
-  // follows issue 9.
+  // out unless expanded (https://docs.stripe.com/changelog/2022-11-15/deprecates-charges-auto-expand); ../output.mjs
+  // builds the list from the store's refunds for `expand[]=refunds`.
   const ch = {
     id,
     object: 'charge',
@@ -102,8 +101,6 @@ export function createCharge(store, pi, pm, card, failure, o = {}) {
     receipt_number: null,
     receipt_url: `${store.baseUrl}/_sim/receipts/${id}`,
     refunded: false,
-    // A list object has no total_count unless the request asks for it (include[]=total_count).
-    refunds: { object: 'list', data: [], has_more: false, url: `/v1/charges/${id}/refunds` },
     review: null,
     shipping: null,
     source: null,

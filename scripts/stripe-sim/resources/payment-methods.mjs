@@ -10,33 +10,55 @@ import { cardError, invalid, mergeMetadata, missingParam, newId, toInt } from '.
  */
 
 /**
- * Create a card PaymentMethod from a test card.
- * @param {Store} store
- * @param {import('../cards.mjs').TestCard} card
- * @param {{ exp_month?: number, exp_year?: number, name?: string | null, email?: string | null, metadata?: Obj }} [extra]
+ * A PaymentMethod's fields, in the order of https://docs.stripe.com/api/payment_methods/object (keys checked against
+ * Stripe's fixtures by test/scripts/stripe-sim/contract.test.ts), with the `type`-named details in their place.
+ * @param {Store} store @param {'card' | 'us_bank_account'} type @param {Obj} details
+ * @param {{ name?: string | null, email?: string | null, metadata?: Obj }} extra @param {string | null} defaultName
  */
-export function newCardPm(store, card, extra = {}) {
-  // Keys as in https://docs.stripe.com/api/payment_methods/object (checked against Stripe's fixtures by
-  // test/scripts/stripe-sim/contract.test.ts).
-  const pm = {
+function newPm(store, type, details, extra, defaultName) {
+  return {
     id: newId('pm'),
     object: 'payment_method',
     allow_redisplay: 'unspecified',
     billing_details: {
       address: { city: null, country: null, line1: null, line2: null, postal_code: null, state: null },
       email: extra.email ?? null,
-      name: extra.name ?? null,
+      name: extra.name ?? defaultName,
       phone: null,
       tax_id: null,
     },
-    card: {
+    ...(type === 'card' ? { card: details } : {}),
+    created: store.now(),
+    customer: null,
+    customer_account: null,
+    livemode: false,
+    metadata: extra.metadata ?? {},
+    type,
+    ...(type === 'us_bank_account' ? { us_bank_account: details } : {}),
+  };
+}
+
+/** A stable fingerprint for a card or account number (same number, same fingerprint). @param {string} number */
+const fingerprint = (number) => Buffer.from(number).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 16);
+
+/**
+ * Create a card PaymentMethod from a test card.
+ * @param {Store} store
+ * @param {import('../cards.mjs').TestCard} card
+ * @param {{ exp_month?: number, exp_year?: number, name?: string | null, email?: string | null, metadata?: Obj }} [extra]
+ */
+export function newCardPm(store, card, extra = {}) {
+  const pm = newPm(
+    store,
+    'card',
+    {
       brand: card.brand,
       checks: { address_line1_check: null, address_postal_code_check: null, cvc_check: 'pass' },
       country: card.country ?? 'US',
       display_brand: card.brand,
       exp_month: extra.exp_month ?? 12,
       exp_year: extra.exp_year ?? new Date().getFullYear() + 3,
-      fingerprint: Buffer.from(card.number).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 16),
+      fingerprint: fingerprint(card.number),
       funding: card.funding ?? 'credit',
       generated_from: null,
       last4: card.number.slice(-4),
@@ -45,53 +67,37 @@ export function newCardPm(store, card, extra = {}) {
       three_d_secure_usage: { supported: true },
       wallet: null,
     },
-    created: store.now(),
-    customer: null,
-    customer_account: null,
-    livemode: false,
-    metadata: extra.metadata ?? {},
-    type: 'card',
-  };
+    extra,
+    null,
+  );
   store.paymentMethods.set(pm.id, pm);
   store.pmCard.set(pm.id, card);
   return pm;
 }
 
 /**
- * Create a US bank account PaymentMethod from a test account (https://docs.stripe.com/api/payment_methods/object,
- * `us_bank_account` as typed by Stripe.PaymentMethod.UsBankAccount).
+ * Create a US bank account PaymentMethod from a test account (`us_bank_account` as typed by
+ * Stripe.PaymentMethod.UsBankAccount).
  * @param {Store} store @param {import('../bank-accounts.mjs').TestBankAccount} bank @param {{ name?: string | null, email?: string | null, metadata?: Obj }} [extra]
  */
 export function newBankPm(store, bank, extra = {}) {
-  const pm = {
-    id: newId('pm'),
-    object: 'payment_method',
-    allow_redisplay: 'unspecified',
-    billing_details: {
-      address: { city: null, country: null, line1: null, line2: null, postal_code: null, state: null },
-      email: extra.email ?? null,
-      name: extra.name ?? 'Jenny Rosen',
-      phone: null,
-      tax_id: null,
-    },
-    created: store.now(),
-    customer: null,
-    customer_account: null,
-    livemode: false,
-    metadata: extra.metadata ?? {},
-    type: 'us_bank_account',
-    us_bank_account: {
+  const pm = newPm(
+    store,
+    'us_bank_account',
+    {
       account_holder_type: 'individual',
       account_type: 'checking',
       bank_name: 'STRIPE TEST BANK',
       financial_connections_account: null,
-      fingerprint: Buffer.from(bank.account).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 16),
+      fingerprint: fingerprint(bank.account),
       last4: bank.account.slice(-4),
       networks: { preferred: 'ach', supported: ['ach'] },
       routing_number: '110000000',
       status_details: {},
     },
-  };
+    extra,
+    'Jenny Rosen',
+  );
   store.paymentMethods.set(pm.id, pm);
   store.pmBank.set(pm.id, bank);
   return pm;

@@ -12,7 +12,7 @@
 // `pending` and succeed `store.refundDelayMs` later; `pm_card_refundFail` (4000000000005126) refunds start
 // `succeeded` and fail later with `expired_or_canceled_card`. POST /_sim/refunds/:id/settle decides any pending or
 // succeeded refund at once.
-import { clone, invalid, mergeMetadata, newId, toInt } from '../lib.mjs';
+import { invalid, mergeMetadata, newId, toInt } from '../lib.mjs';
 
 /**
  * @typedef {Record<string, any>} Obj
@@ -77,7 +77,6 @@ export function createRefund(store, p) {
   const prev = { amount_refunded: ch.amount_refunded, refunded: ch.refunded };
   ch.amount_refunded += amount;
   ch.refunded = ch.amount_refunded >= ch.amount;
-  ch.refunds.data.unshift(clone(re));
   store.emit('charge.refunded', ch, prev);
   store.emit('refund.created', re);
   if (behavior === 'pending') store.later(store.refundDelayMs, () => re.status === 'pending' && settleRefund(store, re.id, 'succeeded'));
@@ -106,8 +105,6 @@ export function settleRefund(store, id, status, failureReason) {
   }
   const ch = store.charges.get(re.charge);
   if (ch) {
-    const entry = ch.refunds.data.find((/** @type {Obj} */ r) => r.id === re.id);
-    if (entry) Object.assign(entry, clone(re));
     if (status !== 'succeeded') {
       ch.amount_refunded -= re.amount;
       ch.refunded = ch.amount_refunded >= ch.amount;

@@ -200,9 +200,8 @@ describe('stripe simulator contract: keys match Stripe fixtures', () => {
     for (const o of seen.charge) expect(without(keysOf(o), ['refunds']), o.id).toEqual(without(expectedKeys('charge'), ['refunds']));
   });
 
-  // flip when payments handler follows issue 9: worker/services/payments.ts reads `charge.refunds.data` from
-  // `charge.refunded` events, so the simulator still always sends `refunds`.
-  it.fails('charge: leaves out `refunds` unless expanded (API version 2022-11-15)', () => {
+  // The handlers no longer read `charge.refunds` (issue 9): refunds come from refund events and the refunds API.
+  it('charge: leaves out `refunds` unless expanded (API version 2022-11-15)', () => {
     for (const o of seen.charge) expect(keysOf(o), o.id).toEqual(expectedKeys('charge'));
   });
 
@@ -244,9 +243,8 @@ describe('stripe simulator contract: events carry the same objects as the API', 
     }
   });
 
-  // flip when payments handler follows issue 9 (see the charge test above): Stripe's charge events carry the
-  // charge as the API answers it, without `refunds`.
-  it.fails('charge events leave out `refunds`', () => {
+  // Stripe's charge events carry the charge as the API answers it, without `refunds`.
+  it('charge events leave out `refunds`', () => {
     const chargeEvents = events.filter((e) => e.data.object.object === 'charge');
     expect(chargeEvents.map((e) => e.type)).toContain('charge.refunded');
     for (const e of chargeEvents) expect(e.data.object, `${e.type} ${e.id}`).not.toHaveProperty('refunds');
@@ -347,7 +345,7 @@ describe('stripe simulator contract: the refund, dispute and bank-debit life cyc
     const all = [...Object.values(lifecycle).flat(), ...lifecycleEvents.map((e) => e.data.object as Obj)];
     for (const o of all) {
       const optional = OPTIONAL_TOP[o.object] ?? [];
-      const drop = o.object === 'charge' ? ['refunds'] : []; // see the it.fails above
+      const drop = o.object === 'charge' ? ['refunds'] : []; // asserted absent above
       expect(without(keysOf(o), [...optional, ...drop]), `${o.object} ${o.id}`).toEqual(without(expectedKeys(o.object), [...optional, ...drop]));
     }
     const drift = all.flatMap((o) => nestedDrift(o.object, o, fixtures[o.object])).filter((d) => !d.startsWith('payment_method.us_bank_account') && !d.startsWith('charge.payment_method_details'));

@@ -5,28 +5,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startStripeSimulator, type StripeSimulator } from '../../../scripts/stripe-sim/server.mjs';
+import type { StripeSimulator } from '../../../scripts/stripe-sim/server.mjs';
+import { simControl, startSim, waitFor } from './harness';
 
 let sim: StripeSimulator;
 let stripe: Stripe;
 
-const control = async (path: string, body?: unknown) => {
-  const res = await fetch(`${sim.url}${path}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-};
-const waitFor = async <T>(fn: () => T | undefined | false, ms = 5000): Promise<T> => {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
+const control = simControl(() => sim);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const failure = (p: Promise<unknown>) =>
   p.then(
@@ -41,12 +26,9 @@ const paid = (pm: string, amount = 1000) => stripe.paymentIntents.create({ amoun
 const disputeOf = (charge: string) => waitFor(() => [...sim.state.disputes.values()].find((d: any) => d.charge === charge));
 
 beforeAll(async () => {
-  sim = await startStripeSimulator({ port: 0, deliverWebhooks: false, disputeDelayMs: 20, refundDelayMs: 40, bankDelayMs: 40 });
-  stripe = new Stripe('sk_test_fidelity', { host: '127.0.0.1', port: sim.port, protocol: 'http', maxNetworkRetries: 0 });
+  ({ sim, stripe } = await startSim('sk_test_fidelity', { port: 0, deliverWebhooks: false, disputeDelayMs: 20, refundDelayMs: 40, bankDelayMs: 40 }));
 });
-afterAll(async () => {
-  await sim?.close();
-});
+afterAll(() => sim?.close());
 beforeEach(async () => {
   await control('/_sim/reset', {});
 });

@@ -1,27 +1,78 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { saveAccount } from '../../../worker/do/account-store';
-import { AUTO_RECHARGE_MAX_PER_HOUR, capExceeded, monthKey, needsRecharge, rechargeBackoffMs, runAutoRecharge, type PaymentIntents, type RechargeHost, type RechargeIntentParams } from '../../../worker/do/auto-recharge';
+import { AUTO_RECHARGE_MAX_PER_HOUR, capExceeded, CONFIRM_CARD_MESSAGE, MAX_UNRESOLVED, monthKey, needsRecharge, rechargeConfigRefusal, runAutoRecharge, settleRecharge, type Intent, type PaymentIntents, type RechargeHost } from '../../../worker/do/auto-recharge';
 import { creditEntry } from '../../../worker/do/credits';
-import { appendLedger, findByRef } from '../../../worker/do/ledger-store';
+import { appendLedger, findByRef, loadAccount } from '../../../worker/do/ledger-store';
 import type { AccountRow, RechargeAttemptRow } from '../../../worker/do/rows';
 import type { CreditRequest } from '../../../worker/do/types';
 import { storedAccount, T0 } from '../support/accounts';
 import { openAccountStorage, type TestStorage } from '../support/sql-storage';
 
-/** A fake Stripe: answers from a script, and records every call (parameters and idempotency key). */
-function fakeStripe(script: (call: number) => { id: string; status: string } | Error) {
-  const calls: { params: RechargeIntentParams; key: string }[] = [];
+type Call = { op: 'create' | 'confirm' | 'retrieve' | 'list'; id?: string; params?: unknown; key?: string };
+type Fault = 'before' | 'after' | 'card' | 'auth';
+/**
+ * A fake Stripe with PaymentIntents in memory, as Stripe keeps them: a key replays its first
+ * answer (a 500 included) until it expires after 24 h, then runs as a new request. `faults`
+ * scripts failures per call: `before` (500, nothing done), `after` (done, then the answer lost).
+ * `confirmStatus` is what a confirmation leads to.
+ */
+function fakeStripe(opts: { faults?: Partial<Record<Call['op'], Fault[]>>; confirmStatus?: string } = {}) {
+  const calls: Call[] = [];
+  const intents = new Map<string, Intent & { created: number }>();
+  const keys = new Map<string, { at: number; answer: Intent | Error }>();
+  let n = 0;
+  const err500 = () => Object.assign(new Error('upstream 500'), { type: 'StripeAPIError', statusCode: 500 });
+  const fault = (op: Call['op']) => opts.faults?.[op]?.shift();
+  const idempotent = (key: string, run: () => Intent | Error): Intent => {
+    const saved = keys.get(key);
+    const answer = saved && clock - saved.at < 24 * 3600_000 ? saved.answer : run();
+    if (!saved || clock - saved.at >= 24 * 3600_000) keys.set(key, { at: clock, answer });
+    if (answer instanceof Error) throw answer;
+    return { ...answer };
+  };
   const payments: PaymentIntents = {
-    create: async (params, opts) => {
-      calls.push({ params, key: opts.idempotencyKey });
-      const answer = script(calls.length);
-      if (answer instanceof Error) throw answer;
-      return answer;
+    create: async (params, o) => {
+      calls.push({ op: 'create', params: JSON.parse(JSON.stringify(params)), key: o.idempotencyKey });
+      const f = fault('create');
+      if (f === 'before') throw err500();
+      return idempotent(o.idempotencyKey, () => {
+        const pi = { id: `pi_${++n}`, status: 'requires_confirmation', metadata: params.metadata, created: clock };
+        intents.set(pi.id, pi);
+        return f === 'after' ? err500() : { ...pi };
+      });
+    },
+    confirm: async (id, params, o) => {
+      calls.push({ op: 'confirm', id, params, key: o.idempotencyKey });
+      const f = fault('confirm');
+      if (f === 'before') throw err500();
+      return idempotent(o.idempotencyKey, () => {
+        const pi = intents.get(id)!;
+        if (pi.status !== 'requires_confirmation' && pi.status !== 'requires_payment_method') return Object.assign(new Error(`You cannot confirm this PaymentIntent because it has a status of ${pi.status}.`), { type: 'StripeInvalidRequestError', code: 'payment_intent_unexpected_state' });
+        if (f === 'card' || f === 'auth') {
+          const code = f === 'card' ? 'card_declined' : 'authentication_required';
+          pi.status = 'requires_payment_method';
+          pi.last_payment_error = { code, message: 'Your card was declined.' };
+          return Object.assign(new Error('Your card was declined.'), { type: 'StripeCardError', code, decline_code: f === 'card' ? 'insufficient_funds' : undefined });
+        }
+        pi.status = opts.confirmStatus ?? 'succeeded';
+        return f === 'after' ? err500() : { ...pi };
+      });
+    },
+    retrieve: async (id) => {
+      calls.push({ op: 'retrieve', id });
+      if (fault('retrieve')) throw err500();
+      return { ...intents.get(id)! };
+    },
+    list: async (params) => {
+      calls.push({ op: 'list', params });
+      if (fault('list')) throw err500();
+      return { data: [...intents.values()].reverse(), has_more: false };
     },
   };
-  return { calls, payments };
+  const count = (op: Call['op']) => calls.filter((c) => c.op === op).length;
+  const charged = () => [...intents.values()].filter((pi) => pi.status === 'succeeded' || pi.status === 'processing');
+  return { calls, payments, intents, count, charged };
 }
-const stripeError = (type: string, message: string, extra: object = {}) => Object.assign(new Error(message), { type, ...extra });
 
 let s: TestStorage;
 let account: AccountRow;
@@ -55,71 +106,211 @@ beforeEach(async () => {
 const attempts = () => s.rows<RechargeAttemptRow>('SELECT * FROM recharge_attempts ORDER BY created_at, id');
 const credits = () => s.rows<{ amount: number; ref: string }>(`SELECT amount, ref FROM ledger WHERE type = 'auto_recharge'`);
 
+/** Runs the alarm at the clock, then moves the clock to the account's next due time. */
+async function runAt(stripe: ReturnType<typeof fakeStripe>) {
+  await runAutoRecharge(host, stripe.payments, clock);
+  if (account.ar_next_at !== null && account.ar_next_at > clock) clock = account.ar_next_at;
+}
+
 describe('auto-recharge state machine', () => {
-  it('success: persists the attempt before calling Stripe, credits once, and is armed again', async () => {
-    let persistedBeforeCall: RechargeAttemptRow[] = [];
-    const stripe = fakeStripe(() => {
-      persistedBeforeCall = attempts();
-      return { id: 'pi_1', status: 'succeeded' };
-    });
+  it('success: persists the attempt and its exact params, creates unconfirmed, persists the id, confirms, credits once, armed again', async () => {
+    const stripe = fakeStripe();
+    let beforeCreate: (RechargeAttemptRow & { params: string })[] = [];
+    let stateAtConfirm: { state: string; pi: string | null } | null = null;
+    const create = stripe.payments.create;
+    const confirm = stripe.payments.confirm;
+    stripe.payments.create = async (p, o) => ((beforeCreate = attempts() as never), create(p, o));
+    stripe.payments.confirm = async (id, p, o) => ((stateAtConfirm = { state: account.ar_state, pi: attempts()[0].payment_intent_id }), confirm(id, p, o));
     await runAutoRecharge(host, stripe.payments, T0);
-    expect(persistedBeforeCall).toMatchObject([{ status: 'in_flight', tokens: 5_000, amount_cents: 500 }]);
-    expect(stripe.calls).toHaveLength(1);
-    expect(stripe.calls[0].key).toBe(persistedBeforeCall[0].idempotency_key);
-    expect(stripe.calls[0].params).toMatchObject({ amount: 500, currency: 'usd', customer: 'cus_1', payment_method: 'pm_1', off_session: true, confirm: true, metadata: { attemptId: persistedBeforeCall[0].id, kind: 'auto_recharge' } });
+    expect(beforeCreate).toMatchObject([{ status: 'in_flight', tokens: 5_000, amount_cents: 500, payment_intent_id: null }]);
+    expect(JSON.parse(beforeCreate[0].params)).toEqual(stripe.calls[0].params);
+    expect(stripe.calls[0].key).toBe(beforeCreate[0].idempotency_key);
+    expect(stripe.calls[0].params).toMatchObject({ amount: 500, currency: 'usd', customer: 'cus_1', payment_method: 'pm_1', metadata: { attemptId: beforeCreate[0].id, kind: 'auto_recharge' } });
+    expect(stripe.calls[0].params).not.toHaveProperty('confirm');
+    expect(stateAtConfirm).toEqual({ state: 'confirming', pi: 'pi_1' });
+    expect(stripe.calls.map((c) => c.op)).toEqual(['create', 'confirm']);
+    expect(stripe.calls[1]).toMatchObject({ id: 'pi_1', params: { off_session: true } });
     expect(credits()).toEqual([{ amount: 5_000, ref: 'pi_1' }]);
     expect(account).toMatchObject({ balance: 5_000, ar_state: 'armed', ar_idempotency_key: null, ar_window_hour_count: 1, ar_window_month: monthKey(T0), ar_window_month_cents: 500 });
     expect(attempts()).toMatchObject([{ status: 'succeeded', payment_intent_id: 'pi_1' }]);
     expect(afterCommits).toBe(1);
-    // A second run has nothing to do: no second payment.
     await runAutoRecharge(host, stripe.payments, T0 + 1);
-    expect(stripe.calls).toHaveLength(1);
+    expect(stripe.calls).toHaveLength(2);
   });
 
-  it('a 5xx is retried with the same key after a backoff, and credits once when it goes through', async () => {
-    const stripe = fakeStripe((n) => (n < 3 ? stripeError('StripeAPIError', 'upstream 500', { statusCode: 500 }) : { id: 'pi_9', status: 'succeeded' }));
-    await runAutoRecharge(host, stripe.payments, T0);
-    expect(account).toMatchObject({ ar_state: 'in_flight', ar_attempts: 1, ar_next_at: T0 + rechargeBackoffMs(1), ar_last_error: 'retrying: upstream 500' });
-    // Not due yet: no call.
-    await runAutoRecharge(host, stripe.payments, T0 + rechargeBackoffMs(1) - 1);
-    expect(stripe.calls).toHaveLength(1);
-    clock = T0 + rechargeBackoffMs(1);
-    await runAutoRecharge(host, stripe.payments, clock);
-    expect(account).toMatchObject({ ar_attempts: 2, ar_next_at: clock + rechargeBackoffMs(2) });
-    clock += rechargeBackoffMs(2);
-    await runAutoRecharge(host, stripe.payments, clock);
-    expect(stripe.calls).toHaveLength(3);
-    expect(new Set(stripe.calls.map((c) => c.key)).size).toBe(1);
-    expect(new Set(stripe.calls.map((c) => JSON.stringify(c.params))).size).toBe(1);
-    expect(credits()).toEqual([{ amount: 5_000, ref: 'pi_9' }]);
-    expect(attempts()).toHaveLength(1);
+  it('a 500 on confirm after the payment went through is resolved by retrieving the PaymentIntent: one payment, one credit', async () => {
+    const stripe = fakeStripe({ faults: { confirm: ['after'] } });
+    await runAt(stripe);
+    expect(account).toMatchObject({ ar_state: 'confirming', ar_attempts: 1, ar_last_error: 'retrying: upstream 500' });
+    expect(credits()).toEqual([]);
+    await runAt(stripe);
+    expect(stripe.calls.map((c) => c.op)).toEqual(['create', 'confirm', 'retrieve']);
+    expect(credits()).toEqual([{ amount: 5_000, ref: 'pi_1' }]);
+    expect(stripe.charged()).toHaveLength(1);
     expect(account.ar_state).toBe('armed');
   });
 
-  it('a card error turns auto-recharge off with the reason, and credits nothing', async () => {
-    const stripe = fakeStripe(() => stripeError('StripeCardError', 'Your card was declined.', { code: 'card_declined', decline_code: 'insufficient_funds' }));
-    await runAutoRecharge(host, stripe.payments, T0);
-    expect(account).toMatchObject({ ar_enabled: 0, ar_state: 'off', ar_idempotency_key: null, ar_last_error: 'Your card was declined. (card_declined: insufficient_funds)' });
-    expect(attempts()).toMatchObject([{ status: 'failed', error: 'Your card was declined. (card_declined: insufficient_funds)' }]);
-    expect(credits()).toEqual([]);
-    await runAutoRecharge(host, stripe.payments, T0 + 60_000);
-    expect(stripe.calls).toHaveLength(1);
+  it('a 500 on confirm before anything happened: retrieve shows requires_confirmation, confirmed again with a new key', async () => {
+    const stripe = fakeStripe({ faults: { confirm: ['before'] } });
+    await runAt(stripe);
+    await runAt(stripe);
+    const confirms = stripe.calls.filter((c) => c.op === 'confirm');
+    expect(confirms).toHaveLength(2);
+    expect(confirms[0].key).not.toBe(confirms[1].key);
+    expect(credits()).toEqual([{ amount: 5_000, ref: 'pi_1' }]);
+    expect(stripe.charged()).toHaveLength(1);
   });
 
-  it('a payment that needs the customer (requires_action) stops too', async () => {
-    await runAutoRecharge(host, fakeStripe(() => ({ id: 'pi_3ds', status: 'requires_action' })).payments, T0);
-    expect(account).toMatchObject({ ar_state: 'off', ar_last_error: 'payment requires_action' });
-    expect(attempts()).toMatchObject([{ status: 'failed', payment_intent_id: 'pi_3ds' }]);
+  it('a crash between create and persisting its id: the next run lists the customer\'s PaymentIntents and finds it by attempt id', async () => {
+    const stripe = fakeStripe();
+    const create = stripe.payments.create;
+    stripe.payments.create = async (p, o) => {
+      await create(p, o);
+      return new Promise<never>(() => undefined); // the object is reset: the answer never arrives
+    };
+    void runAutoRecharge(host, stripe.payments, T0);
+    await new Promise((r) => setTimeout(r, 10));
+    // A new instance reads the account from storage.
+    account = loadAccount(s.sql)!;
+    expect(account).toMatchObject({ ar_state: 'creating', ar_attempts: 1 });
+    stripe.payments.create = create;
+    await runAt(stripe);
+    expect(stripe.calls.map((c) => c.op)).toEqual(['create', 'list', 'confirm']);
+    expect(attempts()).toMatchObject([{ status: 'succeeded', payment_intent_id: 'pi_1' }]);
+    expect(stripe.intents.size).toBe(1);
+  });
+
+  it('a 500 on create that lost a created PaymentIntent: found by listing, never a second one', async () => {
+    const stripe = fakeStripe({ faults: { create: ['after'] } });
+    await runAt(stripe);
+    await runAt(stripe);
+    expect(stripe.count('create')).toBe(1);
+    expect(stripe.intents.size).toBe(1);
+    expect(credits()).toEqual([{ amount: 5_000, ref: 'pi_1' }]);
+  });
+
+  it('a creation that never happened: resent with the same key and byte-identical params, then given up for a new attempt with a new key', async () => {
+    const stripe = fakeStripe({ faults: { create: ['before', 'before', 'before'] } });
+    await runAt(stripe); // send 1
+    await runAt(stripe); // list, send 2 (same key: the first answer was not saved... here a replay of a 500)
+    const first = attempts()[0];
+    await runAt(stripe); // list, send 3
+    await runAt(stripe); // list: give up → a new attempt, new key, which goes through
+    const creates = stripe.calls.filter((c) => c.op === 'create');
+    expect(creates.slice(0, 3).map((c) => c.key)).toEqual([first.idempotency_key, first.idempotency_key, first.idempotency_key]);
+    expect(new Set(creates.slice(0, 3).map((c) => JSON.stringify(c.params))).size).toBe(1);
+    expect(creates[3].key).not.toBe(first.idempotency_key);
+    expect(attempts().map((a) => a.status)).toEqual(['failed', 'succeeded']);
+    expect(credits()).toHaveLength(1);
+    expect(stripe.charged()).toHaveLength(1);
+  });
+
+  it('key expiry after 24 h never causes a second charge: the lost confirm is retrieved, not replayed', async () => {
+    const stripe = fakeStripe({ faults: { confirm: ['after'] } });
+    await runAt(stripe);
+    clock += 25 * 3600_000; // Stripe pruned the keys
+    await runAt(stripe);
+    expect(stripe.charged()).toHaveLength(1);
+    expect(stripe.count('create')).toBe(1);
+    expect(credits()).toHaveLength(1);
+  });
+
+  it('key expiry after 24 h with the creation in doubt: the list finds it; the key is never resent', async () => {
+    const stripe = fakeStripe({ faults: { create: ['after'] } });
+    await runAt(stripe);
+    clock += 25 * 3600_000;
+    await runAt(stripe);
+    expect(stripe.count('create')).toBe(1);
+    expect(stripe.intents.size).toBe(1);
+    expect(credits()).toHaveLength(1);
+  });
+
+  it('past 24 h and not found, the old key is not resent: a new attempt with a new key', async () => {
+    const stripe = fakeStripe({ faults: { create: ['before'] } });
+    await runAt(stripe);
+    const first = attempts()[0];
+    clock += 25 * 3600_000;
+    await runAt(stripe);
+    const creates = stripe.calls.filter((c) => c.op === 'create');
+    expect(creates).toHaveLength(2);
+    expect(creates[1].key).not.toBe(first.idempotency_key);
+    expect(stripe.charged()).toHaveLength(1);
+  });
+
+  it('a card error turns auto-recharge off with the reason, and credits nothing', async () => {
+    const stripe = fakeStripe({ faults: { confirm: ['card'] } });
+    await runAt(stripe);
+    expect(account).toMatchObject({ ar_enabled: 0, ar_state: 'off', ar_idempotency_key: null, ar_last_error: 'Your card was declined. (card_declined: insufficient_funds)' });
+    expect(attempts()).toMatchObject([{ status: 'failed', payment_intent_id: 'pi_1', error: 'Your card was declined. (card_declined: insufficient_funds)' }]);
+    expect(credits()).toEqual([]);
+    await runAutoRecharge(host, stripe.payments, clock + 60_000);
+    expect(stripe.calls).toHaveLength(2);
+  });
+
+  it('authentication_required and requires_action stop with a message telling the user to confirm their card', async () => {
+    await runAt(fakeStripe({ faults: { confirm: ['auth'] } }));
+    expect(account).toMatchObject({ ar_state: 'off', ar_last_error: expect.stringContaining(CONFIRM_CARD_MESSAGE) });
+    expect(account.ar_last_error).toContain('authentication_required');
+    account = s.transaction(() => saveAccount(s.sql, account, { ar_enabled: 1, ar_state: 'scheduled' }, clock));
+    await runAt(fakeStripe({ confirmStatus: 'requires_action' }));
+    expect(account).toMatchObject({ ar_state: 'off', ar_last_error: `${CONFIRM_CARD_MESSAGE} (payment requires_action)` });
+    expect(attempts().map((a) => a.status)).toEqual(['failed', 'failed']);
+  });
+
+  it('processing (a bank debit) waits for the webhook, polls by retrieve, and credits once when it succeeds', async () => {
+    const stripe = fakeStripe({ confirmStatus: 'processing' });
+    await runAt(stripe);
+    expect(account).toMatchObject({ ar_state: 'awaiting_webhook', ar_enabled: 1 });
+    expect(account.ar_next_at).toBeGreaterThanOrEqual(T0 + 60_000);
+    await runAt(stripe); // still processing
+    expect(account.ar_state).toBe('awaiting_webhook');
+    stripe.intents.get('pi_1')!.status = 'succeeded';
+    await runAt(stripe);
+    expect(credits()).toEqual([{ amount: 5_000, ref: 'pi_1' }]);
+    expect(account.ar_state).toBe('armed');
+  });
+
+  it('the webhook settles a waiting recharge (settleRecharge); another PaymentIntent changes nothing', async () => {
+    const stripe = fakeStripe({ confirmStatus: 'processing' });
+    await runAt(stripe);
+    expect(settleRecharge(host, 'pi_other', 'succeeded')).toBe(false);
+    expect(settleRecharge(host, 'pi_1', 'requires_payment_method', 'The bank account was closed.')).toBe(true);
+    expect(account).toMatchObject({ ar_state: 'off', ar_last_error: 'The bank account was closed.' });
+    expect(credits()).toEqual([]);
+  });
+
+  it('a debit that fails after processing turns auto-recharge off with the reason', async () => {
+    const stripe = fakeStripe({ confirmStatus: 'processing' });
+    await runAt(stripe);
+    Object.assign(stripe.intents.get('pi_1')!, { status: 'requires_payment_method', last_payment_error: { code: 'insufficient_funds', message: 'The account has insufficient funds.' } });
+    await runAt(stripe);
+    expect(account).toMatchObject({ ar_state: 'off', ar_last_error: 'The account has insufficient funds. (insufficient_funds)' });
+  });
+
+  it('Stripe unreachable while resolving: bounded retries, then off with a reason an admin can see', async () => {
+    const stripe = fakeStripe({ faults: { confirm: ['before'], retrieve: Array(MAX_UNRESOLVED + 2).fill('before') } });
+    for (let i = 0; i < MAX_UNRESOLVED + 2 && account.ar_state !== 'off'; i++) await runAt(stripe);
+    expect(account).toMatchObject({ ar_state: 'off', ar_last_error: expect.stringContaining('check this payment in Stripe') });
+    expect(attempts()).toMatchObject([{ status: 'failed', payment_intent_id: 'pi_1' }]);
+    expect(stripe.count('retrieve')).toBeLessThanOrEqual(MAX_UNRESOLVED);
+  });
+
+  it('a price under Stripe\'s 50¢ minimum is refused', () => {
+    expect(rechargeConfigRefusal({ enabled: true, priceCents: 49 })).toMatchObject({ ok: false, code: 'bad_request', message: expect.stringContaining('$0.50') });
+    expect(rechargeConfigRefusal({ enabled: true, priceCents: 50 })).toBeNull();
+    expect(rechargeConfigRefusal({ enabled: false, priceCents: 0 })).toBeNull();
   });
 
   it('the hourly cap: the fourth recharge in an hour is refused without calling Stripe, and the account stays armed', async () => {
-    const stripe = fakeStripe((n) => ({ id: `pi_${n}`, status: 'succeeded' }));
+    const stripe = fakeStripe();
     for (let i = 0; i < AUTO_RECHARGE_MAX_PER_HOUR; i++) {
-      await runAutoRecharge(host, stripe.payments, T0 + i * 60_000);
+      clock = T0 + i * 60_000;
+      await runAutoRecharge(host, stripe.payments, clock);
       account = s.transaction(() => saveAccount(s.sql, account, { ar_state: 'scheduled' }, T0));
     }
-    await runAutoRecharge(host, stripe.payments, T0 + 10 * 60_000);
-    expect(stripe.calls).toHaveLength(AUTO_RECHARGE_MAX_PER_HOUR);
+    clock = T0 + 10 * 60_000;
+    await runAutoRecharge(host, stripe.payments, clock);
+    expect(stripe.count('create')).toBe(AUTO_RECHARGE_MAX_PER_HOUR);
     expect(account).toMatchObject({ ar_state: 'armed', ar_last_error: `hourly cap reached (${AUTO_RECHARGE_MAX_PER_HOUR} recharges per hour)` });
     expect(attempts().filter((a) => a.status === 'failed')).toHaveLength(1);
     // An hour after the window opened, it may go again.
@@ -133,7 +324,7 @@ describe('auto-recharge state machine', () => {
   });
 
   it('without a card, or disabled, a scheduled recharge goes back to armed or off without calling Stripe', async () => {
-    const stripe = fakeStripe(() => ({ id: 'pi_x', status: 'succeeded' }));
+    const stripe = fakeStripe();
     account = s.transaction(() => saveAccount(s.sql, account, { default_payment_method_id: null }, T0));
     await runAutoRecharge(host, stripe.payments, T0);
     expect(account.ar_state).toBe('armed');
@@ -148,6 +339,6 @@ describe('auto-recharge state machine', () => {
     expect(needsRecharge(armed)).toBe(true);
     expect(needsRecharge({ ...armed, reserved: 0 })).toBe(false);
     expect(needsRecharge({ ...armed, status: 'suspended' })).toBe(false);
-    expect(needsRecharge({ ...armed, ar_state: 'in_flight' })).toBe(false);
+    expect(needsRecharge({ ...armed, ar_state: 'confirming' })).toBe(false);
   });
 });

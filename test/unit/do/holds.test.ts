@@ -2,7 +2,9 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from '../../../worker/contracts/settings';
 import { appendLedger } from '../../../worker/do/ledger-store';
 import { authorizeHold, earliestHoldExpiry, expireHolds, getHold, holdExpiry, MAX_HOLD_TTL_MS, pruneClosedHolds, releaseHold, settleHold } from '../../../worker/do/holds';
+import { internalKey } from '../../../worker/do/idempotency';
 import type { AccountRow } from '../../../worker/do/rows';
+import { idempotencyKeySchema } from '../../../worker/contracts/common';
 import { storedAccount, T0 } from '../support/accounts';
 import { openAccountStorage, type TestStorage } from '../support/sql-storage';
 
@@ -76,7 +78,7 @@ describe('holds', () => {
     expect(out.next).toMatchObject({ balance: 850, reserved: 0 });
   });
 
-  it('release frees an open hold once; an expired one stays expired and frees nothing', () => {
+  it('release frees an open hold once; an expired one becomes released, frees nothing, and can no longer be settled', () => {
     const h1 = authorize(account, 'h1');
     const h2 = authorize(h1.next!, 'h2', 1_000);
     if (!h1.result.ok || !h2.result.ok) throw new Error();
@@ -86,9 +88,50 @@ describe('holds', () => {
     expect(releaseHold(s.sql, s.transaction, r1.next!, h1.result.reservationId, T0 + 2_000)).toEqual({ result: r1.result, next: null });
     const r2 = releaseHold(s.sql, s.transaction, r1.next!, h2.result.reservationId, T0 + 1_000);
     expect(r2.result).toMatchObject({ ok: true, releasedTokens: 0 });
-    expect(getHold(s.sql, h2.result.reservationId)?.state).toBe('expired');
+    expect(getHold(s.sql, h2.result.reservationId)?.state).toBe('released');
     expect(r2.next!.reserved).toBe(0);
+    // A released hold stays released: settling it now is refused and bills nothing.
+    const late = settleHold(s.sql, s.transaction, r2.next!, DEFAULT_SETTINGS, { reservationId: h2.result.reservationId, tokens: 100, success: true }, T0 + 3_000);
+    expect(late).toEqual({ result: { ok: false, code: 'reservation_closed', message: 'Reservation is released' }, next: null });
+    expect(s.rows<{ sum: number }>('SELECT sum(amount) AS sum FROM ledger')[0].sum).toBe(1_000);
     expect(releaseHold(s.sql, s.transaction, r2.next!, 'res_missing', T0).result).toMatchObject({ ok: false, code: 'reservation_not_found' });
+  });
+
+  it('internal settle/release keys are out of every caller key\'s reach', () => {
+    const h1 = authorize(account, 'h1');
+    const h2 = authorize(h1.next!, 'h2');
+    if (!h1.result.ok || !h2.result.ok) throw new Error();
+    const [id1, id2] = [h1.result.reservationId, h2.result.reservationId];
+    // A caller takes the keys the DO used to use for these holds, with operations of its own.
+    let a = h2.next!;
+    for (const key of [`settle:${id1}`, `release:${id1}`, `settle:${id2}`, `release:${id2}`]) {
+      const squat = authorize(a, key, undefined, 10);
+      expect(squat.result.ok).toBe(true);
+      a = squat.next!;
+    }
+    expect(idempotencyKeySchema.safeParse(internalKey('settle', id1)).success).toBe(false);
+    expect(idempotencyKeySchema.safeParse(internalKey('release', id1)).success).toBe(false);
+    const settled = settleHold(s.sql, s.transaction, a, DEFAULT_SETTINGS, { reservationId: id1, tokens: 200, success: true }, T0 + 10);
+    expect(settled.result).toMatchObject({ ok: true, billableTokens: 300 });
+    expect(getHold(s.sql, id1)?.state).toBe('settled');
+    expect(s.rows('SELECT idempotency_key FROM ledger WHERE amount = -300')).toEqual([{ idempotency_key: internalKey('settle', id1) }]);
+    const released = releaseHold(s.sql, s.transaction, settled.next!, id2, T0 + 20);
+    expect(released.result).toMatchObject({ ok: true, releasedTokens: 150 });
+    expect(getHold(s.sql, id2)?.state).toBe('released');
+  });
+
+  it('a hold settled or released under the legacy `settle:`/`release:` key still replays its first answer', () => {
+    const h1 = authorize(account, 'h1');
+    const h2 = authorize(h1.next!, 'h2');
+    if (!h1.result.ok || !h2.result.ok) throw new Error();
+    const settleReq = { reservationId: h1.result.reservationId, tokens: 10, success: true };
+    const settled = settleHold(s.sql, s.transaction, h2.next!, DEFAULT_SETTINGS, settleReq, T0 + 10);
+    const released = releaseHold(s.sql, s.transaction, settled.next!, h2.result.reservationId, T0 + 10);
+    // Rewrite the rows as the DO stored them before internal keys had their own namespace.
+    s.sql.exec('UPDATE ledger SET idempotency_key = ? WHERE idempotency_key = ?', `settle:${h1.result.reservationId}`, internalKey('settle', h1.result.reservationId));
+    s.sql.exec('UPDATE idempotency SET key = ? WHERE key = ?', `release:${h2.result.reservationId}`, internalKey('release', h2.result.reservationId));
+    expect(settleHold(s.sql, s.transaction, released.next!, DEFAULT_SETTINGS, settleReq, T0 + 20)).toEqual({ result: settled.result, next: null });
+    expect(releaseHold(s.sql, s.transaction, released.next!, h2.result.reservationId, T0 + 20)).toEqual({ result: released.result, next: null });
   });
 
   it('prunes only holds closed before the cutoff', () => {

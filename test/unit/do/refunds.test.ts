@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { creditEntry, creditRefusal } from '../../../worker/do/credits';
 import { appendLedger } from '../../../worker/do/ledger-store';
-import { autoRechargePatch, disputeOpenedPatch, disputeWonPatch } from '../../../worker/do/payment-profile';
-import { lostDisputeEntry, refundEntry } from '../../../worker/do/refunds';
+import { autoRechargePatch, disputeClosedPatch, disputeOpenedPatch, reactivatePatch } from '../../../worker/do/payment-profile';
+import { disputeHoldEntry, disputeReleaseEntry, refundEntry, refundReversalEntry } from '../../../worker/do/refunds';
 import type { AccountRow } from '../../../worker/do/rows';
 import type { CreditRequest } from '../../../worker/do/types';
 import { storedAccount, T0 } from '../support/accounts';
@@ -42,10 +42,45 @@ describe('refunds', () => {
     expect(refundEntry(s.sql, { paymentIntentId: 'pi_x', refundId: 're_1', refundedCents: 1 })).toMatchObject({ ok: false, code: 'not_found' });
   });
 
-  it('a lost dispute takes back the payment once its entry is recorded', () => {
-    const e = lostDisputeEntry(s.sql, { disputeId: 'dp_1', paymentIntentId: 'pi_1' });
-    expect(e).toMatchObject({ type: 'dispute', amount: -1_000, ref: 'dispute:dp_1' });
-    expect(lostDisputeEntry(s.sql, { disputeId: 'dp_1', paymentIntentId: 'pi_missing' })).toBeNull();
+  it('a failed or canceled refund gives back exactly what it took, once; one never applied gives nothing', () => {
+    const e = refundEntry(s.sql, { paymentIntentId: 'pi_1', refundId: 're_1', refundedCents: 250 });
+    if (!('credit' in e)) throw new Error(JSON.stringify(e));
+    record(e.credit);
+    expect(account.balance).toBe(750);
+    const back = refundReversalEntry(s.sql, 're_1');
+    expect(back).toMatchObject({ credit: { type: 'refund', amount: 250, amountCents: -250, ref: 'refund:re_1:reversed' } });
+    record((back as { credit: CreditRequest }).credit);
+    expect(account.balance).toBe(1_000);
+    expect(refundReversalEntry(s.sql, 're_1')).toMatchObject({ duplicate: { ref: 'refund:re_1:reversed' } });
+    expect(refundReversalEntry(s.sql, 're_never')).toBeNull();
+    // The given-back cents no longer count: a later full refund takes back the whole payment.
+    const full = refundEntry(s.sql, { paymentIntentId: 'pi_1', refundId: 're_2', refundedCents: 1_000 });
+    expect(full).toMatchObject({ credit: { amount: -1_000 } });
+  });
+
+  it('a dispute holds only the disputed share, and never what refunds already took back', () => {
+    expect(disputeHoldEntry(s.sql, { disputeId: 'dp_1', paymentIntentId: 'pi_1', disputedCents: 400 })).toMatchObject({ credit: { type: 'dispute', amount: -400, amountCents: 400, ref: 'dispute:dp_1' } });
+    const half = refundEntry(s.sql, { paymentIntentId: 'pi_1', refundId: 're_1', refundedCents: 500 });
+    record((half as { credit: CreditRequest }).credit);
+    // Half refunded, then a dispute on the whole charge: only the other half can still be taken.
+    const hold = disputeHoldEntry(s.sql, { disputeId: 'dp_2', paymentIntentId: 'pi_1', disputedCents: 1_000 });
+    expect(hold).toMatchObject({ credit: { amount: -500 } });
+    record((hold as { credit: CreditRequest }).credit);
+    expect(account.balance).toBe(0);
+    expect(disputeHoldEntry(s.sql, { disputeId: 'dp_2', paymentIntentId: 'pi_1' })).toMatchObject({ duplicate: { ref: 'dispute:dp_2' } });
+    // A refund after that takes nothing more.
+    expect(refundEntry(s.sql, { paymentIntentId: 'pi_1', refundId: 're_2', refundedCents: 100 })).toMatchObject({ credit: { amount: -0 } });
+    // Won: the hold comes back, once.
+    const release = disputeReleaseEntry(s.sql, 'dp_2');
+    expect(release).toMatchObject({ credit: { type: 'dispute', amount: 500, amountCents: -1_000, ref: 'dispute:dp_2:reinstated' } });
+    record((release as { credit: CreditRequest }).credit);
+    expect(account.balance).toBe(500);
+    expect(disputeReleaseEntry(s.sql, 'dp_2')).toMatchObject({ duplicate: {} });
+    expect(disputeReleaseEntry(s.sql, 'dp_none')).toBeNull();
+  });
+
+  it('a dispute of a payment not credited yet is refused (retried later)', () => {
+    expect(disputeHoldEntry(s.sql, { disputeId: 'dp_1', paymentIntentId: 'pi_missing' })).toMatchObject({ ok: false, code: 'not_found' });
   });
 });
 
@@ -70,15 +105,18 @@ describe('payment profile', () => {
     const carded = { ...account, default_payment_method_id: 'pm_1' };
     expect(autoRechargePatch(carded, cfg)).toMatchObject({ ar_enabled: 1, ar_state: 'armed' });
     expect(autoRechargePatch({ ...carded, suspended_reason: 'dispute' }, cfg)).toEqual({ ok: false, code: 'account_suspended' });
-    expect(autoRechargePatch({ ...carded, ar_state: 'in_flight' }, { ...cfg, enabled: false })).toMatchObject({ ar_enabled: 0, ar_state: 'in_flight' });
+    expect(autoRechargePatch({ ...carded, ar_state: 'confirming' }, { ...cfg, enabled: false })).toMatchObject({ ar_enabled: 0, ar_state: 'confirming' });
   });
 
-  it('a dispute suspends once; winning it lifts the suspension unless the balance is negative', () => {
+  it('a dispute suspends once; closing the last lifts the suspension unless the balance is negative', () => {
     const opened = { ...account, ...disputeOpenedPatch(account, 'dp_1') } as AccountRow;
     expect(opened).toMatchObject({ status: 'suspended', suspended_reason: 'dispute', ar_enabled: 0 });
     expect(disputeOpenedPatch(opened, 'dp_2')).toBeNull();
-    expect(disputeWonPatch(opened)).toEqual({ status: 'active', suspended_reason: null });
-    expect(disputeWonPatch({ ...opened, balance: -5 })).toEqual({ status: 'suspended', suspended_reason: 'negative_balance' });
-    expect(disputeWonPatch(account)).toBeNull();
+    expect(disputeClosedPatch(opened, false)).toEqual({ status: 'active', suspended_reason: null });
+    expect(disputeClosedPatch(opened, true)).toBeNull(); // another dispute is still open
+    expect(disputeClosedPatch({ ...opened, balance: -5 }, false)).toEqual({ status: 'suspended', suspended_reason: 'negative_balance' });
+    expect(disputeClosedPatch(account, false)).toBeNull();
+    expect(reactivatePatch(opened)).toEqual({ status: 'active', suspended_reason: null });
+    expect(reactivatePatch(account)).toBeNull();
   });
 });

@@ -13,7 +13,7 @@ describe('nextDueAt', () => {
   });
 
   it('picks the earliest due time of all kinds of work', () => {
-    const s = { ...idle, outboxPending: true, earliestHoldExpiry: NOW + 50, oldestAnswerAt: NOW - IDEMPOTENCY_RETENTION_MS + 70, arState: 'in_flight' as const, arNextAt: NOW + 60 };
+    const s = { ...idle, outboxPending: true, earliestHoldExpiry: NOW + 50, oldestAnswerAt: NOW - IDEMPOTENCY_RETENTION_MS + 70, arState: 'confirming' as const, arNextAt: NOW + 60 };
     expect(nextDueAt(s)).toBe(NOW + 50);
     expect(nextDueAt({ ...s, earliestHoldExpiry: NOW + 500 })).toBe(NOW + 60);
     expect(nextDueAt({ ...s, earliestHoldExpiry: null, arNextAt: null })).toBe(NOW + 70);

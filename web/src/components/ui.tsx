@@ -55,6 +55,16 @@ export function Field(props: { id: string; label: string; hint?: ComponentChildr
 /** aria-describedby for a Field's input. */
 export const describedBy = (id: string, hint?: unknown, error?: unknown) => [hint ? `${id}-hint` : '', error ? `${id}-error` : ''].filter(Boolean).join(' ') || undefined;
 
+/**
+ * The id and ARIA of a Field's input, spread onto it: `<input {...fieldAria('x', errors.x)} />`.
+ * Pass `hint` when the Field shows one, so the input names it too.
+ */
+export const fieldAria = (id: string, error?: string | null, hint?: unknown) => ({
+  id,
+  'aria-invalid': error ? (true as const) : undefined,
+  'aria-describedby': describedBy(id, hint, error),
+});
+
 /** One column of a DataTable. */
 export interface Column<T> {
   label: string;

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { errorMessage, post, type User } from '../api';
-import { Field, Notice, describedBy } from '../components/ui';
+import { Field, Notice, fieldAria } from '../components/ui';
 import { checkAuth } from '../forms/auth';
 
 export function AuthPage(props: { mode: 'login' | 'signup'; onAuthed: (u: User) => void }) {
@@ -8,7 +8,6 @@ export function AuthPage(props: { mode: 'login' | 'signup'; onAuthed: (u: User) 
   const signup = mode === 'signup';
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const [workspaceId, setWorkspaceId] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [fieldErrors, setFieldErrors] = useState<{ email?: string; password?: string }>({});
   const [busy, setBusy] = useState(false);
@@ -24,7 +23,7 @@ export function AuthPage(props: { mode: 'login' | 'signup'; onAuthed: (u: User) 
 
   const submit = async (e: Event) => {
     e.preventDefault();
-    const checked = checkAuth(mode, { email, password, workspaceId });
+    const checked = checkAuth(mode, { email, password });
     if (!checked.ok) {
       setFieldErrors(checked.errors);
       setError('Please fix the highlighted fields.');
@@ -61,36 +60,27 @@ export function AuthPage(props: { mode: 'login' | 'signup'; onAuthed: (u: User) 
           <Field id="email" label="Email" error={fieldErrors.email}>
             <input
               ref={emailRef}
-              id="email"
+              {...fieldAria('email', fieldErrors.email)}
               name="email"
               type="email"
               autoComplete={signup ? 'email' : 'username'}
               required
               value={email}
-              aria-invalid={fieldErrors.email ? true : undefined}
-              aria-describedby={describedBy('email', false, fieldErrors.email)}
               onInput={(e) => setEmail(e.currentTarget.value)}
             />
           </Field>
           <Field id="password" label="Password" hint={signup ? 'At least 8 characters.' : undefined} error={fieldErrors.password}>
             <input
               ref={passwordRef}
-              id="password"
+              {...fieldAria('password', fieldErrors.password, signup)}
               name="password"
               type="password"
               autoComplete={signup ? 'new-password' : 'current-password'}
               required
               value={password}
-              aria-invalid={fieldErrors.password ? true : undefined}
-              aria-describedby={describedBy('password', signup, fieldErrors.password)}
               onInput={(e) => setPassword(e.currentTarget.value)}
             />
           </Field>
-          {signup ? (
-            <Field id="workspace" label="Workspace ID (optional)" hint="Leave empty to get a workspace of your own.">
-              <input id="workspace" name="workspaceId" type="text" autoComplete="off" value={workspaceId} aria-describedby="workspace-hint" onInput={(e) => setWorkspaceId(e.currentTarget.value)} />
-            </Field>
-          ) : null}
           <button type="submit" class="btn btn-primary btn-block" disabled={busy} aria-disabled={busy}>
             {busy ? (signup ? 'Creating account…' : 'Logging in…') : signup ? 'Sign up' : 'Log in'}
           </button>

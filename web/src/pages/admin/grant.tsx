@@ -1,6 +1,6 @@
 import { useRef, useState } from 'preact/hooks';
 import { post } from '../../api';
-import { Field, Notice, Section, describedBy } from '../../components/ui';
+import { Field, Notice, Section, fieldAria } from '../../components/ui';
 import * as f from '../../format';
 import { checkGrant } from '../../forms/admin';
 import { useForm } from '../../hooks/use-form';
@@ -50,12 +50,10 @@ export function GrantSection(props: { handle: { current: GrantHandle | null }; o
       <form onSubmit={onSubmit} noValidate class="form-grid" aria-label="Grant tokens">
         <Field id="grant-user" label="User id" hint={who ? `Selected: ${who}` : 'Pick an account with “Grant tokens”, or paste a user id.'} error={errors.user}>
           <input
-            id="grant-user"
+            {...fieldAria('grant-user', errors.user, true)}
             type="text"
             class="mono"
             value={userId}
-            aria-invalid={errors.user ? true : undefined}
-            aria-describedby={describedBy('grant-user', true, errors.user)}
             onInput={(e) => {
               setUserId(e.currentTarget.value);
               setWho(null);
@@ -65,25 +63,21 @@ export function GrantSection(props: { handle: { current: GrantHandle | null }; o
         <Field id="grant-amount" label="Tokens" error={errors.amount}>
           <input
             ref={amountRef}
-            id="grant-amount"
+            {...fieldAria('grant-amount', errors.amount)}
             type="number"
             min={1}
             step={1}
             inputMode="numeric"
             value={amount}
-            aria-invalid={errors.amount ? true : undefined}
-            aria-describedby={describedBy('grant-amount', false, errors.amount)}
             onInput={(e) => setAmount(e.currentTarget.value)}
           />
         </Field>
         <Field id="grant-reason" label="Reason" error={errors.reason} class="span-2">
           <input
-            id="grant-reason"
+            {...fieldAria('grant-reason', errors.reason)}
             type="text"
             maxLength={500}
             value={reason}
-            aria-invalid={errors.reason ? true : undefined}
-            aria-describedby={describedBy('grant-reason', false, errors.reason)}
             onInput={(e) => setReason(e.currentTarget.value)}
           />
         </Field>

@@ -49,8 +49,10 @@ export function SettingsSection(props: { canWrite: boolean }) {
     void submit(
       checkSettings(form, images, LABELS),
       async (settings) => {
-        // The route takes the (partial) settings object itself.
-        await put('/api/admin/settings', settings);
+        // The route takes the (partial) settings object itself. It merges image prices per
+        // model, so a row deleted here is removed with an explicit null.
+        const removed = Object.keys(data?.settings.imageCosts ?? {}).filter((m) => !Object.hasOwn(settings.imageCosts, m));
+        await put('/api/admin/settings', { ...settings, imageCosts: { ...settings.imageCosts, ...Object.fromEntries(removed.map((m) => [m, null])) } });
         reload();
         return 'Settings saved.';
       },

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { put, type Account, type AutoRecharge, type AutoRechargeAnswer, type Package, type PackagesAnswer } from '../../api';
-import { Field, Notice, Section, describedBy } from '../../components/ui';
+import { Field, Notice, Section, fieldAria } from '../../components/ui';
 import * as f from '../../format';
 import { checkAutoRecharge } from '../../forms/tokens';
 import { useForm } from '../../hooks/use-form';
@@ -9,7 +9,9 @@ const STATE_TEXT: Record<string, string> = {
   off: 'Off',
   armed: 'On — waiting for the balance to drop below the threshold',
   scheduled: 'A recharge is scheduled',
-  in_flight: 'A recharge is in progress',
+  creating: 'A recharge is in progress',
+  confirming: 'A recharge is in progress',
+  awaiting_webhook: 'A recharge is waiting for your bank to confirm the payment',
 };
 
 /** "Auto-recharge": turn it on or off, with its threshold, amount per recharge and optional monthly limit. */
@@ -64,14 +66,12 @@ export function AutoRechargeForm(props: { account: Account; pkgs: PackagesAnswer
         </div>
         <Field id="ar-threshold" label="Recharge when available tokens fall below" error={errors.threshold}>
           <input
-            id="ar-threshold"
+            {...fieldAria('ar-threshold', errors.threshold)}
             type="number"
             inputMode="numeric"
             min={0}
             step={1}
             value={threshold}
-            aria-invalid={errors.threshold ? true : undefined}
-            aria-describedby={describedBy('ar-threshold', false, errors.threshold)}
             onInput={(e) => setThreshold(e.currentTarget.value)}
           />
         </Field>
@@ -88,14 +88,12 @@ export function AutoRechargeForm(props: { account: Account; pkgs: PackagesAnswer
         {amountChoice === 'custom' ? (
           <Field id="ar-custom" label="Custom number of tokens" error={errors.amount}>
             <input
-              id="ar-custom"
+              {...fieldAria('ar-custom', errors.amount)}
               type="number"
               inputMode="numeric"
               min={1}
               step={1}
               value={customAmount}
-              aria-invalid={errors.amount ? true : undefined}
-              aria-describedby={describedBy('ar-custom', false, errors.amount)}
               onInput={(e) => setCustomAmount(e.currentTarget.value)}
             />
           </Field>
@@ -104,14 +102,12 @@ export function AutoRechargeForm(props: { account: Account; pkgs: PackagesAnswer
           <div class="input-prefix">
             <span aria-hidden="true">$</span>
             <input
-              id="ar-limit"
+              {...fieldAria('ar-limit', errors.limit, true)}
               type="number"
               inputMode="decimal"
               min={0}
               step="0.01"
               value={limit}
-              aria-invalid={errors.limit ? true : undefined}
-              aria-describedby={describedBy('ar-limit', true, errors.limit)}
               onInput={(e) => setLimit(e.currentTarget.value)}
             />
           </div>

@@ -1,7 +1,7 @@
 import type { Ref } from 'preact';
 import { useMemo, useState } from 'preact/hooks';
 import { errorMessage, type PackagesAnswer } from '../../api';
-import { Field, Notice, Section, Spinner, describedBy } from '../../components/ui';
+import { Field, Notice, Section, Spinner, fieldAria } from '../../components/ui';
 import * as f from '../../format';
 import { checkCustomAmount } from '../../forms/tokens';
 import { startCheckout } from './checkout';
@@ -99,7 +99,7 @@ export function BuySection(props: { pkgs: PackagesAnswer | null; error: string |
             <div class="input-prefix">
               <span aria-hidden="true">$</span>
               <input
-                id="custom-dollars"
+                {...fieldAria('custom-dollars', amountError, true)}
                 name="amount"
                 type="number"
                 inputMode="decimal"
@@ -107,8 +107,6 @@ export function BuySection(props: { pkgs: PackagesAnswer | null; error: string |
                 step="0.01"
                 placeholder={(minCents / 100).toFixed(2)}
                 value={dollars}
-                aria-invalid={amountError ? true : undefined}
-                aria-describedby={describedBy('custom-dollars', true, amountError)}
                 onInput={(e) => {
                   setDollars(e.currentTarget.value);
                   setAmountError(null);
