@@ -2,9 +2,9 @@
  * The stats case's half of the bench driver (routed from `driver.ts`, driven by `stats.mjs`):
  *
  * - `/stats-load`    inserts synthetic history into the app's real D1 tables with one
- *                    `INSERT … SELECT` over a recursive CTE per chunk, so the app's AFTER INSERT
- *                    triggers maintain `usage_daily` / `ledger_daily` exactly as they do for the
- *                    outbox's rows;
+ *                    `INSERT … SELECT` over a recursive CTE per chunk, and in the same batch the
+ *                    chunk's rollup deltas (one upsert per rollup table, GROUP BY its key), as
+ *                    the outbox sends them for its rows (migration 0005 dropped the triggers);
  * - `/stats-session` signs the bench's superadmin up (`SUPERADMIN_EMAILS`) through the app's HTTP
  *                    route and returns its session cookie;
  * - `/stats-check`   calls every stats endpoint once and computes the same numbers straight from
@@ -109,12 +109,38 @@ export interface StatsLoadRequest {
   stepMs: number;
 }
 
+const U_COUNTERS = ['requests', 'successes', 'failures', 'insufficient_balance_failures', 'actual_tokens', 'billable_tokens'];
+const U_SUMS = `COUNT(*), SUM(success = 1), SUM(success != 1), SUM(error_code IS 'insufficient_balance'), SUM(CASE WHEN success = 1 THEN actual_tokens ELSE 0 END), SUM(billable_tokens)`;
+const L_COUNTERS = ['entries', 'tokens', 'amount_cents'];
+const L_SUMS = `COUNT(*), SUM(amount), SUM(COALESCE(amount_cents, 0))`;
+/** One rollup upsert over the chunk's rows ?1..?2 (ids `<prefix>n`): the deltas the outbox would send for them. */
+function chunkRollup(table: string, keys: [string, string][], counters: string[], sums: string, from: string, prefix: string) {
+  return `INSERT INTO ${table} (${[...keys.map((k) => k[0]), ...counters].join(', ')})
+WITH RECURSIVE seq(n) AS (SELECT ?1 UNION ALL SELECT n + 1 FROM seq WHERE n < ?2)
+SELECT ${keys.map((k) => k[1]).join(', ')}, ${sums} FROM ${from} WHERE id IN (SELECT '${prefix}' || n FROM seq) GROUP BY ${keys.map((_, i) => i + 1).join(', ')}
+ON CONFLICT (${keys.map((k) => k[0]).join(', ')}) DO UPDATE SET ${counters.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`;
+}
+const DAY = ['day', `date(created_at / 1000, 'unixepoch')`] as [string, string];
+const USAGE_ROLLUPS = [
+  chunkRollup('usage_daily', [DAY, ['model', 'model'], ['operation', 'operation']], U_COUNTERS, U_SUMS, 'usage_records', 'bench-u-'),
+  chunkRollup('usage_by_model_daily', [DAY, ['model', 'model']], U_COUNTERS, U_SUMS, 'usage_records', 'bench-u-'),
+  chunkRollup('usage_by_operation_daily', [DAY, ['operation', 'operation']], U_COUNTERS, U_SUMS, 'usage_records', 'bench-u-'),
+  chunkRollup('usage_by_day', [DAY], U_COUNTERS, U_SUMS, 'usage_records', 'bench-u-'),
+  chunkRollup('usage_totals', [['id', '1']], U_COUNTERS, U_SUMS, 'usage_records', 'bench-u-'),
+];
+const PURCHASE_ROLLUPS = [
+  chunkRollup('ledger_daily', [DAY, ['type', 'type']], L_COUNTERS, L_SUMS, 'token_transactions', 'bench-p-'),
+  chunkRollup('ledger_totals', [['type', 'type']], L_COUNTERS, L_SUMS, 'token_transactions', 'bench-p-'),
+];
+
 export async function statsLoad(env: StatsEnv, req: StatsLoadRequest) {
   const t0 = performance.now();
   const sql = req.part === 'usage' ? USAGE_SQL : req.part === 'purchases' ? PURCHASE_SQL : ACCOUNTS_SQL;
   const stmt = req.part === 'accounts' ? env.DB.prepare(sql).bind(req.startMs) : env.DB.prepare(sql).bind(req.from, req.to, req.startMs, req.stepMs);
-  const r = await stmt.run();
-  return { rows: r.meta.changes, ms: performance.now() - t0, rowsWritten: r.meta.rows_written ?? null, sqlMs: r.meta.duration ?? null, sqlBytes: sql.length };
+  const rollups = req.part === 'usage' ? USAGE_ROLLUPS : req.part === 'purchases' ? PURCHASE_ROLLUPS : [];
+  const [r, ...more] = await env.DB.batch([stmt, ...rollups.map((q) => env.DB.prepare(q).bind(req.from, req.to))]);
+  const rowsWritten = [r, ...more].reduce((t, x) => t + (x.meta.rows_written ?? 0), 0);
+  return { rows: r.meta.changes, ms: performance.now() - t0, rowsWritten, sqlMs: r.meta.duration ?? null, sqlBytes: sql.length };
 }
 
 export async function statsSession(env: StatsEnv, req: { email: string; password: string }) {

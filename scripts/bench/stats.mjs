@@ -4,8 +4,8 @@
 //   1. load `rows` usage_records (default 1,000,000) over the last 90 days (20 models × 8
 //      operations, 1,000 users, 4 % insufficient_balance and 1 % model_error failures) and
 //      `purchases` token_transactions (purchases + auto-recharges), in chunks of one
-//      INSERT … SELECT over a recursive CTE each, into the real tables, so the app's triggers
-//      maintain the usage_daily / ledger_daily rollups; plus a 1,000-row account directory;
+//      INSERT … SELECT over a recursive CTE each, into the real tables, each with its rollup deltas (as the outbox
+//      sends them; migration 0005 dropped the triggers); plus a 1,000-row account directory;
 //   2. sign up a superadmin (SUPERADMIN_EMAILS) through the app's HTTP route;
 //   3. check once that each endpoint and its full scan give the same numbers;
 //   4. for `rounds` rounds, per endpoint (order rotating): `calls` sequential GETs through the
@@ -129,7 +129,7 @@ export function statsTable(res, grid) {
     `stats: D1 holds ${int(rows.usageRecords)} usage_records and ${int(rows.tokenTransactions)} token_transactions (${int(load.rows)} and ${int(load.purchases)} purchases loaded by this case${rows.usageRecords > load.rows ? ', the rest written by the charge case' : ''}); rollups: ${int(rows.usageDaily)} usage_daily rows, ${int(rows.ledgerDaily)} ledger_daily rows`,
   );
   lines.push(
-    `load: ${fmt(load.seconds, 1)} s (${int(load.chunks.length)} INSERT … SELECT statements of ≤ ${int(load.chunk)} rows through the triggers, slowest ${fmt(load.maxStatementMs / 1000, 1)} s; ${int(Math.round(load.usageRowsPerSec))} usage rows/s)`,
+    `load: ${fmt(load.seconds, 1)} s (${int(load.chunks.length)} INSERT … SELECT statements of ≤ ${int(load.chunk)} rows with their rollup deltas, slowest ${fmt(load.maxStatementMs / 1000, 1)} s; ${int(Math.round(load.usageRowsPerSec))} usage rows/s)`,
   );
   lines.push(
     `timed: ${res.rounds} rounds × ${res.callsPerRound} calls (+ as many of the stats function alone) + ${res.scansPerRound} full scans per endpoint, one at a time; models/operations over ${res.params.from}..${res.params.to}, daily ?days=${res.params.days}`,

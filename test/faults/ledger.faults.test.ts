@@ -40,11 +40,12 @@ async function alarmNow(userId: string): Promise<string | null> {
 
 /**
  * Makes the DO unable to record what the outbox has sent (its watermarks in `meta`), so a
- * flush commits in D1 and then throws. Tied to the outbox's bookkeeping; adjust if it moves.
+ * flush commits in D1 and then throws. Tied to the outbox's bookkeeping; adjust if it moves
+ * (the numbered rollup flush, `rollup_flush`, is stored before sending and stays writable).
  */
 const NO_SYNC_TRIGGERS = (name: string) => [
-  `CREATE TRIGGER ${name}_i BEFORE INSERT ON meta WHEN NEW.key != 'settings' BEGIN SELECT RAISE(ABORT, 'disk full'); END`,
-  `CREATE TRIGGER ${name}_u BEFORE UPDATE ON meta WHEN NEW.key != 'settings' BEGIN SELECT RAISE(ABORT, 'disk full'); END`,
+  `CREATE TRIGGER ${name}_i BEFORE INSERT ON meta WHEN NEW.key NOT IN ('settings', 'rollup_flush') BEGIN SELECT RAISE(ABORT, 'disk full'); END`,
+  `CREATE TRIGGER ${name}_u BEFORE UPDATE ON meta WHEN NEW.key NOT IN ('settings', 'rollup_flush') BEGIN SELECT RAISE(ABORT, 'disk full'); END`,
 ];
 
 async function blockSync(userId: string, name: string): Promise<void> {

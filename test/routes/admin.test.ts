@@ -2,6 +2,7 @@ import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { adminUser, api, freshEmail, json, signUp, superadmin, type Session } from '../auth-helpers';
 import { account, uid } from '../helpers';
+import { D1_RECORD_FLUSH, D1_ROLLUP_UPSERTS, utcDay } from '../../worker/do/outbox';
 
 let root: Session;
 let admin: Session;
@@ -424,9 +425,19 @@ describe('stats', () => {
   it('match a small known dataset, from the rollups alone', async () => {
     // A purchase 60 days old (history only): in the all-time totals, outside "purchases per day" (30 days).
     const ghost = `usr_old${crypto.randomUUID().replaceAll('-', '')}`;
-    await env.DB.prepare(`INSERT INTO token_transactions (id, user_id, seq, type, amount, balance_after, amount_cents, ref, description, created_at) VALUES (?, ?, 1, 'purchase', 150000, 150000, 1500, ?, 'old purchase', ?)`)
-      .bind(`txn_${ghost}`, ghost, `pi_${ghost}`, Date.now() - 60 * 86_400_000)
-      .run();
+    const ghostAt = Date.now() - 60 * 86_400_000;
+    // The raw row plus the rollup flush an account's outbox would send with it (the rollups are no longer trigger-kept).
+    await env.DB.batch([
+      env.DB.prepare(`INSERT INTO token_transactions (id, user_id, seq, type, amount, balance_after, amount_cents, ref, description, created_at) VALUES (?, ?, 1, 'purchase', 150000, 150000, 1500, ?, 'old purchase', ?)`).bind(
+        `txn_${ghost}`,
+        ghost,
+        `pi_${ghost}`,
+        ghostAt,
+      ),
+      env.DB.prepare(D1_ROLLUP_UPSERTS.ledgerDaily).bind(ghost, 1, JSON.stringify([[utcDay(ghostAt), 'purchase', 1, 150_000, 1_500]])),
+      env.DB.prepare(D1_ROLLUP_UPSERTS.ledgerTotals).bind(ghost, 1, JSON.stringify([['purchase', 1, 150_000, 1_500]])),
+      env.DB.prepare(D1_RECORD_FLUSH).bind(ghost, 1),
+    ]);
     const before = await json(await api('/api/admin/stats', { cookie: admin.cookie }));
     const dayBefore = (await json(await api('/api/admin/stats/daily?days=1', { cookie: admin.cookie }))).byDay[0];
     const opsBefore = (await json(await api('/api/admin/stats/operations', { cookie: admin.cookie }))).operations;

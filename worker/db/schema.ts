@@ -135,9 +135,11 @@ export const usageRecords = sqliteTable(
 );
 
 /*
- * Rollups. Only the triggers in migrations/*.sql write them (see SQL_ONLY_OBJECTS): an INSERT OR
- * IGNORE of a history row that is already there fires no trigger, so a retried outbox batch
- * cannot double-count. The Worker only reads them.
+ * Rollups. The usage and ledger rollups (usage_daily, usage_by_*, usage_totals, ledger_daily,
+ * ledger_totals) are written by each TokenAccount's outbox as one upsert per key per flush
+ * (worker/do/outbox.ts), applied once per flush through `rollup_flushes`; migration 0005 dropped
+ * the per-row triggers that kept them before. account_totals and outcome_counts are still kept by
+ * the triggers in migrations/*.sql (see SQL_ONLY_OBJECTS). The Worker only reads rollups.
  */
 
 /** The usage counters every usage rollup keeps; a function because drizzle columns belong to one table. */
@@ -205,6 +207,16 @@ export const accountTotals = sqliteTable('account_totals', {
 export const outcomeCounts = sqliteTable('outcome_counts', {
   name: text('name').primaryKey(),
   n: integer('n').notNull().default(0),
+});
+
+/**
+ * The last rollup flush each account's outbox has applied (its flush sequence). Every rollup delta
+ * of a flush is conditional on `seq` being below the flush's, and the same D1 batch (one
+ * transaction) then records the flush, so a retried or duplicated flush adds nothing twice.
+ */
+export const rollupFlushes = sqliteTable('rollup_flushes', {
+  userId: text('user_id').primaryKey(),
+  seq: integer('seq').notNull(),
 });
 
 export const auditLog = sqliteTable(
@@ -316,12 +328,8 @@ export const autoRechargeAttempts = sqliteTable(
  */
 export const SQL_ONLY_OBJECTS = {
   triggers: {
-    // 0001_ledger_core.sql
-    usage_records_rollup: 'usage_records',
-    token_transactions_rollup: 'token_transactions',
-    // 0004_stats_rollups.sql
-    usage_records_rollup_v2: 'usage_records',
-    token_transactions_totals: 'token_transactions',
+    // 0004_stats_rollups.sql (0005_rollup_deltas.sql dropped the usage_records and
+    // token_transactions triggers of 0001 and 0004: the outbox sends rollup deltas instead)
     token_accounts_totals_insert: 'token_accounts',
     token_accounts_totals_update: 'token_accounts',
     token_accounts_totals_delete: 'token_accounts',

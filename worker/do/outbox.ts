@@ -12,7 +12,7 @@ import {
   type RechargeAttemptRow,
   type UsageRow,
 } from './rows';
-import { getMeta, type Sql, type SqlValue, type Transaction } from './storage';
+import { getMeta, setMeta, type Sql, type SqlValue, type Transaction } from './storage';
 import type { FlushOutcome, OutboxPending } from './types';
 
 /**
@@ -20,6 +20,19 @@ import type { FlushOutcome, OutboxPending } from './types';
  * D1 has acknowledged is a watermark per table in `meta` (ledger seq, usage rowid) instead of a
  * per-row flag, plus the account version of the last directory snapshot. Recharge attempts,
  * which change after they are written, keep a `synced` flag.
+ *
+ * Rollups exactly once (DESIGN.md, "Outbox to D1"): a batch's usage and ledger rows are summed
+ * here into one delta per rollup key, sent as one upsert statement per rollup table. Each such
+ * batch is a numbered *rollup flush* whose bounds (last ledger seq, last usage n) are stored in
+ * `meta` before it is sent, so a retry re-sends exactly the same rows and deltas under the same
+ * number; D1 applies the deltas only if `rollup_flushes` does not yet hold that number for the
+ * account, and records it in the same batch (one transaction). A flush n+1 is numbered only after
+ * flush n was acknowledged, so "D1 holds seq ≥ n" means "flush n was applied".
+ *
+ * Raw rows still go to D1 because queries read them: `token_transactions` (the user's history
+ * pages, services/account.ts; reconcile, services/reconcile.ts; the payment lookup by ref,
+ * services/payments.ts) and `usage_records` (the user's usage summary and period spend,
+ * services/account.ts). The admin stats read only the rollups.
  */
 
 /** Rows per outbox step: one D1 batch, which commits whole or not at all. */
@@ -35,11 +48,88 @@ export interface Watermarks {
   directoryVersion: number;
 }
 
+/** A numbered rollup flush: the batch ending at these rows, stored before it is sent. */
+export interface RollupFlush {
+  seq: number;
+  /** Last ledger seq and last usage n the flush covers. */
+  ledgerTo: number;
+  usageTo: number;
+}
+
 /** What one batch carries: rows read from the object, in order. */
 export interface OutboxBatch {
   ledger: (LedgerOutboxRow & { seq: number })[];
   usage: (UsageRow & { n: number })[];
   attempts: RechargeAttemptRow[];
+  /** Set when the batch carries ledger or usage rows (and so rollup deltas). */
+  flush?: RollupFlush;
+}
+
+/** Usage rollup counters in column order: requests, successes, failures, insufficient_balance_failures, actual_tokens, billable_tokens. */
+type UsageCounters = [number, number, number, number, number, number];
+/** Ledger rollup counters in column order: entries, tokens, amount_cents. */
+type LedgerCounters = [number, number, number];
+
+/** One flush's rollup deltas, keyed as each rollup table is (key columns first, then counters). */
+export interface RollupDeltas {
+  usageDaily: [string, string, string, ...UsageCounters][];
+  usageByModelDaily: [string, string, ...UsageCounters][];
+  usageByOperationDaily: [string, string, ...UsageCounters][];
+  usageByDay: [string, ...UsageCounters][];
+  usageTotals: UsageCounters | null;
+  ledgerDaily: [string, string, ...LedgerCounters][];
+  ledgerTotals: [string, ...LedgerCounters][];
+}
+
+/** The UTC day of a millisecond timestamp, as D1's `date(created_at / 1000, 'unixepoch')` gives it. */
+export function utcDay(ms: number): string {
+  return new Date(Math.trunc(ms / 1000) * 1000).toISOString().slice(0, 10);
+}
+
+/**
+ * Sums usage records and ledger rows into rollup deltas with the arithmetic the per-row triggers of
+ * migrations 0001/0004 used: a success counts its actual tokens, every record its billable tokens,
+ * a failure with error_code 'insufficient_balance' is also an insufficient-balance failure.
+ */
+export function rollupDeltas(usage: readonly UsageRow[], ledger: readonly Pick<LedgerOutboxRow, 'type' | 'amount' | 'amount_cents' | 'created_at'>[]): RollupDeltas {
+  const sum = <K extends unknown[]>(map: Map<string, [K, number[]]>, key: K, add: readonly number[]) => {
+    const k = JSON.stringify(key);
+    const hit = map.get(k);
+    if (hit) add.forEach((v, i) => (hit[1][i] += v));
+    else map.set(k, [key, [...add]]);
+  };
+  const daily = new Map<string, [[string, string, string], number[]]>();
+  const byModel = new Map<string, [[string, string], number[]]>();
+  const byOp = new Map<string, [[string, string], number[]]>();
+  const byDay = new Map<string, [[string], number[]]>();
+  const totals = new Map<string, [[], number[]]>();
+  for (const r of usage) {
+    const day = utcDay(r.created_at);
+    const ok = Number(r.success) === 1;
+    const c = [1, ok ? 1 : 0, ok ? 0 : 1, r.error_code === 'insufficient_balance' ? 1 : 0, ok ? r.actual_tokens : 0, r.billable_tokens];
+    sum(daily, [day, r.model, r.operation], c);
+    sum(byModel, [day, r.model], c);
+    sum(byOp, [day, r.operation], c);
+    sum(byDay, [day], c);
+    sum(totals, [], c);
+  }
+  const ledgerDaily = new Map<string, [[string, string], number[]]>();
+  const ledgerTotals = new Map<string, [[string], number[]]>();
+  for (const r of ledger) {
+    const c = [1, r.amount, r.amount_cents ?? 0];
+    sum(ledgerDaily, [utcDay(r.created_at), r.type], c);
+    sum(ledgerTotals, [r.type], c);
+  }
+  const rows = <T>(map: Map<string, [unknown[], number[]]>) => [...map.values()].map(([k, c]) => [...k, ...c] as T);
+  return {
+    usageDaily: rows(daily),
+    usageByModelDaily: rows(byModel),
+    usageByOperationDaily: rows(byOp),
+    usageByDay: rows(byDay),
+    usageTotals: totals.size ? ([...totals.values()][0][1] as UsageCounters) : null,
+    ledgerDaily: rows(ledgerDaily),
+    ledgerTotals: rows(ledgerTotals),
+  };
 }
 
 // Rows travel as JSON arrays unpacked by json_each: one statement per chunk instead of one per
@@ -52,6 +142,29 @@ export const D1_INSERT_USAGE = jsonInsert('usage_records', USAGE_COLUMNS);
 export const D1_UPSERT_ATTEMPT = `INSERT INTO auto_recharge_attempts (user_id, ${D1_RECHARGE_ATTEMPT_COLUMNS.join(', ')}) VALUES (?, ${D1_RECHARGE_ATTEMPT_COLUMNS.map(() => '?').join(', ')})
   ON CONFLICT (id) DO UPDATE SET payment_intent_id = excluded.payment_intent_id, status = excluded.status, error = excluded.error, updated_at = excluded.updated_at
   WHERE excluded.updated_at >= auto_recharge_attempts.updated_at`;
+const USAGE_COUNTERS = ['requests', 'successes', 'failures', 'insufficient_balance_failures', 'actual_tokens', 'billable_tokens'] as const;
+const LEDGER_COUNTERS = ['entries', 'tokens', 'amount_cents'] as const;
+/** The flush was applied already if D1 holds its number (or a later one) for the account. */
+const NOT_YET_APPLIED = `WHERE NOT EXISTS (SELECT 1 FROM rollup_flushes WHERE user_id = ?1 AND seq >= ?2)`;
+// One upsert per rollup table: its deltas travel as one JSON array of rows (key columns, then
+// counters) and each key is written once, guarded by the flush number (?1 user, ?2 seq, ?3 rows).
+const deltaUpsert = (table: string, keys: readonly string[], counters: readonly string[]) => {
+  const cols = [...keys, ...counters];
+  return `INSERT INTO ${table} (${cols.join(', ')}) SELECT ${cols.map((_, i) => `value ->> ${i}`).join(', ')} FROM json_each(?3) ${NOT_YET_APPLIED}
+  ON CONFLICT (${keys.join(', ')}) DO UPDATE SET ${counters.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`;
+};
+export const D1_ROLLUP_UPSERTS = {
+  usageDaily: deltaUpsert('usage_daily', ['day', 'model', 'operation'], USAGE_COUNTERS),
+  usageByModelDaily: deltaUpsert('usage_by_model_daily', ['day', 'model'], USAGE_COUNTERS),
+  usageByOperationDaily: deltaUpsert('usage_by_operation_daily', ['day', 'operation'], USAGE_COUNTERS),
+  usageByDay: deltaUpsert('usage_by_day', ['day'], USAGE_COUNTERS),
+  usageTotals: deltaUpsert('usage_totals', ['id'], USAGE_COUNTERS),
+  ledgerDaily: deltaUpsert('ledger_daily', ['day', 'type'], LEDGER_COUNTERS),
+  ledgerTotals: deltaUpsert('ledger_totals', ['type'], LEDGER_COUNTERS),
+} as const;
+/** Records the flush as applied; last in the batch, after every delta statement has checked it. */
+export const D1_RECORD_FLUSH = `INSERT INTO rollup_flushes (user_id, seq) VALUES (?1, ?2) ON CONFLICT (user_id) DO UPDATE SET seq = excluded.seq WHERE excluded.seq > rollup_flushes.seq`;
+
 /** The account's directory row; `seq` is the account version, so an older snapshot never overwrites a newer one. */
 export const D1_UPSERT_DIRECTORY = `INSERT INTO token_accounts (user_id, workspace_id, balance, reserved, status, onboarding_tokens_granted, last_purchase_at, auto_recharge_enabled, seq, created_at, updated_at)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -59,6 +172,12 @@ export const D1_UPSERT_DIRECTORY = `INSERT INTO token_accounts (user_id, workspa
     status = excluded.status, onboarding_tokens_granted = excluded.onboarding_tokens_granted, last_purchase_at = excluded.last_purchase_at,
     auto_recharge_enabled = excluded.auto_recharge_enabled, seq = excluded.seq, updated_at = excluded.updated_at
   WHERE excluded.seq > token_accounts.seq`;
+
+/** The last numbered rollup flush as stored (`seq` 0: none yet). */
+export function loadRollupFlush(sql: Sql): RollupFlush {
+  const [seq, ledgerTo, usageTo] = (getMeta(sql, 'rollup_flush') ?? '0 0 0').split(' ').map(Number);
+  return { seq, ledgerTo, usageTo };
+}
 
 /** The watermarks as stored (read once when the object starts). */
 export function loadWatermarks(sql: Sql): Watermarks {
@@ -74,20 +193,36 @@ export function pendingRows(sql: Sql, account: AccountRow | null, synced: Waterm
   return { ledger, usage, directory: (!!account && synced.directoryVersion < account.version) || attempts > 0 };
 }
 
-/** The next batch's rows after the watermarks; null when D1 is up to date. */
-export function readBatch(sql: Sql, account: AccountRow, synced: Watermarks): OutboxBatch | null {
+/**
+ * The next batch's rows after the watermarks; null when D1 is up to date. `last` is the last
+ * numbered rollup flush: while it reaches past the watermarks it was sent but not acknowledged,
+ * and the batch is exactly its rows again (same number), so D1 can tell whether it applied them.
+ */
+export function readBatch(sql: Sql, account: AccountRow, synced: Watermarks, last: RollupFlush = { seq: 0, ledgerTo: 0, usageTo: 0 }): OutboxBatch | null {
+  const open = last.ledgerTo > synced.ledger || last.usageTo > synced.usage;
+  const ledgerTo = open ? last.ledgerTo : Number.MAX_SAFE_INTEGER;
+  const usageTo = open ? last.usageTo : Number.MAX_SAFE_INTEGER;
   // Sequence numbers are dense, so the account says whether any ledger row is waiting.
   const ledger =
-    account.ledger_seq === synced.ledger
+    account.ledger_seq === synced.ledger || ledgerTo <= synced.ledger
       ? []
-      : sql.exec<OutboxBatch['ledger'][number]>(`SELECT ${LEDGER_OUTBOX_COLUMNS.join(', ')} FROM ledger WHERE seq > ? ORDER BY seq LIMIT ?`, synced.ledger, OUTBOX_BATCH_ROWS).toArray();
-  const usage = sql.exec<OutboxBatch['usage'][number]>(`SELECT n, ${USAGE_COLUMNS.join(', ')} FROM usage WHERE n > ? ORDER BY n LIMIT ?`, synced.usage, OUTBOX_BATCH_ROWS).toArray();
+      : sql
+          .exec<OutboxBatch['ledger'][number]>(`SELECT ${LEDGER_OUTBOX_COLUMNS.join(', ')} FROM ledger WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`, synced.ledger, ledgerTo, OUTBOX_BATCH_ROWS)
+          .toArray();
+  const usage =
+    usageTo <= synced.usage
+      ? []
+      : sql.exec<OutboxBatch['usage'][number]>(`SELECT n, ${USAGE_COLUMNS.join(', ')} FROM usage WHERE n > ? AND n <= ? ORDER BY n LIMIT ?`, synced.usage, usageTo, OUTBOX_BATCH_ROWS).toArray();
   const attempts = sql.exec<RechargeAttemptRow>(`${SELECT_RECHARGE_ATTEMPTS} WHERE synced = 0 LIMIT ${ATTEMPTS_PER_BATCH}`).toArray();
   if (ledger.length === 0 && usage.length === 0 && attempts.length === 0 && synced.directoryVersion >= account.version) return null;
-  return { ledger, usage, attempts };
+  if (ledger.length === 0 && usage.length === 0) return { ledger, usage, attempts };
+  const flush: RollupFlush = open
+    ? last
+    : { seq: last.seq + 1, ledgerTo: ledger.length ? ledger[ledger.length - 1].seq : synced.ledger, usageTo: usage.length ? usage[usage.length - 1].n : synced.usage };
+  return { ledger, usage, attempts, flush };
 }
 
-/** The D1 statements of one batch: history rows in chunks, recharge attempts, and the directory snapshot last. */
+/** The D1 statements of one batch: history rows in chunks, recharge attempts, the directory snapshot, then the rollup flush (deltas, and its number last). */
 export function buildStatements(db: D1Database, account: AccountRow, batch: OutboxBatch): D1PreparedStatement[] {
   const uid = account.user_id;
   const stmts: D1PreparedStatement[] = [];
@@ -108,6 +243,23 @@ export function buildStatements(db: D1Database, account: AccountRow, batch: Outb
   for (const r of batch.attempts) stmts.push(upsertAttempt.bind(uid, ...valuesOf(D1_RECHARGE_ATTEMPT_COLUMNS, r)));
   const a = account;
   stmts.push(db.prepare(D1_UPSERT_DIRECTORY).bind(a.user_id, a.workspace_id, a.balance, a.reserved, a.status, a.onboarding_tokens_granted, a.last_purchase_at, a.ar_enabled, a.version, a.created_at, a.updated_at));
+  if (batch.flush) {
+    // The raw rows above are INSERT OR IGNORE by id and fire no trigger; the rollups move only here.
+    const usage = [...batch.ledger.map(usageOfLedgerRow).filter((u): u is UsageRow => u !== null), ...batch.usage];
+    const d = rollupDeltas(usage, batch.ledger);
+    const seq = batch.flush.seq;
+    const upsert = (sql: string, rows: unknown[][]) => {
+      if (rows.length) stmts.push(db.prepare(sql).bind(uid, seq, JSON.stringify(rows)));
+    };
+    upsert(D1_ROLLUP_UPSERTS.usageDaily, d.usageDaily);
+    upsert(D1_ROLLUP_UPSERTS.usageByModelDaily, d.usageByModelDaily);
+    upsert(D1_ROLLUP_UPSERTS.usageByOperationDaily, d.usageByOperationDaily);
+    upsert(D1_ROLLUP_UPSERTS.usageByDay, d.usageByDay);
+    upsert(D1_ROLLUP_UPSERTS.usageTotals, d.usageTotals ? [[1, ...d.usageTotals]] : []);
+    upsert(D1_ROLLUP_UPSERTS.ledgerDaily, d.ledgerDaily);
+    upsert(D1_ROLLUP_UPSERTS.ledgerTotals, d.ledgerTotals);
+    stmts.push(db.prepare(D1_RECORD_FLUSH).bind(uid, seq));
+  }
   return stmts;
 }
 
@@ -118,6 +270,8 @@ export function buildStatements(db: D1Database, account: AccountRow, batch: Outb
 export class Outbox {
   /** What D1 has acknowledged. */
   synced: Watermarks;
+  /** The last numbered rollup flush (open while it reaches past `synced`). */
+  rollup: RollupFlush;
   /** Failed flushes in a row (the alarm backs off by it). */
   failures = 0;
   #flushing: Promise<FlushOutcome> | null = null;
@@ -127,6 +281,7 @@ export class Outbox {
     private readonly transaction: Transaction,
   ) {
     this.synced = loadWatermarks(sql);
+    this.rollup = loadRollupFlush(sql);
   }
 
   pending(account: AccountRow | null): OutboxPending {
@@ -158,8 +313,16 @@ export class Outbox {
   async #flushOnce(db: D1Database, current: () => AccountRow | null): Promise<FlushOutcome> {
     const account = current();
     if (!account) return { ok: true, ledger: 0, usage: 0, remaining: 0 };
-    const batch = readBatch(this.sql, account, this.synced);
+    // Re-read (one meta row): the stored flush is the truth, whoever numbered it last.
+    this.rollup = loadRollupFlush(this.sql);
+    const batch = readBatch(this.sql, account, this.synced, this.rollup);
     if (!batch) return { ok: true, ledger: 0, usage: 0, remaining: 0 };
+    if (batch.flush && batch.flush.seq !== this.rollup.seq) {
+      // Numbered and bounded before it leaves: a retry, even after a restart, re-sends these rows under this number.
+      const f = batch.flush;
+      setMeta(this.sql, 'rollup_flush', `${f.seq} ${f.ledgerTo} ${f.usageTo}`);
+      this.rollup = f;
+    }
     try {
       await db.batch(buildStatements(db, account, batch));
     } catch (err) {

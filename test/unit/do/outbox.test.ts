@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { appendLedger } from '../../../worker/do/ledger-store';
-import { D1_INSERT_LEDGER, D1_INSERT_USAGE, D1_UPSERT_DIRECTORY, loadWatermarks, Outbox, OUTBOX_BATCH_ROWS } from '../../../worker/do/outbox';
+import { D1_INSERT_LEDGER, D1_INSERT_USAGE, D1_RECORD_FLUSH, D1_ROLLUP_UPSERTS, D1_UPSERT_DIRECTORY, loadRollupFlush, loadWatermarks, Outbox, OUTBOX_BATCH_ROWS, rollupDeltas, utcDay } from '../../../worker/do/outbox';
 import type { AccountRow } from '../../../worker/do/rows';
 import { getMeta } from '../../../worker/do/storage';
 import { recordRefusal } from '../../../worker/do/usage';
@@ -107,5 +107,89 @@ describe('outbox', () => {
     await new Outbox(s.sql, s.transaction).flush(fakeD1() as unknown as D1Database, () => account);
     charge('k1', 100);
     expect(new Outbox(s.sql, s.transaction).pending(account)).toEqual({ ledger: 1, usage: 0, directory: true });
+  });
+
+  it('sums a batch into one delta per rollup key, with the arithmetic of the old triggers', () => {
+    const at = Date.UTC(2026, 0, 2, 23, 59, 59, 999);
+    const u = (model: string, operation: string, success: number, actual: number, billable: number, error: string | null = null, createdAt = at) => ({
+      id: `u${Math.random()}`, operation, model, input_tokens: 0, output_tokens: 0, images: 0, actual_tokens: actual, billable_tokens: billable, success, error_code: error,
+      request_id: null, reservation_id: null, transaction_id: null, created_at: createdAt,
+    });
+    const next = at + 1; // the next UTC day
+    const d = rollupDeltas(
+      [u('m1', 'chat', 1, 10, 15), u('m1', 'chat', 1, 20, 30), u('m1', 'analysis', 0, 99, 0, 'insufficient_balance'), u('m2', 'chat', 0, 5, 0, 'provider_error', next)],
+      [
+        { type: 'usage', amount: -15, amount_cents: null, created_at: at },
+        { type: 'usage', amount: -30, amount_cents: null, created_at: at },
+        { type: 'purchase', amount: 1_000, amount_cents: 500, created_at: next },
+      ],
+    );
+    expect(utcDay(at)).toBe('2026-01-02');
+    expect(utcDay(next)).toBe('2026-01-03');
+    expect(d.usageDaily).toEqual([
+      ['2026-01-02', 'm1', 'chat', 2, 2, 0, 0, 30, 45],
+      ['2026-01-02', 'm1', 'analysis', 1, 0, 1, 1, 0, 0],
+      ['2026-01-03', 'm2', 'chat', 1, 0, 1, 0, 0, 0],
+    ]);
+    expect(d.usageByModelDaily).toEqual([
+      ['2026-01-02', 'm1', 3, 2, 1, 1, 30, 45],
+      ['2026-01-03', 'm2', 1, 0, 1, 0, 0, 0],
+    ]);
+    expect(d.usageByOperationDaily).toEqual([
+      ['2026-01-02', 'chat', 2, 2, 0, 0, 30, 45],
+      ['2026-01-02', 'analysis', 1, 0, 1, 1, 0, 0],
+      ['2026-01-03', 'chat', 1, 0, 1, 0, 0, 0],
+    ]);
+    expect(d.usageByDay).toEqual([
+      ['2026-01-02', 3, 2, 1, 1, 30, 45],
+      ['2026-01-03', 1, 0, 1, 0, 0, 0],
+    ]);
+    expect(d.usageTotals).toEqual([4, 2, 2, 1, 30, 45]);
+    expect(d.ledgerDaily).toEqual([
+      ['2026-01-02', 'usage', 2, -45, 0],
+      ['2026-01-03', 'purchase', 1, 1_000, 500],
+    ]);
+    expect(d.ledgerTotals).toEqual([
+      ['usage', 2, -45, 0],
+      ['purchase', 1, 1_000, 500],
+    ]);
+    expect(rollupDeltas([], []).usageTotals).toBeNull();
+  });
+
+  it('numbers each rollup flush; a failed one is re-sent with the same number and rows, even after new charges and a restart', async () => {
+    fund(1_000);
+    charge('k1', 100);
+    const sent: { sql: string; args: unknown[] }[][] = [];
+    const d1 = fakeD1();
+    const spy = { ...d1, batch: async (stmts: { sql: string; args: unknown[] }[]) => (sent.push(stmts), d1.batch(stmts)) };
+    d1.down = true;
+    expect((await new Outbox(s.sql, s.transaction).flush(spy as unknown as D1Database, () => account)).ok).toBe(false);
+    expect(loadRollupFlush(s.sql)).toEqual({ seq: 1, ledgerTo: 2, usageTo: 0 });
+    charge('k2', 50); // lands while flush 1 is open: it waits for flush 2
+    d1.down = false;
+    const restarted = new Outbox(s.sql, s.transaction);
+    expect(await restarted.flush(spy as unknown as D1Database, () => account)).toEqual({ ok: true, ledger: 3, usage: 0, remaining: 0 });
+    expect(sent).toHaveLength(3);
+    // The retry is the failed flush, statement for statement (only the directory snapshot is newer).
+    const history = (b: { sql: string; args: unknown[] }[]) => b.filter((st) => st.sql !== D1_UPSERT_DIRECTORY);
+    expect(history(sent[1])).toEqual(history(sent[0]));
+    expect(history(sent[0]).length).toBeGreaterThan(3);
+    const flushOf = (b: { sql: string; args: unknown[] }[]) => b.find((st) => st.sql === D1_RECORD_FLUSH)?.args;
+    expect(flushOf(sent[0])).toEqual(['user_1', 1]);
+    expect(flushOf(sent[2])).toEqual(['user_1', 2]);
+    const totals = (b: { sql: string; args: unknown[] }[]) => b.find((st) => st.sql === D1_ROLLUP_UPSERTS.usageTotals)?.args;
+    // Flush 1: the purchase and k1; flush 2: k2 alone.
+    expect(JSON.parse(totals(sent[0])![2] as string)).toEqual([[1, 1, 1, 0, 0, 100, 100]]);
+    expect(JSON.parse(totals(sent[2])![2] as string)).toEqual([[1, 1, 1, 0, 0, 50, 50]]);
+    const ledgerTotals = (b: { sql: string; args: unknown[] }[]) => JSON.parse(b.find((st) => st.sql === D1_ROLLUP_UPSERTS.ledgerTotals)!.args[2] as string);
+    expect(ledgerTotals(sent[0])).toEqual([
+      ['purchase', 1, 1_000, 0],
+      ['usage', 1, -100, 0],
+    ]);
+    expect(ledgerTotals(sent[2])).toEqual([['usage', 1, -50, 0]]);
+    expect(loadRollupFlush(s.sql)).toEqual({ seq: 2, ledgerTo: 3, usageTo: 0 });
+    // Nothing new: no flush is numbered for a batch without history rows.
+    await restarted.flush(spy as unknown as D1Database, () => account);
+    expect(loadRollupFlush(s.sql).seq).toBe(2);
   });
 });
