@@ -4,7 +4,7 @@
  * snapshot disagree (here: a snapshot that lacks a table schema.ts declares).
  */
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
@@ -35,7 +35,11 @@ it('fails, showing the migration drizzle-kit would write, when the snapshot lack
   const dir = mkdtempSync(path.join(tmpdir(), 'db-check-test-'));
   temps.push(dir);
   cpSync(path.join(root, 'migrations'), dir, { recursive: true });
-  const file = path.join(dir, 'meta/0004_snapshot.json');
+  // The newest snapshot is what drizzle-kit diffs against; its next file takes the next number.
+  const snapshots = readdirSync(path.join(dir, 'meta')).filter((f) => /^\d{4}_snapshot\.json$/.test(f)).sort();
+  const newest = snapshots[snapshots.length - 1];
+  const next = String(Number(newest.slice(0, 4)) + 1).padStart(4, '0');
+  const file = path.join(dir, 'meta', newest);
   const snapshot = JSON.parse(readFileSync(file, 'utf8'));
   expect(snapshot.tables.outcome_counts).toBeDefined();
   delete snapshot.tables.outcome_counts;
@@ -43,6 +47,6 @@ it('fails, showing the migration drizzle-kit would write, when the snapshot lack
 
   const r = await run('--migrations', dir);
   expect(r.code).toBe(1);
-  expect(r.stderr).toMatch(/would write 0005_db_check\.sql/);
+  expect(r.stderr).toContain(`would write ${next}_db_check.sql`);
   expect(r.stderr).toContain('CREATE TABLE `outcome_counts`');
 }, 30_000);
