@@ -232,6 +232,20 @@ describe('auto-recharge', () => {
     await deliver(byType(events, 'payment_intent.succeeded').id);
     return s;
   }
+  /** A user with a saved card and auto-recharge on (below 5,000 available, buy 150,000), and its account. */
+  async function withRechargeArmed() {
+    const s = await withSavedCard();
+    await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });
+    return { s, stub: account(s.user.id) };
+  }
+
+  /** The auto-recharge PaymentIntents Stripe holds for this user's customer. */
+  async function rechargePaymentIntents(userId: string): Promise<unknown[]> {
+    const profile = (await account(userId).getPaymentProfile()) as { stripeCustomerId: string };
+    const pis = await stripeGet(`/v1/payment_intents?customer=${profile.stripeCustomerId}`);
+    return pis.data.filter((p: any) => p.metadata?.kind === 'auto_recharge');
+  }
+
   /**
    * The alarm also fires on its own, and runDurableObjectAlarm does not wait for a run already
    * going: poll until the recharge reaches a state the test means to look at (5 s at most).
@@ -273,8 +287,7 @@ describe('auto-recharge', () => {
     // The webhook for the same PaymentIntent arrives too: no double credit.
     for (const e of await eventsFor([recharges[0].ref!], ['payment_intent.succeeded'])) expect((await deliver(e.id)).status).toBe(200);
     expect((await stub.getLedger()).filter((e) => e.type === 'auto_recharge')).toHaveLength(1);
-    const pis = await stripeGet(`/v1/payment_intents?customer=${(await stub.getPaymentProfile() as any).stripeCustomerId}`);
-    expect(pis.data.filter((p: any) => p.metadata?.kind === 'auto_recharge')).toHaveLength(1);
+    expect(await rechargePaymentIntents(s.user.id)).toHaveLength(1);
   });
 
   it('an auto-recharge costing less than the minimum purchase is refused (400), whatever else holds', async () => {
@@ -289,9 +302,7 @@ describe('auto-recharge', () => {
   });
 
   it('a hold that takes the available balance below the threshold triggers the recharge (holds count)', async () => {
-    const s = await withSavedCard();
-    await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });
-    const stub = account(s.user.id);
+    const { s, stub } = await withRechargeArmed();
     // 160,000 − a hold of 104,000 × 1.5 = 156,000 → 4,000 available, under the 5,000 threshold; no charge yet.
     const hold = await stub.authorize({ idempotencyKey: 'big-hold', operation: 'chat', model: 'gpt-4o', estimatedTokens: 104_000 });
     expect(hold).toMatchObject({ ok: true, reservedTokens: 156_000 });
@@ -305,9 +316,7 @@ describe('auto-recharge', () => {
   });
 
   it('a card that fails when charged turns auto-recharge off and says why', async () => {
-    const s = await withSavedCard();
-    await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });
-    const stub = account(s.user.id);
+    const { s, stub } = await withRechargeArmed();
     await stub.setDefaultPaymentMethod('pm_card_chargeCustomerFail'); // the user switched to a card that attaches but fails when charged
     await burn(s.user.id, 'big', 104_000);
     await runDurableObjectAlarm(stub);
@@ -322,9 +331,7 @@ describe('auto-recharge', () => {
   });
 
   it('Stripe failing mid-recharge (the payment made, the answer lost) produces one payment and one credit', async () => {
-    const s = await withSavedCard();
-    await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });
-    const stub = account(s.user.id);
+    const { s, stub } = await withRechargeArmed();
     // Stripe creates the PaymentIntent, then the answer is lost (500, replayed for that key): the
     // alarm lists the customer's PaymentIntents, finds it by attempt id, and confirms it.
     await sim('/_sim/faults', { method: 'POST', path: '^/v1/payment_intents$', count: 1, mode: 'after_commit_500' });
@@ -341,15 +348,12 @@ describe('auto-recharge', () => {
     } finally {
       await sim('/_sim/faults', undefined, 'DELETE');
     }
-    const pis = await stripeGet(`/v1/payment_intents?customer=${(await stub.getPaymentProfile() as any).stripeCustomerId}`);
-    expect(pis.data.filter((p: any) => p.metadata?.kind === 'auto_recharge')).toHaveLength(1);
+    expect(await rechargePaymentIntents(s.user.id)).toHaveLength(1);
     expect((await stub.getLedger()).filter((e) => e.type === 'auto_recharge')).toHaveLength(1);
   });
 
   it('a Stripe timeout and an object restart mid-recharge still end in exactly one payment', async () => {
-    const s = await withSavedCard();
-    await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });
-    const stub = account(s.user.id);
+    const { s, stub } = await withRechargeArmed();
     await sim('/_sim/faults', { method: 'POST', path: '^/v1/payment_intents$', count: 1, mode: 'timeout', ms: 100 });
     try {
       await burn(s.user.id, 'big', 104_000);
@@ -363,13 +367,10 @@ describe('auto-recharge', () => {
     }
     const b = await balanceOf(s.user.id);
     expect([b.autoRecharge.state, b.balance]).toEqual(['armed', 154_000]);
-    const pis = await stripeGet(`/v1/payment_intents?customer=${((await account(s.user.id).getPaymentProfile()) as any).stripeCustomerId}`);
-    expect(pis.data.filter((p: any) => p.metadata?.kind === 'auto_recharge')).toHaveLength(1);
+    expect(await rechargePaymentIntents(s.user.id)).toHaveLength(1);
   });
   it('a recharge whose confirm answers 500 after the payment went through is resolved by retrieval: one payment, one credit', async () => {
-    const s = await withSavedCard();
-    await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });
-    const stub = account(s.user.id);
+    const { s, stub } = await withRechargeArmed();
     await sim('/_sim/faults', { method: 'POST', path: '^/v1/payment_intents/[^/]+/confirm$', count: 1, mode: 'after_commit_500' });
     try {
       await burn(s.user.id, 'big', 104_000);
@@ -390,9 +391,7 @@ describe('auto-recharge', () => {
   });
 
   it('key expiry after 24 h (simulator clock) never causes a second charge: the lost creation is found by listing, not resent', async () => {
-    const s = await withSavedCard();
-    await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });
-    const stub = account(s.user.id);
+    const { s, stub } = await withRechargeArmed();
     await sim('/_sim/faults', { method: 'POST', path: '^/v1/payment_intents$', count: 1, mode: 'after_commit_500' });
     try {
       await burn(s.user.id, 'big', 104_000);
@@ -407,15 +406,12 @@ describe('auto-recharge', () => {
     }
     const b = await until(s.user.id, (ar) => ar.state === 'armed' || ar.state === 'off');
     expect([b.autoRecharge.state, b.balance]).toEqual(['armed', 154_000]);
-    const pis = await stripeGet(`/v1/payment_intents?customer=${((await stub.getPaymentProfile()) as any).stripeCustomerId}`);
-    expect(pis.data.filter((p: any) => p.metadata?.kind === 'auto_recharge')).toHaveLength(1);
+    expect(await rechargePaymentIntents(s.user.id)).toHaveLength(1);
     expect((await stub.getLedger()).filter((e) => e.type === 'auto_recharge')).toHaveLength(1);
   });
 
   it('a US bank account recharge sitting in processing waits for the webhook (not off), then credits once', async () => {
-    const s = await withSavedCard();
-    await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });
-    const stub = account(s.user.id);
+    const { s, stub } = await withRechargeArmed();
     await stub.setDefaultPaymentMethod('pm_usBankAccount_processing');
     await burn(s.user.id, 'big', 104_000);
     await runDurableObjectAlarm(stub);
