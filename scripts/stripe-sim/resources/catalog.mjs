@@ -1,6 +1,9 @@
 // The product catalog: Products and Prices (one module because each can create the other: a product's
 // `default_price_data`, a price's `product_data`). Ad-hoc ones made from Checkout `price_data` are hidden
 // from lists and emit no events, as in Stripe.
+// Shapes follow docs.stripe.com/api/products/object and docs.stripe.com/api/prices/object (held to Stripe's
+// published fixtures by test/scripts/stripe-sim/contract.test.ts); ad-hoc prices: docs.stripe.com/api/checkout/sessions/create
+// (line_items.price_data creates a Price that is not listed).
 import { invalid, mergeMetadata, missingParam, newId, toBool, toInt } from '../lib.mjs';
 
 /**

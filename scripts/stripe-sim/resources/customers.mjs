@@ -1,4 +1,6 @@
 // Customers: create/update/delete, search, and the customer's saved PaymentMethods.
+// Shapes follow docs.stripe.com/api/customers/object; search is docs.stripe.com/api/customers/search (held to
+// Stripe's published fixtures by test/scripts/stripe-sim/contract.test.ts).
 import { clone, invalid, mergeMetadata, newId, rand } from '../lib.mjs';
 import { attachPaymentMethod } from './payment-methods.mjs';
 

@@ -1,4 +1,6 @@
 // Events: recorded by Store.emit as objects change; this module answers the /v1/events queries.
+// Shapes and listing follow docs.stripe.com/api/events/object and docs.stripe.com/api/events/list (events are
+// rendered at the account's API version: docs.stripe.com/webhooks#api-versions); contract.test.ts checks the keys.
 
 /**
  * @typedef {Record<string, any>} Obj
