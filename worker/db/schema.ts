@@ -130,6 +130,15 @@ export const usageRecords = sqliteTable(
     reservationId: text('reservation_id'),
     transactionId: text('transaction_id'),
     createdAt: integer('created_at').notNull(),
+    // Issue 10/12 (migration 0006 appends them, so they come last): the token classes beyond input/output, the price-book version that priced the
+    // call (0 = the seed's multiplier, no book), what the provider charged us for it (µUSD), and
+    // the API key the call came in with (null for calls without one).
+    cachedInputTokens: integer('cached_input_tokens').notNull().default(0),
+    cacheWriteTokens: integer('cache_write_tokens').notNull().default(0),
+    reasoningTokens: integer('reasoning_tokens').notNull().default(0),
+    priceVersion: integer('price_version').notNull().default(0),
+    providerCostMicros: integer('provider_cost_micros').notNull().default(0),
+    apiKeyId: text('api_key_id'),
   },
   (t) => [index('usage_records_user_created').on(t.userId, t.createdAt)],
 );
@@ -151,6 +160,13 @@ function usageCounters() {
     insufficientBalanceFailures: integer('insufficient_balance_failures').notNull().default(0),
     actualTokens: integer('actual_tokens').notNull().default(0),
     billableTokens: integer('billable_tokens').notNull().default(0),
+    // Issue 10: margin in money. Revenue is the billable tokens at the tokens-per-USD rate in force
+    // when the usage was flushed; provider cost is the price book's cost of the call; both µUSD.
+    cachedInputTokens: integer('cached_input_tokens').notNull().default(0),
+    cacheWriteTokens: integer('cache_write_tokens').notNull().default(0),
+    reasoningTokens: integer('reasoning_tokens').notNull().default(0),
+    revenueMicros: integer('revenue_micros').notNull().default(0),
+    providerCostMicros: integer('provider_cost_micros').notNull().default(0),
   };
 }
 
@@ -196,6 +212,28 @@ export const usageTotals = sqliteTable('usage_totals', { id: integer('id').prima
 ]);
 
 export const ledgerTotals = sqliteTable('ledger_totals', { type: text('type').primaryKey(), ...ledgerCounters() });
+
+/**
+ * The price book (issue 10), versioned: every change is a new row, never an update. A version
+ * applies from `effective_at` until the next version's `effective_at`; no row means the seed's
+ * pricing (the settings' multiplier and image costs). `entries` is the JSON of
+ * `PriceBookEntry[]` (worker/lib/price-book.ts), validated by its zod schema before it is written.
+ */
+export const priceBookVersions = sqliteTable(
+  'price_book_versions',
+  {
+    version: integer('version').primaryKey(),
+    effectiveAt: integer('effective_at').notNull(),
+    entries: text('entries').notNull(),
+    createdAt: integer('created_at').notNull(),
+    /** Admin user id, or `import:<file name>` for `npm run prices:import`. */
+    createdBy: text('created_by').notNull(),
+    reason: text('reason'),
+    /** Set when a superadmin overrode the minimum-margin guardrail (audited). */
+    overrideReason: text('override_reason'),
+  },
+  (t) => [index('price_book_versions_effective').on(t.effectiveAt)],
+);
 
 export const accountTotals = sqliteTable('account_totals', {
   status: text('status').primaryKey(),
