@@ -3,6 +3,7 @@ import type { BillingSettings } from '../contracts/settings';
 import type { TransactionType } from '../db/schema';
 import { readSettings } from '../db/settings';
 import { balanceView, notFound, saveAccount } from './account-store';
+import { ALERT_RETENTION_MS, AlertTracker, pruneAlerts } from './alerts';
 import { gatherDueState } from './alarm-state';
 import { RechargeRunner, settleRecharge } from './auto-recharge';
 import { appendCredit, creditRefusal } from './credits';
@@ -26,7 +27,7 @@ import { chargeOperation } from './usage';
 /**
  * One token account, and the only writer of its balance. A thin facade: each RPC method checks
  * the state, calls a module (ledger-store, holds, usage, credits, refunds, disputes,
- * payment-profile, auto-recharge, outbox, alarm-state), commits, and schedules. Every change runs synchronously, with no `await` between its
+ * payment-profile, auto-recharge, outbox, alerts, alarm-state), commits, and schedules. Every change runs synchronously, with no `await` between its
  * check and its commit, so no other request can interleave: in one `transactionSync`, or, on the
  * charge fast path, in a single ledger statement (atomic on its own; see ledger-store).
  */
@@ -37,6 +38,7 @@ export class TokenAccount extends DurableObject<Env> {
   #settings!: SettingsCache;
   #alarm!: AlarmClock;
   #outbox!: Outbox;
+  #alerts!: AlertTracker;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -44,6 +46,7 @@ export class TokenAccount extends DurableObject<Env> {
       migrate(this.sql, this.transaction);
       this.#account = loadAccount(this.sql);
       this.#outbox = new Outbox(this.sql, this.transaction);
+      this.#alerts = new AlertTracker(this.sql, this.transaction);
       this.#settings = new SettingsCache(() => readSettings(this.env.DB), { get: () => getMeta(this.sql, 'settings'), set: (v) => setMeta(this.sql, 'settings', v) });
       this.#alarm = new AlarmClock(ctx.storage, await ctx.storage.getAlarm());
       await this.#settings.refresh(2_000);
@@ -306,11 +309,16 @@ export class TokenAccount extends DurableObject<Env> {
     const account = this.#account;
     if (account) this.#account = this.transaction(() => expireHolds(this.sql, account, now)) ?? account;
     await this.#recharge.run(now);
+    // Holds expired and recharges ended above without a facade commit: their crossings too.
+    this.#alerts.observe(this.#account, this.#settings.current, Date.now());
     await this.#outbox.flush(this.env.DB, () => this.#account);
+    const alertsRetryAt = await this.#alerts.send(this.env.ALERTS_QUEUE, this.#account, Date.now());
     pruneAnswers(this.sql, now - IDEMPOTENCY_RETENTION_MS);
     pruneClosedHolds(this.sql, now - IDEMPOTENCY_RETENTION_MS);
+    pruneAlerts(this.sql, now - ALERT_RETENTION_MS);
     this.#alarm.ranOk();
     this.#scheduleNext(true);
+    if (alertsRetryAt !== null) this.#alarm.request(alertsRetryAt);
   }
 
   // ---------------------------------------------------------------- internals
@@ -345,11 +353,14 @@ export class TokenAccount extends DurableObject<Env> {
   /**
    * After a commit: only schedule. The outbox flush after a short delay, and — when the
    * available balance fell below the auto-recharge threshold — a recharge right away.
-   * Nothing on the charge path waits for D1 or Stripe.
+   * Nothing on the charge path waits for D1 or Stripe. A balance-level or status crossing
+   * writes its alert here, in the same synchronous step as the commit (no `await` between, so
+   * both writes commit together); a charge that crosses nothing writes nothing more.
    */
   #afterCommit(): void {
     const now = Date.now();
     this.#alarm.request(now + OUTBOX_FLUSH_DELAY_MS);
+    this.#alerts.observe(this.#account, this.#settings.current, now);
     const a = this.#account;
     if (a && needsRecharge(a)) {
       this.#account = this.transaction(() => saveAccount(this.sql, a, { ar_state: 'scheduled' }, now));
