@@ -352,6 +352,10 @@ describe('housekeeping', () => {
       // Step 4's recharge columns (create-then-confirm) did not exist at version 1 either.
       state.storage.sql.exec(`ALTER TABLE recharge_attempts DROP COLUMN params`);
       state.storage.sql.exec(`ALTER TABLE recharge_attempts DROP COLUMN confirms`);
+      // Nor did the later steps' tables and columns (spend limits, alerts).
+      state.storage.sql.exec(`DROP TABLE spend_limits`);
+      for (const table of ['ledger', 'usage', 'reservations']) state.storage.sql.exec(`ALTER TABLE ${table} DROP COLUMN api_key_id`);
+      state.storage.sql.exec(`DROP TABLE alerts`);
       state.storage.sql.exec(`UPDATE meta SET value = '1' WHERE key = 'schema_version'`);
     });
     expect(await indexes(userId)).toEqual({ names: [], version: '1' });
