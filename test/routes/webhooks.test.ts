@@ -132,6 +132,26 @@ describe('alerts fire once per crossing and reach the operator, signed', () => {
     for (const d of log) expect(d).toMatchObject({ attempts: 2, lastResponseCode: 200, lastError: null, endpointId: hook.id });
   });
 
+  it('spend_limit.reached fires once per limit and window, however many charges it refuses', async () => {
+    const hook = await endpoint(['spend_limit.reached']);
+    const userId = await newAccount();
+    expect(await account(userId).setSpendLimits({ daily: 1_500 }, 'admin')).toMatchObject({ ok: true });
+    await charge(userId, 600); // 900 of the 1,500
+    for (let i = 0; i < 3; i++) {
+      const r = await account(userId).charge({ idempotencyKey: uid('k'), operation: 'chat', model: 'gpt-4o', tokens: 600 });
+      expect(r).toMatchObject({ ok: false, code: 'spend_limit_reached' });
+    }
+    const holds = await account(userId).authorize({ idempotencyKey: uid('h'), operation: 'chat', model: 'gpt-4o', estimatedTokens: 600 });
+    expect(holds).toMatchObject({ ok: false, code: 'spend_limit_reached' });
+    const [got] = await eventually(async () => {
+      const r = await received(hook.name, userId);
+      expect(r.map((x) => [x.type, x.status, x.verified])).toEqual([['spend_limit.reached', 200, true]]);
+      return r;
+    });
+    expect(got.body.data).toMatchObject({ scope: 'account', window: 'daily', limit: 1_500, spent: 900 });
+    expect(got.body.data.resetsAt).toEqual(expect.any(Number));
+  });
+
   it('an endpoint gets only the types it subscribed to, and a disabled one gets none', async () => {
     const lowOnly = await endpoint(['balance.low']);
     const disabled = await endpoint(['balance.low']);

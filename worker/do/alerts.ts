@@ -1,3 +1,4 @@
+import type { FailureDetails } from '../contracts/errors';
 import type { BillingSettings } from '../contracts/settings';
 import type { AlertEvent, AlertQueueMessage, AlertType } from '../contracts/webhooks';
 import { newId } from '../lib/crypto';
@@ -157,6 +158,26 @@ export class AlertTracker {
     });
     this.#seen = next;
     return alerts.length;
+  }
+
+  /** The spend-limit windows already alerted (see {@link limitReached}), so repeated refusals write nothing. */
+  #limitsSeen = new Set<string>();
+
+  /**
+   * A charge or hold refused by a spend limit fires `spend_limit.reached` once per limit and
+   * window: the key names the scope, the window and when it resets, so the next window's first
+   * refusal fires again. Repeats are caught in memory (no write per refusal) and, after a
+   * restart, by the key (a lifetime cap, which never resets, fires again only once its row is
+   * pruned). Returns whether an alert was written.
+   */
+  limitReached(result: { ok: boolean; code?: string; details?: FailureDetails }, now: number): boolean {
+    if (result.ok || result.code !== 'spend_limit_reached' || !result.details) return false;
+    const d = result.details;
+    const key = `spend_limit.reached:${d.scope}:${d.apiKeyId ?? ''}:${d.window}:${d.resetsAt ?? 'never'}`;
+    if (this.#limitsSeen.has(key)) return false;
+    if (this.#limitsSeen.size >= 1_000) this.#limitsSeen.clear();
+    this.#limitsSeen.add(key);
+    return emitAlert(this.sql, { type: 'spend_limit.reached', data: { ...d }, dedupeKey: key }, now);
   }
 
   /** Failed sends in a row: the next try backs off. */

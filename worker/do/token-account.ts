@@ -3,7 +3,7 @@ import type { BillingSettings } from '../contracts/settings';
 import type { TransactionType } from '../db/schema';
 import { readSettings } from '../db/settings';
 import { balanceView, notFound, saveAccount } from './account-store';
-import { ALERT_RETENTION_MS, AlertTracker, pruneAlerts } from './alerts';
+import { ALERT_RETENTION_MS, AlertTracker, pendingAlerts, pruneAlerts } from './alerts';
 import { gatherDueState } from './alarm-state';
 import { RechargeRunner, settleRecharge } from './auto-recharge';
 import { appendCredit, creditRefusal } from './credits';
@@ -85,6 +85,7 @@ export class TokenAccount extends DurableObject<Env> {
     if (!this.#account) return notFound();
     const out = chargeOperation(this.sql, this.transaction, this.#account, settings, req, Date.now(), this.#limits);
     if (out.next) this.#committed(out.next);
+    if (!out.result.ok) this.#limitAlert(out.result);
     return out.result;
   }
 
@@ -99,6 +100,7 @@ export class TokenAccount extends DurableObject<Env> {
     const out = authorizeHold(this.sql, this.transaction, this.#account, settings, req, Date.now(), this.#limits);
     if (out.next) this.#committed(out.next);
     if (out.next && out.result.ok) this.#alarm.request(out.result.expiresAt); // a new hold: its expiry is due work
+    if (!out.result.ok) this.#limitAlert(out.result);
     return out.result;
   }
 
@@ -365,8 +367,9 @@ export class TokenAccount extends DurableObject<Env> {
     await this.#recharge.run(now);
     // Holds expired and recharges ended above without a facade commit: their crossings too.
     this.#alerts.observe(this.#account, this.#settings.current, Date.now());
+    // Most runs have no alert to send: they skip the queue call (and its await) entirely.
+    const alertsRetryAt = pendingAlerts(this.sql) > 0 ? await this.#alerts.send(this.env.ALERTS_QUEUE, this.#account, Date.now()) : null;
     await this.#outbox.flush(this.env.DB, () => this.#account);
-    const alertsRetryAt = await this.#alerts.send(this.env.ALERTS_QUEUE, this.#account, Date.now());
     pruneAnswers(this.sql, now - IDEMPOTENCY_RETENTION_MS);
     pruneClosedHolds(this.sql, now - IDEMPOTENCY_RETENTION_MS);
     pruneAlerts(this.sql, now - ALERT_RETENTION_MS);
@@ -420,6 +423,12 @@ export class TokenAccount extends DurableObject<Env> {
       this.#account = this.transaction(() => saveAccount(this.sql, a, { ar_state: 'scheduled' }, now));
       this.#alarm.request(now);
     }
+  }
+
+  /** A refusal by a spend limit: `spend_limit.reached`, once per window (alerts.ts); the alarm sends it. */
+  #limitAlert(refusal: Failure): void {
+    const now = Date.now();
+    if (this.#alerts.limitReached(refusal, now)) this.#alarm.request(now + OUTBOX_FLUSH_DELAY_MS);
   }
 
   /** Arms the alarm for the earliest due work. `exact` (end of an alarm run) also moves a later or stale alarm, or clears it. */

@@ -108,6 +108,29 @@ describe('AlertTracker: once per crossing', () => {
   });
 });
 
+describe('AlertTracker.limitReached', () => {
+  const refusal = (window: string, resetsAt: number | null, apiKeyId?: string) => ({
+    ok: false as const,
+    code: 'spend_limit_reached' as const,
+    details: { scope: apiKeyId ? 'key' : 'account', ...(apiKeyId ? { apiKeyId } : {}), window, limit: 1_000, spent: 990, resetsAt },
+  });
+
+  it('fires once per limit and window, again in the next window, and never for other refusals', () => {
+    const t = new AlertTracker(s.sql, s.transaction);
+    expect(t.limitReached(refusal('daily', T0 + 1), T0)).toBe(true);
+    expect(t.limitReached(refusal('daily', T0 + 1), T0)).toBe(false);
+    expect(t.limitReached(refusal('monthly', T0 + 2), T0)).toBe(true);
+    expect(t.limitReached(refusal('daily', T0 + 1, 'key_1'), T0)).toBe(true);
+    expect(t.limitReached(refusal('daily', T0 + 86_400_001), T0)).toBe(true); // the next day's window
+    expect(t.limitReached({ ok: false, code: 'insufficient_balance' }, T0)).toBe(false);
+    expect(t.limitReached({ ok: true }, T0)).toBe(false);
+    // A restarted object (empty memory) is held back by the stored key.
+    expect(new AlertTracker(s.sql, s.transaction).limitReached(refusal('daily', T0 + 1), T0)).toBe(false);
+    expect(types()).toEqual(['spend_limit.reached', 'spend_limit.reached', 'spend_limit.reached', 'spend_limit.reached']);
+    expect(JSON.parse(s.rows<{ data: string }>(`SELECT data FROM alerts ORDER BY n LIMIT 1`)[0].data)).toEqual({ scope: 'account', window: 'daily', limit: 1_000, spent: 990, resetsAt: T0 + 1 });
+  });
+});
+
 describe('drainAlerts and send', () => {
   it('hands unsent alerts to the queue in batches of at most 100, oldest first, once', async () => {
     for (let i = 0; i < ALERT_BATCH + 5; i++) emitAlert(s.sql, { type: 'recharge.failed', data: { i } }, T0 + i);
