@@ -9,6 +9,7 @@ import type { Outbox } from './outbox';
 import { needsRecharge, type PaymentIntents, type RechargeHost } from './recharge-policy';
 import type { AccountRow } from './rows';
 import { nextDueAt, OUTBOX_FLUSH_DELAY_MS, type AlarmClock } from './schedule';
+import type { SpendLimits } from './spend-limits';
 import type { Sql, Transaction } from './storage';
 import type { CreditRequest, CreditResult, Failure, FlushOutcome, LedgerEntry, OutboxPending, Result } from './types';
 
@@ -22,6 +23,8 @@ export interface LiveAccountDeps {
   db: D1Database;
   /** Stripe's PaymentIntents, for the recharge state machine (payment-intents.ts in production). */
   payments: PaymentIntents;
+  /** The spend limits' in-memory windows: holds the alarm expires stop counting. */
+  limits?: Pick<SpendLimits, 'freed'>;
   now?: () => number;
 }
 
@@ -146,7 +149,11 @@ export class LiveAccount {
     // of an object that is being torn down.
     alarm.armFallback(now);
     const account = this.account;
-    if (account) this.account = transaction(() => expireHolds(sql, account, now)) ?? account;
+    if (account) {
+      const freed: [string | null, number][] = [];
+      this.account = transaction(() => expireHolds(sql, account, now, (key, amount) => freed.push([key, amount]))) ?? account;
+      for (const [key, amount] of freed) this.#d.limits?.freed(key, amount); // committed: the limits stop counting them
+    }
     await this.#recharge.run(now);
     await outbox.flush(db, () => this.account);
     pruneAnswers(sql, now - IDEMPOTENCY_RETENTION_MS);
