@@ -8,6 +8,7 @@ import { Outbox } from '../../../worker/do/outbox';
 import type { PaymentIntents } from '../../../worker/do/recharge-policy';
 import type { AccountRow } from '../../../worker/do/rows';
 import { AlarmClock, OUTBOX_FLUSH_DELAY_MS } from '../../../worker/do/schedule';
+import { saveAccountLimits, SpendLimits } from '../../../worker/do/spend-limits';
 import { storedAccount, T0 } from '../support/accounts';
 import { fakeD1 } from '../support/fake-d1';
 import { openAccountStorage, type TestStorage } from '../support/sql-storage';
@@ -24,9 +25,9 @@ let d1: ReturnType<typeof fakeD1>;
 let live: LiveAccount;
 
 /** A LiveAccount over fresh storage; the alarm writes land in `alarms` (null: cleared). */
-function open(account: AccountRow | null): LiveAccount {
+function open(account: AccountRow | null, limits?: SpendLimits): LiveAccount {
   const storage = { setAlarm: async (at: number | Date) => void alarms.push(Number(at)), deleteAlarm: async () => void alarms.push(null) };
-  const deps = { sql: s.sql, transaction: s.transaction, alarm: new AlarmClock(storage, null), outbox: new Outbox(s.sql, s.transaction), db: d1 as unknown as D1Database, payments: noStripe, now: () => clock };
+  const deps = { sql: s.sql, transaction: s.transaction, alarm: new AlarmClock(storage, null), outbox: new Outbox(s.sql, s.transaction), db: d1 as unknown as D1Database, payments: noStripe, limits, now: () => clock };
   return new LiveAccount(deps, account);
 }
 const funded = (patch: Partial<AccountRow> = {}) => {
@@ -132,6 +133,21 @@ describe('live account', () => {
     clock += IDEMPOTENCY_RETENTION_MS + 1;
     await live.runAlarm();
     expect(s.rows('SELECT state FROM reservations')).toEqual([]);
+  });
+
+  it('holds the alarm expires stop counting against the spend limits', async () => {
+    const a = funded();
+    s.transaction(() => saveAccountLimits(s.sql, { daily: 1_000, monthly: null, lifetime: null, dailyCeiling: null, monthlyCeiling: null, revokedAt: null }, undefined, T0));
+    const limits = new SpendLimits();
+    limits.load(s.sql, T0);
+    live = open(a, limits);
+    const held = authorizeHold(s.sql, s.transaction, a, DEFAULT_SETTINGS, { idempotencyKey: 'h', operation: 'chat', model: 'gpt-4o', estimatedTokens: 100, ttlMs: 1_000 }, T0, limits);
+    live.committed(held.next!);
+    expect(limits.usage('account', T0)).toMatchObject({ held: 150 });
+    clock = T0 + 1_000;
+    await live.runAlarm();
+    expect(live.account!.reserved).toBe(0);
+    expect(limits.usage('account', clock)).toMatchObject({ held: 0 });
   });
 
   it('a failed alarm run leaves its fallback armed', async () => {
