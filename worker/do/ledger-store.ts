@@ -46,6 +46,11 @@ export interface LedgerDraft {
     actualTokens: number;
     requestId: string | null;
     reservationId: string | null;
+    cachedInputTokens?: number;
+    cacheWriteTokens?: number;
+    reasoningTokens?: number;
+    priceVersion?: number;
+    providerCostMicros?: number;
   };
   /** The answer stored with the key, built from the entry (replays return it). */
   respond?: (row: { id: string; balanceAfter: number }) => unknown;
@@ -111,6 +116,11 @@ export function appendLedger(sql: Sql, account: AccountRow, draft: LedgerDraft, 
     actual_tokens: u?.actualTokens ?? null,
     request_id: u?.requestId ?? null,
     reservation_id: u?.reservationId ?? null,
+    cached_input_tokens: u ? (u.cachedInputTokens ?? 0) : null,
+    cache_write_tokens: u ? (u.cacheWriteTokens ?? 0) : null,
+    reasoning_tokens: u ? (u.reasoningTokens ?? 0) : null,
+    price_version: u ? (u.priceVersion ?? 0) : null,
+    provider_cost_micros: u ? (u.providerCostMicros ?? 0) : null,
   };
   if (sql.exec(INSERT_LEDGER, ...valuesOf(LEDGER_COLUMNS, row)).rowsWritten === 0) return null;
   const next = rollForward(account, row);

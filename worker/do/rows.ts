@@ -119,6 +119,12 @@ export type LedgerRow = {
   actual_tokens: number | null;
   request_id: string | null;
   reservation_id: string | null;
+  /** Issue 10 (schema step 5): the classes beyond input/output, the price-book version that priced the call, and its provider cost (µUSD). */
+  cached_input_tokens: number | null;
+  cache_write_tokens: number | null;
+  reasoning_tokens: number | null;
+  price_version: number | null;
+  provider_cost_micros: number | null;
 };
 
 export const LEDGER_COLUMNS = columns<LedgerRow>({
@@ -144,6 +150,11 @@ export const LEDGER_COLUMNS = columns<LedgerRow>({
   actual_tokens: true,
   request_id: true,
   reservation_id: true,
+  cached_input_tokens: true,
+  cache_write_tokens: true,
+  reasoning_tokens: true,
+  price_version: true,
+  provider_cost_micros: true,
 });
 
 /**
@@ -185,6 +196,7 @@ export function ledgerMetadata(r: LedgerOutboxRow): string | null {
   if (!r.usage_id) return r.metadata;
   const meta: Record<string, unknown> = { usageId: r.usage_id, operation: r.operation, model: r.model };
   if (r.reservation_id) meta.reservationId = r.reservation_id;
+  if (r.price_version) meta.priceVersion = r.price_version; // 0/absent: the seed's pricing
   return JSON.stringify(meta);
 }
 
@@ -209,6 +221,11 @@ export type UsageRow = {
   reservation_id: string | null;
   transaction_id: string | null;
   created_at: number;
+  cached_input_tokens: number;
+  cache_write_tokens: number;
+  reasoning_tokens: number;
+  price_version: number;
+  provider_cost_micros: number;
 };
 
 export const USAGE_COLUMNS = columns<UsageRow>({
@@ -226,6 +243,11 @@ export const USAGE_COLUMNS = columns<UsageRow>({
   reservation_id: true,
   transaction_id: true,
   created_at: true,
+  cached_input_tokens: true,
+  cache_write_tokens: true,
+  reasoning_tokens: true,
+  price_version: true,
+  provider_cost_micros: true,
 });
 export const INSERT_USAGE = `INSERT INTO usage (${USAGE_COLUMNS.join(', ')}) VALUES (${placeholders(USAGE_COLUMNS.length)})`;
 
@@ -247,6 +269,11 @@ export function usageOfLedgerRow(r: LedgerOutboxRow): UsageRow | null {
     reservation_id: r.reservation_id,
     transaction_id: r.id,
     created_at: r.created_at,
+    cached_input_tokens: r.cached_input_tokens ?? 0,
+    cache_write_tokens: r.cache_write_tokens ?? 0,
+    reasoning_tokens: r.reasoning_tokens ?? 0,
+    price_version: r.price_version ?? 0,
+    provider_cost_micros: r.provider_cost_micros ?? 0,
   };
 }
 
