@@ -1,4 +1,3 @@
-import * as z from 'zod';
 import type { BillingSettings } from '../contracts/settings';
 import { priceBookEntrySchema, priceBookProblems, type PriceBookEntry } from '../lib/price-book';
 import { SELECT_SETTINGS, settingsFromRow, type SettingsRow } from './settings';
@@ -44,19 +43,23 @@ interface VersionRow {
   entries: string;
 }
 
-const entriesSchema = z.array(priceBookEntrySchema);
-
 /**
  * A stored row as a version. Throws when its entries are not a valid book: the writer validates
  * before it inserts, so this only fires on a row written by hand, and the DO's cache then keeps
  * the book it had rather than price with a broken one.
  */
 export function versionFromRow(row: VersionRow): PriceBookVersion {
-  const parsed = entriesSchema.safeParse(JSON.parse(row.entries));
-  if (!parsed.success) throw new Error(`price book version ${row.version} is invalid: ${z.prettifyError(parsed.error)}`);
-  const problems = priceBookProblems(parsed.data);
-  if (problems.length) throw new Error(`price book version ${row.version} is invalid: ${problems.join('; ')}`);
-  return { version: row.version, effectiveAt: row.effective_at, entries: parsed.data };
+  const invalid = (why: string) => new Error(`price book version ${row.version} is invalid: ${why}`);
+  const json: unknown = JSON.parse(row.entries);
+  if (!Array.isArray(json)) throw invalid('entries is not an array');
+  const entries = json.map((e, i) => {
+    const parsed = priceBookEntrySchema.safeParse(e);
+    if (!parsed.success) throw invalid(`entry ${i}: ${parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`);
+    return parsed.data;
+  });
+  const problems = priceBookProblems(entries);
+  if (problems.length) throw invalid(problems.join('; '));
+  return { version: row.version, effectiveAt: row.effective_at, entries };
 }
 
 /** Splits the rows of `SELECT_PRICE_SCHEDULE` into the version in force at `now` and the next one. */
