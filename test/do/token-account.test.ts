@@ -352,7 +352,10 @@ describe('housekeeping', () => {
       // Step 4's recharge columns (create-then-confirm) did not exist at version 1 either.
       state.storage.sql.exec(`ALTER TABLE recharge_attempts DROP COLUMN params`);
       state.storage.sql.exec(`ALTER TABLE recharge_attempts DROP COLUMN confirms`);
-      // Nor step 5's price-book columns (issue 10).
+      // Nor step 5's spend limits.
+      state.storage.sql.exec(`DROP TABLE spend_limits`);
+      for (const table of ['ledger', 'usage', 'reservations']) state.storage.sql.exec(`ALTER TABLE ${table} DROP COLUMN api_key_id`);
+      // Nor step 6's price-book columns (issue 10).
       for (const table of ['ledger', 'usage']) {
         for (const c of ['cached_input_tokens', 'cache_write_tokens', 'reasoning_tokens', 'price_version', 'provider_cost_micros']) state.storage.sql.exec(`ALTER TABLE ${table} DROP COLUMN ${c}`);
       }

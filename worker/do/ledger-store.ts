@@ -46,6 +46,8 @@ export interface LedgerDraft {
     actualTokens: number;
     requestId: string | null;
     reservationId: string | null;
+    /** The API key the operation came in with (spend-limits.ts rebuilds its windows from it). */
+    apiKeyId?: string | null;
     cachedInputTokens?: number;
     cacheWriteTokens?: number;
     reasoningTokens?: number;
@@ -116,6 +118,7 @@ export function appendLedger(sql: Sql, account: AccountRow, draft: LedgerDraft, 
     actual_tokens: u?.actualTokens ?? null,
     request_id: u?.requestId ?? null,
     reservation_id: u?.reservationId ?? null,
+    api_key_id: u?.apiKeyId ?? null,
     cached_input_tokens: u ? (u.cachedInputTokens ?? 0) : null,
     cache_write_tokens: u ? (u.cacheWriteTokens ?? 0) : null,
     reasoning_tokens: u ? (u.reasoningTokens ?? 0) : null,

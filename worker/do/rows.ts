@@ -119,7 +119,9 @@ export type LedgerRow = {
   actual_tokens: number | null;
   request_id: string | null;
   reservation_id: string | null;
-  /** Issue 10 (schema step 5): the classes beyond input/output, the price-book version that priced the call, and its provider cost (µUSD). */
+  /** The API key of a billed operation (null: none), schema step 5. */
+  api_key_id: string | null;
+  /** Issue 10 (schema step 6): the classes beyond input/output, the price-book version that priced the call, and its provider cost (µUSD). */
   cached_input_tokens: number | null;
   cache_write_tokens: number | null;
   reasoning_tokens: number | null;
@@ -150,6 +152,7 @@ export const LEDGER_COLUMNS = columns<LedgerRow>({
   actual_tokens: true,
   request_id: true,
   reservation_id: true,
+  api_key_id: true,
   cached_input_tokens: true,
   cache_write_tokens: true,
   reasoning_tokens: true,
@@ -221,6 +224,8 @@ export type UsageRow = {
   reservation_id: string | null;
   transaction_id: string | null;
   created_at: number;
+  /** The API key the operation came in with (null: none), schema step 5. */
+  api_key_id: string | null;
   cached_input_tokens: number;
   cache_write_tokens: number;
   reasoning_tokens: number;
@@ -243,6 +248,7 @@ export const USAGE_COLUMNS = columns<UsageRow>({
   reservation_id: true,
   transaction_id: true,
   created_at: true,
+  api_key_id: true,
   cached_input_tokens: true,
   cache_write_tokens: true,
   reasoning_tokens: true,
@@ -269,6 +275,7 @@ export function usageOfLedgerRow(r: LedgerOutboxRow): UsageRow | null {
     reservation_id: r.reservation_id,
     transaction_id: r.id,
     created_at: r.created_at,
+    api_key_id: r.api_key_id,
     cached_input_tokens: r.cached_input_tokens ?? 0,
     cache_write_tokens: r.cache_write_tokens ?? 0,
     reasoning_tokens: r.reasoning_tokens ?? 0,
@@ -291,6 +298,8 @@ export type ReservationRow = {
   expires_at: number;
   created_at: number;
   closed_at: number | null;
+  /** The API key the hold came in with (null: none); its settle is billed to the same key. */
+  api_key_id: string | null;
 };
 
 export const RESERVATION_COLUMNS = columns<ReservationRow>({
@@ -303,6 +312,7 @@ export const RESERVATION_COLUMNS = columns<ReservationRow>({
   expires_at: true,
   created_at: true,
   closed_at: true,
+  api_key_id: true,
 });
 export const INSERT_RESERVATION = `INSERT INTO reservations (${RESERVATION_COLUMNS.join(', ')}) VALUES (${placeholders(RESERVATION_COLUMNS.length)})`;
 export const SELECT_RESERVATION = `SELECT ${RESERVATION_COLUMNS.join(', ')} FROM reservations WHERE id = ?`;
