@@ -78,6 +78,28 @@ describe('refunds', () => {
   });
 });
 
+describe('a refund that fails after a later refund was applied', () => {
+  beforeEach(() => record({ type: 'purchase', amount: 1_000, ref: 'pi_1', amountCents: 1_000 }));
+
+  it('gives back only what the remaining refunds no longer account for: Stripe refunded all of it, all tokens stay taken', () => {
+    take(refundEntry(s.sql, { paymentIntentId: 'pi_1', refundId: 're_a', refundedCents: 300 }));
+    // re_a fails at Stripe, its $3 can be refunded again: re_b refunds the whole $10, and its event comes first.
+    expect(take(refundEntry(s.sql, { paymentIntentId: 'pi_1', refundId: 're_b', refundedCents: 1_000 })).amount).toBe(-700);
+    expect(take(refundReversalEntry(s.sql, 're_a')!)).toMatchObject({ amount: 0, amountCents: -300 });
+    expect(account.balance).toBe(0);
+    // re_b fails too: Stripe refunded nothing, every token comes back.
+    expect(take(refundReversalEntry(s.sql, 're_b')!)).toMatchObject({ amount: 1_000, amountCents: -1_000 });
+    expect(account.balance).toBe(1_000);
+  });
+
+  it('with a dispute holding the rest, gives back the refund\'s tokens only', () => {
+    take(refundEntry(s.sql, { paymentIntentId: 'pi_1', refundId: 're_a', refundedCents: 300 }));
+    take(disputeHoldEntry(s.sql, { disputeId: 'dp_1', paymentIntentId: 'pi_1', disputedCents: 700 }));
+    expect(take(refundReversalEntry(s.sql, 're_a')!)).toMatchObject({ amount: 300 });
+    expect(account.balance).toBe(300);
+  });
+});
+
 describe('disputes', () => {
   it('the hold and its release say what they are and link dispute and payment', () => {
     record({ type: 'purchase', amount: 1_000, ref: 'pi_1', amountCents: 1_000 });
