@@ -5,23 +5,8 @@ import type { AccountRow } from '../../../worker/do/rows';
 import { getMeta } from '../../../worker/do/storage';
 import { recordRefusal } from '../../../worker/do/usage';
 import { storedAccount, T0 } from '../support/accounts';
+import { fakeD1 } from '../support/fake-d1';
 import { openAccountStorage, type TestStorage } from '../support/sql-storage';
-
-/** A fake D1: `prepare().bind()` records the statement, `batch` lands them all or throws. */
-function fakeD1() {
-  const batches: { sql: string; args: unknown[] }[][] = [];
-  const d1 = {
-    down: false,
-    batches,
-    prepare: (sql: string) => ({ bind: (...args: unknown[]) => ({ sql, args }) }),
-    batch: async (stmts: { sql: string; args: unknown[] }[]) => {
-      if (d1.down) throw new Error('D1_ERROR: unavailable');
-      batches.push(stmts);
-      return [];
-    },
-  };
-  return d1;
-}
 
 let s: TestStorage;
 let account: AccountRow;
@@ -113,7 +98,7 @@ describe('outbox', () => {
     const at = Date.UTC(2026, 0, 2, 23, 59, 59, 999);
     const u = (model: string, operation: string, success: number, actual: number, billable: number, error: string | null = null, createdAt = at) => ({
       id: `u${Math.random()}`, operation, model, input_tokens: 0, output_tokens: 0, images: 0, actual_tokens: actual, billable_tokens: billable, success, error_code: error,
-      request_id: null, reservation_id: null, transaction_id: null, created_at: createdAt,
+      request_id: null, reservation_id: null, transaction_id: null, created_at: createdAt, api_key_id: null,
     });
     const next = at + 1; // the next UTC day
     const d = rollupDeltas(
