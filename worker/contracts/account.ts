@@ -4,7 +4,8 @@ import type { AccountStatus, AlertLevel } from './billing';
 
 /** The signed-in user's own account: `/api/account…` and the public `/api/packages`. */
 
-export const TRANSACTION_TYPES = ['bonus', 'usage', 'purchase', 'auto_recharge', 'admin_grant', 'refund', 'dispute', 'adjustment'] as const;
+/** `expiry`: what was left of a credit grant when it expired (issue 11; written only by the DO's grants module). */
+export const TRANSACTION_TYPES = ['bonus', 'usage', 'purchase', 'auto_recharge', 'admin_grant', 'refund', 'dispute', 'adjustment', 'expiry'] as const;
 export type TransactionType = (typeof TRANSACTION_TYPES)[number];
 
 // ---------------------------------------------------------------- inputs
