@@ -90,12 +90,40 @@ describe('settings', () => {
     welcomeBonus: 'Welcome bonus (tokens)',
     lowBalanceThreshold: 'Low balance warning below',
     criticalBalanceThreshold: 'Critical balance alert below',
+    welcomeBonusExpiryDays: 'Welcome bonus expires after (days)',
+    adminGrantExpiryDays: 'Admin grants expire after (days)',
   };
-  const form: Record<SettingsField, string> = { tokenMultiplier: '1.5', tokensPerUsd: '10000', minimumPurchase: '5.00', welcomeBonus: '10000', lowBalanceThreshold: '1000', criticalBalanceThreshold: '100' };
+  const form: Record<SettingsField, string> = {
+    tokenMultiplier: '1.5',
+    tokensPerUsd: '10000',
+    minimumPurchase: '5.00',
+    welcomeBonus: '10000',
+    lowBalanceThreshold: '1000',
+    criticalBalanceThreshold: '100',
+    welcomeBonusExpiryDays: '',
+    adminGrantExpiryDays: '',
+  };
   it('sends numbers and cents; empty image rows are left out', () => {
     expect(checkSettings(form, [[' dall-e-3 ', '4000'], ['', ' ']], labels)).toEqual({
       ok: true,
-      value: { tokenMultiplier: 1.5, imageCosts: { 'dall-e-3': 4000 }, tokensPerUsd: 10_000, minimumPurchaseCents: 500, welcomeBonus: 10_000, lowBalanceThreshold: 1000, criticalBalanceThreshold: 100 },
+      value: {
+        tokenMultiplier: 1.5,
+        imageCosts: { 'dall-e-3': 4000 },
+        tokensPerUsd: 10_000,
+        minimumPurchaseCents: 500,
+        welcomeBonus: 10_000,
+        lowBalanceThreshold: 1000,
+        criticalBalanceThreshold: 100,
+        welcomeBonusExpiryDays: null,
+        adminGrantExpiryDays: null,
+      },
+    });
+  });
+  it('grant expiries: empty is never, otherwise whole days from 1 to 3650', () => {
+    expect(checkSettings({ ...form, welcomeBonusExpiryDays: '30', adminGrantExpiryDays: ' ' }, [], labels)).toMatchObject({ ok: true, value: { welcomeBonusExpiryDays: 30, adminGrantExpiryDays: null } });
+    expect(errorsOf(checkSettings({ ...form, welcomeBonusExpiryDays: '0', adminGrantExpiryDays: '1.5' }, [], labels))).toEqual({
+      welcomeBonusExpiryDays: 'Welcome bonus expires after (days): enter whole days from 1 to 3650, or leave it empty for never.',
+      adminGrantExpiryDays: 'Admin grants expire after (days): enter whole days from 1 to 3650, or leave it empty for never.',
     });
   });
   it('shows the first problem: whole-number fields, then multiplier, minimum purchase, image costs', () => {

@@ -61,6 +61,35 @@ export interface AccountOverview {
   burn: { tokensPerDay: number; daysLeft: number | null };
 }
 
+/** A credit grant's category: paid tokens burn after promotional ones. */
+export type GrantCategory = 'paid' | 'promotional';
+
+/** One credit grant with something left (issue 11): what a credit added and what remains of it. */
+export interface GrantView {
+  /** The ref of the credit that made it (a PaymentIntent id, `grant:…`, `bonus:welcome`). */
+  id: string;
+  category: GrantCategory;
+  /** Lower burns first within a category (default 50). */
+  priority: number;
+  amount: number;
+  remaining: number;
+  /** Epoch ms; null: never expires. */
+  expiresAt: number | null;
+  createdAt: number;
+  description: string;
+}
+
+/**
+ * `GET /api/account/grants` (and an admin's view of an account): the grants with something left,
+ * in the order usage burns them (promotional before paid, then earliest expiry, never-expiring
+ * last, then oldest), and the debt the next credit repays first. balance = Σ remaining − debt.
+ */
+export interface GrantsAnswer {
+  grants: GrantView[];
+  debt: number;
+  balance: number;
+}
+
 /** One ledger entry as the account's owner sees it. */
 export interface Transaction {
   id: string;

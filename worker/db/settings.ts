@@ -15,5 +15,7 @@ export async function readSettings(db: D1Database): Promise<BillingSettings | nu
     welcomeBonus: row.welcomeBonus,
     lowBalanceThreshold: row.lowBalanceThreshold,
     criticalBalanceThreshold: row.criticalBalanceThreshold,
+    welcomeBonusExpiryDays: row.welcomeBonusExpiryDays,
+    adminGrantExpiryDays: row.adminGrantExpiryDays,
   };
 }

@@ -1,3 +1,4 @@
+import type { GrantView } from '../contracts/account';
 import type { TransactionType } from '../db/schema';
 import { appendLedger, LedgerInvariantError, openAccount } from './ledger-store';
 import { GRANT_COLUMNS, INSERT_GRANT, SELECT_GRANTS, valuesOf, type AccountRow, type GrantCategory, type GrantRow, type LedgerRow } from './rows';
@@ -225,18 +226,6 @@ export function nextGrantExpiry(sql: Sql): number | null {
 }
 
 // ---------------------------------------------------------------- reads
-
-/** One grant as its account's owner and admins see it. */
-export interface GrantView {
-  id: string;
-  category: GrantCategory;
-  priority: number;
-  amount: number;
-  remaining: number;
-  expiresAt: number | null;
-  createdAt: number;
-  description: string;
-}
 
 /**
  * The grants with something left, in burn order, and the debt, as if the pending debits were

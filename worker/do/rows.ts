@@ -320,7 +320,8 @@ export const D1_RECHARGE_ATTEMPT_COLUMNS = RECHARGE_ATTEMPT_COLUMNS.filter((c) =
 
 // ---------------------------------------------------------------- grants
 
-export type GrantCategory = 'paid' | 'promotional';
+import type { GrantCategory } from '../contracts/account';
+export type { GrantCategory };
 
 /** One credit grant (grants.ts): what a positive ledger entry added, and what is left of it. */
 export type GrantRow = {

@@ -6,10 +6,11 @@ import { balanceView, notFound, saveAccount } from './account-store';
 import { gatherDueState } from './alarm-state';
 import { RechargeRunner, settleRecharge } from './auto-recharge';
 import { appendCredit, creditRefusal } from './credits';
+import { expireDue, grantsView, nextGrantExpiry, openAccountWithGrants } from './grants';
 import { disputeCloseEntry, disputeOpenEntry, forgetOpenDisputes, isDisputeClosed, markDisputeClosed, markDisputeOpen } from './disputes';
 import { authorizeHold, expireHolds, pruneClosedHolds, releaseHold, settleHold } from './holds';
 import { IDEMPOTENCY_RETENTION_MS, pruneAnswers } from './idempotency';
-import { findByRef, ledgerAfter, ledgerPage, loadAccount, openAccount } from './ledger-store';
+import { findByRef, ledgerAfter, ledgerPage, loadAccount } from './ledger-store';
 import { Outbox } from './outbox';
 import { stripePaymentIntents } from './payment-intents';
 import { autoRechargePatch, disputeClosedPatch, disputeOpenedPatch, paymentMethodPatch, reactivatePatch, stripeCustomerPatch } from './payment-profile';
@@ -18,8 +19,11 @@ import { refundEntry, refundReversalEntry } from './refunds';
 import type { AccountRow } from './rows';
 import { AlarmClock, nextDueAt, OUTBOX_FLUSH_DELAY_MS } from './schedule';
 import { SettingsCache } from './settings-cache';
+
+const DAY_MS = 86_400_000;
 import { getMeta, migrate, setMeta, type Sql, type Transaction } from './storage';
 import type { AuthorizeRequest, AuthorizeResult, AutoRechargeConfig, BalanceView, ChargeRequest, ChargeResult, CreditRequest, CreditResult, DisputeClosed, DisputeOpened } from './types';
+import type { GrantsAnswer } from '../contracts/account';
 import type { AccountStatus, Failure, FlushOutcome, LedgerEntry, OutboxPending, RefundRequest, ReleaseResult, Result, SettleRequest } from './types';
 import { chargeOperation } from './usage';
 
@@ -37,12 +41,17 @@ export class TokenAccount extends DurableObject<Env> {
   #settings!: SettingsCache;
   #alarm!: AlarmClock;
   #outbox!: Outbox;
+  /** When the next credit grant expires: every commit at or after it records the expiry first, without a query (grants.ts). */
+  #nextExpiry: number | null = null;
+  /** Test-only clock offset (advanceClock), always 0 outside the test configuration. */
+  #clockSkew = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     void ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql, this.transaction);
       this.#account = loadAccount(this.sql);
+      this.#nextExpiry = nextGrantExpiry(this.sql);
       this.#outbox = new Outbox(this.sql, this.transaction);
       this.#settings = new SettingsCache(() => readSettings(this.env.DB), { get: () => getMeta(this.sql, 'settings'), set: (v) => setMeta(this.sql, 'settings', v) });
       this.#alarm = new AlarmClock(ctx.storage, await ctx.storage.getAlarm());
@@ -56,7 +65,10 @@ export class TokenAccount extends DurableObject<Env> {
   initialize(userId: string, workspaceId: string): Result<{ created: boolean; balance: BalanceView }> {
     const settings = this.#touchSettings();
     if (this.#account) return { ok: true, created: false, balance: this.#view(this.#account) };
-    this.#committed(openAccount(this.sql, this.transaction, userId, workspaceId, settings.welcomeBonus, Date.now()));
+    const now = this.#now();
+    const bonusExpiresAt = settings.welcomeBonusExpiryDays ? now + settings.welcomeBonusExpiryDays * DAY_MS : null;
+    this.#committed(openAccountWithGrants(this.sql, this.transaction, userId, workspaceId, settings.welcomeBonus, now, bonusExpiresAt));
+    this.#nextExpiry = nextGrantExpiry(this.sql);
     return { ok: true, created: true, balance: this.#view(this.#account!) };
   }
 
@@ -76,7 +88,9 @@ export class TokenAccount extends DurableObject<Env> {
   charge(req: ChargeRequest): Result<ChargeResult> {
     const settings = this.#touchSettings();
     if (!this.#account) return notFound();
-    const out = chargeOperation(this.sql, this.transaction, this.#account, settings, req, Date.now());
+    const now = this.#now();
+    this.#expireDue(now); // a grant expired by now is never burned by this
+    const out = chargeOperation(this.sql, this.transaction, this.#account!, settings, req, now);
     if (out.next) this.#committed(out.next);
     return out.result;
   }
@@ -89,7 +103,9 @@ export class TokenAccount extends DurableObject<Env> {
   authorize(req: AuthorizeRequest): Result<AuthorizeResult> {
     const settings = this.#touchSettings();
     if (!this.#account) return notFound();
-    const out = authorizeHold(this.sql, this.transaction, this.#account, settings, req, Date.now());
+    const now = this.#now();
+    this.#expireDue(now); // a grant expired by now is never burned by this
+    const out = authorizeHold(this.sql, this.transaction, this.#account!, settings, req, now);
     if (out.next) this.#committed(out.next);
     if (out.next && out.result.ok) this.#alarm.request(out.result.expiresAt); // a new hold: its expiry is due work
     return out.result;
@@ -103,7 +119,9 @@ export class TokenAccount extends DurableObject<Env> {
   settle(req: SettleRequest): Result<ChargeResult> {
     const settings = this.#touchSettings();
     if (!this.#account) return notFound();
-    const out = settleHold(this.sql, this.transaction, this.#account, settings, req, Date.now());
+    const now = this.#now();
+    this.#expireDue(now); // a grant expired by now is never burned by this
+    const out = settleHold(this.sql, this.transaction, this.#account!, settings, req, now);
     if (out.next) this.#committed(out.next);
     return out.result;
   }
@@ -115,7 +133,7 @@ export class TokenAccount extends DurableObject<Env> {
    */
   release(reservationId: string): Result<ReleaseResult> {
     if (!this.#account) return notFound();
-    const out = releaseHold(this.sql, this.transaction, this.#account, reservationId, Date.now());
+    const out = releaseHold(this.sql, this.transaction, this.#account, reservationId, this.#now());
     if (out.next) this.#committed(out.next);
     return out.result;
   }
@@ -135,7 +153,7 @@ export class TokenAccount extends DurableObject<Env> {
     if (bad) return bad;
     const existing = findByRef(this.sql, req.ref);
     if (existing) return { ok: true, transactionId: existing.id, duplicate: true, balance: account.balance, status: account.status };
-    const out = this.#record(account, req);
+    const out = this.#record(req);
     // The webhook credited the recharge in flight: that PaymentIntent succeeded, finish the attempt now.
     if (req.type === 'auto_recharge') settleRecharge(this.#rechargeHost, req.ref, 'succeeded');
     return out;
@@ -275,6 +293,28 @@ export class TokenAccount extends DurableObject<Env> {
     return ledgerPage(this.sql, opts);
   }
 
+  /**
+   * The account's credit grants with something left, in burn order (promotional before paid,
+   * then earliest expiry, then oldest), and its debt. Grants due by now are expired first.
+   */
+  getGrants(): Result<GrantsAnswer> {
+    if (!this.#account) return notFound();
+    this.#expireDue(this.#now());
+    return { ok: true, ...grantsView(this.sql), balance: this.#account.balance };
+  }
+
+  /**
+   * Test configuration only (the `TEST_CLOCK` binding, set in vitest.config.ts and nowhere
+   * else): moves this account's clock forward by `ms`, so tests can reach a grant's expiry
+   * instant exactly. Refused everywhere else.
+   */
+  advanceClock(ms: number): Result<{ now: number }> {
+    if ((this.env as unknown as { TEST_CLOCK?: string }).TEST_CLOCK !== 'on') return { ok: false, code: 'forbidden', message: 'no test clock here' };
+    if (!Number.isSafeInteger(ms) || ms < 0) return { ok: false, code: 'bad_request', message: 'ms must be a non-negative integer' };
+    this.#clockSkew += ms;
+    return { ok: true, now: this.#now() };
+  }
+
   // ---------------------------------------------------------------- RPC: outbox, settings, alarm
 
   /** Counts of rows still waiting for D1. */
@@ -297,12 +337,13 @@ export class TokenAccount extends DurableObject<Env> {
 
   /** Does every kind of due work, then re-arms itself for the earliest next due time. Safe to run twice. */
   override async alarm(): Promise<void> {
-    const now = Date.now();
+    const now = this.#now();
     // Arm a fallback before doing anything: if this run throws, or the object is reset in the
     // middle of it, the work is retried with backoff even after the runtime's own few retries
     // of a throwing alarm are spent. Nothing runs after a failure, so nothing touches storage
     // of an object that is being torn down.
     this.#alarm.armFallback(now);
+    this.#expireDue(now); // grants due by now: their remainders become expiry entries, once
     const account = this.#account;
     if (account) this.#account = this.transaction(() => expireHolds(this.sql, account, now)) ?? account;
     await this.#recharge.run(now);
@@ -324,7 +365,7 @@ export class TokenAccount extends DurableObject<Env> {
   /** Saves an account patch (null: nothing changes); `schedule` runs the after-commit checks. */
   #patch(a: AccountRow, patch: Partial<AccountRow> | null, schedule: boolean): void {
     if (!patch) return;
-    this.#account = this.transaction(() => saveAccount(this.sql, a, patch, Date.now()));
+    this.#account = this.transaction(() => saveAccount(this.sql, a, patch, this.#now()));
     if (schedule) this.#afterCommit();
   }
 
@@ -332,14 +373,34 @@ export class TokenAccount extends DurableObject<Env> {
   #recordEntry(a: AccountRow, entry: { duplicate: LedgerEntry } | { credit: CreditRequest } | Failure): Result<CreditResult> {
     if ('duplicate' in entry) return { ok: true, transactionId: entry.duplicate.id, duplicate: true, balance: a.balance, status: a.status };
     if ('ok' in entry) return entry;
-    return this.#record(a, entry.credit); // not credit(): a refund worth less than a token is recorded with 0 tokens
+    return this.#record(entry.credit); // not credit(): a refund worth less than a token is recorded with 0 tokens
   }
 
-  /** Commits one validated credit-like entry and its balance change. */
-  #record(account: AccountRow, req: CreditRequest): Result<CreditResult> {
-    const out = appendCredit(this.sql, this.transaction, account, req, Date.now());
+  /** Commits one validated credit-like entry, its balance change and its grant (due expiries first). */
+  #record(req: CreditRequest): Result<CreditResult> {
+    const now = this.#now();
+    this.#expireDue(now);
+    const out = appendCredit(this.sql, this.transaction, this.#account!, req, now);
+    if (req.grant?.expiresAt != null || req.amount > 0) this.#nextExpiry = nextGrantExpiry(this.sql);
     this.#committed(out.next);
     return out.result;
+  }
+
+  /**
+   * Records the expiry of every grant due by `now` before anything else commits at `now`: one
+   * comparison with the in-memory next expiry on every call, a transaction only when one is due.
+   */
+  #expireDue(now: number): void {
+    const a = this.#account;
+    if (this.#nextExpiry === null || now < this.#nextExpiry || !a) return;
+    this.#account = this.transaction(() => expireDue(this.sql, a, now));
+    this.#nextExpiry = nextGrantExpiry(this.sql);
+    this.#afterCommit();
+  }
+
+  /** Now, as the account sees it: the real clock, plus the test clock's offset in the test configuration. */
+  #now(): number {
+    return Date.now() + this.#clockSkew;
   }
 
   /**
@@ -348,7 +409,7 @@ export class TokenAccount extends DurableObject<Env> {
    * Nothing on the charge path waits for D1 or Stripe.
    */
   #afterCommit(): void {
-    const now = Date.now();
+    const now = this.#now();
     this.#alarm.request(now + OUTBOX_FLUSH_DELAY_MS);
     const a = this.#account;
     if (a && needsRecharge(a)) {
@@ -359,7 +420,7 @@ export class TokenAccount extends DurableObject<Env> {
 
   /** Arms the alarm for the earliest due work. `exact` (end of an alarm run) also moves a later or stale alarm, or clears it. */
   #scheduleNext(exact: boolean): void {
-    const state = { now: Date.now(), outbox: this.#outbox.pending(this.#account), flushFailures: this.#outbox.failures, account: this.#account };
+    const state = { now: this.#now(), outbox: this.#outbox.pending(this.#account), flushFailures: this.#outbox.failures, account: this.#account };
     const at = nextDueAt(gatherDueState(this.sql, state));
     if (exact) this.#alarm.set(at);
     else if (at !== null) this.#alarm.request(at);
@@ -371,10 +432,10 @@ export class TokenAccount extends DurableObject<Env> {
     account: () => this.#account,
     setAccount: (a) => void (this.#account = a),
     // Not this.credit(): that one settles the attempt, which the machine does itself.
-    credit: (req) => findByRef(this.sql, req.ref) ?? this.#record(this.#account!, req),
+    credit: (req) => findByRef(this.sql, req.ref) ?? this.#record(req),
     afterCommit: () => this.#afterCommit(),
     requestAlarm: (at) => this.#alarm.request(at),
-    now: () => Date.now(),
+    now: () => this.#now(),
   };
 
   /** Runs the machine against Stripe without SDK retries (see payment-intents.ts). Declared after its host: fields initialize in order. */

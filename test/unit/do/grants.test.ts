@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { appendCredit } from '../../../worker/do/credits';
-import { allocate, burnOrder, expireDue, grantsView, nextGrantExpiry, openAccountWithGrants, type GrantView } from '../../../worker/do/grants';
+import type { GrantView } from '../../../worker/contracts/account';
+import { allocate, burnOrder, expireDue, grantsView, nextGrantExpiry, openAccountWithGrants } from '../../../worker/do/grants';
 import { appendLedger } from '../../../worker/do/ledger-store';
 import { refundEntry } from '../../../worker/do/refunds';
 import type { AccountRow, GrantCategory, GrantRow } from '../../../worker/do/rows';

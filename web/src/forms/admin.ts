@@ -50,7 +50,19 @@ export function checkPackage(form: PackageForm): Checked<PackageBody, 'name' | '
 }
 
 /** The settings form's text fields; `minimumPurchase` is in dollars. */
-export type SettingsField = 'tokenMultiplier' | 'tokensPerUsd' | 'minimumPurchase' | 'welcomeBonus' | 'lowBalanceThreshold' | 'criticalBalanceThreshold';
+export type SettingsField =
+  | 'tokenMultiplier'
+  | 'tokensPerUsd'
+  | 'minimumPurchase'
+  | 'welcomeBonus'
+  | 'lowBalanceThreshold'
+  | 'criticalBalanceThreshold'
+  | 'welcomeBonusExpiryDays'
+  | 'adminGrantExpiryDays';
+
+/** Grant expiries in days: empty means "never expires". */
+const EXPIRY_SETTINGS = ['welcomeBonusExpiryDays', 'adminGrantExpiryDays'] as const;
+const expiryDays = (v: string): number | null => (v.trim() === '' ? null : Number(v));
 
 /** PUT /api/admin/settings takes the whole settings view (any subset would do). */
 export type SettingsBody = SettingsView;
@@ -65,6 +77,10 @@ const WHOLE_SETTINGS = ['tokensPerUsd', 'welcomeBonus', 'lowBalanceThreshold', '
 export function checkSettings(form: Record<SettingsField, string>, images: [string, string][], labels: Record<SettingsField, string>): Checked<SettingsBody, SettingsField | 'imageCosts'> {
   const errors: FieldErrors<SettingsField | 'imageCosts'> = {};
   for (const k of WHOLE_SETTINGS) if (!isWhole(form[k])) errors[k] = `${labels[k]}: enter a whole number.`;
+  for (const k of EXPIRY_SETTINGS) {
+    const v = (form[k] ?? '').trim();
+    if (v !== '' && (!isWhole(v) || Number(v) < 1 || Number(v) > 3_650)) errors[k] = `${labels[k]}: enter whole days from 1 to 3650, or leave it empty for never.`;
+  }
   const multiplier = Number(form.tokenMultiplier);
   if (!Number.isFinite(multiplier) || multiplier <= 0) errors.tokenMultiplier = 'Token multiplier: enter a number above zero, like 1.5.';
   if (!DOLLARS.test(form.minimumPurchase.trim())) errors.minimumPurchase = 'Minimum purchase: enter dollars and cents, like 5.00.';
@@ -85,5 +101,7 @@ export function checkSettings(form: Record<SettingsField, string>, images: [stri
     welcomeBonus: Number(form.welcomeBonus),
     lowBalanceThreshold: Number(form.lowBalanceThreshold),
     criticalBalanceThreshold: Number(form.criticalBalanceThreshold),
+    welcomeBonusExpiryDays: expiryDays(form.welcomeBonusExpiryDays ?? ''),
+    adminGrantExpiryDays: expiryDays(form.adminGrantExpiryDays ?? ''),
   }));
 }

@@ -6,7 +6,7 @@ import { useForm } from '../../hooks/use-form';
 import { useLoad } from '../../hooks/use-load';
 import type { SettingsAnswer } from './types';
 
-const FIELDS: readonly SettingsField[] = ['tokenMultiplier', 'tokensPerUsd', 'minimumPurchase', 'welcomeBonus', 'lowBalanceThreshold', 'criticalBalanceThreshold'];
+const FIELDS: readonly SettingsField[] = ['tokenMultiplier', 'tokensPerUsd', 'minimumPurchase', 'welcomeBonus', 'lowBalanceThreshold', 'criticalBalanceThreshold', 'welcomeBonusExpiryDays', 'adminGrantExpiryDays'];
 
 const LABELS: Record<SettingsField, string> = {
   tokenMultiplier: 'Token multiplier',
@@ -15,9 +15,13 @@ const LABELS: Record<SettingsField, string> = {
   welcomeBonus: 'Welcome bonus (tokens)',
   lowBalanceThreshold: 'Low balance warning below',
   criticalBalanceThreshold: 'Critical balance alert below',
+  welcomeBonusExpiryDays: 'Welcome bonus expires after (days)',
+  adminGrantExpiryDays: 'Admin grants expire after (days)',
 };
 const HINTS: Partial<Record<SettingsField, string>> = {
   tokenMultiplier: 'Billable tokens = actual tokens × this, e.g. 1.5.',
+  welcomeBonusExpiryDays: 'Empty: the bonus never expires.',
+  adminGrantExpiryDays: 'Default when a grant gives no expiry. Empty: never.',
 };
 
 /** "Settings": pricing, thresholds and image costs; read-only (a disabled fieldset) for admins. */
@@ -37,6 +41,8 @@ export function SettingsSection(props: { canWrite: boolean }) {
       welcomeBonus: String(s.welcomeBonus),
       lowBalanceThreshold: String(s.lowBalanceThreshold),
       criticalBalanceThreshold: String(s.criticalBalanceThreshold),
+      welcomeBonusExpiryDays: s.welcomeBonusExpiryDays === null ? '' : String(s.welcomeBonusExpiryDays),
+      adminGrantExpiryDays: s.adminGrantExpiryDays === null ? '' : String(s.adminGrantExpiryDays),
     });
     setImages(Object.entries(s.imageCosts).map(([k, v]) => [k, String(v)]));
   }, [data]);
