@@ -30,6 +30,8 @@ export default defineConfig(async () => {
             STRIPE_WEBHOOK_SECRET: 'whsec_test_vitest_0123456789abcdef',
             VITE_STRIPE_PUBLISHABLE_KEY: 'pk_test_vitest',
             SUPERADMIN_EMAILS: 'root@example.test, Boss@Example.test',
+            // The TokenAccount's test clock (advanceClock): present only in this configuration.
+            TEST_CLOCK: 'on',
           },
           serviceBindings: { AI_ENDPOINT: 'ai-endpoint' },
           workers: [

@@ -41,6 +41,7 @@ describe('role matrix: every admin route × anonymous / user / admin / superadmi
     { method: 'GET', path: () => '/api/admin/stats/operations', write: false, ok: 200 },
     { method: 'GET', path: () => '/api/admin/stats/daily?days=7', write: false, ok: 200 },
     { method: 'GET', path: () => '/api/admin/accounts?limit=5', write: false, ok: 200 },
+    { method: 'GET', path: (t) => `/api/admin/accounts/${t.user.id}/grants`, write: false, ok: 200 },
     { method: 'POST', path: () => '/api/admin/accounts/initialize', body: (t) => ({ userId: t.user.id }), write: true, ok: 200 },
     { method: 'POST', path: () => '/api/admin/grants', body: (t) => ({ userId: t.user.id, amount: 7, reason: 'matrix' }), write: true, ok: 201 },
     { method: 'GET', path: () => '/api/admin/settings', write: false, ok: 200 },
