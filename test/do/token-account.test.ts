@@ -352,7 +352,9 @@ describe('housekeeping', () => {
       // Step 4's recharge columns (create-then-confirm) did not exist at version 1 either.
       state.storage.sql.exec(`ALTER TABLE recharge_attempts DROP COLUMN params`);
       state.storage.sql.exec(`ALTER TABLE recharge_attempts DROP COLUMN confirms`);
-      // Nor did step 5's grants (issue 11).
+      // Nor did step 5's spend limits and step 6's grants (issue 11).
+      state.storage.sql.exec(`DROP TABLE spend_limits`);
+      for (const t of ['ledger', 'usage', 'reservations']) state.storage.sql.exec(`ALTER TABLE ${t} DROP COLUMN api_key_id`);
       state.storage.sql.exec(`DROP TABLE grants`);
       state.storage.sql.exec(`DELETE FROM meta WHERE key IN ('grant_seq', 'grant_debt')`);
       state.storage.sql.exec(`UPDATE meta SET value = '1' WHERE key = 'schema_version'`);

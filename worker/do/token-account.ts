@@ -19,13 +19,14 @@ import { refundEntry, refundReversalEntry } from './refunds';
 import type { AccountRow } from './rows';
 import { AlarmClock, nextDueAt, OUTBOX_FLUSH_DELAY_MS } from './schedule';
 import { SettingsCache } from './settings-cache';
-
-const DAY_MS = 86_400_000;
+import { accountLimitsChange, apiKeyLimitsChange, apiKeyLimitsView, saveAccountLimits, spendLimitsView, SpendLimits, writeLimits, type AccountLimitsInput, type ApiKeyLimits, type ApiKeyLimitsView, type SpendLimitsView } from './spend-limits';
 import { getMeta, migrate, setMeta, type Sql, type Transaction } from './storage';
 import type { AuthorizeRequest, AuthorizeResult, AutoRechargeConfig, BalanceView, ChargeRequest, ChargeResult, CreditRequest, CreditResult, DisputeClosed, DisputeOpened } from './types';
 import type { GrantsAnswer } from '../contracts/account';
 import type { AccountStatus, Failure, FlushOutcome, LedgerEntry, OutboxPending, RefundRequest, ReleaseResult, Result, SettleRequest } from './types';
 import { chargeOperation } from './usage';
+
+const DAY_MS = 86_400_000;
 
 /**
  * One token account, and the only writer of its balance. A thin facade: each RPC method checks
@@ -45,6 +46,8 @@ export class TokenAccount extends DurableObject<Env> {
   #nextExpiry: number | null = null;
   /** Test-only clock offset (advanceClock), always 0 outside the test configuration. */
   #clockSkew = 0;
+  /** Spend limits and their windows' spend, in memory (spend-limits.ts); rebuilt at load. */
+  readonly #limits = new SpendLimits();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -52,6 +55,7 @@ export class TokenAccount extends DurableObject<Env> {
       migrate(this.sql, this.transaction);
       this.#account = loadAccount(this.sql);
       this.#nextExpiry = nextGrantExpiry(this.sql);
+      this.#limits.load(this.sql, Date.now());
       this.#outbox = new Outbox(this.sql, this.transaction);
       this.#settings = new SettingsCache(() => readSettings(this.env.DB), { get: () => getMeta(this.sql, 'settings'), set: (v) => setMeta(this.sql, 'settings', v) });
       this.#alarm = new AlarmClock(ctx.storage, await ctx.storage.getAlarm());
@@ -90,7 +94,7 @@ export class TokenAccount extends DurableObject<Env> {
     if (!this.#account) return notFound();
     const now = this.#now();
     this.#expireDue(now); // a grant expired by now is never burned by this
-    const out = chargeOperation(this.sql, this.transaction, this.#account!, settings, req, now);
+    const out = chargeOperation(this.sql, this.transaction, this.#account!, settings, req, now, this.#limits);
     if (out.next) this.#committed(out.next);
     return out.result;
   }
@@ -105,7 +109,7 @@ export class TokenAccount extends DurableObject<Env> {
     if (!this.#account) return notFound();
     const now = this.#now();
     this.#expireDue(now); // a grant expired by now is never burned by this
-    const out = authorizeHold(this.sql, this.transaction, this.#account!, settings, req, now);
+    const out = authorizeHold(this.sql, this.transaction, this.#account!, settings, req, now, this.#limits);
     if (out.next) this.#committed(out.next);
     if (out.next && out.result.ok) this.#alarm.request(out.result.expiresAt); // a new hold: its expiry is due work
     return out.result;
@@ -121,7 +125,7 @@ export class TokenAccount extends DurableObject<Env> {
     if (!this.#account) return notFound();
     const now = this.#now();
     this.#expireDue(now); // a grant expired by now is never burned by this
-    const out = settleHold(this.sql, this.transaction, this.#account!, settings, req, now);
+    const out = settleHold(this.sql, this.transaction, this.#account!, settings, req, now, this.#limits);
     if (out.next) this.#committed(out.next);
     return out.result;
   }
@@ -133,9 +137,55 @@ export class TokenAccount extends DurableObject<Env> {
    */
   release(reservationId: string): Result<ReleaseResult> {
     if (!this.#account) return notFound();
-    const out = releaseHold(this.sql, this.transaction, this.#account, reservationId, this.#now());
+    const out = releaseHold(this.sql, this.transaction, this.#account, reservationId, this.#now(), this.#limits);
     if (out.next) this.#committed(out.next);
     return out.result;
+  }
+
+  // ---------------------------------------------------------------- RPC: spend limits
+
+  /** The account's daily and monthly limits, its time zone, and what the current windows have counted. */
+  getSpendLimits(): Result<{ limits: SpendLimitsView }> {
+    if (!this.#account) return notFound();
+    return { ok: true, limits: spendLimitsView(this.#limits, Date.now()) };
+  }
+
+  /**
+   * Sets the account's limits (tokens per calendar day / month in its time zone; null clears)
+   * and its time zone. `user`: only at or below an admin's ceiling; `admin` also sets the
+   * ceilings (the caller audits it). Takes effect for the next charge or hold.
+   */
+  setSpendLimits(input: AccountLimitsInput, by: 'user' | 'admin'): Result<{ limits: SpendLimitsView }> {
+    if (!this.#account) return notFound();
+    const now = Date.now();
+    const next = accountLimitsChange(this.#limits.limits('account'), input, by);
+    if ('ok' in next) return next;
+    this.transaction(() => saveAccountLimits(this.sql, next, input.timeZone, now));
+    this.#limits.load(this.sql, now);
+    return { ok: true, limits: spendLimitsView(this.#limits, now) };
+  }
+
+  /**
+   * Registers an API key with this account, or changes its limits (tokens per day or month, or a
+   * lifetime cap; absent: none); `null` revokes it for good. A charge or hold with an `apiKeyId`
+   * this account does not know, or one revoked, is refused (403 `api_key_revoked`); a key's
+   * limits are checked with the account's, in the same step as the balance.
+   */
+  setApiKeyLimits(apiKeyId: string, limits: ApiKeyLimits | null): Result<{ key: ApiKeyLimitsView }> {
+    if (!this.#account) return notFound();
+    const now = Date.now();
+    const next = apiKeyLimitsChange(this.#limits.knownLimits(`key:${apiKeyId}`), limits, now);
+    if ('ok' in next) return next;
+    this.transaction(() => writeLimits(this.sql, `key:${apiKeyId}`, next, now));
+    this.#limits.load(this.sql, now);
+    return { ok: true, key: apiKeyLimitsView(this.#limits, apiKeyId, now)! };
+  }
+
+  /** An API key's limits and what they have counted; `not_found` for a key this account does not know. */
+  getApiKeyLimits(apiKeyId: string): Result<{ key: ApiKeyLimitsView }> {
+    if (!this.#account) return notFound();
+    const key = apiKeyLimitsView(this.#limits, apiKeyId, Date.now());
+    return key ? { ok: true, key } : { ok: false, code: 'not_found' };
   }
 
   // ---------------------------------------------------------------- RPC: credits and payments
@@ -345,7 +395,11 @@ export class TokenAccount extends DurableObject<Env> {
     this.#alarm.armFallback(now);
     this.#expireDue(now); // grants due by now: their remainders become expiry entries, once
     const account = this.#account;
-    if (account) this.#account = this.transaction(() => expireHolds(this.sql, account, now)) ?? account;
+    if (account) {
+      const freed: [string | null, number][] = [];
+      this.#account = this.transaction(() => expireHolds(this.sql, account, now, (key, amount) => freed.push([key, amount]))) ?? account;
+      for (const [key, amount] of freed) this.#limits.freed(key, amount); // committed: the limits stop counting them
+    }
     await this.#recharge.run(now);
     await this.#outbox.flush(this.env.DB, () => this.#account);
     pruneAnswers(this.sql, now - IDEMPOTENCY_RETENTION_MS);
