@@ -59,6 +59,17 @@ describe('grant', () => {
     });
     expect(errorsOf(checkGrant({ userId: 'u1', amount: '-5', reason: 'r' }))).toEqual({ amount: 'Enter a whole number of tokens above zero.' });
   });
+  it('sends the category and the expiry day (00:00 UTC); a day not in the future is refused', () => {
+    const now = Date.UTC(2026, 10, 26);
+    expect(checkGrant({ userId: 'u1', amount: '12000', reason: 'promo', category: 'promotional', expiresOn: '2027-01-01' }, now)).toEqual({
+      ok: true,
+      value: { userId: 'u1', amount: 12_000, reason: 'promo', category: 'promotional', expiresAt: Date.UTC(2027, 0, 1) },
+    });
+    expect(checkGrant({ userId: 'u1', amount: '5', reason: 'r', category: 'paid', expiresOn: '' }, now)).toEqual({ ok: true, value: { userId: 'u1', amount: 5, reason: 'r', category: 'paid' } });
+    for (const expiresOn of ['2026-11-26', '2020-01-01', 'soon']) {
+      expect(errorsOf(checkGrant({ userId: 'u1', amount: '5', reason: 'r', expiresOn }, now))).toEqual({ expiresOn: 'Expires on: pick a day in the future, or leave it empty for the default.' });
+    }
+  });
 });
 
 describe('package', () => {

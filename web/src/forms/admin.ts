@@ -6,13 +6,29 @@ import { DOLLARS, SIGNED_WHOLE, isWhole, result, toCents, type Checked, type Fie
 /** What POST /api/admin/grants takes (its idempotency key is not asked for here). */
 export type GrantBody = Omit<GrantInput, 'idempotencyKey'>;
 
-/** "Grant tokens": a user, a positive whole number of tokens, and a reason for the audit log. */
-export function checkGrant(form: { userId: string; amount: string; reason: string }): Checked<GrantBody, 'user' | 'amount' | 'reason'> {
-  const errors: FieldErrors<'user' | 'amount' | 'reason'> = {};
+/**
+ * "Grant tokens": a user, a positive whole number of tokens, and a reason for the audit log;
+ * optionally the grant's category and the day it expires (`YYYY-MM-DD`, at 00:00 UTC; empty: the
+ * admin-grant default expiry setting). `now` decides what "in the future" means.
+ */
+export function checkGrant(
+  form: { userId: string; amount: string; reason: string; category?: 'promotional' | 'paid'; expiresOn?: string },
+  now = Date.now(),
+): Checked<GrantBody, 'user' | 'amount' | 'reason' | 'expiresOn'> {
+  const errors: FieldErrors<'user' | 'amount' | 'reason' | 'expiresOn'> = {};
   if (!form.userId.trim()) errors.user = 'Enter a user id, or pick an account above.';
   if (!isWhole(form.amount) || Number(form.amount) <= 0) errors.amount = 'Enter a whole number of tokens above zero.';
   if (!form.reason.trim()) errors.reason = 'Say why these tokens are granted; it goes to the audit log.';
-  return result(errors, () => ({ userId: form.userId.trim(), amount: Number(form.amount), reason: form.reason.trim() }));
+  const day = form.expiresOn?.trim() ?? '';
+  const expiresAt = /^\d{4}-\d{2}-\d{2}$/.test(day) ? Date.parse(`${day}T00:00:00Z`) : Number.NaN;
+  if (day && !(expiresAt > now)) errors.expiresOn = 'Expires on: pick a day in the future, or leave it empty for the default.';
+  return result(errors, () => ({
+    userId: form.userId.trim(),
+    amount: Number(form.amount),
+    reason: form.reason.trim(),
+    ...(form.category ? { category: form.category } : {}),
+    ...(day ? { expiresAt } : {}),
+  }));
 }
 
 /** The package editor's fields as typed. */
