@@ -2,28 +2,26 @@ import { DurableObject } from 'cloudflare:workers';
 import type { BillingSettings } from '../contracts/settings';
 import type { TransactionType } from '../db/schema';
 import { readSettings } from '../db/settings';
-import { balanceView, notFound, saveAccount } from './account-store';
-import { gatherDueState } from './alarm-state';
-import { RechargeRunner, settleRecharge } from './auto-recharge';
-import { appendCredit, creditRefusal } from './credits';
-import { expireDue, grantsView, nextGrantExpiry, openAccountWithGrants } from './grants';
+import { balanceView, notFound } from './account-store';
+import { creditRefusal } from './credits';
 import { disputeCloseEntry, disputeOpenEntry, forgetOpenDisputes, isDisputeClosed, markDisputeClosed, markDisputeOpen } from './disputes';
-import { authorizeHold, expireHolds, pruneClosedHolds, releaseHold, settleHold } from './holds';
-import { IDEMPOTENCY_RETENTION_MS, pruneAnswers } from './idempotency';
+import { authorizeHold, releaseHold, settleHold } from './holds';
+import { grantsView, openAccountWithGrants } from './grants';
 import { findByRef, ledgerAfter, ledgerPage, loadAccount } from './ledger-store';
+import { LiveAccount } from './live-account';
 import { Outbox } from './outbox';
 import { stripePaymentIntents } from './payment-intents';
 import { autoRechargePatch, disputeClosedPatch, disputeOpenedPatch, paymentMethodPatch, reactivatePatch, stripeCustomerPatch } from './payment-profile';
-import { needsRecharge, rechargeConfigRefusal, type RechargeHost } from './recharge-policy';
+import { rechargeConfigRefusal } from './recharge-policy';
 import { refundEntry, refundReversalEntry } from './refunds';
 import type { AccountRow } from './rows';
-import { AlarmClock, nextDueAt, OUTBOX_FLUSH_DELAY_MS } from './schedule';
+import { AlarmClock } from './schedule';
 import { SettingsCache } from './settings-cache';
 import { accountLimitsChange, apiKeyLimitsChange, apiKeyLimitsView, saveAccountLimits, spendLimitsView, SpendLimits, writeLimits, type AccountLimitsInput, type ApiKeyLimits, type ApiKeyLimitsView, type SpendLimitsView } from './spend-limits';
 import { getMeta, migrate, setMeta, type Sql, type Transaction } from './storage';
 import type { AuthorizeRequest, AuthorizeResult, AutoRechargeConfig, BalanceView, ChargeRequest, ChargeResult, CreditRequest, CreditResult, DisputeClosed, DisputeOpened } from './types';
 import type { GrantsAnswer } from '../contracts/account';
-import type { AccountStatus, Failure, FlushOutcome, LedgerEntry, OutboxPending, RefundRequest, ReleaseResult, Result, SettleRequest } from './types';
+import type { AccountStatus, FlushOutcome, LedgerEntry, OutboxPending, RefundRequest, ReleaseResult, Result, SettleRequest } from './types';
 import { chargeOperation } from './usage';
 
 const DAY_MS = 86_400_000;
@@ -31,34 +29,33 @@ const DAY_MS = 86_400_000;
 /**
  * One token account, and the only writer of its balance. A thin facade: each RPC method checks
  * the state, calls a module (ledger-store, holds, usage, credits, refunds, disputes,
- * payment-profile, auto-recharge, outbox, alarm-state), commits, and schedules. Every change runs synchronously, with no `await` between its
+ * payment-profile), and hands the row it leaves to live-account.ts, which commits it and schedules
+ * (outbox, alarm, auto-recharge). Every change runs synchronously, with no `await` between its
  * check and its commit, so no other request can interleave: in one `transactionSync`, or, on the
  * charge fast path, in a single ledger statement (atomic on its own; see ledger-store).
  */
 export class TokenAccount extends DurableObject<Env> {
   protected readonly sql: Sql = this.ctx.storage.sql;
   protected readonly transaction: Transaction = (fn) => this.ctx.storage.transactionSync(fn);
-  #account: AccountRow | null = null;
+  #live!: LiveAccount;
   #settings!: SettingsCache;
-  #alarm!: AlarmClock;
-  #outbox!: Outbox;
-  /** When the next credit grant expires: every commit at or after it records the expiry first, without a query (grants.ts). */
-  #nextExpiry: number | null = null;
-  /** Test-only clock offset (advanceClock), always 0 outside the test configuration. */
-  #clockSkew = 0;
   /** Spend limits and their windows' spend, in memory (spend-limits.ts); rebuilt at load. */
   readonly #limits = new SpendLimits();
+  /** Test-only clock offset (advanceClock), always 0 outside the test configuration. */
+  #clockSkew = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     void ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql, this.transaction);
-      this.#account = loadAccount(this.sql);
-      this.#nextExpiry = nextGrantExpiry(this.sql);
+      const account = loadAccount(this.sql);
       this.#limits.load(this.sql, Date.now());
-      this.#outbox = new Outbox(this.sql, this.transaction);
+      const outbox = new Outbox(this.sql, this.transaction);
       this.#settings = new SettingsCache(() => readSettings(this.env.DB), { get: () => getMeta(this.sql, 'settings'), set: (v) => setMeta(this.sql, 'settings', v) });
-      this.#alarm = new AlarmClock(ctx.storage, await ctx.storage.getAlarm());
+      const alarm = new AlarmClock(ctx.storage, await ctx.storage.getAlarm());
+      // Stripe without SDK retries (see payment-intents.ts).
+      const deps = { sql: this.sql, transaction: this.transaction, alarm, outbox, db: this.env.DB, payments: stripePaymentIntents(this.env), limits: this.#limits, now: () => this.#now() };
+      this.#live = new LiveAccount(deps, account);
       await this.#settings.refresh(2_000);
     });
   }
@@ -68,19 +65,19 @@ export class TokenAccount extends DurableObject<Env> {
   /** Creates the account with the welcome bonus. Calling it again changes nothing. */
   initialize(userId: string, workspaceId: string): Result<{ created: boolean; balance: BalanceView }> {
     const settings = this.#touchSettings();
-    if (this.#account) return { ok: true, created: false, balance: this.#view(this.#account) };
+    if (this.#live.account) return { ok: true, created: false, balance: this.#view(this.#live.account) };
     const now = this.#now();
     const bonusExpiresAt = settings.welcomeBonusExpiryDays ? now + settings.welcomeBonusExpiryDays * DAY_MS : null;
-    this.#committed(openAccountWithGrants(this.sql, this.transaction, userId, workspaceId, settings.welcomeBonus, now, bonusExpiresAt));
-    this.#nextExpiry = nextGrantExpiry(this.sql);
-    return { ok: true, created: true, balance: this.#view(this.#account!) };
+    this.#live.committed(openAccountWithGrants(this.sql, this.transaction, userId, workspaceId, settings.welcomeBonus, now, bonusExpiresAt));
+    this.#live.grantsChanged();
+    return { ok: true, created: true, balance: this.#view(this.#live.account!) };
   }
 
   /** Balance, holds, status and alert level. */
   getBalance(): Result<{ balance: BalanceView }> {
     this.#touchSettings();
-    if (!this.#account) return notFound();
-    return { ok: true, balance: this.#view(this.#account) };
+    if (!this.#live.account) return notFound();
+    return { ok: true, balance: this.#view(this.#live.account) };
   }
 
   /**
@@ -91,11 +88,11 @@ export class TokenAccount extends DurableObject<Env> {
    */
   charge(req: ChargeRequest): Result<ChargeResult> {
     const settings = this.#touchSettings();
-    if (!this.#account) return notFound();
+    if (!this.#live.account) return notFound();
     const now = this.#now();
-    this.#expireDue(now); // a grant expired by now is never burned by this
-    const out = chargeOperation(this.sql, this.transaction, this.#account!, settings, req, now, this.#limits);
-    if (out.next) this.#committed(out.next);
+    this.#live.expireDue(now); // a grant expired by now is never burned by this
+    const out = chargeOperation(this.sql, this.transaction, this.#live.account!, settings, req, now, this.#limits);
+    if (out.next) this.#live.committed(out.next);
     return out.result;
   }
 
@@ -106,12 +103,12 @@ export class TokenAccount extends DurableObject<Env> {
    */
   authorize(req: AuthorizeRequest): Result<AuthorizeResult> {
     const settings = this.#touchSettings();
-    if (!this.#account) return notFound();
+    if (!this.#live.account) return notFound();
     const now = this.#now();
-    this.#expireDue(now); // a grant expired by now is never burned by this
-    const out = authorizeHold(this.sql, this.transaction, this.#account!, settings, req, now, this.#limits);
-    if (out.next) this.#committed(out.next);
-    if (out.next && out.result.ok) this.#alarm.request(out.result.expiresAt); // a new hold: its expiry is due work
+    this.#live.expireDue(now); // a grant expired by now is never burned by this
+    const out = authorizeHold(this.sql, this.transaction, this.#live.account!, settings, req, now, this.#limits);
+    if (out.next) this.#live.committed(out.next);
+    if (out.next && out.result.ok) this.#live.requestAlarm(out.result.expiresAt); // a new hold: its expiry is due work
     return out.result;
   }
 
@@ -122,11 +119,11 @@ export class TokenAccount extends DurableObject<Env> {
    */
   settle(req: SettleRequest): Result<ChargeResult> {
     const settings = this.#touchSettings();
-    if (!this.#account) return notFound();
+    if (!this.#live.account) return notFound();
     const now = this.#now();
-    this.#expireDue(now); // a grant expired by now is never burned by this
-    const out = settleHold(this.sql, this.transaction, this.#account!, settings, req, now, this.#limits);
-    if (out.next) this.#committed(out.next);
+    this.#live.expireDue(now); // a grant expired by now is never burned by this
+    const out = settleHold(this.sql, this.transaction, this.#live.account!, settings, req, now, this.#limits);
+    if (out.next) this.#live.committed(out.next);
     return out.result;
   }
 
@@ -136,9 +133,9 @@ export class TokenAccount extends DurableObject<Env> {
    * after-commit work as a charge.
    */
   release(reservationId: string): Result<ReleaseResult> {
-    if (!this.#account) return notFound();
-    const out = releaseHold(this.sql, this.transaction, this.#account, reservationId, this.#now(), this.#limits);
-    if (out.next) this.#committed(out.next);
+    if (!this.#live.account) return notFound();
+    const out = releaseHold(this.sql, this.transaction, this.#live.account, reservationId, this.#now(), this.#limits);
+    if (out.next) this.#live.committed(out.next);
     return out.result;
   }
 
@@ -146,7 +143,7 @@ export class TokenAccount extends DurableObject<Env> {
 
   /** The account's daily and monthly limits, its time zone, and what the current windows have counted. */
   getSpendLimits(): Result<{ limits: SpendLimitsView }> {
-    if (!this.#account) return notFound();
+    if (!this.#live.account) return notFound();
     return { ok: true, limits: spendLimitsView(this.#limits, Date.now()) };
   }
 
@@ -156,7 +153,7 @@ export class TokenAccount extends DurableObject<Env> {
    * ceilings (the caller audits it). Takes effect for the next charge or hold.
    */
   setSpendLimits(input: AccountLimitsInput, by: 'user' | 'admin'): Result<{ limits: SpendLimitsView }> {
-    if (!this.#account) return notFound();
+    if (!this.#live.account) return notFound();
     const now = Date.now();
     const next = accountLimitsChange(this.#limits.limits('account'), input, by);
     if ('ok' in next) return next;
@@ -172,7 +169,7 @@ export class TokenAccount extends DurableObject<Env> {
    * limits are checked with the account's, in the same step as the balance.
    */
   setApiKeyLimits(apiKeyId: string, limits: ApiKeyLimits | null): Result<{ key: ApiKeyLimitsView }> {
-    if (!this.#account) return notFound();
+    if (!this.#live.account) return notFound();
     const now = Date.now();
     const next = apiKeyLimitsChange(this.#limits.knownLimits(`key:${apiKeyId}`), limits, now);
     if ('ok' in next) return next;
@@ -183,7 +180,7 @@ export class TokenAccount extends DurableObject<Env> {
 
   /** An API key's limits and what they have counted; `not_found` for a key this account does not know. */
   getApiKeyLimits(apiKeyId: string): Result<{ key: ApiKeyLimitsView }> {
-    if (!this.#account) return notFound();
+    if (!this.#live.account) return notFound();
     const key = apiKeyLimitsView(this.#limits, apiKeyId, Date.now());
     return key ? { ok: true, key } : { ok: false, code: 'not_found' };
   }
@@ -197,15 +194,15 @@ export class TokenAccount extends DurableObject<Env> {
    */
   credit(req: CreditRequest): Result<CreditResult> {
     this.#touchSettings();
-    const account = this.#account;
+    const account = this.#live.account;
     if (!account) return notFound();
     const bad = creditRefusal(req);
     if (bad) return bad;
     const existing = findByRef(this.sql, req.ref);
     if (existing) return { ok: true, transactionId: existing.id, duplicate: true, balance: account.balance, status: account.status };
-    const out = this.#record(req);
+    const out = this.#live.record(req);
     // The webhook credited the recharge in flight: that PaymentIntent succeeded, finish the attempt now.
-    if (req.type === 'auto_recharge') settleRecharge(this.#rechargeHost, req.ref, 'succeeded');
+    if (req.type === 'auto_recharge') this.#live.settleRecharge(req.ref, 'succeeded');
     return out;
   }
 
@@ -216,9 +213,9 @@ export class TokenAccount extends DurableObject<Env> {
    * finishes it anyway when no webhook comes.
    */
   rechargeSettled(paymentIntentId: string, status: string, reason?: string): Result<{ settled: boolean; balance: BalanceView }> {
-    if (!this.#account) return notFound();
-    const settled = settleRecharge(this.#rechargeHost, paymentIntentId, status, reason);
-    return { ok: true, settled, balance: this.#view(this.#account!) };
+    if (!this.#live.account) return notFound();
+    const settled = this.#live.settleRecharge(paymentIntentId, status, reason);
+    return { ok: true, settled, balance: this.#view(this.#live.account!) };
   }
 
   /**
@@ -226,40 +223,40 @@ export class TokenAccount extends DurableObject<Env> {
    * (see refunds.ts). `not_found` while the payment is not credited yet: the caller retries.
    */
   refundPayment(req: RefundRequest): Result<CreditResult> {
-    const a = this.#account;
+    const a = this.#live.account;
     if (!a) return notFound();
-    return this.#recordEntry(a, refundEntry(this.sql, req));
+    return this.#live.recordEntry(refundEntry(this.sql, req));
   }
 
   /** A refund failed or was canceled: gives back what it took (nothing when it was never applied). */
   reverseRefund(refundId: string): Result<CreditResult | { balance: number; status: AccountStatus; duplicate: false; transactionId: null }> {
-    const a = this.#account;
+    const a = this.#live.account;
     if (!a) return notFound();
     const entry = refundReversalEntry(this.sql, refundId);
     if (!entry) return { ok: true, transactionId: null, duplicate: false, balance: a.balance, status: a.status };
-    return this.#recordEntry(a, entry);
+    return this.#live.recordEntry(entry);
   }
 
   /** The Stripe customer and saved card of this account. */
   getPaymentProfile(): Result<{ stripeCustomerId: string | null; defaultPaymentMethodId: string | null }> {
-    const a = this.#account;
+    const a = this.#live.account;
     if (!a) return notFound();
     return { ok: true, stripeCustomerId: a.stripe_customer_id, defaultPaymentMethodId: a.default_payment_method_id };
   }
 
   /** Records the account's Stripe customer once; a later, different id is ignored and the first returned. */
   setStripeCustomer(customerId: string): Result<{ stripeCustomerId: string }> {
-    const a = this.#account;
+    const a = this.#live.account;
     if (!a) return notFound();
-    this.#patch(a, stripeCustomerPatch(a, customerId), false);
-    return { ok: true, stripeCustomerId: this.#account!.stripe_customer_id! };
+    this.#live.patch(stripeCustomerPatch(a, customerId), false);
+    return { ok: true, stripeCustomerId: this.#live.account!.stripe_customer_id! };
   }
 
   /** The saved card used for off-session auto-recharges (the card of the latest successful payment). */
   setDefaultPaymentMethod(paymentMethodId: string): Result<{ defaultPaymentMethodId: string }> {
-    const a = this.#account;
+    const a = this.#live.account;
     if (!a) return notFound();
-    this.#patch(a, paymentMethodPatch(a, paymentMethodId), false);
+    this.#live.patch(paymentMethodPatch(a, paymentMethodId), false);
     return { ok: true, defaultPaymentMethodId: paymentMethodId };
   }
 
@@ -269,14 +266,14 @@ export class TokenAccount extends DurableObject<Env> {
    * Stripe's 50¢ minimum charge.
    */
   configureAutoRecharge(cfg: AutoRechargeConfig): Result<{ balance: BalanceView }> {
-    const a = this.#account;
+    const a = this.#live.account;
     if (!a) return notFound();
     const refused = rechargeConfigRefusal(cfg);
     if (refused) return refused;
     const patch = autoRechargePatch(a, cfg);
     if ('ok' in patch) return patch;
-    this.#patch(a, patch, true);
-    return { ok: true, balance: this.#view(this.#account!) };
+    this.#live.patch(patch, true);
+    return { ok: true, balance: this.#view(this.#live.account!) };
   }
 
   /**
@@ -286,15 +283,15 @@ export class TokenAccount extends DurableObject<Env> {
    * payment is not credited yet: the caller retries.
    */
   openDispute(req: DisputeOpened): Result<{ balance: BalanceView }> {
-    if (!this.#account) return notFound();
+    if (!this.#live.account) return notFound();
     // Events arrive in any order: a dispute already closed is not held or suspended again.
-    if (isDisputeClosed(this.sql, req.disputeId)) return { ok: true, balance: this.#view(this.#account) };
+    if (isDisputeClosed(this.sql, req.disputeId)) return { ok: true, balance: this.#view(this.#live.account) };
     const entry = disputeOpenEntry(this.sql, req);
-    const r = entry && this.#recordEntry(this.#account, entry);
+    const r = entry && this.#live.recordEntry(entry);
     if (r && !r.ok) return r;
     markDisputeOpen(this.sql, req.disputeId);
-    this.#patch(this.#account!, disputeOpenedPatch(this.#account!, req.disputeId), true);
-    return { ok: true, balance: this.#view(this.#account!) };
+    this.#live.patch(disputeOpenedPatch(this.#live.account!, req.disputeId), true);
+    return { ok: true, balance: this.#view(this.#live.account!) };
   }
 
   /**
@@ -304,22 +301,22 @@ export class TokenAccount extends DurableObject<Env> {
    * balance then suspends as any negative balance does).
    */
   closeDispute(req: DisputeClosed): Result<{ balance: BalanceView }> {
-    if (!this.#account) return notFound();
+    if (!this.#live.account) return notFound();
     const entry = disputeCloseEntry(this.sql, req);
-    const r = entry && this.#recordEntry(this.#account, entry);
+    const r = entry && this.#live.recordEntry(entry);
     if (r && !r.ok) return r;
     const othersOpen = markDisputeClosed(this.sql, req.disputeId);
-    this.#patch(this.#account!, disputeClosedPatch(this.#account!, othersOpen), true);
-    return { ok: true, balance: this.#view(this.#account!) };
+    this.#live.patch(disputeClosedPatch(this.#live.account!, othersOpen), true);
+    return { ok: true, balance: this.#view(this.#live.account!) };
   }
 
   /** A superadmin lifts a suspension (the caller audits it); open disputes are forgotten. */
   reactivate(): Result<{ balance: BalanceView }> {
-    const a = this.#account;
+    const a = this.#live.account;
     if (!a) return notFound();
     forgetOpenDisputes(this.sql);
-    this.#patch(a, reactivatePatch(a), true);
-    return { ok: true, balance: this.#view(this.#account!) };
+    this.#live.patch(reactivatePatch(a), true);
+    return { ok: true, balance: this.#view(this.#live.account!) };
   }
 
   // ---------------------------------------------------------------- RPC: reads
@@ -348,9 +345,9 @@ export class TokenAccount extends DurableObject<Env> {
    * then earliest expiry, then oldest), and its debt. Grants due by now are expired first.
    */
   getGrants(): Result<GrantsAnswer> {
-    if (!this.#account) return notFound();
-    this.#expireDue(this.#now());
-    return { ok: true, ...grantsView(this.sql), balance: this.#account.balance };
+    if (!this.#live.account) return notFound();
+    this.#live.expireDue(this.#now());
+    return { ok: true, ...grantsView(this.sql), balance: this.#live.account.balance };
   }
 
   /**
@@ -369,14 +366,12 @@ export class TokenAccount extends DurableObject<Env> {
 
   /** Counts of rows still waiting for D1. */
   outboxPending(): OutboxPending {
-    return this.#outbox.pending(this.#account);
+    return this.#live.pending();
   }
 
   /** Flushes the outbox to D1 now (reconciliation, tests, admin tools). */
-  async flush(): Promise<FlushOutcome> {
-    const out = await this.#outbox.flush(this.env.DB, () => this.#account);
-    this.#scheduleNext(false);
-    return out;
+  flush(): Promise<FlushOutcome> {
+    return this.#live.flush();
   }
 
   /** Re-reads settings from D1 now instead of waiting for the cache to age out. */
@@ -387,117 +382,19 @@ export class TokenAccount extends DurableObject<Env> {
 
   /** Does every kind of due work, then re-arms itself for the earliest next due time. Safe to run twice. */
   override async alarm(): Promise<void> {
-    const now = this.#now();
-    // Arm a fallback before doing anything: if this run throws, or the object is reset in the
-    // middle of it, the work is retried with backoff even after the runtime's own few retries
-    // of a throwing alarm are spent. Nothing runs after a failure, so nothing touches storage
-    // of an object that is being torn down.
-    this.#alarm.armFallback(now);
-    this.#expireDue(now); // grants due by now: their remainders become expiry entries, once
-    const account = this.#account;
-    if (account) {
-      const freed: [string | null, number][] = [];
-      this.#account = this.transaction(() => expireHolds(this.sql, account, now, (key, amount) => freed.push([key, amount]))) ?? account;
-      for (const [key, amount] of freed) this.#limits.freed(key, amount); // committed: the limits stop counting them
-    }
-    await this.#recharge.run(now);
-    await this.#outbox.flush(this.env.DB, () => this.#account);
-    pruneAnswers(this.sql, now - IDEMPOTENCY_RETENTION_MS);
-    pruneClosedHolds(this.sql, now - IDEMPOTENCY_RETENTION_MS);
-    this.#alarm.ranOk();
-    this.#scheduleNext(true);
+    await this.#live.runAlarm();
   }
 
   // ---------------------------------------------------------------- internals
 
-  /** Takes the account a commit left, then schedules what follows. */
-  #committed(next: AccountRow): void {
-    this.#account = next;
-    this.#afterCommit();
-  }
-
-  /** Saves an account patch (null: nothing changes); `schedule` runs the after-commit checks. */
-  #patch(a: AccountRow, patch: Partial<AccountRow> | null, schedule: boolean): void {
-    if (!patch) return;
-    this.#account = this.transaction(() => saveAccount(this.sql, a, patch, this.#now()));
-    if (schedule) this.#afterCommit();
-  }
-
-  /** Commits a computed refund/dispute entry unless it is a duplicate or a refusal. */
-  #recordEntry(a: AccountRow, entry: { duplicate: LedgerEntry } | { credit: CreditRequest } | Failure): Result<CreditResult> {
-    if ('duplicate' in entry) return { ok: true, transactionId: entry.duplicate.id, duplicate: true, balance: a.balance, status: a.status };
-    if ('ok' in entry) return entry;
-    return this.#record(entry.credit); // not credit(): a refund worth less than a token is recorded with 0 tokens
-  }
-
-  /** Commits one validated credit-like entry, its balance change and its grant (due expiries first). */
-  #record(req: CreditRequest): Result<CreditResult> {
-    const now = this.#now();
-    this.#expireDue(now);
-    const out = appendCredit(this.sql, this.transaction, this.#account!, req, now);
-    if (req.grant?.expiresAt != null || req.amount > 0) this.#nextExpiry = nextGrantExpiry(this.sql);
-    this.#committed(out.next);
-    return out.result;
-  }
-
-  /**
-   * Records the expiry of every grant due by `now` before anything else commits at `now`: one
-   * comparison with the in-memory next expiry on every call, a transaction only when one is due.
-   */
-  #expireDue(now: number): void {
-    const a = this.#account;
-    if (this.#nextExpiry === null || now < this.#nextExpiry || !a) return;
-    this.#account = this.transaction(() => expireDue(this.sql, a, now));
-    this.#nextExpiry = nextGrantExpiry(this.sql);
-    this.#afterCommit();
+  #touchSettings(): BillingSettings {
+    this.#settings.touch();
+    return this.#settings.current;
   }
 
   /** Now, as the account sees it: the real clock, plus the test clock's offset in the test configuration. */
   #now(): number {
     return Date.now() + this.#clockSkew;
-  }
-
-  /**
-   * After a commit: only schedule. The outbox flush after a short delay, and — when the
-   * available balance fell below the auto-recharge threshold — a recharge right away.
-   * Nothing on the charge path waits for D1 or Stripe.
-   */
-  #afterCommit(): void {
-    const now = this.#now();
-    this.#alarm.request(now + OUTBOX_FLUSH_DELAY_MS);
-    const a = this.#account;
-    if (a && needsRecharge(a)) {
-      this.#account = this.transaction(() => saveAccount(this.sql, a, { ar_state: 'scheduled' }, now));
-      this.#alarm.request(now);
-    }
-  }
-
-  /** Arms the alarm for the earliest due work. `exact` (end of an alarm run) also moves a later or stale alarm, or clears it. */
-  #scheduleNext(exact: boolean): void {
-    const state = { now: this.#now(), outbox: this.#outbox.pending(this.#account), flushFailures: this.#outbox.failures, account: this.#account };
-    const at = nextDueAt(gatherDueState(this.sql, state));
-    if (exact) this.#alarm.set(at);
-    else if (at !== null) this.#alarm.request(at);
-  }
-
-  readonly #rechargeHost: RechargeHost = {
-    sql: this.sql,
-    transaction: this.transaction,
-    account: () => this.#account,
-    setAccount: (a) => void (this.#account = a),
-    // Not this.credit(): that one settles the attempt, which the machine does itself.
-    credit: (req) => findByRef(this.sql, req.ref) ?? this.#record(req),
-    afterCommit: () => this.#afterCommit(),
-    requestAlarm: (at) => this.#alarm.request(at),
-    now: () => this.#now(),
-  };
-
-  /** Runs the machine against Stripe without SDK retries (see payment-intents.ts). Declared after its host: fields initialize in order. */
-  readonly #recharge = new RechargeRunner(this.#rechargeHost, stripePaymentIntents(this.env));
-
-  #touchSettings(): BillingSettings {
-    this.#settings.touch();
-    return this.#settings.current;
   }
 
   #view(a: AccountRow): BalanceView {
