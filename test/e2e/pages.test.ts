@@ -286,7 +286,7 @@ describe('pages in a real browser', () => {
     await admin.goto(`${app.base}/admin/tokens`);
     const form = admin.locator('#grant');
     await form.getByLabel('User id').fill(uid);
-    await form.getByLabel('Tokens').fill('12000');
+    await form.getByLabel('Tokens', { exact: true }).fill('12000');
     await form.getByLabel('Reason').fill('Launch promo');
     await form.getByLabel('Category').selectOption('promotional');
     await form.getByLabel('Expires on (UTC)').fill('2099-01-01');
