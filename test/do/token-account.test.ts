@@ -1,8 +1,8 @@
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
 import { BillingClient } from '../../worker/client';
-import { ACCOUNT_SCHEMA_VERSION } from '../../worker/do/schema';
 import type { TokenAccount } from '../../worker/do/token-account';
+import { ACCOUNT_SCHEMA_VERSION } from '../../worker/do/schema';
 import { describe, expect, it } from 'vitest';
 import { account, d1Ledger, drain, newAccount, SECRET, signedPost, uid } from '../helpers';
 
@@ -352,9 +352,14 @@ describe('housekeeping', () => {
       // Step 4's recharge columns (create-then-confirm) did not exist at version 1 either.
       state.storage.sql.exec(`ALTER TABLE recharge_attempts DROP COLUMN params`);
       state.storage.sql.exec(`ALTER TABLE recharge_attempts DROP COLUMN confirms`);
-      // Nor did step 5's spend limits and step 6's grants (issue 11).
+      // Nor step 5's spend limits.
       state.storage.sql.exec(`DROP TABLE spend_limits`);
-      for (const t of ['ledger', 'usage', 'reservations']) state.storage.sql.exec(`ALTER TABLE ${t} DROP COLUMN api_key_id`);
+      for (const table of ['ledger', 'usage', 'reservations']) state.storage.sql.exec(`ALTER TABLE ${table} DROP COLUMN api_key_id`);
+      // Nor step 6's price-book columns (issue 10).
+      for (const table of ['ledger', 'usage']) {
+        for (const c of ['cached_input_tokens', 'cache_write_tokens', 'reasoning_tokens', 'price_version', 'provider_cost_micros']) state.storage.sql.exec(`ALTER TABLE ${table} DROP COLUMN ${c}`);
+      }
+      // Nor step 7's grants (issue 11).
       state.storage.sql.exec(`DROP TABLE grants`);
       state.storage.sql.exec(`DELETE FROM meta WHERE key IN ('grant_seq', 'grant_debt')`);
       state.storage.sql.exec(`UPDATE meta SET value = '1' WHERE key = 'schema_version'`);
