@@ -923,6 +923,7 @@ async function deliverAll(m: Model, i: number): Promise<void> {
     const out = await deliverEvent(m, i, e);
     out.next.stripe.queue = out.done ? rest : [...rest, e];
     m.accts[i] = out.next;
+    await adoptGrants(m, i); // as after any Stripe delivery (see StripeCommand)
   }
   await checkAccount(m, i);
   await checkPayments(m, i, true);
