@@ -43,7 +43,7 @@ import type { BillingSettings } from '../../worker/contracts/settings';
 import { creditDescription, creditTypeOf, disputeAction, notCreditable, refundAction, tokensBought } from '../../worker/lib/stripe-event-map';
 import { account, newAccount } from '../helpers';
 
-const FC_PARAMS: fc.Parameters<unknown> = { numRuns: 12, verbose: fc.VerbosityLevel.Verbose, endOnFailure: false };
+const FC_PARAMS: fc.Parameters<unknown> = { numRuns: 40, verbose: fc.VerbosityLevel.Verbose, endOnFailure: false };
 
 type Stub = ReturnType<typeof account>;
 type Any = Record<string, any>;
