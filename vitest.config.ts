@@ -33,6 +33,8 @@ export default defineConfig(async () => {
             // Outgoing webhooks: retried at once (no 30 s backoff in a test) and failed after 3 tries.
             WEBHOOK_RETRY_BASE_SECONDS: '0',
             WEBHOOK_MAX_ATTEMPTS: '3',
+            // The TokenAccount's test clock (advanceClock): present only in this configuration.
+            TEST_CLOCK: 'on',
           },
           serviceBindings: { AI_ENDPOINT: 'ai-endpoint' },
           workers: [

@@ -273,6 +273,46 @@ describe('pages in a real browser', () => {
     expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
   }, 120_000);
 
+  it('Grants: an admin grants promotional tokens that expire; the user and the admin see the grants in burn order', async () => {
+    const user = await newPage();
+    await signUp(user, app.base, email('granted'));
+    const uid = await userId(user);
+    await charge(uid, 1000); // 1,500 from the welcome bonus
+
+    // The superadmin: signed up by Test 5 when the whole file runs, else here.
+    const admin = await newPage();
+    await admin.goto(`${app.base}/login`);
+    const login = await admin.request.post(`${app.base}/api/auth/login`, { data: { email: SUPERADMIN_EMAIL, password: 'correct horse battery' }, headers: { origin: app.base } });
+    if (login.status() !== 200) await signUp(admin, app.base, SUPERADMIN_EMAIL);
+    await admin.goto(`${app.base}/admin/tokens`);
+    const form = admin.locator('#grant');
+    await form.getByLabel('User id').fill(uid);
+    await form.getByLabel('Tokens', { exact: true }).fill('12000');
+    await form.getByLabel('Reason').fill('Launch promo');
+    await form.getByLabel('Category').selectOption('promotional');
+    await form.getByLabel('Expires on (UTC)').fill('2099-01-01');
+    await form.getByRole('button', { name: 'Grant tokens', exact: true }).click();
+    await expect.poll(() => text(admin.locator('#grant [role=status]')), POLL).toBe(`Granted 12,000 tokens to ${uid}.`);
+    // The admin sees the account's grants under the form, in burn order.
+    const adminGrants = admin.getByTestId('admin-grants');
+    await adminGrants.waitFor();
+    expect((await adminGrants.locator('li').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim())).toEqual([
+      '12,000 promotional tokens expire on Jan 1, 2099 · Launch promo',
+      '8,500 promotional tokens, no expiry (of 10,000) · Welcome bonus',
+    ]);
+    expect(await axeViolations(admin)).toEqual([]);
+
+    // The user sees the same on /tokens.
+    await user.goto(`${app.base}/tokens`);
+    const grants = user.getByTestId('grants');
+    await grants.waitFor();
+    await expect.poll(() => text(grants), POLL).toContain('12,000 promotional tokens expire on Jan 1, 2099');
+    expect(await text(grants)).toContain('8,500 promotional tokens, no expiry');
+    expect(await text(user.getByTestId('balance'))).toBe('20,500');
+    await user.waitForLoadState('networkidle');
+    expect(await axeViolations(user)).toEqual([]);
+  }, 120_000);
+
   it('Test 6: the yellow warning shows below 1,000 tokens and the red critical alert below 100', async () => {
     const page = await newPage();
     await signUp(page, app.base, email('lowbalance'));

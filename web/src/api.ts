@@ -75,6 +75,8 @@ export type {
   AccountOverview as Account,
   AutoRechargeView as AutoRecharge,
   AutoRechargeAnswer,
+  GrantsAnswer,
+  GrantView,
   PackagesAnswer,
   PublicPackage as Package,
   Transaction,

@@ -12,6 +12,10 @@ const settingFields = {
   welcomeBonus: positiveInt(1_000_000_000),
   lowBalanceThreshold: positiveInt(1_000_000_000_000),
   criticalBalanceThreshold: positiveInt(1_000_000_000_000),
+  /** Days a new account's welcome bonus lasts; null: it never expires (the seed's behaviour). */
+  welcomeBonusExpiryDays: z.nullable(positiveInt(3_650)),
+  /** Days an admin grant lasts when the admin gives no expiry; null: it never expires. */
+  adminGrantExpiryDays: z.nullable(positiveInt(3_650)),
 };
 
 /**
@@ -33,6 +37,8 @@ export const DEFAULT_SETTINGS: BillingSettings = {
   welcomeBonus: 10000,
   lowBalanceThreshold: 1000,
   criticalBalanceThreshold: 100,
+  welcomeBonusExpiryDays: null,
+  adminGrantExpiryDays: null,
 };
 
 /** Exactly representable in basis points: at most 4 decimals. */
@@ -92,6 +98,9 @@ export function toSettingsView(s: BillingSettings): SettingsView {
     welcomeBonus: s.welcomeBonus,
     lowBalanceThreshold: s.lowBalanceThreshold,
     criticalBalanceThreshold: s.criticalBalanceThreshold,
+    // `?? null`: a settings copy cached by an account before these existed lacks them.
+    welcomeBonusExpiryDays: s.welcomeBonusExpiryDays ?? null,
+    adminGrantExpiryDays: s.adminGrantExpiryDays ?? null,
   };
 }
 

@@ -29,6 +29,9 @@ export const settings = sqliteTable(
     welcomeBonus: integer('welcome_bonus').notNull(),
     lowBalanceThreshold: integer('low_balance_threshold').notNull(),
     criticalBalanceThreshold: integer('critical_balance_threshold').notNull(),
+    // Credit grants (issue 11): null = never expires.
+    welcomeBonusExpiryDays: integer('welcome_bonus_expiry_days'),
+    adminGrantExpiryDays: integer('admin_grant_expiry_days'),
     updatedAt: integer('updated_at').notNull(),
     updatedBy: text('updated_by'),
   },

@@ -4,6 +4,7 @@ import { ALERT_RETENTION_MS, pendingAlerts, pruneAlerts, type AlertQueue, type A
 import { gatherDueState } from './alarm-state';
 import { RechargeRunner, settleRecharge } from './auto-recharge';
 import { appendCredit } from './credits';
+import { expireDue, nextGrantExpiry } from './grants';
 import { expireHolds, pruneClosedHolds } from './holds';
 import { IDEMPOTENCY_RETENTION_MS, pruneAnswers } from './idempotency';
 import { findByRef } from './ledger-store';
@@ -48,6 +49,8 @@ export class LiveAccount {
   readonly #recharge: RechargeRunner;
   /** What the recharge state machine sees of the object. */
   readonly rechargeHost: RechargeHost;
+  /** When the next credit grant expires: every commit at or after it records the expiry first, without a query (grants.ts). */
+  #nextExpiry: number | null;
 
   constructor(
     deps: LiveAccountDeps,
@@ -68,6 +71,25 @@ export class LiveAccount {
       now,
     };
     this.#recharge = new RechargeRunner(this.rechargeHost, deps.payments);
+    this.#nextExpiry = nextGrantExpiry(deps.sql);
+  }
+
+  /**
+   * Records the expiry of every grant due by `now` before anything else commits at `now` (I8: a
+   * charge at or after a grant's expiry never burns it): one comparison with the in-memory next
+   * expiry on every call, a transaction only when one is due.
+   */
+  expireDue(now: number): void {
+    const a = this.account;
+    if (this.#nextExpiry === null || now < this.#nextExpiry || !a) return;
+    this.account = this.#d.transaction(() => expireDue(this.#d.sql, a, now));
+    this.#nextExpiry = nextGrantExpiry(this.#d.sql);
+    this.afterCommit();
+  }
+
+  /** The grant set changed (a new account, a credit): re-read when the next grant expires. */
+  grantsChanged(): void {
+    this.#nextExpiry = nextGrantExpiry(this.#d.sql);
   }
 
   /** Takes the account a commit left, then schedules what follows. */
@@ -84,9 +106,12 @@ export class LiveAccount {
     if (schedule) this.afterCommit();
   }
 
-  /** Commits one validated credit-like entry and its balance change. */
+  /** Commits one validated credit-like entry, its balance change and its grant (grants.ts), due expiries first. */
   record(req: CreditRequest): Result<CreditResult> {
-    const out = appendCredit(this.#d.sql, this.#d.transaction, this.account!, req, this.#now());
+    const now = this.#now();
+    this.expireDue(now);
+    const out = appendCredit(this.#d.sql, this.#d.transaction, this.account!, req, now);
+    if (req.amount > 0) this.grantsChanged();
     this.committed(out.next);
     return out.result;
   }
@@ -169,6 +194,7 @@ export class LiveAccount {
     // of a throwing alarm are spent. Nothing runs after a failure, so nothing touches storage
     // of an object that is being torn down.
     alarm.armFallback(now);
+    this.expireDue(now); // grants due by now: each remainder becomes one expiry entry
     const account = this.account;
     if (account) {
       const freed: [string | null, number][] = [];

@@ -21,6 +21,7 @@ import {
 import { userIdSchema } from '../contracts/common';
 import { settingsPatchSchema } from '../contracts/settings';
 import { json, queryOf, readBody, validate } from '../lib/http';
+import { listGrants } from '../services/account';
 import { listStripeEvents, reactivateAccount } from '../services/admin-payments';
 import { listAudit } from '../services/audit';
 import { requireAdmin } from '../services/auth';
@@ -127,6 +128,11 @@ export function registerAdminRoutes(router: RouterType) {
   router.get('/api/admin/stripe-events', async (request: Request, env: Env) => {
     await read(request, env);
     return json(await listStripeEvents(env.DB, validate(stripeEventsQuery, queryOf(request))));
+  });
+
+  router.get('/api/admin/accounts/:id/grants', async (request: IRequest, env: Env) => {
+    await read(request, env);
+    return json(await listGrants(env, validate(userIdSchema, request.params.id)));
   });
 
   router.post('/api/admin/accounts/:id/reactivate', async (request: IRequest, env: Env) => {
