@@ -153,7 +153,7 @@ describe('settings', () => {
     const got = await json(await api('/api/admin/settings', { cookie: admin.cookie }));
     expect(got).toMatchObject({
       initialized: true,
-      settings: { tokenMultiplier: 1.5, imageCosts: { 'dall-e-3': 6000, 'dall-e-2': 3000, imagen: 4500 }, tokensPerUsd: 10_000, minimumPurchaseCents: 500, welcomeBonus: 10_000, lowBalanceThreshold: 1_000, criticalBalanceThreshold: 100 },
+      settings: { tokenMultiplier: 1.5, imageCosts: { 'dall-e-3': 6000, 'dall-e-2': 3000, imagen: 4500 }, tokensPerUsd: 10_000, minimumPurchaseCents: 500, welcomeBonus: 10_000, lowBalanceThreshold: 1_000, criticalBalanceThreshold: 100, minMarginBps: 0 },
     });
     try {
       const res = await api('/api/admin/settings', { method: 'PUT', cookie: root.cookie, body: { tokenMultiplier: 1.2345, imageCosts: { 'dall-e-3': 7000 } } });

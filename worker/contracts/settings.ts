@@ -12,6 +12,11 @@ const settingFields = {
   welcomeBonus: positiveInt(1_000_000_000),
   lowBalanceThreshold: positiveInt(1_000_000_000_000),
   criticalBalanceThreshold: positiveInt(1_000_000_000_000),
+  /**
+   * The price book's guardrail (issue 10): a price must earn at least provider cost × (1 +
+   * minMarginBps / 10,000). 0 = at least cost, so the seed's entries (cost unknown = 0) pass.
+   */
+  minMarginBps: intIn(0, 1_000_000),
 };
 
 /**
@@ -33,6 +38,7 @@ export const DEFAULT_SETTINGS: BillingSettings = {
   welcomeBonus: 10000,
   lowBalanceThreshold: 1000,
   criticalBalanceThreshold: 100,
+  minMarginBps: 0,
 };
 
 /** Exactly representable in basis points: at most 4 decimals. */
@@ -92,6 +98,7 @@ export function toSettingsView(s: BillingSettings): SettingsView {
     welcomeBonus: s.welcomeBonus,
     lowBalanceThreshold: s.lowBalanceThreshold,
     criticalBalanceThreshold: s.criticalBalanceThreshold,
+    minMarginBps: s.minMarginBps,
   };
 }
 

@@ -52,8 +52,8 @@ export function checkPackage(form: PackageForm): Checked<PackageBody, 'name' | '
 /** The settings form's text fields; `minimumPurchase` is in dollars. */
 export type SettingsField = 'tokenMultiplier' | 'tokensPerUsd' | 'minimumPurchase' | 'welcomeBonus' | 'lowBalanceThreshold' | 'criticalBalanceThreshold';
 
-/** PUT /api/admin/settings takes the whole settings view (any subset would do). */
-export type SettingsBody = SettingsView;
+/** PUT /api/admin/settings takes any subset of the settings view; this form sends all but the minimum margin (the Prices section edits it). */
+export type SettingsBody = Omit<SettingsView, 'minMarginBps'>;
 
 const WHOLE_SETTINGS = ['tokensPerUsd', 'welcomeBonus', 'lowBalanceThreshold', 'criticalBalanceThreshold'] as const;
 
