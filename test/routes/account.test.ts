@@ -99,15 +99,15 @@ describe('GET /api/account/usage', () => {
     const u = await json(await api('/api/account/usage?days=7', { cookie: s.cookie }));
     expect(u.byDay).toHaveLength(7);
     const today = new Date().toISOString().slice(0, 10);
-    expect(u.byDay[6]).toEqual({ day: today, requests: 3, actualTokens: 3_000, billableTokens: 4_500 });
+    expect(u.byDay[6]).toEqual({ day: today, requests: 3, actualTokens: 3_000, billableTokens: 4_500, cachedInputTokens: 0, reasoningTokens: 0 });
     expect(u.byDay.slice(0, 6).every((d: any) => d.requests === 0)).toBe(true);
     expect(u.byOperation).toEqual([
-      { operation: 'translation', requests: 1, actualTokens: 2_000, billableTokens: 3_000 },
-      { operation: 'chat', requests: 2, actualTokens: 1_000, billableTokens: 1_500 },
+      { operation: 'translation', requests: 1, actualTokens: 2_000, billableTokens: 3_000, cachedInputTokens: 0, reasoningTokens: 0 },
+      { operation: 'chat', requests: 2, actualTokens: 1_000, billableTokens: 1_500, cachedInputTokens: 0, reasoningTokens: 0 },
     ]);
     expect(u.byModel).toEqual([
-      { model: 'gpt-4o-mini', requests: 1, actualTokens: 2_000, billableTokens: 3_000 },
-      { model: 'gpt-4o', requests: 2, actualTokens: 1_000, billableTokens: 1_500 },
+      { model: 'gpt-4o-mini', requests: 1, actualTokens: 2_000, billableTokens: 3_000, cachedInputTokens: 0, reasoningTokens: 0 },
+      { model: 'gpt-4o', requests: 2, actualTokens: 1_000, billableTokens: 1_500, cachedInputTokens: 0, reasoningTokens: 0 },
     ]);
     const d = await json(await api('/api/account/usage', { cookie: s.cookie }));
     expect(d.byDay).toHaveLength(30);

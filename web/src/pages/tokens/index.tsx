@@ -7,6 +7,7 @@ import { AutoRechargeForm } from './auto-recharge';
 import { BalanceCard, CardFailedNotice } from './balance';
 import { BuySection } from './buy';
 import { useCheckoutReturn } from './checkout';
+import { PricesSection } from './prices';
 import { TransactionsSection } from './transactions';
 import { UsageSection } from './usage';
 
@@ -65,6 +66,7 @@ export function TokensPage(_props: { user: User }) {
         {account ? <AutoRechargeForm account={account} pkgs={pkgs.data} onSaved={onSaved} /> : null}
       </div>
       <TransactionsSection version={txVersion} />
+      <PricesSection />
     </div>
   );
 }
