@@ -34,10 +34,12 @@ export function PricesSection(props: { canWrite: boolean }) {
   const book = useLoad(() => get<AdminPriceBookAnswer>('/api/admin/prices'), []);
   const [historyVersion, setHistoryVersion] = useState(0);
   const [editing, setEditing] = useState<PriceBookEntry | 'new' | null>(null);
+  const [saved, setSaved] = useState<string | null>(null);
   const Editor = useEditor(editing !== null);
   const b = book.data;
   const entries = (b?.current.entries ?? []) as PriceBookEntry[];
   const changed = (msg: string) => {
+    setSaved(msg);
     book.reload();
     setHistoryVersion((v) => v + 1);
     return msg;
@@ -56,6 +58,7 @@ export function PricesSection(props: { canWrite: boolean }) {
       }
     >
       {book.error ? <p class="field-error">Prices could not be loaded: {book.error}</p> : null}
+      <Notice tone="success">{saved}</Notice>
       {!b && !book.error ? <Spinner label="Loading prices…" /> : null}
       {b ? (
         <>
@@ -105,7 +108,7 @@ export function PricesSection(props: { canWrite: boolean }) {
                 label: 'Actions',
                 hiddenLabel: true,
                 cell: (e) => (
-                  <button type="button" class="btn btn-small btn-secondary" onClick={() => setEditing(e)} aria-label={`Edit ${e.id}`}>
+                  <button type="button" class="btn btn-small btn-secondary" onClick={() => (setSaved(null), setEditing(e))} aria-label={`Edit ${e.id}`}>
                     Edit
                   </button>
                 ),
@@ -172,7 +175,7 @@ function ImportPanel(props: { onApplied: (msg: string) => string }) {
   const [file, setFile] = useState<{ name: string; list: unknown } | null>(null);
   const [answer, setAnswer] = useState<PriceImportAnswer | null>(null);
   const [override, setOverride] = useState('');
-  const { error, setError, done, setDone, busy, submit } = useForm();
+  const { error, setError, setDone, busy, submit } = useForm();
 
   const onFile = async (e: Event) => {
     const input = e.currentTarget as HTMLInputElement;
@@ -198,7 +201,8 @@ function ImportPanel(props: { onApplied: (msg: string) => string }) {
       const r = await post<PriceImportAnswer>('/api/admin/prices/import', { list: fl.list, fileName: fl.name, apply: true, ...(answer.belowMargin.length > 0 ? { override: { reason: override.trim() } } : {}) });
       setAnswer(null);
       setFile(null);
-      return props.onApplied(r.version ? `Imported ${fl.name} as price book version ${r.version.version}.` : 'Nothing to import: the book already has these prices.');
+      props.onApplied(r.version ? `Imported ${fl.name} as price book version ${r.version.version}.` : 'Nothing to import: the book already has these prices.');
+      return '';
     });
   };
 
@@ -212,7 +216,6 @@ function ImportPanel(props: { onApplied: (msg: string) => string }) {
       <Notice tone="error" assertive>
         {error}
       </Notice>
-      <Notice tone="success">{done}</Notice>
       {d ? (
         <div data-testid="price-import-diff">
           <p>
