@@ -99,12 +99,12 @@ describe('price book', () => {
     // The sample call (1,000 in / 2,000 cached / 500 out) now: 38,000 + 8,000 + 150,000 = 196,000 → 20 tokens.
     await expect.poll(() => text(admin.getByTestId('price-preview')), POLL).toContain('Now 20 tokens');
 
-    await form.getByLabel('Input rate (bps)').fill('abc');
+    await form.getByLabel('Input rate (bps)', { exact: true }).fill('abc');
     await form.getByRole('button', { name: 'Save as a new version' }).click();
     await expect.poll(() => text(form), POLL).toContain('Input rate: enter a whole number of basis points');
 
     // 10 bps earns $0.10 per 1M input against $0.25 of cost: below the margin; the preview shows 10,000 + 8,000 + 150,000 → 17 tokens.
-    await form.getByLabel('Input rate (bps)').fill('10');
+    await form.getByLabel('Input rate (bps)', { exact: true }).fill('10');
     await expect.poll(() => text(admin.getByTestId('price-preview')), POLL).toContain('With this change 17 tokens');
     expect(await text(admin.getByTestId('price-guardrail'))).toContain('input earns $0.10 against $0.25 cost');
     expect(await axeViolations(admin)).toEqual([]);
@@ -115,7 +115,7 @@ describe('price book', () => {
     const section = admin.locator('#prices');
     await expect.poll(() => text(section), POLL).toContain('Saved gpt-5-mini as price book version 2.');
     await expect.poll(() => text(admin.getByTestId('price-versions-table')), POLL).toContain(`promo ${run}`);
-    expect(await text(admin.getByTestId('prices-table').locator('tr', { hasText: 'gpt-5-mini-2025-08-07' }))).toContain('1,000 $0.10 cost $0.25');
+    await expect.poll(() => text(admin.getByTestId('prices-table').locator('tr', { hasText: 'gpt-5-mini-2025-08-07' })), POLL).toContain('1,000 $0.10 cost $0.25');
     await screenshot(admin, 'admin-prices');
   });
 
@@ -138,7 +138,7 @@ describe('price book', () => {
     expect(await text(diff)).toContain('gpt-5-nano: rates.output 60 → 75');
     await panel.getByRole('button', { name: 'Apply as one new version' }).click();
     await expect.poll(() => text(admin.locator('#prices')), POLL).toContain('Imported new-prices.json as price book version 3.');
-    expect(await text(admin.getByTestId('prices-table').locator('tr', { hasText: 'gpt-5-nano-2025-08-07' }))).toContain('7,500 $0.75 cost $0.50');
+    await expect.poll(() => text(admin.getByTestId('prices-table').locator('tr', { hasText: 'gpt-5-nano-2025-08-07' })), POLL).toContain('7,500 $0.75 cost $0.50');
   });
 
   it('the Margin in money section reads the rollups', async () => {
