@@ -41,7 +41,6 @@ function Breakdown(props: { title: string; rows: [string, number, number, number
       label={props.title}
       caption={props.title}
       class="compact"
-      wrap={false}
       rows={props.rows}
       rowKey={([k]) => k}
       columns={[
