@@ -3,7 +3,12 @@
 // page refuses exactly what POST /api/admin/prices/versions refuses, before the round trip.
 import { priceBookEntrySchema, TOKEN_CLASSES, type PriceBookEntry, type TokenClass } from '../../../worker/lib/price-book';
 import { marginCheck, usdToMicros, type MarginLine } from '../../../worker/lib/price-list';
-import { isWhole, result, type Checked, type FieldErrors } from './index';
+import { isWhole, type Checked, type FieldErrors } from './index';
+
+/** The check's result: the value (built only when nothing failed), or the messages. */
+function result<T, K extends string>(errors: FieldErrors<K>, value: () => T): Checked<T, K> {
+  return Object.keys(errors).length ? { ok: false, errors } : { ok: true, value: value() };
+}
 
 /** What the entry editor shows: rates in bps and provider costs in USD per 1M tokens, as typed. */
 export interface EntryForm {
