@@ -1,8 +1,9 @@
 // The Prices section's entry editor checks (web/src/forms/prices.ts) in plain Node: the typed
-// form → the entry POST /api/admin/prices/versions takes, or one message per field; the guardrail
-// the page warns with before saving; the preview's sample fields.
+// form → the entry POST /api/admin/prices/versions takes, or one message per field (the server's
+// preview checks the rest with the price book's schema); the preview's sample fields.
 import { describe, expect, it } from 'vitest';
-import { belowMargin, checkEntry, checkSample, entryForm, microsToUsd } from '../../web/src/forms/prices';
+import { checkEntry, checkSample, entryForm, microsToUsd, usdToMicros } from '../../web/src/forms/prices';
+import { usdToMicros as serverUsdToMicros } from '../../worker/lib/price-list';
 import type { PriceBookEntry } from '../../worker/lib/price-book';
 
 const mini: PriceBookEntry = {
@@ -36,13 +37,9 @@ describe('entry editor', () => {
     expect(schema.ok).toBe(false);
     expect(Object.keys((schema as { errors: object }).errors).sort()).toEqual(['id', 'provider', 'rates.input']);
   });
-  it('warns with the guardrail the server applies', () => {
-    expect(belowMargin(mini, 10_000, 0)).toEqual([]);
-    expect(belowMargin({ ...mini, rates: { ...mini.rates, input: 10 } }, 10_000, 0).map((l) => l.kind)).toEqual(['input']);
-    // Output at exactly 1.5× cost ($3.00 vs $2.00) passes a 50% minimum and fails 50.01%; the other
-    // classes were rounded up to a whole bps, so they earn a little more (input $0.38 vs $0.375).
-    expect(belowMargin(mini, 10_000, 5000)).toEqual([]);
-    expect(belowMargin(mini, 10_000, 5001).map((l) => l.kind)).toEqual(['output', 'reasoning']);
+  it('reads provider costs exactly as the server does', () => {
+    for (const usd of ['0', '0.025', '2.00', '1.234567', '999999.999999']) expect(usdToMicros(usd)).toBe(serverUsdToMicros(usd));
+    expect(() => usdToMicros('1.2345678')).toThrow(RangeError);
   });
   it('formats µUSD exactly', () => {
     expect([microsToUsd(0), microsToUsd(25_000), microsToUsd(2_000_000), microsToUsd(1_234_567)]).toEqual(['0', '0.025', '2', '1.234567']);

@@ -164,6 +164,9 @@ export interface PricePreviewAnswer {
   usage: SampleUsage;
   before: PreviewCost;
   after: PreviewCost;
+  /** The proposed entry's lines below provider cost × (1 + minMarginBps): saving it needs `override`. */
+  belowMargin: PriceMarginLine[];
+  minMarginBps: number;
 }
 
 /** What an import would change (`PriceBookDiff`). */

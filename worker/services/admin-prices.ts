@@ -267,6 +267,8 @@ export async function importPriceList(db: D1Database, actor: AuthUser, input: Pr
 export async function previewPrice(db: D1Database, input: PricePreviewInput, now = Date.now()): Promise<PricePreviewAnswer> {
   const [{ latest }, settings] = await Promise.all([readVersions(db, now), settingsOrDefault(db)]);
   const base = entriesOf(latest, settings);
-  const proposed = input.entry === undefined ? base : withEntry(base, parseEntries([input.entry], 'entry')[0]);
-  return { model: input.model, usage: input.usage, ...previewChange(base, proposed, input.model, input.usage, settings.tokensPerUsd) };
+  const entry = input.entry === undefined ? undefined : parseEntries([input.entry], 'entry')[0];
+  const proposed = entry === undefined ? base : withEntry(base, entry);
+  const below = entry === undefined ? [] : marginCheck(entry, settings.tokensPerUsd, settings.minMarginBps).lines.filter((l) => !l.ok);
+  return { model: input.model, usage: input.usage, ...previewChange(base, proposed, input.model, input.usage, settings.tokensPerUsd), belowMargin: below, minMarginBps: settings.minMarginBps };
 }

@@ -1,14 +1,18 @@
 import type { PriceEntry, PriceVersionInfo, UserPricesAnswer } from '../contracts/prices';
 import { DEFAULT_SETTINGS, type BillingSettings } from '../contracts/settings';
+import { readPriceBook } from '../db/price-book-store';
 import { readSettings } from '../db/settings';
 import { seedPriceBookEntries, type PriceBookEntry } from '../lib/price-book';
 
 /**
  * Reads of the price book (D1 `price_book_versions`, issue 10) for the admin API and the user's
- * `/api/prices`. A version applies from its `effective_at` until the next version's; versions
- * are made in `effective_at` order (admin-prices.ts refuses one that would take effect before
- * the newest), so the version in force at time t is the highest-numbered one with
- * `effective_at ≤ t`. No such row = the seed's pricing (`seedPriceBookEntries` of the settings).
+ * `/api/prices`. The user's view reads through `readPriceBook` (worker/db/price-book-store.ts),
+ * the same read the `TokenAccount` prices with. The admin view also needs each version's
+ * who/why (created_by, reason, override_reason) and the newest version (changes build on it),
+ * so `readVersions` reads those rows with the store's ordering: the version in force at t is the
+ * latest `effective_at ≤ t` (of two at one instant, the higher version). Versions are made in
+ * `effective_at` order (admin-prices.ts refuses one before the newest), so that is also the
+ * highest-numbered one. No such row = the seed's pricing (`seedPriceBookEntries`).
  */
 
 /** One stored version, entries parsed. */
@@ -54,9 +58,9 @@ export const asPriceEntries = (entries: PriceBookEntry[]): PriceEntry[] => entri
 /** The version in force at `at`, the newest version, and the first one scheduled after `at`. */
 export async function readVersions(db: D1Database, at: number): Promise<{ current: StoredVersion | null; latest: StoredVersion | null; next: StoredVersion | null }> {
   const [current, latest, next] = await db.batch<VersionRow>([
-    db.prepare(`SELECT ${COLS} FROM price_book_versions WHERE effective_at <= ? ORDER BY version DESC LIMIT 1`).bind(at),
+    db.prepare(`SELECT ${COLS} FROM price_book_versions WHERE effective_at <= ? ORDER BY effective_at DESC, version DESC LIMIT 1`).bind(at),
     db.prepare(`SELECT ${COLS} FROM price_book_versions ORDER BY version DESC LIMIT 1`),
-    db.prepare(`SELECT ${COLS} FROM price_book_versions WHERE effective_at > ? ORDER BY version ASC LIMIT 1`).bind(at),
+    db.prepare(`SELECT ${COLS} FROM price_book_versions WHERE effective_at > ? ORDER BY effective_at ASC, version DESC LIMIT 1`).bind(at),
   ]);
   const one = (r: D1Result<VersionRow>) => (r.results[0] ? toStoredVersion(r.results[0]) : null);
   return { current: one(current), latest: one(latest), next: one(next) };
@@ -81,12 +85,12 @@ export function entriesOf(v: StoredVersion | null, settings: BillingSettings): P
  * request fees and long-context tiers only: provider costs, sources and notes stay with admins.
  */
 export async function getUserPrices(db: D1Database, now = Date.now()): Promise<UserPricesAnswer> {
-  const [{ current }, settings] = await Promise.all([readVersions(db, now), settingsOrDefault(db)]);
+  const [{ current }, settings] = await Promise.all([readPriceBook(db, now), settingsOrDefault(db)]);
   return {
     version: current?.version ?? null,
     effectiveAt: current?.effectiveAt ?? null,
     tokensPerUsd: settings.tokensPerUsd,
-    models: entriesOf(current, settings).map((e) => ({
+    models: (current?.entries ?? seedPriceBookEntries(settings)).map((e) => ({
       id: e.id,
       provider: e.provider,
       aliases: e.aliases,

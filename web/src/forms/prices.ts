@@ -1,9 +1,22 @@
-// The Prices section's form checks (admin only). They run the Worker's own price-book code
-// (worker/lib/price-book.ts and price-list.ts, pure and shared by design: docs/pricing.md) so the
-// page refuses exactly what POST /api/admin/prices/versions refuses, before the round trip.
-import { priceBookEntrySchema, TOKEN_CLASSES, type PriceBookEntry, type TokenClass } from '../../../worker/lib/price-book';
-import { marginCheck, usdToMicros, type MarginLine } from '../../../worker/lib/price-list';
+// The Prices section's form checks (admin only): what was typed → a price-book entry. The entry's
+// full rules (the price book's own zod schema, the guardrail) run on the server, which the
+// editor asks for its preview as you type (POST /api/admin/prices/preview): the price-book code
+// brings full zod, which the pages must not load (it would share zod's core with /tokens).
+import type { PriceBookEntry } from '../../../worker/lib/price-book';
+import type { PriceClass as TokenClass } from '../../../worker/contracts/prices';
 import { isWhole, type Checked, type FieldErrors } from './index';
+
+export const TOKEN_CLASSES = ['input', 'cachedInput', 'cacheWrite', 'output', 'reasoning'] as const satisfies readonly TokenClass[];
+
+/** "0.025" → 25000 µUSD, exactly (the same rule as worker/lib/price-list.ts `usdToMicros`). */
+export function usdToMicros(usd: string): number {
+  const m = /^(\d{1,6})(?:\.(\d{1,6}))?$/.exec(usd);
+  if (m === null) throw new RangeError(`not a USD amount with at most 6 decimals: ${JSON.stringify(usd)}`);
+  return Number(m[1]) * 1_000_000 + Number((m[2] ?? '').padEnd(6, '0'));
+}
+
+const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9_\-:./]{0,99}$/;
+const PROVIDER = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 
 /** The check's result: the value (built only when nothing failed), or the messages. */
 function result<T, K extends string>(errors: FieldErrors<K>, value: () => T): Checked<T, K> {
@@ -50,7 +63,8 @@ export function entryForm(e: PriceBookEntry | null): EntryForm {
 
 /**
  * The typed form → a price-book entry, keeping what the editor does not show (images, request
- * fee, long-context tiers, source and notes) from `base`; then the price book's own schema.
+ * fee, long-context tiers, source and notes) from `base`. The server checks the rest with the
+ * price book's own schema (the editor's live preview shows its answer).
  */
 export function checkEntry(form: EntryForm, base: PriceBookEntry | null): Checked<PriceBookEntry, EntryField> {
   const errors: FieldErrors<EntryField> = {};
@@ -78,30 +92,11 @@ export function checkEntry(form: EntryForm, base: PriceBookEntry | null): Checke
     rates,
     providerCost: { ...(base?.providerCost ?? {}), ...costs },
   };
-  const parsed = priceBookEntrySchema.safeParse(candidate);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const [head, sub] = issue.path as (string | number)[];
-      const field: EntryField =
-        head === 'id' || head === 'provider' || head === 'aliases' ? head : head === 'rates' && typeof sub === 'string' ? `rates.${sub as TokenClass}` : head === 'providerCost' && typeof sub === 'string' && (TOKEN_CLASSES as readonly string[]).includes(sub) ? `costs.${sub as TokenClass}` : 'entry';
-      errors[field] ??= `${fieldLabel(field)}: ${issue.message}`;
-    }
-  }
-  return result(errors, () => parsed.data as PriceBookEntry);
-}
-
-function fieldLabel(f: EntryField): string {
-  if (f === 'id') return 'Model id';
-  if (f === 'provider') return 'Provider';
-  if (f === 'aliases') return 'Aliases';
-  if (f === 'entry') return 'Entry';
-  const [kind, c] = f.split('.') as ['rates' | 'costs', TokenClass];
-  return `${CLASS_LABELS[c]} ${kind === 'rates' ? 'rate' : 'provider cost'}`;
-}
-
-/** The guardrail as the server applies it: the lines below provider cost × (1 + minimum margin). */
-export function belowMargin(entry: PriceBookEntry, tokensPerUsd: number, minMarginBps: number): MarginLine[] {
-  return marginCheck(entry, tokensPerUsd, minMarginBps).lines.filter((l) => !l.ok);
+  if (!MODEL_ID.test(candidate.id)) errors.id = 'Model id: letters, digits and _ - : . / only, starting with a letter or digit.';
+  if (!PROVIDER.test(candidate.provider)) errors.provider = 'Provider: lower-case letters, digits, _ and - only.';
+  if (aliases.some((a) => !MODEL_ID.test(a))) errors.aliases = 'Aliases: model ids separated by commas.';
+  for (const c of TOKEN_CLASSES) if (rates[c] > 1_000_000) errors[`rates.${c}`] = `${CLASS_LABELS[c]} rate: at most 1,000,000 bps (100 tokens per token).`;
+  return result(errors, () => candidate as PriceBookEntry);
 }
 
 /** Sample usage fields of the preview, as typed → counts (blank = 0). */

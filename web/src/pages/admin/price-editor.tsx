@@ -1,15 +1,15 @@
-// The Prices section's entry editor, in its own chunk: it runs the Worker's price-book code
-// (validation with the entry's zod schema, the guardrail, the preview), which brings full zod;
-// the admin page loads it only when an entry is opened for editing.
-import { useMemo, useRef, useState } from 'preact/hooks';
-import { post } from '../../api';
+// The Prices section's entry editor, loaded when an entry is opened. As you type, it asks the
+// server for the preview (POST /api/admin/prices/preview): the sample call before and after,
+// priced by the Worker's own price-book code, the entry validated with the price book's schema,
+// and the lines below the minimum margin. The page never bundles that code (it brings full zod).
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { errorMessage, post } from '../../api';
 import { Field, fieldAria, Notice } from '../../components/ui';
 import * as f from '../../format';
-import { belowMargin, checkEntry, checkSample, CLASS_LABELS, entryForm, type EntryField, type EntryForm } from '../../forms/prices';
+import { checkEntry, checkSample, CLASS_LABELS, entryForm, TOKEN_CLASSES, type EntryField, type EntryForm } from '../../forms/prices';
 import { useForm } from '../../hooks/use-form';
-import { TOKEN_CLASSES, type PriceBookEntry, type TokenClass } from '../../../../worker/lib/price-book';
-import { previewChange, withEntry, type SampleCost } from '../../../../worker/lib/price-preview';
-import type { AdminPriceBookAnswer, PriceVersionInfo } from '../../../../worker/contracts/prices';
+import type { PriceBookEntry } from '../../../../worker/lib/price-book';
+import type { AdminPriceBookAnswer, PreviewCost as SampleCost, PriceClass as TokenClass, PricePreviewAnswer, PriceVersionInfo } from '../../../../worker/contracts/prices';
 import { dollarsPerMillion, micros, perMillion } from './price-format';
 
 type SampleForm = Record<'inputTokens' | 'cachedInputTokens' | 'outputTokens' | 'reasoningTokens', string>;
@@ -25,15 +25,27 @@ export function EntryEditor(props: { answer: AdminPriceBookAnswer; base: PriceBo
   const [sample, setSample] = useState<SampleForm>({ inputTokens: '1000', cachedInputTokens: '2000', outputTokens: '500', reasoningTokens: '0' });
   const { errors, error, busy, submit } = useForm<EntryField | 'effectiveAt'>();
   const heading = useRef<HTMLHeadingElement>(null);
-  const entries = answer.current.entries as PriceBookEntry[];
-
   const checked = useMemo(() => checkEntry(form, base), [form, base]);
-  const below = checked.ok ? belowMargin(checked.value, answer.tokensPerUsd, answer.minMarginBps) : [];
   const usage = checkSample(sample);
-  const preview = useMemo(() => {
-    if (!checked.ok || !usage.ok) return null;
-    return previewChange(entries, withEntry(entries, checked.value), checked.value.id, usage.value, answer.tokensPerUsd);
-  }, [checked, sample, entries]);
+  const [preview, setPreview] = useState<PricePreviewAnswer | null>(null);
+  const [previewError, setPreviewError] = useState<string | null>(null);
+  const key = checked.ok && usage.ok ? JSON.stringify([checked.value, usage.value]) : null;
+  // Asked again 250 ms after the last keystroke; an answer for an older form is dropped.
+  useEffect(() => {
+    if (key === null || !checked.ok || !usage.ok) return;
+    let live = true;
+    const t = setTimeout(() => {
+      post<PricePreviewAnswer>('/api/admin/prices/preview', { model: checked.value.id, entry: checked.value, usage: usage.value })
+        .then((p) => live && (setPreview(p), setPreviewError(null)))
+        .catch((e) => live && (setPreview(null), setPreviewError(errorMessage(e))));
+    }, 250);
+    return () => {
+      live = false;
+      clearTimeout(t);
+    };
+  }, [key]);
+  const fresh = key !== null && preview !== null;
+  const below = fresh ? preview.belowMargin : [];
 
   const setRate = (kind: 'rates' | 'costs', c: TokenClass) => (e: Event) => {
     const v = (e.currentTarget as HTMLInputElement).value;
@@ -112,7 +124,8 @@ export function EntryEditor(props: { answer: AdminPriceBookAnswer; base: PriceBo
           Computed here with the same code the Worker charges with; rounded up once, on the total.
         </p>
         {!usage.ok ? <p class="field-error">{Object.values(usage.errors)[0]}</p> : null}
-        {preview ? (
+        {previewError && key !== null ? <p class="field-error">{previewError}</p> : null}
+        {fresh ? (
           <dl class="stat-grid" data-testid="price-preview">
             <PreviewCard label="Now" cost={preview.before} />
             <PreviewCard label="With this change" cost={preview.after} />
