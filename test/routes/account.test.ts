@@ -117,18 +117,36 @@ describe('GET /api/account/usage', () => {
     const u = await json(await api('/api/account/usage?days=7', { cookie: s.cookie }));
     expect(u.byDay).toHaveLength(7);
     const today = new Date().toISOString().slice(0, 10);
-    expect(u.byDay[6]).toEqual({ day: today, requests: 3, actualTokens: 3_000, billableTokens: 4_500 });
+    expect(u.byDay[6]).toEqual({ day: today, requests: 3, actualTokens: 3_000, billableTokens: 4_500, cachedInputTokens: 0, reasoningTokens: 0 });
     expect(u.byDay.slice(0, 6).every((d: any) => d.requests === 0)).toBe(true);
     expect(u.byOperation).toEqual([
-      { operation: 'translation', requests: 1, actualTokens: 2_000, billableTokens: 3_000 },
-      { operation: 'chat', requests: 2, actualTokens: 1_000, billableTokens: 1_500 },
+      { operation: 'translation', requests: 1, actualTokens: 2_000, billableTokens: 3_000, cachedInputTokens: 0, reasoningTokens: 0 },
+      { operation: 'chat', requests: 2, actualTokens: 1_000, billableTokens: 1_500, cachedInputTokens: 0, reasoningTokens: 0 },
     ]);
     expect(u.byModel).toEqual([
-      { model: 'gpt-4o-mini', requests: 1, actualTokens: 2_000, billableTokens: 3_000 },
-      { model: 'gpt-4o', requests: 2, actualTokens: 1_000, billableTokens: 1_500 },
+      { model: 'gpt-4o-mini', requests: 1, actualTokens: 2_000, billableTokens: 3_000, cachedInputTokens: 0, reasoningTokens: 0 },
+      { model: 'gpt-4o', requests: 2, actualTokens: 1_000, billableTokens: 1_500, cachedInputTokens: 0, reasoningTokens: 0 },
     ]);
     const d = await json(await api('/api/account/usage', { cookie: s.cookie }));
     expect(d.byDay).toHaveLength(30);
+  });
+
+  it('sums cached-input and reasoning tokens per day, operation and model', async () => {
+    const s = await signUp();
+    // Usage records as the outbox writes them (charges carry these classes once the price book is on the charge path).
+    const row = (id: string, model: string, cached: number, reasoning: number) =>
+      env.DB.prepare(
+        `INSERT INTO usage_records (id, user_id, operation, model, input_tokens, output_tokens, actual_tokens, billable_tokens, success, created_at, cached_input_tokens, reasoning_tokens)
+         VALUES (?, ?, 'chat', ?, 1000, 500, 1500, 20, 1, ?, ?, ?)`,
+      ).bind(id, s.user.id, model, Date.now(), cached, reasoning);
+    await env.DB.batch([row(`ur_${crypto.randomUUID()}`, 'gpt-5-mini', 2000, 0), row(`ur_${crypto.randomUUID()}`, 'o3', 300, 700)]);
+    const u = await json(await api('/api/account/usage?days=1', { cookie: s.cookie }));
+    expect(u.byDay[0]).toMatchObject({ requests: 2, cachedInputTokens: 2300, reasoningTokens: 700 });
+    expect(u.byModel.map((m: any) => [m.model, m.cachedInputTokens, m.reasoningTokens]).sort()).toEqual([
+      ['gpt-5-mini', 2000, 0],
+      ['o3', 300, 700],
+    ]);
+    expect(u.byOperation).toEqual([{ operation: 'chat', requests: 2, actualTokens: 3000, billableTokens: 40, cachedInputTokens: 2300, reasoningTokens: 700 }]);
   });
 
   it.each(['days=0', 'days=366', 'days=1.5'])('400 for %s', async (q) => {

@@ -52,6 +52,12 @@ describe('role matrix: every admin route × anonymous / user / admin / superadmi
     { method: 'POST', path: () => '/api/admin/setup', write: true, ok: 200 },
     { method: 'GET', path: () => '/api/admin/audit?limit=5', write: false, ok: 200 },
     { method: 'PUT', path: (t) => `/api/admin/users/${t.user.id}/roles`, body: () => ({ roles: ['user'] }), write: true, ok: 200 },
+    { method: 'GET', path: () => '/api/admin/stats/margin', write: false, ok: 200 },
+    { method: 'GET', path: () => '/api/admin/prices', write: false, ok: 200 },
+    { method: 'GET', path: () => '/api/admin/prices/versions', write: false, ok: 200 },
+    { method: 'POST', path: () => '/api/admin/prices/preview', body: () => ({ model: 'gpt-4o' }), write: false, ok: 200 },
+    // POST /api/admin/prices/versions is not here: a stored version would price this file's charges
+    // instead of the settings' multiplier; test/routes/admin-prices.test.ts checks who may write.
   ];
   const who = ['anonymous', 'user', 'admin', 'superadmin'] as const;
   const cases = routes.flatMap((r) => who.map((w) => [`${r.method} ${r.path({ user: { id: ':id' } } as Session).split('?')[0]}`, w, r] as const));
@@ -201,7 +207,7 @@ describe('settings', () => {
     const got = await json(await api('/api/admin/settings', { cookie: admin.cookie }));
     expect(got).toMatchObject({
       initialized: true,
-      settings: { tokenMultiplier: 1.5, imageCosts: { 'dall-e-3': 6000, 'dall-e-2': 3000, imagen: 4500 }, tokensPerUsd: 10_000, minimumPurchaseCents: 500, welcomeBonus: 10_000, lowBalanceThreshold: 1_000, criticalBalanceThreshold: 100 },
+      settings: { tokenMultiplier: 1.5, imageCosts: { 'dall-e-3': 6000, 'dall-e-2': 3000, imagen: 4500 }, tokensPerUsd: 10_000, minimumPurchaseCents: 500, welcomeBonus: 10_000, lowBalanceThreshold: 1_000, criticalBalanceThreshold: 100, minMarginBps: 0 },
     });
     try {
       const res = await api('/api/admin/settings', { method: 'PUT', cookie: root.cookie, body: { tokenMultiplier: 1.2345, imageCosts: { 'dall-e-3': 7000 } } });

@@ -113,6 +113,9 @@ export interface UsageTotals {
   requests: number;
   actualTokens: number;
   billableTokens: number;
+  /** Of the model tokens: cache reads and reasoning tokens (issue 10), priced at their own rates. */
+  cachedInputTokens: number;
+  reasoningTokens: number;
 }
 
 /** `GET /api/account/usage`: every day of the range present (zero when idle), oldest first. */

@@ -78,6 +78,29 @@ export interface DailyAnswer {
   byDay: DailyRow[];
 }
 
+/** Margin in money (issue 10): revenue of the tokens used against what the provider charged, both µUSD. */
+export interface MoneyMargin {
+  requests: number;
+  billableTokens: number;
+  /** Billable tokens ÷ tokens-per-USD at the price paid, in µUSD (summed by the rollups at flush). */
+  revenueMicros: number;
+  /** The price book's provider cost of the calls, µUSD. */
+  providerCostMicros: number;
+  marginMicros: number;
+  /** (revenue − cost) / revenue in percent, two decimals; null when nothing earned revenue. */
+  marginPercent: number | null;
+}
+
+/** `GET /api/admin/stats/margin`: per model and per operation (most revenue first) and per day (every day of the range, oldest first). */
+export interface MarginAnswer {
+  from: string;
+  to: string;
+  totals: MoneyMargin;
+  byModel: (MoneyMargin & { model: string })[];
+  byOperation: (MoneyMargin & { operation: string })[];
+  byDay: (MoneyMargin & { day: string })[];
+}
+
 // ---------------------------------------------------------------- accounts
 
 const balanceParam = intParam(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);

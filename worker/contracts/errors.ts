@@ -25,6 +25,8 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   unknown_model: 422,
+  /** A price below provider cost × (1 + the minimum margin), without a superadmin's override (issue 10). */
+  price_below_margin: 422,
   rate_limited: 429,
   internal: 500,
   upstream_unavailable: 503,

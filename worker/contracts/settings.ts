@@ -16,6 +16,11 @@ const settingFields = {
   welcomeBonusExpiryDays: z.nullable(positiveInt(3_650)),
   /** Days an admin grant lasts when the admin gives no expiry; null: it never expires. */
   adminGrantExpiryDays: z.nullable(positiveInt(3_650)),
+  /**
+   * The price book's guardrail (issue 10): a price must earn at least provider cost × (1 +
+   * minMarginBps / 10,000). 0 = at least cost, so the seed's entries (cost unknown = 0) pass.
+   */
+  minMarginBps: intIn(0, 1_000_000),
 };
 
 /**
@@ -39,6 +44,7 @@ export const DEFAULT_SETTINGS: BillingSettings = {
   criticalBalanceThreshold: 100,
   welcomeBonusExpiryDays: null,
   adminGrantExpiryDays: null,
+  minMarginBps: 0,
 };
 
 /** Exactly representable in basis points: at most 4 decimals. */
@@ -101,6 +107,7 @@ export function toSettingsView(s: BillingSettings): SettingsView {
     // `?? null`: a settings copy cached by an account before these existed lacks them.
     welcomeBonusExpiryDays: s.welcomeBonusExpiryDays ?? null,
     adminGrantExpiryDays: s.adminGrantExpiryDays ?? null,
+    minMarginBps: s.minMarginBps,
   };
 }
 

@@ -34,6 +34,8 @@ export const settings = sqliteTable(
     adminGrantExpiryDays: integer('admin_grant_expiry_days'),
     updatedAt: integer('updated_at').notNull(),
     updatedBy: text('updated_by'),
+    /** Issue 10: the price book's guardrail, revenue ≥ provider cost × (1 + min_margin_bps / 10,000). 0 = at least cost. */
+    minMarginBps: integer('min_margin_bps').notNull().default(0),
   },
   () => [check('settings_single_row', sql`id = 1`)],
 );

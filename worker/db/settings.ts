@@ -17,11 +17,12 @@ export async function readSettings(db: D1Database): Promise<BillingSettings | nu
     criticalBalanceThreshold: row.criticalBalanceThreshold,
     welcomeBonusExpiryDays: row.welcomeBonusExpiryDays,
     adminGrantExpiryDays: row.adminGrantExpiryDays,
+    minMarginBps: row.minMarginBps,
   };
 }
 
 /** The settings row as raw SQL, for a D1 batch that reads it with other rows (price-book-store.ts). */
-export const SELECT_SETTINGS = `SELECT token_multiplier_bps, image_costs, tokens_per_usd, minimum_purchase_cents, welcome_bonus, low_balance_threshold, critical_balance_threshold, welcome_bonus_expiry_days, admin_grant_expiry_days FROM settings WHERE id = 1`;
+export const SELECT_SETTINGS = `SELECT token_multiplier_bps, image_costs, tokens_per_usd, minimum_purchase_cents, welcome_bonus, low_balance_threshold, critical_balance_threshold, welcome_bonus_expiry_days, admin_grant_expiry_days, min_margin_bps FROM settings WHERE id = 1`;
 
 export interface SettingsRow {
   token_multiplier_bps: number;
@@ -33,6 +34,7 @@ export interface SettingsRow {
   critical_balance_threshold: number;
   welcome_bonus_expiry_days: number | null;
   admin_grant_expiry_days: number | null;
+  min_margin_bps: number;
 }
 
 /** A row of `SELECT_SETTINGS` as settings: the same fields `readSettings` gives. */
@@ -47,5 +49,6 @@ export function settingsFromRow(row: SettingsRow): BillingSettings {
     criticalBalanceThreshold: row.critical_balance_threshold,
     welcomeBonusExpiryDays: row.welcome_bonus_expiry_days ?? null,
     adminGrantExpiryDays: row.admin_grant_expiry_days ?? null,
+    minMarginBps: row.min_margin_bps,
   };
 }

@@ -3,6 +3,7 @@ import { transactionsQuery, usageQuery } from '../contracts/account';
 import { json, queryOf, validate } from '../lib/http';
 import { getAccountOverview, listActivePackages, listGrants, listTransactions, usageSummary } from '../services/account';
 import { requireUser } from '../services/auth';
+import { getUserPrices } from '../services/price-book';
 
 /** The signed-in user's own account. Every route reads the caller's id from the session, never from the request. */
 export function registerAccountRoutes(router: RouterType) {
@@ -28,5 +29,11 @@ export function registerAccountRoutes(router: RouterType) {
   });
 
   // Public: prices are shown before anyone signs up.
+  // What each model costs the user now (rates only, never provider costs).
+  router.get('/api/prices', async (request: Request, env: Env) => {
+    await requireUser(request, env);
+    return json(await getUserPrices(env.DB));
+  });
+
   router.get('/api/packages', async (_request: Request, env: Env) => json(await listActivePackages(env)));
 }

@@ -14,18 +14,22 @@ import {
   updatePackageSchema,
   type AdminPackagesAnswer,
   type DailyAnswer,
+  type MarginAnswer,
   type ModelsAnswer,
   type OperationsAnswer,
   type PackageAnswer,
 } from '../contracts/admin';
 import { userIdSchema } from '../contracts/common';
+import { priceImportSchema, pricePreviewSchema, priceVersionParam, priceVersionSchema, priceVersionsQuery } from '../contracts/prices';
+import { AppError } from '../lib/errors';
+import { createPriceVersion, getAdminPriceBook, getPriceVersion, importPriceList, listPriceVersions, previewPrice } from '../services/admin-prices';
 import { settingsPatchSchema } from '../contracts/settings';
 import { json, queryOf, readBody, validate } from '../lib/http';
 import { listGrants } from '../services/account';
 import { listStripeEvents, reactivateAccount } from '../services/admin-payments';
 import { listAudit } from '../services/audit';
 import { requireAdmin } from '../services/auth';
-import { getBreakdown, getDaily, getStats } from '../services/admin-stats';
+import { getBreakdown, getDaily, getMoneyMargin, getStats } from '../services/admin-stats';
 import {
   createPackage,
   getSettings,
@@ -71,6 +75,48 @@ export function registerAdminRoutes(router: RouterType) {
     await read(request, env);
     const { days } = validate(dailyQuery, queryOf(request));
     return json({ byDay: await getDaily(env.DB, days) } satisfies DailyAnswer);
+  });
+
+  router.get('/api/admin/stats/margin', async (request: Request, env: Env) => {
+    await read(request, env);
+    const { from, to } = validate(rangeQuery, queryOf(request));
+    // One row per day of the range is answered: bound it like the daily chart (366 days).
+    if (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`) > 365 * 86_400_000) throw new AppError('bad_request', 'Invalid request: from..to spans at most 366 days');
+    return json((await getMoneyMargin(env.DB, from, to)) satisfies MarginAnswer);
+  });
+
+  // ---- the price book (issue 10): reads and the preview need admin, new versions superadmin.
+
+  router.get('/api/admin/prices', async (request: Request, env: Env) => {
+    await read(request, env);
+    return json(await getAdminPriceBook(env.DB));
+  });
+
+  router.get('/api/admin/prices/versions', async (request: Request, env: Env) => {
+    await read(request, env);
+    return json(await listPriceVersions(env.DB, validate(priceVersionsQuery, queryOf(request))));
+  });
+
+  router.get('/api/admin/prices/versions/:version', async (request: IRequest, env: Env) => {
+    await read(request, env);
+    return json(await getPriceVersion(env.DB, validate(priceVersionParam, request.params.version)));
+  });
+
+  router.post('/api/admin/prices/versions', async (request: Request, env: Env) => {
+    const actor = await write(request, env);
+    const made = await createPriceVersion(env.DB, actor, await readBody(request, priceVersionSchema));
+    return json(made, { status: made.duplicate ? 200 : 201 });
+  });
+
+  router.post('/api/admin/prices/import', async (request: Request, env: Env) => {
+    const actor = await write(request, env);
+    const result = await importPriceList(env.DB, actor, await readBody(request, priceImportSchema));
+    return json(result, { status: result.version && result.applied ? 201 : 200 });
+  });
+
+  router.post('/api/admin/prices/preview', async (request: Request, env: Env) => {
+    await read(request, env);
+    return json(await previewPrice(env.DB, await readBody(request, pricePreviewSchema)));
   });
 
   router.get('/api/admin/accounts', async (request: Request, env: Env) => {

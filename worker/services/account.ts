@@ -85,7 +85,8 @@ export function lastDays(days: number, now = Date.now()): string[] {
 export async function usageSummary(env: Env, userId: string, days: number): Promise<UsageSummary> {
   const range = lastDays(days);
   const since = Date.parse(`${range[0]}T00:00:00Z`);
-  const cols = `COUNT(*) AS requests, COALESCE(SUM(CASE WHEN success = 1 THEN actual_tokens ELSE 0 END), 0) AS actualTokens, COALESCE(SUM(billable_tokens), 0) AS billableTokens`;
+  const cols = `COUNT(*) AS requests, COALESCE(SUM(CASE WHEN success = 1 THEN actual_tokens ELSE 0 END), 0) AS actualTokens, COALESCE(SUM(billable_tokens), 0) AS billableTokens,
+    COALESCE(SUM(cached_input_tokens), 0) AS cachedInputTokens, COALESCE(SUM(reasoning_tokens), 0) AS reasoningTokens`;
   const where = `WHERE user_id = ?1 AND created_at >= ?2`;
   const [byDay, byOperation, byModel] = await env.DB.batch([
     env.DB.prepare(`SELECT date(created_at / 1000, 'unixepoch') AS day, ${cols} FROM usage_records ${where} GROUP BY day`).bind(userId, since),
@@ -96,7 +97,14 @@ export async function usageSummary(env: Env, userId: string, days: number): Prom
   return {
     byDay: range.map((day) => {
       const r = seen.get(day);
-      return { day, requests: r?.requests ?? 0, actualTokens: r?.actualTokens ?? 0, billableTokens: r?.billableTokens ?? 0 };
+      return {
+        day,
+        requests: r?.requests ?? 0,
+        actualTokens: r?.actualTokens ?? 0,
+        billableTokens: r?.billableTokens ?? 0,
+        cachedInputTokens: r?.cachedInputTokens ?? 0,
+        reasoningTokens: r?.reasoningTokens ?? 0,
+      };
     }),
     byOperation: byOperation.results as (UsageTotals & { operation: string })[],
     byModel: byModel.results as (UsageTotals & { model: string })[],

@@ -1,4 +1,4 @@
-import type { AdminStats, DailyRow, ModelsAnswer, OperationsAnswer } from '../contracts/admin';
+import type { AdminStats, DailyRow, MarginAnswer, ModelsAnswer, MoneyMargin, OperationsAnswer } from '../contracts/admin';
 import { lastDays } from './account';
 
 /**
@@ -106,4 +106,59 @@ export async function getDaily(db: D1Database, days: number, now = Date.now()): 
     purchases: m.get(day)?.purchases ?? 0,
     revenueCents: m.get(day)?.revenueCents ?? 0,
   }));
+}
+
+// ---------------------------------------------------------------- margin in money (issue 10)
+
+interface MoneyRow {
+  key: string;
+  requests: number;
+  billableTokens: number;
+  revenueMicros: number;
+  providerCostMicros: number;
+}
+
+/** (revenue − cost) / revenue in percent with two decimals; null when nothing earned revenue. */
+export function moneyMarginPercent(revenueMicros: number, costMicros: number): number | null {
+  if (revenueMicros <= 0) return null;
+  return Math.round(((revenueMicros - costMicros) / revenueMicros) * 10_000) / 100;
+}
+
+function money(r: Omit<MoneyRow, 'key'> | undefined): MoneyMargin {
+  const requests = r?.requests ?? 0;
+  const billableTokens = r?.billableTokens ?? 0;
+  const revenueMicros = r?.revenueMicros ?? 0;
+  const providerCostMicros = r?.providerCostMicros ?? 0;
+  return { requests, billableTokens, revenueMicros, providerCostMicros, marginMicros: revenueMicros - providerCostMicros, marginPercent: moneyMarginPercent(revenueMicros, providerCostMicros) };
+}
+
+const MONEY_SUMS = `SUM(requests) AS requests, SUM(billable_tokens) AS billableTokens, SUM(revenue_micros) AS revenueMicros, SUM(provider_cost_micros) AS providerCostMicros`;
+
+/**
+ * Revenue in µUSD of the tokens used against the provider's cost, per model, per operation and
+ * per UTC day of [from, to] (inclusive), from the rollups the outbox keeps (revenue and cost are
+ * summed there at flush, so this reads one row per day × model or operation). The seed's token
+ * margin (`profitMarginPercent`) stays beside it as the "token margin".
+ */
+export async function getMoneyMargin(db: D1Database, from: string, to: string): Promise<MarginAnswer> {
+  const [models, operations, days] = await db.batch<MoneyRow>([
+    db.prepare(`SELECT model AS key, ${MONEY_SUMS} FROM usage_by_model_daily WHERE day >= ? AND day <= ? GROUP BY model ORDER BY revenueMicros DESC, key`).bind(from, to),
+    db.prepare(`SELECT operation AS key, ${MONEY_SUMS} FROM usage_by_operation_daily WHERE day >= ? AND day <= ? GROUP BY operation ORDER BY revenueMicros DESC, key`).bind(from, to),
+    db.prepare(`SELECT day AS key, ${MONEY_SUMS} FROM usage_by_day WHERE day >= ? AND day <= ? GROUP BY day`).bind(from, to),
+  ]);
+  const byDay = new Map(days.results.map((r) => [r.key, r]));
+  const range: string[] = [];
+  for (let t = Date.parse(`${from}T00:00:00Z`); t <= Date.parse(`${to}T00:00:00Z`); t += 86_400_000) range.push(new Date(t).toISOString().slice(0, 10));
+  const total = days.results.reduce(
+    (a, r) => ({ requests: a.requests + r.requests, billableTokens: a.billableTokens + r.billableTokens, revenueMicros: a.revenueMicros + r.revenueMicros, providerCostMicros: a.providerCostMicros + r.providerCostMicros }),
+    { requests: 0, billableTokens: 0, revenueMicros: 0, providerCostMicros: 0 },
+  );
+  return {
+    from,
+    to,
+    totals: money(total),
+    byModel: models.results.map((r) => ({ model: r.key, ...money(r) })),
+    byOperation: operations.results.map((r) => ({ operation: r.key, ...money(r) })),
+    byDay: range.map((day) => ({ day, ...money(byDay.get(day)) })),
+  };
 }

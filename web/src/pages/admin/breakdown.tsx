@@ -64,7 +64,7 @@ function UsageTable(props: { title: string; label: string; testId: string; state
             { label: 'Actual', num: true, cell: (r) => f.tokens(r.actualTokens) },
             { label: 'Billable', num: true, cell: (r) => f.tokens(r.billableTokens) },
             { label: 'Failures', num: true, cell: (r) => f.tokens(r.failures) },
-            { label: 'Margin', num: true, cell: (r) => f.percent(r.profitMarginPercent) },
+            { label: 'Token margin', num: true, cell: (r) => f.percent(r.profitMarginPercent) },
           ]}
         />
       ) : null}

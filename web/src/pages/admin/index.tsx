@@ -8,8 +8,10 @@ import { AuditSection } from './audit';
 import { BreakdownSection } from './breakdown';
 import { DailySection } from './daily';
 import { GrantSection, type GrantHandle } from './grant';
+import { MarginSection } from './margin';
 import { StatsSection } from './overview';
 import { PackagesSection } from './packages';
+import { PricesSection } from './prices';
 import { SettingsSection } from './settings';
 import { WebhooksSection } from './webhooks';
 
@@ -17,11 +19,13 @@ const SECTIONS: [string, string][] = [
   ['stats', 'Overview'],
   ['usage-over-time', 'Usage'],
   ['breakdown', 'Models & operations'],
+  ['margin', 'Margin in money'],
   ['accounts', 'Accounts'],
   ['grant', 'Grant tokens'],
   ['settings', 'Settings'],
   ['packages', 'Packages'],
   ['webhooks', 'Webhooks'],
+  ['prices', 'Prices'],
   ['audit', 'Audit log'],
 ];
 
@@ -67,16 +71,18 @@ export function AdminPage(props: { user: User }) {
         </ul>
       </nav>
       {!canWrite ? (
-        <p class="notice notice-info">You can see everything here; changes (grants, settings, packages) need the superadmin role.</p>
+        <p class="notice notice-info">You can see everything here; changes (grants, settings, packages, prices) need the superadmin role.</p>
       ) : null}
       <StatsSection />
       <DailySection />
       <BreakdownSection />
+      <MarginSection />
       <AccountsSection canWrite={canWrite} version={accountsVersion} onGrant={(a) => grantRef.current?.pick(a)} />
       {canWrite ? <GrantSection handle={grantRef} onGranted={() => setAccountsVersion((v) => v + 1)} /> : null}
       <SettingsSection canWrite={canWrite} />
       <PackagesSection canWrite={canWrite} />
       <WebhooksSection canWrite={canWrite} />
+      <PricesSection canWrite={canWrite} />
       <AuditSection />
     </div>
   );

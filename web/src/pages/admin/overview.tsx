@@ -11,7 +11,7 @@ export function StatsSection() {
     ? [
         ['Billable tokens used', f.tokens(s.totalBillableTokens)],
         ['Actual tokens used', f.tokens(s.totalActualTokens)],
-        ['Profit margin', f.percent(s.profitMarginPercent), '(billable − actual) ÷ billable tokens'],
+        ['Profit margin', f.percent(s.profitMarginPercent), 'token margin: (billable − actual) ÷ billable tokens; money: see Margin in money'],
         ['Total revenue', f.cents(s.totalRevenueCents)],
         ['Average purchase', f.cents(s.averagePurchaseCents)],
         ['Purchases', f.tokens(s.purchaseCount), s.purchasesPerDay === null || s.purchasesPerDay === undefined ? undefined : `${f.num(s.purchasesPerDay)} per day`],

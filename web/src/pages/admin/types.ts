@@ -6,6 +6,8 @@ export type {
   AuditItem as AuditEntry,
   BreakdownTotals,
   DailyAnswer,
+  MarginAnswer,
+  MoneyMargin,
   ModelsAnswer,
   OperationsAnswer,
   PackageView,

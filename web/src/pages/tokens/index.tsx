@@ -8,6 +8,7 @@ import { BalanceCard, CardFailedNotice } from './balance';
 import { BuySection } from './buy';
 import { GrantsSection } from './grants';
 import { useCheckoutReturn } from './checkout';
+import { PricesSection } from './prices';
 import { TransactionsSection } from './transactions';
 import { UsageSection } from './usage';
 
@@ -67,6 +68,7 @@ export function TokensPage(_props: { user: User }) {
         {account ? <AutoRechargeForm account={account} pkgs={pkgs.data} onSaved={onSaved} /> : null}
       </div>
       <TransactionsSection version={txVersion} />
+      <PricesSection />
     </div>
   );
 }

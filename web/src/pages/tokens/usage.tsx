@@ -24,8 +24,8 @@ export function UsageSection() {
           <DailyChart title="Tokens used per day" days={days} series={series} height={220} emptyText="No AI usage in the last 30 days." />
           {usage.byOperation.length > 0 || usage.byModel.length > 0 ? (
             <div class="breakdowns">
-              <Breakdown title="By operation" rows={usage.byOperation.map((r) => [r.operation, r.requests, r.billableTokens])} />
-              <Breakdown title="By model" rows={usage.byModel.map((r) => [r.model, r.requests, r.billableTokens])} />
+              <Breakdown title="By operation" rows={usage.byOperation.map((r) => [r.operation, r.requests, r.billableTokens, r.cachedInputTokens, r.reasoningTokens])} />
+              <Breakdown title="By model" rows={usage.byModel.map((r) => [r.model, r.requests, r.billableTokens, r.cachedInputTokens, r.reasoningTokens])} />
             </div>
           ) : null}
         </>
@@ -34,19 +34,21 @@ export function UsageSection() {
   );
 }
 
-function Breakdown(props: { title: string; rows: [string, number, number][] }) {
+/** Rows: name, requests, tokens billed, and of the model's tokens the cached-input and reasoning ones. */
+function Breakdown(props: { title: string; rows: [string, number, number, number, number][] }) {
   return (
     <DataTable
       label={props.title}
       caption={props.title}
       class="compact"
-      wrap={false}
       rows={props.rows}
       rowKey={([k]) => k}
       columns={[
         { label: props.title.replace(/^By /, '').replace(/^./, (c) => c.toUpperCase()), rowHeader: true, cell: ([k]) => k },
         { label: 'Requests', num: true, cell: ([, r]) => f.tokens(r) },
         { label: 'Tokens', num: true, cell: ([, , t]) => f.tokens(t) },
+        { label: 'Cached', num: true, cell: ([, , , c]) => f.tokens(c) },
+        { label: 'Reasoning', num: true, cell: ([, , , , r]) => f.tokens(r) },
       ]}
     />
   );
