@@ -26,7 +26,7 @@ describe('spend limits in the TokenAccount (I9)', () => {
     const { dayEnd } = calendarWindows(Date.now(), 'UTC');
     for (const r of results.filter((r) => !r.ok)) {
       expect(r).toMatchObject({ ok: false, code: 'spend_limit_reached', details: { scope: 'account', window: 'daily', limit: 12_345 } });
-      const resetsAt = (r as { details: { resetsAt: number } }).details.resetsAt;
+      const resetsAt = (r as { details?: Record<string, unknown> }).details?.resetsAt;
       expect(resetsAt === dayEnd || resetsAt === calendarWindows(dayEnd, 'UTC').dayEnd).toBe(true); // the test may straddle midnight
     }
     expect(await billed(userId)).toBe(411 * 30);

@@ -161,6 +161,12 @@ export const ACCOUNT_SCHEMA: string[][] = [
     `ALTER TABLE ledger ADD COLUMN api_key_id TEXT`,
     `ALTER TABLE usage ADD COLUMN api_key_id TEXT`,
     `ALTER TABLE reservations ADD COLUMN api_key_id TEXT`,
+    // Auto-recharge to a target (recharge-policy.ts rechargeOrder): buy what tops the available
+    // balance up to ar_target, at the rate and minimum purchase in force when it was configured.
+    `ALTER TABLE account ADD COLUMN ar_mode TEXT NOT NULL DEFAULT 'fixed'`,
+    `ALTER TABLE account ADD COLUMN ar_target INTEGER NOT NULL DEFAULT 0`,
+    `ALTER TABLE account ADD COLUMN ar_tokens_per_usd INTEGER NOT NULL DEFAULT 0`,
+    `ALTER TABLE account ADD COLUMN ar_min_cents INTEGER NOT NULL DEFAULT 0`,
   ],
 ];
 export const ACCOUNT_SCHEMA_VERSION = ACCOUNT_SCHEMA.length;

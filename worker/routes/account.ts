@@ -1,8 +1,9 @@
 import type { RouterType } from 'itty-router';
-import { transactionsQuery, usageQuery } from '../contracts/account';
-import { json, queryOf, validate } from '../lib/http';
+import { spendLimitsSchema, transactionsQuery, usageQuery } from '../contracts/account';
+import { json, queryOf, readBody, validate } from '../lib/http';
 import { getAccountOverview, listActivePackages, listTransactions, usageSummary } from '../services/account';
 import { requireUser } from '../services/auth';
+import { getSpendLimits, setOwnSpendLimits } from '../services/spend-limits';
 
 /** The signed-in user's own account. Every route reads the caller's id from the session, never from the request. */
 export function registerAccountRoutes(router: RouterType) {
@@ -20,6 +21,16 @@ export function registerAccountRoutes(router: RouterType) {
     const user = await requireUser(request, env);
     const { days } = validate(usageQuery, queryOf(request));
     return json(await usageSummary(env, user.id, days));
+  });
+
+  router.get('/api/account/spend-limits', async (request: Request, env: Env) => {
+    const user = await requireUser(request, env);
+    return json(await getSpendLimits(env, user.id));
+  });
+
+  router.put('/api/account/spend-limits', async (request: Request, env: Env) => {
+    const user = await requireUser(request, env);
+    return json(await setOwnSpendLimits(env, user.id, await readBody(request, spendLimitsSchema)));
   });
 
   // Public: prices are shown before anyone signs up.

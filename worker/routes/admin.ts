@@ -18,12 +18,14 @@ import {
   type OperationsAnswer,
   type PackageAnswer,
 } from '../contracts/admin';
+import { adminSpendLimitsSchema } from '../contracts/account';
 import { userIdSchema } from '../contracts/common';
 import { settingsPatchSchema } from '../contracts/settings';
 import { json, queryOf, readBody, validate } from '../lib/http';
 import { listStripeEvents, reactivateAccount } from '../services/admin-payments';
 import { listAudit } from '../services/audit';
 import { requireAdmin } from '../services/auth';
+import { getSpendLimits, setAccountSpendLimits } from '../services/spend-limits';
 import { getBreakdown, getDaily, getStats } from '../services/admin-stats';
 import {
   createPackage,
@@ -133,6 +135,17 @@ export function registerAdminRoutes(router: RouterType) {
     const actor = await write(request, env);
     const userId = validate(userIdSchema, request.params.id);
     return json(await reactivateAccount(env, actor, userId, await readBody(request, reactivateSchema)));
+  });
+
+  router.get('/api/admin/accounts/:id/spend-limits', async (request: IRequest, env: Env) => {
+    await read(request, env);
+    return json(await getSpendLimits(env, validate(userIdSchema, request.params.id)));
+  });
+
+  router.put('/api/admin/accounts/:id/spend-limits', async (request: IRequest, env: Env) => {
+    const actor = await write(request, env);
+    const userId = validate(userIdSchema, request.params.id);
+    return json(await setAccountSpendLimits(env, actor, userId, await readBody(request, adminSpendLimitsSchema)));
   });
 
   router.put('/api/admin/users/:id/roles', async (request: IRequest, env: Env) => {

@@ -17,26 +17,35 @@ export function checkCustomAmount(dollars: string, minCents: number): Checked<Cu
   return result(errors, () => ({ amountCents: toCents(dollars) }));
 }
 
-/** PUT /api/account/auto-recharge's body; here `monthlyLimitCents` is always given, null for no limit. */
-export type AutoRechargeBody = Required<AutoRechargeInput>;
+/**
+ * PUT /api/account/auto-recharge's body; here `monthlyLimitCents` is always given, null for no
+ * limit. Fixed mode sends `amount` (and no mode, the default); target mode `mode` and `target`.
+ */
+export type AutoRechargeBody = Pick<Required<AutoRechargeInput>, 'enabled' | 'threshold' | 'monthlyLimitCents'> & ({ amount: number } | { mode: 'target'; target: number });
 
 /**
  * The auto-recharge form. `amount` is the token count already taken from the package picker or
  * the custom field; an enabled recharge must buy more than the threshold, or the balance would
- * stay below it and recharge again at once.
+ * stay below it and recharge again at once. In target mode (`mode: 'target'`) the `target` field
+ * replaces the amount, with the same rule (its errors are reported on `amount`).
  */
-export function checkAutoRecharge(form: { enabled: boolean; threshold: string; amount: number; limit: string }): Checked<AutoRechargeBody, 'threshold' | 'amount' | 'limit'> {
+export function checkAutoRecharge(form: { enabled: boolean; threshold: string; amount: number; limit: string; mode?: 'fixed' | 'target'; target?: string }): Checked<AutoRechargeBody, 'threshold' | 'amount' | 'limit'> {
   const errors: FieldErrors<'threshold' | 'amount' | 'limit'> = {};
   const threshold = Number(form.threshold);
-  const { amount } = form;
+  const targetMode = form.mode === 'target';
+  const amount = targetMode ? Number(form.target ?? '') : form.amount;
   if (!isWhole(form.threshold)) errors.threshold = 'Enter a whole number of tokens.';
-  if (!Number.isInteger(amount) || amount <= 0) errors.amount = 'Enter a whole number of tokens above zero.';
+  if (targetMode && !isWhole(form.target ?? '')) errors.amount = 'Enter a whole number of tokens above zero.';
+  else if (!Number.isInteger(amount) || amount <= 0) errors.amount = 'Enter a whole number of tokens above zero.';
   let monthlyLimitCents: number | null = null;
   if (form.limit.trim()) {
     if (!DOLLARS.test(form.limit.trim())) errors.limit = 'Enter dollars and cents, like 100 or 49.50, or leave it empty.';
     else monthlyLimitCents = toCents(form.limit);
     if (monthlyLimitCents !== null && monthlyLimitCents < 500) errors.limit = 'The monthly limit is at least $5.00, or leave it empty.';
   }
-  if (form.enabled && !errors.amount && !errors.threshold && amount <= threshold) errors.amount = 'Buy more tokens each time than the threshold, or the balance would stay below it.';
+  if (form.enabled && !errors.amount && !errors.threshold && amount <= threshold) {
+    errors.amount = targetMode ? 'Top up to more tokens than the threshold, or the balance would stay below it.' : 'Buy more tokens each time than the threshold, or the balance would stay below it.';
+  }
+  if (targetMode) return result(errors, () => ({ enabled: form.enabled, threshold, mode: 'target' as const, target: amount, monthlyLimitCents }));
   return result(errors, () => ({ enabled: form.enabled, threshold, amount, monthlyLimitCents }));
 }
