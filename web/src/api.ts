@@ -76,6 +76,8 @@ export type {
   AutoRechargeAnswer,
   PackagesAnswer,
   PublicPackage as Package,
+  SpendLimitsAnswer,
+  SpendLimitsView,
   Transaction,
   UsageSummary as Usage,
 } from '../../worker/contracts/account';

@@ -87,3 +87,28 @@ export function checkSettings(form: Record<SettingsField, string>, images: [stri
     criticalBalanceThreshold: Number(form.criticalBalanceThreshold),
   }));
 }
+
+/** PUT /api/admin/accounts/:id/spend-limits's body: limits and ceilings (null: none) and the audit reason. */
+export interface AdminSpendLimitsBody {
+  daily: number | null;
+  dailyCeiling: number | null;
+  monthly: number | null;
+  monthlyCeiling: number | null;
+  reason: string;
+}
+
+/** An account's spend limits as an admin sets them: each limit at most its ceiling, and a reason for the audit log. */
+export function checkAdminSpendLimits(form: Record<'daily' | 'dailyCeiling' | 'monthly' | 'monthlyCeiling' | 'reason', string>): Checked<AdminSpendLimitsBody, 'daily' | 'dailyCeiling' | 'monthly' | 'monthlyCeiling' | 'reason'> {
+  const errors: FieldErrors<'daily' | 'dailyCeiling' | 'monthly' | 'monthlyCeiling' | 'reason'> = {};
+  const parse = (key: 'daily' | 'dailyCeiling' | 'monthly' | 'monthlyCeiling') => {
+    const v = form[key].trim();
+    if (!v) return null;
+    if (!isWhole(v) || Number(v) < 1) errors[key] = 'Enter a whole number of tokens above zero, or leave it empty.';
+    return Number(v);
+  };
+  const body = { daily: parse('daily'), dailyCeiling: parse('dailyCeiling'), monthly: parse('monthly'), monthlyCeiling: parse('monthlyCeiling') };
+  if (!errors.daily && body.daily !== null && body.dailyCeiling !== null && body.daily > body.dailyCeiling) errors.daily = 'The limit cannot be above the ceiling.';
+  if (!errors.monthly && body.monthly !== null && body.monthlyCeiling !== null && body.monthly > body.monthlyCeiling) errors.monthly = 'The limit cannot be above the ceiling.';
+  if (!form.reason.trim()) errors.reason = 'Say why the limits change; it goes to the audit log.';
+  return result(errors, () => ({ ...body, reason: form.reason.trim() }));
+}

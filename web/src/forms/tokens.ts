@@ -49,3 +49,28 @@ export function checkAutoRecharge(form: { enabled: boolean; threshold: string; a
   if (targetMode) return result(errors, () => ({ enabled: form.enabled, threshold, mode: 'target' as const, target: amount, monthlyLimitCents }));
   return result(errors, () => ({ enabled: form.enabled, threshold, amount, monthlyLimitCents }));
 }
+
+/** PUT /api/account/spend-limits's body: each limit a whole number of tokens, or null for none. */
+export interface SpendLimitsBody {
+  daily: number | null;
+  monthly: number | null;
+  timeZone: string;
+}
+
+/**
+ * "Spend limits" on /tokens: optional daily and monthly token limits, each at most the ceiling an
+ * admin set (the server says so too), and the time zone their days and months follow.
+ */
+export function checkSpendLimits(form: { daily: string; monthly: string; timeZone: string; dailyCeiling: number | null; monthlyCeiling: number | null }): Checked<SpendLimitsBody, 'daily' | 'monthly' | 'timeZone'> {
+  const errors: FieldErrors<'daily' | 'monthly' | 'timeZone'> = {};
+  const parse = (v: string, ceiling: number | null, key: 'daily' | 'monthly') => {
+    if (!v.trim()) return null;
+    if (!isWhole(v) || Number(v) < 1) errors[key] = 'Enter a whole number of tokens above zero, or leave it empty.';
+    else if (ceiling !== null && Number(v) > ceiling) errors[key] = `At most ${f.tokens(ceiling)} tokens (the limit an admin set).`;
+    return Number(v);
+  };
+  const daily = parse(form.daily, form.dailyCeiling, 'daily');
+  const monthly = parse(form.monthly, form.monthlyCeiling, 'monthly');
+  if (!form.timeZone.trim()) errors.timeZone = 'Choose a time zone.';
+  return result(errors, () => ({ daily, monthly, timeZone: form.timeZone.trim() }));
+}

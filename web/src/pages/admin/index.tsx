@@ -11,6 +11,7 @@ import { GrantSection, type GrantHandle } from './grant';
 import { StatsSection } from './overview';
 import { PackagesSection } from './packages';
 import { SettingsSection } from './settings';
+import { SpendLimitsAdminSection, type SpendLimitsHandle } from './spend-limits';
 
 const SECTIONS: [string, string][] = [
   ['stats', 'Overview'],
@@ -18,6 +19,7 @@ const SECTIONS: [string, string][] = [
   ['breakdown', 'Models & operations'],
   ['accounts', 'Accounts'],
   ['grant', 'Grant tokens'],
+  ['spend-limits', 'Spend limits'],
   ['settings', 'Settings'],
   ['packages', 'Packages'],
   ['audit', 'Audit log'],
@@ -29,6 +31,7 @@ export function AdminPage(props: { user: User }) {
   const canRead = user.roles.includes('admin') || user.roles.includes('superadmin');
   const canWrite = user.roles.includes('superadmin');
   const grantRef = useRef<GrantHandle>(null);
+  const limitsRef = useRef<SpendLimitsHandle>(null);
   const [accountsVersion, setAccountsVersion] = useState(0);
 
   if (!canRead) {
@@ -57,7 +60,7 @@ export function AdminPage(props: { user: User }) {
       </div>
       <nav aria-label="Dashboard sections" class="toc">
         <ul>
-          {SECTIONS.filter(([id]) => canWrite || id !== 'grant').map(([id, label]) => (
+          {SECTIONS.filter(([id]) => canWrite || (id !== 'grant' && id !== 'spend-limits')).map(([id, label]) => (
             <li key={id}>
               <a href={`#${id}`}>{label}</a>
             </li>
@@ -70,8 +73,9 @@ export function AdminPage(props: { user: User }) {
       <StatsSection />
       <DailySection />
       <BreakdownSection />
-      <AccountsSection canWrite={canWrite} version={accountsVersion} onGrant={(a) => grantRef.current?.pick(a)} />
+      <AccountsSection canWrite={canWrite} version={accountsVersion} onGrant={(a) => grantRef.current?.pick(a)} onLimits={(a) => limitsRef.current?.pick(a)} />
       {canWrite ? <GrantSection handle={grantRef} onGranted={() => setAccountsVersion((v) => v + 1)} /> : null}
+      {canWrite ? <SpendLimitsAdminSection handle={limitsRef} /> : null}
       <SettingsSection canWrite={canWrite} />
       <PackagesSection canWrite={canWrite} />
       <AuditSection />

@@ -105,16 +105,16 @@ export function AutoRechargeForm(props: { account: Account; pkgs: PackagesAnswer
           </Field>
         ) : null}
         {mode === 'fixed' ? (
-        <Field id="ar-amount" label="Tokens to buy each time" error={amountChoice !== 'custom' ? errors.amount : undefined}>
-          <select id="ar-amount" value={amountChoice} onChange={(e) => setAmountChoice(e.currentTarget.value)}>
-            {packages.map((p: Package) => (
-              <option value={String(p.tokens)} key={p.id}>
-                {p.name}: {f.tokens(p.tokens)} tokens ({f.cents(p.priceCents)})
-              </option>
-            ))}
-            <option value="custom">Custom amount</option>
-          </select>
-        </Field>
+          <Field id="ar-amount" label="Tokens to buy each time" error={amountChoice !== 'custom' ? errors.amount : undefined}>
+            <select id="ar-amount" value={amountChoice} onChange={(e) => setAmountChoice(e.currentTarget.value)}>
+              {packages.map((p: Package) => (
+                <option value={String(p.tokens)} key={p.id}>
+                  {p.name}: {f.tokens(p.tokens)} tokens ({f.cents(p.priceCents)})
+                </option>
+              ))}
+              <option value="custom">Custom amount</option>
+            </select>
+          </Field>
         ) : null}
         {mode === 'fixed' && amountChoice === 'custom' ? (
           <Field id="ar-custom" label="Custom number of tokens" error={errors.amount}>
