@@ -1,20 +1,25 @@
 // /tokens forms: the custom purchase amount and auto-recharge.
 import * as f from '../format';
-import type { AutoRechargeInput } from '../../../worker/contracts/account';
-import { DOLLARS, isWhole, result, toCents, type Checked, type FieldErrors } from '.';
+import { autoRechargeSchema, spendLimitsSchema, type AutoRechargeInput } from '../../../worker/contracts/account';
+import { checkoutSchema } from '../../../worker/contracts/payments';
+import { cents, DOLLARS, validateWith, whole, type Checked, type Issue } from '.';
 
 export interface CustomAmountBody {
   amountCents: number;
 }
 
-/** "Custom amount" on /tokens: dollars and cents, at least the minimum purchase. */
+/** "Custom amount" on /tokens: dollars and cents (POST /api/checkout's amount), at least the minimum purchase. */
 export function checkCustomAmount(dollars: string, minCents: number): Checked<CustomAmountBody, 'amount'> {
-  const parsed = Number(dollars);
-  const errors: FieldErrors<'amount'> = {};
-  if (!dollars.trim() || !Number.isFinite(parsed)) errors.amount = `Enter an amount in dollars, at least ${f.cents(minCents)}.`;
-  else if (!DOLLARS.test(dollars.trim())) errors.amount = 'Use dollars and cents, like 12.50.';
-  else if (toCents(dollars) < minCents) errors.amount = `The minimum purchase is ${f.cents(minCents)}.`;
-  return result(errors, () => ({ amountCents: toCents(dollars) }));
+  const typed = dollars.trim();
+  const amountCents = cents(typed);
+  const message = () => {
+    if (!typed || !Number.isFinite(Number(typed))) return `Enter an amount in dollars, at least ${f.cents(minCents)}.`;
+    if (!DOLLARS.test(typed)) return 'Use dollars and cents, like 12.50.';
+    return amountCents < minCents ? `The minimum purchase is ${f.cents(minCents)}.` : undefined;
+  };
+  // The minimum purchase is a setting, not part of the schema: the API checks it on its own.
+  const belowMinimum = amountCents < minCents ? { amount: message() } : {};
+  return validateWith(checkoutSchema, { amountCents }, { amount: { key: 'amountCents', message } }, belowMinimum);
 }
 
 /**
@@ -26,28 +31,26 @@ export type AutoRechargeBody = Pick<Required<AutoRechargeInput>, 'enabled' | 'th
 /**
  * The auto-recharge form. `amount` is the token count already taken from the package picker or
  * the custom field; an enabled recharge must buy more than the threshold, or the balance would
- * stay below it and recharge again at once. In target mode (`mode: 'target'`) the `target` field
- * replaces the amount, with the same rule (its errors are reported on `amount`).
+ * stay below it and recharge again at once (the schema's rule). In target mode (`mode:
+ * 'target'`) the `target` field replaces the amount, with the same rule (its errors are shown on
+ * `amount`, the field the form shows in its place).
  */
 export function checkAutoRecharge(form: { enabled: boolean; threshold: string; amount: number; limit: string; mode?: 'fixed' | 'target'; target?: string }): Checked<AutoRechargeBody, 'threshold' | 'amount' | 'limit'> {
-  const errors: FieldErrors<'threshold' | 'amount' | 'limit'> = {};
-  const threshold = Number(form.threshold);
   const targetMode = form.mode === 'target';
-  const amount = targetMode ? Number(form.target ?? '') : form.amount;
-  if (!isWhole(form.threshold)) errors.threshold = 'Enter a whole number of tokens.';
-  if (targetMode && !isWhole(form.target ?? '')) errors.amount = 'Enter a whole number of tokens above zero.';
-  else if (!Number.isInteger(amount) || amount <= 0) errors.amount = 'Enter a whole number of tokens above zero.';
-  let monthlyLimitCents: number | null = null;
-  if (form.limit.trim()) {
-    if (!DOLLARS.test(form.limit.trim())) errors.limit = 'Enter dollars and cents, like 100 or 49.50, or leave it empty.';
-    else monthlyLimitCents = toCents(form.limit);
-    if (monthlyLimitCents !== null && monthlyLimitCents < 500) errors.limit = 'The monthly limit is at least $5.00, or leave it empty.';
-  }
-  if (form.enabled && !errors.amount && !errors.threshold && amount <= threshold) {
-    errors.amount = targetMode ? 'Top up to more tokens than the threshold, or the balance would stay below it.' : 'Buy more tokens each time than the threshold, or the balance would stay below it.';
-  }
-  if (targetMode) return result(errors, () => ({ enabled: form.enabled, threshold, mode: 'target' as const, target: amount, monthlyLimitCents }));
-  return result(errors, () => ({ enabled: form.enabled, threshold, amount, monthlyLimitCents }));
+  const common = { enabled: form.enabled, threshold: whole(form.threshold), monthlyLimitCents: form.limit.trim() ? cents(form.limit) : null };
+  const body: AutoRechargeBody = targetMode ? { ...common, mode: 'target', target: whole(form.target ?? '') } : { ...common, amount: form.amount };
+  const aboveThreshold = targetMode ? 'Top up to more tokens than the threshold, or the balance would stay below it.' : 'Buy more tokens each time than the threshold, or the balance would stay below it.';
+  return validateWith(autoRechargeSchema, body, {
+    threshold: { key: 'threshold', message: (i) => (i.code === 'too_big' ? undefined : 'Enter a whole number of tokens.') },
+    amount: {
+      key: targetMode ? 'target' : 'amount',
+      message: (i) => (i.code === 'custom' && !/required/.test(i.message) ? aboveThreshold : i.code === 'too_big' ? undefined : 'Enter a whole number of tokens above zero.'),
+    },
+    limit: {
+      key: 'monthlyLimitCents',
+      message: (i) => (i.code === 'too_small' ? 'The monthly limit is at least $5.00, or leave it empty.' : i.code === 'too_big' ? undefined : 'Enter dollars and cents, like 100 or 49.50, or leave it empty.'),
+    },
+  });
 }
 
 /** PUT /api/account/spend-limits's body: each limit a whole number of tokens, or null for none. */
@@ -59,18 +62,18 @@ export interface SpendLimitsBody {
 
 /**
  * "Spend limits" on /tokens: optional daily and monthly token limits, each at most the ceiling an
- * admin set (the server says so too), and the time zone their days and months follow.
+ * admin set (the form's own rule; the DO refuses it too), and the time zone their days and months
+ * follow. The schema is the route's (spendLimitsSchema).
  */
 export function checkSpendLimits(form: { daily: string; monthly: string; timeZone: string; dailyCeiling: number | null; monthlyCeiling: number | null }): Checked<SpendLimitsBody, 'daily' | 'monthly' | 'timeZone'> {
-  const errors: FieldErrors<'daily' | 'monthly' | 'timeZone'> = {};
-  const parse = (v: string, ceiling: number | null, key: 'daily' | 'monthly') => {
-    if (!v.trim()) return null;
-    if (!isWhole(v) || Number(v) < 1) errors[key] = 'Enter a whole number of tokens above zero, or leave it empty.';
-    else if (ceiling !== null && Number(v) > ceiling) errors[key] = `At most ${f.tokens(ceiling)} tokens (the limit an admin set).`;
-    return Number(v);
-  };
-  const daily = parse(form.daily, form.dailyCeiling, 'daily');
-  const monthly = parse(form.monthly, form.monthlyCeiling, 'monthly');
-  if (!form.timeZone.trim()) errors.timeZone = 'Choose a time zone.';
-  return result(errors, () => ({ daily, monthly, timeZone: form.timeZone.trim() }));
+  const limit = (v: string) => (v.trim() ? whole(v) : null);
+  const body: SpendLimitsBody = { daily: limit(form.daily), monthly: limit(form.monthly), timeZone: form.timeZone.trim() };
+  const aboveCeiling = (v: number | null, ceiling: number | null) => (v !== null && ceiling !== null && v > ceiling ? `At most ${f.tokens(ceiling)} tokens (the limit an admin set).` : undefined);
+  const wholeTokens = (i: Issue) => (i.code === 'too_big' ? undefined : 'Enter a whole number of tokens above zero, or leave it empty.');
+  return validateWith(
+    spendLimitsSchema,
+    body,
+    { daily: { key: 'daily', message: wholeTokens }, monthly: { key: 'monthly', message: wholeTokens }, timeZone: { key: 'timeZone', message: 'Choose a time zone.' } },
+    { daily: aboveCeiling(body.daily, form.dailyCeiling), monthly: aboveCeiling(body.monthly, form.monthlyCeiling) },
+  );
 }
