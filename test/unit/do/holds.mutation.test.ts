@@ -1,3 +1,4 @@
+import { seedBook } from '../../../worker/lib/pricing';
 /**
  * More of worker/do/holds.ts, added for the mutation run (docs/reliability.md, "Mutation
  * testing"): the refusals' exact answers, what a settle stores, the parameters each operation is

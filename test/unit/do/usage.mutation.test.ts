@@ -1,3 +1,4 @@
+import { seedBook } from '../../../worker/lib/pricing';
 /**
  * More of worker/do/usage.ts, added for the mutation run (docs/reliability.md, "Mutation
  * testing"): what each recorded operation stores (the ledger row that is also its usage and
