@@ -8,7 +8,6 @@ import { seedBook } from '../../../worker/lib/pricing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS, type BillingSettings } from '../../../worker/contracts/settings';
 import { appendLedger } from '../../../worker/do/ledger-store';
-import { seedBook } from '../../../worker/lib/pricing';
 import { authorizeHold, closeHold, getHold, pruneClosedHolds, releaseHold, settleHold } from '../../../worker/do/holds';
 import { canonical, replay, replayInternal } from '../../../worker/do/idempotency';
 import type { AccountRow } from '../../../worker/do/rows';

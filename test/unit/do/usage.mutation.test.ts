@@ -13,7 +13,6 @@ import { appendLedger } from '../../../worker/do/ledger-store';
 import type { AccountRow } from '../../../worker/do/rows';
 import type { ChargeRequest } from '../../../worker/do/types';
 import { chargeOperation } from '../../../worker/do/usage';
-import { seedBook } from '../../../worker/lib/pricing';
 import { storedAccount, T0 } from '../support/accounts';
 import { openAccountStorage, type TestStorage } from '../support/sql-storage';
 
