@@ -359,7 +359,9 @@ describe('housekeeping', () => {
       for (const table of ['ledger', 'usage']) {
         for (const c of ['cached_input_tokens', 'cache_write_tokens', 'reasoning_tokens', 'price_version', 'provider_cost_micros']) state.storage.sql.exec(`ALTER TABLE ${table} DROP COLUMN ${c}`);
       }
-      // Nor step 7's target-recharge columns.
+      // Nor step 7's alerts.
+      state.storage.sql.exec(`DROP TABLE alerts`);
+      // Nor step 8's target-recharge columns.
       for (const c of ['ar_mode', 'ar_target', 'ar_tokens_per_usd', 'ar_min_cents']) state.storage.sql.exec(`ALTER TABLE account DROP COLUMN ${c}`);
       state.storage.sql.exec(`UPDATE meta SET value = '1' WHERE key = 'schema_version'`);
     });

@@ -179,6 +179,23 @@ export const ACCOUNT_SCHEMA: string[][] = [
     `ALTER TABLE usage ADD COLUMN provider_cost_micros INTEGER NOT NULL DEFAULT 0`,
   ],
   [
+    // Alerts for the operator's app (alerts.ts): an outbox the alarm hands to the alert queue.
+    // `dedupe_key` makes each crossing fire once; the partial indexes keep the alarm's "what is
+    // unsent" and the pruning of sent rows off a full scan. IF NOT EXISTS: a step is safe to run
+    // over storage that already has it (an object whose recorded version was rolled back).
+    `CREATE TABLE IF NOT EXISTS alerts (
+      n INTEGER PRIMARY KEY,
+      id TEXT NOT NULL,
+      type TEXT NOT NULL,
+      dedupe_key TEXT NOT NULL UNIQUE,
+      data TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      sent_at INTEGER
+    )`,
+    `CREATE INDEX IF NOT EXISTS alerts_unsent ON alerts (n) WHERE sent_at IS NULL`,
+    `CREATE INDEX IF NOT EXISTS alerts_sent ON alerts (sent_at) WHERE sent_at IS NOT NULL`,
+  ],
+  [
     // Auto-recharge to a target (recharge-policy.ts rechargeOrder): buy what tops the available
     // balance up to ar_target, at the rate and minimum purchase in force when it was configured.
     `ALTER TABLE account ADD COLUMN ar_mode TEXT NOT NULL DEFAULT 'fixed'`,

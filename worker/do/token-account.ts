@@ -3,6 +3,7 @@ import type { BillingSettings } from '../contracts/settings';
 import type { TransactionType } from '../db/schema';
 import { readBillingConfig } from '../db/price-book-store';
 import { balanceView, notFound } from './account-store';
+import { AlertTracker } from './alerts';
 import { creditRefusal } from './credits';
 import { disputeCloseEntry, disputeOpenEntry, forgetOpenDisputes, isDisputeClosed, markDisputeClosed, markDisputeOpen } from './disputes';
 import { authorizeHold, releaseHold, settleHold } from './holds';
@@ -26,7 +27,7 @@ import { chargeOperation } from './usage';
  * One token account, and the only writer of its balance. A thin facade: each RPC method checks
  * the state, calls a module (ledger-store, holds, usage, credits, refunds, disputes,
  * payment-profile), and hands the row it leaves to live-account.ts, which commits it and schedules
- * (outbox, alarm, auto-recharge). Every change runs synchronously, with no `await` between its
+ * (outbox, alarm, auto-recharge, alerts). Every change runs synchronously, with no `await` between its
  * check and its commit, so no other request can interleave: in one `transactionSync`, or, on the
  * charge fast path, in a single ledger statement (atomic on its own; see ledger-store).
  */
@@ -53,7 +54,8 @@ export class TokenAccount extends DurableObject<Env> {
       );
       const alarm = new AlarmClock(ctx.storage, await ctx.storage.getAlarm());
       // Stripe without SDK retries (see payment-intents.ts).
-      const deps = { sql: this.sql, transaction: this.transaction, alarm, outbox, db: this.env.DB, payments: stripePaymentIntents(this.env), limits: this.#limits };
+      const alerts = { tracker: new AlertTracker(this.sql, this.transaction), queue: this.env.ALERTS_QUEUE, settings: () => this.#settings.current };
+      const deps = { sql: this.sql, transaction: this.transaction, alarm, outbox, db: this.env.DB, payments: stripePaymentIntents(this.env), limits: this.#limits, alerts };
       this.#live = new LiveAccount(deps, account);
       await this.#settings.refresh(2_000);
     });
@@ -88,6 +90,7 @@ export class TokenAccount extends DurableObject<Env> {
     const now = Date.now();
     const out = chargeOperation(this.sql, this.transaction, this.#live.account, this.#settings.bookAt(now), req, now, this.#limits);
     if (out.next) this.#live.committed(out.next);
+    if (!out.result.ok) this.#live.limitRefused(out.result);
     return out.result;
   }
 
@@ -103,6 +106,7 @@ export class TokenAccount extends DurableObject<Env> {
     const out = authorizeHold(this.sql, this.transaction, this.#live.account, this.#settings.bookAt(now), req, now, this.#limits);
     if (out.next) this.#live.committed(out.next);
     if (out.next && out.result.ok) this.#live.requestAlarm(out.result.expiresAt); // a new hold: its expiry is due work
+    if (!out.result.ok) this.#live.limitRefused(out.result);
     return out.result;
   }
 
