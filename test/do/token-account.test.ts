@@ -352,7 +352,7 @@ describe('housekeeping', () => {
       // Step 4's recharge columns (create-then-confirm) did not exist at version 1 either.
       state.storage.sql.exec(`ALTER TABLE recharge_attempts DROP COLUMN params`);
       state.storage.sql.exec(`ALTER TABLE recharge_attempts DROP COLUMN confirms`);
-      // Nor step 5's spend limits.
+      // Nor step 5's spend limits and API key columns.
       state.storage.sql.exec(`DROP TABLE spend_limits`);
       for (const table of ['ledger', 'usage', 'reservations']) state.storage.sql.exec(`ALTER TABLE ${table} DROP COLUMN api_key_id`);
       // Nor step 6's price-book columns (issue 10).
@@ -364,6 +364,8 @@ describe('housekeeping', () => {
       // Nor step 8's grants (issue 11).
       state.storage.sql.exec(`DROP TABLE grants`);
       state.storage.sql.exec(`DELETE FROM meta WHERE key IN ('grant_seq', 'grant_debt')`);
+      // Nor step 9's target-recharge columns.
+      for (const c of ['ar_mode', 'ar_target', 'ar_tokens_per_usd', 'ar_min_cents']) state.storage.sql.exec(`ALTER TABLE account DROP COLUMN ${c}`);
       state.storage.sql.exec(`UPDATE meta SET value = '1' WHERE key = 'schema_version'`);
     });
     expect(await indexes(userId)).toEqual({ names: [], version: '1' });

@@ -28,7 +28,7 @@ describe('GET /api/account', () => {
       status: 'active',
       alertLevel: 'ok',
       autoRecharge: { enabled: false, threshold: 0, amount: 0, monthlyLimitCents: null,
-        priceCents: 0, state: 'off', lastError: null, hasPaymentMethod: false },
+        priceCents: 0, mode: 'fixed', target: 0, state: 'off', lastError: null, hasPaymentMethod: false },
       lastPurchaseAt: null,
       onboardingTokensGranted: true,
       thresholds: { low: 1_000, critical: 100 },

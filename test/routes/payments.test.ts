@@ -290,6 +290,30 @@ describe('auto-recharge', () => {
     expect(await rechargePaymentIntents(s.user.id)).toHaveLength(1);
   });
 
+  it('auto-recharge to a target tops the available balance up to it: one PaymentIntent for the difference, credited once with its webhook', async () => {
+    const s = await withSavedCard();
+    const res = await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, mode: 'target', target: 150_000 } });
+    // A top-up from 0 to 150,000 would cost $15.00 at 10,000 tokens per USD.
+    expect(await json(res)).toMatchObject({ autoRecharge: { enabled: true, mode: 'target', target: 150_000, threshold: 5_000, priceCents: 1_500, state: 'armed' } });
+    const stub = account(s.user.id);
+    await burn(s.user.id, 'big', 104_000); // 160,000 − 156,000 → 4,000 available, under the threshold
+    await runDurableObjectAlarm(stub);
+    await runDurableObjectAlarm(stub);
+    await until(s.user.id, waiting);
+    const recharges = (await stub.getLedger()).filter((e) => e.type === 'auto_recharge');
+    // 150,000 − 4,000 = 146,000 tokens for $14.60.
+    expect(recharges).toMatchObject([{ amount: 146_000, amountCents: 1_460 }]);
+    const [pi] = (await rechargePaymentIntents(s.user.id)) as { amount: number; metadata: Record<string, string> }[];
+    expect([pi.amount, pi.metadata.tokens]).toEqual([1_460, '146000']);
+    const b = await balanceOf(s.user.id);
+    expect([b.available, b.autoRecharge.state]).toEqual([150_000, 'armed']);
+    for (const e of await eventsFor([recharges[0].ref!], ['payment_intent.succeeded'])) expect((await deliver(e.id)).status).toBe(200);
+    expect((await stub.getLedger()).filter((e) => e.type === 'auto_recharge')).toHaveLength(1);
+    // A target no higher than the threshold is refused: the balance would stay below it.
+    const bad = await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, mode: 'target', target: 5_000 } });
+    expect([bad.status, (await json(bad)).error.message]).toEqual([400, expect.stringMatching(/target must be larger than threshold/)]);
+  });
+
   it('an auto-recharge costing less than the minimum purchase is refused (400), whatever else holds', async () => {
     const s = await signUp();
     // 4,000 tokens at 10,000 per USD = 40¢: under the $5.00 minimum purchase (and Stripe's 50¢).

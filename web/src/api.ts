@@ -79,6 +79,8 @@ export type {
   GrantView,
   PackagesAnswer,
   PublicPackage as Package,
+  SpendLimitsAnswer,
+  SpendLimitsView,
   Transaction,
   UsageSummary as Usage,
 } from '../../worker/contracts/account';

@@ -21,18 +21,79 @@ export type TransactionsQuery = z.output<typeof transactionsQuery>;
 /** `GET /api/account/usage`. */
 export const usageQuery = z.object({ days: z._default(intParam(1, 365), 30) });
 
-/** `PUT /api/account/auto-recharge`. */
+export const AUTO_RECHARGE_MODES = ['fixed', 'target'] as const;
+
+/**
+ * `PUT /api/account/auto-recharge`. `mode: "fixed"` (the default) buys `amount` tokens each
+ * time; `mode: "target"` tops the available balance up to `target` tokens (the amount rounded
+ * up to the minimum purchase, priced at the tokens-per-USD rate).
+ */
 export const autoRechargeSchema = z
   .strictObject({
     enabled: z.boolean(),
     threshold: intIn(0, 100_000_000),
-    amount: intIn(1, 100_000_000),
+    mode: z.optional(z.enum(AUTO_RECHARGE_MODES)),
+    amount: z.optional(intIn(1, 100_000_000)),
+    target: z.optional(intIn(1, 100_000_000)),
     monthlyLimitCents: z.optional(z.nullable(intIn(500, 10_000_000))),
   })
-  .check(z.refine((v) => v.amount > v.threshold || !v.enabled, { message: 'amount must be larger than threshold', path: ['amount'] }));
+  .check(
+    z.superRefine((v, ctx) => {
+      if ((v.mode ?? 'fixed') === 'fixed') {
+        if (v.amount === undefined) ctx.addIssue({ code: 'custom', message: 'amount is required', path: ['amount'] });
+        else if (v.enabled && v.amount <= v.threshold) ctx.addIssue({ code: 'custom', message: 'amount must be larger than threshold', path: ['amount'] });
+      } else if (v.target === undefined) ctx.addIssue({ code: 'custom', message: 'target is required', path: ['target'] });
+      else if (v.enabled && v.target <= v.threshold) ctx.addIssue({ code: 'custom', message: 'target must be larger than threshold', path: ['target'] });
+    }),
+  );
 export type AutoRechargeInput = z.output<typeof autoRechargeSchema>;
 
+/** A spend limit in tokens; null clears it. */
+const spendLimit = z.nullable(intIn(1, 1_000_000_000_000));
+/** An IANA time zone name (checked against the runtime's `Intl` by the account's DO). */
+export const timeZoneSchema = z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$/, 'invalid time zone'));
+
+/** `PUT /api/account/spend-limits`: the owner's daily/monthly limits (at most an admin's ceiling) and time zone. */
+export const spendLimitsSchema = z.strictObject({ daily: z.optional(spendLimit), monthly: z.optional(spendLimit), timeZone: z.optional(timeZoneSchema) });
+export type SpendLimitsInput = z.output<typeof spendLimitsSchema>;
+
+/** `PUT /api/admin/accounts/:id/spend-limits` (superadmin, audited): the ceilings and the limits, with a reason. */
+export const adminSpendLimitsSchema = z.strictObject({
+  daily: z.optional(spendLimit),
+  monthly: z.optional(spendLimit),
+  dailyCeiling: z.optional(spendLimit),
+  monthlyCeiling: z.optional(spendLimit),
+  reason: z.string().check(z.trim(), z.minLength(1), z.maxLength(500)),
+});
+export type AdminSpendLimitsInput = z.output<typeof adminSpendLimitsSchema>;
+
 // ---------------------------------------------------------------- answers
+
+/** One spend-limit window as the owner and admins see it. */
+export interface SpendWindowView {
+  /** The limit in force: the owner's, at most the admin's ceiling (null: none). */
+  limit: number | null;
+  own: number | null;
+  ceiling: number | null;
+  /** Billed in this window plus open holds. */
+  spent: number;
+  /** When the window starts again (epoch ms); null for a lifetime cap. */
+  resetsAt: number | null;
+}
+
+/** An account's spend limits (calendar windows in `timeZone`) and what they have counted. */
+export interface SpendLimitsView {
+  timeZone: string;
+  daily: SpendWindowView;
+  monthly: SpendWindowView;
+  /** Open holds, counted in both windows until they end. */
+  held: number;
+}
+
+/** `GET`/`PUT /api/account/spend-limits` and the admin's. */
+export interface SpendLimitsAnswer {
+  limits: SpendLimitsView;
+}
 
 /** The account's auto-recharge settings and where its state machine stands. */
 export interface AutoRechargeView {
@@ -41,7 +102,11 @@ export interface AutoRechargeView {
   amount: number;
   monthlyLimitCents: number | null;
   state: 'off' | 'armed' | 'scheduled' | 'creating' | 'confirming' | 'awaiting_webhook';
+  /** Fixed: the price of `amount`; target: the price of a top-up from 0 to `target`. */
   priceCents: number;
+  mode: (typeof AUTO_RECHARGE_MODES)[number];
+  /** Target mode: the available balance each recharge tops up to (0 in fixed mode). */
+  target: number;
   lastError: string | null;
   hasPaymentMethod: boolean;
 }

@@ -35,6 +35,10 @@ export function newAccountRow(userId: string, workspaceId: string, now: number):
     ar_price_cents: 0,
     created_at: now,
     updated_at: now,
+    ar_mode: 'fixed',
+    ar_target: 0,
+    ar_tokens_per_usd: 0,
+    ar_min_cents: 0,
   };
 }
 
@@ -99,6 +103,8 @@ export function balanceView(a: AccountRow, settings: BillingSettings): BalanceVi
       monthlyLimitCents: a.ar_monthly_limit_cents,
       state: a.ar_state,
       priceCents: a.ar_price_cents,
+      mode: a.ar_mode,
+      target: a.ar_target,
       lastError: a.ar_last_error,
       hasPaymentMethod: a.default_payment_method_id !== null,
     },

@@ -4,7 +4,7 @@ import { saveAccount } from './account-store';
 import { emitAlert } from './alerts';
 import { INSERT_RECHARGE_ATTEMPT, RECHARGE_ATTEMPT_COLUMNS, valuesOf, type AccountRow, type AutoRechargeState, type RechargeAttemptRow } from './rows';
 import { OUTBOX_FLUSH_DELAY_MS } from './schedule';
-import { capExceeded, CONFIRM_CARD_MESSAGE, IDEMPOTENCY_WINDOW_MS, isInFlight, MAX_CONFIRMS, MAX_CREATE_SENDS, MAX_PROCESSING_MS, MAX_UNRESOLVED, monthKey, rechargeBackoffMs, type Intent, type PaymentIntents, type RechargeHost, type RechargeIntentParams } from './recharge-policy';
+import { capExceeded, CONFIRM_CARD_MESSAGE, rechargeOrder, IDEMPOTENCY_WINDOW_MS, isInFlight, MAX_CONFIRMS, MAX_CREATE_SENDS, MAX_PROCESSING_MS, MAX_UNRESOLVED, monthKey, rechargeBackoffMs, type Intent, type PaymentIntents, type RechargeHost, type RechargeIntentParams } from './recharge-policy';
 import type { Sql } from './storage';
 
 /**
@@ -103,11 +103,17 @@ function startAttempt(host: RechargeHost, a: AccountRow, now: number): boolean {
     save(host, a, { ar_state: a.ar_enabled ? 'armed' : 'off' }, now);
     return false;
   }
-  const cap = capExceeded(a, now);
+  // Fixed: the configured amount; target: what tops the available balance up now.
+  const order = rechargeOrder(a);
+  if (!order) {
+    save(host, a, { ar_state: 'armed' }, now);
+    return false;
+  }
+  const cap = capExceeded({ ...a, ar_price_cents: order.priceCents }, now);
   if (cap) {
     // Stay armed: the next charge below the threshold after the window rolls over tries again.
     // The refused attempt is recorded (and flushed to D1) for admins.
-    const refused: RechargeAttemptRow = { id: newId('arc'), idempotency_key: newId('cap'), payment_intent_id: null, status: 'failed', tokens: a.ar_amount, amount_cents: a.ar_price_cents, error: cap, created_at: now, updated_at: now, synced: 0, params: null, confirms: 0 };
+    const refused: RechargeAttemptRow = { id: newId('arc'), idempotency_key: newId('cap'), payment_intent_id: null, status: 'failed', tokens: order.tokens, amount_cents: order.priceCents, error: cap, created_at: now, updated_at: now, synced: 0, params: null, confirms: 0 };
     save(host, a, { ar_state: 'armed', ar_last_error: cap }, now, () => insertAttempt(host.sql, refused));
     host.requestAlarm(now + OUTBOX_FLUSH_DELAY_MS);
     return false;
@@ -115,17 +121,17 @@ function startAttempt(host: RechargeHost, a: AccountRow, now: number): boolean {
   const attemptId = newId('arc');
   const key = `auto-recharge:${a.user_id}:${attemptId}`;
   const params: RechargeIntentParams = {
-    amount: a.ar_price_cents,
+    amount: order.priceCents,
     currency: 'usd',
     customer: a.stripe_customer_id,
     payment_method: a.default_payment_method_id,
     payment_method_types: ['card', 'us_bank_account'],
-    description: `Auto-recharge: ${a.ar_amount} tokens`,
-    metadata: { userId: a.user_id, tokens: String(a.ar_amount), kind: 'auto_recharge', attemptId },
+    description: `Auto-recharge: ${order.tokens} tokens`,
+    metadata: { userId: a.user_id, tokens: String(order.tokens), kind: 'auto_recharge', attemptId },
   };
   const month = monthKey(now);
   const hourStart = now - a.ar_window_hour_start >= 3600_000 ? now : a.ar_window_hour_start;
-  const attempt: RechargeAttemptRow = { id: attemptId, idempotency_key: key, payment_intent_id: null, status: 'in_flight', tokens: a.ar_amount, amount_cents: a.ar_price_cents, error: null, created_at: now, updated_at: now, synced: 0, params: JSON.stringify(params), confirms: 0 };
+  const attempt: RechargeAttemptRow = { id: attemptId, idempotency_key: key, payment_intent_id: null, status: 'in_flight', tokens: order.tokens, amount_cents: order.priceCents, error: null, created_at: now, updated_at: now, synced: 0, params: JSON.stringify(params), confirms: 0 };
   save(
     host,
     a,
@@ -138,7 +144,7 @@ function startAttempt(host: RechargeHost, a: AccountRow, now: number): boolean {
       ar_window_hour_start: hourStart,
       ar_window_hour_count: (hourStart === a.ar_window_hour_start ? a.ar_window_hour_count : 0) + 1,
       ar_window_month: month,
-      ar_window_month_cents: (a.ar_window_month === month ? a.ar_window_month_cents : 0) + a.ar_price_cents,
+      ar_window_month_cents: (a.ar_window_month === month ? a.ar_window_month_cents : 0) + order.priceCents,
     },
     now,
     () => insertAttempt(host.sql, attempt),

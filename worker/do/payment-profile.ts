@@ -1,3 +1,4 @@
+import { targetRecharge } from './recharge-policy';
 import type { AccountRow } from './rows';
 import type { AutoRechargeConfig, Failure } from './types';
 
@@ -29,10 +30,25 @@ export function autoRechargePatch(a: AccountRow, cfg: AutoRechargeConfig): Parti
     ar_threshold: cfg.threshold,
     ar_amount: cfg.amount,
     ar_price_cents: cfg.priceCents,
+    ar_mode: cfg.mode ?? 'fixed',
+    ar_target: cfg.target ?? 0,
+    ar_tokens_per_usd: cfg.tokensPerUsd ?? 0,
+    ar_min_cents: cfg.minimumCents ?? 0,
     ar_monthly_limit_cents: cfg.monthlyLimitCents,
     ar_state: state,
     ar_last_error: cfg.enabled ? null : a.ar_last_error,
   };
+}
+
+/**
+ * A target-mode configuration with its `priceCents` filled in: what a top-up from 0 to the
+ * target costs at its rate (shown on the page, and checked against Stripe's minimum charge).
+ * Fixed mode is returned as it is.
+ */
+export function pricedConfig(cfg: AutoRechargeConfig): AutoRechargeConfig {
+  if (cfg.mode !== 'target') return cfg;
+  const top = targetRecharge(0, cfg.target ?? 0, cfg.tokensPerUsd ?? 0, cfg.minimumCents ?? 0);
+  return { ...cfg, priceCents: top?.priceCents ?? 0 };
 }
 
 /** A payment is in flight (auto-recharge.ts isInFlight; kept here so this module stays a leaf). */

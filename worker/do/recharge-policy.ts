@@ -31,6 +31,27 @@ export function capExceeded(
   return null;
 }
 
+/**
+ * A target recharge (issue 11, `mode: "target"`): the tokens that bring `available` up to
+ * `target`, rounded up to whole cents at `tokensPerUsd` and to at least the minimum purchase;
+ * then as many tokens as that price buys at the rate (never fewer than needed), so the webhook's
+ * credit, computed from the amount paid (I12, stripe-events.ts tokensPaidFor), is the same
+ * number. Null when nothing is needed (the balance recovered since the recharge was scheduled).
+ */
+export function targetRecharge(available: number, target: number, tokensPerUsd: number, minimumCents: number): { tokens: number; priceCents: number } | null {
+  const needed = target - available;
+  if (needed <= 0 || tokensPerUsd <= 0) return null;
+  const priceCents = Math.max(minimumCents, Math.ceil((needed * 100) / tokensPerUsd));
+  // BigInt: cents × rate may pass 2^53 for extreme settings.
+  return { tokens: Number((BigInt(priceCents) * BigInt(tokensPerUsd)) / 100n), priceCents };
+}
+
+/** What the next recharge buys: the fixed amount and price, or a target top-up (null: nothing to buy). */
+export function rechargeOrder(a: Pick<AccountRow, 'ar_mode' | 'ar_amount' | 'ar_price_cents' | 'ar_target' | 'ar_tokens_per_usd' | 'ar_min_cents' | 'balance' | 'reserved'>): { tokens: number; priceCents: number } | null {
+  if (a.ar_mode !== 'target') return { tokens: a.ar_amount, priceCents: a.ar_price_cents };
+  return targetRecharge(a.balance - a.reserved, a.ar_target, a.ar_tokens_per_usd, a.ar_min_cents);
+}
+
 /** 2 s, 4 s, 8 s … capped at 15 minutes: how long the machine waits before resolving an unknown outcome. */
 export function rechargeBackoffMs(attempts: number): number {
   return Math.min(MAX_RETRY_BACKOFF_MS, 1000 * 2 ** attempts);

@@ -55,6 +55,12 @@ export type AccountRow = {
   ar_price_cents: number;
   created_at: number;
   updated_at: number;
+  /** `fixed`: buy ar_amount for ar_price_cents; `target`: top up to ar_target (schema step 5). */
+  ar_mode: 'fixed' | 'target';
+  ar_target: number;
+  /** The rate and minimum purchase a target recharge is priced at (fixed when it was configured, like ar_price_cents). */
+  ar_tokens_per_usd: number;
+  ar_min_cents: number;
 };
 
 export const ACCOUNT_COLUMNS = columns<AccountRow>({
@@ -87,6 +93,10 @@ export const ACCOUNT_COLUMNS = columns<AccountRow>({
   ar_price_cents: true,
   created_at: true,
   updated_at: true,
+  ar_mode: true,
+  ar_target: true,
+  ar_tokens_per_usd: true,
+  ar_min_cents: true,
 });
 export const INSERT_ACCOUNT = `INSERT INTO account (id, ${ACCOUNT_COLUMNS.join(', ')}) VALUES (1, ${placeholders(ACCOUNT_COLUMNS.length)})`;
 /** The whole row: every write is a full checkpoint (balance and ledger_seq included). */

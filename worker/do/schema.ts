@@ -222,5 +222,13 @@ export const ACCOUNT_SCHEMA: string[][] = [
     `INSERT OR REPLACE INTO meta (key, value) SELECT 'grant_debt', CAST(max(0, -balance_after) AS TEXT) FROM ledger WHERE seq = (SELECT max(seq) FROM ledger)`,
     `INSERT OR REPLACE INTO meta (key, value) SELECT 'grant_seq', CAST(coalesce(max(seq), 0) AS TEXT) FROM ledger`,
   ],
+  [
+    // Auto-recharge to a target (recharge-policy.ts rechargeOrder): buy what tops the available
+    // balance up to ar_target, at the rate and minimum purchase in force when it was configured.
+    `ALTER TABLE account ADD COLUMN ar_mode TEXT NOT NULL DEFAULT 'fixed'`,
+    `ALTER TABLE account ADD COLUMN ar_target INTEGER NOT NULL DEFAULT 0`,
+    `ALTER TABLE account ADD COLUMN ar_tokens_per_usd INTEGER NOT NULL DEFAULT 0`,
+    `ALTER TABLE account ADD COLUMN ar_min_cents INTEGER NOT NULL DEFAULT 0`,
+  ],
 ];
 export const ACCOUNT_SCHEMA_VERSION = ACCOUNT_SCHEMA.length;

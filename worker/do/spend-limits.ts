@@ -1,3 +1,4 @@
+import type { SpendLimitsView, SpendWindowView } from '../contracts/account';
 import { refusal } from './account-store';
 import type { AccountRow } from './rows';
 import type { Sql } from './storage';
@@ -403,24 +404,7 @@ export function apiKeyLimitsChange(current: ScopeLimits | undefined, next: ApiKe
   return { ...NO_LIMITS, daily: next.daily ?? null, monthly: next.monthly ?? null, lifetime: next.lifetime ?? null };
 }
 
-/** A window as the owner and admins see it. */
-export interface SpendWindowView {
-  /** The limit in force (the owner's, at most the ceiling), null: none. */
-  limit: number | null;
-  own: number | null;
-  ceiling: number | null;
-  /** Billed in this window plus open holds. */
-  spent: number;
-  resetsAt: number | null;
-}
-
-/** The account's limits and what they have counted so far. */
-export interface SpendLimitsView {
-  timeZone: string;
-  daily: SpendWindowView;
-  monthly: SpendWindowView;
-  held: number;
-}
+export type { SpendLimitsView, SpendWindowView };
 
 export function spendLimitsView(t: SpendLimits, now: number): SpendLimitsView {
   const l = t.limits('account');

@@ -12,7 +12,7 @@ import { findByRef, ledgerAfter, ledgerPage, loadAccount } from './ledger-store'
 import { LiveAccount } from './live-account';
 import { Outbox } from './outbox';
 import { stripePaymentIntents } from './payment-intents';
-import { autoRechargePatch, disputeClosedPatch, disputeOpenedPatch, paymentMethodPatch, reactivatePatch, stripeCustomerPatch } from './payment-profile';
+import { autoRechargePatch, pricedConfig, disputeClosedPatch, disputeOpenedPatch, paymentMethodPatch, reactivatePatch, stripeCustomerPatch } from './payment-profile';
 import { rechargeConfigRefusal } from './recharge-policy';
 import { refundEntry, refundReversalEntry } from './refunds';
 import type { AccountRow } from './rows';
@@ -272,12 +272,14 @@ export class TokenAccount extends DurableObject<Env> {
 
   /**
    * Turns auto-recharge on or off. `amount` tokens are bought for `priceCents` whenever the
-   * available balance drops below `threshold`. Refused without a saved card, and below
+   * available balance drops below `threshold`, or, in `target` mode, what tops it up to `target`
+   * (recharge-policy.ts targetRecharge). Refused without a saved card, and below
    * Stripe's 50¢ minimum charge.
    */
-  configureAutoRecharge(cfg: AutoRechargeConfig): Result<{ balance: BalanceView }> {
+  configureAutoRecharge(config: AutoRechargeConfig): Result<{ balance: BalanceView }> {
     const a = this.#live.account;
     if (!a) return notFound();
+    const cfg = pricedConfig(config);
     const refused = rechargeConfigRefusal(cfg);
     if (refused) return refused;
     const patch = autoRechargePatch(a, cfg);

@@ -82,9 +82,16 @@ export interface RefundRequest {
 export interface AutoRechargeConfig {
   enabled: boolean;
   threshold: number;
+  /** Fixed mode: tokens bought each time, for `priceCents`. */
   amount: number;
+  /** Fixed mode: the price of `amount`; target mode: the price of a top-up from 0 (shown, and checked against Stripe's minimum). */
   priceCents: number;
   monthlyLimitCents: number | null;
+  /** `target`: top the available balance up to `target`, priced at `tokensPerUsd`, at least `minimumCents`. Default `fixed`. */
+  mode?: 'fixed' | 'target';
+  target?: number;
+  tokensPerUsd?: number;
+  minimumCents?: number;
 }
 
 export interface DisputeOpened {

@@ -19,6 +19,7 @@ import {
   type OperationsAnswer,
   type PackageAnswer,
 } from '../contracts/admin';
+import { adminSpendLimitsSchema } from '../contracts/account';
 import { userIdSchema } from '../contracts/common';
 import { priceImportSchema, pricePreviewSchema, priceVersionParam, priceVersionSchema, priceVersionsQuery } from '../contracts/prices';
 import { AppError } from '../lib/errors';
@@ -29,6 +30,7 @@ import { listGrants } from '../services/account';
 import { listStripeEvents, reactivateAccount } from '../services/admin-payments';
 import { listAudit } from '../services/audit';
 import { requireAdmin } from '../services/auth';
+import { getSpendLimits, setAccountSpendLimits } from '../services/spend-limits';
 import { getBreakdown, getDaily, getMoneyMargin, getStats } from '../services/admin-stats';
 import {
   createPackage,
@@ -185,6 +187,17 @@ export function registerAdminRoutes(router: RouterType) {
     const actor = await write(request, env);
     const userId = validate(userIdSchema, request.params.id);
     return json(await reactivateAccount(env, actor, userId, await readBody(request, reactivateSchema)));
+  });
+
+  router.get('/api/admin/accounts/:id/spend-limits', async (request: IRequest, env: Env) => {
+    await read(request, env);
+    return json(await getSpendLimits(env, validate(userIdSchema, request.params.id)));
+  });
+
+  router.put('/api/admin/accounts/:id/spend-limits', async (request: IRequest, env: Env) => {
+    const actor = await write(request, env);
+    const userId = validate(userIdSchema, request.params.id);
+    return json(await setAccountSpendLimits(env, actor, userId, await readBody(request, adminSpendLimitsSchema)));
   });
 
   router.put('/api/admin/users/:id/roles', async (request: IRequest, env: Env) => {

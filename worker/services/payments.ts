@@ -136,14 +136,36 @@ export async function checkoutStatus(env: Env, user: AuthUser, sessionId: string
   };
 }
 
-/** Saves the auto-recharge settings on the account (priced here, from packages and settings). */
+/**
+ * Saves the auto-recharge settings on the account (priced here, from packages and settings). A
+ * target recharge is priced when it starts (recharge-policy.ts targetRecharge), at the rate and
+ * minimum purchase saved with it here.
+ */
 export async function configureAutoRecharge(env: Env, userId: string, cfg: AutoRechargeInput): Promise<AutoRechargeView> {
-  const priceCents = await priceForTokens(env, cfg.amount);
-  // A recharge is a purchase: never below the minimum purchase (itself ≥ Stripe's 50¢ minimum charge).
-  const minimum = ((await readSettings(env.DB)) ?? DEFAULT_SETTINGS).minimumPurchaseCents;
-  if (cfg.enabled && priceCents < minimum) {
-    throw new AppError('bad_request', `Invalid request: amount: an auto-recharge costs at least the minimum purchase ($${(minimum / 100).toFixed(2)}); ${cfg.amount} tokens cost $${(priceCents / 100).toFixed(2)}`);
+  const settings = (await readSettings(env.DB)) ?? DEFAULT_SETTINGS;
+  if (cfg.mode === 'target') {
+    const r = unwrap(
+      await env.TOKEN_ACCOUNT.getByName(userId).configureAutoRecharge({
+        enabled: cfg.enabled,
+        threshold: cfg.threshold,
+        amount: 0,
+        priceCents: 0, // priced by the DO (payment-profile.ts targetConfig)
+        monthlyLimitCents: cfg.monthlyLimitCents ?? null,
+        mode: 'target',
+        target: cfg.target,
+        tokensPerUsd: settings.tokensPerUsd,
+        minimumCents: settings.minimumPurchaseCents,
+      }),
+    );
+    return r.balance.autoRecharge;
   }
-  const r = unwrap(await env.TOKEN_ACCOUNT.getByName(userId).configureAutoRecharge({ ...cfg, priceCents, monthlyLimitCents: cfg.monthlyLimitCents ?? null }));
+  const amount = cfg.amount!; // the contract requires it in fixed mode
+  const priceCents = await priceForTokens(env, amount);
+  // A recharge is a purchase: never below the minimum purchase (itself ≥ Stripe's 50¢ minimum charge).
+  const minimum = settings.minimumPurchaseCents;
+  if (cfg.enabled && priceCents < minimum) {
+    throw new AppError('bad_request', `Invalid request: amount: an auto-recharge costs at least the minimum purchase ($${(minimum / 100).toFixed(2)}); ${amount} tokens cost $${(priceCents / 100).toFixed(2)}`);
+  }
+  const r = unwrap(await env.TOKEN_ACCOUNT.getByName(userId).configureAutoRecharge({ enabled: cfg.enabled, threshold: cfg.threshold, amount, priceCents, monthlyLimitCents: cfg.monthlyLimitCents ?? null }));
   return r.balance.autoRecharge;
 }

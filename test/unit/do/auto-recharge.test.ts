@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { saveAccount } from '../../../worker/do/account-store';
 import { runAutoRecharge, settleRecharge } from '../../../worker/do/auto-recharge';
-import { AUTO_RECHARGE_MAX_PER_HOUR, capExceeded, CONFIRM_CARD_MESSAGE, MAX_UNRESOLVED, monthKey, needsRecharge, rechargeConfigRefusal, type Intent, type PaymentIntents, type RechargeHost } from '../../../worker/do/recharge-policy';
+import { AUTO_RECHARGE_MAX_PER_HOUR, capExceeded, CONFIRM_CARD_MESSAGE, MAX_UNRESOLVED, monthKey, needsRecharge, rechargeConfigRefusal, rechargeOrder, targetRecharge, type Intent, type PaymentIntents, type RechargeHost } from '../../../worker/do/recharge-policy';
 import { creditEntry } from '../../../worker/do/credits';
 import { appendLedger, findByRef, loadAccount } from '../../../worker/do/ledger-store';
 import type { AccountRow, RechargeAttemptRow } from '../../../worker/do/rows';
@@ -341,6 +341,54 @@ describe('auto-recharge state machine', () => {
     expect(needsRecharge({ ...armed, reserved: 0 })).toBe(false);
     expect(needsRecharge({ ...armed, status: 'suspended' })).toBe(false);
     expect(needsRecharge({ ...armed, ar_state: 'confirming' })).toBe(false);
+  });
+});
+
+describe('auto-recharge to a target (mode: "target")', () => {
+  it('the arithmetic: what tops available up to the target, rounded up to a cent and to the minimum purchase, and every token that price buys', () => {
+    // 10,000 tokens per USD (100 per cent), minimum purchase $5.00.
+    expect(targetRecharge(2_000, 150_000, 10_000, 500)).toEqual({ tokens: 148_000, priceCents: 1_480 });
+    // 148,001 tokens need 1,480.01 cents: 1,481 cents, which buy 148,100 tokens (never fewer than needed).
+    expect(targetRecharge(1_999, 150_000, 10_000, 500)).toEqual({ tokens: 148_100, priceCents: 1_481 });
+    // Below the minimum purchase: the minimum, and all it buys.
+    expect(targetRecharge(149_000, 150_000, 10_000, 500)).toEqual({ tokens: 50_000, priceCents: 500 });
+    // A negative available balance (a settle above its hold) is topped up too.
+    expect(targetRecharge(-1_000, 150_000, 10_000, 500)).toEqual({ tokens: 151_000, priceCents: 1_510 });
+    // 3 tokens per USD: 10 tokens cost 333.33… cents → 334 cents → 10.02 → 10 tokens.
+    expect(targetRecharge(0, 10, 3, 50)).toEqual({ tokens: 10, priceCents: 334 });
+    // Nothing needed: no recharge.
+    expect(targetRecharge(150_000, 150_000, 10_000, 500)).toBeNull();
+    // Extreme settings stay exact (cents × rate beyond 2^53).
+    expect(targetRecharge(0, 100_000_000, 1_000_000_000, 100_000_000)).toEqual({ tokens: 1_000_000_000_000_000, priceCents: 100_000_000 });
+    for (let i = 0; i < 2_000; i++) {
+      const rate = 1 + ((i * 7919) % 50_000);
+      const needed = 1 + ((i * 104_729) % 1_000_000);
+      const r = targetRecharge(0, needed, rate, 50)!;
+      expect(r.tokens).toBeGreaterThanOrEqual(needed);
+      expect(r.priceCents === 50 || Math.floor(((r.priceCents - 1) * rate) / 100) < needed).toBe(true); // one cent less would not have been enough
+    }
+  });
+
+  it('the machine buys the top-up for the available balance when it starts, within the same monthly cap', async () => {
+    account = s.transaction(() => saveAccount(s.sql, account, { ar_mode: 'target', ar_target: 150_000, ar_tokens_per_usd: 10_000, ar_min_cents: 500, ar_amount: 0, ar_price_cents: 1_500, reserved: 0 }, T0));
+    expect(rechargeOrder(account)).toEqual({ tokens: 150_000, priceCents: 1_500 });
+    const stripe = fakeStripe();
+    await runAutoRecharge(host, stripe.payments, T0);
+    expect(stripe.calls[0].params).toMatchObject({ amount: 1_500, description: 'Auto-recharge: 150000 tokens', metadata: { tokens: '150000', kind: 'auto_recharge' } });
+    expect(credits()).toEqual([{ amount: 150_000, ref: 'pi_1' }]);
+    expect(attempts()).toMatchObject([{ status: 'succeeded', tokens: 150_000, amount_cents: 1_500 }]);
+    expect(account).toMatchObject({ ar_state: 'armed', balance: 150_000, ar_window_month_cents: 1_500 });
+    // The monthly cap counts what each top-up costs.
+    expect(capExceeded({ ...account, ar_monthly_limit_cents: 2_000, ar_price_cents: rechargeOrder({ ...account, balance: 0 })!.priceCents }, T0)).toBe('monthly limit reached ($20.00)');
+  });
+
+  it('a scheduled top-up that is no longer needed goes back to armed without a payment', async () => {
+    account = s.transaction(() => appendLedger(s.sql, account, { type: 'admin_grant', amount: 200_000, ref: 'grant:x', description: 'grant', createdAt: T0 })!.account);
+    account = s.transaction(() => saveAccount(s.sql, account, { ar_mode: 'target', ar_target: 150_000, ar_tokens_per_usd: 10_000, ar_min_cents: 500 }, T0));
+    const stripe = fakeStripe();
+    await runAutoRecharge(host, stripe.payments, T0);
+    expect(stripe.calls).toEqual([]);
+    expect(account.ar_state).toBe('armed');
   });
 });
 

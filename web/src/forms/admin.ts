@@ -1,6 +1,7 @@
 // /admin/tokens forms: grants, packages and system settings.
 import { createPackageSchema, grantSchema, type GrantInput, type PackageInput } from '../../../worker/contracts/admin';
 import { settingsPatchSchema, type SettingsView } from '../../../worker/contracts/settings';
+import { adminSpendLimitsSchema } from '../../../worker/contracts/account';
 import { cents, signedWhole, validateWith, whole, type Checked, type Issue } from '.';
 
 /** Outside the schema's bounds: the API's wording says which bound (the form's hint would not). */
@@ -138,5 +139,28 @@ export function checkSettings(form: SettingsForm, images: [string, string][], la
       adminGrantExpiryDays: expiryField('adminGrantExpiryDays'),
     },
     badRow ? { imageCosts: imageRows } : {},
+  );
+}
+
+/** PUT /api/admin/accounts/:id/spend-limits's body: limits and ceilings (null: none) and the audit reason. */
+export type AdminSpendLimitsBody = { daily: number | null; dailyCeiling: number | null; monthly: number | null; monthlyCeiling: number | null; reason: string };
+
+/** An account's spend limits as an admin sets them (adminSpendLimitsSchema): each limit at most its ceiling, and a reason for the audit log. */
+export function checkAdminSpendLimits(form: Record<'daily' | 'dailyCeiling' | 'monthly' | 'monthlyCeiling' | 'reason', string>): Checked<AdminSpendLimitsBody, 'daily' | 'dailyCeiling' | 'monthly' | 'monthlyCeiling' | 'reason'> {
+  const limit = (v: string) => (v.trim() ? whole(v) : null);
+  const body: AdminSpendLimitsBody = { daily: limit(form.daily), dailyCeiling: limit(form.dailyCeiling), monthly: limit(form.monthly), monthlyCeiling: limit(form.monthlyCeiling), reason: form.reason.trim() };
+  const wholeTokens = (i: Issue) => (outOfBounds(i) ? undefined : 'Enter a whole number of tokens above zero, or leave it empty.');
+  const above = (v: number | null, c: number | null) => (v !== null && c !== null && v > c ? 'The limit cannot be above the ceiling.' : undefined);
+  return validateWith(
+    adminSpendLimitsSchema,
+    body,
+    {
+      daily: { key: 'daily', message: wholeTokens },
+      dailyCeiling: { key: 'dailyCeiling', message: wholeTokens },
+      monthly: { key: 'monthly', message: wholeTokens },
+      monthlyCeiling: { key: 'monthlyCeiling', message: wholeTokens },
+      reason: { key: 'reason', message: 'Say why the limits change; it goes to the audit log.' },
+    },
+    { daily: above(body.daily, body.dailyCeiling), monthly: above(body.monthly, body.monthlyCeiling) },
   );
 }

@@ -8,9 +8,10 @@ import type { AccountRow } from './types';
 /**
  * "Accounts": every token account, filtered by status, balance range and email or user id, a
  * page at a time. `version` reloads the first page (after a grant); superadmins get a "Grant
- * tokens" button per row that hands the account to `onGrant`.
+ * tokens" button per row that hands the account to `onGrant`, and a "Spend limits" button that
+ * hands it to `onLimits`.
  */
-export function AccountsSection(props: { canWrite: boolean; version: number; onGrant: (a: AccountRow) => void }) {
+export function AccountsSection(props: { canWrite: boolean; version: number; onGrant: (a: AccountRow) => void; onLimits?: (a: AccountRow) => void }) {
   const [status, setStatus] = useState('');
   const [minBalance, setMin] = useState('');
   const [maxBalance, setMax] = useState('');
@@ -76,8 +77,8 @@ export function AccountsSection(props: { canWrite: boolean; version: number; onG
               rowHeader: true,
               cell: (a) => (
                 <>
-                  {a.email ?? <span class="muted">(no user record)</span>}
-                  <span class="hint block mono">{a.userId}</span>
+                    {a.email ?? <span class="muted">(no user record)</span>}
+                    <span class="hint block mono">{a.userId}</span>
                 </>
               ),
             },
@@ -89,9 +90,16 @@ export function AccountsSection(props: { canWrite: boolean; version: number; onG
               label: 'Actions',
               hiddenLabel: true,
               cell: (a) => (
-                <button type="button" class="btn btn-small btn-secondary" onClick={() => props.onGrant(a)} aria-label={`Grant tokens to ${a.email ?? a.userId}`}>
-                  Grant tokens
-                </button>
+                <>
+                  <button type="button" class="btn btn-small btn-secondary" onClick={() => props.onGrant(a)} aria-label={`Grant tokens to ${a.email ?? a.userId}`}>
+                    Grant tokens
+                  </button>
+                  {props.onLimits ? (
+                    <button type="button" class="btn btn-small btn-quiet" onClick={() => props.onLimits!(a)} aria-label={`Spend limits of ${a.email ?? a.userId}`}>
+                      Spend limits
+                    </button>
+                  ) : null}
+                </>
               ),
             },
           ]}

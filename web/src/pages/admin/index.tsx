@@ -13,6 +13,7 @@ import { StatsSection } from './overview';
 import { PackagesSection } from './packages';
 import { PricesSection } from './prices';
 import { SettingsSection } from './settings';
+import { SpendLimitsAdminSection, type SpendLimitsHandle } from './spend-limits';
 import { WebhooksSection } from './webhooks';
 
 const SECTIONS: [string, string][] = [
@@ -22,6 +23,7 @@ const SECTIONS: [string, string][] = [
   ['margin', 'Margin in money'],
   ['accounts', 'Accounts'],
   ['grant', 'Grant tokens'],
+  ['spend-limits', 'Spend limits'],
   ['settings', 'Settings'],
   ['packages', 'Packages'],
   ['webhooks', 'Webhooks'],
@@ -35,6 +37,7 @@ export function AdminPage(props: { user: User }) {
   const canRead = user.roles.includes('admin') || user.roles.includes('superadmin');
   const canWrite = user.roles.includes('superadmin');
   const grantRef = useRef<GrantHandle>(null);
+  const limitsRef = useRef<SpendLimitsHandle>(null);
   const [accountsVersion, setAccountsVersion] = useState(0);
 
   if (!canRead) {
@@ -63,7 +66,7 @@ export function AdminPage(props: { user: User }) {
       </div>
       <nav aria-label="Dashboard sections" class="toc">
         <ul>
-          {SECTIONS.filter(([id]) => canWrite || id !== 'grant').map(([id, label]) => (
+          {SECTIONS.filter(([id]) => canWrite || (id !== 'grant' && id !== 'spend-limits')).map(([id, label]) => (
             <li key={id}>
               <a href={`#${id}`}>{label}</a>
             </li>
@@ -77,8 +80,9 @@ export function AdminPage(props: { user: User }) {
       <DailySection />
       <BreakdownSection />
       <MarginSection />
-      <AccountsSection canWrite={canWrite} version={accountsVersion} onGrant={(a) => grantRef.current?.pick(a)} />
+      <AccountsSection canWrite={canWrite} version={accountsVersion} onGrant={(a) => grantRef.current?.pick(a)} onLimits={(a) => limitsRef.current?.pick(a)} />
       {canWrite ? <GrantSection handle={grantRef} onGranted={() => setAccountsVersion((v) => v + 1)} /> : null}
+      {canWrite ? <SpendLimitsAdminSection handle={limitsRef} /> : null}
       <SettingsSection canWrite={canWrite} />
       <PackagesSection canWrite={canWrite} />
       <WebhooksSection canWrite={canWrite} />

@@ -14,7 +14,10 @@ const STATE_TEXT: Record<string, string> = {
   awaiting_webhook: 'A recharge is waiting for your bank to confirm the payment',
 };
 
-/** "Auto-recharge": turn it on or off, with its threshold, amount per recharge and optional monthly limit. */
+/**
+ * "Auto-recharge": turn it on or off, with its threshold, what each recharge buys (a fixed amount,
+ * or a top-up to a target balance) and an optional monthly limit.
+ */
 export function AutoRechargeForm(props: { account: Account; pkgs: PackagesAnswer | null; onSaved: (ar: AutoRecharge) => void }) {
   const ar = props.account.autoRecharge;
   const packages = props.pkgs?.packages ?? [];
@@ -24,6 +27,8 @@ export function AutoRechargeForm(props: { account: Account; pkgs: PackagesAnswer
   const [amountChoice, setAmountChoice] = useState<string>('');
   const [customAmount, setCustomAmount] = useState(String(initialAmount));
   const [limit, setLimit] = useState(ar.monthlyLimitCents ? String(ar.monthlyLimitCents / 100) : '');
+  const [mode, setMode] = useState<'fixed' | 'target'>(ar.mode ?? 'fixed');
+  const [target, setTarget] = useState(String(ar.target || initialAmount));
   const { errors, error, done: saved, busy, submit } = useForm<'threshold' | 'amount' | 'limit'>();
 
   // Pick the package matching the saved amount once packages are known.
@@ -37,8 +42,8 @@ export function AutoRechargeForm(props: { account: Account; pkgs: PackagesAnswer
 
   const onSubmit = (e: Event) => {
     e.preventDefault();
-    void submit(checkAutoRecharge({ enabled, threshold, amount: amountTokens, limit }), async (v) => {
-      const body: Record<string, unknown> = { enabled: v.enabled, threshold: v.threshold, amount: v.amount };
+    void submit(checkAutoRecharge({ enabled, threshold, amount: amountTokens, limit, mode, target }), async (v) => {
+      const body: Record<string, unknown> = 'amount' in v ? { enabled: v.enabled, threshold: v.threshold, amount: v.amount } : { enabled: v.enabled, threshold: v.threshold, mode: v.mode, target: v.target };
       // An empty limit is left out, or sent as null when a saved limit must be cleared.
       if (v.monthlyLimitCents !== null) body.monthlyLimitCents = v.monthlyLimitCents;
       else if (ar.monthlyLimitCents) body.monthlyLimitCents = null;
@@ -75,17 +80,43 @@ export function AutoRechargeForm(props: { account: Account; pkgs: PackagesAnswer
             onInput={(e) => setThreshold(e.currentTarget.value)}
           />
         </Field>
-        <Field id="ar-amount" label="Tokens to buy each time" error={amountChoice !== 'custom' ? errors.amount : undefined}>
-          <select id="ar-amount" value={amountChoice} onChange={(e) => setAmountChoice(e.currentTarget.value)}>
-            {packages.map((p: Package) => (
-              <option value={String(p.tokens)} key={p.id}>
-                {p.name}: {f.tokens(p.tokens)} tokens ({f.cents(p.priceCents)})
-              </option>
-            ))}
-            <option value="custom">Custom amount</option>
+        <Field id="ar-mode" label="Each recharge">
+          <select id="ar-mode" value={mode} onChange={(e) => setMode(e.currentTarget.value as 'fixed' | 'target')}>
+            <option value="fixed">Buys a fixed amount</option>
+            <option value="target">Tops up to a target balance</option>
           </select>
         </Field>
-        {amountChoice === 'custom' ? (
+        {mode === 'target' ? (
+          <Field
+            id="ar-target"
+            label="Top up to this many available tokens"
+            hint="Each recharge buys what brings your available balance back to this, at least the minimum purchase."
+            error={errors.amount}
+          >
+            <input
+              {...fieldAria('ar-target', errors.amount, true)}
+              type="number"
+              inputMode="numeric"
+              min={1}
+              step={1}
+              value={target}
+              onInput={(e) => setTarget(e.currentTarget.value)}
+            />
+          </Field>
+        ) : null}
+        {mode === 'fixed' ? (
+          <Field id="ar-amount" label="Tokens to buy each time" error={amountChoice !== 'custom' ? errors.amount : undefined}>
+            <select id="ar-amount" value={amountChoice} onChange={(e) => setAmountChoice(e.currentTarget.value)}>
+              {packages.map((p: Package) => (
+                <option value={String(p.tokens)} key={p.id}>
+                  {p.name}: {f.tokens(p.tokens)} tokens ({f.cents(p.priceCents)})
+                </option>
+              ))}
+              <option value="custom">Custom amount</option>
+            </select>
+          </Field>
+        ) : null}
+        {mode === 'fixed' && amountChoice === 'custom' ? (
           <Field id="ar-custom" label="Custom number of tokens" error={errors.amount}>
             <input
               {...fieldAria('ar-custom', errors.amount)}

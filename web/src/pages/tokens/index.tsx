@@ -1,4 +1,4 @@
-// /tokens: a user's balance, buying tokens, usage, auto-recharge and transaction history.
+// /tokens: a user's balance, buying tokens, usage, auto-recharge, spend limits and transaction history.
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { errorMessage, get, type Account, type AutoRecharge, type PackagesAnswer, type User } from '../../api';
 import { Notice, Spinner, useFocusWhen } from '../../components/ui';
@@ -9,6 +9,7 @@ import { BuySection } from './buy';
 import { GrantsSection } from './grants';
 import { useCheckoutReturn } from './checkout';
 import { PricesSection } from './prices';
+import { SpendLimitsSection } from './spend-limits';
 import { TransactionsSection } from './transactions';
 import { UsageSection } from './usage';
 
@@ -67,6 +68,7 @@ export function TokensPage(_props: { user: User }) {
         <UsageSection />
         {account ? <AutoRechargeForm account={account} pkgs={pkgs.data} onSaved={onSaved} /> : null}
       </div>
+      <SpendLimitsSection />
       <TransactionsSection version={txVersion} />
       <PricesSection />
     </div>
