@@ -30,6 +30,8 @@ export default defineConfig(async () => {
             STRIPE_WEBHOOK_SECRET: 'whsec_test_vitest_0123456789abcdef',
             VITE_STRIPE_PUBLISHABLE_KEY: 'pk_test_vitest',
             SUPERADMIN_EMAILS: 'root@example.test, Boss@Example.test',
+            // API keys are cached per isolate for this long (30 s in production): short, so the revocation test waits it out.
+            API_KEY_CACHE_TTL_MS: '1500',
           },
           serviceBindings: { AI_ENDPOINT: 'ai-endpoint' },
           workers: [
