@@ -2,6 +2,10 @@
 declare module 'vitest' {
   export interface ProvidedContext {
     stripeApiBase: string;
+    /** The OpenAI/Anthropic stand-in the AI gateway forwards to. */
+    upstreamBase: string;
+    /** `GET` → JSON list of the requests the stand-in received ({ path, body, at }). */
+    upstreamInspector: string;
   }
 }
 export {};

@@ -1,0 +1,73 @@
+import { totalTokens, type MeteringBilling, type Usage } from '../../../client';
+import type { BillingClient, ChargeAnswer } from '../../../worker/client';
+
+/** Who is calling and what, for every billing call of one request. */
+export interface CallContext {
+  userId: string;
+  apiKeyId: string;
+  /** The model as billed (the request's model, made safe for the billing API's model names). */
+  model: string;
+  /** One per gateway request: the hold's idempotency key and the usage record's request id. */
+  requestId: string;
+}
+
+/** The end of a call as the caller is told it: the settle's answer, or null for a release. */
+export type Settlement = { kind: 'settled'; charge: ChargeAnswer } | { kind: 'released' } | { kind: 'failed' };
+
+/**
+ * The metering helpers' `MeteringBilling` over `BillingClient` for one call. It also remembers
+ * how the call ended (`settlement`), so the gateway can report the cost and the balance after it.
+ */
+export class CallBilling implements MeteringBilling {
+  readonly settlement: Promise<Settlement>;
+  #resolve!: (s: Settlement) => void;
+
+  constructor(
+    private readonly client: BillingClient,
+    private readonly call: CallContext,
+  ) {
+    this.settlement = new Promise((r) => (this.#resolve = r));
+  }
+
+  async authorize(estimate: Usage): Promise<{ reservationId: string }> {
+    const hold = await this.client.authorize({
+      userId: this.call.userId,
+      idempotencyKey: this.call.requestId,
+      operation: 'chat',
+      model: this.call.model,
+      estimatedTokens: totalTokens(estimate),
+    });
+    return { reservationId: hold.reservationId };
+  }
+
+  async settle(reservationId: string, usage: Usage): Promise<ChargeAnswer> {
+    try {
+      const charge = await this.client.settle({
+        userId: this.call.userId,
+        reservationId,
+        // Every class is counted once (docs/ai-endpoints.md): input read fresh, from cache or
+        // written to it is input; reasoning is output.
+        inputTokens: usage.inputTokens + usage.cachedInputTokens + usage.cacheWriteTokens,
+        outputTokens: usage.outputTokens + usage.reasoningTokens,
+        success: true,
+        requestId: this.call.requestId,
+      });
+      this.#resolve({ kind: 'settled', charge });
+      return charge;
+    } catch (e) {
+      this.#resolve({ kind: 'failed' });
+      throw e;
+    }
+  }
+
+  async release(reservationId: string): Promise<unknown> {
+    try {
+      const out = await this.client.release({ userId: this.call.userId, reservationId });
+      this.#resolve({ kind: 'released' });
+      return out;
+    } catch (e) {
+      this.#resolve({ kind: 'failed' });
+      throw e;
+    }
+  }
+}
