@@ -1,8 +1,9 @@
-// /tokens: a user's balance, buying tokens, usage, auto-recharge and transaction history.
+// /tokens: a user's balance, buying tokens, usage, auto-recharge, API keys and transaction history.
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { errorMessage, get, type Account, type AutoRecharge, type PackagesAnswer, type User } from '../../api';
 import { Notice, Spinner, useFocusWhen } from '../../components/ui';
 import { useLoad } from '../../hooks/use-load';
+import { ApiKeysSection } from './api-keys';
 import { AutoRechargeForm } from './auto-recharge';
 import { BalanceCard, CardFailedNotice } from './balance';
 import { BuySection } from './buy';
@@ -64,6 +65,7 @@ export function TokensPage(_props: { user: User }) {
         <UsageSection />
         {account ? <AutoRechargeForm account={account} pkgs={pkgs.data} onSaved={onSaved} /> : null}
       </div>
+      <ApiKeysSection />
       <TransactionsSection version={txVersion} />
     </div>
   );
