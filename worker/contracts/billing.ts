@@ -39,6 +39,13 @@ function usageRules<T extends { operation?: string; inputTokens?: number; output
 }
 
 const requestIdField = z.optional(z.string().check(z.maxLength(255)));
+/**
+ * The API key a call came in with (issue 12): the account's DO refuses a key it does not know or
+ * that was revoked (403 `api_key_revoked`) and enforces the key's spend limits. A settle is
+ * billed to its hold's key; given on a settle, it must be that key.
+ */
+export const apiKeyIdSchema = z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'invalid API key id'));
+const apiKeyIdField = z.optional(apiKeyIdSchema);
 
 export const chargeSchema = z
   .strictObject({
@@ -49,6 +56,7 @@ export const chargeSchema = z
     ...usageShape,
     success: z.optional(z.boolean()),
     requestId: requestIdField,
+    apiKeyId: apiKeyIdField,
   })
   .check(z.superRefine(usageRules));
 
@@ -61,6 +69,7 @@ export const authorizeSchema = z
     estimatedTokens: z.optional(tokens),
     images: z.optional(images),
     ttlSeconds: z.optional(intIn(1, 3600)),
+    apiKeyId: apiKeyIdField,
   })
   .check(
     z.superRefine((v, ctx) => {
@@ -71,7 +80,7 @@ export const authorizeSchema = z
   );
 
 export const settleSchema = z
-  .strictObject({ userId: userIdSchema, reservationId: reservationIdSchema, ...usageShape, success: z.boolean(), requestId: requestIdField })
+  .strictObject({ userId: userIdSchema, reservationId: reservationIdSchema, ...usageShape, success: z.boolean(), requestId: requestIdField, apiKeyId: apiKeyIdField })
   .check(z.superRefine(usageRules));
 export const releaseSchema = z.strictObject({ userId: userIdSchema, reservationId: reservationIdSchema });
 

@@ -9,7 +9,11 @@ export const ERROR_STATUS = {
   invalid_api_key: 401,
   insufficient_balance: 402,
   account_suspended: 402,
+  /** A spend limit (the account's or an API key's) would be passed; `details` says which and when it resets. */
+  spend_limit_reached: 402,
   forbidden: 403,
+  /** An API key the account does not know, or one that was revoked. */
+  api_key_revoked: 403,
   not_found: 404,
   account_not_found: 404,
   package_not_found: 404,
@@ -40,6 +44,8 @@ export const DEFAULT_MESSAGES: Partial<Record<ErrorCode, string>> = {
   package_not_found: 'Package not found',
   no_payment_method: 'Auto-recharge needs a saved card: buy tokens once to save one',
   account_suspended: 'Token account is suspended',
+  spend_limit_reached: 'Spend limit reached',
+  api_key_revoked: 'API key is revoked or unknown',
   idempotency_conflict: 'Idempotency key was already used with different parameters',
   reservation_not_found: 'Reservation not found',
   reservation_closed: 'Reservation is no longer open',
@@ -82,7 +88,12 @@ export interface Failure {
   ok: false;
   code: ErrorCode;
   message?: string;
+  /** What the caller needs beyond the code (e.g. `spend_limit_reached`: which limit, when it resets). */
+  details?: FailureDetails;
 }
+
+/** Plain values only: a Failure crosses RPC (structured clone) and is typed as what survives it. */
+export type FailureDetails = { [key: string]: string | number | boolean | null };
 
 /** A DO answer: its fields with `ok: true`, or a `Failure`. */
 export type Result<T> = ({ ok: true } & T) | Failure;

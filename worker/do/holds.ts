@@ -1,9 +1,10 @@
 import type { BillingSettings } from '../contracts/settings';
 import { newId } from '../lib/crypto';
 import { computeCost, type UsageInput } from '../lib/pricing';
-import { refusal, saveAccount } from './account-store';
+import { saveAccount } from './account-store';
 import { canonical, internalKey, remember, replay, replayInternal } from './idempotency';
 import { INSERT_RESERVATION, RESERVATION_COLUMNS, SELECT_RESERVATION, valuesOf, type AccountRow, type ReservationRow } from './rows';
+import { spendRefusal, type SpendLimits } from './spend-limits';
 import type { Sql, Transaction } from './storage';
 import type { AuthorizeRequest, AuthorizeResult, ChargeResult, ReleaseResult, Result, SettleRequest } from './types';
 import { recordRefusal, recordUsage, type Outcome } from './usage';
@@ -23,8 +24,8 @@ export function holdExpiry(now: number, ttlMs?: number): number {
 }
 
 /** Sets `amount` aside (the caller checked that the available balance covers it). */
-export function openHold(sql: Sql, account: AccountRow, h: { id: string; amount: number; operation: string; model: string; idempotencyKey: string; expiresAt: number; now: number }): AccountRow {
-  const row: ReservationRow = { id: h.id, amount: h.amount, operation: h.operation, model: h.model, idempotency_key: h.idempotencyKey, state: 'open', expires_at: h.expiresAt, created_at: h.now, closed_at: null };
+export function openHold(sql: Sql, account: AccountRow, h: { id: string; amount: number; operation: string; model: string; idempotencyKey: string; expiresAt: number; now: number; apiKeyId?: string | null }): AccountRow {
+  const row: ReservationRow = { id: h.id, amount: h.amount, operation: h.operation, model: h.model, idempotency_key: h.idempotencyKey, state: 'open', expires_at: h.expiresAt, created_at: h.now, closed_at: null, api_key_id: h.apiKeyId ?? null };
   sql.exec(INSERT_RESERVATION, ...valuesOf(RESERVATION_COLUMNS, row));
   return saveAccount(sql, account, { reserved: account.reserved + h.amount }, h.now);
 }
@@ -47,13 +48,20 @@ export function closeHold(sql: Sql, account: AccountRow, hold: Pick<ReservationR
   return { account: saveAccount(sql, account, { reserved: account.reserved - hold.amount }, now), freed: hold.amount };
 }
 
-/** Expires every open hold due by `now`, once, and frees their tokens. Null when none was due. */
-export function expireHolds(sql: Sql, account: AccountRow, now: number): AccountRow | null {
-  const due = sql.exec<{ id: string; amount: number }>(`SELECT id, amount FROM reservations WHERE state = 'open' AND expires_at <= ?`, now).toArray();
+/**
+ * Expires every open hold due by `now`, once, and frees their tokens. Null when none was due.
+ * `onFreed` hears of each hold freed (the spend limits stop counting it); call the transaction's
+ * result only after it committed.
+ */
+export function expireHolds(sql: Sql, account: AccountRow, now: number, onFreed?: (apiKeyId: string | null, amount: number) => void): AccountRow | null {
+  const due = sql.exec<{ id: string; amount: number; api_key_id: string | null }>(`SELECT id, amount, api_key_id FROM reservations WHERE state = 'open' AND expires_at <= ?`, now).toArray();
   if (due.length === 0) return null;
   let freed = 0;
   for (const r of due) {
-    if (sql.exec(`UPDATE reservations SET state = 'expired', closed_at = ? WHERE id = ? AND state = 'open'`, now, r.id).rowsWritten > 0) freed += r.amount;
+    if (sql.exec(`UPDATE reservations SET state = 'expired', closed_at = ? WHERE id = ? AND state = 'open'`, now, r.id).rowsWritten > 0) {
+      freed += r.amount;
+      onFreed?.(r.api_key_id, r.amount);
+    }
   }
   return saveAccount(sql, account, { reserved: account.reserved - freed }, now);
 }
@@ -72,7 +80,7 @@ export function pruneClosedHolds(sql: Sql, before: number): void {
 // ---------------------------------------------------------------- operations (see TokenAccount's RPC methods)
 
 /** Holds an operation's estimated cost, if the available balance covers it (a refusal is recorded as failed usage). */
-export function authorizeHold(sql: Sql, transaction: Transaction, account: AccountRow, settings: BillingSettings, req: AuthorizeRequest, now: number): Outcome<AuthorizeResult> {
+export function authorizeHold(sql: Sql, transaction: Transaction, account: AccountRow, settings: BillingSettings, req: AuthorizeRequest, now: number, limits?: SpendLimits): Outcome<AuthorizeResult> {
   const params = canonical('authorize', req);
   const stored = replay(sql, req.idempotencyKey, params);
   if (stored) return { result: stored as Result<AuthorizeResult>, next: null };
@@ -80,9 +88,10 @@ export function authorizeHold(sql: Sql, transaction: Transaction, account: Accou
   const cost = computeCost(settings, usage);
   if (!cost.ok) return { result: { ok: false, code: cost.code, message: cost.message }, next: null };
   const amount = cost.billableTokens;
-  const refused = refusal(account, amount);
+  // The balance and the spend limits in the same synchronous step as the hold (I2, I9).
+  const refused = spendRefusal(limits, account, req.apiKeyId, amount, now);
   if (refused) {
-    transaction(() => recordRefusal(sql, { usage, cost, errorCode: refused.code, now }));
+    transaction(() => recordRefusal(sql, { usage: { ...usage, apiKeyId: req.apiKeyId }, cost, errorCode: refused.code, now }));
     return { result: refused, next: account };
   }
   const id = newId('res');
@@ -90,13 +99,14 @@ export function authorizeHold(sql: Sql, transaction: Transaction, account: Accou
   const result: Result<AuthorizeResult> = { ok: true, reservationId: id, reservedTokens: amount, expiresAt };
   const next = transaction(() => {
     remember(sql, req.idempotencyKey, params, result, now);
-    return openHold(sql, account, { id, amount, operation: req.operation, model: req.model, idempotencyKey: req.idempotencyKey, expiresAt, now });
+    return openHold(sql, account, { id, amount, operation: req.operation, model: req.model, idempotencyKey: req.idempotencyKey, expiresAt, now, apiKeyId: req.apiKeyId });
   });
+  limits?.held(req.apiKeyId, amount);
   return { result, next };
 }
 
 /** Bills a held operation's actual usage and frees its hold, in one transaction. Idempotent by reservation id. */
-export function settleHold(sql: Sql, transaction: Transaction, account: AccountRow, settings: BillingSettings, req: SettleRequest, now: number): Outcome<ChargeResult> {
+export function settleHold(sql: Sql, transaction: Transaction, account: AccountRow, settings: BillingSettings, req: SettleRequest, now: number, limits?: SpendLimits): Outcome<ChargeResult> {
   const key = internalKey('settle', req.reservationId);
   const params = canonical('settle', req);
   const stored = replayInternal(sql, 'settle', req.reservationId, params);
@@ -104,21 +114,26 @@ export function settleHold(sql: Sql, transaction: Transaction, account: AccountR
   const hold = getHold(sql, req.reservationId);
   if (!hold) return { result: { ok: false, code: 'reservation_not_found' }, next: null };
   if (hold.state !== 'open' && hold.state !== 'expired') return { result: { ok: false, code: 'reservation_closed', message: `Reservation is ${hold.state}` }, next: null };
+  // The work was done: a settle is never refused for a limit or a revoked key, and is billed to its hold's key.
+  if (req.apiKeyId !== undefined && req.apiKeyId !== hold.api_key_id) return { result: { ok: false, code: 'bad_request', message: 'apiKeyId is not the key the reservation was made with' }, next: null };
   const usage: UsageInput = { operation: hold.operation as UsageInput['operation'], model: hold.model, inputTokens: req.inputTokens, outputTokens: req.outputTokens, tokens: req.tokens, images: req.images };
   const cost = computeCost(settings, usage);
   if (!cost.ok) return { result: { ok: false, code: cost.code, message: cost.message }, next: null };
   const billable = req.success ? cost.billableTokens : 0;
-  return transaction(() => {
-    const freed = closeHold(sql, account, hold, 'settled', now).account;
-    const done = recordUsage(sql, freed, { key, params, usage: { ...usage, requestId: req.requestId }, cost, billable, success: req.success, reservationId: hold.id, now });
+  const out = transaction(() => {
+    const closed = closeHold(sql, account, hold, 'settled', now);
+    const done = recordUsage(sql, closed.account, { key, params, usage: { ...usage, requestId: req.requestId, apiKeyId: hold.api_key_id }, cost, billable, success: req.success, reservationId: hold.id, now });
     // The replay check above found no answer for this key; throwing rolls the hold's release back.
     if (!done) throw new Error(`settle key ${key} already used`);
-    return { result: done.result, next: done.next };
+    return { result: done.result, next: done.next, freed: closed.freed };
   });
+  limits?.freed(hold.api_key_id, out.freed);
+  limits?.spent(hold.api_key_id, billable, now);
+  return { result: out.result, next: out.next };
 }
 
 /** Frees a hold without billing. Idempotent by reservation id. */
-export function releaseHold(sql: Sql, transaction: Transaction, account: AccountRow, reservationId: string, now: number): Outcome<ReleaseResult> {
+export function releaseHold(sql: Sql, transaction: Transaction, account: AccountRow, reservationId: string, now: number, limits?: SpendLimits): Outcome<ReleaseResult> {
   const key = internalKey('release', reservationId);
   const params = canonical('release', { reservationId });
   const stored = replayInternal(sql, 'release', reservationId, params);
@@ -126,10 +141,12 @@ export function releaseHold(sql: Sql, transaction: Transaction, account: Account
   const hold = getHold(sql, reservationId);
   if (!hold) return { result: { ok: false, code: 'reservation_not_found' }, next: null };
   if (hold.state !== 'open' && hold.state !== 'expired') return { result: { ok: false, code: 'reservation_closed', message: `Reservation is ${hold.state}` }, next: null };
-  return transaction(() => {
+  const out = transaction(() => {
     const { account: next, freed } = closeHold(sql, account, hold, 'released', now);
     const result: Result<ReleaseResult> = { ok: true, reservationId, releasedTokens: freed, balance: next.balance, available: next.balance - next.reserved };
     remember(sql, key, params, result, now);
-    return { result, next };
+    return { result, next, freed };
   });
+  limits?.freed(hold.api_key_id, out.freed);
+  return { result: out.result, next: out.next };
 }

@@ -46,6 +46,8 @@ export interface LedgerDraft {
     actualTokens: number;
     requestId: string | null;
     reservationId: string | null;
+    /** The API key the operation came in with (spend-limits.ts rebuilds its windows from it). */
+    apiKeyId?: string | null;
   };
   /** The answer stored with the key, built from the entry (replays return it). */
   respond?: (row: { id: string; balanceAfter: number }) => unknown;
@@ -111,6 +113,7 @@ export function appendLedger(sql: Sql, account: AccountRow, draft: LedgerDraft, 
     actual_tokens: u?.actualTokens ?? null,
     request_id: u?.requestId ?? null,
     reservation_id: u?.reservationId ?? null,
+    api_key_id: u?.apiKeyId ?? null,
   };
   if (sql.exec(INSERT_LEDGER, ...valuesOf(LEDGER_COLUMNS, row)).rowsWritten === 0) return null;
   const next = rollForward(account, row);

@@ -119,6 +119,8 @@ export type LedgerRow = {
   actual_tokens: number | null;
   request_id: string | null;
   reservation_id: string | null;
+  /** The API key of a billed operation (null: none), schema step 5. */
+  api_key_id: string | null;
 };
 
 export const LEDGER_COLUMNS = columns<LedgerRow>({
@@ -144,6 +146,7 @@ export const LEDGER_COLUMNS = columns<LedgerRow>({
   actual_tokens: true,
   request_id: true,
   reservation_id: true,
+  api_key_id: true,
 });
 
 /**
@@ -209,6 +212,8 @@ export type UsageRow = {
   reservation_id: string | null;
   transaction_id: string | null;
   created_at: number;
+  /** The API key the operation came in with (null: none), schema step 5. */
+  api_key_id: string | null;
 };
 
 export const USAGE_COLUMNS = columns<UsageRow>({
@@ -226,6 +231,7 @@ export const USAGE_COLUMNS = columns<UsageRow>({
   reservation_id: true,
   transaction_id: true,
   created_at: true,
+  api_key_id: true,
 });
 export const INSERT_USAGE = `INSERT INTO usage (${USAGE_COLUMNS.join(', ')}) VALUES (${placeholders(USAGE_COLUMNS.length)})`;
 
@@ -247,6 +253,7 @@ export function usageOfLedgerRow(r: LedgerOutboxRow): UsageRow | null {
     reservation_id: r.reservation_id,
     transaction_id: r.id,
     created_at: r.created_at,
+    api_key_id: r.api_key_id,
   };
 }
 
@@ -264,6 +271,8 @@ export type ReservationRow = {
   expires_at: number;
   created_at: number;
   closed_at: number | null;
+  /** The API key the hold came in with (null: none); its settle is billed to the same key. */
+  api_key_id: string | null;
 };
 
 export const RESERVATION_COLUMNS = columns<ReservationRow>({
@@ -276,6 +285,7 @@ export const RESERVATION_COLUMNS = columns<ReservationRow>({
   expires_at: true,
   created_at: true,
   closed_at: true,
+  api_key_id: true,
 });
 export const INSERT_RESERVATION = `INSERT INTO reservations (${RESERVATION_COLUMNS.join(', ')}) VALUES (${placeholders(RESERVATION_COLUMNS.length)})`;
 export const SELECT_RESERVATION = `SELECT ${RESERVATION_COLUMNS.join(', ')} FROM reservations WHERE id = ?`;

@@ -143,5 +143,24 @@ export const ACCOUNT_SCHEMA: string[][] = [
     // resolves it by listing the customer's PaymentIntents for its attempt id.
     `UPDATE account SET ar_state = 'creating', ar_attempts = 1 WHERE ar_state = 'in_flight'`,
   ],
+  [
+    // Spend limits (spend-limits.ts): one row per scope, `account` or `key:<apiKeyId>`. A key
+    // row also says the key is known to this account; revoked keys keep their row (revoked_at).
+    `CREATE TABLE spend_limits (
+      scope TEXT PRIMARY KEY,
+      daily INTEGER,
+      monthly INTEGER,
+      lifetime INTEGER,
+      daily_ceiling INTEGER,
+      monthly_ceiling INTEGER,
+      revoked_at INTEGER,
+      updated_at INTEGER NOT NULL
+    )`,
+    // The API key a billed operation, a refusal or a hold came in with (null: none). Read only at
+    // load, to rebuild the limits' windows, and sent to D1's usage_records.api_key_id.
+    `ALTER TABLE ledger ADD COLUMN api_key_id TEXT`,
+    `ALTER TABLE usage ADD COLUMN api_key_id TEXT`,
+    `ALTER TABLE reservations ADD COLUMN api_key_id TEXT`,
+  ],
 ];
 export const ACCOUNT_SCHEMA_VERSION = ACCOUNT_SCHEMA.length;

@@ -18,6 +18,7 @@ import { refundEntry, refundReversalEntry } from './refunds';
 import type { AccountRow } from './rows';
 import { AlarmClock, nextDueAt, OUTBOX_FLUSH_DELAY_MS } from './schedule';
 import { SettingsCache } from './settings-cache';
+import { accountLimitsChange, apiKeyLimitsChange, apiKeyLimitsView, saveAccountLimits, spendLimitsView, SpendLimits, writeLimits, type AccountLimitsInput, type ApiKeyLimits, type ApiKeyLimitsView, type SpendLimitsView } from './spend-limits';
 import { getMeta, migrate, setMeta, type Sql, type Transaction } from './storage';
 import type { AuthorizeRequest, AuthorizeResult, AutoRechargeConfig, BalanceView, ChargeRequest, ChargeResult, CreditRequest, CreditResult, DisputeClosed, DisputeOpened } from './types';
 import type { AccountStatus, Failure, FlushOutcome, LedgerEntry, OutboxPending, RefundRequest, ReleaseResult, Result, SettleRequest } from './types';
@@ -37,12 +38,15 @@ export class TokenAccount extends DurableObject<Env> {
   #settings!: SettingsCache;
   #alarm!: AlarmClock;
   #outbox!: Outbox;
+  /** Spend limits and their windows' spend, in memory (spend-limits.ts); rebuilt at load. */
+  readonly #limits = new SpendLimits();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     void ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql, this.transaction);
       this.#account = loadAccount(this.sql);
+      this.#limits.load(this.sql, Date.now());
       this.#outbox = new Outbox(this.sql, this.transaction);
       this.#settings = new SettingsCache(() => readSettings(this.env.DB), { get: () => getMeta(this.sql, 'settings'), set: (v) => setMeta(this.sql, 'settings', v) });
       this.#alarm = new AlarmClock(ctx.storage, await ctx.storage.getAlarm());
@@ -76,7 +80,7 @@ export class TokenAccount extends DurableObject<Env> {
   charge(req: ChargeRequest): Result<ChargeResult> {
     const settings = this.#touchSettings();
     if (!this.#account) return notFound();
-    const out = chargeOperation(this.sql, this.transaction, this.#account, settings, req, Date.now());
+    const out = chargeOperation(this.sql, this.transaction, this.#account, settings, req, Date.now(), this.#limits);
     if (out.next) this.#committed(out.next);
     return out.result;
   }
@@ -89,7 +93,7 @@ export class TokenAccount extends DurableObject<Env> {
   authorize(req: AuthorizeRequest): Result<AuthorizeResult> {
     const settings = this.#touchSettings();
     if (!this.#account) return notFound();
-    const out = authorizeHold(this.sql, this.transaction, this.#account, settings, req, Date.now());
+    const out = authorizeHold(this.sql, this.transaction, this.#account, settings, req, Date.now(), this.#limits);
     if (out.next) this.#committed(out.next);
     if (out.next && out.result.ok) this.#alarm.request(out.result.expiresAt); // a new hold: its expiry is due work
     return out.result;
@@ -103,7 +107,7 @@ export class TokenAccount extends DurableObject<Env> {
   settle(req: SettleRequest): Result<ChargeResult> {
     const settings = this.#touchSettings();
     if (!this.#account) return notFound();
-    const out = settleHold(this.sql, this.transaction, this.#account, settings, req, Date.now());
+    const out = settleHold(this.sql, this.transaction, this.#account, settings, req, Date.now(), this.#limits);
     if (out.next) this.#committed(out.next);
     return out.result;
   }
@@ -115,9 +119,55 @@ export class TokenAccount extends DurableObject<Env> {
    */
   release(reservationId: string): Result<ReleaseResult> {
     if (!this.#account) return notFound();
-    const out = releaseHold(this.sql, this.transaction, this.#account, reservationId, Date.now());
+    const out = releaseHold(this.sql, this.transaction, this.#account, reservationId, Date.now(), this.#limits);
     if (out.next) this.#committed(out.next);
     return out.result;
+  }
+
+  // ---------------------------------------------------------------- RPC: spend limits
+
+  /** The account's daily and monthly limits, its time zone, and what the current windows have counted. */
+  getSpendLimits(): Result<{ limits: SpendLimitsView }> {
+    if (!this.#account) return notFound();
+    return { ok: true, limits: spendLimitsView(this.#limits, Date.now()) };
+  }
+
+  /**
+   * Sets the account's limits (tokens per calendar day / month in its time zone; null clears)
+   * and its time zone. `user`: only at or below an admin's ceiling; `admin` also sets the
+   * ceilings (the caller audits it). Takes effect for the next charge or hold.
+   */
+  setSpendLimits(input: AccountLimitsInput, by: 'user' | 'admin'): Result<{ limits: SpendLimitsView }> {
+    if (!this.#account) return notFound();
+    const now = Date.now();
+    const next = accountLimitsChange(this.#limits.limits('account'), input, by);
+    if ('ok' in next) return next;
+    this.transaction(() => saveAccountLimits(this.sql, next, input.timeZone, now));
+    this.#limits.load(this.sql, now);
+    return { ok: true, limits: spendLimitsView(this.#limits, now) };
+  }
+
+  /**
+   * Registers an API key with this account, or changes its limits (tokens per day or month, or a
+   * lifetime cap; absent: none); `null` revokes it for good. A charge or hold with an `apiKeyId`
+   * this account does not know, or one revoked, is refused (403 `api_key_revoked`); a key's
+   * limits are checked with the account's, in the same step as the balance.
+   */
+  setApiKeyLimits(apiKeyId: string, limits: ApiKeyLimits | null): Result<{ key: ApiKeyLimitsView }> {
+    if (!this.#account) return notFound();
+    const now = Date.now();
+    const next = apiKeyLimitsChange(this.#limits.knownLimits(`key:${apiKeyId}`), limits, now);
+    if ('ok' in next) return next;
+    this.transaction(() => writeLimits(this.sql, `key:${apiKeyId}`, next, now));
+    this.#limits.load(this.sql, now);
+    return { ok: true, key: apiKeyLimitsView(this.#limits, apiKeyId, now)! };
+  }
+
+  /** An API key's limits and what they have counted; `not_found` for a key this account does not know. */
+  getApiKeyLimits(apiKeyId: string): Result<{ key: ApiKeyLimitsView }> {
+    if (!this.#account) return notFound();
+    const key = apiKeyLimitsView(this.#limits, apiKeyId, Date.now());
+    return key ? { ok: true, key } : { ok: false, code: 'not_found' };
   }
 
   // ---------------------------------------------------------------- RPC: credits and payments
@@ -304,7 +354,11 @@ export class TokenAccount extends DurableObject<Env> {
     // of an object that is being torn down.
     this.#alarm.armFallback(now);
     const account = this.#account;
-    if (account) this.#account = this.transaction(() => expireHolds(this.sql, account, now)) ?? account;
+    if (account) {
+      const freed: [string | null, number][] = [];
+      this.#account = this.transaction(() => expireHolds(this.sql, account, now, (key, amount) => freed.push([key, amount]))) ?? account;
+      for (const [key, amount] of freed) this.#limits.freed(key, amount); // committed: the limits stop counting them
+    }
     await this.#recharge.run(now);
     await this.#outbox.flush(this.env.DB, () => this.#account);
     pruneAnswers(this.sql, now - IDEMPOTENCY_RETENTION_MS);

@@ -1,10 +1,10 @@
 import type { BillingSettings } from '../contracts/settings';
 import { newId } from '../lib/crypto';
 import { computeCost, type UsageInput } from '../lib/pricing';
-import { refusal } from './account-store';
 import { canonical, remember, replay } from './idempotency';
 import { appendLedger } from './ledger-store';
 import { INSERT_USAGE, USAGE_COLUMNS, valuesOf, type AccountRow, type UsageRow } from './rows';
+import { spendRefusal, type SpendLimits } from './spend-limits';
 import type { Sql, Transaction } from './storage';
 import type { ChargeRequest, ChargeResult, Result } from './types';
 
@@ -20,21 +20,26 @@ export interface Outcome<T> {
  * whose key probe is the insert itself; a reused key writes nothing and falls through to the
  * replay. Everything else (repeats, refusals, unbilled operations) in one transaction.
  */
-export function chargeOperation(sql: Sql, transaction: Transaction, account: AccountRow, settings: BillingSettings, req: ChargeRequest, now: number): Outcome<ChargeResult> {
+export function chargeOperation(sql: Sql, transaction: Transaction, account: AccountRow, settings: BillingSettings, req: ChargeRequest, now: number, limits?: SpendLimits): Outcome<ChargeResult> {
   const params = canonical('charge', req);
   const cost = computeCost(settings, req);
   const success = req.success ?? true;
+  // The balance and the spend limits are checked in the same synchronous step as the write (I2, I9).
+  const refuse = (billable: number) => spendRefusal(limits, account, req.apiKeyId, billable, now);
   // No checkpoint: the account is active and the balance stays at or above its holds, so only the balance changes.
-  if (cost.ok && success && cost.billableTokens > 0 && !refusal(account, cost.billableTokens)) {
+  if (cost.ok && success && cost.billableTokens > 0 && !refuse(cost.billableTokens)) {
     const out = recordUsage(sql, account, { key: req.idempotencyKey, params, usage: req, cost, billable: cost.billableTokens, success, reservationId: null, now, checkpoint: false });
-    if (out) return { result: out.result, next: out.next };
+    if (out) {
+      limits?.spent(req.apiKeyId, cost.billableTokens, now);
+      return { result: out.result, next: out.next };
+    }
   }
   // Repeats, refusals and unbilled operations: the stored answer wins over everything else.
   const stored = replay(sql, req.idempotencyKey, params);
   if (stored) return { result: stored as Result<ChargeResult>, next: null };
   if (!cost.ok) return { result: { ok: false, code: cost.code, message: cost.message }, next: null };
   const billable = success ? cost.billableTokens : 0;
-  const refused = success ? refusal(account, billable) : null;
+  const refused = success ? refuse(billable) : null;
   if (refused) {
     transaction(() => recordRefusal(sql, { usage: req, cost, errorCode: refused.code, now }));
     return { result: refused, next: account };
@@ -43,12 +48,13 @@ export function chargeOperation(sql: Sql, transaction: Transaction, account: Acc
   // Unreachable (the replay above found no row for this key, and nothing ran in between), but
   // a key already taken must never be charged again.
   if (!out) return { result: { ok: false, code: 'idempotency_conflict' }, next: null };
+  limits?.spent(req.apiKeyId, billable, now);
   return { result: out.result, next: out.next };
 }
 
 /** What was priced: the operation's tokens and images after pricing. */
 export interface PricedUsage {
-  usage: UsageInput & { requestId?: string };
+  usage: UsageInput & { requestId?: string; apiKeyId?: string | null };
   cost: { actualTokens: number; images: number };
 }
 
@@ -98,6 +104,7 @@ export function recordUsage(sql: Sql, account: AccountRow, u: UsageCommit): { ne
         actualTokens: u.cost.actualTokens,
         requestId: u.usage.requestId ?? null,
         reservationId: u.reservationId,
+        apiKeyId: u.usage.apiKeyId ?? null,
       },
       respond: ({ id, balanceAfter }): Result<ChargeResult> => ({ ok: true, transactionId: id, usageId, billableTokens: u.billable, balance: balanceAfter, available: balanceAfter - account.reserved }),
     },
@@ -107,7 +114,7 @@ export function recordUsage(sql: Sql, account: AccountRow, u: UsageCommit): { ne
   return { next: out.account, result: out.response as Result<ChargeResult> };
 }
 
-/** Records a refused operation (insufficient balance, suspended): nothing billed, the reason kept. */
+/** Records a refused operation (insufficient balance, suspended, a spend limit, a revoked key): nothing billed, the reason kept. */
 export function recordRefusal(sql: Sql, p: PricedUsage & { errorCode: string; now: number }): void {
   insertUsage(sql, usageRow({ ...p, id: newId('use'), billable: 0, success: false, reservationId: null }));
 }
@@ -128,6 +135,7 @@ function usageRow(u: PricedUsage & { id: string; billable: number; success: bool
     reservation_id: u.reservationId,
     transaction_id: null,
     created_at: u.now,
+    api_key_id: u.usage.apiKeyId ?? null,
   };
 }
 

@@ -18,12 +18,12 @@ export class AppError extends Error {
 
   /**
    * The one mapping from a DO's tagged `Failure` to a thrown error: its code, and its message
-   * (or the code's default). With `context` (e.g. `credit pi_123`) the message is
+   * (or the code's default), and its details. With `context` (e.g. `credit pi_123`) the message is
    * `<context>: <code>` instead, for failures recorded where no user reads them (a webhook
    * event's `error` in stripe_events).
    */
-  static from(failure: Pick<Failure, 'code' | 'message'>, context?: string): AppError {
-    return new AppError(failure.code, context === undefined ? failure.message : `${context}: ${failure.code}`);
+  static from(failure: Pick<Failure, 'code' | 'message' | 'details'>, context?: string): AppError {
+    return new AppError(failure.code, context === undefined ? failure.message : `${context}: ${failure.code}`, failure.details);
   }
 
   get status(): number {

@@ -113,7 +113,7 @@ describe('outbox', () => {
     const at = Date.UTC(2026, 0, 2, 23, 59, 59, 999);
     const u = (model: string, operation: string, success: number, actual: number, billable: number, error: string | null = null, createdAt = at) => ({
       id: `u${Math.random()}`, operation, model, input_tokens: 0, output_tokens: 0, images: 0, actual_tokens: actual, billable_tokens: billable, success, error_code: error,
-      request_id: null, reservation_id: null, transaction_id: null, created_at: createdAt,
+      request_id: null, reservation_id: null, transaction_id: null, created_at: createdAt, api_key_id: null,
     });
     const next = at + 1; // the next UTC day
     const d = rollupDeltas(
