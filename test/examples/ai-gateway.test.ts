@@ -238,6 +238,29 @@ describe('AI gateway: keys', () => {
     expect(await upstreamSaw(c.marker)).toBe(1);
   });
 
+  it('a key over its limit is refused with 402 before the provider is called; the account and its other keys go on', async () => {
+    const marker = `m-${crypto.randomUUID()}`;
+    const body = chatBody(marker, 40);
+    const each = applyMultiplier(totalTokens(estimateOpenAIChat(body)), await bps());
+    // A daily limit that covers one call's hold and not two.
+    const c = { ...(await caller({ daily: each + 1 })), marker };
+    const headers = { 'x-sim-output-tokens': '40' }; // usage = estimate: the first call spends `each` of the limit
+    await openai(c.key).chat.completions.create(body, { headers });
+    await settled(c.userId);
+    const err = await openai(c.key).chat.completions.create(body, { headers }).catch((e) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect(err.status).toBe(402);
+    expect(err.error).toMatchObject({ type: 'insufficient_quota', code: 'insufficient_quota' });
+    expect(err.headers.get('x-billing-error')).toBe('spend_limit_reached');
+    expect(await upstreamSaw(c.marker)).toBe(1);
+    // Another key of the same account has no limit of its own.
+    const other = await json(await api('/api/account/api-keys', { cookie: c.session.cookie, body: { name: 'other' } }));
+    await openai(other.key).chat.completions.create(body, { headers });
+    expect(await upstreamSaw(c.marker)).toBe(2);
+    const { records } = await usageOf(c.userId);
+    expect(records.filter((r) => r.success === 1).map((r) => r.apiKeyId)).toEqual([c.keyId, other.apiKey.id]);
+  });
+
   it('no key or a made-up key: 401', async () => {
     const err = await openai(`tbk_${'a'.repeat(48)}`).chat.completions.create(chatBody('x')).catch((e) => e);
     expect(err).toBeInstanceOf(OpenAI.AuthenticationError);

@@ -105,10 +105,12 @@ export async function createApiKey(env: Env, userId: string, input: CreateApiKey
     last_used_at: null,
     revoked_at: null,
   };
+  // The DO first: a key D1 lists is always one the account knows (a D1 failure after this leaves
+  // only a key id the DO knows and no one holds).
+  await pushLimits(env, userId, row.id, normalizeLimits(input.limits));
   await env.DB.prepare(`INSERT INTO api_keys (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
     .bind(row.id, row.user_id, row.name, row.prefix, row.hash, row.limits, row.created_at, row.last_used_at, row.revoked_at)
     .run();
-  await pushLimits(env, userId, row.id, normalizeLimits(input.limits));
   return { apiKey: info(row), key };
 }
 
@@ -132,9 +134,9 @@ export async function updateApiKey(env: Env, userId: string, keyId: string, inpu
   const next: KeyRow = { ...row };
   if (input.name !== undefined) next.name = input.name;
   if (input.limits !== undefined) next.limits = JSON.stringify(normalizeLimits(input.limits));
+  if (input.limits !== undefined) await pushLimits(env, userId, keyId, parseLimits(next.limits));
   const res = await env.DB.prepare('UPDATE api_keys SET name = ?, limits = ? WHERE id = ? AND revoked_at IS NULL').bind(next.name, next.limits, keyId).run();
   if (!res.meta.changes) throw new AppError('conflict', 'API key is revoked');
-  if (input.limits !== undefined) await pushLimits(env, userId, keyId, parseLimits(next.limits));
   forget(row.hash);
   return info(next);
 }
@@ -147,16 +149,21 @@ export async function revokeApiKey(env: Env, userId: string, keyId: string, now 
     row.revoked_at = now;
   }
   forget(row.hash);
+  // D1 first (verifyKey refuses it from there), then the DO, which refuses it even to a cached key.
   await pushLimits(env, userId, keyId, null, true);
   return info((await env.DB.prepare(`SELECT ${COLUMNS} FROM api_keys WHERE id = ?`).bind(keyId).first<KeyRow>()) ?? row);
 }
 
 /**
  * Hands a key's limits to the account's Durable Object, which enforces them in the same step as
- * the balance. (Filled in once the DO's `setApiKeyLimits` exists; until then limits are stored
- * and shown but not enforced.)
+ * the balance (worker/do/spend-limits.ts) and refuses calls with a key it does not know or has
+ * revoked. Every key is registered there at creation (no limits: `{}`); `revoke` sends null,
+ * which revokes it in the DO for good (a second revoke finds it revoked already: fine).
  */
-async function pushLimits(_env: Env, _userId: string, _keyId: string, _limits: ApiKeyLimits | null, _revoked = false): Promise<void> {}
+async function pushLimits(env: Env, userId: string, keyId: string, limits: ApiKeyLimits | null, revoke = false): Promise<void> {
+  const res = await env.TOKEN_ACCOUNT.getByName(userId).setApiKeyLimits(keyId, revoke ? null : (limits ?? {}));
+  if (!res.ok && !(revoke && res.code === 'api_key_revoked')) throw AppError.from(res);
+}
 
 function forget(hash: string): void {
   keyCache.delete(hash);

@@ -36,6 +36,8 @@ export class CallBilling implements MeteringBilling {
       operation: 'chat',
       model: this.call.model,
       estimatedTokens: totalTokens(estimate),
+      // The account's DO checks this key's limits in the same step as the balance.
+      apiKeyId: this.call.apiKeyId,
     });
     return { reservationId: hold.reservationId };
   }
@@ -51,6 +53,7 @@ export class CallBilling implements MeteringBilling {
         outputTokens: usage.outputTokens + usage.reasoningTokens,
         success: true,
         requestId: this.call.requestId,
+        apiKeyId: this.call.apiKeyId,
       });
       this.#resolve({ kind: 'settled', charge });
       return charge;

@@ -247,9 +247,13 @@ async function handle(request: Request, env: Env, ctx: ExecutionContext, route: 
     m = await Metering.authorize({ billing, waitUntil: (p) => ctx.waitUntil(p), estimate });
   } catch (e) {
     if (e instanceof BillingError && ['insufficient_balance', 'account_suspended', 'spend_limit_reached', 'account_not_found'].includes(e.code)) {
-      return providerError(provider, 'payment_required', `${e.message} (this call would hold ${totalTokens(estimate)} tokens before pricing).`, { 'x-billing-error': e.code });
+      const resetsAt = (e.details as { resetsAt?: number } | undefined)?.resetsAt;
+      const when = typeof resetsAt === 'number' ? ` It resets at ${new Date(resetsAt).toISOString()}.` : '';
+      return providerError(provider, 'payment_required', `${e.message} (this call would hold ${totalTokens(estimate)} tokens before pricing).${when}`, { 'x-billing-error': e.code });
     }
     if (e instanceof BillingError && e.code === 'bad_request') return providerError(provider, 'bad_request', e.message);
+    // Revoked in the account's DO before the key cache here noticed: refused all the same.
+    if (e instanceof BillingError && e.code === 'api_key_revoked') return providerError(provider, 'unauthorized', 'Invalid API key.');
     console.error('gateway: authorize failed', e);
     return providerError(provider, 'upstream_unavailable', 'Billing is unavailable; try again.');
   }
