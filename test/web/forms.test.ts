@@ -125,3 +125,27 @@ describe('sign-up and log-in', () => {
     expect(errorsOf(checkAuth('signup', form))).toEqual({ password: 'Use at least 8 characters.' });
   });
 });
+
+// The forms validate with the routes' own schemas (worker/contracts): what the API refuses, the
+// form refuses too, in the form's words where it has them and in the API's (`path: message`,
+// zod's English locale, as lib/http.ts's `validate` answers) where it does not.
+describe("the API's schemas decide", () => {
+  it('bounds only the API knows are worded as the API words them', () => {
+    expect(errorsOf(checkGrant({ userId: 'u1', amount: '5', reason: 'x'.repeat(501) }))).toEqual({ reason: 'reason: Too big: expected string to have <=500 characters' });
+    expect(errorsOf(checkGrant({ userId: 'u 1', amount: '5', reason: 'r' }))).toEqual({ user: 'userId: may contain letters, digits and _ - : . @ only' });
+    expect(errorsOf(checkCustomAmount('10000.01', 500))).toEqual({ amount: 'amountCents: Too big: expected number to be <=1000000' });
+    expect(errorsOf(checkAuth('signup', { email: `${'a'.repeat(250)}@example.com`, password: '12345678' }))).toEqual({ email: 'email: Too big: expected string to have <=254 characters' });
+  });
+  it('refuses what the API would: a price or minimum purchase under Stripe\'s 50¢, a zero setting, a bad image model', () => {
+    const pkg: PackageForm = { name: 'P', description: '', tokens: '10', price: '0.10', stripePriceId: '', popular: false, active: true, sortOrder: '0' };
+    expect(errorsOf(checkPackage(pkg))).toEqual({ price: 'Price: Stripe charges at least $0.50.' });
+    const form: Record<SettingsField, string> = { tokenMultiplier: '1.5', tokensPerUsd: '10000', minimumPurchase: '0.10', welcomeBonus: '0', lowBalanceThreshold: '1000', criticalBalanceThreshold: '100' };
+    const labels = { tokenMultiplier: 'Token multiplier', tokensPerUsd: 'Tokens per US dollar', minimumPurchase: 'Minimum purchase ($)', welcomeBonus: 'Welcome bonus (tokens)', lowBalanceThreshold: 'Low', criticalBalanceThreshold: 'Critical' };
+    expect(errorsOf(checkSettings(form, [['bad model', '5']], labels))).toEqual({
+      welcomeBonus: 'Welcome bonus (tokens): Too small: expected number to be >=1',
+      minimumPurchase: 'Minimum purchase: Stripe charges at least $0.50.',
+      imageCosts: 'Image costs: every row needs a model name and a whole number of tokens.',
+    });
+    expect(errorsOf(checkSettings({ ...form, welcomeBonus: '1', minimumPurchase: '5', tokenMultiplier: '1.23456' }, [], labels))).toEqual({ tokenMultiplier: 'Token multiplier: at most 4 decimal places' });
+  });
+});

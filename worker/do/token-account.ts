@@ -2,42 +2,39 @@ import { DurableObject } from 'cloudflare:workers';
 import type { BillingSettings } from '../contracts/settings';
 import type { TransactionType } from '../db/schema';
 import { readSettings } from '../db/settings';
-import { balanceView, notFound, saveAccount } from './account-store';
-import { gatherDueState } from './alarm-state';
-import { RechargeRunner, settleRecharge } from './auto-recharge';
-import { appendCredit, creditRefusal } from './credits';
+import { balanceView, notFound } from './account-store';
+import { creditRefusal } from './credits';
 import { disputeCloseEntry, disputeOpenEntry, forgetOpenDisputes, isDisputeClosed, markDisputeClosed, markDisputeOpen } from './disputes';
-import { authorizeHold, expireHolds, pruneClosedHolds, releaseHold, settleHold } from './holds';
-import { IDEMPOTENCY_RETENTION_MS, pruneAnswers } from './idempotency';
+import { authorizeHold, releaseHold, settleHold } from './holds';
 import { findByRef, ledgerAfter, ledgerPage, loadAccount, openAccount } from './ledger-store';
+import { LiveAccount } from './live-account';
 import { Outbox } from './outbox';
 import { stripePaymentIntents } from './payment-intents';
 import { autoRechargePatch, disputeClosedPatch, disputeOpenedPatch, paymentMethodPatch, reactivatePatch, stripeCustomerPatch } from './payment-profile';
-import { needsRecharge, rechargeConfigRefusal, type RechargeHost } from './recharge-policy';
+import { rechargeConfigRefusal } from './recharge-policy';
 import { refundEntry, refundReversalEntry } from './refunds';
 import type { AccountRow } from './rows';
-import { AlarmClock, nextDueAt, OUTBOX_FLUSH_DELAY_MS } from './schedule';
+import { AlarmClock } from './schedule';
 import { SettingsCache } from './settings-cache';
 import { accountLimitsChange, apiKeyLimitsChange, apiKeyLimitsView, saveAccountLimits, spendLimitsView, SpendLimits, writeLimits, type AccountLimitsInput, type ApiKeyLimits, type ApiKeyLimitsView, type SpendLimitsView } from './spend-limits';
 import { getMeta, migrate, setMeta, type Sql, type Transaction } from './storage';
 import type { AuthorizeRequest, AuthorizeResult, AutoRechargeConfig, BalanceView, ChargeRequest, ChargeResult, CreditRequest, CreditResult, DisputeClosed, DisputeOpened } from './types';
-import type { AccountStatus, Failure, FlushOutcome, LedgerEntry, OutboxPending, RefundRequest, ReleaseResult, Result, SettleRequest } from './types';
+import type { AccountStatus, FlushOutcome, LedgerEntry, OutboxPending, RefundRequest, ReleaseResult, Result, SettleRequest } from './types';
 import { chargeOperation } from './usage';
 
 /**
  * One token account, and the only writer of its balance. A thin facade: each RPC method checks
  * the state, calls a module (ledger-store, holds, usage, credits, refunds, disputes,
- * payment-profile, auto-recharge, outbox, alarm-state), commits, and schedules. Every change runs synchronously, with no `await` between its
+ * payment-profile), and hands the row it leaves to live-account.ts, which commits it and schedules
+ * (outbox, alarm, auto-recharge). Every change runs synchronously, with no `await` between its
  * check and its commit, so no other request can interleave: in one `transactionSync`, or, on the
  * charge fast path, in a single ledger statement (atomic on its own; see ledger-store).
  */
 export class TokenAccount extends DurableObject<Env> {
   protected readonly sql: Sql = this.ctx.storage.sql;
   protected readonly transaction: Transaction = (fn) => this.ctx.storage.transactionSync(fn);
-  #account: AccountRow | null = null;
+  #live!: LiveAccount;
   #settings!: SettingsCache;
-  #alarm!: AlarmClock;
-  #outbox!: Outbox;
   /** Spend limits and their windows' spend, in memory (spend-limits.ts); rebuilt at load. */
   readonly #limits = new SpendLimits();
 
@@ -45,11 +42,14 @@ export class TokenAccount extends DurableObject<Env> {
     super(ctx, env);
     void ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql, this.transaction);
-      this.#account = loadAccount(this.sql);
+      const account = loadAccount(this.sql);
       this.#limits.load(this.sql, Date.now());
-      this.#outbox = new Outbox(this.sql, this.transaction);
+      const outbox = new Outbox(this.sql, this.transaction);
       this.#settings = new SettingsCache(() => readSettings(this.env.DB), { get: () => getMeta(this.sql, 'settings'), set: (v) => setMeta(this.sql, 'settings', v) });
-      this.#alarm = new AlarmClock(ctx.storage, await ctx.storage.getAlarm());
+      const alarm = new AlarmClock(ctx.storage, await ctx.storage.getAlarm());
+      // Stripe without SDK retries (see payment-intents.ts).
+      const deps = { sql: this.sql, transaction: this.transaction, alarm, outbox, db: this.env.DB, payments: stripePaymentIntents(this.env), limits: this.#limits };
+      this.#live = new LiveAccount(deps, account);
       await this.#settings.refresh(2_000);
     });
   }
@@ -59,16 +59,16 @@ export class TokenAccount extends DurableObject<Env> {
   /** Creates the account with the welcome bonus. Calling it again changes nothing. */
   initialize(userId: string, workspaceId: string): Result<{ created: boolean; balance: BalanceView }> {
     const settings = this.#touchSettings();
-    if (this.#account) return { ok: true, created: false, balance: this.#view(this.#account) };
-    this.#committed(openAccount(this.sql, this.transaction, userId, workspaceId, settings.welcomeBonus, Date.now()));
-    return { ok: true, created: true, balance: this.#view(this.#account!) };
+    if (this.#live.account) return { ok: true, created: false, balance: this.#view(this.#live.account) };
+    this.#live.committed(openAccount(this.sql, this.transaction, userId, workspaceId, settings.welcomeBonus, Date.now()));
+    return { ok: true, created: true, balance: this.#view(this.#live.account!) };
   }
 
   /** Balance, holds, status and alert level. */
   getBalance(): Result<{ balance: BalanceView }> {
     this.#touchSettings();
-    if (!this.#account) return notFound();
-    return { ok: true, balance: this.#view(this.#account) };
+    if (!this.#live.account) return notFound();
+    return { ok: true, balance: this.#view(this.#live.account) };
   }
 
   /**
@@ -79,9 +79,9 @@ export class TokenAccount extends DurableObject<Env> {
    */
   charge(req: ChargeRequest): Result<ChargeResult> {
     const settings = this.#touchSettings();
-    if (!this.#account) return notFound();
-    const out = chargeOperation(this.sql, this.transaction, this.#account, settings, req, Date.now(), this.#limits);
-    if (out.next) this.#committed(out.next);
+    if (!this.#live.account) return notFound();
+    const out = chargeOperation(this.sql, this.transaction, this.#live.account, settings, req, Date.now(), this.#limits);
+    if (out.next) this.#live.committed(out.next);
     return out.result;
   }
 
@@ -92,10 +92,10 @@ export class TokenAccount extends DurableObject<Env> {
    */
   authorize(req: AuthorizeRequest): Result<AuthorizeResult> {
     const settings = this.#touchSettings();
-    if (!this.#account) return notFound();
-    const out = authorizeHold(this.sql, this.transaction, this.#account, settings, req, Date.now(), this.#limits);
-    if (out.next) this.#committed(out.next);
-    if (out.next && out.result.ok) this.#alarm.request(out.result.expiresAt); // a new hold: its expiry is due work
+    if (!this.#live.account) return notFound();
+    const out = authorizeHold(this.sql, this.transaction, this.#live.account, settings, req, Date.now(), this.#limits);
+    if (out.next) this.#live.committed(out.next);
+    if (out.next && out.result.ok) this.#live.requestAlarm(out.result.expiresAt); // a new hold: its expiry is due work
     return out.result;
   }
 
@@ -106,9 +106,9 @@ export class TokenAccount extends DurableObject<Env> {
    */
   settle(req: SettleRequest): Result<ChargeResult> {
     const settings = this.#touchSettings();
-    if (!this.#account) return notFound();
-    const out = settleHold(this.sql, this.transaction, this.#account, settings, req, Date.now(), this.#limits);
-    if (out.next) this.#committed(out.next);
+    if (!this.#live.account) return notFound();
+    const out = settleHold(this.sql, this.transaction, this.#live.account, settings, req, Date.now(), this.#limits);
+    if (out.next) this.#live.committed(out.next);
     return out.result;
   }
 
@@ -118,9 +118,9 @@ export class TokenAccount extends DurableObject<Env> {
    * after-commit work as a charge.
    */
   release(reservationId: string): Result<ReleaseResult> {
-    if (!this.#account) return notFound();
-    const out = releaseHold(this.sql, this.transaction, this.#account, reservationId, Date.now(), this.#limits);
-    if (out.next) this.#committed(out.next);
+    if (!this.#live.account) return notFound();
+    const out = releaseHold(this.sql, this.transaction, this.#live.account, reservationId, Date.now(), this.#limits);
+    if (out.next) this.#live.committed(out.next);
     return out.result;
   }
 
@@ -128,7 +128,7 @@ export class TokenAccount extends DurableObject<Env> {
 
   /** The account's daily and monthly limits, its time zone, and what the current windows have counted. */
   getSpendLimits(): Result<{ limits: SpendLimitsView }> {
-    if (!this.#account) return notFound();
+    if (!this.#live.account) return notFound();
     return { ok: true, limits: spendLimitsView(this.#limits, Date.now()) };
   }
 
@@ -138,7 +138,7 @@ export class TokenAccount extends DurableObject<Env> {
    * ceilings (the caller audits it). Takes effect for the next charge or hold.
    */
   setSpendLimits(input: AccountLimitsInput, by: 'user' | 'admin'): Result<{ limits: SpendLimitsView }> {
-    if (!this.#account) return notFound();
+    if (!this.#live.account) return notFound();
     const now = Date.now();
     const next = accountLimitsChange(this.#limits.limits('account'), input, by);
     if ('ok' in next) return next;
@@ -154,7 +154,7 @@ export class TokenAccount extends DurableObject<Env> {
    * limits are checked with the account's, in the same step as the balance.
    */
   setApiKeyLimits(apiKeyId: string, limits: ApiKeyLimits | null): Result<{ key: ApiKeyLimitsView }> {
-    if (!this.#account) return notFound();
+    if (!this.#live.account) return notFound();
     const now = Date.now();
     const next = apiKeyLimitsChange(this.#limits.knownLimits(`key:${apiKeyId}`), limits, now);
     if ('ok' in next) return next;
@@ -165,7 +165,7 @@ export class TokenAccount extends DurableObject<Env> {
 
   /** An API key's limits and what they have counted; `not_found` for a key this account does not know. */
   getApiKeyLimits(apiKeyId: string): Result<{ key: ApiKeyLimitsView }> {
-    if (!this.#account) return notFound();
+    if (!this.#live.account) return notFound();
     const key = apiKeyLimitsView(this.#limits, apiKeyId, Date.now());
     return key ? { ok: true, key } : { ok: false, code: 'not_found' };
   }
@@ -179,15 +179,15 @@ export class TokenAccount extends DurableObject<Env> {
    */
   credit(req: CreditRequest): Result<CreditResult> {
     this.#touchSettings();
-    const account = this.#account;
+    const account = this.#live.account;
     if (!account) return notFound();
     const bad = creditRefusal(req);
     if (bad) return bad;
     const existing = findByRef(this.sql, req.ref);
     if (existing) return { ok: true, transactionId: existing.id, duplicate: true, balance: account.balance, status: account.status };
-    const out = this.#record(account, req);
+    const out = this.#live.record(req);
     // The webhook credited the recharge in flight: that PaymentIntent succeeded, finish the attempt now.
-    if (req.type === 'auto_recharge') settleRecharge(this.#rechargeHost, req.ref, 'succeeded');
+    if (req.type === 'auto_recharge') this.#live.settleRecharge(req.ref, 'succeeded');
     return out;
   }
 
@@ -198,9 +198,9 @@ export class TokenAccount extends DurableObject<Env> {
    * finishes it anyway when no webhook comes.
    */
   rechargeSettled(paymentIntentId: string, status: string, reason?: string): Result<{ settled: boolean; balance: BalanceView }> {
-    if (!this.#account) return notFound();
-    const settled = settleRecharge(this.#rechargeHost, paymentIntentId, status, reason);
-    return { ok: true, settled, balance: this.#view(this.#account!) };
+    if (!this.#live.account) return notFound();
+    const settled = this.#live.settleRecharge(paymentIntentId, status, reason);
+    return { ok: true, settled, balance: this.#view(this.#live.account!) };
   }
 
   /**
@@ -208,40 +208,40 @@ export class TokenAccount extends DurableObject<Env> {
    * (see refunds.ts). `not_found` while the payment is not credited yet: the caller retries.
    */
   refundPayment(req: RefundRequest): Result<CreditResult> {
-    const a = this.#account;
+    const a = this.#live.account;
     if (!a) return notFound();
-    return this.#recordEntry(a, refundEntry(this.sql, req));
+    return this.#live.recordEntry(refundEntry(this.sql, req));
   }
 
   /** A refund failed or was canceled: gives back what it took (nothing when it was never applied). */
   reverseRefund(refundId: string): Result<CreditResult | { balance: number; status: AccountStatus; duplicate: false; transactionId: null }> {
-    const a = this.#account;
+    const a = this.#live.account;
     if (!a) return notFound();
     const entry = refundReversalEntry(this.sql, refundId);
     if (!entry) return { ok: true, transactionId: null, duplicate: false, balance: a.balance, status: a.status };
-    return this.#recordEntry(a, entry);
+    return this.#live.recordEntry(entry);
   }
 
   /** The Stripe customer and saved card of this account. */
   getPaymentProfile(): Result<{ stripeCustomerId: string | null; defaultPaymentMethodId: string | null }> {
-    const a = this.#account;
+    const a = this.#live.account;
     if (!a) return notFound();
     return { ok: true, stripeCustomerId: a.stripe_customer_id, defaultPaymentMethodId: a.default_payment_method_id };
   }
 
   /** Records the account's Stripe customer once; a later, different id is ignored and the first returned. */
   setStripeCustomer(customerId: string): Result<{ stripeCustomerId: string }> {
-    const a = this.#account;
+    const a = this.#live.account;
     if (!a) return notFound();
-    this.#patch(a, stripeCustomerPatch(a, customerId), false);
-    return { ok: true, stripeCustomerId: this.#account!.stripe_customer_id! };
+    this.#live.patch(stripeCustomerPatch(a, customerId), false);
+    return { ok: true, stripeCustomerId: this.#live.account!.stripe_customer_id! };
   }
 
   /** The saved card used for off-session auto-recharges (the card of the latest successful payment). */
   setDefaultPaymentMethod(paymentMethodId: string): Result<{ defaultPaymentMethodId: string }> {
-    const a = this.#account;
+    const a = this.#live.account;
     if (!a) return notFound();
-    this.#patch(a, paymentMethodPatch(a, paymentMethodId), false);
+    this.#live.patch(paymentMethodPatch(a, paymentMethodId), false);
     return { ok: true, defaultPaymentMethodId: paymentMethodId };
   }
 
@@ -251,14 +251,14 @@ export class TokenAccount extends DurableObject<Env> {
    * Stripe's 50¢ minimum charge.
    */
   configureAutoRecharge(cfg: AutoRechargeConfig): Result<{ balance: BalanceView }> {
-    const a = this.#account;
+    const a = this.#live.account;
     if (!a) return notFound();
     const refused = rechargeConfigRefusal(cfg);
     if (refused) return refused;
     const patch = autoRechargePatch(a, cfg);
     if ('ok' in patch) return patch;
-    this.#patch(a, patch, true);
-    return { ok: true, balance: this.#view(this.#account!) };
+    this.#live.patch(patch, true);
+    return { ok: true, balance: this.#view(this.#live.account!) };
   }
 
   /**
@@ -268,15 +268,15 @@ export class TokenAccount extends DurableObject<Env> {
    * payment is not credited yet: the caller retries.
    */
   openDispute(req: DisputeOpened): Result<{ balance: BalanceView }> {
-    if (!this.#account) return notFound();
+    if (!this.#live.account) return notFound();
     // Events arrive in any order: a dispute already closed is not held or suspended again.
-    if (isDisputeClosed(this.sql, req.disputeId)) return { ok: true, balance: this.#view(this.#account) };
+    if (isDisputeClosed(this.sql, req.disputeId)) return { ok: true, balance: this.#view(this.#live.account) };
     const entry = disputeOpenEntry(this.sql, req);
-    const r = entry && this.#recordEntry(this.#account, entry);
+    const r = entry && this.#live.recordEntry(entry);
     if (r && !r.ok) return r;
     markDisputeOpen(this.sql, req.disputeId);
-    this.#patch(this.#account!, disputeOpenedPatch(this.#account!, req.disputeId), true);
-    return { ok: true, balance: this.#view(this.#account!) };
+    this.#live.patch(disputeOpenedPatch(this.#live.account!, req.disputeId), true);
+    return { ok: true, balance: this.#view(this.#live.account!) };
   }
 
   /**
@@ -286,22 +286,22 @@ export class TokenAccount extends DurableObject<Env> {
    * balance then suspends as any negative balance does).
    */
   closeDispute(req: DisputeClosed): Result<{ balance: BalanceView }> {
-    if (!this.#account) return notFound();
+    if (!this.#live.account) return notFound();
     const entry = disputeCloseEntry(this.sql, req);
-    const r = entry && this.#recordEntry(this.#account, entry);
+    const r = entry && this.#live.recordEntry(entry);
     if (r && !r.ok) return r;
     const othersOpen = markDisputeClosed(this.sql, req.disputeId);
-    this.#patch(this.#account!, disputeClosedPatch(this.#account!, othersOpen), true);
-    return { ok: true, balance: this.#view(this.#account!) };
+    this.#live.patch(disputeClosedPatch(this.#live.account!, othersOpen), true);
+    return { ok: true, balance: this.#view(this.#live.account!) };
   }
 
   /** A superadmin lifts a suspension (the caller audits it); open disputes are forgotten. */
   reactivate(): Result<{ balance: BalanceView }> {
-    const a = this.#account;
+    const a = this.#live.account;
     if (!a) return notFound();
     forgetOpenDisputes(this.sql);
-    this.#patch(a, reactivatePatch(a), true);
-    return { ok: true, balance: this.#view(this.#account!) };
+    this.#live.patch(reactivatePatch(a), true);
+    return { ok: true, balance: this.#view(this.#live.account!) };
   }
 
   // ---------------------------------------------------------------- RPC: reads
@@ -329,14 +329,12 @@ export class TokenAccount extends DurableObject<Env> {
 
   /** Counts of rows still waiting for D1. */
   outboxPending(): OutboxPending {
-    return this.#outbox.pending(this.#account);
+    return this.#live.pending();
   }
 
   /** Flushes the outbox to D1 now (reconciliation, tests, admin tools). */
-  async flush(): Promise<FlushOutcome> {
-    const out = await this.#outbox.flush(this.env.DB, () => this.#account);
-    this.#scheduleNext(false);
-    return out;
+  flush(): Promise<FlushOutcome> {
+    return this.#live.flush();
   }
 
   /** Re-reads settings from D1 now instead of waiting for the cache to age out. */
@@ -347,92 +345,10 @@ export class TokenAccount extends DurableObject<Env> {
 
   /** Does every kind of due work, then re-arms itself for the earliest next due time. Safe to run twice. */
   override async alarm(): Promise<void> {
-    const now = Date.now();
-    // Arm a fallback before doing anything: if this run throws, or the object is reset in the
-    // middle of it, the work is retried with backoff even after the runtime's own few retries
-    // of a throwing alarm are spent. Nothing runs after a failure, so nothing touches storage
-    // of an object that is being torn down.
-    this.#alarm.armFallback(now);
-    const account = this.#account;
-    if (account) {
-      const freed: [string | null, number][] = [];
-      this.#account = this.transaction(() => expireHolds(this.sql, account, now, (key, amount) => freed.push([key, amount]))) ?? account;
-      for (const [key, amount] of freed) this.#limits.freed(key, amount); // committed: the limits stop counting them
-    }
-    await this.#recharge.run(now);
-    await this.#outbox.flush(this.env.DB, () => this.#account);
-    pruneAnswers(this.sql, now - IDEMPOTENCY_RETENTION_MS);
-    pruneClosedHolds(this.sql, now - IDEMPOTENCY_RETENTION_MS);
-    this.#alarm.ranOk();
-    this.#scheduleNext(true);
+    await this.#live.runAlarm();
   }
 
   // ---------------------------------------------------------------- internals
-
-  /** Takes the account a commit left, then schedules what follows. */
-  #committed(next: AccountRow): void {
-    this.#account = next;
-    this.#afterCommit();
-  }
-
-  /** Saves an account patch (null: nothing changes); `schedule` runs the after-commit checks. */
-  #patch(a: AccountRow, patch: Partial<AccountRow> | null, schedule: boolean): void {
-    if (!patch) return;
-    this.#account = this.transaction(() => saveAccount(this.sql, a, patch, Date.now()));
-    if (schedule) this.#afterCommit();
-  }
-
-  /** Commits a computed refund/dispute entry unless it is a duplicate or a refusal. */
-  #recordEntry(a: AccountRow, entry: { duplicate: LedgerEntry } | { credit: CreditRequest } | Failure): Result<CreditResult> {
-    if ('duplicate' in entry) return { ok: true, transactionId: entry.duplicate.id, duplicate: true, balance: a.balance, status: a.status };
-    if ('ok' in entry) return entry;
-    return this.#record(a, entry.credit); // not credit(): a refund worth less than a token is recorded with 0 tokens
-  }
-
-  /** Commits one validated credit-like entry and its balance change. */
-  #record(account: AccountRow, req: CreditRequest): Result<CreditResult> {
-    const out = appendCredit(this.sql, this.transaction, account, req, Date.now());
-    this.#committed(out.next);
-    return out.result;
-  }
-
-  /**
-   * After a commit: only schedule. The outbox flush after a short delay, and — when the
-   * available balance fell below the auto-recharge threshold — a recharge right away.
-   * Nothing on the charge path waits for D1 or Stripe.
-   */
-  #afterCommit(): void {
-    const now = Date.now();
-    this.#alarm.request(now + OUTBOX_FLUSH_DELAY_MS);
-    const a = this.#account;
-    if (a && needsRecharge(a)) {
-      this.#account = this.transaction(() => saveAccount(this.sql, a, { ar_state: 'scheduled' }, now));
-      this.#alarm.request(now);
-    }
-  }
-
-  /** Arms the alarm for the earliest due work. `exact` (end of an alarm run) also moves a later or stale alarm, or clears it. */
-  #scheduleNext(exact: boolean): void {
-    const state = { now: Date.now(), outbox: this.#outbox.pending(this.#account), flushFailures: this.#outbox.failures, account: this.#account };
-    const at = nextDueAt(gatherDueState(this.sql, state));
-    if (exact) this.#alarm.set(at);
-    else if (at !== null) this.#alarm.request(at);
-  }
-
-  readonly #rechargeHost: RechargeHost = {
-    sql: this.sql,
-    transaction: this.transaction,
-    account: () => this.#account,
-    setAccount: (a) => void (this.#account = a),
-    // Not this.credit(): that one settles the attempt, which the machine does itself.
-    credit: (req) => findByRef(this.sql, req.ref) ?? this.#record(this.#account!, req),
-    afterCommit: () => this.#afterCommit(),
-    requestAlarm: (at) => this.#alarm.request(at),
-    now: () => Date.now(),
-  };
-
-  /** Runs the machine against Stripe without SDK retries (see payment-intents.ts). Declared after its host: fields initialize in order. */
-  readonly #recharge = new RechargeRunner(this.#rechargeHost, stripePaymentIntents(this.env));
 
   #touchSettings(): BillingSettings {
     this.#settings.touch();

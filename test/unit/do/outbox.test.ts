@@ -5,23 +5,8 @@ import type { AccountRow } from '../../../worker/do/rows';
 import { getMeta } from '../../../worker/do/storage';
 import { recordRefusal } from '../../../worker/do/usage';
 import { storedAccount, T0 } from '../support/accounts';
+import { fakeD1 } from '../support/fake-d1';
 import { openAccountStorage, type TestStorage } from '../support/sql-storage';
-
-/** A fake D1: `prepare().bind()` records the statement, `batch` lands them all or throws. */
-function fakeD1() {
-  const batches: { sql: string; args: unknown[] }[][] = [];
-  const d1 = {
-    down: false,
-    batches,
-    prepare: (sql: string) => ({ bind: (...args: unknown[]) => ({ sql, args }) }),
-    batch: async (stmts: { sql: string; args: unknown[] }[]) => {
-      if (d1.down) throw new Error('D1_ERROR: unavailable');
-      batches.push(stmts);
-      return [];
-    },
-  };
-  return d1;
-}
 
 let s: TestStorage;
 let account: AccountRow;

@@ -1,18 +1,22 @@
 // /admin/tokens forms: grants, packages and system settings.
-import type { GrantInput, PackageInput } from '../../../worker/contracts/admin';
-import type { SettingsView } from '../../../worker/contracts/settings';
-import { DOLLARS, SIGNED_WHOLE, isWhole, result, toCents, type Checked, type FieldErrors } from '.';
+import { createPackageSchema, grantSchema, type GrantInput, type PackageInput } from '../../../worker/contracts/admin';
+import { settingsPatchSchema, type SettingsView } from '../../../worker/contracts/settings';
+import { cents, signedWhole, validateWith, whole, type Checked, type Issue } from '.';
+
+/** Outside the schema's bounds: the API's wording says which bound (the form's hint would not). */
+const outOfBounds = (i: Issue) => i.code === 'too_big';
 
 /** What POST /api/admin/grants takes (its idempotency key is not asked for here). */
 export type GrantBody = Omit<GrantInput, 'idempotencyKey'>;
 
 /** "Grant tokens": a user, a positive whole number of tokens, and a reason for the audit log. */
 export function checkGrant(form: { userId: string; amount: string; reason: string }): Checked<GrantBody, 'user' | 'amount' | 'reason'> {
-  const errors: FieldErrors<'user' | 'amount' | 'reason'> = {};
-  if (!form.userId.trim()) errors.user = 'Enter a user id, or pick an account above.';
-  if (!isWhole(form.amount) || Number(form.amount) <= 0) errors.amount = 'Enter a whole number of tokens above zero.';
-  if (!form.reason.trim()) errors.reason = 'Say why these tokens are granted; it goes to the audit log.';
-  return result(errors, () => ({ userId: form.userId.trim(), amount: Number(form.amount), reason: form.reason.trim() }));
+  const body = { userId: form.userId.trim(), amount: whole(form.amount), reason: form.reason.trim() };
+  return validateWith(grantSchema, body, {
+    user: { key: 'userId', message: (i) => (i.code === 'too_small' ? 'Enter a user id, or pick an account above.' : undefined) },
+    amount: { key: 'amount', message: (i) => (outOfBounds(i) ? undefined : 'Enter a whole number of tokens above zero.') },
+    reason: { key: 'reason', message: (i) => (outOfBounds(i) ? undefined : 'Say why these tokens are granted; it goes to the audit log.') },
+  });
 }
 
 /** The package editor's fields as typed. */
@@ -32,21 +36,26 @@ export type PackageBody = Omit<PackageInput, 'id'>;
 
 /** The package editor (new or existing package). Messages name their field: the form shows only the first. */
 export function checkPackage(form: PackageForm): Checked<PackageBody, 'name' | 'tokens' | 'price' | 'sortOrder'> {
-  const errors: FieldErrors<'name' | 'tokens' | 'price' | 'sortOrder'> = {};
-  if (!form.name.trim()) errors.name = 'Name: required.';
-  if (!isWhole(form.tokens) || Number(form.tokens) <= 0) errors.tokens = 'Tokens: enter a whole number above zero.';
-  if (!DOLLARS.test(form.price.trim()) || Number(form.price) <= 0) errors.price = 'Price: enter dollars and cents, like 15.00.';
-  if (!SIGNED_WHOLE.test(form.sortOrder.trim())) errors.sortOrder = 'Sort order: enter a whole number.';
-  return result(errors, () => ({
+  const body: PackageBody = {
     name: form.name.trim(),
     description: form.description.trim(),
-    tokens: Number(form.tokens),
-    priceCents: toCents(form.price),
+    tokens: whole(form.tokens),
+    priceCents: cents(form.price),
     stripePriceId: form.stripePriceId.trim(),
     popular: form.popular,
     active: form.active,
-    sortOrder: Number(form.sortOrder),
-  }));
+    sortOrder: signedWhole(form.sortOrder),
+  };
+  // The schema's other fields (description, Stripe price id) are named by the API's message, under the first field.
+  return validateWith(createPackageSchema, body, {
+    name: { key: 'name', message: (i) => (i.code === 'too_small' ? 'Name: required.' : undefined) },
+    tokens: { key: 'tokens', message: (i) => (outOfBounds(i) ? undefined : 'Tokens: enter a whole number above zero.') },
+    price: {
+      key: 'priceCents',
+      message: (i) => (outOfBounds(i) ? undefined : i.code === 'too_small' && body.priceCents > 0 ? 'Price: Stripe charges at least $0.50.' : 'Price: enter dollars and cents, like 15.00.'),
+    },
+    sortOrder: { key: 'sortOrder', message: (i) => (outOfBounds(i) ? undefined : 'Sort order: enter a whole number.') },
+  });
 }
 
 /** The settings form's text fields; `minimumPurchase` is in dollars. */
@@ -55,35 +64,46 @@ export type SettingsField = 'tokenMultiplier' | 'tokensPerUsd' | 'minimumPurchas
 /** PUT /api/admin/settings takes the whole settings view (any subset would do). */
 export type SettingsBody = SettingsView;
 
-const WHOLE_SETTINGS = ['tokensPerUsd', 'welcomeBonus', 'lowBalanceThreshold', 'criticalBalanceThreshold'] as const;
-
 /**
- * The system settings form. `images` are the image-cost rows as typed (model, tokens); fully
- * empty rows are ignored. `labels` name the fields in messages, as the form labels them. The
- * form shows only the first message.
+ * The system settings form, validated with PUT /api/admin/settings's schema. `images` are the
+ * image-cost rows as typed (model, tokens); fully empty rows are ignored. `labels` name the
+ * fields in messages, as the form labels them. The form shows only the first message: the
+ * whole-number fields, then the multiplier, the minimum purchase, the image costs.
  */
 export function checkSettings(form: Record<SettingsField, string>, images: [string, string][], labels: Record<SettingsField, string>): Checked<SettingsBody, SettingsField | 'imageCosts'> {
-  const errors: FieldErrors<SettingsField | 'imageCosts'> = {};
-  for (const k of WHOLE_SETTINGS) if (!isWhole(form[k])) errors[k] = `${labels[k]}: enter a whole number.`;
-  const multiplier = Number(form.tokenMultiplier);
-  if (!Number.isFinite(multiplier) || multiplier <= 0) errors.tokenMultiplier = 'Token multiplier: enter a number above zero, like 1.5.';
-  if (!DOLLARS.test(form.minimumPurchase.trim())) errors.minimumPurchase = 'Minimum purchase: enter dollars and cents, like 5.00.';
   const imageCosts: Record<string, number> = {};
+  let badRow = false;
   for (const [m, v] of images) {
     if (!m.trim() && !v.trim()) continue;
-    if (!m.trim() || !isWhole(v)) {
-      errors.imageCosts = 'Image costs: every row needs a model name and a whole number of tokens.';
-      break;
-    }
-    imageCosts[m.trim()] = Number(v);
+    if (!m.trim() || !Number.isInteger(whole(v))) badRow = true;
+    else imageCosts[m.trim()] = whole(v);
   }
-  return result(errors, () => ({
-    tokenMultiplier: multiplier,
+  const body: SettingsBody = {
+    tokenMultiplier: form.tokenMultiplier.trim() ? Number(form.tokenMultiplier) : NaN,
     imageCosts,
-    tokensPerUsd: Number(form.tokensPerUsd),
-    minimumPurchaseCents: toCents(form.minimumPurchase),
-    welcomeBonus: Number(form.welcomeBonus),
-    lowBalanceThreshold: Number(form.lowBalanceThreshold),
-    criticalBalanceThreshold: Number(form.criticalBalanceThreshold),
-  }));
+    tokensPerUsd: whole(form.tokensPerUsd),
+    minimumPurchaseCents: cents(form.minimumPurchase),
+    welcomeBonus: whole(form.welcomeBonus),
+    lowBalanceThreshold: whole(form.lowBalanceThreshold),
+    criticalBalanceThreshold: whole(form.criticalBalanceThreshold),
+  };
+  const wholeField = (k: SettingsField) => ({ key: k, message: (i: Issue) => (i.code === 'too_small' || i.code === 'too_big' ? `${labels[k]}: ${i.message}` : `${labels[k]}: enter a whole number.`) });
+  const imageRows = 'Image costs: every row needs a model name and a whole number of tokens.';
+  return validateWith(
+    settingsPatchSchema,
+    body,
+    {
+      tokensPerUsd: wholeField('tokensPerUsd'),
+      welcomeBonus: wholeField('welcomeBonus'),
+      lowBalanceThreshold: wholeField('lowBalanceThreshold'),
+      criticalBalanceThreshold: wholeField('criticalBalanceThreshold'),
+      tokenMultiplier: { key: 'tokenMultiplier', message: (i) => (i.code === 'custom' ? `${labels.tokenMultiplier}: ${i.message}` : 'Token multiplier: enter a number above zero, like 1.5.') },
+      minimumPurchase: {
+        key: 'minimumPurchaseCents',
+        message: (i) => (i.code === 'too_small' && body.minimumPurchaseCents > 0 ? 'Minimum purchase: Stripe charges at least $0.50.' : outOfBounds(i) ? undefined : 'Minimum purchase: enter dollars and cents, like 5.00.'),
+      },
+      imageCosts: { key: 'imageCosts', message: (i) => (i.code === 'custom' ? `Image costs: ${i.message}.` : imageRows) },
+    },
+    badRow ? { imageCosts: imageRows } : {},
+  );
 }

@@ -1,0 +1,160 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_SETTINGS } from '../../../worker/contracts/settings';
+import { authorizeHold, holdExpiry } from '../../../worker/do/holds';
+import { IDEMPOTENCY_RETENTION_MS } from '../../../worker/do/idempotency';
+import { appendLedger, findByRef } from '../../../worker/do/ledger-store';
+import { LiveAccount } from '../../../worker/do/live-account';
+import { Outbox } from '../../../worker/do/outbox';
+import type { PaymentIntents } from '../../../worker/do/recharge-policy';
+import type { AccountRow } from '../../../worker/do/rows';
+import { AlarmClock, OUTBOX_FLUSH_DELAY_MS } from '../../../worker/do/schedule';
+import { saveAccountLimits, SpendLimits } from '../../../worker/do/spend-limits';
+import { storedAccount, T0 } from '../support/accounts';
+import { fakeD1 } from '../support/fake-d1';
+import { openAccountStorage, type TestStorage } from '../support/sql-storage';
+
+/** Stripe must not be reached in these tests: the recharge machine has its own (auto-recharge.test.ts). */
+const noStripe: PaymentIntents = new Proxy({} as PaymentIntents, {
+  get: (_, op) => () => Promise.reject(new Error(`Stripe called: ${String(op)}`)),
+});
+
+let s: TestStorage;
+let clock: number;
+let alarms: (number | null)[];
+let d1: ReturnType<typeof fakeD1>;
+let live: LiveAccount;
+
+/** A LiveAccount over fresh storage; the alarm writes land in `alarms` (null: cleared). */
+function open(account: AccountRow | null, limits?: SpendLimits): LiveAccount {
+  const storage = { setAlarm: async (at: number | Date) => void alarms.push(Number(at)), deleteAlarm: async () => void alarms.push(null) };
+  const deps = { sql: s.sql, transaction: s.transaction, alarm: new AlarmClock(storage, null), outbox: new Outbox(s.sql, s.transaction), db: d1 as unknown as D1Database, payments: noStripe, limits, now: () => clock };
+  return new LiveAccount(deps, account);
+}
+const funded = (patch: Partial<AccountRow> = {}) => {
+  const a = storedAccount(s, patch);
+  return s.transaction(() => appendLedger(s.sql, a, { type: 'bonus', amount: 1_000, ref: 'bonus:welcome', description: 'Welcome bonus', createdAt: T0 }))!.account;
+};
+const stored = () => s.rows<AccountRow>('SELECT * FROM account')[0];
+
+beforeEach(async () => {
+  s = await openAccountStorage();
+  clock = T0;
+  alarms = [];
+  d1 = fakeD1();
+});
+
+describe('live account', () => {
+  it('a commit becomes the current account and only schedules the outbox flush', () => {
+    live = open(null);
+    const next = funded();
+    live.committed(next);
+    expect(live.account).toBe(next);
+    expect(alarms).toEqual([T0 + OUTBOX_FLUSH_DELAY_MS]);
+    expect(d1.batches).toEqual([]);
+  });
+
+  it('a commit that leaves the available balance below the threshold schedules a recharge now', () => {
+    live = open(funded({ ar_enabled: 1, ar_state: 'armed', ar_threshold: 500, ar_amount: 1_000 }));
+    live.patch({ ar_threshold: 2_000 }, true);
+    expect(live.account).toMatchObject({ ar_state: 'scheduled', ar_threshold: 2_000 });
+    expect(stored()).toMatchObject({ ar_state: 'scheduled', ar_threshold: 2_000 });
+    expect(alarms).toEqual([T0 + OUTBOX_FLUSH_DELAY_MS, T0]);
+  });
+
+  it('a patch saves the row; null saves nothing; without schedule no alarm is asked for', () => {
+    const a = funded();
+    live = open(a);
+    live.patch(null, true);
+    expect(live.account).toBe(a);
+    expect(alarms).toEqual([]);
+    live.patch({ stripe_customer_id: 'cus_1' }, false);
+    expect(live.account).toMatchObject({ stripe_customer_id: 'cus_1', version: a.version + 1 });
+    expect(stored()).toMatchObject({ stripe_customer_id: 'cus_1' });
+    expect(alarms).toEqual([]);
+  });
+
+  it('records a credit, and answers a computed entry: a duplicate or a refusal writes nothing', () => {
+    live = open(funded());
+    const first = live.record({ type: 'purchase', amount: 500, ref: 'pi_1' });
+    expect(first).toMatchObject({ ok: true, duplicate: false, balance: 1_500, status: 'active' });
+    expect(live.account!.balance).toBe(1_500);
+    const entry = findByRef(s.sql, 'pi_1')!;
+    expect(live.recordEntry({ duplicate: entry })).toEqual({ ok: true, transactionId: entry.id, duplicate: true, balance: 1_500, status: 'active' });
+    expect(live.recordEntry({ ok: false, code: 'not_found' })).toEqual({ ok: false, code: 'not_found' });
+    expect(live.recordEntry({ credit: { type: 'refund', amount: -300, ref: 're_1' } })).toMatchObject({ ok: true, duplicate: false, balance: 1_200 });
+    expect(s.rows('SELECT ref, amount FROM ledger ORDER BY seq')).toEqual([
+      { ref: 'bonus:welcome', amount: 1_000 },
+      { ref: 'pi_1', amount: 500 },
+      { ref: 're_1', amount: -300 },
+    ]);
+  });
+
+  it("the recharge host's credit moves tokens once per PaymentIntent", () => {
+    live = open(funded());
+    live.rechargeHost.credit({ type: 'auto_recharge', amount: 500, ref: 'pi_ar' });
+    const again = live.rechargeHost.credit({ type: 'auto_recharge', amount: 500, ref: 'pi_ar' });
+    expect(again).toMatchObject({ ref: 'pi_ar', amount: 500 });
+    expect(live.account!.balance).toBe(1_500);
+    expect(live.settleRecharge('pi_ar', 'succeeded')).toBe(false); // no attempt in flight
+  });
+
+  it('a flush sends the outbox to D1, then asks for the alarm only while work is due', async () => {
+    live = open(funded());
+    expect(live.pending()).toEqual({ ledger: 1, usage: 0, directory: true });
+    expect(await live.flush()).toEqual({ ok: true, ledger: 1, usage: 0, remaining: 0 });
+    expect(d1.batches).toHaveLength(1);
+    expect(live.pending()).toEqual({ ledger: 0, usage: 0, directory: false });
+    expect(alarms).toEqual([]);
+    d1.down = true;
+    live.record({ type: 'purchase', amount: 1, ref: 'pi_2' });
+    expect((await live.flush()).ok).toBe(false);
+    expect(alarms).toEqual([T0 + OUTBOX_FLUSH_DELAY_MS]);
+  });
+
+  it('an alarm run expires holds, runs the recharge machine, flushes, prunes old answers, and clears the alarm when nothing is left', async () => {
+    live = open(funded({ ar_enabled: 1, ar_threshold: 10, ar_amount: 1_000 }));
+    const held = authorizeHold(s.sql, s.transaction, live.account!, DEFAULT_SETTINGS, { idempotencyKey: 'hold-1', operation: 'chat', model: 'gpt-4o', estimatedTokens: 100 }, T0);
+    live.committed(held.next!);
+    live.patch({ ar_state: 'scheduled' }, false); // no card: the machine turns it back to armed without calling Stripe
+    expect(live.account!.reserved).toBe(150);
+    expect(s.rows('SELECT key FROM idempotency')).toHaveLength(1);
+    clock = holdExpiry(T0) + IDEMPOTENCY_RETENTION_MS + 1;
+    alarms = [];
+    await live.runAlarm();
+    expect(live.account).toMatchObject({ reserved: 0, balance: 1_000, ar_state: 'armed' });
+    expect(s.rows('SELECT state FROM reservations')).toEqual([{ state: 'expired' }]);
+    expect(s.rows('SELECT key FROM idempotency')).toEqual([]);
+    expect(live.pending()).toEqual({ ledger: 0, usage: 0, directory: false });
+    expect(d1.batches.length).toBeGreaterThan(0);
+    // The fallback armed first, then cleared at the end: nothing is due.
+    expect(alarms[0]).toBeGreaterThan(clock);
+    expect(alarms.at(-1)).toBeNull();
+    // A retention period after it closed, the expired hold is pruned too.
+    clock += IDEMPOTENCY_RETENTION_MS + 1;
+    await live.runAlarm();
+    expect(s.rows('SELECT state FROM reservations')).toEqual([]);
+  });
+
+  it('holds the alarm expires stop counting against the spend limits', async () => {
+    const a = funded();
+    s.transaction(() => saveAccountLimits(s.sql, { daily: 1_000, monthly: null, lifetime: null, dailyCeiling: null, monthlyCeiling: null, revokedAt: null }, undefined, T0));
+    const limits = new SpendLimits();
+    limits.load(s.sql, T0);
+    live = open(a, limits);
+    const held = authorizeHold(s.sql, s.transaction, a, DEFAULT_SETTINGS, { idempotencyKey: 'h', operation: 'chat', model: 'gpt-4o', estimatedTokens: 100, ttlMs: 1_000 }, T0, limits);
+    live.committed(held.next!);
+    expect(limits.usage('account', T0)).toMatchObject({ held: 150 });
+    clock = T0 + 1_000;
+    await live.runAlarm();
+    expect(live.account!.reserved).toBe(0);
+    expect(limits.usage('account', clock)).toMatchObject({ held: 0 });
+  });
+
+  it('a failed alarm run leaves its fallback armed', async () => {
+    live = open(funded());
+    live.rechargeHost.setAccount({ ...live.account!, ar_state: 'scheduled' });
+    s.db.run('DROP TABLE reservations'); // storage broken mid-run
+    await expect(live.runAlarm()).rejects.toThrow();
+    expect(alarms).toEqual([T0 + 500]);
+  });
+});

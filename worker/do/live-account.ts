@@ -1,0 +1,164 @@
+import { saveAccount } from './account-store';
+import { gatherDueState } from './alarm-state';
+import { RechargeRunner, settleRecharge } from './auto-recharge';
+import { appendCredit } from './credits';
+import { expireHolds, pruneClosedHolds } from './holds';
+import { IDEMPOTENCY_RETENTION_MS, pruneAnswers } from './idempotency';
+import { findByRef } from './ledger-store';
+import type { Outbox } from './outbox';
+import { needsRecharge, type PaymentIntents, type RechargeHost } from './recharge-policy';
+import type { AccountRow } from './rows';
+import { nextDueAt, OUTBOX_FLUSH_DELAY_MS, type AlarmClock } from './schedule';
+import type { SpendLimits } from './spend-limits';
+import type { Sql, Transaction } from './storage';
+import type { CreditRequest, CreditResult, Failure, FlushOutcome, LedgerEntry, OutboxPending, Result } from './types';
+
+/** What a {@link LiveAccount} works with: the object's storage, its alarm, its outbox, D1 and Stripe. */
+export interface LiveAccountDeps {
+  sql: Sql;
+  transaction: Transaction;
+  alarm: Pick<AlarmClock, 'request' | 'set' | 'armFallback' | 'ranOk'>;
+  outbox: Pick<Outbox, 'pending' | 'flush' | 'failures'>;
+  /** D1, where the outbox flushes to. */
+  db: D1Database;
+  /** Stripe's PaymentIntents, for the recharge state machine (payment-intents.ts in production). */
+  payments: PaymentIntents;
+  /** The spend limits' in-memory windows: holds the alarm expires stop counting. */
+  limits?: Pick<SpendLimits, 'freed'>;
+  now?: () => number;
+}
+
+/** A computed refund or dispute entry: a duplicate of an earlier one, a credit to record, or a refusal. */
+export type ComputedEntry = { duplicate: LedgerEntry } | { credit: CreditRequest } | Failure;
+
+/**
+ * The account in memory and what follows each commit. The facade's RPC methods ask a module for
+ * the row a change leaves and hand it here: it becomes the current account, and only scheduling
+ * follows (the outbox flush a moment later; a recharge now when the available balance fell below
+ * the threshold), so nothing on the charge path waits for D1 or Stripe. Also the alarm's run and
+ * the host the recharge state machine works through.
+ */
+export class LiveAccount {
+  readonly #d: LiveAccountDeps;
+  readonly #now: () => number;
+  readonly #recharge: RechargeRunner;
+  /** What the recharge state machine sees of the object. */
+  readonly rechargeHost: RechargeHost;
+
+  constructor(
+    deps: LiveAccountDeps,
+    /** The account as loaded (null: never initialized). */
+    public account: AccountRow | null,
+  ) {
+    this.#d = deps;
+    const now = (this.#now = deps.now ?? Date.now);
+    this.rechargeHost = {
+      sql: deps.sql,
+      transaction: deps.transaction,
+      account: () => this.account,
+      setAccount: (a) => void (this.account = a),
+      // Not the facade's credit(): that one settles the attempt, which the machine does itself.
+      credit: (req) => findByRef(deps.sql, req.ref) ?? this.record(req),
+      afterCommit: () => this.afterCommit(),
+      requestAlarm: (at) => deps.alarm.request(at),
+      now,
+    };
+    this.#recharge = new RechargeRunner(this.rechargeHost, deps.payments);
+  }
+
+  /** Takes the account a commit left, then schedules what follows. */
+  committed(next: AccountRow): void {
+    this.account = next;
+    this.afterCommit();
+  }
+
+  /** Saves a patch of the current account (null: nothing changes); `schedule` runs the after-commit checks. */
+  patch(patch: Partial<AccountRow> | null, schedule: boolean): void {
+    const a = this.account;
+    if (!patch || !a) return;
+    this.account = this.#d.transaction(() => saveAccount(this.#d.sql, a, patch, this.#now()));
+    if (schedule) this.afterCommit();
+  }
+
+  /** Commits one validated credit-like entry and its balance change. */
+  record(req: CreditRequest): Result<CreditResult> {
+    const out = appendCredit(this.#d.sql, this.#d.transaction, this.account!, req, this.#now());
+    this.committed(out.next);
+    return out.result;
+  }
+
+  /** Commits a computed refund/dispute entry unless it is a duplicate or a refusal. */
+  recordEntry(entry: ComputedEntry): Result<CreditResult> {
+    const a = this.account!;
+    if ('duplicate' in entry) return { ok: true, transactionId: entry.duplicate.id, duplicate: true, balance: a.balance, status: a.status };
+    if ('ok' in entry) return entry;
+    return this.record(entry.credit); // not the facade's credit(): a refund worth less than a token is recorded with 0 tokens
+  }
+
+  /**
+   * After a commit: only schedule. The outbox flush after a short delay, and — when the
+   * available balance fell below the auto-recharge threshold — a recharge right away.
+   */
+  afterCommit(): void {
+    const now = this.#now();
+    this.#d.alarm.request(now + OUTBOX_FLUSH_DELAY_MS);
+    const a = this.account;
+    if (a && needsRecharge(a)) {
+      this.account = this.#d.transaction(() => saveAccount(this.#d.sql, a, { ar_state: 'scheduled' }, now));
+      this.#d.alarm.request(now);
+    }
+  }
+
+  /** Arms the alarm for the earliest due work. `exact` (end of an alarm run) also moves a later or stale alarm, or clears it. */
+  scheduleNext(exact: boolean): void {
+    const { sql, outbox, alarm } = this.#d;
+    const at = nextDueAt(gatherDueState(sql, { now: this.#now(), outbox: this.pending(), flushFailures: outbox.failures, account: this.account }));
+    if (exact) alarm.set(at);
+    else if (at !== null) alarm.request(at);
+  }
+
+  /** Makes sure the alarm fires by `at` (e.g. a new hold's expiry). */
+  requestAlarm(at: number): void {
+    this.#d.alarm.request(at);
+  }
+
+  /** Counts of rows still waiting for D1. */
+  pending(): OutboxPending {
+    return this.#d.outbox.pending(this.account);
+  }
+
+  /** Flushes the outbox to D1 now, then arms the alarm for whatever is still due. */
+  async flush(): Promise<FlushOutcome> {
+    const out = await this.#d.outbox.flush(this.#d.db, () => this.account);
+    this.scheduleNext(false);
+    return out;
+  }
+
+  /** A PaymentIntent of the recharge in flight settled: finishes the attempt now (see auto-recharge.ts). */
+  settleRecharge(paymentIntentId: string, status: string, reason?: string): boolean {
+    return settleRecharge(this.rechargeHost, paymentIntentId, status, reason);
+  }
+
+  /** Does every kind of due work, then re-arms the alarm for the earliest next due time. Safe to run twice. */
+  async runAlarm(): Promise<void> {
+    const { sql, transaction, alarm, outbox, db } = this.#d;
+    const now = this.#now();
+    // Arm a fallback before doing anything: if this run throws, or the object is reset in the
+    // middle of it, the work is retried with backoff even after the runtime's own few retries
+    // of a throwing alarm are spent. Nothing runs after a failure, so nothing touches storage
+    // of an object that is being torn down.
+    alarm.armFallback(now);
+    const account = this.account;
+    if (account) {
+      const freed: [string | null, number][] = [];
+      this.account = transaction(() => expireHolds(sql, account, now, (key, amount) => freed.push([key, amount]))) ?? account;
+      for (const [key, amount] of freed) this.#d.limits?.freed(key, amount); // committed: the limits stop counting them
+    }
+    await this.#recharge.run(now);
+    await outbox.flush(db, () => this.account);
+    pruneAnswers(sql, now - IDEMPOTENCY_RETENTION_MS);
+    pruneClosedHolds(sql, now - IDEMPOTENCY_RETENTION_MS);
+    alarm.ranOk();
+    this.scheduleNext(true);
+  }
+}
