@@ -2,27 +2,31 @@ import { useState } from 'preact/hooks';
 import { api, errorMessage, get, post, type ApiKeyInfo, type ApiKeysAnswer, type CreatedApiKey, type KeyUsage } from '../../api';
 import { DataTable, Field, Notice, Section, fieldAria } from '../../components/ui';
 import * as f from '../../format';
-import { isWhole, result, type Checked } from '../../forms';
+import * as z from 'zod/mini';
+import { createApiKeySchema, type CreateApiKeyInput } from '../../../../worker/contracts/api-keys';
+import { apiMessage, whole, type Checked } from '../../forms';
 import { useForm } from '../../hooks/use-form';
 import { useLoad } from '../../hooks/use-load';
 
 type LimitField = 'daily' | 'monthly' | 'lifetime';
 type KeyField = 'name' | LimitField;
 
-/** The create form's check: a name, and each limit empty or a whole number of tokens ≥ 1. */
-function checkKey(v: { name: string } & Record<LimitField, string>): Checked<{ name: string; limits: Partial<Record<LimitField, number>> | null }, KeyField> {
+/**
+ * The create form's check: the body `POST /api/account/api-keys` takes, judged by the route's own
+ * schema (`createApiKeySchema`); each issue goes to the field its path names.
+ */
+function checkKey(v: { name: string } & Record<LimitField, string>): Checked<CreateApiKeyInput, KeyField> {
+  const limits: Partial<Record<LimitField, number>> = {};
+  for (const k of ['daily', 'monthly', 'lifetime'] as const) if (v[k].trim()) limits[k] = whole(v[k]);
+  const body: CreateApiKeyInput = Object.keys(limits).length ? { name: v.name, limits } : { name: v.name };
+  const parsed = z.safeParse(createApiKeySchema, body);
+  if (parsed.success) return { ok: true, value: body };
   const errors: Partial<Record<KeyField, string>> = {};
-  if (!v.name.trim()) errors.name = 'Give the key a name, e.g. where it is used.';
-  else if (v.name.trim().length > 100) errors.name = 'At most 100 characters.';
-  for (const k of ['daily', 'monthly', 'lifetime'] as const) {
-    const s = v[k].trim();
-    if (s && (!isWhole(s) || Number(s) < 1)) errors[k] = 'A whole number of tokens, at least 1 (or leave empty).';
+  for (const i of parsed.error.issues) {
+    const field = (i.path[0] === 'limits' ? i.path[1] : 'name') as KeyField;
+    errors[field] ??= field === 'name' ? (v.name.trim() ? apiMessage(i) : 'Give the key a name, e.g. where it is used.') : 'A whole number of tokens, at least 1 (or leave empty).';
   }
-  return result(errors, () => {
-    const limits: Partial<Record<LimitField, number>> = {};
-    for (const k of ['daily', 'monthly', 'lifetime'] as const) if (v[k].trim()) limits[k] = Number(v[k].trim());
-    return { name: v.name.trim(), limits: Object.keys(limits).length ? limits : null };
-  });
+  return { ok: false, errors };
 }
 
 function limitsText(l: ApiKeyInfo['limits']): string {
@@ -48,7 +52,7 @@ export function ApiKeysSection() {
     e.preventDefault();
     setCreated(null);
     void submit(checkKey({ name, ...limits }), async (v) => {
-      const r = await post<CreatedApiKey>('/api/account/api-keys', v.limits ? v : { name: v.name });
+      const r = await post<CreatedApiKey>('/api/account/api-keys', v);
       setCreated(r);
       setName('');
       setLimits({ daily: '', monthly: '', lifetime: '' });
