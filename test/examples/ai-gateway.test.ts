@@ -8,6 +8,7 @@ import { readSettings } from '../../worker/db/settings';
 import { applyMultiplier } from '../../worker/lib/pricing';
 import { api, json, signUp } from '../auth-helpers';
 import { account, drain } from '../helpers';
+import { deleteVersions, seedBook, writeVersion } from '../price-helpers';
 
 /**
  * The metered AI gateway (examples/ai-gateway) driven by the official `openai` and
@@ -176,19 +177,34 @@ describe('AI gateway: OpenAI chat completions through the official client', () =
     expect((await usageOf(c.userId)).ledger.map((e) => e.amount)).toEqual([-cost]);
   });
 
-  it('cached and reasoning tokens are each counted once (inside prompt and completion), priced by the default multiplier', async () => {
+  it('cached and reasoning tokens are priced by the price book at their own rates, each counted once', async () => {
     const c = await caller();
-    const before = (await settled(c.userId)).balance;
-    const { data } = await openai(c.key)
-      .chat.completions.create(chatBody(c.marker), { headers: { 'x-sim-output-tokens': '10', 'x-sim-cached-tokens': '4', 'x-sim-reasoning-tokens': '7' } })
-      .withResponse();
-    const u = data.usage!;
-    expect(u.prompt_tokens_details?.cached_tokens).toBe(4);
-    expect(u.completion_tokens_details?.reasoning_tokens).toBe(7);
-    const cost = applyMultiplier(u.prompt_tokens + u.completion_tokens, await bps());
-    expect((await settled(c.userId)).balance).toBe(before - cost);
-    const { records } = await usageOf(c.userId);
-    expect(records).toMatchObject([{ input: u.prompt_tokens, output: u.completion_tokens, billable: cost }]);
+    // A book version with the gateway's model at distinct rates per class (per 10,000 tokens, in platform tokens).
+    const version = 700_000 + Math.floor(Math.random() * 100_000);
+    const rates = { input: 10_000, cachedInput: 1_000, cacheWrite: 12_500, output: 40_000, reasoning: 80_000 };
+    await writeVersion(version, Date.now() - 1_000, seedBook([{ id: 'gw-model', provider: 'openai', aliases: [], rates, providerCost: { input: 1, cachedInput: 1, cacheWrite: 1, output: 1, reasoning: 1 } }]));
+    await account(c.userId).refreshSettings();
+    try {
+      const before = (await settled(c.userId)).balance;
+      const { data } = await openai(c.key)
+        .chat.completions.create({ ...chatBody(c.marker), model: 'gw-model' }, { headers: { 'x-sim-output-tokens': '10', 'x-sim-cached-tokens': '4', 'x-sim-reasoning-tokens': '7' } })
+        .withResponse();
+      const u = data.usage!;
+      const cached = u.prompt_tokens_details!.cached_tokens!;
+      const reasoning = u.completion_tokens_details!.reasoning_tokens!;
+      expect([cached, reasoning]).toEqual([4, 7]);
+      const numerator = (u.prompt_tokens - cached) * rates.input + cached * rates.cachedInput + (u.completion_tokens - reasoning) * rates.output + reasoning * rates.reasoning;
+      const cost = Math.ceil(numerator / 10_000);
+      // Not what the default multiplier would bill: the classes were rated on their own.
+      expect(cost).not.toBe(applyMultiplier(u.prompt_tokens + u.completion_tokens, await bps()));
+      expect((await settled(c.userId)).balance).toBe(before - cost);
+      await drain(c.userId);
+      const row = await env.DB.prepare('SELECT input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, billable_tokens, price_version, api_key_id FROM usage_records WHERE user_id = ? AND model = ?').bind(c.userId, 'gw-model').first();
+      expect(row).toEqual({ input_tokens: u.prompt_tokens, output_tokens: u.completion_tokens, cached_input_tokens: 4, reasoning_tokens: 7, billable_tokens: cost, price_version: version, api_key_id: c.keyId });
+    } finally {
+      await deleteVersions();
+      await account(c.userId).refreshSettings();
+    }
   });
 });
 

@@ -47,10 +47,14 @@ export class CallBilling implements MeteringBilling {
       const charge = await this.client.settle({
         userId: this.call.userId,
         reservationId,
-        // Every class is counted once (docs/ai-endpoints.md): input read fresh, from cache or
-        // written to it is input; reasoning is output.
-        inputTokens: usage.inputTokens + usage.cachedInputTokens + usage.cacheWriteTokens,
-        outputTokens: usage.outputTokens + usage.reasoningTokens,
+        // The billing API's convention, the normalizers' too (docs/pricing.md): inputTokens is the
+        // whole prompt with its cache reads and writes inside, outputTokens everything generated
+        // with its reasoning inside; the parts let the price book rate each class.
+        inputTokens: usage.inputTokens,
+        outputTokens: usage.outputTokens,
+        cachedInputTokens: usage.cachedInputTokens,
+        cacheWriteTokens: usage.cacheWriteTokens,
+        reasoningTokens: usage.reasoningTokens,
         success: true,
         requestId: this.call.requestId,
         apiKeyId: this.call.apiKeyId,
