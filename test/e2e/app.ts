@@ -43,8 +43,6 @@ function devVarsSecret(): string | undefined {
 export async function startApp(opts: { readyTimeoutMs?: number } = {}): Promise<App> {
   const port = await freePort();
   const simPort = await freePort();
-  // start.mjs also runs the AI gateway, by default on PORT + 3: give it a port known to be free.
-  const gatewayPort = await freePort();
   const persist = mkdtempSync(path.join(tmpdir(), 'tb-e2e-'));
   const knownSecret = devVarsSecret();
   const child: ChildProcess = spawn(process.execPath, ['scripts/start.mjs'], {
@@ -58,7 +56,8 @@ export async function startApp(opts: { readyTimeoutMs?: number } = {}): Promise<
       SUPERADMIN_EMAILS: SUPERADMIN_EMAIL,
       ...(knownSecret ? { BILLING_SECRET: knownSecret } : {}),
       STRIPE_SIM_PORT: String(simPort),
-      GATEWAY_PORT: String(gatewayPort),
+      // The page tests do not use the AI gateway start.mjs also runs: leave it out.
+      GATEWAY: 'off',
       WRANGLER_SEND_METRICS: 'false',
       NO_COLOR: '1',
     },
