@@ -35,8 +35,10 @@ export default defineConfig(async () => {
             WEBHOOK_MAX_ATTEMPTS: '3',
             // The TokenAccount's test clock (advanceClock): present only in this configuration.
             TEST_CLOCK: 'on',
+            // API keys are cached per isolate for this long (30 s in production): short, so the revocation test waits it out.
+            API_KEY_CACHE_TTL_MS: '1500',
           },
-          serviceBindings: { AI_ENDPOINT: 'ai-endpoint' },
+          serviceBindings: { AI_ENDPOINT: 'ai-endpoint', AI_GATEWAY: 'ai-gateway' },
           workers: [
             {
               name: 'ai-endpoint',
@@ -45,6 +47,23 @@ export default defineConfig(async () => {
               compatibilityDate: '2026-05-03',
               compatibilityFlags: ['nodejs_compat'],
               bindings: { BILLING_SECRET: TEST_BILLING_SECRET },
+              serviceBindings: { BILLING: { name: RUNNER, entrypoint: 'BillingService' } },
+            },
+            {
+              // examples/ai-gateway, bundled by the global setup, against the upstream stand-in.
+              name: 'ai-gateway',
+              modules: true,
+              scriptPath: './test/fixtures/dist/ai-gateway.js',
+              compatibilityDate: '2026-05-03',
+              compatibilityFlags: ['nodejs_compat'],
+              bindings: {
+                BILLING_SECRET: TEST_BILLING_SECRET,
+                OPENAI_BASE_URL: `${inject('upstreamBase')}/v1`,
+                ANTHROPIC_BASE_URL: inject('upstreamBase'),
+                OPENAI_API_KEY: 'sk-operator-test',
+                ANTHROPIC_API_KEY: 'sk-ant-operator-test',
+                FORWARD_HEADERS: 'anthropic-version,anthropic-beta,x-sim-*',
+              },
               serviceBindings: { BILLING: { name: RUNNER, entrypoint: 'BillingService' } },
             },
           ],

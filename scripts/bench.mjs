@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench [-- --json] [--only charge|sustained|stats] [--rounds N] [--calls N] [--concurrency N] [--warmup N] [--storage ram|disk]
+// `npm run bench [-- --json] [--only charge|sustained|stats|gateway] [--gateway-calls N] [--rounds N] [--calls N] [--concurrency N] [--warmup N] [--storage ram|disk]
 //                  [--sustained-accounts N] [--sustained-seconds N] [--sustained-rate N] [--sustained-reads N]
 //                  [--stats-rows N] [--stats-days N] [--stats-rounds N] [--stats-calls N]
 //                  [--profile noop|write|charge|d1 [--profile-accounts 1|100] [--profile-out FILE]]]`
@@ -17,7 +17,9 @@
 // operation and priced at Cloudflare's list prices (scripts/bench/prices.mjs).
 // Then the stats case (scripts/bench/stats.mjs): 1,000,000 usage records loaded into D1 through the
 // rollup triggers, each admin stats endpoint timed against a full scan of the same data.
-// `--only charge|sustained|stats` runs one of the three; the default runs all, in that order.
+// Then the gateway case (scripts/bench/gateway.mjs): a streamed call through the metered AI gateway
+// (examples/ai-gateway) against the same call with metering off, TTFB and total.
+// `--only charge|sustained|stats|gateway` runs one of the four; the default runs all, in that order.
 import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -30,6 +32,8 @@ import { profileTable, startProfiler } from './bench/profile.mjs';
 import { freePort } from './lib/free-port.mjs';
 import { runStats, STATS_SUPERADMIN, statsJson, statsTable } from './bench/stats.mjs';
 import { runSustained, sustainedJson, sustainedTable } from './bench/sustained.mjs';
+import { gatewayJson, gatewayTable, gatewayWorkers, runGateway } from './bench/gateway.mjs';
+import { startUpstreamSimulator } from './upstream-sim/server.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opt } = parseArgs({
@@ -52,10 +56,11 @@ const { values: opt } = parseArgs({
     'stats-days': { type: 'string', default: '90' },
     'stats-rounds': { type: 'string', default: '5' },
     'stats-calls': { type: 'string', default: '40' },
+    'gateway-calls': { type: 'string', default: '60' },
   },
 });
-if (opt.only !== undefined && !['charge', 'sustained', 'stats'].includes(opt.only)) {
-  console.error('--only must be charge, sustained or stats');
+if (opt.only !== undefined && !['charge', 'sustained', 'stats', 'gateway'].includes(opt.only)) {
+  console.error('--only must be charge, sustained, stats or gateway');
   process.exit(2);
 }
 const PROFILE = opt.profile;
@@ -69,6 +74,7 @@ const PROFILE_RUNS = 4;
 const RUN_CHARGE = opt.only === undefined || opt.only === 'charge';
 const RUN_SUSTAINED = opt.only === undefined || opt.only === 'sustained';
 const RUN_STATS = opt.only === undefined || opt.only === 'stats';
+const RUN_GATEWAY = opt.only === undefined || opt.only === 'gateway';
 const ROUNDS = positive('rounds');
 const CALLS = positive('calls');
 const CONCURRENCY = positive('concurrency');
@@ -136,10 +142,13 @@ function log(msg) {
 const wrangler = JSON.parse(stripJsonc(readFileSync(path.join(root, 'wrangler.jsonc'), 'utf8')));
 const work = mkdtempSync(path.join(STORAGE === 'ram' ? '/dev/shm' : tmpdir(), 'token-billing-bench-'));
 let mf;
+let upstream;
 const runtimeOutput = [];
 const cleanup = async () => {
   if (mf) await mf.dispose().catch(() => {});
   mf = undefined;
+  if (upstream) await upstream.close().catch(() => {});
+  upstream = undefined;
   rmSync(work, { recursive: true, force: true });
 };
 process.on('SIGINT', () => cleanup().finally(() => process.exit(130)));
@@ -149,6 +158,10 @@ try {
   // The production Worker plus the bench-only no-op (BenchService, BenchTokenAccount).
   await bundle(path.join(root, 'scripts/bench/entry.ts'), path.join(work, 'app.js'));
   await bundle(path.join(root, 'scripts/bench/driver.ts'), path.join(work, 'driver.js'));
+  if (RUN_GATEWAY) {
+    await bundle(path.join(root, 'examples/ai-gateway/src/index.ts'), path.join(work, 'gateway.js'));
+    upstream = await startUpstreamSimulator({ port: 0 });
+  }
 
   const migrationsDir = path.join(root, wrangler.d1_databases?.[0]?.migrations_dir ?? 'migrations');
   const migrations = readdirSync(migrationsDir)
@@ -203,6 +216,7 @@ try {
         // The alert queue the accounts send to (no consumer: the bench measures the accounts, not delivery).
         queueProducers: Object.fromEntries((wrangler.queues?.producers ?? []).map((q) => [q.binding, q.queue])),
       },
+      ...(RUN_GATEWAY ? gatewayWorkers({ scriptPath: path.join(work, 'gateway.js'), modulesRoot: work, compat, secret, appName: wrangler.name, upstreamUrl: upstream.url }) : []),
     ],
   });
   const driver = await mf.getWorker('bench-driver');
@@ -296,6 +310,9 @@ try {
 
   // ---------------------------------------------------------------- the stats case (scripts/bench/stats.mjs)
   const statsResult = RUN_STATS ? await runStats({ call, log, ...STATS }) : null;
+
+  // ---------------------------------------------------------------- the gateway case (scripts/bench/gateway.mjs)
+  const gatewayResult = RUN_GATEWAY ? await runGateway({ mf, appName: wrangler.name, log, calls: positive('gateway-calls') }) : null;
   await cleanup();
 
   // ---------------------------------------------------------------- report
@@ -324,10 +341,14 @@ try {
     if (RUN_CHARGE || RUN_SUSTAINED) console.log('');
     console.log(statsTable(statsResult, grid).join('\n'));
   }
+  if (gatewayResult) {
+    if (RUN_CHARGE || RUN_SUSTAINED || RUN_STATS) console.log('');
+    console.log(gatewayTable(gatewayResult, grid).join('\n'));
+  }
   if (workerLogs.length) {
     console.log(`\nworker warnings/errors during the run: ${workerLogs.length} (first: ${workerLogs[0].slice(0, 300)})`);
   }
-  if (opt.json) console.log(JSON.stringify({ ...(RUN_CHARGE ? toJson(summary) : {}), ...(sustainedResult ? sustainedJson(sustainedResult) : {}), ...(statsResult ? statsJson(statsResult) : {}) }));
+  if (opt.json) console.log(JSON.stringify({ ...(RUN_CHARGE ? toJson(summary) : {}), ...(sustainedResult ? sustainedJson(sustainedResult) : {}), ...(statsResult ? statsJson(statsResult) : {}), ...(gatewayResult ? gatewayJson(gatewayResult) : {}) }));
 } catch (err) {
   await cleanup();
   if (runtimeOutput.length) console.error(`[bench] workerd output:\n${runtimeOutput.join('').slice(-4000)}`);

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Starts the app locally on its embedded defaults: local D1 and Durable Objects under
-// `wrangler dev`, migrations applied, defaults seeded, the Stripe simulator when no key is set.
+// `wrangler dev`, migrations applied, defaults seeded, the Stripe simulator when no key is set,
+// and the metered AI gateway (examples/ai-gateway) on PORT+3, against the OpenAI/Anthropic
+// stand-in (scripts/upstream-sim) when no OPENAI_API_KEY/ANTHROPIC_API_KEY is set.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -107,6 +109,39 @@ dev.on('exit', (code) => {
   process.exit(code ?? 0);
 });
 
+// The AI gateway: its own Worker, bound to this one's BillingService through wrangler's local dev
+// registry, forwarding to the real providers when their keys are set, else to the stand-in.
+// GATEWAY=off leaves it out (the page tests, which do not use it, start faster and lighter).
+const gatewayPort = Number(process.env.GATEWAY_PORT ?? port + 3);
+if (process.env.GATEWAY !== 'off') {
+  const gatewayVars = { BILLING_SECRET: vars.BILLING_SECRET };
+  if (process.env.OPENAI_API_KEY || process.env.ANTHROPIC_API_KEY) {
+    if (process.env.OPENAI_API_KEY) gatewayVars.OPENAI_API_KEY = process.env.OPENAI_API_KEY;
+    if (process.env.ANTHROPIC_API_KEY) gatewayVars.ANTHROPIC_API_KEY = process.env.ANTHROPIC_API_KEY;
+  } else {
+    const { startUpstreamSimulator } = await import('./upstream-sim/server.mjs');
+    const upstream = await startUpstreamSimulator({ port: Number(process.env.UPSTREAM_SIM_PORT ?? 0) });
+    children.push({ kill: () => upstream.close() });
+    Object.assign(gatewayVars, {
+      OPENAI_BASE_URL: `${upstream.url}/v1`,
+      ANTHROPIC_BASE_URL: upstream.url,
+      OPENAI_API_KEY: 'sk-upstream-sim',
+      ANTHROPIC_API_KEY: 'sk-ant-upstream-sim',
+      // The stand-in's switches (x-sim-*) pass through, so a local caller can try every ending.
+      FORWARD_HEADERS: 'anthropic-version,anthropic-beta,x-sim-*',
+    });
+    log(`upstream stand-in on ${upstream.url} (no OPENAI_API_KEY/ANTHROPIC_API_KEY set)`);
+  }
+  const gatewayEnv = path.join(root, '.wrangler', `gateway-${gatewayPort}.env`);
+  writeFileSync(gatewayEnv, Object.entries(gatewayVars).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`).join('\n') + '\n', { mode: 0o600 });
+  const gateway = spawn(
+    wrangler,
+    ['dev', '-c', 'examples/ai-gateway/wrangler.jsonc', '--ip', host, '--port', String(gatewayPort), '--inspector-port', '0', '--env-file', gatewayEnv, '--show-interactive-dev-session=false'],
+    { stdio: 'inherit', env },
+  );
+  children.push(gateway);
+}
+
 const base = `http://${host}:${port}`;
 await waitFor(`${base}/api/health`, 120_000);
 const setup = await signedFetch(`${base}/api/internal/setup`, {}, vars.BILLING_SECRET);
@@ -117,3 +152,4 @@ if (!setup.ok) {
 }
 log(`${out.settings.message}; ${out.packages.message}`);
 log(`ready on ${base}  (pages: ${base}/tokens, ${base}/admin/tokens)`);
+if (process.env.GATEWAY !== 'off') log(`AI gateway on http://${host}:${gatewayPort}/v1 (OpenAI) and http://${host}:${gatewayPort} (Anthropic): create an API key on /tokens`);

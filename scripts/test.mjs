@@ -55,12 +55,15 @@ function vitest(name, config, file, extra = []) {
 }
 /** The workerd files that restart every object (abortAllDurableObjects): each in its own invocation (two of them in one pool were seen to hang). */
 const RESTARTING = ['test/do/token-account.test.ts', 'test/faults/ledger.faults.test.ts', 'test/routes/payments.test.ts'];
+/** Long workerd files, each in its own step so the shared step stays well inside its timeout (the AI gateway's 200 concurrent streams take minutes on a loaded machine). */
+const ON_THEIR_OWN = ['test/examples/ai-gateway.test.ts'];
 // The DO's modules in plain Node (sql.js, fakes for Stripe and D1): seconds, so they fail first.
 if (!only || only === 'unit') vitest('unit tests (DO modules, Node)', 'vitest.unit.config.ts', 'unit');
 if (!only || only === 'types') step('production bundle (wrangler deploy --dry-run)', 'npx', ['wrangler', 'deploy', '--dry-run', '--outdir', 'dist']);
 if (!only || only === 'worker') {
-  vitest('worker tests (workerd)', 'vitest.config.ts', 'worker', RESTARTING.flatMap((f) => ['--exclude', f]));
+  vitest('worker tests (workerd)', 'vitest.config.ts', 'worker', [...RESTARTING, ...ON_THEIR_OWN].flatMap((f) => ['--exclude', f]));
   for (const file of RESTARTING) vitest(`worker tests that restart objects: ${file} (workerd, on its own)`, 'vitest.config.ts', `worker-${file.split('/').pop().replace('.test.ts', '')}`, [file]);
+  for (const file of ON_THEIR_OWN) vitest(`worker tests: ${file} (workerd, on its own)`, 'vitest.config.ts', `worker-${file.split('/').pop().replace('.test.ts', '')}`, [file]);
 }
 if (!only || only === 'node') {
   if (existsSync('test/e2e')) ensureChromium();

@@ -3,6 +3,10 @@ declare module 'vitest' {
   export interface ProvidedContext {
     stripeApiBase: string;
     webhookReceiverBase: string;
+    /** The OpenAI/Anthropic stand-in the AI gateway forwards to. */
+    upstreamBase: string;
+    /** `GET` → JSON list of the requests the stand-in received ({ path, body, at }). */
+    upstreamInspector: string;
   }
 }
 export {};

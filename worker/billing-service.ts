@@ -1,8 +1,11 @@
 import { WorkerEntrypoint } from 'cloudflare:workers';
 import type { AuthorizeAnswer, BalanceAnswer, ChargeAnswer, InitializeAnswer, ReleaseAnswer } from './contracts/billing';
+import { verifyKeySchema, type VerifiedKey } from './contracts/api-keys';
 import type { BillingResult } from './contracts/errors';
 import { rpcMessage, verifySignature, type RpcAuth } from './lib/billing-auth';
-import { errorBody } from './lib/errors';
+import { AppError, errorBody } from './lib/errors';
+import { validate } from './lib/http';
+import { verifyKey } from './services/api-keys';
 import { billing, tagged, type BillingMethod } from './services/billing';
 
 /**
@@ -40,6 +43,20 @@ export class BillingService extends WorkerEntrypoint<Env> {
   /** Frees a hold without charging; idempotent by `reservationId`. */
   release(params: unknown, auth: RpcAuth): Promise<BillingResult<ReleaseAnswer>> {
     return this.#call('release', params, auth);
+  }
+
+  /**
+   * The owner, id and limits of a caller's API key (`invalid_api_key` when it is unknown,
+   * malformed or revoked). Cached per isolate by the key's hash for a short TTL (services/api-keys.ts):
+   * a revocation takes effect everywhere within that TTL.
+   */
+  verifyKey(params: unknown, auth: RpcAuth): Promise<BillingResult<VerifiedKey>> {
+    return this.#authed('verifyKey', params, auth, async () => {
+      const { key } = validate(verifyKeySchema, params);
+      const found = await verifyKey(this.env, key, (p) => this.ctx.waitUntil(p));
+      if (!found) throw new AppError('invalid_api_key');
+      return found;
+    });
   }
 
   async #call<T>(method: BillingMethod, params: unknown, auth: RpcAuth): Promise<BillingResult<T>> {

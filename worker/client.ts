@@ -23,9 +23,10 @@ import type {
   SettleInput,
 } from './contracts/billing';
 import type { BillingResult, ErrorBody, ErrorCode } from './contracts/errors';
+import type { VerifiedKey } from './contracts/api-keys';
 import type { BillingService } from './billing-service';
 
-export type { AuthorizeAnswer, BalanceAnswer, ChargeAnswer, InitializeAnswer, ReleaseAnswer };
+export type { AuthorizeAnswer, BalanceAnswer, ChargeAnswer, InitializeAnswer, ReleaseAnswer, VerifiedKey };
 
 /**
  * A refused billing call, rebuilt from its `ErrorBody`: `code` is one of the API's error codes,
@@ -44,7 +45,7 @@ export class BillingError extends Error {
   }
 }
 
-type Binding = Service<BillingService> | Pick<BillingService, 'initializeAccount' | 'getBalance' | 'charge' | 'authorize' | 'settle' | 'release'>;
+type Binding = Service<BillingService> | Pick<BillingService, 'initializeAccount' | 'getBalance' | 'charge' | 'authorize' | 'settle' | 'release' | 'verifyKey'>;
 
 export class BillingClient {
   readonly #service: Binding;
@@ -73,6 +74,10 @@ export class BillingClient {
   release(p: ReleaseInput): Promise<ReleaseAnswer> {
     return this.#call('release', p);
   }
+  /** Whose API key this is, and its limits; throws `BillingError` `invalid_api_key` for an unknown or revoked key. */
+  verifyKey(key: string): Promise<VerifiedKey> {
+    return this.#call('verifyKey', { key });
+  }
 
   /**
    * Holds `estimate`, runs `work`, settles what it reports; releases the hold if `work` throws.
@@ -94,7 +99,7 @@ export class BillingClient {
     return { result: outcome.result, charge };
   }
 
-  async #call<T>(method: 'initializeAccount' | 'getBalance' | 'charge' | 'authorize' | 'settle' | 'release', params: object): Promise<T> {
+  async #call<T>(method: 'initializeAccount' | 'getBalance' | 'charge' | 'authorize' | 'settle' | 'release' | 'verifyKey', params: object): Promise<T> {
     const auth = await signRpc(this.#secret, method, params);
     const service = this.#service as unknown as Record<string, (p: unknown, a: unknown) => Promise<BillingResult<T>>>;
     const res = await service[method](params, auth);

@@ -24,6 +24,8 @@ export interface UpstreamSwitches {
   cached: number;
   cacheWrite: number;
   reasoning: number;
+  /** ms after each content chunk. */
+  delay: number;
 }
 
 export const WORDS: string[];

@@ -34,6 +34,7 @@ export function outputDeltas(n) {
  *   x-sim-cached-tokens: N         prompt tokens served from the cache (OpenAI cached_tokens, Anthropic cache_read_input_tokens)
  *   x-sim-cache-write-tokens: N    Anthropic cache_creation_input_tokens
  *   x-sim-reasoning-tokens: N      OpenAI reasoning tokens (inside completion_tokens / output_tokens)
+ *   x-sim-chunk-delay-ms: N        wait N ms after each content chunk (default 0), so a client can leave mid-stream
  */
 export function parseSwitches(headers, model) {
   const raw = {};
@@ -54,6 +55,7 @@ export function parseSwitches(headers, model) {
     cached: int(h('cached-tokens') ?? raw.cached, 0),
     cacheWrite: int(h('cache-write-tokens') ?? raw.cache_write, 0),
     reasoning: int(h('reasoning-tokens') ?? raw.reasoning, 0),
+    delay: int(h('chunk-delay-ms') ?? raw.delay, 0),
   };
 }
 
@@ -162,7 +164,7 @@ async function chatCompletions(req, res, body, sw) {
       return disconnect(res);
     }
     res.write(chunk([{ index: 0, delta: { content: deltas[i] }, logprobs: null, finish_reason: null }]));
-    await sleep(0);
+    await sleep(sw.delay);
   }
   res.write(chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: finish }]));
   if (includeUsage) res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage: openaiChatUsage(prompt, sw, n) })}\n\n`);
@@ -225,7 +227,7 @@ async function responses(req, res, body, sw) {
       return disconnect(res);
     }
     ev('response.output_text.delta', { item_id: mid, output_index: 0, content_index: 0, delta: deltas[i], logprobs: [] });
-    await sleep(0);
+    await sleep(sw.delay);
   }
   const full = deltas.join('');
   ev('response.output_text.done', { item_id: mid, output_index: 0, content_index: 0, text: full, logprobs: [] });
@@ -280,7 +282,7 @@ async function messages(req, res, body, sw) {
       return disconnect(res);
     }
     ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: deltas[i] } });
-    await sleep(0);
+    await sleep(sw.delay);
   }
   ev('content_block_stop', { index: 0 });
   ev('message_delta', { delta: { stop_reason: stop, stop_sequence: null }, ...(sw.fail === 'usage_missing' ? {} : { usage: { output_tokens: n } }) });

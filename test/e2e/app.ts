@@ -59,6 +59,8 @@ export async function startApp(opts: { readyTimeoutMs?: number } = {}): Promise<
       // Outgoing webhooks fail after two tries, one second apart, so the page shows a failed delivery to resend.
       WEBHOOK_MAX_ATTEMPTS: '2',
       WEBHOOK_RETRY_BASE_SECONDS: '1',
+      // The page tests do not use the AI gateway start.mjs also runs: leave it out.
+      GATEWAY: 'off',
       WRANGLER_SEND_METRICS: 'false',
       NO_COLOR: '1',
     },

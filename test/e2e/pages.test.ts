@@ -439,4 +439,33 @@ describe('pages in a real browser', () => {
       await receiver.close();
     }
   }, 120_000);
+  it('API keys on /tokens: create with a limit (the key shown once), list by prefix, revoke', async () => {
+    const page = await newPage();
+    await signUp(page, app.base, email('keys'));
+    const section = page.locator('#api-keys');
+    await section.getByLabel('Name').fill('laptop');
+    await section.getByLabel('Per day').fill('0');
+    await section.getByRole('button', { name: 'Create key' }).click();
+    expect(await text(page.locator('#key-daily-error'))).toContain('whole number of tokens');
+    await section.getByLabel('Per day').fill('5000');
+    await section.getByRole('button', { name: 'Create key' }).click();
+    const shown = page.getByTestId('new-api-key');
+    await shown.waitFor();
+    const key = await text(shown);
+    expect(key).toMatch(/^tbk_[0-9a-f]{48}$/);
+    const row = section.locator('tr', { hasText: 'laptop' });
+    await row.waitFor();
+    expect(await text(row)).toContain(`${key.slice(0, 12)}…`);
+    expect(await text(row)).toContain('5,000/day');
+    // The list never carries the key itself.
+    expect(JSON.stringify(await (await page.request.get(`${app.base}/api/account/api-keys`)).json())).not.toContain(key);
+    expect(await axeViolations(page)).toEqual([]);
+    page.once('dialog', (d) => void d.accept());
+    await row.getByRole('button', { name: 'Revoke laptop' }).click();
+    await expect.poll(() => text(row), POLL).toContain('Revoked');
+    // Shown once: after a reload the key is gone from the page.
+    await page.reload();
+    await section.locator('tr', { hasText: 'laptop' }).waitFor();
+    expect(await page.getByTestId('new-api-key').count()).toBe(0);
+  }, 60_000);
 });

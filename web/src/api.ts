@@ -84,3 +84,4 @@ export type {
   Transaction,
   UsageSummary as Usage,
 } from '../../worker/contracts/account';
+export type { ApiKeyInfo, ApiKeysAnswer, CreatedApiKey, KeyUsage } from '../../worker/contracts/api-keys';

@@ -5,6 +5,8 @@ export const ERROR_STATUS = {
   unauthorized: 401,
   invalid_credentials: 401,
   invalid_billing_secret: 401,
+  /** An API key that is unknown, malformed or revoked (the gateway cannot tell which, by design). */
+  invalid_api_key: 401,
   insufficient_balance: 402,
   account_suspended: 402,
   /** A spend limit (the account's or an API key's) would be passed; `details` says which and when it resets. */
@@ -50,6 +52,7 @@ export const DEFAULT_MESSAGES: Partial<Record<ErrorCode, string>> = {
   reservation_not_found: 'Reservation not found',
   reservation_closed: 'Reservation is no longer open',
   unauthorized: 'Authentication required',
+  invalid_api_key: 'Invalid API key',
   invalid_credentials: 'Invalid email or password',
   email_taken: 'An account with this email already exists',
   forbidden: 'Forbidden',

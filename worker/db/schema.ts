@@ -307,6 +307,29 @@ export const sessions = sqliteTable(
   (t) => [index('sessions_user').on(t.userId)],
 );
 
+/**
+ * API keys (issue 12): a user's keys for the metered AI gateway. The key itself is never stored:
+ * `hash` is the SHA-256 (hex) of the whole key, `prefix` its first characters (shown for
+ * recognition and used to find the row; the hash is then compared in constant time). `limits` is
+ * the key's optional spend limit as JSON (`ApiKeyLimits`: tokens per day, per month, lifetime),
+ * enforced by the account's Durable Object. A revoked key keeps its row (usage still names it).
+ */
+export const apiKeys = sqliteTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull(),
+    name: text('name').notNull(),
+    prefix: text('prefix').notNull(),
+    hash: text('hash').notNull(),
+    limits: text('limits', { mode: 'json' }),
+    createdAt: integer('created_at').notNull(),
+    lastUsedAt: integer('last_used_at'),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [uniqueIndex('api_keys_hash').on(t.hash), index('api_keys_prefix').on(t.prefix), index('api_keys_user').on(t.userId, t.createdAt)],
+);
+
 /** The Stripe customer of each user (one each). */
 export const stripeCustomers = sqliteTable('stripe_customers', {
   customerId: text('customer_id').primaryKey(),

@@ -1,8 +1,9 @@
-// /tokens: a user's balance, buying tokens, usage, auto-recharge, spend limits and transaction history.
+// /tokens: a user's balance, buying tokens, usage, auto-recharge, spend limits, API keys and transaction history.
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { errorMessage, get, type Account, type AutoRecharge, type PackagesAnswer, type User } from '../../api';
 import { Notice, Spinner, useFocusWhen } from '../../components/ui';
 import { useLoad } from '../../hooks/use-load';
+import { ApiKeysSection } from './api-keys';
 import { AutoRechargeForm } from './auto-recharge';
 import { BalanceCard, CardFailedNotice } from './balance';
 import { BuySection } from './buy';
@@ -69,6 +70,7 @@ export function TokensPage(_props: { user: User }) {
         {account ? <AutoRechargeForm account={account} pkgs={pkgs.data} onSaved={onSaved} /> : null}
       </div>
       <SpendLimitsSection />
+      <ApiKeysSection />
       <TransactionsSection version={txVersion} />
       <PricesSection />
     </div>

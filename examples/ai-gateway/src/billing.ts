@@ -1,0 +1,80 @@
+import { totalTokens, type MeteringBilling, type Usage } from '../../../client';
+import type { BillingClient, ChargeAnswer } from '../../../worker/client';
+
+/** Who is calling and what, for every billing call of one request. */
+export interface CallContext {
+  userId: string;
+  apiKeyId: string;
+  /** The model as billed (the request's model, made safe for the billing API's model names). */
+  model: string;
+  /** One per gateway request: the hold's idempotency key and the usage record's request id. */
+  requestId: string;
+}
+
+/** The end of a call as the caller is told it: the settle's answer, or null for a release. */
+export type Settlement = { kind: 'settled'; charge: ChargeAnswer } | { kind: 'released' } | { kind: 'failed' };
+
+/**
+ * The metering helpers' `MeteringBilling` over `BillingClient` for one call. It also remembers
+ * how the call ended (`settlement`), so the gateway can report the cost and the balance after it.
+ */
+export class CallBilling implements MeteringBilling {
+  readonly settlement: Promise<Settlement>;
+  #resolve!: (s: Settlement) => void;
+
+  constructor(
+    private readonly client: BillingClient,
+    private readonly call: CallContext,
+  ) {
+    this.settlement = new Promise((r) => (this.#resolve = r));
+  }
+
+  async authorize(estimate: Usage): Promise<{ reservationId: string }> {
+    const hold = await this.client.authorize({
+      userId: this.call.userId,
+      idempotencyKey: this.call.requestId,
+      operation: 'chat',
+      model: this.call.model,
+      estimatedTokens: totalTokens(estimate),
+      // The account's DO checks this key's limits in the same step as the balance.
+      apiKeyId: this.call.apiKeyId,
+    });
+    return { reservationId: hold.reservationId };
+  }
+
+  async settle(reservationId: string, usage: Usage): Promise<ChargeAnswer> {
+    try {
+      const charge = await this.client.settle({
+        userId: this.call.userId,
+        reservationId,
+        // The billing API's convention, the normalizers' too (docs/pricing.md): inputTokens is the
+        // whole prompt with its cache reads and writes inside, outputTokens everything generated
+        // with its reasoning inside; the parts let the price book rate each class.
+        inputTokens: usage.inputTokens,
+        outputTokens: usage.outputTokens,
+        cachedInputTokens: usage.cachedInputTokens,
+        cacheWriteTokens: usage.cacheWriteTokens,
+        reasoningTokens: usage.reasoningTokens,
+        success: true,
+        requestId: this.call.requestId,
+        apiKeyId: this.call.apiKeyId,
+      });
+      this.#resolve({ kind: 'settled', charge });
+      return charge;
+    } catch (e) {
+      this.#resolve({ kind: 'failed' });
+      throw e;
+    }
+  }
+
+  async release(reservationId: string): Promise<unknown> {
+    try {
+      const out = await this.client.release({ userId: this.call.userId, reservationId });
+      this.#resolve({ kind: 'released' });
+      return out;
+    } catch (e) {
+      this.#resolve({ kind: 'failed' });
+      throw e;
+    }
+  }
+}
