@@ -58,7 +58,7 @@ describe('OpenAI chat completions with the official openai client', () => {
     expect(r.choices[0].message.content).toBe(outputDeltas(12).join(''));
     expect(r.choices[0].finish_reason).toBe('stop');
     expect(r.usage).toMatchObject({ prompt_tokens: PROMPT, completion_tokens: 42, total_tokens: PROMPT + 42, prompt_tokens_details: { cached_tokens: 8 }, completion_tokens_details: { reasoning_tokens: 30 } });
-    expect(fromOpenAIChat(r.usage!)).toEqual({ inputTokens: PROMPT - 8, cachedInputTokens: 8, cacheWriteTokens: 0, outputTokens: 12, reasoningTokens: 30 });
+    expect(fromOpenAIChat(r.usage!)).toEqual({ inputTokens: PROMPT, cachedInputTokens: 8, cacheWriteTokens: 0, outputTokens: 42, reasoningTokens: 30 });
     expect(sim.requests).toHaveLength(1);
     expect(sim.requests[0].headers.authorization).toBe('Bearer sk-test-dummy');
   });
@@ -149,7 +149,7 @@ describe('OpenAI responses with the official openai client', () => {
     const r = await openai.responses.create({ model: 'o4-mini', input: 'Say something about foxes.', instructions: 'You are terse.' }, sim_({ 'output-tokens': 5, 'reasoning-tokens': 64, 'cached-tokens': 2 }));
     expect(r.output_text).toBe(outputDeltas(5).join(''));
     expect(r.usage).toMatchObject({ input_tokens: PROMPT, output_tokens: 69, input_tokens_details: { cached_tokens: 2 }, output_tokens_details: { reasoning_tokens: 64 } });
-    expect(fromOpenAIResponses(r.usage!)).toEqual({ inputTokens: PROMPT - 2, cachedInputTokens: 2, cacheWriteTokens: 0, outputTokens: 5, reasoningTokens: 64 });
+    expect(fromOpenAIResponses(r.usage!)).toEqual({ inputTokens: PROMPT, cachedInputTokens: 2, cacheWriteTokens: 0, outputTokens: 69, reasoningTokens: 64 });
   });
 
   it('streaming: text deltas then response.completed carrying the usage', async () => {
@@ -183,7 +183,7 @@ describe('OpenAI responses failure switches', () => {
     const estimate = estimateOpenAIResponses(body);
     const a = meter(estimate);
     for await (const _ of await meterIterable({ ...a.opts, format: 'openai-responses' }, () => openai.responses.create(body, sim_({ 'output-tokens': 3, 'reasoning-tokens': 40 })))) void _;
-    expect(oneEnding(a.rec)).toEqual({ op: 'settle', id: 'res_1', ending: 'completed', usage: { inputTokens: PROMPT, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 3, reasoningTokens: 40 } });
+    expect(oneEnding(a.rec)).toEqual({ op: 'settle', id: 'res_1', ending: 'completed', usage: { inputTokens: PROMPT, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 43, reasoningTokens: 40 } });
     const b = meter(estimate);
     for await (const _ of await meterIterable({ ...b.opts, format: 'openai-responses' }, () => openai.responses.create(body, sim_({ fail: 'usage_missing' })))) void _;
     expect(oneEnding(b.rec)).toEqual({ op: 'settle', id: 'res_1', ending: 'usage_missing', usage: estimate });
@@ -261,7 +261,7 @@ describe('metering SDK streams end to end (exactly one settle or release per end
     const { rec, opts } = meter(estimate);
     const stream = await meterIterable({ ...opts, format: 'openai-chat' }, () => openai.chat.completions.create(chatBody, sim_({ 'output-tokens': 10, 'cached-tokens': 6, 'reasoning-tokens': 20 })));
     for await (const _ of stream);
-    expect(oneEnding(rec)).toEqual({ op: 'settle', id: 'res_1', ending: 'completed', usage: { inputTokens: PROMPT - 6, cachedInputTokens: 6, cacheWriteTokens: 0, outputTokens: 10, reasoningTokens: 20 } });
+    expect(oneEnding(rec)).toEqual({ op: 'settle', id: 'res_1', ending: 'completed', usage: { inputTokens: PROMPT, cachedInputTokens: 6, cacheWriteTokens: 0, outputTokens: 30, reasoningTokens: 20 } });
   });
 
   it('openai: the client breaks after 4 content chunks → settle input estimate + 4 tokens; the SDK aborts the request', async () => {
@@ -299,7 +299,7 @@ describe('metering SDK streams end to end (exactly one settle or release per end
     const { rec, opts } = meter(anthEstimate);
     const stream = await meterIterable({ ...opts, format: 'anthropic' }, () => anthropic.messages.create(anthBody, sim_({ 'output-tokens': 8, 'cached-tokens': 5, 'cache-write-tokens': 2 })));
     for await (const _ of stream);
-    expect(oneEnding(rec)).toEqual({ op: 'settle', id: 'res_1', ending: 'completed', usage: { inputTokens: PROMPT - 7, cachedInputTokens: 5, cacheWriteTokens: 2, outputTokens: 8, reasoningTokens: 0 } });
+    expect(oneEnding(rec)).toEqual({ op: 'settle', id: 'res_1', ending: 'completed', usage: { inputTokens: PROMPT, cachedInputTokens: 5, cacheWriteTokens: 2, outputTokens: 8, reasoningTokens: 0 } });
   });
 
   it('anthropic: client abort after 3 deltas → the provider’s input count + 3', async () => {
@@ -307,7 +307,7 @@ describe('metering SDK streams end to end (exactly one settle or release per end
     const stream = await meterIterable({ ...opts, format: 'anthropic' }, () => anthropic.messages.create(anthBody, sim_({ 'output-tokens': 30, 'cached-tokens': 5 })));
     let n = 0;
     for await (const e of stream) if (e.type === 'content_block_delta' && ++n === 3) break;
-    expect(oneEnding(rec)).toEqual({ op: 'settle', id: 'res_1', ending: 'client_abort', usage: { inputTokens: PROMPT - 5, cachedInputTokens: 5, cacheWriteTokens: 0, outputTokens: 3, reasoningTokens: 0 } });
+    expect(oneEnding(rec)).toEqual({ op: 'settle', id: 'res_1', ending: 'client_abort', usage: { inputTokens: PROMPT, cachedInputTokens: 5, cacheWriteTokens: 0, outputTokens: 3, reasoningTokens: 0 } });
   });
 
   it('anthropic: 529 before the first token → release; error event after 2 tokens → settle input + 2; usage missing → the hold', async () => {
