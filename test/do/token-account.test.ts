@@ -355,6 +355,10 @@ describe('housekeeping', () => {
       // Nor step 5's spend limits.
       state.storage.sql.exec(`DROP TABLE spend_limits`);
       for (const table of ['ledger', 'usage', 'reservations']) state.storage.sql.exec(`ALTER TABLE ${table} DROP COLUMN api_key_id`);
+      // Nor step 6's price-book columns (issue 10).
+      for (const table of ['ledger', 'usage']) {
+        for (const c of ['cached_input_tokens', 'cache_write_tokens', 'reasoning_tokens', 'price_version', 'provider_cost_micros']) state.storage.sql.exec(`ALTER TABLE ${table} DROP COLUMN ${c}`);
+      }
       state.storage.sql.exec(`UPDATE meta SET value = '1' WHERE key = 'schema_version'`);
     });
     expect(await indexes(userId)).toEqual({ names: [], version: '1' });

@@ -1,3 +1,4 @@
+import { seedBook } from '../../../worker/lib/pricing';
 /**
  * More of worker/do/holds.ts, added for the mutation run (docs/reliability.md, "Mutation
  * testing"): the refusals' exact answers, what a settle stores, the parameters each operation is
@@ -25,12 +26,12 @@ beforeEach(async () => {
 
 const chatHold = (key: string, tokens = 100): AuthorizeRequest => ({ idempotencyKey: key, operation: 'chat', model: 'gpt-4o', estimatedTokens: tokens });
 function authorize(req: AuthorizeRequest, settings: BillingSettings = DEFAULT_SETTINGS) {
-  const out = authorizeHold(s.sql, s.transaction, account, settings, req, T0);
+  const out = authorizeHold(s.sql, s.transaction, account, seedBook(settings), req, T0);
   if (out.next) account = out.next;
   return out.result as { ok: true; reservationId: string; reservedTokens: number; expiresAt: number };
 }
 function settle(req: Parameters<typeof settleHold>[4], settings: BillingSettings = DEFAULT_SETTINGS, now = T0 + 1) {
-  const out = settleHold(s.sql, s.transaction, account, settings, req, now);
+  const out = settleHold(s.sql, s.transaction, account, seedBook(settings), req, now);
   if (out.next) account = out.next;
   return out;
 }
@@ -57,7 +58,7 @@ describe('authorize', () => {
   });
 
   it('an unknown image model is refused with its code and message, and nothing is held or recorded', () => {
-    const out = authorizeHold(s.sql, s.transaction, account, DEFAULT_SETTINGS, { idempotencyKey: 'img', operation: 'image_generation', model: 'nope', images: 1 }, T0);
+    const out = authorizeHold(s.sql, s.transaction, account, seedBook(DEFAULT_SETTINGS), { idempotencyKey: 'img', operation: 'image_generation', model: 'nope', images: 1 }, T0);
     expect(out).toEqual({ result: { ok: false, code: 'unknown_model', message: 'Unknown image model: nope' }, next: null });
     expect(s.rows('SELECT count(*) AS n FROM reservations')).toEqual([{ n: 0 }]);
     expect(s.rows('SELECT count(*) AS n FROM usage')).toEqual([{ n: 0 }]);

@@ -1,3 +1,4 @@
+import { seedBook } from '../../../worker/lib/pricing';
 /**
  * More of worker/do/usage.ts, added for the mutation run (docs/reliability.md, "Mutation
  * testing"): what each recorded operation stores (the ledger row that is also its usage and
@@ -25,7 +26,7 @@ beforeEach(async () => {
 
 const chat = (key: string, tokens: number, extra: Partial<ChargeRequest> = {}): ChargeRequest => ({ idempotencyKey: key, operation: 'chat', model: 'gpt-4o', tokens, ...extra });
 const charge = (req: ChargeRequest, now = T0 + 1) => {
-  const out = chargeOperation(s.sql, s.transaction, account, DEFAULT_SETTINGS, req, now);
+  const out = chargeOperation(s.sql, s.transaction, account, seedBook(DEFAULT_SETTINGS), req, now);
   if (out.next) account = out.next;
   return out;
 };
