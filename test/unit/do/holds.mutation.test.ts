@@ -98,6 +98,17 @@ describe('settle', () => {
   });
 });
 
+describe('settle and the API key', () => {
+  it('is billed to its hold\'s key: the same key settles, another key is refused with why', () => {
+    const r = authorize({ ...chatHold('h1'), apiKeyId: 'key_1' });
+    expect(settle({ reservationId: r.reservationId, tokens: 10, success: true, apiKeyId: 'key_2' })).toEqual({
+      result: { ok: false, code: 'bad_request', message: 'apiKeyId is not the key the reservation was made with' },
+      next: null,
+    });
+    expect(settle({ reservationId: r.reservationId, tokens: 10, success: true, apiKeyId: 'key_1' }).result).toMatchObject({ ok: true, billableTokens: 15 });
+  });
+});
+
 describe('release', () => {
   it('answers available as the balance less the holds still open', () => {
     const a = authorize(chatHold('h1'));
