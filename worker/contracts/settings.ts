@@ -3,6 +3,10 @@ import { intIn, modelSchema } from './common';
 
 const positiveInt = (max: number) => intIn(1, max);
 
+/** Bounds of the `retentionDays` setting. */
+export const MIN_RETENTION_DAYS = 31;
+export const MAX_RETENTION_DAYS = 3650;
+
 /** The bounds every stored setting obeys; shared by the stored shape and the API's view of it. */
 const settingFields = {
   /** Fixed tokens per generated image, by model. */
@@ -12,6 +16,12 @@ const settingFields = {
   welcomeBonus: positiveInt(1_000_000_000),
   lowBalanceThreshold: positiveInt(1_000_000_000_000),
   criticalBalanceThreshold: positiveInt(1_000_000_000_000),
+  /**
+   * Issue 13: days raw usage rows stay in D1 before the cron archives them to R2 and prunes them
+   * (docs/scaling.md). At least 31, so a month of raw rows stays queryable (the burn estimate reads
+   * the last 7 days of them); at most ten years.
+   */
+  retentionDays: intIn(MIN_RETENTION_DAYS, MAX_RETENTION_DAYS),
 };
 
 /**
@@ -33,6 +43,7 @@ export const DEFAULT_SETTINGS: BillingSettings = {
   welcomeBonus: 10000,
   lowBalanceThreshold: 1000,
   criticalBalanceThreshold: 100,
+  retentionDays: 90,
 };
 
 /** Exactly representable in basis points: at most 4 decimals. */
@@ -92,6 +103,7 @@ export function toSettingsView(s: BillingSettings): SettingsView {
     welcomeBonus: s.welcomeBonus,
     lowBalanceThreshold: s.lowBalanceThreshold,
     criticalBalanceThreshold: s.criticalBalanceThreshold,
+    retentionDays: s.retentionDays,
   };
 }
 

@@ -15,5 +15,6 @@ export async function readSettings(db: D1Database): Promise<BillingSettings | nu
     welcomeBonus: row.welcomeBonus,
     lowBalanceThreshold: row.lowBalanceThreshold,
     criticalBalanceThreshold: row.criticalBalanceThreshold,
+    retentionDays: row.retentionDays,
   };
 }

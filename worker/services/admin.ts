@@ -184,18 +184,18 @@ export async function updateSettings(db: D1Database, actor: AuthUser, patch: Set
   const after = toSettingsView(next);
   if (JSON.stringify(before) === JSON.stringify(after) && row) return { settings: after, changed: false };
   const now = Math.max(Date.now(), (row?.updated_at ?? 0) + 1);
-  const values = [next.tokenMultiplierBps, JSON.stringify(next.imageCosts), next.tokensPerUsd, next.minimumPurchaseCents, next.welcomeBonus, next.lowBalanceThreshold, next.criticalBalanceThreshold, now, actor.id];
+  const values = [next.tokenMultiplierBps, JSON.stringify(next.imageCosts), next.tokensPerUsd, next.minimumPurchaseCents, next.welcomeBonus, next.lowBalanceThreshold, next.criticalBalanceThreshold, next.retentionDays, now, actor.id];
   const write = row
     ? db
         .prepare(
           `UPDATE settings SET token_multiplier_bps = ?, image_costs = ?, tokens_per_usd = ?, minimum_purchase_cents = ?, welcome_bonus = ?,
-             low_balance_threshold = ?, critical_balance_threshold = ?, updated_at = ?, updated_by = ? WHERE id = 1 AND updated_at = ?`,
+             low_balance_threshold = ?, critical_balance_threshold = ?, retention_days = ?, updated_at = ?, updated_by = ? WHERE id = 1 AND updated_at = ?`,
         )
         .bind(...values, row.updated_at)
     : db
         .prepare(
           `INSERT OR IGNORE INTO settings (token_multiplier_bps, image_costs, tokens_per_usd, minimum_purchase_cents, welcome_bonus,
-             low_balance_threshold, critical_balance_threshold, updated_at, updated_by, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+             low_balance_threshold, critical_balance_threshold, retention_days, updated_at, updated_by, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
         )
         .bind(...values);
   const [res] = await db.batch([write, auditIfChangedStatement(db, { actorUserId: actor.id, action: 'settings.update', target: 'settings', before, after }, now)]);

@@ -61,8 +61,8 @@ export function checkPackage(form: PackageForm): Checked<PackageBody, 'name' | '
 /** The settings form's text fields; `minimumPurchase` is in dollars. */
 export type SettingsField = 'tokenMultiplier' | 'tokensPerUsd' | 'minimumPurchase' | 'welcomeBonus' | 'lowBalanceThreshold' | 'criticalBalanceThreshold';
 
-/** PUT /api/admin/settings takes the whole settings view (any subset would do). */
-export type SettingsBody = SettingsView;
+/** PUT /api/admin/settings takes the settings view (any subset would do); this form leaves the retention window as it is. */
+export type SettingsBody = Omit<SettingsView, 'retentionDays'> & { retentionDays?: number };
 
 /**
  * The system settings form, validated with PUT /api/admin/settings's schema. `images` are the
