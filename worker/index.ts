@@ -9,6 +9,7 @@ import { registerPaymentRoutes } from './routes/payments';
 import { registerReconcileRoutes } from './routes/reconcile';
 import { assertSameOrigin } from './services/auth';
 import { rateLimit } from './lib/rate-limit';
+import { runArchive } from './services/archive';
 
 export { TokenAccount } from './do/token-account';
 export { BillingService } from './billing-service';
@@ -59,5 +60,19 @@ export default {
     // Every API answer names its request (`x-request-id`), so a user's report finds the log line.
     const requestId = assignRequestId(request);
     return withHeaders(await router.fetch(request, env, ctx), { ...API_HEADERS, 'x-request-id': requestId });
+  },
+
+  /**
+   * Cron Trigger (wrangler.jsonc `triggers.crons`, hourly): archives raw usage rows older than the
+   * retention window to R2 and prunes them from D1, a bounded number of days per run
+   * (worker/services/archive.ts). A run that fails deletes nothing unverified; the next resumes.
+   */
+  async scheduled(controller, env, ctx) {
+    ctx.waitUntil(
+      runArchive(env, { now: controller.scheduledTime }).then(
+        (r) => console.log('archive run', JSON.stringify({ cutoff: r.cutoff, days: r.days.length, more: r.more })),
+        (err: unknown) => console.error('archive run failed; the next run resumes', err instanceof Error ? err.message : String(err)),
+      ),
+    );
   },
 } satisfies ExportedHandler<Env>;
