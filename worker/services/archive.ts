@@ -100,15 +100,33 @@ export async function encodeDay(kind: ArchiveKind, rows: ArchiveRow[]): Promise<
   return { body, sha256: await sha256Hex(body), rows: sorted.length };
 }
 
-/** The rows of an archived day, as written (null: no object). */
-export async function readArchivedDay(bucket: ArchiveBucket, kind: ArchiveKind, day: string): Promise<ArchiveRow[] | null> {
-  const obj = await bucket.get(archiveKey(kind, day));
+/** An object's bytes if their sha256 is the expected one (null: absent or different). */
+async function readVerified(bucket: ArchiveBucket, key: string, sha256: string): Promise<Uint8Array<ArrayBuffer> | null> {
+  const obj = await bucket.get(key);
   if (!obj) return null;
-  const text = new TextDecoder().decode(await pipeBytes(new Uint8Array(await obj.arrayBuffer()), new DecompressionStream('gzip')));
+  const bytes = new Uint8Array(await obj.arrayBuffer());
+  return (await sha256Hex(bytes)) === sha256 ? bytes : null;
+}
+
+async function decodeBytes(bytes: Uint8Array<ArrayBuffer>): Promise<ArchiveRow[]> {
+  const text = new TextDecoder().decode(await pipeBytes(bytes, new DecompressionStream('gzip')));
   return text
     .split('\n')
     .filter((l) => l.length > 0)
     .map((l) => JSON.parse(l) as ArchiveRow);
+}
+
+/**
+ * The rows of an archived day as `archive_days` recorded them (its sha256), from the object or,
+ * if that was damaged by a failed re-archive, from its `.prev` copy; null when the day was never archived.
+ */
+export async function readArchivedDay(db: D1Database, bucket: ArchiveBucket, kind: ArchiveKind, day: string): Promise<ArchiveRow[] | null> {
+  const known = await db.prepare('SELECT sha256 FROM archive_days WHERE kind = ? AND day = ?').bind(kind, day).first<{ sha256: string }>();
+  if (!known) return null;
+  const key = archiveKey(kind, day);
+  const bytes = (await readVerified(bucket, key, known.sha256)) ?? (await readVerified(bucket, `${key}.prev`, known.sha256));
+  if (!bytes) throw new Error(`archive object ${key} is missing or damaged`);
+  return decodeBytes(bytes);
 }
 
 async function userIds(db: D1Database): Promise<string[]> {
@@ -171,18 +189,24 @@ export interface ArchiveRunReport {
 export async function archiveDay(db: D1Database, bucket: ArchiveBucket, kind: ArchiveKind, day: string, now: number): Promise<{ rows: ArchiveRow[]; d1Rows: ArchiveRow[]; sha256: string; users: string[] }> {
   const users = await userIds(db);
   const d1Rows = await d1DayRows(db, kind, day, users);
-  const known = await db.prepare('SELECT status FROM archive_days WHERE kind = ? AND day = ?').bind(kind, day).first<{ status: string }>();
+  const known = await db.prepare('SELECT sha256 FROM archive_days WHERE kind = ? AND day = ?').bind(kind, day).first<{ sha256: string }>();
+  const key = archiveKey(kind, day);
   // A day archived before may have been pruned (in part): its object holds rows D1 no longer has.
+  // Overwriting it must not risk them, so the verified prior bytes are kept at `<key>.prev` first;
+  // if a later write left the main object damaged, the copy is read instead.
   const byId = new Map<string, ArchiveRow>();
   if (known) {
-    const prior = await readArchivedDay(bucket, kind, day);
-    if (!prior) throw new Error(`archive object ${archiveKey(kind, day)} is missing though archive_days lists it`);
-    for (const r of prior) byId.set(String(r.id), r);
+    let prior = await readVerified(bucket, key, known.sha256);
+    if (prior) {
+      await bucket.put(`${key}.prev`, prior, { customMetadata: { sha256: known.sha256 } });
+      if ((await readVerified(bucket, `${key}.prev`, known.sha256)) === null) throw new Error(`archive copy ${key}.prev did not verify`);
+    } else prior = await readVerified(bucket, `${key}.prev`, known.sha256);
+    if (!prior) throw new Error(`archive object ${key} is missing or damaged and has no good copy`);
+    for (const r of await decodeBytes(prior)) byId.set(String(r.id), r);
   }
   for (const r of d1Rows) byId.set(String(r.id), r);
   const rows = [...byId.values()];
   const enc = await encodeDay(kind, rows);
-  const key = archiveKey(kind, day);
   const meta = { rows: String(enc.rows), sha256: enc.sha256 };
   await bucket.put(key, enc.body, { customMetadata: meta, httpMetadata: { contentType: 'application/x-ndjson', contentEncoding: 'gzip' } });
   // Verify what R2 holds before anything leaves D1: the bytes' hash and the row count.
