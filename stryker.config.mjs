@@ -16,6 +16,7 @@ export default {
     'worker/do/usage.ts',
     'worker/do/credits.ts',
     'worker/do/refunds.ts',
+    'worker/do/disputes.ts',
     'worker/do/auto-recharge.ts',
     'worker/do/recharge-policy.ts',
     'worker/do/idempotency.ts',
@@ -24,6 +25,8 @@ export default {
     'worker/lib/pricing.ts',
     'worker/lib/price-book.ts',
     'worker/lib/price-list.ts',
+    // The webhook mapping's pure half (worker/services/stripe-events.ts does the I/O in workerd).
+    'worker/lib/stripe-event-map.ts',
   ],
   // perTest: each mutant runs only the tests that cover it — the difference between minutes and
   // an hour on a 2-core machine.

@@ -1,29 +1,32 @@
 /**
- * Usage normalizers: a provider's usage object → our five token classes.
+ * Usage normalizers: a provider's usage object → the billing API's usage (`charge`/`settle`).
  *
- * The convention (docs/ai-endpoints.md, "Usage convention"): every token the provider processed is
- * counted exactly once, in exactly one class, so the classes add up to the call's total and a price
- * book can give each class its own rate without double-billing:
+ * The convention is OpenAI's nesting (docs/pricing.md, "Usage in"): two totals, each with its parts.
+ * Every token the provider processed is in exactly one total, so input + output is the call's total:
  *
- * - `inputTokens`        input read fresh: neither served from a prompt cache nor written to one
- * - `cachedInputTokens`  input served from a prompt cache (a cache read)
- * - `cacheWriteTokens`   input written to a prompt cache by this call (a cache write)
- * - `outputTokens`       generated tokens that are not reasoning ("visible" output, tool arguments included)
- * - `reasoningTokens`    generated reasoning/thinking tokens the provider reports separately
+ * - `inputTokens`        the whole prompt, cache reads and cache writes INCLUDED
+ * - `cachedInputTokens`  the part of it served from a prompt cache (a cache read)
+ * - `cacheWriteTokens`   the part of it written to a prompt cache by this call (a cache write)
+ * - `outputTokens`       everything generated, reasoning INCLUDED (tool arguments too)
+ * - `reasoningTokens`    the part of it that is reasoning/thinking, where the provider reports it apart
+ *
+ * so cached + cache write ≤ input and reasoning ≤ output. The billing Worker takes the parts out of
+ * their totals before pricing (`priceCall`), so no token is billed twice or dropped.
  *
  * Providers nest these differently, hence one normalizer each:
  * - OpenAI chat `prompt_tokens` INCLUDES `prompt_tokens_details.cached_tokens` (and the newer
  *   `cache_write_tokens`), `completion_tokens` INCLUDES `completion_tokens_details.reasoning_tokens`;
- *   the Responses API has the same nesting under `input_tokens`/`output_tokens`.
+ *   the Responses API has the same nesting under `input_tokens`/`output_tokens`: taken as they are.
  * - Anthropic `input_tokens` EXCLUDES `cache_read_input_tokens` and `cache_creation_input_tokens`
- *   (total input = input + cache read + cache write). Extended-thinking tokens are not reported apart:
- *   they are inside `output_tokens` and billed at the output rate, so `reasoningTokens` stays 0.
+ *   (total input = input + cache read + cache write): the three are added up. Extended-thinking
+ *   tokens are not reported apart: they are inside `output_tokens` and billed at the output rate,
+ *   so `reasoningTokens` stays 0.
  * - Gemini `promptTokenCount` INCLUDES `cachedContentTokenCount`; `candidatesTokenCount` EXCLUDES
- *   `thoughtsTokenCount`; `toolUsePromptTokenCount` (tool results fed back to the model) is input
- *   outside `promptTokenCount`, so it is added to `inputTokens`.
+ *   `thoughtsTokenCount`, so output = candidates + thoughts; `toolUsePromptTokenCount` (tool results
+ *   fed back to the model) is input outside `promptTokenCount`, so it is added to `inputTokens`.
  */
 
-/** Token usage of one call in our five disjoint classes (non-negative integers). */
+/** Token usage of one call as the billing API takes it: two totals and their parts (non-negative integers). */
 export interface Usage {
   inputTokens: number;
   outputTokens: number;
@@ -37,9 +40,9 @@ export function emptyUsage(): Usage {
   return { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
 }
 
-/** Every token of the call, each counted once (the classes are disjoint). */
+/** Every token of the call, each counted once: input + output (the other classes are parts of those). */
 export function totalTokens(u: Usage): number {
-  return u.inputTokens + u.outputTokens + u.cachedInputTokens + u.cacheWriteTokens + u.reasoningTokens;
+  return u.inputTokens + u.outputTokens;
 }
 
 /** Thrown when a usage object carries a count that is not a non-negative integer. */
@@ -56,10 +59,10 @@ function count(value: unknown, field: string): number {
   return value;
 }
 
-/** Part of a total that includes it: a provider reporting part > total is malformed, not "free". */
-function minus(total: number, part: number, field: string): number {
+/** A part of a total that includes it: a provider reporting part > total is malformed, not "free". */
+function partOf(part: number, total: number, field: string): number {
   if (part > total) throw new UsageFormatError(`${field} exceeds the total it is part of (${part} > ${total})`);
-  return total - part;
+  return part;
 }
 
 type Obj = Record<string, unknown>;
@@ -77,7 +80,7 @@ export interface OpenAIChatUsage {
 
 /**
  * OpenAI's nesting, shared by Chat Completions and the Responses API under other field names: cached and
- * cache-write tokens sit inside the input total, reasoning tokens inside the output total; all are taken out.
+ * cache-write tokens sit inside the input total, reasoning tokens inside the output total, as the API wants.
  */
 function fromOpenAI(usage: Obj, input: string, output: string): Usage {
   const total = count(usage[`${input}_tokens`], `${input}_tokens`);
@@ -86,16 +89,17 @@ function fromOpenAI(usage: Obj, input: string, output: string): Usage {
   const cached = count(d.cached_tokens, `${input}_tokens_details.cached_tokens`);
   const written = count(d.cache_write_tokens, `${input}_tokens_details.cache_write_tokens`);
   const reasoning = count(obj(usage[`${output}_tokens_details`]).reasoning_tokens, `${output}_tokens_details.reasoning_tokens`);
+  partOf(cached + written, total, `${input}_tokens_details cached + cache_write tokens`);
   return {
-    inputTokens: minus(total, cached + written, `${input}_tokens_details cached + cache_write tokens`),
+    inputTokens: total,
     cachedInputTokens: cached,
     cacheWriteTokens: written,
-    outputTokens: minus(completion, reasoning, `${output}_tokens_details.reasoning_tokens`),
-    reasoningTokens: reasoning,
+    outputTokens: completion,
+    reasoningTokens: partOf(reasoning, completion, `${output}_tokens_details.reasoning_tokens`),
   };
 }
 
-/** OpenAI Chat Completions usage → our classes (cached and reasoning tokens taken out of their totals). */
+/** OpenAI Chat Completions usage → the API's usage (the same nesting: totals with their cached and reasoning parts). */
 export function fromOpenAIChat(usage: OpenAIChatUsage): Usage {
   return fromOpenAI(usage, 'prompt', 'completion');
 }
@@ -110,7 +114,7 @@ export interface OpenAIResponsesUsage {
   [k: string]: unknown;
 }
 
-/** OpenAI Responses API usage → our classes (same nesting as chat, other field names). */
+/** OpenAI Responses API usage → the API's usage (same nesting as chat, other field names). */
 export function fromOpenAIResponses(usage: OpenAIResponsesUsage): Usage {
   return fromOpenAI(usage, 'input', 'output');
 }
@@ -124,12 +128,14 @@ export interface AnthropicUsage {
   [k: string]: unknown;
 }
 
-/** Anthropic usage → our classes. The three input fields are already disjoint; output includes thinking. */
+/** Anthropic usage → the API's usage. The three input fields are disjoint, so the input total is their sum; output includes thinking. */
 export function fromAnthropic(usage: AnthropicUsage): Usage {
+  const read = count(usage.cache_read_input_tokens, 'cache_read_input_tokens');
+  const written = count(usage.cache_creation_input_tokens, 'cache_creation_input_tokens');
   return {
-    inputTokens: count(usage.input_tokens, 'input_tokens'),
-    cachedInputTokens: count(usage.cache_read_input_tokens, 'cache_read_input_tokens'),
-    cacheWriteTokens: count(usage.cache_creation_input_tokens, 'cache_creation_input_tokens'),
+    inputTokens: count(usage.input_tokens, 'input_tokens') + read + written,
+    cachedInputTokens: read,
+    cacheWriteTokens: written,
     outputTokens: count(usage.output_tokens, 'output_tokens'),
     reasoningTokens: 0,
   };
@@ -161,15 +167,20 @@ export interface GeminiUsageMetadata {
   [k: string]: unknown;
 }
 
-/** Gemini usageMetadata → our classes (cached content taken out of the prompt; thoughts already apart). */
+/**
+ * Gemini usageMetadata (https://ai.google.dev/api/generate-content#UsageMetadata) → the API's usage:
+ * cached content is already part of the prompt; thoughts are outside the candidates, so they are
+ * added to the output total as its reasoning part; tool-use prompt tokens are added to the input.
+ */
 export function fromGemini(meta: GeminiUsageMetadata): Usage {
   const prompt = count(meta.promptTokenCount, 'promptTokenCount');
-  const cached = count(meta.cachedContentTokenCount, 'cachedContentTokenCount');
+  const cached = partOf(count(meta.cachedContentTokenCount, 'cachedContentTokenCount'), prompt, 'cachedContentTokenCount');
+  const thoughts = count(meta.thoughtsTokenCount, 'thoughtsTokenCount');
   return {
-    inputTokens: minus(prompt, cached, 'cachedContentTokenCount') + count(meta.toolUsePromptTokenCount, 'toolUsePromptTokenCount'),
+    inputTokens: prompt + count(meta.toolUsePromptTokenCount, 'toolUsePromptTokenCount'),
     cachedInputTokens: cached,
     cacheWriteTokens: 0,
-    outputTokens: count(meta.candidatesTokenCount, 'candidatesTokenCount'),
-    reasoningTokens: count(meta.thoughtsTokenCount, 'thoughtsTokenCount'),
+    outputTokens: count(meta.candidatesTokenCount, 'candidatesTokenCount') + thoughts,
+    reasoningTokens: thoughts,
   };
 }

@@ -52,7 +52,7 @@ describe('meterSSE — OpenAI chat', () => {
     const { stream } = sseBody(openaiChatSSE(WORDS, OPENAI_USAGE));
     await readStream(await meterSSE({ ...opts, format: 'openai-chat' }, async () => stream));
     expect(rec.calls[0]).toEqual({ op: 'authorize', usage: ESTIMATE });
-    expect(expectOneEnding(rec)).toEqual({ op: 'settle', id: 'res_1', usage: { inputTokens: 86, cachedInputTokens: 1920, cacheWriteTokens: 0, outputTokens: 300, reasoningTokens: 0 } });
+    expect(expectOneEnding(rec)).toEqual({ op: 'settle', id: 'res_1', usage: { inputTokens: 2006, cachedInputTokens: 1920, cacheWriteTokens: 0, outputTokens: 300, reasoningTokens: 0 } });
     expect(rec.outcomes[0].ending).toBe('completed');
   });
 
@@ -199,14 +199,14 @@ describe('meterSSE — Anthropic', () => {
     const { rec, opts } = setup();
     const { stream } = sseBody(anthropicSSE(WORDS, { startUsage: { input_tokens: 4, cache_read_input_tokens: 1800, cache_creation_input_tokens: 300, output_tokens: 1 }, deltaUsage: { output_tokens: 9 } }));
     await readStream(await meterSSE({ ...opts, format: 'anthropic' }, async () => stream));
-    expect(expectOneEnding(rec)).toEqual({ op: 'settle', id: 'res_1', usage: { inputTokens: 4, cachedInputTokens: 1800, cacheWriteTokens: 300, outputTokens: 9, reasoningTokens: 0 } });
+    expect(expectOneEnding(rec)).toEqual({ op: 'settle', id: 'res_1', usage: { inputTokens: 2104, cachedInputTokens: 1800, cacheWriteTokens: 300, outputTokens: 9, reasoningTokens: 0 } });
   });
 
   it('client abort → the provider’s own input count (message_start) + the deltas counted', async () => {
     const { rec, opts } = setup();
     const { stream } = sseBody(anthropicSSE(WORDS, { startUsage: { input_tokens: 7, cache_read_input_tokens: 1000, cache_creation_input_tokens: 0, output_tokens: 1 } }));
     await readStream(await meterSSE({ ...opts, format: 'anthropic' }, async () => stream), 3 + 4); // start, block start, ping, 4 deltas
-    expect(expectOneEnding(rec)).toEqual({ op: 'settle', id: 'res_1', usage: { inputTokens: 7, cachedInputTokens: 1000, cacheWriteTokens: 0, outputTokens: 4, reasoningTokens: 0 } });
+    expect(expectOneEnding(rec)).toEqual({ op: 'settle', id: 'res_1', usage: { inputTokens: 1007, cachedInputTokens: 1000, cacheWriteTokens: 0, outputTokens: 4, reasoningTokens: 0 } });
   });
 
   it('usage missing from message_delta → settle the hold', async () => {
@@ -302,7 +302,7 @@ describe('meterIterable (SDK stream objects)', () => {
       { type: 'response.completed', sequence_number: 2, response: { usage } },
     ];
     for await (const _ of await meterIterable({ ...opts, format: 'openai-responses' }, async () => gen(events)));
-    expect(expectOneEnding(rec)).toEqual({ op: 'settle', id: 'res_1', usage: { inputTokens: 75, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 162, reasoningTokens: 1024 } });
+    expect(expectOneEnding(rec)).toEqual({ op: 'settle', id: 'res_1', usage: { inputTokens: 75, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 1186, reasoningTokens: 1024 } });
   });
 });
 

@@ -2,6 +2,7 @@ import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } fro
 import { env, exports } from 'cloudflare:workers';
 import { BillingClient } from '../../worker/client';
 import type { TokenAccount } from '../../worker/do/token-account';
+import { ACCOUNT_SCHEMA_VERSION } from '../../worker/do/schema';
 import { describe, expect, it } from 'vitest';
 import { account, d1Ledger, drain, newAccount, SECRET, signedPost, uid } from '../helpers';
 
@@ -343,7 +344,7 @@ describe('housekeeping', () => {
         names: state.storage.sql.exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('reservations_closed', 'recharge_attempts_unsynced', 'ledger_refunds') ORDER BY name`).toArray().map((r) => r.name),
         version: state.storage.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'schema_version'`).one().value,
       }));
-    expect(await indexes(userId)).toEqual({ names: ['ledger_refunds', 'recharge_attempts_unsynced', 'reservations_closed'], version: '4' });
+    expect(await indexes(userId)).toEqual({ names: ['ledger_refunds', 'recharge_attempts_unsynced', 'reservations_closed'], version: String(ACCOUNT_SCHEMA_VERSION) });
     await runInDurableObject(account(userId), (_i, state) => {
       state.storage.sql.exec(`DROP INDEX reservations_closed`);
       state.storage.sql.exec(`DROP INDEX recharge_attempts_unsynced`);
@@ -351,12 +352,19 @@ describe('housekeeping', () => {
       // Step 4's recharge columns (create-then-confirm) did not exist at version 1 either.
       state.storage.sql.exec(`ALTER TABLE recharge_attempts DROP COLUMN params`);
       state.storage.sql.exec(`ALTER TABLE recharge_attempts DROP COLUMN confirms`);
+      // Nor step 5's spend limits.
+      state.storage.sql.exec(`DROP TABLE spend_limits`);
+      for (const table of ['ledger', 'usage', 'reservations']) state.storage.sql.exec(`ALTER TABLE ${table} DROP COLUMN api_key_id`);
+      // Nor step 6's price-book columns (issue 10).
+      for (const table of ['ledger', 'usage']) {
+        for (const c of ['cached_input_tokens', 'cache_write_tokens', 'reasoning_tokens', 'price_version', 'provider_cost_micros']) state.storage.sql.exec(`ALTER TABLE ${table} DROP COLUMN ${c}`);
+      }
       state.storage.sql.exec(`UPDATE meta SET value = '1' WHERE key = 'schema_version'`);
     });
     expect(await indexes(userId)).toEqual({ names: [], version: '1' });
     await abortAllDurableObjects();
     expect(await account(userId).getBalance()).toMatchObject({ ok: true, balance: { balance: 10_000 } });
-    expect(await indexes(userId)).toEqual({ names: ['ledger_refunds', 'recharge_attempts_unsynced', 'reservations_closed'], version: '4' });
+    expect(await indexes(userId)).toEqual({ names: ['ledger_refunds', 'recharge_attempts_unsynced', 'reservations_closed'], version: String(ACCOUNT_SCHEMA_VERSION) });
   });
 });
 

@@ -13,6 +13,18 @@
  *   - short holds expire through the alarm and their tokens come back once;
  *   - after a flush, D1's token_transactions (and usage_records count, directory row) for
  *     the account equal the DO's ledger.
+ * Stripe's side of the money (issue 9): payments, refunds (partial or full, pending then
+ * succeeded / failed / canceled, or failing after they succeeded) and disputes (inquiries, formal
+ * chargebacks for part of a payment, won or lost) change a small Stripe model, each change queues
+ * its event, and `deliver` hands a queued event — any of them, so out of order, sometimes twice —
+ * to the DO the way the webhook handler does: the object in its state at delivery
+ * (worker/lib/stripe-event-map.ts's refundAction / disputeAction decide the call). A refund or
+ * dispute of a payment not credited yet is refused and stays queued (Stripe retries it) until the
+ * purchase event is delivered. Checked after every step: the ledger entries each call writes, the
+ * dispute suspension, and per payment 0 ≤ tokens taken back ≤ tokens credited; at the end of a run
+ * every event is delivered and, per payment, credited − taken back must be exactly what Stripe's
+ * amounts imply (100 tokens a cent at the default 10,000 tokens per USD: the paid cents less the
+ * succeeded refunds and the chargebacks still open or lost).
  * Concurrent batches are checked for linearizability: some serial order of the batch must
  * explain every answer. A failure shrinks to a minimal command trace and prints its seed.
  *
@@ -23,9 +35,10 @@ import { env } from 'cloudflare:workers';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { BillingSettings } from '../../worker/contracts/settings';
+import { creditDescription, creditTypeOf, disputeAction, notCreditable, refundAction, tokensBought } from '../../worker/lib/stripe-event-map';
 import { account, newAccount } from '../helpers';
 
-const FC_PARAMS: fc.Parameters<unknown> = { numRuns: 60, verbose: fc.VerbosityLevel.Verbose, endOnFailure: false };
+const FC_PARAMS: fc.Parameters<unknown> = { numRuns: 12, verbose: fc.VerbosityLevel.Verbose, endOnFailure: false };
 
 type Stub = ReturnType<typeof account>;
 type Any = Record<string, any>;
@@ -58,17 +71,81 @@ interface Acct {
   holds: Hold[];
   /** usage rows the DO should have written (accepted, refused and failed operations). */
   usage: number;
+  /** Stripe's side of this account's payments, and the events not yet delivered (see `deliver`). */
+  stripe: StripeSide;
+  /** Formal disputes the DO holds open / has closed, and whether it is suspended for a dispute. */
+  openDisputes: string[];
+  closedDisputes: string[];
+  disputeSuspended: boolean;
+  /** The refund and dispute entries the DO wrote, by payment (see deliverEvent). */
+  takeBacks: TakeBack[];
 }
+
+// ---------------------------------------------------------------- Stripe's side (issue 9)
+
+interface SRefund {
+  id: string;
+  pi: string;
+  cents: number;
+  status: 'pending' | 'succeeded' | 'failed' | 'canceled';
+}
+interface SDispute {
+  id: string;
+  pi: string;
+  cents: number;
+  status: 'warning_needs_response' | 'warning_closed' | 'needs_response' | 'won' | 'lost';
+}
+interface SPayment {
+  id: string;
+  cents: number;
+  refunds: SRefund[];
+  dispute: SDispute | null;
+}
+type SEvent = { kind: 'purchase' | 'refund' | 'dispute'; id: string; pi: string };
+interface StripeSide {
+  payments: SPayment[];
+  /** Events Stripe still has to deliver (undelivered, or refused and retried). */
+  queue: SEvent[];
+}
+
+/** Tokens per cent at the default 10,000 tokens per USD: every share of a payment is exact. */
+const TOKENS_PER_CENT = 100;
+const PAYMENT_IDS = ['pi_s0', 'pi_s1'] as const;
+
+function cloneStripe(st: StripeSide): StripeSide {
+  return {
+    payments: st.payments.map((p) => ({ ...p, refunds: p.refunds.map((r) => ({ ...r })), dispute: p.dispute && { ...p.dispute } })),
+    queue: [...st.queue],
+  };
+}
+
+/** A formal dispute whose funds Stripe holds (open) or kept (lost). */
+const disputeWithheld = (d: SDispute | null) => (d && (d.status === 'needs_response' || d.status === 'lost') ? d.cents : 0);
+/** Cents of a payment Stripe can still refund: not refunded (or on its way back), not withheld by a chargeback. */
+const refundable = (p: SPayment) => p.cents - p.refunds.filter((r) => r.status === 'succeeded' || r.status === 'pending').reduce((n, r) => n + r.cents, 0) - (p.dispute && p.dispute.status !== 'won' && !p.dispute.status.startsWith('warning') ? p.dispute.cents : 0);
+/** Tokens Stripe's amounts say the account keeps of a credited payment. */
+const impliedKept = (p: SPayment) => TOKENS_PER_CENT * (p.cents - p.refunds.filter((r) => r.status === 'succeeded').reduce((n, r) => n + r.cents, 0) - disputeWithheld(p.dispute));
 interface Model {
   accts: Acct[];
   settings: BillingSettings;
 }
 
 function cloneAcct(a: Acct): Acct {
-  return { ...a, ledger: [...a.ledger], keys: new Map(a.keys), refs: new Map(a.refs), holds: a.holds.map((h) => ({ ...h })) };
+  return {
+    ...a,
+    ledger: [...a.ledger],
+    keys: new Map(a.keys),
+    refs: new Map(a.refs),
+    holds: a.holds.map((h) => ({ ...h })),
+    stripe: cloneStripe(a.stripe),
+    takeBacks: [...a.takeBacks],
+    openDisputes: [...a.openDisputes],
+    closedDisputes: [...a.closedDisputes],
+  };
 }
 
-const status = (a: Acct) => (a.balance < 0 ? 'suspended' : 'active');
+// A dispute suspends until no formal dispute is open; otherwise a negative balance suspends.
+const status = (a: Acct) => (a.disputeSuspended || a.balance < 0 ? 'suspended' : 'active');
 const available = (a: Acct) => a.balance - a.reserved;
 const textCost = (s: BillingSettings, tokens: number) => Math.ceil((tokens * s.tokenMultiplierBps) / 10_000);
 
@@ -175,7 +252,7 @@ function step(s: BillingSettings, a0: Acct, op: Op, r: ReturnType<typeof request
     }
   }
 
-  const refuse = (amount: number): string | null => (a.balance < 0 ? 'account_suspended' : available(a) < amount ? 'insufficient_balance' : null);
+  const refuse = (amount: number): string | null => (status(a) === 'suspended' ? 'account_suspended' : available(a) < amount ? 'insufficient_balance' : null);
   const commitLedger = (e: Entry) => {
     a.balance += e.amount;
     a.ledger.push(e);
@@ -427,6 +504,303 @@ class ExpireCommand implements fc.AsyncCommand<Model, Model> {
   toString = () => `expire(${this.a})`;
 }
 
+// ---------------------------------------------------------------- Stripe's side: payments, refunds, disputes, delivery
+
+type StripeOp =
+  | { kind: 'pay'; a: number; p: number; cents: number }
+  | { kind: 'refund'; a: number; p: number; cents: number; pending: boolean }
+  | { kind: 'settleRefund'; a: number; pick: number; to: 'succeeded' | 'failed' | 'canceled' }
+  | { kind: 'dispute'; a: number; p: number; cents: number; inquiry: boolean }
+  | { kind: 'closeDispute'; a: number; p: number; won: boolean }
+  | { kind: 'deliver'; a: number; pick: number; again: boolean };
+
+// Stripe's side plays on two of the three accounts, so each sees several payments, refunds and disputes.
+const stripeAcct = fc.integer({ min: 0, max: 1 });
+const payIdx = fc.nat(PAYMENT_IDS.length - 1);
+const centsArb = fc.integer({ min: 50, max: 3_000 });
+const stripeOpArb: fc.Arbitrary<StripeOp> = fc.oneof(
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('pay' as const), a: stripeAcct, p: payIdx, cents: centsArb }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('refund' as const), a: stripeAcct, p: payIdx, cents: fc.oneof(centsArb, fc.constant(3_000)), pending: fc.boolean() }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('settleRefund' as const), a: stripeAcct, pick: fc.nat(7), to: fc.constantFrom('succeeded' as const, 'succeeded' as const, 'failed' as const, 'canceled' as const) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('dispute' as const), a: stripeAcct, p: payIdx, cents: fc.oneof(centsArb, fc.constant(3_000)), inquiry: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('closeDispute' as const), a: stripeAcct, p: payIdx, won: fc.boolean() }) },
+  { weight: 8, arbitrary: fc.record({ kind: fc.constant('deliver' as const), a: stripeAcct, pick: fc.nat(7), again: fc.constantFrom(false, false, false, true) }) },
+);
+
+/**
+ * A change on Stripe's side, as Stripe allows it (https://docs.stripe.com/refunds,
+ * https://docs.stripe.com/disputes/how-disputes-work): refunds up to what is neither refunded nor
+ * withheld by a chargeback, none while a chargeback is open or lost (`charge_disputed`); pending
+ * refunds settle any way, a succeeded one can still fail; one dispute per payment, for at most
+ * what refunds left. Each change queues its event. False: Stripe would refuse it (nothing changes).
+ */
+function stripeChange(st: StripeSide, op: Exclude<StripeOp, { kind: 'deliver' }>): boolean {
+  // Refunds and disputes pick one of the payments made so far.
+  const p = 'p' in op && st.payments.length > 0 ? st.payments[op.p % st.payments.length] : undefined;
+  switch (op.kind) {
+    case 'pay': {
+      if (st.payments.length === PAYMENT_IDS.length) return false;
+      const id = PAYMENT_IDS[st.payments.length];
+      st.payments.push({ id, cents: op.cents, refunds: [], dispute: null });
+      st.queue.push({ kind: 'purchase', id, pi: id });
+      return true;
+    }
+    case 'refund': {
+      if (!p || (p.dispute && (p.dispute.status === 'needs_response' || p.dispute.status === 'lost'))) return false;
+      const cents = Math.min(op.cents, refundable(p));
+      if (cents <= 0) return false;
+      const r: SRefund = { id: `re_${p.id}_${p.refunds.length}`, pi: p.id, cents, status: op.pending ? 'pending' : 'succeeded' };
+      p.refunds.push(r);
+      st.queue.push({ kind: 'refund', id: r.id, pi: p.id });
+      return true;
+    }
+    case 'settleRefund': {
+      const all = st.payments.flatMap((x) => x.refunds);
+      const r = all[op.pick % Math.max(1, all.length)];
+      if (!r || !(r.status === 'pending' || (r.status === 'succeeded' && op.to === 'failed'))) return false;
+      r.status = op.to;
+      st.queue.push({ kind: 'refund', id: r.id, pi: r.pi });
+      return true;
+    }
+    case 'dispute': {
+      if (!p || p.dispute) return false;
+      const cents = Math.min(op.cents, p.cents - p.refunds.filter((r) => r.status === 'succeeded' || r.status === 'pending').reduce((n, r) => n + r.cents, 0));
+      if (cents <= 0) return false;
+      p.dispute = { id: `dp_${p.id}`, pi: p.id, cents, status: op.inquiry ? 'warning_needs_response' : 'needs_response' };
+      st.queue.push({ kind: 'dispute', id: p.dispute.id, pi: p.id });
+      return true;
+    }
+    case 'closeDispute': {
+      const d = p?.dispute;
+      if (!d || (d.status !== 'warning_needs_response' && d.status !== 'needs_response')) return false;
+      d.status = d.status === 'warning_needs_response' ? 'warning_closed' : op.won ? 'won' : 'lost';
+      st.queue.push({ kind: 'dispute', id: d.id, pi: d.pi });
+      return true;
+    }
+  }
+}
+
+/** Take-backs the model expects for one payment: the DO's refund and dispute entries, with their cents. */
+interface TakeBack {
+  ref: string;
+  pi: string;
+  type: 'refund' | 'dispute';
+  amount: number;
+  cents: number;
+}
+const takeBacksOf = (a: Acct, pi: string) => a.takeBacks.filter((t) => t.pi === pi);
+const takenTokens = (ts: TakeBack[]) => ts.reduce((n, t) => n - t.amount, 0);
+
+/**
+ * Delivers one event as the webhook handler does (worker/services/stripe-events.ts): the object
+ * as Stripe has it now, mapped by the handler's own functions, to the same DO method with the
+ * same arguments. Returns the next model, and whether the event is done (false: the DO refused it
+ * because its payment is not credited yet, so Stripe will deliver it again).
+ */
+async function deliverEvent(m: Model, i: number, e: SEvent): Promise<{ next: Acct; done: boolean }> {
+  const a = cloneAcct(m.accts[i]);
+  const stub = account(a.id) as unknown as Record<string, (...args: unknown[]) => Promise<Any>>;
+  const p = a.stripe.payments.find((x) => x.id === e.pi)!;
+  const credited = a.refs.has(p.id) ? { tokens: TOKENS_PER_CENT * p.cents, cents: p.cents } : null;
+  const where = `deliver ${e.kind} ${e.id} to account ${i}`;
+  const commit = (entry: Entry, tb?: TakeBack) => {
+    a.balance += entry.amount;
+    a.ledger.push(entry);
+    if (tb) a.takeBacks.push(tb);
+    if (entry.type === 'dispute') a.disputeSuspended = true; // ledger-store's deriveStatus
+  };
+  const expectAnswer = (actual: Any, fresh: boolean) => {
+    count(`deliver:${e.kind}:${actual.ok ? (fresh ? 'applied' : 'no-op') : actual.code}`);
+    const got = actual.balance && typeof actual.balance === 'object' ? actual.balance : actual;
+    expect({ ok: actual.ok, balance: got.balance, status: got.status }, where).toEqual({ ok: true, balance: a.balance, status: status(a) });
+  };
+  /** The hold a chargeback takes (refunds.ts disputeHoldEntry): its share, at most what is left. */
+  const hold = (d: SDispute): 'refused' | boolean => {
+    const ref = `dispute:${d.id}`;
+    if (a.takeBacks.some((t) => t.ref === ref)) return false;
+    if (!credited) return 'refused';
+    const cents = Math.min(d.cents, credited.cents);
+    const tokens = Math.min(Math.floor((credited.tokens * cents) / credited.cents), Math.max(0, credited.tokens - takenTokens(takeBacksOf(a, p.id))));
+    commit({ type: 'dispute', amount: 0 - tokens, ref, idempotencyKey: null }, { ref, pi: p.id, type: 'dispute', amount: 0 - tokens, cents });
+    return true;
+  };
+  const closed = (id: string) => {
+    a.openDisputes = a.openDisputes.filter((x) => x !== id);
+    if (!a.closedDisputes.includes(id)) a.closedDisputes.push(id);
+    if (a.openDisputes.length === 0) a.disputeSuspended = false; // payment-profile's disputeClosedPatch
+  };
+
+  if (e.kind === 'purchase') {
+    // creditPayment: USD only, tokens from the amount paid (no package, no hint: the settings' rate).
+    expect(notCreditable({ amountCents: p.cents, currency: 'usd' })).toBeNull();
+    const type = creditTypeOf({ kind: 'purchase' });
+    const tokens = tokensBought(p.cents, { pkg: null, hinted: null, hintedPriceCents: null, atRate: () => Math.floor((p.cents * m.settings.tokensPerUsd) / 100) });
+    expect(tokens, 'the default 10,000 tokens per USD').toBe(TOKENS_PER_CENT * p.cents);
+    const actual = await stub.credit({ type, amount: tokens, ref: p.id, amountCents: p.cents, isPurchase: true, description: creditDescription(type, tokens) });
+    const fresh = !credited;
+    if (fresh) {
+      commit({ type, amount: tokens, ref: p.id, idempotencyKey: null });
+      a.refs.set(p.id, actual.transactionId);
+    }
+    expectAnswer(actual, fresh);
+    expect(actual.duplicate, where).toBe(!fresh);
+    return { next: a, done: true };
+  }
+
+  if (e.kind === 'refund') {
+    const r = p.refunds.find((x) => x.id === e.id)!;
+    const action = refundAction(r.status);
+    if (action === 'wait') {
+      count('deliver:refund:pending');
+      return { next: a, done: true };
+    }
+    if (action === 'take') {
+      const actual = await stub.refundPayment({ paymentIntentId: p.id, refundId: r.id, refundedCents: r.cents });
+      const ref = `refund:${r.id}`;
+      if (a.takeBacks.some((t) => t.ref === ref)) {
+        expectAnswer(actual, false);
+        return { next: a, done: true };
+      }
+      if (!credited) {
+        count('deliver:refund:not_credited');
+        expect(actual, where).toMatchObject({ ok: false, code: 'not_found' });
+        return { next: m.accts[i], done: false };
+      }
+      // refunds.ts refundEntry: the running total of refunded cents decides the tokens, at most what is left.
+      const mine = takeBacksOf(a, p.id);
+      const refunds = mine.filter((t) => t.type === 'refund');
+      const priorCents = refunds.reduce((n, t) => n + t.cents, 0);
+      const target = Math.floor((credited.tokens * Math.min(Math.max(0, priorCents + r.cents), credited.cents)) / credited.cents);
+      const tokens = Math.min(target - takenTokens(refunds), Math.max(0, credited.tokens - takenTokens(mine)));
+      commit({ type: 'refund', amount: 0 - Math.max(0, tokens), ref, idempotencyKey: null }, { ref, pi: p.id, type: 'refund', amount: 0 - Math.max(0, tokens), cents: r.cents });
+      expectAnswer(actual, true);
+      return { next: a, done: true };
+    }
+    // Failed or canceled (refunds.ts refundReversalEntry): its cents come back, and the tokens the
+    // payment's other refunds no longer account for (nothing if it was never applied).
+    const actual = await stub.reverseRefund(r.id);
+    const applied = a.takeBacks.find((t) => t.ref === `refund:${r.id}`);
+    const ref = `refund:${r.id}:reversed`;
+    const fresh = !!applied && !a.takeBacks.some((t) => t.ref === ref);
+    if (fresh && credited) {
+      const mine = takeBacksOf(a, p.id);
+      const refunds = mine.filter((t) => t.type === 'refund');
+      const cents = Math.min(Math.max(0, refunds.reduce((n, t) => n + t.cents, 0) - applied.cents), credited.cents);
+      const justified = Math.min(Math.floor((credited.tokens * cents) / credited.cents), Math.max(0, credited.tokens - takenTokens(mine.filter((t) => t.type === 'dispute'))));
+      const back = Math.max(0, takenTokens(refunds) - justified);
+      commit({ type: 'refund', amount: back, ref, idempotencyKey: null }, { ref, pi: p.id, type: 'refund', amount: back, cents: 0 - applied.cents });
+    }
+    expectAnswer(actual, fresh);
+    return { next: a, done: true };
+  }
+
+  const d = p.dispute!;
+  const action = disputeAction(d.status);
+  if (action === 'inquiry' || action === 'ignore') {
+    count(`deliver:dispute:${action}`);
+    return { next: a, done: true };
+  }
+  const req = { disputeId: d.id, paymentIntentId: p.id, disputedCents: d.cents };
+  if (action === 'open') {
+    const actual = await stub.openDispute(req);
+    if (a.closedDisputes.includes(d.id)) {
+      expectAnswer(actual, false);
+      return { next: a, done: true };
+    }
+    const held = hold(d);
+    if (held === 'refused') {
+      count('deliver:dispute:not_credited');
+      expect(actual, where).toMatchObject({ ok: false, code: 'not_found' });
+      return { next: m.accts[i], done: false };
+    }
+    if (!a.openDisputes.includes(d.id)) a.openDisputes.push(d.id);
+    a.disputeSuspended = true; // payment-profile's disputeOpenedPatch
+    expectAnswer(actual, held);
+    return { next: a, done: true };
+  }
+  const actual = await stub.closeDispute({ ...req, won: action === 'won' });
+  let fresh = false;
+  if (action === 'won') {
+    const heldEntry = a.takeBacks.find((t) => t.ref === `dispute:${d.id}`);
+    const ref = `dispute:${d.id}:reinstated`;
+    if (heldEntry && !a.takeBacks.some((t) => t.ref === ref)) {
+      fresh = true;
+      commit({ type: 'dispute', amount: 0 - heldEntry.amount, ref, idempotencyKey: null }, { ref, pi: p.id, type: 'dispute', amount: 0 - heldEntry.amount, cents: 0 - heldEntry.cents });
+    }
+  } else {
+    const held = hold(d);
+    if (held === 'refused') {
+      count('deliver:dispute:not_credited');
+      expect(actual, where).toMatchObject({ ok: false, code: 'not_found' });
+      return { next: m.accts[i], done: false };
+    }
+    fresh = held;
+  }
+  closed(d.id);
+  expectAnswer(actual, fresh);
+  return { next: a, done: true };
+}
+
+/**
+ * Per payment, from the DO's own ledger (entries linked to it by their metadata): never more
+ * taken back than credited; with `exact`, credited − taken back is what Stripe's amounts imply.
+ */
+async function checkPayments(m: Model, i: number, exact: boolean): Promise<void> {
+  const a = m.accts[i];
+  const ledger = await account(a.id).getLedger(0, 10_000);
+  for (const p of a.stripe.payments) {
+    const credit = ledger.find((e) => e.ref === p.id);
+    if (!credit) {
+      expect(exact, `payment ${p.id} of account ${i} is credited by the end`).toBe(false);
+      continue;
+    }
+    const taken = ledger.filter((e) => e.metadata && JSON.parse(e.metadata).paymentIntentId === p.id).reduce((n, e) => n - e.amount, 0);
+    const where = `payment ${p.id} of account ${i}: ${JSON.stringify(p)}`;
+    expect(taken, where).toBeGreaterThanOrEqual(0);
+    expect(taken, where).toBeLessThanOrEqual(credit.amount);
+    if (exact) expect(credit.amount - taken, where).toBe(impliedKept(p));
+  }
+}
+
+/** Stripe keeps delivering (and retrying) until every event is done: the purchases unblock the rest. */
+async function deliverAll(m: Model, i: number): Promise<void> {
+  for (let n = 0; m.accts[i].stripe.queue.length > 0; n++) {
+    if (n > 200) throw new Error(`account ${i}: events never apply: ${JSON.stringify(m.accts[i].stripe.queue)}`);
+    const [e, ...rest] = m.accts[i].stripe.queue;
+    const out = await deliverEvent(m, i, e);
+    out.next.stripe.queue = out.done ? rest : [...rest, e];
+    m.accts[i] = out.next;
+  }
+  await checkAccount(m, i);
+  await checkPayments(m, i, true);
+}
+
+class StripeCommand implements fc.AsyncCommand<Model, Model> {
+  constructor(readonly op: StripeOp) {}
+  check = () => true;
+  async run(m: Model): Promise<void> {
+    count('steps');
+    const i = this.op.a;
+    await expireShortHolds(m, i);
+    if (this.op.kind !== 'deliver') {
+      const next = cloneAcct(m.accts[i]);
+      count(`stripe:${this.op.kind}:${stripeChange(next.stripe, this.op) ? 'ok' : 'refused'}`);
+      m.accts[i] = next;
+      return;
+    }
+    const queue = m.accts[i].stripe.queue;
+    if (queue.length === 0) return;
+    const k = this.op.pick % queue.length;
+    const out = await deliverEvent(m, i, queue[k]);
+    // Done: delivered (once, or again later with `again`: Stripe may send an event twice). Refused: retried later.
+    if (out.done && !this.op.again) out.next.stripe.queue = [...queue.slice(0, k), ...queue.slice(k + 1)];
+    m.accts[i] = out.next;
+    await checkAccount(m, i);
+    await checkPayments(m, i, false);
+  }
+  toString = () => `stripe(${JSON.stringify(this.op)})`;
+}
+
 const commands = fc.commands(
   [
     opArb.map((op) => new OpCommand(op)),
@@ -437,6 +811,9 @@ const commands = fc.commands(
     accountIdx.map((a) => new AlarmCommand(a)),
     accountIdx.map((a) => new FlushCommand(a)),
     accountIdx.map((a) => new ExpireCommand(a)),
+    stripeOpArb.map((op) => new StripeCommand(op)),
+    stripeOpArb.map((op) => new StripeCommand(op)),
+    stripeOpArb.map((op) => new StripeCommand(op)),
   ],
   { maxCommands: 60, size: 'medium' },
 );
@@ -457,6 +834,11 @@ async function setup(): Promise<Model> {
       refs: new Map([['bonus:welcome', ledger[0].id]]),
       holds: [],
       usage: 0,
+      stripe: { payments: [], queue: [] },
+      takeBacks: [],
+      openDisputes: [],
+      closedDisputes: [],
+      disputeSuspended: false,
     });
   }
   return { accts, settings };
@@ -469,8 +851,9 @@ describe('TokenAccount against a reference model', () => {
         count('runs');
         const model = await setup();
         await fc.asyncModelRun(() => ({ model, real: model }), cmds);
-        // Finally every account converges to D1.
+        // Finally Stripe delivers everything, and every account converges to D1.
         for (let i = 0; i < model.accts.length; i++) {
+          await deliverAll(model, i);
           await expireShortHolds(model, i);
           await flushAndCompare(model, i);
         }
@@ -483,5 +866,9 @@ describe('TokenAccount against a reference model', () => {
     expect(tally.get('charge:idempotency_conflict')).toBeGreaterThan(0);
     expect(tally.get('settle:ok')).toBeGreaterThan(0);
     expect(tally.get('credit:duplicate')).toBeGreaterThan(0);
+    // Stripe's side was exercised: refunds taken and given back, chargebacks held, events refused until their purchase.
+    for (const label of ['deliver:refund:applied', 'deliver:dispute:applied', 'deliver:refund:not_credited', 'deliver:dispute:inquiry', 'stripe:settleRefund:ok', 'stripe:closeDispute:ok']) {
+      expect(tally.get(label), label).toBeGreaterThan(0);
+    }
   }, 300_000); // 60 runs take 30–70 s on a quiet 2-vCPU machine; the margin is for a loaded one
 });

@@ -429,6 +429,31 @@ describe('auto-recharge', () => {
     expect((await stub.getLedger()).filter((e) => e.type === 'auto_recharge').map((e) => e.ref)).toEqual([pi.id]);
   });
 
+  it('a US bank account recharge that fails days later: payment_intent.payment_failed ends the attempt (off, with the bank\'s reason), nothing credited', async () => {
+    const { s, stub } = await withRechargeArmed();
+    await stub.setDefaultPaymentMethod('pm_usBankAccount_processing');
+    await burn(s.user.id, 'big', 104_000);
+    await runDurableObjectAlarm(stub);
+    await until(s.user.id, waiting);
+    const [pi] = (await rechargePaymentIntents(s.user.id)) as any[];
+    expect([(await balanceOf(s.user.id)).autoRecharge.state, pi.status]).toEqual(['awaiting_webhook', 'processing']);
+    await sim(`/_sim/payment_intents/${pi.id}/settle`, { outcome: 'failed' });
+    const failed = await stripeGet(`/v1/payment_intents/${pi.id}`);
+    expect(failed.status).toBe('requires_payment_method');
+    const events = await eventsFor([pi.id], ['payment_intent.payment_failed']);
+    expect(events).toHaveLength(1);
+    // Without the webhook the attempt would wait for the alarm's next retrieve (minutes to hours away).
+    expect((await balanceOf(s.user.id)).autoRecharge.state).toBe('awaiting_webhook');
+    for (const e of [...events, ...events]) expect((await deliver(e.id)).status).toBe(200);
+    const b = await balanceOf(s.user.id);
+    expect([b.autoRecharge.state, b.autoRecharge.enabled, b.balance]).toEqual(['off', false, 4_000]);
+    expect(b.autoRecharge.lastError).toBe('The bank account has insufficient funds.');
+    expect(failed.last_payment_error.message).toBe(b.autoRecharge.lastError);
+    expect((await stub.getLedger()).filter((e) => e.type === 'auto_recharge')).toEqual([]);
+    const row = await env.DB.prepare('SELECT status, user_id, object_id FROM stripe_events WHERE id = ?').bind(events[0].id).first();
+    expect(row).toEqual({ status: 'processed', user_id: s.user.id, object_id: pi.id });
+  });
+
   // The DO refuses a price under 50¢ itself (test/unit/do/auto-recharge.test.ts); through the route
   // the minimum purchase, which settings keep ≥ 50¢, refuses it first.
   it('an amount priced under Stripe\'s 50¢ minimum is refused with bad_request', async () => {

@@ -25,12 +25,38 @@ export const reservationIdSchema = z.string().check(z.regex(/^res_[0-9a-z]{29}$/
 export const initializeSchema = z.strictObject({ userId: userIdSchema, workspaceId: workspaceIdSchema });
 export const balanceSchema = z.strictObject({ userId: userIdSchema });
 
-const usageShape = { inputTokens: z.optional(tokens), outputTokens: z.optional(tokens), tokens: z.optional(tokens), images: z.optional(images) };
-function usageRules<T extends { operation?: string; inputTokens?: number; outputTokens?: number; tokens?: number; images?: number }>(v: T, ctx: z.core.$RefinementCtx<T>) {
+/**
+ * Usage of one call. Token classes follow OpenAI's nesting (docs/pricing.md, "Usage in"):
+ * `inputTokens` is the whole prompt, its cache reads (`cachedInputTokens`) and cache writes
+ * (`cacheWriteTokens`) included; `outputTokens` is everything generated, its `reasoningTokens`
+ * included. So cached + cache write ≤ input and reasoning ≤ output. `tokens` is one total,
+ * billed as input, for callers that cannot split it.
+ */
+const usageShape = {
+  inputTokens: z.optional(tokens),
+  outputTokens: z.optional(tokens),
+  tokens: z.optional(tokens),
+  cachedInputTokens: z.optional(tokens),
+  cacheWriteTokens: z.optional(tokens),
+  reasoningTokens: z.optional(tokens),
+  images: z.optional(images),
+};
+type UsageFields = { operation?: string; inputTokens?: number; outputTokens?: number; tokens?: number; cachedInputTokens?: number; cacheWriteTokens?: number; reasoningTokens?: number; images?: number };
+function usageRules<T extends UsageFields>(v: T, ctx: z.core.$RefinementCtx<T>) {
   if (v.tokens !== undefined && (v.inputTokens !== undefined || v.outputTokens !== undefined)) {
     ctx.addIssue({ code: 'custom', message: 'give either tokens or inputTokens/outputTokens, not both', path: ['tokens'] });
   }
-  if (v.operation === 'image_generation' && (v.tokens !== undefined || v.inputTokens !== undefined || v.outputTokens !== undefined)) {
+  const parts = v.cachedInputTokens !== undefined || v.cacheWriteTokens !== undefined || v.reasoningTokens !== undefined;
+  if (parts && v.tokens !== undefined) {
+    ctx.addIssue({ code: 'custom', message: 'cachedInputTokens, cacheWriteTokens and reasoningTokens are parts of inputTokens/outputTokens; give those instead of tokens', path: ['tokens'] });
+  }
+  if ((v.cachedInputTokens ?? 0) + (v.cacheWriteTokens ?? 0) > (v.inputTokens ?? 0)) {
+    ctx.addIssue({ code: 'custom', message: 'cachedInputTokens + cacheWriteTokens must not exceed inputTokens, which includes them', path: ['cachedInputTokens'] });
+  }
+  if ((v.reasoningTokens ?? 0) > (v.outputTokens ?? 0)) {
+    ctx.addIssue({ code: 'custom', message: 'reasoningTokens must not exceed outputTokens, which includes them', path: ['reasoningTokens'] });
+  }
+  if (v.operation === 'image_generation' && (v.tokens !== undefined || v.inputTokens !== undefined || v.outputTokens !== undefined || parts)) {
     ctx.addIssue({ code: 'custom', message: 'image_generation is billed per image; use images', path: ['images'] });
   }
   if (v.operation !== undefined && v.operation !== 'image_generation' && v.images !== undefined) {
@@ -117,12 +143,28 @@ export interface InitializeAnswer extends BalanceAnswer {
   created: boolean;
 }
 
+/**
+ * One line of a charge's cost: `quantity` model tokens of one class at `rate` basis points of a
+ * platform token each (images and the per-call fee: whole tokens each), worth exactly
+ * `numerator / 10,000` tokens. The lines are summed exactly and rounded up once, on the total.
+ */
+export interface ChargeLineAnswer {
+  kind: 'input' | 'cachedInput' | 'cacheWrite' | 'output' | 'reasoning' | 'image' | 'request';
+  quantity: number;
+  rate: number;
+  numerator: number;
+}
+
 /** `charge` and `settle`. `transactionId` is null when nothing was billed (a failed operation). */
 export interface ChargeAnswer {
   transactionId: string | null;
   billableTokens: number;
   balance: number;
   available: number;
+  /** The price-book version that priced the call (0: the seed's pricing, no version stored). */
+  priceVersion: number;
+  /** The cost per class (empty when nothing was billed). `input` is the input not read from or written to a cache, `output` the output that is not reasoning. */
+  lines: ChargeLineAnswer[];
 }
 
 /** `authorize`: the hold, which expires at `expiresAt` (epoch ms) unless settled or released. */
@@ -130,6 +172,8 @@ export interface AuthorizeAnswer {
   reservationId: string;
   reservedTokens: number;
   expiresAt: number;
+  /** The version that priced the hold; the settle prices with the version in force when it settles. */
+  priceVersion: number;
 }
 
 /** `release`. */

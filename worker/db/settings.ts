@@ -18,3 +18,29 @@ export async function readSettings(db: D1Database): Promise<BillingSettings | nu
     retentionDays: row.retentionDays,
   };
 }
+
+/** The settings row as raw SQL, for a D1 batch that reads it with other rows (price-book-store.ts). */
+export const SELECT_SETTINGS = `SELECT token_multiplier_bps, image_costs, tokens_per_usd, minimum_purchase_cents, welcome_bonus, low_balance_threshold, critical_balance_threshold FROM settings WHERE id = 1`;
+
+export interface SettingsRow {
+  token_multiplier_bps: number;
+  image_costs: string;
+  tokens_per_usd: number;
+  minimum_purchase_cents: number;
+  welcome_bonus: number;
+  low_balance_threshold: number;
+  critical_balance_threshold: number;
+}
+
+/** A row of `SELECT_SETTINGS` as settings: the same fields `readSettings` gives. */
+export function settingsFromRow(row: SettingsRow): BillingSettings {
+  return {
+    tokenMultiplierBps: row.token_multiplier_bps,
+    imageCosts: JSON.parse(row.image_costs) as Record<string, number>,
+    tokensPerUsd: row.tokens_per_usd,
+    minimumPurchaseCents: row.minimum_purchase_cents,
+    welcomeBonus: row.welcome_bonus,
+    lowBalanceThreshold: row.low_balance_threshold,
+    criticalBalanceThreshold: row.critical_balance_threshold,
+  };
+}

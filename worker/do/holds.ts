@@ -1,6 +1,5 @@
-import type { BillingSettings } from '../contracts/settings';
 import { newId } from '../lib/crypto';
-import { computeCost, type UsageInput } from '../lib/pricing';
+import { priceCall, type CallUsage, type VersionedBook } from '../lib/pricing';
 import { saveAccount } from './account-store';
 import { canonical, internalKey, remember, replay, replayInternal } from './idempotency';
 import { INSERT_RESERVATION, RESERVATION_COLUMNS, SELECT_RESERVATION, valuesOf, type AccountRow, type ReservationRow } from './rows';
@@ -79,13 +78,18 @@ export function pruneClosedHolds(sql: Sql, before: number): void {
 
 // ---------------------------------------------------------------- operations (see TokenAccount's RPC methods)
 
-/** Holds an operation's estimated cost, if the available balance covers it (a refusal is recorded as failed usage). */
-export function authorizeHold(sql: Sql, transaction: Transaction, account: AccountRow, settings: BillingSettings, req: AuthorizeRequest, now: number, limits?: SpendLimits): Outcome<AuthorizeResult> {
+/**
+ * Holds an operation's estimated cost, if the available balance covers it (a refusal is recorded
+ * as failed usage). Priced with `pricing`, the book in force now; the estimate's tokens are
+ * priced as output, the dearest class of every model a provider lists, so the hold rarely falls
+ * short of the settle (with the seed's single multiplier it is the seed's estimate × multiplier).
+ */
+export function authorizeHold(sql: Sql, transaction: Transaction, account: AccountRow, pricing: VersionedBook, req: AuthorizeRequest, now: number, limits?: SpendLimits): Outcome<AuthorizeResult> {
   const params = canonical('authorize', req);
   const stored = replay(sql, req.idempotencyKey, params);
   if (stored) return { result: stored as Result<AuthorizeResult>, next: null };
-  const usage: UsageInput = { operation: req.operation, model: req.model, tokens: req.estimatedTokens ?? 0, images: req.images };
-  const cost = computeCost(settings, usage);
+  const usage: CallUsage = { operation: req.operation, model: req.model, outputTokens: req.estimatedTokens ?? 0, images: req.images };
+  const cost = priceCall(pricing, usage);
   if (!cost.ok) return { result: { ok: false, code: cost.code, message: cost.message }, next: null };
   const amount = cost.billableTokens;
   // The balance and the spend limits in the same synchronous step as the hold (I2, I9).
@@ -96,7 +100,7 @@ export function authorizeHold(sql: Sql, transaction: Transaction, account: Accou
   }
   const id = newId('res');
   const expiresAt = holdExpiry(now, req.ttlMs);
-  const result: Result<AuthorizeResult> = { ok: true, reservationId: id, reservedTokens: amount, expiresAt };
+  const result: Result<AuthorizeResult> = { ok: true, reservationId: id, reservedTokens: amount, expiresAt, priceVersion: cost.priceVersion };
   const next = transaction(() => {
     remember(sql, req.idempotencyKey, params, result, now);
     return openHold(sql, account, { id, amount, operation: req.operation, model: req.model, idempotencyKey: req.idempotencyKey, expiresAt, now, apiKeyId: req.apiKeyId });
@@ -105,8 +109,13 @@ export function authorizeHold(sql: Sql, transaction: Transaction, account: Accou
   return { result, next };
 }
 
-/** Bills a held operation's actual usage and frees its hold, in one transaction. Idempotent by reservation id. */
-export function settleHold(sql: Sql, transaction: Transaction, account: AccountRow, settings: BillingSettings, req: SettleRequest, now: number, limits?: SpendLimits): Outcome<ChargeResult> {
+/**
+ * Bills a held operation's actual usage and frees its hold, in one transaction. Idempotent by
+ * reservation id. Priced with `pricing`, the book in force at the settle (not the hold's version):
+ * the work is billed at the price of the moment it is billed, as a charge would be, and the hold
+ * was only an estimate (docs/pricing.md, "Versions").
+ */
+export function settleHold(sql: Sql, transaction: Transaction, account: AccountRow, pricing: VersionedBook, req: SettleRequest, now: number, limits?: SpendLimits): Outcome<ChargeResult> {
   const key = internalKey('settle', req.reservationId);
   const params = canonical('settle', req);
   const stored = replayInternal(sql, 'settle', req.reservationId, params);
@@ -116,8 +125,18 @@ export function settleHold(sql: Sql, transaction: Transaction, account: AccountR
   if (hold.state !== 'open' && hold.state !== 'expired') return { result: { ok: false, code: 'reservation_closed', message: `Reservation is ${hold.state}` }, next: null };
   // The work was done: a settle is never refused for a limit or a revoked key, and is billed to its hold's key.
   if (req.apiKeyId !== undefined && req.apiKeyId !== hold.api_key_id) return { result: { ok: false, code: 'bad_request', message: 'apiKeyId is not the key the reservation was made with' }, next: null };
-  const usage: UsageInput = { operation: hold.operation as UsageInput['operation'], model: hold.model, inputTokens: req.inputTokens, outputTokens: req.outputTokens, tokens: req.tokens, images: req.images };
-  const cost = computeCost(settings, usage);
+  const usage: CallUsage = {
+    operation: hold.operation as CallUsage['operation'],
+    model: hold.model,
+    inputTokens: req.inputTokens,
+    outputTokens: req.outputTokens,
+    tokens: req.tokens,
+    cachedInputTokens: req.cachedInputTokens,
+    cacheWriteTokens: req.cacheWriteTokens,
+    reasoningTokens: req.reasoningTokens,
+    images: req.images,
+  };
+  const cost = priceCall(pricing, usage);
   if (!cost.ok) return { result: { ok: false, code: cost.code, message: cost.message }, next: null };
   const billable = req.success ? cost.billableTokens : 0;
   const out = transaction(() => {

@@ -48,6 +48,11 @@ export interface LedgerDraft {
     reservationId: string | null;
     /** The API key the operation came in with (spend-limits.ts rebuilds its windows from it). */
     apiKeyId?: string | null;
+    cachedInputTokens?: number;
+    cacheWriteTokens?: number;
+    reasoningTokens?: number;
+    priceVersion?: number;
+    providerCostMicros?: number;
   };
   /** The answer stored with the key, built from the entry (replays return it). */
   respond?: (row: { id: string; balanceAfter: number }) => unknown;
@@ -114,6 +119,11 @@ export function appendLedger(sql: Sql, account: AccountRow, draft: LedgerDraft, 
     request_id: u?.requestId ?? null,
     reservation_id: u?.reservationId ?? null,
     api_key_id: u?.apiKeyId ?? null,
+    cached_input_tokens: u ? (u.cachedInputTokens ?? 0) : null,
+    cache_write_tokens: u ? (u.cacheWriteTokens ?? 0) : null,
+    reasoning_tokens: u ? (u.reasoningTokens ?? 0) : null,
+    price_version: u ? (u.priceVersion ?? 0) : null,
+    provider_cost_micros: u ? (u.providerCostMicros ?? 0) : null,
   };
   if (sql.exec(INSERT_LEDGER, ...valuesOf(LEDGER_COLUMNS, row)).rowsWritten === 0) return null;
   const next = rollForward(account, row);

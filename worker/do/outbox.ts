@@ -1,3 +1,5 @@
+import { DEFAULT_SETTINGS } from '../contracts/settings';
+import { revenueMicros } from '../lib/pricing';
 import {
   D1_LEDGER_COLUMNS,
   D1_RECHARGE_ATTEMPT_COLUMNS,
@@ -65,8 +67,12 @@ export interface OutboxBatch {
   flush?: RollupFlush;
 }
 
-/** Usage rollup counters in column order: requests, successes, failures, insufficient_balance_failures, actual_tokens, billable_tokens. */
-type UsageCounters = [number, number, number, number, number, number];
+/**
+ * Usage rollup counters in column order: requests, successes, failures,
+ * insufficient_balance_failures, actual_tokens, billable_tokens, then (issue 10)
+ * cached_input_tokens, cache_write_tokens, reasoning_tokens, revenue_micros, provider_cost_micros.
+ */
+type UsageCounters = [number, number, number, number, number, number, number, number, number, number, number];
 /** Ledger rollup counters in column order: entries, tokens, amount_cents. */
 type LedgerCounters = [number, number, number];
 
@@ -90,8 +96,16 @@ export function utcDay(ms: number): string {
  * Sums usage records and ledger rows into rollup deltas with the arithmetic the per-row triggers of
  * migrations 0001/0004 used: a success counts its actual tokens, every record its billable tokens,
  * a failure with error_code 'insufficient_balance' is also an insufficient-balance failure.
+ * Issue 10: a success also counts its cached, cache-write and reasoning tokens (parts of its
+ * actual tokens); every record its revenue, floor(billable × 1e6 / tokensPerUsd) µUSD at the
+ * settings' rate in force at the flush, rounded per record so the sum does not depend on how
+ * records are batched; and its provider cost (µUSD, billed records only: see usage.ts).
  */
-export function rollupDeltas(usage: readonly UsageRow[], ledger: readonly Pick<LedgerOutboxRow, 'type' | 'amount' | 'amount_cents' | 'created_at'>[]): RollupDeltas {
+export function rollupDeltas(
+  usage: readonly UsageRow[],
+  ledger: readonly Pick<LedgerOutboxRow, 'type' | 'amount' | 'amount_cents' | 'created_at'>[],
+  tokensPerUsd: number = DEFAULT_SETTINGS.tokensPerUsd,
+): RollupDeltas {
   const sum = <K extends unknown[]>(map: Map<string, [K, number[]]>, key: K, add: readonly number[]) => {
     const k = JSON.stringify(key);
     const hit = map.get(k);
@@ -106,7 +120,19 @@ export function rollupDeltas(usage: readonly UsageRow[], ledger: readonly Pick<L
   for (const r of usage) {
     const day = utcDay(r.created_at);
     const ok = Number(r.success) === 1;
-    const c = [1, ok ? 1 : 0, ok ? 0 : 1, r.error_code === 'insufficient_balance' ? 1 : 0, ok ? r.actual_tokens : 0, r.billable_tokens];
+    const c = [
+      1,
+      ok ? 1 : 0,
+      ok ? 0 : 1,
+      r.error_code === 'insufficient_balance' ? 1 : 0,
+      ok ? r.actual_tokens : 0,
+      r.billable_tokens,
+      ok ? (r.cached_input_tokens ?? 0) : 0,
+      ok ? (r.cache_write_tokens ?? 0) : 0,
+      ok ? (r.reasoning_tokens ?? 0) : 0,
+      revenueMicros(r.billable_tokens, tokensPerUsd),
+      r.provider_cost_micros ?? 0,
+    ];
     sum(daily, [day, r.model, r.operation], c);
     sum(byModel, [day, r.model], c);
     sum(byOp, [day, r.operation], c);
@@ -142,7 +168,19 @@ export const D1_INSERT_USAGE = jsonInsert('usage_records', USAGE_COLUMNS);
 export const D1_UPSERT_ATTEMPT = `INSERT INTO auto_recharge_attempts (user_id, ${D1_RECHARGE_ATTEMPT_COLUMNS.join(', ')}) VALUES (?, ${D1_RECHARGE_ATTEMPT_COLUMNS.map(() => '?').join(', ')})
   ON CONFLICT (id) DO UPDATE SET payment_intent_id = excluded.payment_intent_id, status = excluded.status, error = excluded.error, updated_at = excluded.updated_at
   WHERE excluded.updated_at >= auto_recharge_attempts.updated_at`;
-const USAGE_COUNTERS = ['requests', 'successes', 'failures', 'insufficient_balance_failures', 'actual_tokens', 'billable_tokens'] as const;
+const USAGE_COUNTERS = [
+  'requests',
+  'successes',
+  'failures',
+  'insufficient_balance_failures',
+  'actual_tokens',
+  'billable_tokens',
+  'cached_input_tokens',
+  'cache_write_tokens',
+  'reasoning_tokens',
+  'revenue_micros',
+  'provider_cost_micros',
+] as const;
 const LEDGER_COUNTERS = ['entries', 'tokens', 'amount_cents'] as const;
 /** The flush was applied already if D1 holds its number (or a later one) for the account. */
 const NOT_YET_APPLIED = `WHERE NOT EXISTS (SELECT 1 FROM rollup_flushes WHERE user_id = ?1 AND seq >= ?2)`;
@@ -223,7 +261,7 @@ export function readBatch(sql: Sql, account: AccountRow, synced: Watermarks, las
 }
 
 /** The D1 statements of one batch: history rows in chunks, recharge attempts, the directory snapshot, then the rollup flush (deltas, and its number last). */
-export function buildStatements(db: D1Database, account: AccountRow, batch: OutboxBatch): D1PreparedStatement[] {
+export function buildStatements(db: D1Database, account: AccountRow, batch: OutboxBatch, tokensPerUsd: number = DEFAULT_SETTINGS.tokensPerUsd): D1PreparedStatement[] {
   const uid = account.user_id;
   const stmts: D1PreparedStatement[] = [];
   const ledgerRows: SqlValue[][] = [];
@@ -246,7 +284,7 @@ export function buildStatements(db: D1Database, account: AccountRow, batch: Outb
   if (batch.flush) {
     // The raw rows above are INSERT OR IGNORE by id and fire no trigger; the rollups move only here.
     const usage = [...batch.ledger.map(usageOfLedgerRow).filter((u): u is UsageRow => u !== null), ...batch.usage];
-    const d = rollupDeltas(usage, batch.ledger);
+    const d = rollupDeltas(usage, batch.ledger, tokensPerUsd);
     const seq = batch.flush.seq;
     const upsert = (sql: string, rows: unknown[][]) => {
       if (rows.length) stmts.push(db.prepare(sql).bind(uid, seq, JSON.stringify(rows)));
@@ -279,6 +317,8 @@ export class Outbox {
   constructor(
     private readonly sql: Sql,
     private readonly transaction: Transaction,
+    /** The settings' tokens per USD in force at a flush: the rollups' revenue (µUSD) is counted at it. */
+    private readonly tokensPerUsd: () => number = () => DEFAULT_SETTINGS.tokensPerUsd,
   ) {
     this.synced = loadWatermarks(sql);
     this.rollup = loadRollupFlush(sql);
@@ -324,7 +364,7 @@ export class Outbox {
       this.rollup = f;
     }
     try {
-      await db.batch(buildStatements(db, account, batch));
+      await db.batch(buildStatements(db, account, batch, this.tokensPerUsd()));
     } catch (err) {
       this.failures++;
       console.warn('outbox flush failed; will retry', { attempt: this.failures, error: err instanceof Error ? err.message : String(err) });

@@ -80,8 +80,12 @@ export function refundEntry(sql: Sql, req: RefundRequest): Entry {
 }
 
 /**
- * A refund that failed or was canceled after it was applied: its tokens and cents come back.
- * Null when it was never applied (nothing to give back). `duplicate`: already given back.
+ * A refund that failed or was canceled after it was applied: its cents come back, and the tokens
+ * the payment's remaining refunds no longer account for. Usually that is what it took; but a
+ * later refund of the same payment, applied while this one still counted, was capped by it
+ * (Stripe lets the amount of a failed refund be refunded again, https://docs.stripe.com/refunds#failed-refunds),
+ * so the running total decides here too. Null when it was never applied (nothing to give back).
+ * `duplicate`: already given back.
  */
 export function refundReversalEntry(sql: Sql, refundId: string): Entry | null {
   const applied = findByRef(sql, `refund:${refundId}`);
@@ -89,10 +93,18 @@ export function refundReversalEntry(sql: Sql, refundId: string): Entry | null {
   const dup = findByRef(sql, `refund:${refundId}:reversed`);
   if (dup) return { duplicate: dup };
   const meta = metadataOf(applied);
+  const payment = typeof meta.paymentIntentId === 'string' ? paymentOf(sql, meta.paymentIntentId) : null;
+  let back = -applied.amount;
+  if (payment) {
+    const pi = meta.paymentIntentId as string;
+    const prior = takenBack(sql, 'refund', pi);
+    const stillJustified = Math.min(share(payment, prior.cents - (applied.amountCents ?? 0)), Math.max(0, payment.amount - takenBack(sql, 'dispute', pi).tokens));
+    back = Math.max(0, prior.tokens - stillJustified);
+  }
   return {
     credit: {
       type: 'refund',
-      amount: -applied.amount,
+      amount: back,
       ref: `refund:${refundId}:reversed`,
       amountCents: -(applied.amountCents ?? 0),
       description: `Refund ${refundId} failed or canceled: tokens given back`,

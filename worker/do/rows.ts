@@ -121,6 +121,12 @@ export type LedgerRow = {
   reservation_id: string | null;
   /** The API key of a billed operation (null: none), schema step 5. */
   api_key_id: string | null;
+  /** Issue 10 (schema step 6): the classes beyond input/output, the price-book version that priced the call, and its provider cost (µUSD). */
+  cached_input_tokens: number | null;
+  cache_write_tokens: number | null;
+  reasoning_tokens: number | null;
+  price_version: number | null;
+  provider_cost_micros: number | null;
 };
 
 export const LEDGER_COLUMNS = columns<LedgerRow>({
@@ -147,6 +153,11 @@ export const LEDGER_COLUMNS = columns<LedgerRow>({
   request_id: true,
   reservation_id: true,
   api_key_id: true,
+  cached_input_tokens: true,
+  cache_write_tokens: true,
+  reasoning_tokens: true,
+  price_version: true,
+  provider_cost_micros: true,
 });
 
 /**
@@ -188,6 +199,7 @@ export function ledgerMetadata(r: LedgerOutboxRow): string | null {
   if (!r.usage_id) return r.metadata;
   const meta: Record<string, unknown> = { usageId: r.usage_id, operation: r.operation, model: r.model };
   if (r.reservation_id) meta.reservationId = r.reservation_id;
+  if (r.price_version) meta.priceVersion = r.price_version; // 0/absent: the seed's pricing
   return JSON.stringify(meta);
 }
 
@@ -214,6 +226,11 @@ export type UsageRow = {
   created_at: number;
   /** The API key the operation came in with (null: none), schema step 5. */
   api_key_id: string | null;
+  cached_input_tokens: number;
+  cache_write_tokens: number;
+  reasoning_tokens: number;
+  price_version: number;
+  provider_cost_micros: number;
 };
 
 export const USAGE_COLUMNS = columns<UsageRow>({
@@ -232,6 +249,11 @@ export const USAGE_COLUMNS = columns<UsageRow>({
   transaction_id: true,
   created_at: true,
   api_key_id: true,
+  cached_input_tokens: true,
+  cache_write_tokens: true,
+  reasoning_tokens: true,
+  price_version: true,
+  provider_cost_micros: true,
 });
 export const INSERT_USAGE = `INSERT INTO usage (${USAGE_COLUMNS.join(', ')}) VALUES (${placeholders(USAGE_COLUMNS.length)})`;
 
@@ -254,6 +276,11 @@ export function usageOfLedgerRow(r: LedgerOutboxRow): UsageRow | null {
     transaction_id: r.id,
     created_at: r.created_at,
     api_key_id: r.api_key_id,
+    cached_input_tokens: r.cached_input_tokens ?? 0,
+    cache_write_tokens: r.cache_write_tokens ?? 0,
+    reasoning_tokens: r.reasoning_tokens ?? 0,
+    price_version: r.price_version ?? 0,
+    provider_cost_micros: r.provider_cost_micros ?? 0,
   };
 }
 

@@ -162,5 +162,21 @@ export const ACCOUNT_SCHEMA: string[][] = [
     `ALTER TABLE usage ADD COLUMN api_key_id TEXT`,
     `ALTER TABLE reservations ADD COLUMN api_key_id TEXT`,
   ],
+  [
+    // Issue 10, the price book: each usage record (a billed one is its ledger row) keeps the
+    // classes beyond input/output (each a part of input or output), the price-book version that
+    // priced it (0: the seed's pricing) and what it cost at the provider (µUSD). Rows from before
+    // this step read as version 0 with no cached/reasoning tokens and no known provider cost.
+    `ALTER TABLE ledger ADD COLUMN cached_input_tokens INTEGER`,
+    `ALTER TABLE ledger ADD COLUMN cache_write_tokens INTEGER`,
+    `ALTER TABLE ledger ADD COLUMN reasoning_tokens INTEGER`,
+    `ALTER TABLE ledger ADD COLUMN price_version INTEGER`,
+    `ALTER TABLE ledger ADD COLUMN provider_cost_micros INTEGER`,
+    `ALTER TABLE usage ADD COLUMN cached_input_tokens INTEGER NOT NULL DEFAULT 0`,
+    `ALTER TABLE usage ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0`,
+    `ALTER TABLE usage ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0`,
+    `ALTER TABLE usage ADD COLUMN price_version INTEGER NOT NULL DEFAULT 0`,
+    `ALTER TABLE usage ADD COLUMN provider_cost_micros INTEGER NOT NULL DEFAULT 0`,
+  ],
 ];
 export const ACCOUNT_SCHEMA_VERSION = ACCOUNT_SCHEMA.length;

@@ -1,7 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { BillingSettings } from '../contracts/settings';
 import type { TransactionType } from '../db/schema';
-import { readSettings } from '../db/settings';
+import { readBillingConfig } from '../db/price-book-store';
 import { balanceView, notFound } from './account-store';
 import { creditRefusal } from './credits';
 import { disputeCloseEntry, disputeOpenEntry, forgetOpenDisputes, isDisputeClosed, markDisputeClosed, markDisputeOpen } from './disputes';
@@ -44,8 +44,13 @@ export class TokenAccount extends DurableObject<Env> {
       migrate(this.sql, this.transaction);
       const account = loadAccount(this.sql);
       this.#limits.load(this.sql, Date.now());
-      const outbox = new Outbox(this.sql, this.transaction);
-      this.#settings = new SettingsCache(() => readSettings(this.env.DB), { get: () => getMeta(this.sql, 'settings'), set: (v) => setMeta(this.sql, 'settings', v) });
+      const outbox = new Outbox(this.sql, this.transaction, () => this.#settings.current.tokensPerUsd);
+      this.#settings = new SettingsCache(
+        (now) => readBillingConfig(this.env.DB, now),
+        { get: () => getMeta(this.sql, 'settings'), set: (v) => setMeta(this.sql, 'settings', v) },
+        Date.now,
+        { get: () => getMeta(this.sql, 'price_book'), set: (v) => setMeta(this.sql, 'price_book', v) },
+      );
       const alarm = new AlarmClock(ctx.storage, await ctx.storage.getAlarm());
       // Stripe without SDK retries (see payment-intents.ts).
       const deps = { sql: this.sql, transaction: this.transaction, alarm, outbox, db: this.env.DB, payments: stripePaymentIntents(this.env), limits: this.#limits };
@@ -72,15 +77,16 @@ export class TokenAccount extends DurableObject<Env> {
   }
 
   /**
-   * Charges one completed AI operation. Cost: ceil(tokens × multiplier) for text, the model's
-   * fixed cost × images for images. Refused (and counted as a failed operation) when the
-   * available balance does not cover it. A failed operation (`success: false`) is recorded
-   * but not billed.
+   * Charges one completed AI operation, priced by the price book in force now (docs/pricing.md;
+   * without a stored version, the seed's ceil(tokens × multiplier) for text and the model's fixed
+   * cost × images for images). Refused (and counted as a failed operation) when the available
+   * balance does not cover it. A failed operation (`success: false`) is recorded but not billed.
    */
   charge(req: ChargeRequest): Result<ChargeResult> {
-    const settings = this.#touchSettings();
+    this.#touchSettings();
     if (!this.#live.account) return notFound();
-    const out = chargeOperation(this.sql, this.transaction, this.#live.account, settings, req, Date.now(), this.#limits);
+    const now = Date.now();
+    const out = chargeOperation(this.sql, this.transaction, this.#live.account, this.#settings.bookAt(now), req, now, this.#limits);
     if (out.next) this.#live.committed(out.next);
     return out.result;
   }
@@ -91,9 +97,10 @@ export class TokenAccount extends DurableObject<Env> {
    * auto-recharge threshold counts holds; the directory row and outbox are refreshed).
    */
   authorize(req: AuthorizeRequest): Result<AuthorizeResult> {
-    const settings = this.#touchSettings();
+    this.#touchSettings();
     if (!this.#live.account) return notFound();
-    const out = authorizeHold(this.sql, this.transaction, this.#live.account, settings, req, Date.now(), this.#limits);
+    const now = Date.now();
+    const out = authorizeHold(this.sql, this.transaction, this.#live.account, this.#settings.bookAt(now), req, now, this.#limits);
     if (out.next) this.#live.committed(out.next);
     if (out.next && out.result.ok) this.#live.requestAlarm(out.result.expiresAt); // a new hold: its expiry is due work
     return out.result;
@@ -102,12 +109,14 @@ export class TokenAccount extends DurableObject<Env> {
   /**
    * Charges the actual usage of a held operation and frees its hold. The actual cost may
    * exceed the hold: the balance may then go negative and the account is suspended until
-   * topped up. Settling an expired hold still bills the work that was done.
+   * topped up. Settling an expired hold still bills the work that was done. Priced by the
+   * version in force at the settle, not the hold's.
    */
   settle(req: SettleRequest): Result<ChargeResult> {
-    const settings = this.#touchSettings();
+    this.#touchSettings();
     if (!this.#live.account) return notFound();
-    const out = settleHold(this.sql, this.transaction, this.#live.account, settings, req, Date.now(), this.#limits);
+    const now = Date.now();
+    const out = settleHold(this.sql, this.transaction, this.#live.account, this.#settings.bookAt(now), req, now, this.#limits);
     if (out.next) this.#live.committed(out.next);
     return out.result;
   }

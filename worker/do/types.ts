@@ -1,5 +1,5 @@
 import type { AutoRechargeView, TransactionType } from '../contracts/account';
-import type { AccountStatus, AlertLevel, AuthorizeAnswer, AuthorizeParams, ChargeParams, ReleaseAnswer, SettleParams } from '../contracts/billing';
+import type { AccountStatus, AlertLevel, AuthorizeAnswer, ChargeLineAnswer, AuthorizeParams, ChargeParams, ReleaseAnswer, SettleParams } from '../contracts/billing';
 
 /**
  * The DO's RPC types. Requests and answers that cross the billing API are the contract's
@@ -32,11 +32,15 @@ export interface ChargeResult {
   billableTokens: number;
   balance: number;
   available: number;
+  /** Absent only in answers stored before price versions existed (replays of those). */
+  priceVersion?: number;
+  lines?: ChargeLineAnswer[];
 }
 
 /** A validated hold; the API's `ttlSeconds` arrives as milliseconds. */
 export type AuthorizeRequest = Omit<AuthorizeParams, 'userId' | 'ttlSeconds'> & { ttlMs?: number };
-export type AuthorizeResult = AuthorizeAnswer;
+/** `priceVersion` is absent only in answers stored before price versions existed. */
+export type AuthorizeResult = Omit<AuthorizeAnswer, 'priceVersion'> & { priceVersion?: number };
 
 /** A validated settle, without the user id that chose the DO. */
 export type SettleRequest = Omit<SettleParams, 'userId'>;

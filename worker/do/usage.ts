@@ -1,6 +1,5 @@
-import type { BillingSettings } from '../contracts/settings';
 import { newId } from '../lib/crypto';
-import { computeCost, type UsageInput } from '../lib/pricing';
+import { priceCall, type CallUsage, type PricedCall, type VersionedBook } from '../lib/pricing';
 import { canonical, remember, replay } from './idempotency';
 import { appendLedger } from './ledger-store';
 import { INSERT_USAGE, USAGE_COLUMNS, valuesOf, type AccountRow, type UsageRow } from './rows';
@@ -15,14 +14,16 @@ export interface Outcome<T> {
 }
 
 /**
- * Charges one completed operation (see TokenAccount.charge). Fast path, the common case: a new
+ * Charges one completed operation (see TokenAccount.charge), priced with `pricing`: the book in
+ * force at `now` (the settings cache's `bookAt`), so each charge is priced by exactly one version
+ * and records it. Fast path, the common case: a new
  * billed charge the balance covers, written as one statement (appendLedger without checkpoint)
  * whose key probe is the insert itself; a reused key writes nothing and falls through to the
  * replay. Everything else (repeats, refusals, unbilled operations) in one transaction.
  */
-export function chargeOperation(sql: Sql, transaction: Transaction, account: AccountRow, settings: BillingSettings, req: ChargeRequest, now: number, limits?: SpendLimits): Outcome<ChargeResult> {
+export function chargeOperation(sql: Sql, transaction: Transaction, account: AccountRow, pricing: VersionedBook, req: ChargeRequest, now: number, limits?: SpendLimits): Outcome<ChargeResult> {
   const params = canonical('charge', req);
-  const cost = computeCost(settings, req);
+  const cost = priceCall(pricing, req);
   const success = req.success ?? true;
   // The balance and the spend limits are checked in the same synchronous step as the write (I2, I9).
   const refuse = (billable: number) => spendRefusal(limits, account, req.apiKeyId, billable, now);
@@ -52,10 +53,13 @@ export function chargeOperation(sql: Sql, transaction: Transaction, account: Acc
   return { result: out.result, next: out.next };
 }
 
+/** The priced parts of a call that its usage record keeps. */
+export type PricedCost = Pick<Extract<PricedCall, { ok: true }>, 'actualTokens' | 'images' | 'cachedInputTokens' | 'cacheWriteTokens' | 'reasoningTokens' | 'priceVersion' | 'providerCostMicros' | 'lines'>;
+
 /** What was priced: the operation's tokens and images after pricing. */
 export interface PricedUsage {
-  usage: UsageInput & { requestId?: string; apiKeyId?: string | null };
-  cost: { actualTokens: number; images: number };
+  usage: CallUsage & { requestId?: string; apiKeyId?: string | null };
+  cost: PricedCost;
 }
 
 /** One completed operation to record under an idempotency key. */
@@ -80,7 +84,7 @@ export function recordUsage(sql: Sql, account: AccountRow, u: UsageCommit): { ne
   const usageId = newId('use');
   if (u.billable <= 0) {
     insertUsage(sql, usageRow({ ...u, id: usageId, billable: 0, errorCode: u.success ? null : 'operation_failed' }));
-    const result: Result<ChargeResult> = { ok: true, transactionId: null, usageId, billableTokens: 0, balance: account.balance, available: account.balance - account.reserved };
+    const result: Result<ChargeResult> = { ok: true, transactionId: null, usageId, billableTokens: 0, balance: account.balance, available: account.balance - account.reserved, priceVersion: u.cost.priceVersion, lines: [] };
     remember(sql, u.key, u.params, result, u.now);
     return { next: account, result };
   }
@@ -105,8 +109,22 @@ export function recordUsage(sql: Sql, account: AccountRow, u: UsageCommit): { ne
         requestId: u.usage.requestId ?? null,
         reservationId: u.reservationId,
         apiKeyId: u.usage.apiKeyId ?? null,
+        cachedInputTokens: u.cost.cachedInputTokens,
+        cacheWriteTokens: u.cost.cacheWriteTokens,
+        reasoningTokens: u.cost.reasoningTokens,
+        priceVersion: u.cost.priceVersion,
+        providerCostMicros: u.cost.providerCostMicros,
       },
-      respond: ({ id, balanceAfter }): Result<ChargeResult> => ({ ok: true, transactionId: id, usageId, billableTokens: u.billable, balance: balanceAfter, available: balanceAfter - account.reserved }),
+      respond: ({ id, balanceAfter }): Result<ChargeResult> => ({
+        ok: true,
+        transactionId: id,
+        usageId,
+        billableTokens: u.billable,
+        balance: balanceAfter,
+        available: balanceAfter - account.reserved,
+        priceVersion: u.cost.priceVersion,
+        lines: u.cost.lines,
+      }),
     },
     { checkpoint: u.checkpoint },
   );
@@ -136,6 +154,12 @@ function usageRow(u: PricedUsage & { id: string; billable: number; success: bool
     transaction_id: null,
     created_at: u.now,
     api_key_id: u.usage.apiKeyId ?? null,
+    cached_input_tokens: u.cost.cachedInputTokens,
+    cache_write_tokens: u.cost.cacheWriteTokens,
+    reasoning_tokens: u.cost.reasoningTokens,
+    price_version: u.cost.priceVersion,
+    // Provider cost counts billed calls only: an unbilled one failed or was refused (docs/pricing.md).
+    provider_cost_micros: 0,
   };
 }
 

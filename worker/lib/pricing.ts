@@ -1,6 +1,8 @@
 import type { BillingSettings } from '../contracts/settings';
 
 import type { Operation } from '../contracts/billing';
+import { buildPriceBook, computeCharge, seedPriceBookEntries, type ChargeLine, type ChargeUsage, type PriceBook } from './price-book';
+import { providerCostMicros } from './price-list';
 
 // The operations and per-call bounds are part of the billing API's contract.
 export { MAX_IMAGES_PER_CALL, MAX_TOKENS_PER_CALL, OPERATIONS, TEXT_OPERATIONS, type Operation } from '../contracts/billing';
@@ -47,4 +49,103 @@ export function applyMultiplier(tokens: number, bps: number): number {
   // Split so each product stays exact whatever the inputs: whole × bps ≤ 2e5 × 1e6 and
   // rest × bps < 1e4 × 1e6 at the validators' limits (see computeCost), far below 2^53.
   return whole * bps + Math.ceil((rest * bps) / 10_000);
+}
+
+// ---------------------------------------------------------------- the price book on the charge path (issue 10)
+
+/** A built book and the version it is (0: the seed's pricing from the settings, no stored version). */
+export interface VersionedBook {
+  version: number;
+  book: PriceBook;
+}
+
+/** The usage of one call as the billing API takes it (OpenAI's nesting, see `priceCall`). */
+export interface CallUsage extends UsageInput {
+  cachedInputTokens?: number;
+  cacheWriteTokens?: number;
+  reasoningTokens?: number;
+}
+
+export type PricedCall =
+  | {
+      ok: true;
+      priceVersion: number;
+      /** The entry that priced it: the model's own or `default`. */
+      entryId: string;
+      /** input + output as the caller reported them (each token once; the seed's "actual tokens"). */
+      actualTokens: number;
+      billableTokens: number;
+      images: number;
+      /** The classes beyond input/output, as reported (each a part of input or output). */
+      cachedInputTokens: number;
+      cacheWriteTokens: number;
+      reasoningTokens: number;
+      /** What the call cost us at the provider, µUSD, rounded up once (price-list.ts). */
+      providerCostMicros: number;
+      /** The cost per class: quantity × rate / 10,000 tokens each, summed exactly, rounded up once. */
+      lines: ChargeLine[];
+    }
+  | { ok: false; code: 'unknown_model' | 'bad_request'; message: string };
+
+const seedBooks = new WeakMap<BillingSettings, VersionedBook>();
+
+/** The seed's pricing as version 0 of the book (built once per settings object). */
+export function seedBook(settings: BillingSettings): VersionedBook {
+  let b = seedBooks.get(settings);
+  if (!b) seedBooks.set(settings, (b = { version: 0, book: buildPriceBook(seedPriceBookEntries(settings)) }));
+  return b;
+}
+
+/**
+ * Prices one call with a book. The usage follows OpenAI's convention: `inputTokens` is the whole
+ * prompt, cache reads (`cachedInputTokens`) and cache writes (`cacheWriteTokens`) included, and
+ * `outputTokens` all generated tokens, reasoning (`reasoningTokens`) included; so a part may not
+ * exceed its total. A caller that gives one total (`tokens`) bills it as input. The parts are
+ * taken out of their totals here, so `computeCharge` sees each token in exactly one class: with
+ * the seed's book (one multiplier on every class) the price is the seed's ceil((input + output)
+ * × multiplier) whatever the split. Images price per image at the model's own entry; a model
+ * without one is the seed's `Unknown image model`.
+ */
+export function priceCall(priced: VersionedBook, usage: CallUsage): PricedCall {
+  const { book, version } = priced;
+  if (usage.operation === 'image_generation') {
+    const images = usage.images ?? 1;
+    const r = computeCharge(book, usage.model, { images });
+    if (!r.ok) return { ok: false, code: r.code === 'bad_request' ? 'bad_request' : 'unknown_model', message: r.code === 'bad_request' ? r.message : `Unknown image model: ${usage.model}` };
+    const entry = book.entries[r.entryId];
+    return { ok: true, priceVersion: version, entryId: r.entryId, actualTokens: 0, billableTokens: r.total, images, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, providerCostMicros: providerCostMicros(entry, { images }), lines: r.lines };
+  }
+  const input = usage.tokens ?? usage.inputTokens ?? 0;
+  const output = usage.tokens === undefined ? (usage.outputTokens ?? 0) : 0;
+  const cached = usage.cachedInputTokens ?? 0;
+  const written = usage.cacheWriteTokens ?? 0;
+  const reasoning = usage.reasoningTokens ?? 0;
+  if (cached + written > input) return { ok: false, code: 'bad_request', message: 'cachedInputTokens + cacheWriteTokens must not exceed inputTokens (which includes them)' };
+  if (reasoning > output) return { ok: false, code: 'bad_request', message: 'reasoningTokens must not exceed outputTokens (which includes them)' };
+  const split: ChargeUsage = { inputTokens: input - cached - written, cachedInputTokens: cached, cacheWriteTokens: written, outputTokens: output - reasoning, reasoningTokens: reasoning };
+  const r = computeCharge(book, usage.model, split);
+  if (!r.ok) return { ok: false, code: r.code === 'bad_request' ? 'bad_request' : 'unknown_model', message: r.message };
+  return {
+    ok: true,
+    priceVersion: version,
+    entryId: r.entryId,
+    actualTokens: input + output,
+    billableTokens: r.total,
+    images: 0,
+    cachedInputTokens: cached,
+    cacheWriteTokens: written,
+    reasoningTokens: reasoning,
+    providerCostMicros: providerCostMicros(book.entries[r.entryId], split),
+    lines: r.lines,
+  };
+}
+
+/**
+ * Revenue of billable tokens in µUSD at `tokensPerUsd` (a platform token sells for 1 /
+ * tokensPerUsd USD): floor(tokens × 1,000,000 / tokensPerUsd), per usage record, so a rollup is
+ * the same sum however the records are batched. Exact (BigInt: tokens × 1e6 passes 2^53).
+ */
+export function revenueMicros(billableTokens: number, tokensPerUsd: number): number {
+  if (billableTokens <= 0) return 0;
+  return Number((BigInt(billableTokens) * 1_000_000n) / BigInt(tokensPerUsd));
 }

@@ -12,12 +12,17 @@ import {
   type ReleaseAnswer,
 } from '../contracts/billing';
 import type { BillingResult } from '../contracts/errors';
-import type { BalanceView } from '../do/types';
+import type { BalanceView, ChargeResult } from '../do/types';
 import { toErrorBody, unwrap } from '../lib/errors';
 import { validate } from '../lib/http';
 
 function balanceAnswer(b: BalanceView): BalanceAnswer {
   return { balance: b.balance, reserved: b.reserved, available: b.available, status: b.status, alertLevel: b.alertLevel };
+}
+
+/** A charge or settle as the API answers it. A replayed answer stored before price versions existed has neither field: it was the seed's pricing (version 0), not itemised. */
+function chargeAnswer(r: ChargeResult): ChargeAnswer {
+  return { transactionId: r.transactionId, billableTokens: r.billableTokens, balance: r.balance, available: r.available, priceVersion: r.priceVersion ?? 0, lines: r.lines ?? [] };
 }
 
 /**
@@ -40,19 +45,19 @@ export const billing = {
   async charge(env: Env, input: unknown): Promise<ChargeAnswer> {
     const { userId, ...req } = validate(chargeSchema, input);
     const r = unwrap(await env.TOKEN_ACCOUNT.getByName(userId).charge(req));
-    return { transactionId: r.transactionId, billableTokens: r.billableTokens, balance: r.balance, available: r.available };
+    return chargeAnswer(r);
   },
 
   async authorize(env: Env, input: unknown): Promise<AuthorizeAnswer> {
     const { userId, ttlSeconds, ...req } = validate(authorizeSchema, input);
     const r = unwrap(await env.TOKEN_ACCOUNT.getByName(userId).authorize({ ...req, ttlMs: ttlSeconds === undefined ? undefined : ttlSeconds * 1000 }));
-    return { reservationId: r.reservationId, reservedTokens: r.reservedTokens, expiresAt: r.expiresAt };
+    // An answer stored before price versions existed replays without one: it was the seed's pricing (0).
+    return { reservationId: r.reservationId, reservedTokens: r.reservedTokens, expiresAt: r.expiresAt, priceVersion: r.priceVersion ?? 0 };
   },
 
   async settle(env: Env, input: unknown): Promise<ChargeAnswer> {
     const { userId, ...req } = validate(settleSchema, input);
-    const r = unwrap(await env.TOKEN_ACCOUNT.getByName(userId).settle(req));
-    return { transactionId: r.transactionId, billableTokens: r.billableTokens, balance: r.balance, available: r.available };
+    return chargeAnswer(unwrap(await env.TOKEN_ACCOUNT.getByName(userId).settle(req)));
   },
 
   async release(env: Env, input: unknown): Promise<ReleaseAnswer> {

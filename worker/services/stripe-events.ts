@@ -7,6 +7,22 @@ import { packages } from '../db/schema';
 import { readSettings } from '../db/settings';
 import { AppError } from '../lib/errors';
 import { constructWebhookEvent, stripeClient } from '../lib/stripe';
+import {
+  claimMismatch,
+  creditDescription,
+  creditTypeOf,
+  disputeAction,
+  idOf,
+  notCreditable,
+  planEvent,
+  refundAction,
+  refundsMismatch,
+  strictPositiveInt,
+  tokensBought,
+  type AccountHints,
+  type EventPlan,
+  type PaidPayment,
+} from '../lib/stripe-event-map';
 import { priceForTokens, tokensForCents } from './payments';
 
 /**
@@ -72,11 +88,9 @@ export async function handleWebhookEvent(env: Env, event: Stripe.Event): Promise
   }
 }
 
-const idOf = (v: string | { id: string } | null | undefined): string | null => (typeof v === 'string' ? v : (v?.id ?? null));
-
 async function applyEvent(env: Env, event: Stripe.Event): Promise<Outcome> {
   try {
-    return await applyMapped(env, event);
+    return await applyPlan(env, planEvent(event));
   } catch (err) {
     // No account to apply it to: retrying cannot help. Acknowledge, and flag it for admins.
     if (err instanceof AppError && err.code === 'account_not_found') {
@@ -86,111 +100,74 @@ async function applyEvent(env: Env, event: Stripe.Event): Promise<Outcome> {
   }
 }
 
-async function applyMapped(env: Env, event: Stripe.Event): Promise<Outcome> {
-  switch (event.type) {
-    case 'checkout.session.completed':
-    case 'checkout.session.async_payment_succeeded': {
-      const session = event.data.object;
-      // An async payment method completes the session unpaid; its money arrives (or not) later.
-      if (session.mode !== 'payment' || session.payment_status !== 'paid' || !session.payment_intent) return { status: 'ignored', objectId: session.id };
-      const piId = idOf(session.payment_intent)!;
-      const userId = await userFor(env, session.metadata?.userId, session.customer);
-      return creditPayment(env, userId, { id: piId, amountCents: session.amount_total ?? 0, currency: session.currency, metadata: session.metadata ?? {}, paymentMethod: null });
-    }
-    case 'payment_intent.succeeded': {
-      const pi = event.data.object;
-      const kind = pi.metadata?.kind;
-      if (kind !== 'purchase' && kind !== 'auto_recharge') return { status: 'ignored', objectId: pi.id };
-      const userId = await userFor(env, pi.metadata?.userId, pi.customer);
-      return creditPayment(env, userId, { id: pi.id, amountCents: pi.amount_received, currency: pi.currency, metadata: pi.metadata, paymentMethod: idOf(pi.payment_method) });
-    }
-    case 'payment_intent.processing':
-      // A bank debit on its way (https://docs.stripe.com/payments/paymentintents/lifecycle): it will
-      // succeed or fail later, with its own event. Nothing moves, and auto-recharge stays as it is.
-      return { status: 'ignored', objectId: event.data.object.id };
-    case 'charge.refunded': {
+/** Carries out what the event asks for (planEvent, worker/lib/stripe-event-map.ts). */
+async function applyPlan(env: Env, plan: EventPlan): Promise<Outcome> {
+  switch (plan.do) {
+    case 'ignore':
+      return { status: 'ignored', objectId: plan.objectId ?? undefined };
+    case 'acknowledge':
+      return { status: 'processed', objectId: plan.objectId };
+    case 'credit':
+      return creditPayment(env, await userFor(env, plan.hints), plan.payment);
+    case 'charge-refunds': {
       // At our API version a Charge has no `refunds` list unless expanded
       // (https://docs.stripe.com/changelog/2022-11-15/deprecates-charges-auto-expand): list the
-      // refunds as their own objects, and use `amount_refunded` (cumulative,
-      // https://docs.stripe.com/api/charges/object#charge_object-amount_refunded) only as a cross-check.
-      const charge = event.data.object;
-      const piId = idOf(charge.payment_intent);
-      if (!piId) return { status: 'ignored', objectId: charge.id };
-      const userId = await userFor(env, charge.metadata?.userId, charge.customer, piId);
-      let listed = 0;
-      for await (const refund of stripeClient(env).refunds.list({ charge: charge.id, limit: 100 })) {
-        if (refund.status === 'succeeded' || refund.status === 'pending') listed += refund.amount;
-        await applyRefund(env, userId, piId, refund);
+      // refunds as their own objects, and use `amount_refunded` only as a cross-check.
+      const userId = await userFor(env, plan.hints);
+      const refunds: Stripe.Refund[] = [];
+      for await (const refund of stripeClient(env).refunds.list({ charge: plan.chargeId, limit: 100 })) {
+        refunds.push(refund);
+        await applyRefund(env, userId, plan.paymentIntentId, refund);
       }
-      const attention = listed === charge.amount_refunded ? undefined : `charge ${charge.id}: amount_refunded ${charge.amount_refunded} but its refunds add up to ${listed}`;
-      return { status: 'processed', userId, objectId: charge.id, attention };
+      return { status: 'processed', userId, objectId: plan.chargeId, attention: refundsMismatch(plan.chargeId, plan.amountRefunded, refunds) };
     }
-    case 'refund.created':
-    case 'refund.updated':
-    case 'refund.failed':
-    case 'charge.refund.updated': {
+    case 'refund': {
       // The refund as it is now, not as the event saw it: a `pending` event delivered after the
       // `failed` one must not apply it (https://docs.stripe.com/refunds#refund-status).
-      const refund = await stripeClient(env).refunds.retrieve(event.data.object.id);
+      const refund = await stripeClient(env).refunds.retrieve(plan.refundId);
       const piId = idOf(refund.payment_intent);
       if (!piId) return { status: 'ignored', objectId: refund.id };
-      const userId = await userFor(env, refund.metadata?.userId, null, piId);
+      const userId = await userFor(env, { metaUserId: refund.metadata?.userId, customer: null, paymentIntentId: piId });
       await applyRefund(env, userId, piId, refund);
       return { status: 'processed', userId, objectId: refund.id };
     }
-    case 'charge.dispute.created':
-    case 'charge.dispute.updated':
-    case 'charge.dispute.funds_withdrawn':
-    case 'charge.dispute.funds_reinstated':
-    case 'charge.dispute.closed': {
+    case 'dispute': {
       // The dispute as it is now (events arrive in any order), https://docs.stripe.com/disputes/how-disputes-work.
-      const dispute = await stripeClient(env).disputes.retrieve(event.data.object.id);
+      const dispute = await stripeClient(env).disputes.retrieve(plan.disputeId);
       const piId = idOf(dispute.payment_intent);
-      const userId = await userFor(env, dispute.metadata?.userId, null, piId);
+      const userId = await userFor(env, { metaUserId: dispute.metadata?.userId, customer: null, paymentIntentId: piId });
       const stub = env.TOKEN_ACCOUNT.getByName(userId);
       const req = { disputeId: dispute.id, paymentIntentId: piId, disputedCents: dispute.amount };
-      let r;
-      switch (dispute.status) {
-        case 'warning_needs_response':
-        case 'warning_under_review':
-        case 'warning_closed':
-          // An inquiry (https://docs.stripe.com/disputes/how-disputes-work#inquiries): no funds are
-          // withdrawn, so nothing is held and the account is not suspended.
-          return { status: 'ignored', userId, objectId: dispute.id };
-        case 'needs_response':
-        case 'under_review':
-          r = await stub.openDispute(req);
-          break;
-        case 'won':
-        case 'prevented':
-          r = await stub.closeDispute({ ...req, won: true });
-          break;
-        case 'lost':
-          r = await stub.closeDispute({ ...req, won: false });
-          break;
-        default:
-          return { status: 'ignored', userId, objectId: dispute.id };
-      }
+      const action = disputeAction(dispute.status);
+      // An inquiry (https://docs.stripe.com/disputes/how-disputes-work#inquiries) withdraws no
+      // funds: nothing is held and the account is not suspended.
+      if (action === 'inquiry' || action === 'ignore') return { status: 'ignored', userId, objectId: dispute.id };
+      const r = action === 'open' ? await stub.openDispute(req) : await stub.closeDispute({ ...req, won: action === 'won' });
       if (!r.ok) throw notApplied(r, `dispute ${dispute.id}`);
       return { status: 'processed', userId, objectId: dispute.id };
     }
-    case 'checkout.session.async_payment_failed':
-    case 'payment_intent.payment_failed':
-      // Nothing to move: no tokens were credited. Auto-recharge failures are handled by the
-      // account's own alarm from Stripe's answer; the event is kept for the admin's view.
-      return { status: 'processed', objectId: (event.data.object as { id: string }).id };
-    default:
-      return { status: 'ignored' };
+    case 'recharge-failed': {
+      // The PaymentIntent as it is now (a later retry may have succeeded); the account's attempt
+      // for it ends: off with Stripe's reason, or credited once if it succeeded after all. An
+      // attempt already ended (by the alarm's own retrieve) changes nothing.
+      const pi = await stripeClient(env).paymentIntents.retrieve(plan.paymentIntentId);
+      const userId = await userFor(env, plan.hints);
+      const stub = env.TOKEN_ACCOUNT.getByName(userId);
+      const r = await stub.rechargeSettled(pi.id, pi.status, pi.last_payment_error?.message);
+      if (!r.ok) throw AppError.from(r, `auto-recharge ${pi.id}`);
+      return { status: 'processed', userId, objectId: pi.id };
+    }
   }
 }
 
 /** A refund in its current state: succeeded → taken back once; failed/canceled → given back; pending → later. */
 async function applyRefund(env: Env, userId: string, piId: string, refund: Stripe.Refund): Promise<void> {
   const stub = env.TOKEN_ACCOUNT.getByName(userId);
-  if (refund.status === 'succeeded') {
+  const action = refundAction(refund.status);
+  if (action === 'take') {
     const r = await stub.refundPayment({ paymentIntentId: piId, refundId: refund.id, refundedCents: refund.amount });
     if (!r.ok) throw notApplied(r, `refund ${refund.id}`);
-  } else if (refund.status === 'failed' || refund.status === 'canceled') {
+  } else if (action === 'give-back') {
     const r = await stub.reverseRefund(refund.id);
     if (!r.ok) throw notApplied(r, `refund ${refund.id}`);
   }
@@ -203,46 +180,23 @@ function notApplied(r: { code: string; message?: string }, what: string): AppErr
 }
 
 /**
- * Strict decimal integer ("0x10", "1e3", " 5", "5.0", "-1" → null): metadata is a hint we wrote
- * ourselves, and anything but our own digits is not even a hint.
- */
-export function strictPositiveInt(v: unknown): number | null {
-  if (typeof v !== 'string' || !/^[1-9][0-9]{0,15}$/.test(v)) return null;
-  const n = Number(v);
-  return Number.isSafeInteger(n) ? n : null;
-}
-
-/**
- * The tokens a payment buys, from what was paid (I12). A package's tokens only when the amount
- * is that package's price; the metadata's token count only when it costs exactly the amount at
- * today's prices (auto-recharges are priced that way); otherwise the amount at the settings'
- * tokens-per-USD. Metadata is a hint, never the authority.
+ * The tokens a payment buys, from what was paid (I12): see tokensBought. Looks up the package
+ * the metadata names, the price of the tokens it hints at, and the settings' rate.
  */
 export async function tokensPaidFor(env: Env, amountCents: number, metadata: Record<string, string>): Promise<number> {
-  if (metadata.packageId) {
-    const pkg = await drizzle(env.DB).select().from(packages).where(eq(packages.id, metadata.packageId)).get();
-    if (pkg && pkg.priceCents === amountCents) return pkg.tokens;
-  }
+  const pkg = metadata.packageId ? ((await drizzle(env.DB).select().from(packages).where(eq(packages.id, metadata.packageId)).get()) ?? null) : null;
   const hinted = strictPositiveInt(metadata.tokens);
-  if (hinted !== null && (await priceForTokens(env, hinted)) === amountCents) return hinted;
+  const hintedPriceCents = hinted === null ? null : await priceForTokens(env, hinted);
   const settings = (await readSettings(env.DB)) ?? DEFAULT_SETTINGS;
-  return tokensForCents(amountCents, settings.tokensPerUsd);
+  return tokensBought(amountCents, { pkg, hinted, hintedPriceCents, atRate: () => tokensForCents(amountCents, settings.tokensPerUsd) });
 }
 
-async function creditPayment(
-  env: Env,
-  userId: string,
-  p: { id: string; amountCents: number; currency: string | null; metadata: Record<string, string>; paymentMethod: string | null },
-): Promise<Outcome> {
-  // We sell in USD only (https://docs.stripe.com/currencies: amounts are in the currency's
-  // smallest unit, so 1,500 JPY is not $15.00): anything else is recorded and flagged, not credited.
-  if ((p.currency ?? '').toLowerCase() !== 'usd') {
-    return { status: 'ignored', userId, objectId: p.id, attention: `not credited: paid ${p.amountCents} in ${p.currency ?? 'no currency'}, only usd is credited` };
-  }
-  if (!Number.isSafeInteger(p.amountCents) || p.amountCents <= 0) return { status: 'ignored', userId, objectId: p.id, attention: `not credited: amount ${p.amountCents}` };
+async function creditPayment(env: Env, userId: string, p: PaidPayment): Promise<Outcome> {
+  const refusal = notCreditable(p);
+  if (refusal) return { status: 'ignored', userId, objectId: p.id, attention: refusal };
   const tokens = await tokensPaidFor(env, p.amountCents, p.metadata);
   if (tokens <= 0) return { status: 'ignored', userId, objectId: p.id, attention: `not credited: ${p.amountCents} cents buy no whole token` };
-  const type = p.metadata.kind === 'auto_recharge' ? 'auto_recharge' : 'purchase';
+  const type = creditTypeOf(p.metadata);
   const stub = env.TOKEN_ACCOUNT.getByName(userId);
   const r = await stub.credit({
     type,
@@ -250,23 +204,21 @@ async function creditPayment(
     ref: p.id,
     amountCents: p.amountCents,
     isPurchase: true,
-    description: type === 'purchase' ? `Purchase of ${tokens.toLocaleString('en-US')} tokens` : `Auto-recharge of ${tokens.toLocaleString('en-US')} tokens`,
+    description: creditDescription(type, tokens),
     metadata: p.metadata.packageId ? { packageId: p.metadata.packageId } : undefined,
   });
   if (!r.ok) throw AppError.from(r, `credit ${p.id}`);
   if (p.paymentMethod) await stub.setDefaultPaymentMethod(p.paymentMethod);
-  const hinted = strictPositiveInt(p.metadata.tokens);
-  const attention = hinted !== null && hinted !== tokens ? `metadata claimed ${hinted} tokens; ${tokens} credited for ${p.amountCents} cents` : undefined;
-  return { status: 'processed', userId, objectId: p.id, attention };
+  return { status: 'processed', userId, objectId: p.id, attention: claimMismatch(p.metadata, tokens, p.amountCents) };
 }
 
 /**
  * Maps an event to its account: metadata first, then the Stripe customer, then the credited
  * payment. An id that names no account is caught later: the DO answers `account_not_found`.
  */
-async function userFor(env: Env, metaUserId: string | undefined, customer: string | { id: string } | null | undefined, paymentIntentId?: string | null): Promise<string> {
+async function userFor(env: Env, { metaUserId, customer, paymentIntentId }: AccountHints): Promise<string> {
   if (metaUserId) return metaUserId;
-  const customerId = idOf(customer);
+  const customerId = customer;
   if (customerId) {
     const row = await env.DB.prepare('SELECT user_id FROM stripe_customers WHERE customer_id = ?').bind(customerId).first<{ user_id: string }>();
     if (row) return row.user_id;
@@ -277,7 +229,7 @@ async function userFor(env: Env, metaUserId: string | undefined, customer: strin
     // D1 may not have the credit yet (outbox delay): ask Stripe whose payment it is.
     const pi = await stripeClient(env).paymentIntents.retrieve(paymentIntentId);
     if (pi.metadata?.userId) return pi.metadata.userId;
-    if (pi.customer) return userFor(env, undefined, pi.customer);
+    if (pi.customer) return userFor(env, { metaUserId: undefined, customer: idOf(pi.customer) });
   }
   throw new AppError('account_not_found', 'cannot map the event to an account');
 }

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from '../../../worker/contracts/settings';
+import { seedBook } from '../../../worker/lib/pricing';
 import { appendLedger } from '../../../worker/do/ledger-store';
 import { authorizeHold, earliestHoldExpiry, expireHolds, getHold, holdExpiry, MAX_HOLD_TTL_MS, pruneClosedHolds, releaseHold, settleHold } from '../../../worker/do/holds';
 import { internalKey } from '../../../worker/do/idempotency';
@@ -7,6 +8,9 @@ import type { AccountRow } from '../../../worker/do/rows';
 import { idempotencyKeySchema } from '../../../worker/contracts/common';
 import { storedAccount, T0 } from '../support/accounts';
 import { openAccountStorage, type TestStorage } from '../support/sql-storage';
+
+/** The seed's pricing (no price-book version): what these tests priced with before issue 10. */
+const SEED = seedBook(DEFAULT_SETTINGS);
 
 let s: TestStorage;
 let account: AccountRow;
@@ -18,7 +22,7 @@ beforeEach(async () => {
 
 // 100 tokens × 1.5 (the default multiplier) = 150.
 const hold = (key: string, ttlMs?: number, tokens = 100) => ({ idempotencyKey: key, operation: 'chat' as const, model: 'gpt-4o', estimatedTokens: tokens, ttlMs });
-const authorize = (a: AccountRow, key: string, ttlMs?: number, tokens?: number, now = T0) => authorizeHold(s.sql, s.transaction, a, DEFAULT_SETTINGS, hold(key, ttlMs, tokens), now);
+const authorize = (a: AccountRow, key: string, ttlMs?: number, tokens?: number, now = T0) => authorizeHold(s.sql, s.transaction, a, SEED, hold(key, ttlMs, tokens), now);
 const storedReserved = () => s.rows<{ reserved: number }>('SELECT reserved FROM account')[0].reserved;
 
 describe('holds', () => {
@@ -60,12 +64,12 @@ describe('holds', () => {
     const held = authorize(account, 'h1');
     if (!held.result.ok) throw new Error();
     const id = held.result.reservationId;
-    const out = settleHold(s.sql, s.transaction, held.next!, DEFAULT_SETTINGS, { reservationId: id, tokens: 200, success: true }, T0 + 10);
+    const out = settleHold(s.sql, s.transaction, held.next!, SEED, { reservationId: id, tokens: 200, success: true }, T0 + 10);
     expect(out.result).toMatchObject({ ok: true, billableTokens: 300, balance: 700, available: 700 });
     expect(out.next).toMatchObject({ balance: 700, reserved: 0 });
     expect(getHold(s.sql, id)).toMatchObject({ state: 'settled', closed_at: T0 + 10 });
     // Replays; a release after it is refused.
-    expect(settleHold(s.sql, s.transaction, out.next!, DEFAULT_SETTINGS, { reservationId: id, tokens: 200, success: true }, T0 + 20)).toEqual({ result: out.result, next: null });
+    expect(settleHold(s.sql, s.transaction, out.next!, SEED, { reservationId: id, tokens: 200, success: true }, T0 + 20)).toEqual({ result: out.result, next: null });
     expect(releaseHold(s.sql, s.transaction, out.next!, id, T0 + 20).result).toMatchObject({ ok: false, code: 'reservation_closed' });
     expect(s.rows<{ sum: number }>('SELECT sum(amount) AS sum FROM ledger')[0].sum).toBe(700);
   });
@@ -74,7 +78,7 @@ describe('holds', () => {
     const held = authorize(account, 'h1', 1_000);
     if (!held.result.ok) throw new Error();
     const expired = s.transaction(() => expireHolds(s.sql, held.next!, T0 + 1_000))!;
-    const out = settleHold(s.sql, s.transaction, expired, DEFAULT_SETTINGS, { reservationId: held.result.reservationId, tokens: 100, success: true }, T0 + 2_000);
+    const out = settleHold(s.sql, s.transaction, expired, SEED, { reservationId: held.result.reservationId, tokens: 100, success: true }, T0 + 2_000);
     expect(out.next).toMatchObject({ balance: 850, reserved: 0 });
   });
 
@@ -91,7 +95,7 @@ describe('holds', () => {
     expect(getHold(s.sql, h2.result.reservationId)?.state).toBe('released');
     expect(r2.next!.reserved).toBe(0);
     // A released hold stays released: settling it now is refused and bills nothing.
-    const late = settleHold(s.sql, s.transaction, r2.next!, DEFAULT_SETTINGS, { reservationId: h2.result.reservationId, tokens: 100, success: true }, T0 + 3_000);
+    const late = settleHold(s.sql, s.transaction, r2.next!, SEED, { reservationId: h2.result.reservationId, tokens: 100, success: true }, T0 + 3_000);
     expect(late).toEqual({ result: { ok: false, code: 'reservation_closed', message: 'Reservation is released' }, next: null });
     expect(s.rows<{ sum: number }>('SELECT sum(amount) AS sum FROM ledger')[0].sum).toBe(1_000);
     expect(releaseHold(s.sql, s.transaction, r2.next!, 'res_missing', T0).result).toMatchObject({ ok: false, code: 'reservation_not_found' });
@@ -111,7 +115,7 @@ describe('holds', () => {
     }
     expect(idempotencyKeySchema.safeParse(internalKey('settle', id1)).success).toBe(false);
     expect(idempotencyKeySchema.safeParse(internalKey('release', id1)).success).toBe(false);
-    const settled = settleHold(s.sql, s.transaction, a, DEFAULT_SETTINGS, { reservationId: id1, tokens: 200, success: true }, T0 + 10);
+    const settled = settleHold(s.sql, s.transaction, a, SEED, { reservationId: id1, tokens: 200, success: true }, T0 + 10);
     expect(settled.result).toMatchObject({ ok: true, billableTokens: 300 });
     expect(getHold(s.sql, id1)?.state).toBe('settled');
     expect(s.rows('SELECT idempotency_key FROM ledger WHERE amount = -300')).toEqual([{ idempotency_key: internalKey('settle', id1) }]);
@@ -125,12 +129,12 @@ describe('holds', () => {
     const h2 = authorize(h1.next!, 'h2');
     if (!h1.result.ok || !h2.result.ok) throw new Error();
     const settleReq = { reservationId: h1.result.reservationId, tokens: 10, success: true };
-    const settled = settleHold(s.sql, s.transaction, h2.next!, DEFAULT_SETTINGS, settleReq, T0 + 10);
+    const settled = settleHold(s.sql, s.transaction, h2.next!, SEED, settleReq, T0 + 10);
     const released = releaseHold(s.sql, s.transaction, settled.next!, h2.result.reservationId, T0 + 10);
     // Rewrite the rows as the DO stored them before internal keys had their own namespace.
     s.sql.exec('UPDATE ledger SET idempotency_key = ? WHERE idempotency_key = ?', `settle:${h1.result.reservationId}`, internalKey('settle', h1.result.reservationId));
     s.sql.exec('UPDATE idempotency SET key = ? WHERE key = ?', `release:${h2.result.reservationId}`, internalKey('release', h2.result.reservationId));
-    expect(settleHold(s.sql, s.transaction, released.next!, DEFAULT_SETTINGS, settleReq, T0 + 20)).toEqual({ result: settled.result, next: null });
+    expect(settleHold(s.sql, s.transaction, released.next!, SEED, settleReq, T0 + 20)).toEqual({ result: settled.result, next: null });
     expect(releaseHold(s.sql, s.transaction, released.next!, h2.result.reservationId, T0 + 20)).toEqual({ result: released.result, next: null });
   });
 

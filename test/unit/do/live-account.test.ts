@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from '../../../worker/contracts/settings';
+import { seedBook } from '../../../worker/lib/pricing';
 import { authorizeHold, holdExpiry } from '../../../worker/do/holds';
 import { IDEMPOTENCY_RETENTION_MS } from '../../../worker/do/idempotency';
 import { appendLedger, findByRef } from '../../../worker/do/ledger-store';
@@ -12,6 +13,9 @@ import { saveAccountLimits, SpendLimits } from '../../../worker/do/spend-limits'
 import { storedAccount, T0 } from '../support/accounts';
 import { fakeD1 } from '../support/fake-d1';
 import { openAccountStorage, type TestStorage } from '../support/sql-storage';
+
+/** The seed's pricing (no price-book version). */
+const SEED = seedBook(DEFAULT_SETTINGS);
 
 /** Stripe must not be reached in these tests: the recharge machine has its own (auto-recharge.test.ts). */
 const noStripe: PaymentIntents = new Proxy({} as PaymentIntents, {
@@ -113,7 +117,7 @@ describe('live account', () => {
 
   it('an alarm run expires holds, runs the recharge machine, flushes, prunes old answers, and clears the alarm when nothing is left', async () => {
     live = open(funded({ ar_enabled: 1, ar_threshold: 10, ar_amount: 1_000 }));
-    const held = authorizeHold(s.sql, s.transaction, live.account!, DEFAULT_SETTINGS, { idempotencyKey: 'hold-1', operation: 'chat', model: 'gpt-4o', estimatedTokens: 100 }, T0);
+    const held = authorizeHold(s.sql, s.transaction, live.account!, SEED, { idempotencyKey: 'hold-1', operation: 'chat', model: 'gpt-4o', estimatedTokens: 100 }, T0);
     live.committed(held.next!);
     live.patch({ ar_state: 'scheduled' }, false); // no card: the machine turns it back to armed without calling Stripe
     expect(live.account!.reserved).toBe(150);
@@ -141,7 +145,7 @@ describe('live account', () => {
     const limits = new SpendLimits();
     limits.load(s.sql, T0);
     live = open(a, limits);
-    const held = authorizeHold(s.sql, s.transaction, a, DEFAULT_SETTINGS, { idempotencyKey: 'h', operation: 'chat', model: 'gpt-4o', estimatedTokens: 100, ttlMs: 1_000 }, T0, limits);
+    const held = authorizeHold(s.sql, s.transaction, a, SEED, { idempotencyKey: 'h', operation: 'chat', model: 'gpt-4o', estimatedTokens: 100, ttlMs: 1_000 }, T0, limits);
     live.committed(held.next!);
     expect(limits.usage('account', T0)).toMatchObject({ held: 150 });
     clock = T0 + 1_000;

@@ -29,7 +29,7 @@ describe('outbox', () => {
   it('sends ledger rows, their usage records, refusals and the directory row in one batch, then advances the watermarks', async () => {
     fund(1_000);
     charge('k1', 100);
-    recordRefusal(s.sql, { usage: { operation: 'chat', model: 'gpt-4o', tokens: 5_000 }, cost: { actualTokens: 5_000, images: 0 }, errorCode: 'insufficient_balance', now: T0 });
+    recordRefusal(s.sql, { usage: { operation: 'chat', model: 'gpt-4o', tokens: 5_000 }, cost: { actualTokens: 5_000, images: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, priceVersion: 0, providerCostMicros: 0, lines: [] }, errorCode: 'insufficient_balance', now: T0 });
     const outbox = new Outbox(s.sql, s.transaction);
     expect(outbox.pending(account)).toEqual({ ledger: 2, usage: 1, directory: true });
     const d1 = fakeD1();
@@ -99,6 +99,7 @@ describe('outbox', () => {
     const u = (model: string, operation: string, success: number, actual: number, billable: number, error: string | null = null, createdAt = at) => ({
       id: `u${Math.random()}`, operation, model, input_tokens: 0, output_tokens: 0, images: 0, actual_tokens: actual, billable_tokens: billable, success, error_code: error,
       request_id: null, reservation_id: null, transaction_id: null, created_at: createdAt, api_key_id: null,
+      cached_input_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0, price_version: 0, provider_cost_micros: 0,
     });
     const next = at + 1; // the next UTC day
     const d = rollupDeltas(
@@ -112,24 +113,24 @@ describe('outbox', () => {
     expect(utcDay(at)).toBe('2026-01-02');
     expect(utcDay(next)).toBe('2026-01-03');
     expect(d.usageDaily).toEqual([
-      ['2026-01-02', 'm1', 'chat', 2, 2, 0, 0, 30, 45],
-      ['2026-01-02', 'm1', 'analysis', 1, 0, 1, 1, 0, 0],
-      ['2026-01-03', 'm2', 'chat', 1, 0, 1, 0, 0, 0],
+      ['2026-01-02', 'm1', 'chat', 2, 2, 0, 0, 30, 45, 0, 0, 0, 4_500, 0],
+      ['2026-01-02', 'm1', 'analysis', 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0],
+      ['2026-01-03', 'm2', 'chat', 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
     ]);
     expect(d.usageByModelDaily).toEqual([
-      ['2026-01-02', 'm1', 3, 2, 1, 1, 30, 45],
-      ['2026-01-03', 'm2', 1, 0, 1, 0, 0, 0],
+      ['2026-01-02', 'm1', 3, 2, 1, 1, 30, 45, 0, 0, 0, 4_500, 0],
+      ['2026-01-03', 'm2', 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
     ]);
     expect(d.usageByOperationDaily).toEqual([
-      ['2026-01-02', 'chat', 2, 2, 0, 0, 30, 45],
-      ['2026-01-02', 'analysis', 1, 0, 1, 1, 0, 0],
-      ['2026-01-03', 'chat', 1, 0, 1, 0, 0, 0],
+      ['2026-01-02', 'chat', 2, 2, 0, 0, 30, 45, 0, 0, 0, 4_500, 0],
+      ['2026-01-02', 'analysis', 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0],
+      ['2026-01-03', 'chat', 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
     ]);
     expect(d.usageByDay).toEqual([
-      ['2026-01-02', 3, 2, 1, 1, 30, 45],
-      ['2026-01-03', 1, 0, 1, 0, 0, 0],
+      ['2026-01-02', 3, 2, 1, 1, 30, 45, 0, 0, 0, 4_500, 0],
+      ['2026-01-03', 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
     ]);
-    expect(d.usageTotals).toEqual([4, 2, 2, 1, 30, 45]);
+    expect(d.usageTotals).toEqual([4, 2, 2, 1, 30, 45, 0, 0, 0, 4_500, 0]);
     expect(d.ledgerDaily).toEqual([
       ['2026-01-02', 'usage', 2, -45, 0],
       ['2026-01-03', 'purchase', 1, 1_000, 500],
@@ -164,8 +165,8 @@ describe('outbox', () => {
     expect(flushOf(sent[2])).toEqual(['user_1', 2]);
     const totals = (b: { sql: string; args: unknown[] }[]) => b.find((st) => st.sql === D1_ROLLUP_UPSERTS.usageTotals)?.args;
     // Flush 1: the purchase and k1; flush 2: k2 alone.
-    expect(JSON.parse(totals(sent[0])![2] as string)).toEqual([[1, 1, 1, 0, 0, 100, 100]]);
-    expect(JSON.parse(totals(sent[2])![2] as string)).toEqual([[1, 1, 1, 0, 0, 50, 50]]);
+    expect(JSON.parse(totals(sent[0])![2] as string)).toEqual([[1, 1, 1, 0, 0, 100, 100, 0, 0, 0, 10_000, 0]]);
+    expect(JSON.parse(totals(sent[2])![2] as string)).toEqual([[1, 1, 1, 0, 0, 50, 50, 0, 0, 0, 5_000, 0]]);
     const ledgerTotals = (b: { sql: string; args: unknown[] }[]) => JSON.parse(b.find((st) => st.sql === D1_ROLLUP_UPSERTS.ledgerTotals)!.args[2] as string);
     expect(ledgerTotals(sent[0])).toEqual([
       ['purchase', 1, 1_000, 0],

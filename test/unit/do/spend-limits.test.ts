@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from '../../../worker/contracts/settings';
+import { seedBook } from '../../../worker/lib/pricing';
 import { authorizeHold, expireHolds, releaseHold, settleHold } from '../../../worker/do/holds';
 import { appendLedger } from '../../../worker/do/ledger-store';
 import type { AccountRow } from '../../../worker/do/rows';
@@ -19,6 +20,9 @@ import type { ChargeRequest } from '../../../worker/do/types';
 import { chargeOperation } from '../../../worker/do/usage';
 import { storedAccount, T0 } from '../support/accounts';
 import { openAccountStorage, type TestStorage } from '../support/sql-storage';
+
+/** The seed's pricing (no price-book version). */
+const SEED = seedBook(DEFAULT_SETTINGS);
 
 const iso = (t: number) => new Date(t).toISOString();
 const NONE: ScopeLimits = { daily: null, monthly: null, lifetime: null, dailyCeiling: null, monthlyCeiling: null, revokedAt: null };
@@ -110,12 +114,12 @@ describe('limits in the charge and hold paths', () => {
   // tokens × 1.5 (the default multiplier): 2 tokens bill 3.
   const chat = (key: string, tokens: number, extra: Partial<ChargeRequest> = {}): ChargeRequest => ({ idempotencyKey: key, operation: 'chat', model: 'gpt-4o', tokens, ...extra });
   const charge = (req: ChargeRequest, now = T0 + 1) => {
-    const out = chargeOperation(s.sql, s.transaction, account, DEFAULT_SETTINGS, req, now, limits);
+    const out = chargeOperation(s.sql, s.transaction, account, SEED, req, now, limits);
     if (out.next) account = out.next;
     return out.result;
   };
   const authorize = (key: string, estimatedTokens: number, now = T0 + 1, apiKeyId?: string) => {
-    const out = authorizeHold(s.sql, s.transaction, account, DEFAULT_SETTINGS, { idempotencyKey: key, operation: 'chat', model: 'gpt-4o', estimatedTokens, apiKeyId }, now, limits);
+    const out = authorizeHold(s.sql, s.transaction, account, SEED, { idempotencyKey: key, operation: 'chat', model: 'gpt-4o', estimatedTokens, apiKeyId }, now, limits);
     if (out.next) account = out.next;
     return out.result;
   };
@@ -180,7 +184,7 @@ describe('limits in the charge and hold paths', () => {
     account = rel.next!;
     expect(limits.usage('account', T0 + 2)).toMatchObject({ day: 0, held: 150 });
     // Settling above the hold is billed in full (the work was done), even past the limit.
-    const st = settleHold(s.sql, s.transaction, account, DEFAULT_SETTINGS, { reservationId: h2.reservationId, tokens: 200, success: true }, T0 + 3, limits);
+    const st = settleHold(s.sql, s.transaction, account, SEED, { reservationId: h2.reservationId, tokens: 200, success: true }, T0 + 3, limits);
     account = st.next!;
     expect(st.result).toMatchObject({ ok: true, billableTokens: 300 });
     expect(limits.usage('account', T0 + 3)).toMatchObject({ day: 300, held: 0 });
@@ -189,7 +193,7 @@ describe('limits in the charge and hold paths', () => {
 
   it('an expired hold stops counting', () => {
     setAccount({ daily: 150 });
-    expect(authorizeHold(s.sql, s.transaction, account, DEFAULT_SETTINGS, { idempotencyKey: 'h', operation: 'chat', model: 'gpt-4o', estimatedTokens: 100, ttlMs: 1_000 }, T0, limits).result).toMatchObject({ ok: true });
+    expect(authorizeHold(s.sql, s.transaction, account, SEED, { idempotencyKey: 'h', operation: 'chat', model: 'gpt-4o', estimatedTokens: 100, ttlMs: 1_000 }, T0, limits).result).toMatchObject({ ok: true });
     account = s.rows<AccountRow>(`SELECT * FROM account`)[0];
     expect(charge(chat('c1', 1))).toMatchObject({ ok: false, code: 'spend_limit_reached' });
     s.transaction(() => expireHolds(s.sql, account, T0 + 1_000, (k, n) => limits.freed(k, n)));
@@ -237,9 +241,9 @@ describe('limits in the charge and hold paths', () => {
     s.transaction(() => writeLimits(s.sql, 'key:k1', { ...NONE, daily: 1_000, revokedAt: T0 + 2 }, T0 + 2));
     limits.load(s.sql, T0 + 2);
     expect(authorize('h2', 1, T0 + 3, 'k1')).toEqual({ ok: false, code: 'api_key_revoked' });
-    const wrongKey = settleHold(s.sql, s.transaction, account, DEFAULT_SETTINGS, { reservationId: h.reservationId, tokens: 10, success: true, apiKeyId: 'k2' }, T0 + 4, limits);
+    const wrongKey = settleHold(s.sql, s.transaction, account, SEED, { reservationId: h.reservationId, tokens: 10, success: true, apiKeyId: 'k2' }, T0 + 4, limits);
     expect(wrongKey.result).toMatchObject({ ok: false, code: 'bad_request' });
-    const st = settleHold(s.sql, s.transaction, account, DEFAULT_SETTINGS, { reservationId: h.reservationId, tokens: 10, success: true }, T0 + 4, limits);
+    const st = settleHold(s.sql, s.transaction, account, SEED, { reservationId: h.reservationId, tokens: 10, success: true }, T0 + 4, limits);
     expect(st.result).toMatchObject({ ok: true, billableTokens: 15 });
     expect(s.rows(`SELECT api_key_id FROM ledger WHERE type = 'usage'`)).toEqual([{ api_key_id: 'k1' }]);
     expect(limits.usage('key:k1', T0 + 4)).toMatchObject({ day: 15, held: 0 });

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from '../../../worker/contracts/settings';
+import { seedBook } from '../../../worker/lib/pricing';
 import { saveAccount } from '../../../worker/do/account-store';
 import { canonical, IDEMPOTENCY_RETENTION_MS, oldestAnswerAt, pruneAnswers, remember, replay } from '../../../worker/do/idempotency';
 import { appendLedger, loadAccount } from '../../../worker/do/ledger-store';
@@ -8,6 +9,9 @@ import type { ChargeRequest } from '../../../worker/do/types';
 import { chargeOperation } from '../../../worker/do/usage';
 import { storedAccount, T0 } from '../support/accounts';
 import { openAccountStorage, type TestStorage } from '../support/sql-storage';
+
+/** The seed's pricing (no price-book version): what these tests priced with before issue 10. */
+const SEED = seedBook(DEFAULT_SETTINGS);
 
 let s: TestStorage;
 let account: AccountRow;
@@ -19,7 +23,7 @@ beforeEach(async () => {
 
 const chat = (key: string, tokens: number, extra: Partial<ChargeRequest> = {}): ChargeRequest => ({ idempotencyKey: key, operation: 'chat', model: 'gpt-4o', tokens, ...extra });
 const charge = (req: ChargeRequest, now = T0 + 1) => {
-  const out = chargeOperation(s.sql, s.transaction, account, DEFAULT_SETTINGS, req, now);
+  const out = chargeOperation(s.sql, s.transaction, account, SEED, req, now);
   if (out.next) account = out.next;
   return out;
 };
