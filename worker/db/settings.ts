@@ -20,7 +20,7 @@ export async function readSettings(db: D1Database): Promise<BillingSettings | nu
 }
 
 /** The settings row as raw SQL, for a D1 batch that reads it with other rows (price-book-store.ts). */
-export const SELECT_SETTINGS = `SELECT token_multiplier_bps, image_costs, tokens_per_usd, minimum_purchase_cents, welcome_bonus, low_balance_threshold, critical_balance_threshold FROM settings WHERE id = 1`;
+export const SELECT_SETTINGS = `SELECT token_multiplier_bps, image_costs, tokens_per_usd, minimum_purchase_cents, welcome_bonus, low_balance_threshold, critical_balance_threshold, retention_days FROM settings WHERE id = 1`;
 
 export interface SettingsRow {
   token_multiplier_bps: number;
@@ -30,6 +30,7 @@ export interface SettingsRow {
   welcome_bonus: number;
   low_balance_threshold: number;
   critical_balance_threshold: number;
+  retention_days: number;
 }
 
 /** A row of `SELECT_SETTINGS` as settings: the same fields `readSettings` gives. */
@@ -42,5 +43,6 @@ export function settingsFromRow(row: SettingsRow): BillingSettings {
     welcomeBonus: row.welcome_bonus,
     lowBalanceThreshold: row.low_balance_threshold,
     criticalBalanceThreshold: row.critical_balance_threshold,
+    retentionDays: row.retention_days,
   };
 }
