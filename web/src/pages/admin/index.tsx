@@ -7,6 +7,7 @@ import { AccountsSection } from './accounts';
 import { AuditSection } from './audit';
 import { BreakdownSection } from './breakdown';
 import { DailySection } from './daily';
+import { ExportSection } from './export';
 import { GrantSection, type GrantHandle } from './grant';
 import { StatsSection } from './overview';
 import { PackagesSection } from './packages';
@@ -21,6 +22,7 @@ const SECTIONS: [string, string][] = [
   ['settings', 'Settings'],
   ['packages', 'Packages'],
   ['audit', 'Audit log'],
+  ['export', 'Export CSV'],
 ];
 
 export function AdminPage(props: { user: User }) {
@@ -75,6 +77,7 @@ export function AdminPage(props: { user: User }) {
       <SettingsSection canWrite={canWrite} />
       <PackagesSection canWrite={canWrite} />
       <AuditSection />
+      <ExportSection />
     </div>
   );
 }
