@@ -30,6 +30,11 @@ export default defineConfig(async () => {
             STRIPE_WEBHOOK_SECRET: 'whsec_test_vitest_0123456789abcdef',
             VITE_STRIPE_PUBLISHABLE_KEY: 'pk_test_vitest',
             SUPERADMIN_EMAILS: 'root@example.test, Boss@Example.test',
+            // Outgoing webhooks: retried at once (no 30 s backoff in a test) and failed after 3 tries.
+            WEBHOOK_RETRY_BASE_SECONDS: '0',
+            WEBHOOK_MAX_ATTEMPTS: '3',
+            // The TokenAccount's test clock (advanceClock): present only in this configuration.
+            TEST_CLOCK: 'on',
           },
           serviceBindings: { AI_ENDPOINT: 'ai-endpoint' },
           workers: [

@@ -200,6 +200,8 @@ try {
         bindings: { ...(wrangler.vars ?? {}), ENVIRONMENT: 'bench', BILLING_SECRET: secret, SUPERADMIN_EMAILS: STATS_SUPERADMIN },
         d1Databases,
         durableObjects,
+        // The alert queue the accounts send to (no consumer: the bench measures the accounts, not delivery).
+        queueProducers: Object.fromEntries((wrangler.queues?.producers ?? []).map((q) => [q.binding, q.queue])),
       },
     ],
   });

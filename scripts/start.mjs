@@ -62,7 +62,7 @@ async function waitFor(url, ms) {
 }
 
 ensureDevVars();
-const vars = { ...readDevVars(), ...Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(BILLING_SECRET|STRIPE_[A-Z_]+|SUPERADMIN_EMAILS|ENVIRONMENT)$/.test(k))) };
+const vars = { ...readDevVars(), ...Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(BILLING_SECRET|STRIPE_[A-Z_]+|SUPERADMIN_EMAILS|ENVIRONMENT|WEBHOOK_(MAX_ATTEMPTS|RETRY_BASE_SECONDS))$/.test(k))) };
 if (existsSync('scripts/build-web.mjs')) run(process.execPath, ['scripts/build-web.mjs']);
 log('applying D1 migrations (local)');
 run(wrangler, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist]);

@@ -7,7 +7,10 @@ import { registerAccountRoutes } from './routes/account';
 import { registerAdminRoutes } from './routes/admin';
 import { registerPaymentRoutes } from './routes/payments';
 import { registerReconcileRoutes } from './routes/reconcile';
+import { registerWebhookRoutes } from './routes/webhooks';
 import { assertSameOrigin } from './services/auth';
+import { handleAlertBatch } from './services/webhook-delivery';
+import type { AlertQueueMessage } from './contracts/webhooks';
 import { rateLimit } from './lib/rate-limit';
 import { runArchive } from './services/archive';
 
@@ -24,6 +27,7 @@ registerAccountRoutes(router);
 registerAdminRoutes(router);
 registerPaymentRoutes(router);
 registerReconcileRoutes(router);
+registerWebhookRoutes(router);
 router.all('/api/*', () => {
   throw new AppError('not_found', 'No such API route');
 });
@@ -75,4 +79,9 @@ export default {
       ),
     );
   },
-} satisfies ExportedHandler<Env>;
+
+  /** The alert queue's consumer: signed POSTs to the operator's webhook endpoints (services/webhook-delivery.ts). */
+  async queue(batch, env) {
+    await handleAlertBatch(batch, env);
+  },
+} satisfies ExportedHandler<Env, AlertQueueMessage>;

@@ -359,12 +359,19 @@ describe('housekeeping', () => {
       for (const table of ['ledger', 'usage']) {
         for (const c of ['cached_input_tokens', 'cache_write_tokens', 'reasoning_tokens', 'price_version', 'provider_cost_micros']) state.storage.sql.exec(`ALTER TABLE ${table} DROP COLUMN ${c}`);
       }
+      // Nor step 7's alerts.
+      state.storage.sql.exec(`DROP TABLE alerts`);
+      // Nor step 8's grants (issue 11).
+      state.storage.sql.exec(`DROP TABLE grants`);
+      state.storage.sql.exec(`DELETE FROM meta WHERE key IN ('grant_seq', 'grant_debt')`);
       state.storage.sql.exec(`UPDATE meta SET value = '1' WHERE key = 'schema_version'`);
     });
     expect(await indexes(userId)).toEqual({ names: [], version: '1' });
     await abortAllDurableObjects();
     expect(await account(userId).getBalance()).toMatchObject({ ok: true, balance: { balance: 10_000 } });
     expect(await indexes(userId)).toEqual({ names: ['ledger_refunds', 'recharge_attempts_unsynced', 'reservations_closed'], version: String(ACCOUNT_SCHEMA_VERSION) });
+    // The balance from before grants became one paid grant without expiry (I8 holds from the first step on).
+    expect(await account(userId).getGrants()).toMatchObject({ ok: true, grants: [{ id: 'opening:balance', category: 'paid', amount: 10_000, remaining: 10_000, expiresAt: null }], debt: 0, balance: 10_000 });
   });
 });
 

@@ -56,6 +56,9 @@ export async function startApp(opts: { readyTimeoutMs?: number } = {}): Promise<
       SUPERADMIN_EMAILS: SUPERADMIN_EMAIL,
       ...(knownSecret ? { BILLING_SECRET: knownSecret } : {}),
       STRIPE_SIM_PORT: String(simPort),
+      // Outgoing webhooks fail after two tries, one second apart, so the page shows a failed delivery to resend.
+      WEBHOOK_MAX_ATTEMPTS: '2',
+      WEBHOOK_RETRY_BASE_SECONDS: '1',
       WRANGLER_SEND_METRICS: 'false',
       NO_COLOR: '1',
     },

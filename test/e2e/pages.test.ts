@@ -3,6 +3,7 @@
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SUPERADMIN_EMAIL, axeViolations, closeAll, launchBrowser, screenshot, signUp, signedPost, startApp, type App } from './app';
+import { startWebhookReceiver } from '../setup/webhook-receiver';
 
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 const DESKTOP = { viewport: { width: 1280, height: 900 } };
@@ -272,6 +273,46 @@ describe('pages in a real browser', () => {
     expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
   }, 120_000);
 
+  it('Grants: an admin grants promotional tokens that expire; the user and the admin see the grants in burn order', async () => {
+    const user = await newPage();
+    await signUp(user, app.base, email('granted'));
+    const uid = await userId(user);
+    await charge(uid, 1000); // 1,500 from the welcome bonus
+
+    // The superadmin: signed up by Test 5 when the whole file runs, else here.
+    const admin = await newPage();
+    await admin.goto(`${app.base}/login`);
+    const login = await admin.request.post(`${app.base}/api/auth/login`, { data: { email: SUPERADMIN_EMAIL, password: 'correct horse battery' }, headers: { origin: app.base } });
+    if (login.status() !== 200) await signUp(admin, app.base, SUPERADMIN_EMAIL);
+    await admin.goto(`${app.base}/admin/tokens`);
+    const form = admin.locator('#grant');
+    await form.getByLabel('User id').fill(uid);
+    await form.getByLabel('Tokens', { exact: true }).fill('12000');
+    await form.getByLabel('Reason').fill('Launch promo');
+    await form.getByLabel('Category').selectOption('promotional');
+    await form.getByLabel('Expires on (UTC)').fill('2099-01-01');
+    await form.getByRole('button', { name: 'Grant tokens', exact: true }).click();
+    await expect.poll(() => text(admin.locator('#grant [role=status]')), POLL).toBe(`Granted 12,000 tokens to ${uid}.`);
+    // The admin sees the account's grants under the form, in burn order.
+    const adminGrants = admin.getByTestId('admin-grants');
+    await adminGrants.waitFor();
+    expect((await adminGrants.locator('li').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim())).toEqual([
+      '12,000 promotional tokens expire on Jan 1, 2099 · Launch promo',
+      '8,500 promotional tokens, no expiry (of 10,000) · Welcome bonus',
+    ]);
+    expect(await axeViolations(admin)).toEqual([]);
+
+    // The user sees the same on /tokens.
+    await user.goto(`${app.base}/tokens`);
+    const grants = user.getByTestId('grants');
+    await grants.waitFor();
+    await expect.poll(() => text(grants), POLL).toContain('12,000 promotional tokens expire on Jan 1, 2099');
+    expect(await text(grants)).toContain('8,500 promotional tokens, no expiry');
+    expect(await text(user.getByTestId('balance'))).toBe('20,500');
+    await user.waitForLoadState('networkidle');
+    expect(await axeViolations(user)).toEqual([]);
+  }, 120_000);
+
   it('Test 6: the yellow warning shows below 1,000 tokens and the red critical alert below 100', async () => {
     const page = await newPage();
     await signUp(page, app.base, email('lowbalance'));
@@ -329,4 +370,73 @@ describe('pages in a real browser', () => {
     // Nothing sticks out sideways on a phone.
     expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
   }, 60_000);
+
+  it('Webhooks: a superadmin adds an endpoint (secret shown once), sees a failed delivery in the log and resends it', async () => {
+    // The operator's app: verifies each POST's signature as docs/webhooks.md says.
+    const receiver = await startWebhookReceiver();
+    try {
+      const admin = await newPage();
+      // The superadmin of Test 5, or a new one when this test runs alone.
+      const signup = await admin.request.post(`${app.base}/api/auth/signup`, { data: { email: SUPERADMIN_EMAIL, password: 'correct horse battery' } });
+      if (signup.status() !== 201) expect((await admin.request.post(`${app.base}/api/auth/login`, { data: { email: SUPERADMIN_EMAIL, password: 'correct horse battery' } })).status()).toBe(200);
+      await admin.goto(`${app.base}/admin/tokens#webhooks`);
+      const section = admin.locator('#webhooks');
+      await section.getByRole('button', { name: 'New endpoint' }).click();
+      const hookUrl = `${receiver.url}/hooks/e2e-${run}`;
+      // The form names what is missing before any request.
+      await section.getByRole('button', { name: 'Save endpoint' }).click();
+      await expect.poll(() => text(section.getByRole('form', { name: 'New endpoint' })), POLL).toContain('Events: pick at least one.');
+      await section.getByLabel('URL').fill(hookUrl);
+      await section.getByLabel('Description').fill('e2e receiver');
+      await section.getByLabel('balance.low').check();
+      await section.getByRole('button', { name: 'Save endpoint' }).click();
+      const secretBox = admin.getByTestId('webhook-secret');
+      await secretBox.waitFor();
+      const secret = /whsec_[0-9a-f]{64}/.exec(await text(secretBox))?.[0];
+      expect(secret).toBeTruthy();
+      expect(await text(secretBox)).toContain('it will not be shown again');
+      await fetch(`${receiver.url}/_config/e2e-${run}`, { method: 'POST', body: JSON.stringify({ secret, failFirst: 2 }) });
+      const endpoints = admin.getByTestId('webhooks-table');
+      expect(await text(endpoints.locator('tr', { hasText: hookUrl }))).toContain('balance.low');
+      expect(await text(endpoints.locator('tr', { hasText: hookUrl }))).toContain('enabled');
+      expect(await axeViolations(admin)).toEqual([]);
+
+      // An account falls below the low line: one alert; the receiver fails both tries → failed.
+      const user = await newPage();
+      await signUp(user, app.base, email('webhook'));
+      const uid = await userId(user);
+      expect((await charge(uid, 6010)).balance).toBe(985);
+      expect((await charge(uid, 10)).balance).toBe(970); // still low: no second alert
+      const deliveries = admin.getByTestId('deliveries-table');
+      const row = deliveries.locator('tr', { hasText: uid });
+      await eventually(async () => {
+        await section.getByRole('button', { name: 'Refresh' }).click();
+        await row.waitFor({ timeout: 2000 });
+        expect(await text(row)).toMatch(/balance\.low .*failed 2 HTTP 500/);
+      }, 30_000);
+      expect(await deliveries.locator('tr', { hasText: uid }).count()).toBe(1);
+      // Reloaded, the page no longer shows the secret anywhere.
+      await admin.reload();
+      await row.waitFor();
+      expect(await admin.getByTestId('webhook-secret').count()).toBe(0);
+      expect(await admin.content()).not.toContain(secret!);
+      await screenshot(admin, 'admin-webhooks-desktop');
+      expect(await axeViolations(admin)).toEqual([]);
+
+      await row.getByRole('button', { name: `Resend balance.low to ${hookUrl}` }).click();
+      await expect.poll(() => text(section), POLL).toContain('queued again');
+      await eventually(async () => {
+        await section.getByRole('button', { name: 'Refresh' }).click();
+        expect(await text(deliveries.locator('tr', { hasText: uid }))).toMatch(/delivered 3 HTTP 200/);
+      }, 30_000);
+      const got = ((await (await fetch(`${receiver.url}/_received/e2e-${run}`)).json()) as { userId: string; status: number; verified: boolean }[]).filter((r) => r.userId === uid);
+      expect(got.map((r) => [r.status, r.verified])).toEqual([
+        [500, true],
+        [500, true],
+        [200, true],
+      ]);
+    } finally {
+      await receiver.close();
+    }
+  }, 120_000);
 });

@@ -12,7 +12,12 @@
  *   - each idempotency key and each ref is applied at most once; replays answer identically;
  *   - short holds expire through the alarm and their tokens come back once;
  *   - after a flush, D1's token_transactions (and usage_records count, directory row) for
- *     the account equal the DO's ledger.
+ *     the account equal the DO's ledger;
+ *   - credit grants (issue 11): every credit is a grant the model burns in the documented order
+ *     (promotional first, earliest expiry, never-expiring last, oldest), debt repaid first by a
+ *     credit, and an expiry entry for each remainder once the account's clock (advanceClock, the
+ *     test-only clock) passes its expiry; the object's grants and debt equal the model's and
+ *     I8 (balance = Σ remaining − debt = Σ ledger) holds after every step.
  * Stripe's side of the money (issue 9): payments, refunds (partial or full, pending then
  * succeeded / failed / canceled, or failing after they succeeded) and disputes (inquiries, formal
  * chargebacks for part of a payment, won or lost) change a small Stripe model, each change queues
@@ -38,7 +43,7 @@ import type { BillingSettings } from '../../worker/contracts/settings';
 import { creditDescription, creditTypeOf, disputeAction, notCreditable, refundAction, tokensBought } from '../../worker/lib/stripe-event-map';
 import { account, newAccount } from '../helpers';
 
-const FC_PARAMS: fc.Parameters<unknown> = { numRuns: 12, verbose: fc.VerbosityLevel.Verbose, endOnFailure: false };
+const FC_PARAMS: fc.Parameters<unknown> = { numRuns: 40, verbose: fc.VerbosityLevel.Verbose, endOnFailure: false };
 
 type Stub = ReturnType<typeof account>;
 type Any = Record<string, any>;
@@ -59,8 +64,21 @@ interface Entry {
   ref: string | null;
   idempotencyKey: string | null;
 }
+/** A credit grant as the model keeps it (grants.ts). */
+interface MGrant {
+  id: string;
+  order: number;
+  category: 'paid' | 'promotional';
+  remaining: number;
+  expiresAt: number | null;
+  expired: boolean;
+}
 interface Acct {
   id: string;
+  grants: MGrant[];
+  debt: number;
+  /** How far advanceClock moved this account's clock (ms): its now is Date.now() + skew. */
+  skew: number;
   balance: number;
   reserved: number;
   ledger: Entry[];
@@ -141,7 +159,46 @@ function cloneAcct(a: Acct): Acct {
     takeBacks: [...a.takeBacks],
     openDisputes: [...a.openDisputes],
     closedDisputes: [...a.closedDisputes],
+    grants: a.grants.map((g) => ({ ...g })),
   };
+}
+
+// ---------------------------------------------------------------- the grants model (restated, not imported: the test must not share the code it checks)
+
+const HOUR = 3_600_000;
+const nowOf = (a: Acct) => Date.now() + a.skew;
+/** The documented burn order: promotional before paid, earliest expiry (none last), oldest. */
+function liveInOrder(a: Acct): MGrant[] {
+  const exp = (g: MGrant) => g.expiresAt ?? Number.POSITIVE_INFINITY;
+  return a.grants
+    .filter((g) => !g.expired && g.remaining > 0)
+    .sort((x, y) => (x.category !== y.category ? (x.category === 'promotional' ? -1 : 1) : exp(x) !== exp(y) ? exp(x) - exp(y) : x.order - y.order));
+}
+function burnGrants(a: Acct, tokens: number): void {
+  let left = tokens;
+  for (const g of liveInOrder(a)) {
+    const take = Math.min(g.remaining, left);
+    g.remaining -= take;
+    left -= take;
+  }
+  a.debt += left;
+}
+function addGrant(a: Acct, id: string, category: MGrant['category'], amount: number, expiresAt: number | null): void {
+  const repaid = Math.min(a.debt, amount);
+  a.debt -= repaid;
+  a.grants.push({ id, order: Math.max(0, ...a.grants.map((g) => g.order + 1)), category, remaining: amount - repaid, expiresAt, expired: false });
+}
+/** What the object does before any commit at `now`: each grant due becomes an expiry entry for its remainder, once. */
+function expireGrants(a: Acct, now: number): void {
+  const due = a.grants.filter((g) => !g.expired && g.expiresAt !== null && g.expiresAt <= now).sort((x, y) => x.expiresAt! - y.expiresAt! || x.order - y.order);
+  for (const g of due) {
+    if (g.remaining > 0) {
+      a.balance -= g.remaining;
+      a.ledger.push({ type: 'expiry', amount: -g.remaining, ref: `expiry:${g.id}`, idempotencyKey: null });
+    }
+    g.remaining = 0;
+    g.expired = true;
+  }
 }
 
 // A dispute suspends until no formal dispute is open; otherwise a negative balance suspends.
@@ -240,6 +297,8 @@ async function invoke(stub: Stub, r: ReturnType<typeof request>): Promise<Any> {
  */
 function step(s: BillingSettings, a0: Acct, op: Op, r: ReturnType<typeof request>, actual: Any): { next: Acct } | { mismatch: string } {
   const a = cloneAcct(a0);
+  // The object records due grant expiries before charge, authorize and settle (whatever their outcome).
+  if (op.kind === 'charge' || op.kind === 'image' || op.kind === 'authorize' || op.kind === 'settle') expireGrants(a, nowOf(a));
   const want = (cond: boolean, why: string) => (cond ? null : why);
   const fail = (why: string) => ({ mismatch: `${why}; got ${JSON.stringify(actual)}` });
 
@@ -256,6 +315,7 @@ function step(s: BillingSettings, a0: Acct, op: Op, r: ReturnType<typeof request
   const commitLedger = (e: Entry) => {
     a.balance += e.amount;
     a.ledger.push(e);
+    if (e.type === 'usage') burnGrants(a, -e.amount);
   };
 
   switch (op.kind) {
@@ -338,7 +398,11 @@ function step(s: BillingSettings, a0: Acct, op: Op, r: ReturnType<typeof request
         const bad = want(actual.ok === true && actual.duplicate === true && actual.transactionId === prior && actual.balance === a.balance, `expected a duplicate of ${prior}`);
         return bad ? fail(bad) : { next: a };
       }
+      expireGrants(a, nowOf(a));
       commitLedger({ type: op.type, amount: req.amount, ref: req.ref, idempotencyKey: null });
+      // A purchase is a paid grant, an admin grant a promotional one; a refund naming no payment is all debt.
+      if (req.amount > 0) addGrant(a, req.ref, op.type === 'purchase' ? 'paid' : 'promotional', req.amount, null);
+      else a.debt -= req.amount;
       const bad = want(actual.ok === true && actual.duplicate === false && actual.balance === a.balance && actual.status === status(a), `expected credit to ${a.balance}`);
       if (bad) return fail(bad);
       a.refs.set(req.ref, actual.transactionId);
@@ -350,9 +414,16 @@ function step(s: BillingSettings, a0: Acct, op: Op, r: ReturnType<typeof request
 // ---------------------------------------------------------------- checks against the real objects
 
 async function checkAccount(m: Model, i: number): Promise<void> {
+  // Reading the grants records any expiry that is due: the model does the same first.
+  expireGrants(m.accts[i], nowOf(m.accts[i]));
   const a = m.accts[i];
   const stub = account(a.id);
+  const g = await stub.getGrants();
+  if (!g.ok) throw new Error(`getGrants failed: ${g.code}`);
   const [b, ledger] = await Promise.all([stub.getBalance(), stub.getLedger(0, 10_000)]);
+  // I8: the object's grants, in burn order, and its debt are the model's; balance = Σ remaining − debt.
+  expect({ grants: g.grants.map((x) => ({ id: x.id, remaining: x.remaining })), debt: g.debt }, `grants of account ${i}`).toEqual({ grants: liveInOrder(a).map((x) => ({ id: x.id, remaining: x.remaining })), debt: a.debt });
+  expect(g.grants.reduce((t, x) => t + x.remaining, 0) - g.debt, `I8 on account ${i}`).toBe(g.balance);
   if (!b.ok) throw new Error(`getBalance failed: ${b.code}`);
   const where = `account ${i}`;
   expect({ balance: b.balance.balance, reserved: b.balance.reserved, status: b.balance.status }, where).toEqual({ balance: a.balance, reserved: a.reserved, status: status(a) });
@@ -382,11 +453,12 @@ async function expireShortHolds(m: Model, i: number): Promise<void> {
   const a = m.accts[i];
   const due = a.holds.filter((h) => h.short && h.state === 'open');
   if (due.length === 0) return;
-  const until = Math.max(...due.map((h) => h.expiresAt)) + 2;
+  const until = Math.max(...due.map((h) => h.expiresAt)) - a.skew + 2;
   while (Date.now() < until) await new Promise((r) => setTimeout(r, Math.max(1, until - Date.now())));
   // The alarm set for the hold may already have fired on its own; running it again is a no-op.
   await runDurableObjectAlarm(account(a.id));
   const next = cloneAcct(a);
+  expireGrants(next, nowOf(next));
   for (const h of next.holds) {
     if (h.short && h.state === 'open') {
       h.state = 'expired';
@@ -477,9 +549,90 @@ class AlarmCommand implements fc.AsyncCommand<Model, Model> {
     count('steps');
     await expireShortHolds(m, this.a);
     await runDurableObjectAlarm(account(m.accts[this.a].id));
-    await checkAccount(m, this.a); // an alarm run changes nothing the model sees
+    expireGrants(m.accts[this.a], nowOf(m.accts[this.a])); // nothing due unless the clock passed an expiry
+    await checkAccount(m, this.a); // otherwise an alarm run changes nothing the model sees
   }
   toString = () => `alarm(${this.a})`;
+}
+
+/** Checks I8 on the object and makes its grants and debt the model's (after a Stripe delivery). */
+async function adoptGrants(m: Model, i: number): Promise<void> {
+  const a = m.accts[i];
+  expireGrants(a, nowOf(a));
+  const g = await account(a.id).getGrants();
+  if (!g.ok) throw new Error(`getGrants failed: ${g.code}`);
+  expect(g.grants.reduce((t, x) => t + x.remaining, 0) - g.debt, `I8 on account ${i}`).toBe(g.balance);
+  expect(g.balance, `balance of account ${i}`).toBe(a.balance);
+  const known = new Map(a.grants.map((x) => [x.id, x]));
+  let next = Math.max(0, ...a.grants.map((x) => x.order + 1));
+  const live = new Set(g.grants.map((x) => x.id));
+  a.grants = [
+    ...a.grants.filter((x) => !live.has(x.id)).map((x) => ({ ...x, remaining: 0 })),
+    ...g.grants.map((x) => ({ id: x.id, order: known.get(x.id)?.order ?? next++, category: x.category, remaining: x.remaining, expiresAt: x.expiresAt, expired: false })),
+  ];
+  a.debt = g.debt;
+}
+
+/** An admin grant with a category and an expiry 1–3 hours of the account's clock away (or none). */
+class GrantCommand implements fc.AsyncCommand<Model, Model> {
+  constructor(
+    readonly a: number,
+    readonly paid: boolean,
+    readonly amount: number,
+    readonly hours: number | null,
+  ) {}
+  check = () => true;
+  async run(m: Model): Promise<void> {
+    count('steps');
+    const a = cloneAcct(m.accts[this.a]);
+    const ref = `grant:model-${a.grants.length}-${a.ledger.length}`;
+    const now = nowOf(a);
+    const expiresAt = this.hours === null ? null : now + this.hours * HOUR;
+    const category = this.paid ? ('paid' as const) : ('promotional' as const);
+    const actual = await account(a.id).credit({ type: 'admin_grant', amount: this.amount, ref, grant: { category, expiresAt } });
+    count(`grant:${actual.ok ? 'ok' : actual.code}`);
+    expireGrants(a, now);
+    a.balance += this.amount;
+    a.ledger.push({ type: 'admin_grant', amount: this.amount, ref, idempotencyKey: null });
+    addGrant(a, ref, category, this.amount, expiresAt);
+    expect(actual, this.toString()).toMatchObject({ ok: true, duplicate: false, balance: a.balance, status: status(a) });
+    if (actual.ok) a.refs.set(ref, actual.transactionId);
+    m.accts[this.a] = a;
+    await checkAccount(m, this.a);
+  }
+  toString = () => `grant(${this.a}, ${this.paid ? 'paid' : 'promotional'}, ${this.amount}, ${this.hours === null ? 'never' : `${this.hours}h`})`;
+}
+
+/**
+ * Moves an account's clock on by whole hours (advanceClock) and runs its alarm: grants that
+ * expired in between become expiry entries, once, and its holds (10 minutes or 3 ms) expire.
+ */
+class ClockCommand implements fc.AsyncCommand<Model, Model> {
+  constructor(
+    readonly a: number,
+    readonly hours: number,
+  ) {}
+  check = () => true;
+  async run(m: Model): Promise<void> {
+    count('steps');
+    const stub = account(m.accts[this.a].id);
+    const moved = await stub.advanceClock(this.hours * HOUR);
+    if (!moved.ok) throw new Error(`advanceClock failed: ${moved.code}`);
+    await runDurableObjectAlarm(stub);
+    const a = cloneAcct(m.accts[this.a]);
+    a.skew += this.hours * HOUR;
+    expireGrants(a, nowOf(a));
+    for (const h of a.holds) {
+      if (h.state === 'open' && h.expiresAt <= nowOf(a)) {
+        h.state = 'expired';
+        a.reserved -= h.amount;
+      }
+    }
+    m.accts[this.a] = a;
+    count('clock');
+    await checkAccount(m, this.a);
+  }
+  toString = () => `clock(${this.a}, +${this.hours}h)`;
 }
 
 class FlushCommand implements fc.AsyncCommand<Model, Model> {
@@ -770,6 +923,7 @@ async function deliverAll(m: Model, i: number): Promise<void> {
     const out = await deliverEvent(m, i, e);
     out.next.stripe.queue = out.done ? rest : [...rest, e];
     m.accts[i] = out.next;
+    await adoptGrants(m, i); // as after any Stripe delivery (see StripeCommand)
   }
   await checkAccount(m, i);
   await checkPayments(m, i, true);
@@ -795,6 +949,10 @@ class StripeCommand implements fc.AsyncCommand<Model, Model> {
     // Done: delivered (once, or again later with `again`: Stripe may send an event twice). Refused: retried later.
     if (out.done && !this.op.again) out.next.stripe.queue = [...queue.slice(0, k), ...queue.slice(k + 1)];
     m.accts[i] = out.next;
+    // The Stripe path's grants (a paid grant per payment; take-backs from it first, then debt;
+    // give-backs as new grants) are not restated here: I8 is checked on the object, then the
+    // model takes its grants, so the steps after stay exact.
+    await adoptGrants(m, i);
     await checkAccount(m, i);
     await checkPayments(m, i, false);
   }
@@ -814,6 +972,8 @@ const commands = fc.commands(
     stripeOpArb.map((op) => new StripeCommand(op)),
     stripeOpArb.map((op) => new StripeCommand(op)),
     stripeOpArb.map((op) => new StripeCommand(op)),
+    fc.tuple(accountIdx, fc.boolean(), fc.integer({ min: 1, max: 8_000 }), fc.option(fc.integer({ min: 1, max: 3 }))).map(([a, paid, amount, hours]) => new GrantCommand(a, paid, amount, hours)),
+    fc.tuple(accountIdx, fc.integer({ min: 1, max: 2 })).map(([a, hours]) => new ClockCommand(a, hours)),
   ],
   { maxCommands: 60, size: 'medium' },
 );
@@ -839,6 +999,9 @@ async function setup(): Promise<Model> {
       openDisputes: [],
       closedDisputes: [],
       disputeSuspended: false,
+      grants: [{ id: 'bonus:welcome', order: 0, category: 'promotional', remaining: settings.welcomeBonus, expiresAt: null, expired: false }],
+      debt: 0,
+      skew: 0,
     });
   }
   return { accts, settings };
@@ -866,6 +1029,8 @@ describe('TokenAccount against a reference model', () => {
     expect(tally.get('charge:idempotency_conflict')).toBeGreaterThan(0);
     expect(tally.get('settle:ok')).toBeGreaterThan(0);
     expect(tally.get('credit:duplicate')).toBeGreaterThan(0);
+    expect(tally.get('grant:ok')).toBeGreaterThan(0);
+    expect(tally.get('clock')).toBeGreaterThan(0);
     // Stripe's side was exercised: refunds taken and given back, chargebacks held, events refused until their purchase.
     for (const label of ['deliver:refund:applied', 'deliver:dispute:applied', 'deliver:refund:not_credited', 'deliver:dispute:inquiry', 'stripe:settleRefund:ok', 'stripe:closeDispute:ok']) {
       expect(tally.get(label), label).toBeGreaterThan(0);

@@ -85,6 +85,24 @@ describe('GET /api/account/transactions', () => {
   });
 });
 
+describe('GET /api/account/grants', () => {
+  it('lists the caller’s grants with something left, in burn order, and the debt', async () => {
+    const s = await signUp();
+    expect((await api('/api/account/grants')).status).toBe(401);
+    await account(s.user.id).credit({ type: 'purchase', amount: 5_000, ref: `pi_${crypto.randomUUID()}`, amountCents: 500, isPurchase: true });
+    await charge(s.user.id, 'g1', 2_000); // 3,000 billable, from the welcome bonus
+    const body = await json(await api('/api/account/grants', { cookie: s.cookie }));
+    expect(body).toEqual({
+      grants: [
+        { id: 'bonus:welcome', category: 'promotional', priority: 50, amount: 10_000, remaining: 7_000, expiresAt: null, createdAt: expect.any(Number), description: 'Welcome bonus' },
+        expect.objectContaining({ category: 'paid', amount: 5_000, remaining: 5_000, expiresAt: null }),
+      ],
+      debt: 0,
+      balance: 12_000,
+    });
+  });
+});
+
 describe('GET /api/account/usage', () => {
   it('groups the caller’s usage by day, operation and model, with every day present', async () => {
     const s = await signUp();

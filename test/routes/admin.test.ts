@@ -41,6 +41,7 @@ describe('role matrix: every admin route × anonymous / user / admin / superadmi
     { method: 'GET', path: () => '/api/admin/stats/operations', write: false, ok: 200 },
     { method: 'GET', path: () => '/api/admin/stats/daily?days=7', write: false, ok: 200 },
     { method: 'GET', path: () => '/api/admin/accounts?limit=5', write: false, ok: 200 },
+    { method: 'GET', path: (t) => `/api/admin/accounts/${t.user.id}/grants`, write: false, ok: 200 },
     { method: 'POST', path: () => '/api/admin/accounts/initialize', body: (t) => ({ userId: t.user.id }), write: true, ok: 200 },
     { method: 'POST', path: () => '/api/admin/grants', body: (t) => ({ userId: t.user.id, amount: 7, reason: 'matrix' }), write: true, ok: 201 },
     { method: 'GET', path: () => '/api/admin/settings', write: false, ok: 200 },
@@ -119,6 +120,53 @@ describe('POST /api/admin/grants', () => {
     await api('/api/admin/grants', { cookie: root.cookie, body: { userId: target.user.id, amount: 1, reason: 'a' } });
     await api('/api/admin/grants', { cookie: root.cookie, body: { userId: target.user.id, amount: 1, reason: 'a' } });
     expect((await account(target.user.id).getLedger()).filter((e) => e.type === 'admin_grant')).toHaveLength(3);
+  });
+
+  it('a grant can set its category and expiry; admins see the account’s grants in burn order', async () => {
+    const target = await signUp();
+    const expiresAt = Date.now() + 30 * 86_400_000;
+    const res = await api('/api/admin/grants', { cookie: root.cookie, body: { userId: target.user.id, amount: 12_000, reason: 'Launch promo', category: 'promotional', expiresAt, idempotencyKey: 'promo-1' } });
+    expect(res.status).toBe(201);
+    expect(await json(res)).toMatchObject({ category: 'promotional', expiresAt, balance: 22_000 });
+    const paid = await json(await api('/api/admin/grants', { cookie: root.cookie, body: { userId: target.user.id, amount: 500, reason: 'Goodwill, as paid', category: 'paid', expiresAt: null } }));
+    expect(paid).toMatchObject({ category: 'paid', expiresAt: null, balance: 22_500 });
+    const audit = await auditRows(target.user.id);
+    expect(audit.map((r) => r.after)).toEqual([
+      expect.objectContaining({ amount: 12_000, reason: 'Launch promo', expiresAt, ref: 'grant:promo-1' }),
+      expect.objectContaining({ amount: 500, category: 'paid' }),
+    ]);
+    // The same key with another expiry names another grant.
+    const conflict = await api('/api/admin/grants', { cookie: root.cookie, body: { userId: target.user.id, amount: 12_000, reason: 'Launch promo', expiresAt: expiresAt + 1, idempotencyKey: 'promo-1' } });
+    expect(conflict.status).toBe(409);
+
+    const listed = await api(`/api/admin/accounts/${target.user.id}/grants`, { cookie: admin.cookie });
+    expect(listed.status).toBe(200);
+    expect(await json(listed)).toEqual({
+      grants: [
+        expect.objectContaining({ id: 'grant:promo-1', category: 'promotional', amount: 12_000, remaining: 12_000, expiresAt, description: 'Launch promo' }),
+        expect.objectContaining({ id: 'bonus:welcome', category: 'promotional', remaining: 10_000, expiresAt: null }),
+        expect.objectContaining({ category: 'paid', remaining: 500, expiresAt: null }),
+      ],
+      debt: 0,
+      balance: 22_500,
+    });
+    // A grant expiring in the past is refused, and moves nothing.
+    const past = await api('/api/admin/grants', { cookie: root.cookie, body: { userId: target.user.id, amount: 5, reason: 'late', expiresAt: Date.now() - 1 } });
+    expect(past.status).toBe(400);
+    expect((await account(target.user.id).getLedger()).filter((e) => e.type === 'admin_grant')).toHaveLength(2);
+  });
+
+  it('without an expiry, a grant takes the admin-grant default expiry setting', async () => {
+    const target = await signUp();
+    try {
+      expect((await api('/api/admin/settings', { method: 'PUT', cookie: root.cookie, body: { adminGrantExpiryDays: 7 } })).status).toBe(200);
+      const before = Date.now();
+      const body = await json(await api('/api/admin/grants', { cookie: root.cookie, body: { userId: target.user.id, amount: 100, reason: 'default expiry' } }));
+      expect(body.expiresAt).toBeGreaterThanOrEqual(before + 7 * 86_400_000);
+      expect(body.expiresAt).toBeLessThanOrEqual(Date.now() + 7 * 86_400_000);
+    } finally {
+      await api('/api/admin/settings', { method: 'PUT', cookie: root.cookie, body: { adminGrantExpiryDays: null } });
+    }
   });
 
   it('404 for an account that does not exist', async () => {

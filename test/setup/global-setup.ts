@@ -2,6 +2,7 @@ import path from 'node:path';
 import { build } from 'esbuild';
 import type { TestProject } from 'vitest/node';
 import { startStripeSimulator } from '../../scripts/stripe-sim/server.mjs';
+import { startWebhookReceiver } from './webhook-receiver';
 
 export const TEST_WEBHOOK_SECRET = 'whsec_test_vitest_0123456789abcdef';
 
@@ -26,13 +27,18 @@ export default async function setup(project: TestProject) {
   // resolves such unknown outcomes by retrieving or listing PaymentIntents (worker/do/auto-recharge.ts).
   const sim = await startStripeSimulator({ port: 0, deliverWebhooks: false, disputeDelayMs: 50, webhookSecret: TEST_WEBHOOK_SECRET });
   project.provide('stripeApiBase', sim.url);
+  // The operator's app for the outgoing-webhook tests (test/routes/webhooks.test.ts).
+  const receiver = await startWebhookReceiver();
+  project.provide('webhookReceiverBase', receiver.url);
   return async () => {
     await sim.close();
+    await receiver.close();
   };
 }
 
 declare module 'vitest' {
   export interface ProvidedContext {
     stripeApiBase: string;
+    webhookReceiverBase: string;
   }
 }

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { firstError } from '../../web/src/forms';
 import { checkAuth } from '../../web/src/forms/auth';
-import { checkGrant, checkPackage, checkSettings, type PackageForm, type SettingsField } from '../../web/src/forms/admin';
+import { checkGrant, checkPackage, checkSettings, type GrantExpiryField, type PackageForm, type SettingsField } from '../../web/src/forms/admin';
 import { checkAutoRecharge, checkCustomAmount } from '../../web/src/forms/tokens';
 
 const errorsOf = <T, K extends string>(r: { ok: true; value: T } | { ok: false; errors: Partial<Record<K, string>> }) => (r.ok ? null : r.errors);
@@ -59,6 +59,17 @@ describe('grant', () => {
     });
     expect(errorsOf(checkGrant({ userId: 'u1', amount: '-5', reason: 'r' }))).toEqual({ amount: 'Enter a whole number of tokens above zero.' });
   });
+  it('sends the category and the expiry day (00:00 UTC); a day not in the future is refused', () => {
+    const now = Date.UTC(2026, 10, 26);
+    expect(checkGrant({ userId: 'u1', amount: '12000', reason: 'promo', category: 'promotional', expiresOn: '2027-01-01' }, now)).toEqual({
+      ok: true,
+      value: { userId: 'u1', amount: 12_000, reason: 'promo', category: 'promotional', expiresAt: Date.UTC(2027, 0, 1) },
+    });
+    expect(checkGrant({ userId: 'u1', amount: '5', reason: 'r', category: 'paid', expiresOn: '' }, now)).toEqual({ ok: true, value: { userId: 'u1', amount: 5, reason: 'r', category: 'paid' } });
+    for (const expiresOn of ['2026-11-26', '2020-01-01', 'soon']) {
+      expect(errorsOf(checkGrant({ userId: 'u1', amount: '5', reason: 'r', expiresOn }, now))).toEqual({ expiresOn: 'Expires on: pick a day in the future, or leave it empty for the default.' });
+    }
+  });
 });
 
 describe('package', () => {
@@ -83,19 +94,47 @@ describe('package', () => {
 });
 
 describe('settings', () => {
-  const labels: Record<SettingsField, string> = {
+  const labels: Record<SettingsField | GrantExpiryField, string> = {
     tokenMultiplier: 'Token multiplier',
     tokensPerUsd: 'Tokens per US dollar',
     minimumPurchase: 'Minimum purchase ($)',
     welcomeBonus: 'Welcome bonus (tokens)',
     lowBalanceThreshold: 'Low balance warning below',
     criticalBalanceThreshold: 'Critical balance alert below',
+    welcomeBonusExpiryDays: 'Welcome bonus expires after (days)',
+    adminGrantExpiryDays: 'Admin grants expire after (days)',
   };
-  const form: Record<SettingsField, string> = { tokenMultiplier: '1.5', tokensPerUsd: '10000', minimumPurchase: '5.00', welcomeBonus: '10000', lowBalanceThreshold: '1000', criticalBalanceThreshold: '100' };
+  const form: Record<SettingsField | GrantExpiryField, string> = {
+    tokenMultiplier: '1.5',
+    tokensPerUsd: '10000',
+    minimumPurchase: '5.00',
+    welcomeBonus: '10000',
+    lowBalanceThreshold: '1000',
+    criticalBalanceThreshold: '100',
+    welcomeBonusExpiryDays: '',
+    adminGrantExpiryDays: '',
+  };
   it('sends numbers and cents; empty image rows are left out', () => {
     expect(checkSettings(form, [[' dall-e-3 ', '4000'], ['', ' ']], labels)).toEqual({
       ok: true,
-      value: { tokenMultiplier: 1.5, imageCosts: { 'dall-e-3': 4000 }, tokensPerUsd: 10_000, minimumPurchaseCents: 500, welcomeBonus: 10_000, lowBalanceThreshold: 1000, criticalBalanceThreshold: 100 },
+      value: {
+        tokenMultiplier: 1.5,
+        imageCosts: { 'dall-e-3': 4000 },
+        tokensPerUsd: 10_000,
+        minimumPurchaseCents: 500,
+        welcomeBonus: 10_000,
+        lowBalanceThreshold: 1000,
+        criticalBalanceThreshold: 100,
+        welcomeBonusExpiryDays: null,
+        adminGrantExpiryDays: null,
+      },
+    });
+  });
+  it('grant expiries: empty is never, otherwise whole days from 1 to 3650', () => {
+    expect(checkSettings({ ...form, welcomeBonusExpiryDays: '30', adminGrantExpiryDays: ' ' }, [], labels)).toMatchObject({ ok: true, value: { welcomeBonusExpiryDays: 30, adminGrantExpiryDays: null } });
+    expect(errorsOf(checkSettings({ ...form, welcomeBonusExpiryDays: '0', adminGrantExpiryDays: '1.5' }, [], labels))).toEqual({
+      welcomeBonusExpiryDays: 'Welcome bonus expires after (days): enter whole days from 1 to 3650, or leave it empty for never.',
+      adminGrantExpiryDays: 'Admin grants expire after (days): enter whole days from 1 to 3650, or leave it empty for never.',
     });
   });
   it('shows the first problem: whole-number fields, then multiplier, minimum purchase, image costs', () => {

@@ -59,6 +59,7 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
 export const get = <T>(path: string, query?: Query) => api<T>('GET', withQuery(path, query));
 export const post = <T>(path: string, body: unknown = {}) => api<T>('POST', path, body);
 export const put = <T>(path: string, body: unknown) => api<T>('PUT', path, body);
+export const del = <T>(path: string) => api<T>('DELETE', path);
 
 export function errorMessage(e: unknown): string {
   if (e instanceof ApiError) return e.message;
@@ -74,6 +75,8 @@ export type {
   AccountOverview as Account,
   AutoRechargeView as AutoRecharge,
   AutoRechargeAnswer,
+  GrantsAnswer,
+  GrantView,
   PackagesAnswer,
   PublicPackage as Package,
   Transaction,

@@ -39,6 +39,7 @@ export const TX_LABELS: Record<string, string> = {
   refund: 'Refund',
   dispute: 'Dispute',
   adjustment: 'Adjustment',
+  expiry: 'Expired grant',
 };
 export const TX_TYPES = Object.keys(TX_LABELS);
 export const txLabel = (t: string) => TX_LABELS[t] ?? t;

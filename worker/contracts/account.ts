@@ -4,7 +4,8 @@ import type { AccountStatus, AlertLevel } from './billing';
 
 /** The signed-in user's own account: `/api/account…` and the public `/api/packages`. */
 
-export const TRANSACTION_TYPES = ['bonus', 'usage', 'purchase', 'auto_recharge', 'admin_grant', 'refund', 'dispute', 'adjustment'] as const;
+/** `expiry`: what was left of a credit grant when it expired (issue 11; written only by the DO's grants module). */
+export const TRANSACTION_TYPES = ['bonus', 'usage', 'purchase', 'auto_recharge', 'admin_grant', 'refund', 'dispute', 'adjustment', 'expiry'] as const;
 export type TransactionType = (typeof TRANSACTION_TYPES)[number];
 
 // ---------------------------------------------------------------- inputs
@@ -58,6 +59,35 @@ export interface AccountOverview {
   thresholds: { low: number; critical: number };
   /** `daysLeft` is null when nothing was burned in the window. */
   burn: { tokensPerDay: number; daysLeft: number | null };
+}
+
+/** A credit grant's category: paid tokens burn after promotional ones. */
+export type GrantCategory = 'paid' | 'promotional';
+
+/** One credit grant with something left (issue 11): what a credit added and what remains of it. */
+export interface GrantView {
+  /** The ref of the credit that made it (a PaymentIntent id, `grant:…`, `bonus:welcome`). */
+  id: string;
+  category: GrantCategory;
+  /** Lower burns first within a category (default 50). */
+  priority: number;
+  amount: number;
+  remaining: number;
+  /** Epoch ms; null: never expires. */
+  expiresAt: number | null;
+  createdAt: number;
+  description: string;
+}
+
+/**
+ * `GET /api/account/grants` (and an admin's view of an account): the grants with something left,
+ * in the order usage burns them (promotional before paid, then earliest expiry, never-expiring
+ * last, then oldest), and the debt the next credit repays first. balance = Σ remaining − debt.
+ */
+export interface GrantsAnswer {
+  grants: GrantView[];
+  debt: number;
+  balance: number;
 }
 
 /** One ledger entry as the account's owner sees it. */

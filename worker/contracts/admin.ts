@@ -132,12 +132,18 @@ export const grantSchema = z.strictObject({
   reason: z.string().check(z.trim(), z.minLength(1), z.maxLength(500)),
   // Shorter than a billing key: it becomes part of the ledger ref `grant:<key>`.
   idempotencyKey: z.optional(printableKey(200)),
+  /** The grant's category (issue 11): promotional (default) burns before paid. */
+  category: z.optional(z.enum(['promotional', 'paid'])),
+  /** When the grant expires (epoch ms, in the future); null: never; omitted: the admin-grant default expiry setting. */
+  expiresAt: z.optional(z.nullable(intIn(1, 8_640_000_000_000_000))),
 });
 export type GrantInput = z.output<typeof grantSchema>;
 
 /** `POST /api/admin/grants`: 201, or 200 with `duplicate: true` for a retried key. */
 export interface GrantAnswer {
   transactionId: string;
+  category: 'promotional' | 'paid';
+  expiresAt: number | null;
   duplicate: boolean;
   balance: number;
   status: AccountStatus;

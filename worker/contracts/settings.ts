@@ -16,6 +16,10 @@ const settingFields = {
   welcomeBonus: positiveInt(1_000_000_000),
   lowBalanceThreshold: positiveInt(1_000_000_000_000),
   criticalBalanceThreshold: positiveInt(1_000_000_000_000),
+  /** Days a new account's welcome bonus lasts; null: it never expires (the seed's behaviour). */
+  welcomeBonusExpiryDays: z.nullable(positiveInt(3_650)),
+  /** Days an admin grant lasts when the admin gives no expiry; null: it never expires. */
+  adminGrantExpiryDays: z.nullable(positiveInt(3_650)),
   /**
    * Issue 13: days raw usage rows stay in D1 before the cron archives them to R2 and prunes them
    * (docs/scaling.md). At least 31, so a month of raw rows stays queryable (the burn estimate reads
@@ -43,6 +47,8 @@ export const DEFAULT_SETTINGS: BillingSettings = {
   welcomeBonus: 10000,
   lowBalanceThreshold: 1000,
   criticalBalanceThreshold: 100,
+  welcomeBonusExpiryDays: null,
+  adminGrantExpiryDays: null,
   retentionDays: 90,
 };
 
@@ -103,6 +109,9 @@ export function toSettingsView(s: BillingSettings): SettingsView {
     welcomeBonus: s.welcomeBonus,
     lowBalanceThreshold: s.lowBalanceThreshold,
     criticalBalanceThreshold: s.criticalBalanceThreshold,
+    // `?? null`: a settings copy cached by an account before these existed lacks them.
+    welcomeBonusExpiryDays: s.welcomeBonusExpiryDays ?? null,
+    adminGrantExpiryDays: s.adminGrantExpiryDays ?? null,
     retentionDays: s.retentionDays,
   };
 }

@@ -15,12 +15,14 @@ export async function readSettings(db: D1Database): Promise<BillingSettings | nu
     welcomeBonus: row.welcomeBonus,
     lowBalanceThreshold: row.lowBalanceThreshold,
     criticalBalanceThreshold: row.criticalBalanceThreshold,
+    welcomeBonusExpiryDays: row.welcomeBonusExpiryDays,
+    adminGrantExpiryDays: row.adminGrantExpiryDays,
     retentionDays: row.retentionDays,
   };
 }
 
 /** The settings row as raw SQL, for a D1 batch that reads it with other rows (price-book-store.ts). */
-export const SELECT_SETTINGS = `SELECT token_multiplier_bps, image_costs, tokens_per_usd, minimum_purchase_cents, welcome_bonus, low_balance_threshold, critical_balance_threshold, retention_days FROM settings WHERE id = 1`;
+export const SELECT_SETTINGS = `SELECT token_multiplier_bps, image_costs, tokens_per_usd, minimum_purchase_cents, welcome_bonus, low_balance_threshold, critical_balance_threshold, welcome_bonus_expiry_days, admin_grant_expiry_days, retention_days FROM settings WHERE id = 1`;
 
 export interface SettingsRow {
   token_multiplier_bps: number;
@@ -30,6 +32,8 @@ export interface SettingsRow {
   welcome_bonus: number;
   low_balance_threshold: number;
   critical_balance_threshold: number;
+  welcome_bonus_expiry_days: number | null;
+  admin_grant_expiry_days: number | null;
   retention_days: number;
 }
 
@@ -43,6 +47,8 @@ export function settingsFromRow(row: SettingsRow): BillingSettings {
     welcomeBonus: row.welcome_bonus,
     lowBalanceThreshold: row.low_balance_threshold,
     criticalBalanceThreshold: row.critical_balance_threshold,
+    welcomeBonusExpiryDays: row.welcome_bonus_expiry_days ?? null,
+    adminGrantExpiryDays: row.admin_grant_expiry_days ?? null,
     retentionDays: row.retention_days,
   };
 }

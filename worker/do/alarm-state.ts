@@ -1,3 +1,4 @@
+import { nextGrantExpiry } from './grants';
 import { earliestHoldExpiry } from './holds';
 import { oldestAnswerAt } from './idempotency';
 import type { AutoRechargeState } from './rows';
@@ -21,5 +22,6 @@ export function gatherDueState(
     arNextAt: s.account?.ar_next_at ?? null,
     earliestHoldExpiry: earliestHoldExpiry(sql),
     oldestAnswerAt: oldestAnswerAt(sql),
+    nextGrantExpiry: nextGrantExpiry(sql),
   };
 }

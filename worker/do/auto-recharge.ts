@@ -1,6 +1,7 @@
 import { newId } from '../lib/crypto';
 import { classifyStripeError } from '../lib/stripe';
 import { saveAccount } from './account-store';
+import { emitAlert } from './alerts';
 import { INSERT_RECHARGE_ATTEMPT, RECHARGE_ATTEMPT_COLUMNS, valuesOf, type AccountRow, type AutoRechargeState, type RechargeAttemptRow } from './rows';
 import { OUTBOX_FLUSH_DELAY_MS } from './schedule';
 import { capExceeded, CONFIRM_CARD_MESSAGE, IDEMPOTENCY_WINDOW_MS, isInFlight, MAX_CONFIRMS, MAX_CREATE_SENDS, MAX_PROCESSING_MS, MAX_UNRESOLVED, monthKey, rechargeBackoffMs, type Intent, type PaymentIntents, type RechargeHost, type RechargeIntentParams } from './recharge-policy';
@@ -298,13 +299,15 @@ function finish(host: RechargeHost, attemptId: string, paymentIntentId: string |
     const t = end.succeeded;
     host.credit({ type: 'auto_recharge', amount: t.tokens, ref: paymentIntentId!, amountCents: t.amount_cents, description: `Auto-recharge of ${t.tokens} tokens`, metadata: { attemptId }, isPurchase: true });
     const after = host.account()!;
-    save(host, after, { ar_state: after.ar_enabled ? 'armed' : 'off', ar_attempt_id: null, ar_idempotency_key: null, ar_next_at: null, ar_attempts: 0, ar_last_error: null }, at, () =>
-      updateAttempt(host.sql, attemptId, paymentIntentId, 'succeeded', null, at),
-    );
+    save(host, after, { ar_state: after.ar_enabled ? 'armed' : 'off', ar_attempt_id: null, ar_idempotency_key: null, ar_next_at: null, ar_attempts: 0, ar_last_error: null }, at, () => {
+      updateAttempt(host.sql, attemptId, paymentIntentId, 'succeeded', null, at);
+      emitAlert(host.sql, { type: 'recharge.succeeded', data: { attemptId, paymentIntentId, tokens: t.tokens, amountCents: t.amount_cents, balance: after.balance }, dedupeKey: `recharge:${attemptId}` }, at);
+    });
   } else {
-    save(host, host.account()!, { ar_enabled: 0, ar_state: 'off', ar_attempt_id: null, ar_idempotency_key: null, ar_next_at: null, ar_attempts: 0, ar_last_error: end.failed }, at, () =>
-      updateAttempt(host.sql, attemptId, paymentIntentId, 'failed', end.failed, at),
-    );
+    save(host, host.account()!, { ar_enabled: 0, ar_state: 'off', ar_attempt_id: null, ar_idempotency_key: null, ar_next_at: null, ar_attempts: 0, ar_last_error: end.failed }, at, () => {
+      updateAttempt(host.sql, attemptId, paymentIntentId, 'failed', end.failed, at);
+      emitAlert(host.sql, { type: 'recharge.failed', data: { attemptId, paymentIntentId, reason: end.failed }, dedupeKey: `recharge:${attemptId}` }, at);
+    });
   }
   host.afterCommit();
 }

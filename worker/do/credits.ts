@@ -1,3 +1,4 @@
+import { allocate, applyEntry, getGrant, type GrantTerms } from './grants';
 import { appendLedger, type AppendOptions, type LedgerDraft } from './ledger-store';
 import type { AccountRow } from './rows';
 import type { Sql, Transaction } from './storage';
@@ -31,12 +32,33 @@ export function creditEntry(req: CreditRequest, now: number): { draft: LedgerDra
 }
 
 /**
- * Appends one validated credit-like entry and its balance change in one transaction; returns the
- * account it leaves (for the facade to commit) and the answer.
+ * Appends one validated credit-like entry and its balance change in one transaction, with what
+ * it does to the grants (grants.ts): the debits since the last allocation are burned first, then
+ * a positive entry repays debt and creates its grant, and a refund or dispute takes back from
+ * its payment's grant first, then as debt. Returns the account it leaves (for the facade to
+ * commit) and the answer.
  */
 export function appendCredit(sql: Sql, transaction: Transaction, account: AccountRow, req: CreditRequest, now: number): { next: AccountRow; result: { ok: true } & CreditResult } {
   const { draft, opts } = creditEntry(req, now);
-  // Never null: a credit carries no idempotency key, and a taken ref fails the insert.
-  const { account: next, row } = transaction(() => appendLedger(sql, account, draft, opts)!);
+  const { account: next, row } = transaction(() => {
+    allocate(sql);
+    // Never null: a credit carries no idempotency key, and a taken ref fails the insert.
+    const out = appendLedger(sql, account, draft, opts)!;
+    applyEntry(sql, out.row, grantTermsOf(sql, req));
+    return out;
+  });
   return { next, result: { ok: true, transactionId: row.id, duplicate: false, balance: next.balance, status: next.status } };
+}
+
+/**
+ * The grant terms of a credit. Refunds and disputes name their payment: a take-back comes out of
+ * that payment's grant, and a give-back (a failed refund, a won dispute) makes a grant on the
+ * payment's own terms.
+ */
+function grantTermsOf(sql: Sql, req: CreditRequest): GrantTerms & { takeFrom?: string | null } {
+  if (req.type !== 'refund' && req.type !== 'dispute') return req.grant ?? {};
+  const paymentIntentId = typeof req.metadata?.paymentIntentId === 'string' ? req.metadata.paymentIntentId : null;
+  if (req.amount < 0) return { takeFrom: paymentIntentId };
+  const payment = paymentIntentId ? getGrant(sql, paymentIntentId) : null;
+  return payment ? { category: payment.category, priority: payment.priority, expiresAt: payment.expires_at } : {};
 }

@@ -1,7 +1,10 @@
+import type { BillingSettings } from '../contracts/settings';
 import { saveAccount } from './account-store';
+import { ALERT_RETENTION_MS, pendingAlerts, pruneAlerts, type AlertQueue, type AlertTracker } from './alerts';
 import { gatherDueState } from './alarm-state';
 import { RechargeRunner, settleRecharge } from './auto-recharge';
 import { appendCredit } from './credits';
+import { expireDue, nextGrantExpiry } from './grants';
 import { expireHolds, pruneClosedHolds } from './holds';
 import { IDEMPOTENCY_RETENTION_MS, pruneAnswers } from './idempotency';
 import { findByRef } from './ledger-store';
@@ -25,6 +28,8 @@ export interface LiveAccountDeps {
   payments: PaymentIntents;
   /** The spend limits' in-memory windows: holds the alarm expires stop counting. */
   limits?: Pick<SpendLimits, 'freed'>;
+  /** Alerts for the operator's app (alerts.ts): the crossings watched after each commit, and the queue the alarm sends them to. */
+  alerts?: { tracker: AlertTracker; queue: AlertQueue; settings: () => BillingSettings };
   now?: () => number;
 }
 
@@ -44,6 +49,8 @@ export class LiveAccount {
   readonly #recharge: RechargeRunner;
   /** What the recharge state machine sees of the object. */
   readonly rechargeHost: RechargeHost;
+  /** When the next credit grant expires: every commit at or after it records the expiry first, without a query (grants.ts). */
+  #nextExpiry: number | null;
 
   constructor(
     deps: LiveAccountDeps,
@@ -64,6 +71,25 @@ export class LiveAccount {
       now,
     };
     this.#recharge = new RechargeRunner(this.rechargeHost, deps.payments);
+    this.#nextExpiry = nextGrantExpiry(deps.sql);
+  }
+
+  /**
+   * Records the expiry of every grant due by `now` before anything else commits at `now` (I8: a
+   * charge at or after a grant's expiry never burns it): one comparison with the in-memory next
+   * expiry on every call, a transaction only when one is due.
+   */
+  expireDue(now: number): void {
+    const a = this.account;
+    if (this.#nextExpiry === null || now < this.#nextExpiry || !a) return;
+    this.account = this.#d.transaction(() => expireDue(this.#d.sql, a, now));
+    this.#nextExpiry = nextGrantExpiry(this.#d.sql);
+    this.afterCommit();
+  }
+
+  /** The grant set changed (a new account, a credit): re-read when the next grant expires. */
+  grantsChanged(): void {
+    this.#nextExpiry = nextGrantExpiry(this.#d.sql);
   }
 
   /** Takes the account a commit left, then schedules what follows. */
@@ -80,9 +106,12 @@ export class LiveAccount {
     if (schedule) this.afterCommit();
   }
 
-  /** Commits one validated credit-like entry and its balance change. */
+  /** Commits one validated credit-like entry, its balance change and its grant (grants.ts), due expiries first. */
   record(req: CreditRequest): Result<CreditResult> {
-    const out = appendCredit(this.#d.sql, this.#d.transaction, this.account!, req, this.#now());
+    const now = this.#now();
+    this.expireDue(now);
+    const out = appendCredit(this.#d.sql, this.#d.transaction, this.account!, req, now);
+    if (req.amount > 0) this.grantsChanged();
     this.committed(out.next);
     return out.result;
   }
@@ -97,16 +126,26 @@ export class LiveAccount {
 
   /**
    * After a commit: only schedule. The outbox flush after a short delay, and — when the
-   * available balance fell below the auto-recharge threshold — a recharge right away.
+   * available balance fell below the auto-recharge threshold — a recharge right away. A
+   * balance-level or status crossing writes its alert here, in the same synchronous step as the
+   * commit (no `await` between, so both writes commit together); a charge that crosses nothing
+   * writes nothing more.
    */
   afterCommit(): void {
     const now = this.#now();
     this.#d.alarm.request(now + OUTBOX_FLUSH_DELAY_MS);
+    this.#observeAlerts(now);
     const a = this.account;
     if (a && needsRecharge(a)) {
       this.account = this.#d.transaction(() => saveAccount(this.#d.sql, a, { ar_state: 'scheduled' }, now));
       this.#d.alarm.request(now);
     }
+  }
+
+  /** Balance-level and status crossings since the last look (alerts.ts). */
+  #observeAlerts(now: number): void {
+    const al = this.#d.alerts;
+    if (al) al.tracker.observe(this.account, al.settings(), now);
   }
 
   /** Arms the alarm for the earliest due work. `exact` (end of an alarm run) also moves a later or stale alarm, or clears it. */
@@ -115,6 +154,13 @@ export class LiveAccount {
     const at = nextDueAt(gatherDueState(sql, { now: this.#now(), outbox: this.pending(), flushFailures: outbox.failures, account: this.account }));
     if (exact) alarm.set(at);
     else if (at !== null) alarm.request(at);
+  }
+
+  /** A refusal by a spend limit: `spend_limit.reached`, once per window (alerts.ts); the alarm sends it. */
+  limitRefused(refusal: Failure): void {
+    const al = this.#d.alerts;
+    const now = this.#now();
+    if (al?.tracker.limitReached(refusal, now)) this.#d.alarm.request(now + OUTBOX_FLUSH_DELAY_MS);
   }
 
   /** Makes sure the alarm fires by `at` (e.g. a new hold's expiry). */
@@ -148,6 +194,7 @@ export class LiveAccount {
     // of a throwing alarm are spent. Nothing runs after a failure, so nothing touches storage
     // of an object that is being torn down.
     alarm.armFallback(now);
+    this.expireDue(now); // grants due by now: each remainder becomes one expiry entry
     const account = this.account;
     if (account) {
       const freed: [string | null, number][] = [];
@@ -155,10 +202,17 @@ export class LiveAccount {
       for (const [key, amount] of freed) this.#d.limits?.freed(key, amount); // committed: the limits stop counting them
     }
     await this.#recharge.run(now);
+    // Holds expired and recharges ended above without a facade commit: their crossings too. Most
+    // runs have no alert to send and skip the queue call (and its await) entirely.
+    const al = this.#d.alerts;
+    this.#observeAlerts(this.#now());
+    const alertsRetryAt = al && pendingAlerts(sql) > 0 ? await al.tracker.send(al.queue, this.account, this.#now()) : null;
     await outbox.flush(db, () => this.account);
     pruneAnswers(sql, now - IDEMPOTENCY_RETENTION_MS);
     pruneClosedHolds(sql, now - IDEMPOTENCY_RETENTION_MS);
+    if (al) pruneAlerts(sql, now - ALERT_RETENTION_MS);
     alarm.ranOk();
     this.scheduleNext(true);
+    if (alertsRetryAt !== null) alarm.request(alertsRetryAt);
   }
 }

@@ -354,3 +354,42 @@ export const INSERT_RECHARGE_ATTEMPT = `INSERT INTO recharge_attempts (${RECHARG
 export const SELECT_RECHARGE_ATTEMPTS = `SELECT ${RECHARGE_ATTEMPT_COLUMNS.join(', ')} FROM recharge_attempts`;
 /** The D1 columns of an attempt (`auto_recharge_attempts`, besides user_id): all but the local key, flag and Stripe bookkeeping. */
 export const D1_RECHARGE_ATTEMPT_COLUMNS = RECHARGE_ATTEMPT_COLUMNS.filter((c) => c !== 'idempotency_key' && c !== 'synced' && c !== 'params' && c !== 'confirms');
+
+// ---------------------------------------------------------------- grants
+
+import type { GrantCategory } from '../contracts/account';
+export type { GrantCategory };
+
+/** One credit grant (grants.ts): what a positive ledger entry added, and what is left of it. */
+export type GrantRow = {
+  /** The ref of the ledger entry that created it (a PaymentIntent id, `grant:…`, `bonus:welcome`). */
+  id: string;
+  /** That entry's ledger seq: "oldest first" among equals. */
+  seq: number;
+  category: GrantCategory;
+  /** Lower burns first, within a category (Stripe's billing-credit priority, default 50). */
+  priority: number;
+  amount: number;
+  remaining: number;
+  expires_at: number | null;
+  /** When the expiry was recorded (null: live, or never expires). */
+  expired_at: number | null;
+  description: string;
+  created_at: number;
+};
+
+export const GRANT_COLUMNS = columns<GrantRow>({
+  id: true,
+  seq: true,
+  category: true,
+  priority: true,
+  amount: true,
+  remaining: true,
+  expires_at: true,
+  expired_at: true,
+  description: true,
+  created_at: true,
+});
+
+export const INSERT_GRANT = `INSERT INTO grants (${GRANT_COLUMNS.join(', ')}) VALUES (${placeholders(GRANT_COLUMNS.length)})`;
+export const SELECT_GRANTS = `SELECT ${GRANT_COLUMNS.join(', ')} FROM grants`;

@@ -27,6 +27,8 @@ export interface DueState {
   earliestHoldExpiry: number | null;
   /** When the oldest stored idempotency answer was made (it is pruned a retention period later). */
   oldestAnswerAt: number | null;
+  /** When the next credit grant expires: its remainder becomes an `expiry` entry at that instant (grants.ts). */
+  nextGrantExpiry?: number | null;
 }
 
 /** The earliest time any work is due (never before `now`), or null when nothing is. */
@@ -37,6 +39,7 @@ export function nextDueAt(s: DueState): number | null {
   if ((s.arState === 'creating' || s.arState === 'confirming' || s.arState === 'awaiting_webhook') && s.arNextAt !== null) due.push(s.arNextAt);
   if (s.earliestHoldExpiry !== null) due.push(s.earliestHoldExpiry);
   if (s.oldestAnswerAt !== null) due.push(s.oldestAnswerAt + IDEMPOTENCY_RETENTION_MS);
+  if (s.nextGrantExpiry != null) due.push(s.nextGrantExpiry);
   return due.length ? Math.max(s.now, Math.min(...due)) : null;
 }
 

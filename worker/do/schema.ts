@@ -178,5 +178,49 @@ export const ACCOUNT_SCHEMA: string[][] = [
     `ALTER TABLE usage ADD COLUMN price_version INTEGER NOT NULL DEFAULT 0`,
     `ALTER TABLE usage ADD COLUMN provider_cost_micros INTEGER NOT NULL DEFAULT 0`,
   ],
+  [
+    // Alerts for the operator's app (alerts.ts): an outbox the alarm hands to the alert queue.
+    // `dedupe_key` makes each crossing fire once; the partial indexes keep the alarm's "what is
+    // unsent" and the pruning of sent rows off a full scan. IF NOT EXISTS: a step is safe to run
+    // over storage that already has it (an object whose recorded version was rolled back).
+    `CREATE TABLE IF NOT EXISTS alerts (
+      n INTEGER PRIMARY KEY,
+      id TEXT NOT NULL,
+      type TEXT NOT NULL,
+      dedupe_key TEXT NOT NULL UNIQUE,
+      data TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      sent_at INTEGER
+    )`,
+    `CREATE INDEX IF NOT EXISTS alerts_unsent ON alerts (n) WHERE sent_at IS NULL`,
+    `CREATE INDEX IF NOT EXISTS alerts_sent ON alerts (sent_at) WHERE sent_at IS NOT NULL`,
+  ],
+  [
+    // Credit grants (grants.ts, issue 11): every positive entry creates one; usage burns them in
+    // one fixed order. `remaining` is exact up to the allocation watermark (meta `grant_seq`):
+    // debits after it are allocated lazily, whenever the grant set changes or is read.
+    `CREATE TABLE grants (
+      id TEXT PRIMARY KEY,
+      seq INTEGER NOT NULL,
+      category TEXT NOT NULL CHECK (category IN ('paid', 'promotional')),
+      priority INTEGER NOT NULL DEFAULT 50,
+      amount INTEGER NOT NULL,
+      remaining INTEGER NOT NULL CHECK (remaining >= 0),
+      expires_at INTEGER,
+      expired_at INTEGER,
+      description TEXT NOT NULL DEFAULT '',
+      created_at INTEGER NOT NULL
+    )`,
+    // The alarm and the in-memory "next expiry" ask for the earliest live expiry.
+    `CREATE INDEX grants_expiry ON grants (expires_at) WHERE expired_at IS NULL AND expires_at IS NOT NULL`,
+    // An account from before grants: its balance becomes one paid grant without expiry (burned
+    // last: nothing was promised about it), a negative balance becomes debt, and everything in
+    // the ledger so far counts as allocated.
+    `INSERT INTO grants (id, seq, category, priority, amount, remaining, expires_at, expired_at, description, created_at)
+      SELECT 'opening:balance', seq, 'paid', 50, balance_after, balance_after, NULL, NULL, 'Balance before grants', created_at
+      FROM ledger WHERE seq = (SELECT max(seq) FROM ledger) AND balance_after > 0`,
+    `INSERT OR REPLACE INTO meta (key, value) SELECT 'grant_debt', CAST(max(0, -balance_after) AS TEXT) FROM ledger WHERE seq = (SELECT max(seq) FROM ledger)`,
+    `INSERT OR REPLACE INTO meta (key, value) SELECT 'grant_seq', CAST(coalesce(max(seq), 0) AS TEXT) FROM ledger`,
+  ],
 ];
 export const ACCOUNT_SCHEMA_VERSION = ACCOUNT_SCHEMA.length;

@@ -3,10 +3,12 @@ import type { BillingSettings } from '../contracts/settings';
 import type { TransactionType } from '../db/schema';
 import { readBillingConfig } from '../db/price-book-store';
 import { balanceView, notFound } from './account-store';
+import { AlertTracker } from './alerts';
 import { creditRefusal } from './credits';
 import { disputeCloseEntry, disputeOpenEntry, forgetOpenDisputes, isDisputeClosed, markDisputeClosed, markDisputeOpen } from './disputes';
 import { authorizeHold, releaseHold, settleHold } from './holds';
-import { findByRef, ledgerAfter, ledgerPage, loadAccount, openAccount } from './ledger-store';
+import { grantsView, openAccountWithGrants } from './grants';
+import { findByRef, ledgerAfter, ledgerPage, loadAccount } from './ledger-store';
 import { LiveAccount } from './live-account';
 import { Outbox } from './outbox';
 import { stripePaymentIntents } from './payment-intents';
@@ -19,14 +21,17 @@ import { SettingsCache } from './settings-cache';
 import { accountLimitsChange, apiKeyLimitsChange, apiKeyLimitsView, saveAccountLimits, spendLimitsView, SpendLimits, writeLimits, type AccountLimitsInput, type ApiKeyLimits, type ApiKeyLimitsView, type SpendLimitsView } from './spend-limits';
 import { getMeta, migrate, setMeta, type Sql, type Transaction } from './storage';
 import type { AuthorizeRequest, AuthorizeResult, AutoRechargeConfig, BalanceView, ChargeRequest, ChargeResult, CreditRequest, CreditResult, DisputeClosed, DisputeOpened } from './types';
+import type { GrantsAnswer } from '../contracts/account';
 import type { AccountStatus, FlushOutcome, LedgerEntry, OutboxPending, RefundRequest, ReleaseResult, Result, SettleRequest } from './types';
 import { chargeOperation } from './usage';
+
+const DAY_MS = 86_400_000;
 
 /**
  * One token account, and the only writer of its balance. A thin facade: each RPC method checks
  * the state, calls a module (ledger-store, holds, usage, credits, refunds, disputes,
  * payment-profile), and hands the row it leaves to live-account.ts, which commits it and schedules
- * (outbox, alarm, auto-recharge). Every change runs synchronously, with no `await` between its
+ * (outbox, alarm, auto-recharge, alerts). Every change runs synchronously, with no `await` between its
  * check and its commit, so no other request can interleave: in one `transactionSync`, or, on the
  * charge fast path, in a single ledger statement (atomic on its own; see ledger-store).
  */
@@ -37,6 +42,8 @@ export class TokenAccount extends DurableObject<Env> {
   #settings!: SettingsCache;
   /** Spend limits and their windows' spend, in memory (spend-limits.ts); rebuilt at load. */
   readonly #limits = new SpendLimits();
+  /** Test-only clock offset (advanceClock), always 0 outside the test configuration. */
+  #clockSkew = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -53,7 +60,8 @@ export class TokenAccount extends DurableObject<Env> {
       );
       const alarm = new AlarmClock(ctx.storage, await ctx.storage.getAlarm());
       // Stripe without SDK retries (see payment-intents.ts).
-      const deps = { sql: this.sql, transaction: this.transaction, alarm, outbox, db: this.env.DB, payments: stripePaymentIntents(this.env), limits: this.#limits };
+      const alerts = { tracker: new AlertTracker(this.sql, this.transaction), queue: this.env.ALERTS_QUEUE, settings: () => this.#settings.current };
+      const deps = { sql: this.sql, transaction: this.transaction, alarm, outbox, db: this.env.DB, payments: stripePaymentIntents(this.env), limits: this.#limits, alerts, now: () => this.#now() };
       this.#live = new LiveAccount(deps, account);
       await this.#settings.refresh(2_000);
     });
@@ -65,7 +73,10 @@ export class TokenAccount extends DurableObject<Env> {
   initialize(userId: string, workspaceId: string): Result<{ created: boolean; balance: BalanceView }> {
     const settings = this.#touchSettings();
     if (this.#live.account) return { ok: true, created: false, balance: this.#view(this.#live.account) };
-    this.#live.committed(openAccount(this.sql, this.transaction, userId, workspaceId, settings.welcomeBonus, Date.now()));
+    const now = this.#now();
+    const bonusExpiresAt = settings.welcomeBonusExpiryDays ? now + settings.welcomeBonusExpiryDays * DAY_MS : null;
+    this.#live.committed(openAccountWithGrants(this.sql, this.transaction, userId, workspaceId, settings.welcomeBonus, now, bonusExpiresAt));
+    this.#live.grantsChanged();
     return { ok: true, created: true, balance: this.#view(this.#live.account!) };
   }
 
@@ -85,9 +96,11 @@ export class TokenAccount extends DurableObject<Env> {
   charge(req: ChargeRequest): Result<ChargeResult> {
     this.#touchSettings();
     if (!this.#live.account) return notFound();
-    const now = Date.now();
-    const out = chargeOperation(this.sql, this.transaction, this.#live.account, this.#settings.bookAt(now), req, now, this.#limits);
+    const now = this.#now();
+    this.#live.expireDue(now); // a grant expired by now is never burned by this
+    const out = chargeOperation(this.sql, this.transaction, this.#live.account!, this.#settings.bookAt(now), req, now, this.#limits);
     if (out.next) this.#live.committed(out.next);
+    if (!out.result.ok) this.#live.limitRefused(out.result);
     return out.result;
   }
 
@@ -99,10 +112,12 @@ export class TokenAccount extends DurableObject<Env> {
   authorize(req: AuthorizeRequest): Result<AuthorizeResult> {
     this.#touchSettings();
     if (!this.#live.account) return notFound();
-    const now = Date.now();
-    const out = authorizeHold(this.sql, this.transaction, this.#live.account, this.#settings.bookAt(now), req, now, this.#limits);
+    const now = this.#now();
+    this.#live.expireDue(now); // a grant expired by now is never burned by this
+    const out = authorizeHold(this.sql, this.transaction, this.#live.account!, this.#settings.bookAt(now), req, now, this.#limits);
     if (out.next) this.#live.committed(out.next);
     if (out.next && out.result.ok) this.#live.requestAlarm(out.result.expiresAt); // a new hold: its expiry is due work
+    if (!out.result.ok) this.#live.limitRefused(out.result);
     return out.result;
   }
 
@@ -115,8 +130,9 @@ export class TokenAccount extends DurableObject<Env> {
   settle(req: SettleRequest): Result<ChargeResult> {
     this.#touchSettings();
     if (!this.#live.account) return notFound();
-    const now = Date.now();
-    const out = settleHold(this.sql, this.transaction, this.#live.account, this.#settings.bookAt(now), req, now, this.#limits);
+    const now = this.#now();
+    this.#live.expireDue(now); // a grant expired by now is never burned by this
+    const out = settleHold(this.sql, this.transaction, this.#live.account!, this.#settings.bookAt(now), req, now, this.#limits);
     if (out.next) this.#live.committed(out.next);
     return out.result;
   }
@@ -128,7 +144,7 @@ export class TokenAccount extends DurableObject<Env> {
    */
   release(reservationId: string): Result<ReleaseResult> {
     if (!this.#live.account) return notFound();
-    const out = releaseHold(this.sql, this.transaction, this.#live.account, reservationId, Date.now(), this.#limits);
+    const out = releaseHold(this.sql, this.transaction, this.#live.account, reservationId, this.#now(), this.#limits);
     if (out.next) this.#live.committed(out.next);
     return out.result;
   }
@@ -334,6 +350,28 @@ export class TokenAccount extends DurableObject<Env> {
     return ledgerPage(this.sql, opts);
   }
 
+  /**
+   * The account's credit grants with something left, in burn order (promotional before paid,
+   * then earliest expiry, then oldest), and its debt. Grants due by now are expired first.
+   */
+  getGrants(): Result<GrantsAnswer> {
+    if (!this.#live.account) return notFound();
+    this.#live.expireDue(this.#now());
+    return { ok: true, ...grantsView(this.sql), balance: this.#live.account.balance };
+  }
+
+  /**
+   * Test configuration only (the `TEST_CLOCK` binding, set in vitest.config.ts and nowhere
+   * else): moves this account's clock forward by `ms`, so tests can reach a grant's expiry
+   * instant exactly. Refused everywhere else.
+   */
+  advanceClock(ms: number): Result<{ now: number }> {
+    if ((this.env as unknown as { TEST_CLOCK?: string }).TEST_CLOCK !== 'on') return { ok: false, code: 'forbidden', message: 'no test clock here' };
+    if (!Number.isSafeInteger(ms) || ms < 0) return { ok: false, code: 'bad_request', message: 'ms must be a non-negative integer' };
+    this.#clockSkew += ms;
+    return { ok: true, now: this.#now() };
+  }
+
   // ---------------------------------------------------------------- RPC: outbox, settings, alarm
 
   /** Counts of rows still waiting for D1. */
@@ -362,6 +400,11 @@ export class TokenAccount extends DurableObject<Env> {
   #touchSettings(): BillingSettings {
     this.#settings.touch();
     return this.#settings.current;
+  }
+
+  /** Now, as the account sees it: the real clock, plus the test clock's offset in the test configuration. */
+  #now(): number {
+    return Date.now() + this.#clockSkew;
   }
 
   #view(a: AccountRow): BalanceView {

@@ -1,4 +1,5 @@
 import type { AutoRechargeView, TransactionType } from '../contracts/account';
+import type { GrantTerms } from './grants';
 import type { AccountStatus, AlertLevel, AuthorizeAnswer, ChargeLineAnswer, AuthorizeParams, ChargeParams, ReleaseAnswer, SettleParams } from '../contracts/billing';
 
 /**
@@ -46,7 +47,8 @@ export type AuthorizeResult = Omit<AuthorizeAnswer, 'priceVersion'> & { priceVer
 export type SettleRequest = Omit<SettleParams, 'userId'>;
 export type ReleaseResult = ReleaseAnswer;
 
-export type CreditType = Exclude<TransactionType, 'bonus' | 'usage'>;
+/** Bonus, usage and expiry entries are written by the object itself, never credited from outside. */
+export type CreditType = Exclude<TransactionType, 'bonus' | 'usage' | 'expiry'>;
 
 export interface CreditRequest {
   type: CreditType;
@@ -59,6 +61,8 @@ export interface CreditRequest {
   metadata?: Record<string, unknown>;
   /** Stamp `lastPurchaseAt` (purchases and auto-recharges). */
   isPurchase?: boolean;
+  /** The grant a positive entry creates (grants.ts): category, expiry, priority; the type's defaults otherwise. */
+  grant?: GrantTerms;
 }
 
 export interface CreditResult {

@@ -1,7 +1,7 @@
 import type { RouterType } from 'itty-router';
 import { transactionsQuery, usageQuery } from '../contracts/account';
 import { json, queryOf, validate } from '../lib/http';
-import { getAccountOverview, listActivePackages, listTransactions, usageSummary } from '../services/account';
+import { getAccountOverview, listActivePackages, listGrants, listTransactions, usageSummary } from '../services/account';
 import { requireUser } from '../services/auth';
 
 /** The signed-in user's own account. Every route reads the caller's id from the session, never from the request. */
@@ -14,6 +14,11 @@ export function registerAccountRoutes(router: RouterType) {
   router.get('/api/account/transactions', async (request: Request, env: Env) => {
     const user = await requireUser(request, env);
     return json(await listTransactions(env, user.id, validate(transactionsQuery, queryOf(request))));
+  });
+
+  router.get('/api/account/grants', async (request: Request, env: Env) => {
+    const user = await requireUser(request, env);
+    return json(await listGrants(env, user.id));
   });
 
   router.get('/api/account/usage', async (request: Request, env: Env) => {

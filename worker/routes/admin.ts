@@ -23,6 +23,7 @@ import { settingsPatchSchema } from '../contracts/settings';
 import { exportQuery } from '../contracts/export';
 import { exportCsv } from '../services/archive-export';
 import { json, queryOf, readBody, validate } from '../lib/http';
+import { listGrants } from '../services/account';
 import { listStripeEvents, reactivateAccount } from '../services/admin-payments';
 import { listAudit } from '../services/audit';
 import { requireAdmin } from '../services/auth';
@@ -138,6 +139,11 @@ export function registerAdminRoutes(router: RouterType) {
   router.get('/api/admin/stripe-events', async (request: Request, env: Env) => {
     await read(request, env);
     return json(await listStripeEvents(env.DB, validate(stripeEventsQuery, queryOf(request))));
+  });
+
+  router.get('/api/admin/accounts/:id/grants', async (request: IRequest, env: Env) => {
+    await read(request, env);
+    return json(await listGrants(env, validate(userIdSchema, request.params.id)));
   });
 
   router.post('/api/admin/accounts/:id/reactivate', async (request: IRequest, env: Env) => {

@@ -1,4 +1,4 @@
-import type { AccountOverview, PackagesAnswer, TransactionsPage, TransactionsQuery, UsageSummary, UsageTotals } from '../contracts/account';
+import type { AccountOverview, GrantsAnswer, PackagesAnswer, TransactionsPage, TransactionsQuery, UsageSummary, UsageTotals } from '../contracts/account';
 import { DEFAULT_SETTINGS } from '../contracts/settings';
 import { readSettings } from '../db/settings';
 import { unwrap } from '../lib/errors';
@@ -32,6 +32,15 @@ export async function getAccountOverview(env: Env, userId: string): Promise<Acco
     thresholds: { low: s.lowBalanceThreshold, critical: s.criticalBalanceThreshold },
     burn: { tokensPerDay, daysLeft: tokensPerDay > 0 ? Math.max(0, Math.floor(b.available / tokensPerDay)) : null },
   };
+}
+
+/**
+ * The account's credit grants with something left, in burn order, and its debt, from the DO
+ * (which records any expiry that is due first). Used by `/tokens` and by admins' account view.
+ */
+export async function listGrants(env: Env, userId: string): Promise<GrantsAnswer> {
+  const { grants, debt, balance } = unwrap(await env.TOKEN_ACCOUNT.getByName(userId).getGrants());
+  return { grants, debt, balance };
 }
 
 /** Newest-first page of the account's ledger, read from the DO so a charge shows the moment it commits. */

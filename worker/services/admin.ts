@@ -119,20 +119,28 @@ export async function listAccounts(db: D1Database, f: AccountsQuery): Promise<Ac
 export async function grantTokens(env: Env, actor: AuthUser, input: GrantInput): Promise<GrantAnswer> {
   const ref = `grant:${input.idempotencyKey ?? newId('grt')}`;
   const auditId = `aud_grant_${(await sha256Hex(`${input.userId}|${ref}`)).slice(0, 32)}`;
+  const category = input.category ?? 'promotional';
+  type PriorGrant = { amount: number; reason: string; category?: string; expiresAt?: number | null };
+  let prior: PriorGrant | null = null;
   if (input.idempotencyKey) {
-    const prior = await env.DB.prepare(`SELECT after FROM audit_log WHERE id = ?`).bind(auditId).first<{ after: string }>();
-    if (prior) {
-      const p = JSON.parse(prior.after) as { amount: number; reason: string };
-      if (p.amount !== input.amount || p.reason !== input.reason) throw new AppError('idempotency_conflict');
+    const row = await env.DB.prepare(`SELECT after FROM audit_log WHERE id = ?`).bind(auditId).first<{ after: string }>();
+    prior = row ? (JSON.parse(row.after) as PriorGrant) : null;
+    // A retry names the same grant; its expiry is the first attempt's (the default may have moved since).
+    if (prior && (prior.amount !== input.amount || prior.reason !== input.reason || (prior.category ?? 'promotional') !== category || (input.expiresAt !== undefined && input.expiresAt !== (prior.expiresAt ?? null)))) {
+      throw new AppError('idempotency_conflict');
     }
   }
+  const now = Date.now();
+  const expiresAt = prior ? (prior.expiresAt ?? null) : await grantExpiry(env.DB, input.expiresAt, now);
+  if (!prior && expiresAt !== null && expiresAt <= now) throw new AppError('bad_request', 'Invalid request: expiresAt must be in the future');
   const res = unwrap(
     await env.TOKEN_ACCOUNT.getByName(input.userId).credit({
       type: 'admin_grant',
       amount: input.amount,
       ref,
       description: input.reason,
-      metadata: { grantedBy: actor.id, grantedByEmail: actor.email },
+      metadata: { grantedBy: actor.id, grantedByEmail: actor.email, category, expiresAt },
+      grant: { category, expiresAt },
     }),
   );
   // Written after the credit: if this insert fails, the client's retry (same key) lands here
@@ -142,9 +150,26 @@ export async function grantTokens(env: Env, actor: AuthUser, input: GrantInput):
     actorUserId: actor.id,
     action: 'grant.create',
     target: input.userId,
-    after: { amount: input.amount, reason: input.reason, ref, transactionId: res.transactionId, balanceAfter: res.balance },
+    // The grant's terms only when they differ from a plain grant's (promotional, never expires),
+    // so the audit row of a plain grant stays what it always was.
+    after: {
+      amount: input.amount,
+      reason: input.reason,
+      ...(category !== 'promotional' ? { category } : {}),
+      ...(expiresAt !== null ? { expiresAt } : {}),
+      ref,
+      transactionId: res.transactionId,
+      balanceAfter: res.balance,
+    },
   });
-  return { transactionId: res.transactionId, duplicate: res.duplicate, balance: res.balance, status: res.status, ref };
+  return { transactionId: res.transactionId, category, expiresAt, duplicate: res.duplicate, balance: res.balance, status: res.status, ref };
+}
+
+/** An admin grant's expiry: the one given (null: never), else `adminGrantExpiryDays` from now (unset: never). */
+async function grantExpiry(db: D1Database, given: number | null | undefined, now: number): Promise<number | null> {
+  if (given !== undefined) return given;
+  const days = ((await readSettings(db)) ?? DEFAULT_SETTINGS).adminGrantExpiryDays;
+  return days ? now + days * 86_400_000 : null;
 }
 
 // ---------------------------------------------------------------- settings
@@ -184,18 +209,20 @@ export async function updateSettings(db: D1Database, actor: AuthUser, patch: Set
   const after = toSettingsView(next);
   if (JSON.stringify(before) === JSON.stringify(after) && row) return { settings: after, changed: false };
   const now = Math.max(Date.now(), (row?.updated_at ?? 0) + 1);
-  const values = [next.tokenMultiplierBps, JSON.stringify(next.imageCosts), next.tokensPerUsd, next.minimumPurchaseCents, next.welcomeBonus, next.lowBalanceThreshold, next.criticalBalanceThreshold, next.retentionDays, now, actor.id];
+  const values = [next.tokenMultiplierBps, JSON.stringify(next.imageCosts), next.tokensPerUsd, next.minimumPurchaseCents, next.welcomeBonus, next.lowBalanceThreshold, next.criticalBalanceThreshold, next.welcomeBonusExpiryDays, next.adminGrantExpiryDays, next.retentionDays, now, actor.id];
   const write = row
     ? db
         .prepare(
           `UPDATE settings SET token_multiplier_bps = ?, image_costs = ?, tokens_per_usd = ?, minimum_purchase_cents = ?, welcome_bonus = ?,
-             low_balance_threshold = ?, critical_balance_threshold = ?, retention_days = ?, updated_at = ?, updated_by = ? WHERE id = 1 AND updated_at = ?`,
+             low_balance_threshold = ?, critical_balance_threshold = ?, welcome_bonus_expiry_days = ?, admin_grant_expiry_days = ?, retention_days = ?, updated_at = ?, updated_by = ?
+             WHERE id = 1 AND updated_at = ?`,
         )
         .bind(...values, row.updated_at)
     : db
         .prepare(
           `INSERT OR IGNORE INTO settings (token_multiplier_bps, image_costs, tokens_per_usd, minimum_purchase_cents, welcome_bonus,
-             low_balance_threshold, critical_balance_threshold, retention_days, updated_at, updated_by, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+             low_balance_threshold, critical_balance_threshold, welcome_bonus_expiry_days, admin_grant_expiry_days, retention_days, updated_at, updated_by, id)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
         )
         .bind(...values);
   const [res] = await db.batch([write, auditIfChangedStatement(db, { actorUserId: actor.id, action: 'settings.update', target: 'settings', before, after }, now)]);

@@ -343,3 +343,24 @@ describe('auto-recharge state machine', () => {
     expect(needsRecharge({ ...armed, ar_state: 'confirming' })).toBe(false);
   });
 });
+
+describe('alerts for the operator (worker/do/alerts.ts)', () => {
+  const alerts = () => s.rows<{ type: string; data: string }>(`SELECT type, data FROM alerts ORDER BY n`).map((r) => ({ type: r.type, data: JSON.parse(r.data) }));
+
+  it('a recharge that succeeds emits recharge.succeeded once, with the attempt that ended', async () => {
+    const stripe = fakeStripe();
+    await runAutoRecharge(host, stripe.payments, T0);
+    const attemptId = attempts()[0].id;
+    expect(alerts()).toEqual([{ type: 'recharge.succeeded', data: { attemptId, paymentIntentId: 'pi_1', tokens: 5_000, amountCents: 500, balance: 5_000 } }]);
+    // A late webhook for the same PaymentIntent, and another alarm run: nothing more.
+    settleRecharge(host, 'pi_1', 'succeeded');
+    await runAutoRecharge(host, stripe.payments, T0 + 1);
+    expect(alerts()).toHaveLength(1);
+  });
+
+  it('a recharge that fails emits recharge.failed with the reason the page shows', async () => {
+    const stripe = fakeStripe({ faults: { confirm: ['card'] } });
+    await runAt(stripe);
+    expect(alerts()).toEqual([{ type: 'recharge.failed', data: { attemptId: attempts()[0].id, paymentIntentId: 'pi_1', reason: 'Your card was declined. (card_declined: insufficient_funds)' } }]);
+  });
+});

@@ -9,14 +9,36 @@ const outOfBounds = (i: Issue) => i.code === 'too_big';
 /** What POST /api/admin/grants takes (its idempotency key is not asked for here). */
 export type GrantBody = Omit<GrantInput, 'idempotencyKey'>;
 
-/** "Grant tokens": a user, a positive whole number of tokens, and a reason for the audit log. */
-export function checkGrant(form: { userId: string; amount: string; reason: string }): Checked<GrantBody, 'user' | 'amount' | 'reason'> {
-  const body = { userId: form.userId.trim(), amount: whole(form.amount), reason: form.reason.trim() };
-  return validateWith(grantSchema, body, {
-    user: { key: 'userId', message: (i) => (i.code === 'too_small' ? 'Enter a user id, or pick an account above.' : undefined) },
-    amount: { key: 'amount', message: (i) => (outOfBounds(i) ? undefined : 'Enter a whole number of tokens above zero.') },
-    reason: { key: 'reason', message: (i) => (outOfBounds(i) ? undefined : 'Say why these tokens are granted; it goes to the audit log.') },
-  });
+/**
+ * "Grant tokens": a user, a positive whole number of tokens, and a reason for the audit log;
+ * optionally the grant's category and the day it expires (`YYYY-MM-DD`, at 00:00 UTC; empty: the
+ * admin-grant default expiry setting). `now` decides what "in the future" means.
+ */
+export function checkGrant(
+  form: { userId: string; amount: string; reason: string; category?: 'promotional' | 'paid'; expiresOn?: string },
+  now = Date.now(),
+): Checked<GrantBody, 'user' | 'amount' | 'reason' | 'expiresOn'> {
+  const day = form.expiresOn?.trim() ?? '';
+  const expiresAt = /^\d{4}-\d{2}-\d{2}$/.test(day) ? Date.parse(`${day}T00:00:00Z`) : Number.NaN;
+  const body: GrantBody = {
+    userId: form.userId.trim(),
+    amount: whole(form.amount),
+    reason: form.reason.trim(),
+    ...(form.category ? { category: form.category } : {}),
+    ...(day && expiresAt > now ? { expiresAt } : {}),
+  };
+  const expiryRule = 'Expires on: pick a day in the future, or leave it empty for the default.';
+  return validateWith(
+    grantSchema,
+    body,
+    {
+      user: { key: 'userId', message: (i) => (i.code === 'too_small' ? 'Enter a user id, or pick an account above.' : undefined) },
+      amount: { key: 'amount', message: (i) => (outOfBounds(i) ? undefined : 'Enter a whole number of tokens above zero.') },
+      reason: { key: 'reason', message: (i) => (outOfBounds(i) ? undefined : 'Say why these tokens are granted; it goes to the audit log.') },
+      expiresOn: { key: 'expiresAt', message: expiryRule },
+    },
+    day && !(expiresAt > now) ? { expiresOn: expiryRule } : {},
+  );
 }
 
 /** The package editor's fields as typed. */
@@ -60,6 +82,12 @@ export function checkPackage(form: PackageForm): Checked<PackageBody, 'name' | '
 
 /** The settings form's text fields; `minimumPurchase` is in dollars. */
 export type SettingsField = 'tokenMultiplier' | 'tokensPerUsd' | 'minimumPurchase' | 'welcomeBonus' | 'lowBalanceThreshold' | 'criticalBalanceThreshold';
+/** The grant expiries (issue 11), in days; a form without them leaves both at "never". */
+export type GrantExpiryField = 'welcomeBonusExpiryDays' | 'adminGrantExpiryDays';
+type SettingsForm = Record<SettingsField, string> & Partial<Record<GrantExpiryField, string>>;
+
+/** A grant expiry in days as typed: empty means "never expires" (null). */
+const expiryDays = (v: string | undefined): number | null => ((v ?? '').trim() === '' ? null : whole((v ?? '').trim()));
 
 /** PUT /api/admin/settings takes the settings view (any subset would do); this form leaves the retention window as it is. */
 export type SettingsBody = Omit<SettingsView, 'retentionDays'> & { retentionDays?: number };
@@ -70,7 +98,7 @@ export type SettingsBody = Omit<SettingsView, 'retentionDays'> & { retentionDays
  * fields in messages, as the form labels them. The form shows only the first message: the
  * whole-number fields, then the multiplier, the minimum purchase, the image costs.
  */
-export function checkSettings(form: Record<SettingsField, string>, images: [string, string][], labels: Record<SettingsField, string>): Checked<SettingsBody, SettingsField | 'imageCosts'> {
+export function checkSettings(form: SettingsForm, images: [string, string][], labels: SettingsForm): Checked<SettingsBody, SettingsField | GrantExpiryField | 'imageCosts'> {
   const imageCosts: Record<string, number> = {};
   let badRow = false;
   for (const [m, v] of images) {
@@ -86,7 +114,10 @@ export function checkSettings(form: Record<SettingsField, string>, images: [stri
     welcomeBonus: whole(form.welcomeBonus),
     lowBalanceThreshold: whole(form.lowBalanceThreshold),
     criticalBalanceThreshold: whole(form.criticalBalanceThreshold),
+    welcomeBonusExpiryDays: expiryDays(form.welcomeBonusExpiryDays),
+    adminGrantExpiryDays: expiryDays(form.adminGrantExpiryDays),
   };
+  const expiryField = (k: GrantExpiryField) => ({ key: k, message: `${labels[k] ?? k}: enter whole days from 1 to 3650, or leave it empty for never.` });
   const wholeField = (k: SettingsField) => ({ key: k, message: (i: Issue) => (i.code === 'too_small' || i.code === 'too_big' ? `${labels[k]}: ${i.message}` : `${labels[k]}: enter a whole number.`) });
   const imageRows = 'Image costs: every row needs a model name and a whole number of tokens.';
   return validateWith(
@@ -103,6 +134,8 @@ export function checkSettings(form: Record<SettingsField, string>, images: [stri
         message: (i) => (i.code === 'too_small' && body.minimumPurchaseCents > 0 ? 'Minimum purchase: Stripe charges at least $0.50.' : outOfBounds(i) ? undefined : 'Minimum purchase: enter dollars and cents, like 5.00.'),
       },
       imageCosts: { key: 'imageCosts', message: (i) => (i.code === 'custom' ? `Image costs: ${i.message}.` : imageRows) },
+      welcomeBonusExpiryDays: expiryField('welcomeBonusExpiryDays'),
+      adminGrantExpiryDays: expiryField('adminGrantExpiryDays'),
     },
     badRow ? { imageCosts: imageRows } : {},
   );

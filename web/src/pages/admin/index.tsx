@@ -1,5 +1,5 @@
 // /admin/tokens: the token billing dashboard. Admins read everything; superadmins also grant
-// tokens and change settings and packages. Each section (a file beside this one) loads its own data.
+// tokens and change settings, packages and webhook endpoints. Each section (a file beside this one) loads its own data.
 import { useRef, useState } from 'preact/hooks';
 import type { User } from '../../api';
 import { useFocusWhen } from '../../components/ui';
@@ -12,6 +12,7 @@ import { GrantSection, type GrantHandle } from './grant';
 import { StatsSection } from './overview';
 import { PackagesSection } from './packages';
 import { SettingsSection } from './settings';
+import { WebhooksSection } from './webhooks';
 
 const SECTIONS: [string, string][] = [
   ['stats', 'Overview'],
@@ -21,6 +22,7 @@ const SECTIONS: [string, string][] = [
   ['grant', 'Grant tokens'],
   ['settings', 'Settings'],
   ['packages', 'Packages'],
+  ['webhooks', 'Webhooks'],
   ['audit', 'Audit log'],
   ['export', 'Export CSV'],
 ];
@@ -76,6 +78,7 @@ export function AdminPage(props: { user: User }) {
       {canWrite ? <GrantSection handle={grantRef} onGranted={() => setAccountsVersion((v) => v + 1)} /> : null}
       <SettingsSection canWrite={canWrite} />
       <PackagesSection canWrite={canWrite} />
+      <WebhooksSection canWrite={canWrite} />
       <AuditSection />
       <ExportSection />
     </div>

@@ -1,29 +1,33 @@
 import { useEffect, useState } from 'preact/hooks';
 import { get, put } from '../../api';
 import { Field, Notice, Section, Spinner } from '../../components/ui';
-import { checkSettings, type SettingsField } from '../../forms/admin';
+import { checkSettings, type GrantExpiryField, type SettingsField } from '../../forms/admin';
 import { useForm } from '../../hooks/use-form';
 import { useLoad } from '../../hooks/use-load';
 import type { SettingsAnswer } from './types';
 
-const FIELDS: readonly SettingsField[] = ['tokenMultiplier', 'tokensPerUsd', 'minimumPurchase', 'welcomeBonus', 'lowBalanceThreshold', 'criticalBalanceThreshold'];
+const FIELDS: readonly (SettingsField | GrantExpiryField)[] = ['tokenMultiplier', 'tokensPerUsd', 'minimumPurchase', 'welcomeBonus', 'lowBalanceThreshold', 'criticalBalanceThreshold', 'welcomeBonusExpiryDays', 'adminGrantExpiryDays'];
 
-const LABELS: Record<SettingsField, string> = {
+const LABELS: Record<SettingsField | GrantExpiryField, string> = {
   tokenMultiplier: 'Token multiplier',
   tokensPerUsd: 'Tokens per US dollar',
   minimumPurchase: 'Minimum purchase ($)',
   welcomeBonus: 'Welcome bonus (tokens)',
   lowBalanceThreshold: 'Low balance warning below',
   criticalBalanceThreshold: 'Critical balance alert below',
+  welcomeBonusExpiryDays: 'Welcome bonus expires after (days)',
+  adminGrantExpiryDays: 'Admin grants expire after (days)',
 };
-const HINTS: Partial<Record<SettingsField, string>> = {
+const HINTS: Partial<Record<SettingsField | GrantExpiryField, string>> = {
   tokenMultiplier: 'Billable tokens = actual tokens × this, e.g. 1.5.',
+  welcomeBonusExpiryDays: 'Empty: the bonus never expires.',
+  adminGrantExpiryDays: 'Default when a grant gives no expiry. Empty: never.',
 };
 
 /** "Settings": pricing, thresholds and image costs; read-only (a disabled fieldset) for admins. */
 export function SettingsSection(props: { canWrite: boolean }) {
   const { data, error: loadError, reload } = useLoad(() => get<SettingsAnswer>('/api/admin/settings'), []);
-  const [form, setForm] = useState<Record<SettingsField, string> | null>(null);
+  const [form, setForm] = useState<Record<SettingsField | GrantExpiryField, string> | null>(null);
   const [images, setImages] = useState<[string, string][]>([]);
   const { error, done, busy, submit } = useForm();
 
@@ -37,11 +41,13 @@ export function SettingsSection(props: { canWrite: boolean }) {
       welcomeBonus: String(s.welcomeBonus),
       lowBalanceThreshold: String(s.lowBalanceThreshold),
       criticalBalanceThreshold: String(s.criticalBalanceThreshold),
+      welcomeBonusExpiryDays: s.welcomeBonusExpiryDays === null ? '' : String(s.welcomeBonusExpiryDays),
+      adminGrantExpiryDays: s.adminGrantExpiryDays === null ? '' : String(s.adminGrantExpiryDays),
     });
     setImages(Object.entries(s.imageCosts).map(([k, v]) => [k, String(v)]));
   }, [data]);
 
-  const set = (k: SettingsField) => (e: Event) => setForm((fm) => ({ ...fm!, [k]: (e.currentTarget as HTMLInputElement).value }));
+  const set = (k: SettingsField | GrantExpiryField) => (e: Event) => setForm((fm) => ({ ...fm!, [k]: (e.currentTarget as HTMLInputElement).value }));
 
   const onSubmit = (e: Event) => {
     e.preventDefault();

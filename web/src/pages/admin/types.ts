@@ -11,3 +11,4 @@ export type {
   PackageView,
 } from '../../../../worker/contracts/admin';
 export type { SettingsAnswer } from '../../../../worker/contracts/settings';
+export type { DeliveriesPage, WebhookCreatedAnswer, WebhookDelivery, WebhookEndpoint, WebhookEndpointsAnswer } from '../../../../worker/contracts/webhooks';

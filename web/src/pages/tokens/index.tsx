@@ -6,6 +6,7 @@ import { useLoad } from '../../hooks/use-load';
 import { AutoRechargeForm } from './auto-recharge';
 import { BalanceCard, CardFailedNotice } from './balance';
 import { BuySection } from './buy';
+import { GrantsSection } from './grants';
 import { useCheckoutReturn } from './checkout';
 import { TransactionsSection } from './transactions';
 import { UsageSection } from './usage';
@@ -59,6 +60,7 @@ export function TokensPage(_props: { user: User }) {
       </Notice>
       {account ? <CardFailedNotice account={account} minimumCents={pkgs.data?.minimumPurchaseCents ?? 500} /> : null}
       {account ? <BalanceCard account={account} onBuy={goBuy} /> : loadError ? null : <Spinner label="Loading your balance…" />}
+      {account ? <GrantsSection version={txVersion} /> : null}
       <BuySection pkgs={pkgs.data} error={pkgs.error} headingRef={buyHeading} />
       <div class="grid-2">
         <UsageSection />

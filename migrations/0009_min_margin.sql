@@ -1,0 +1,1 @@
+ALTER TABLE `settings` ADD `min_margin_bps` integer DEFAULT 0 NOT NULL;
