@@ -6,6 +6,7 @@ declare namespace Cloudflare {
 		durableNamespaces: "TokenAccount";
 	}
 	interface Env {
+		ARCHIVE: R2Bucket;
 		DB: D1Database;
 		ALERTS_QUEUE: Queue;
 		RATE_LIMIT_AUTH: RateLimit;

@@ -13,6 +13,7 @@ import { assertSameOrigin } from './services/auth';
 import { handleAlertBatch } from './services/webhook-delivery';
 import type { AlertQueueMessage } from './contracts/webhooks';
 import { rateLimit } from './lib/rate-limit';
+import { runArchive } from './services/archive';
 
 export { TokenAccount } from './do/token-account';
 export { BillingService } from './billing-service';
@@ -66,6 +67,21 @@ export default {
     const requestId = assignRequestId(request);
     return withHeaders(await router.fetch(request, env, ctx), { ...API_HEADERS, 'x-request-id': requestId });
   },
+
+  /**
+   * Cron Trigger (wrangler.jsonc `triggers.crons`, hourly): archives raw usage rows older than the
+   * retention window to R2 and prunes them from D1, a bounded number of days per run
+   * (worker/services/archive.ts). A run that fails deletes nothing unverified; the next resumes.
+   */
+  async scheduled(controller, env, ctx) {
+    ctx.waitUntil(
+      runArchive(env, { now: controller.scheduledTime }).then(
+        (r) => console.log('archive run', JSON.stringify({ cutoff: r.cutoff, days: r.days.length, more: r.more })),
+        (err: unknown) => console.error('archive run failed; the next run resumes', err instanceof Error ? err.message : String(err)),
+      ),
+    );
+  },
+
   /** The alert queue's consumer: signed POSTs to the operator's webhook endpoints (services/webhook-delivery.ts). */
   async queue(batch, env) {
     await handleAlertBatch(batch, env);

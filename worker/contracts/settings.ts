@@ -3,6 +3,10 @@ import { intIn, modelSchema } from './common';
 
 const positiveInt = (max: number) => intIn(1, max);
 
+/** Bounds of the `retentionDays` setting. */
+export const MIN_RETENTION_DAYS = 31;
+export const MAX_RETENTION_DAYS = 3650;
+
 /** The bounds every stored setting obeys; shared by the stored shape and the API's view of it. */
 const settingFields = {
   /** Fixed tokens per generated image, by model. */
@@ -21,6 +25,12 @@ const settingFields = {
    * minMarginBps / 10,000). 0 = at least cost, so the seed's entries (cost unknown = 0) pass.
    */
   minMarginBps: intIn(0, 1_000_000),
+  /**
+   * Issue 13: days raw usage rows stay in D1 before the cron archives them to R2 and prunes them
+   * (docs/scaling.md). At least 31, so a month of raw rows stays queryable (the burn estimate reads
+   * the last 7 days of them); at most ten years.
+   */
+  retentionDays: intIn(MIN_RETENTION_DAYS, MAX_RETENTION_DAYS),
 };
 
 /**
@@ -45,6 +55,7 @@ export const DEFAULT_SETTINGS: BillingSettings = {
   welcomeBonusExpiryDays: null,
   adminGrantExpiryDays: null,
   minMarginBps: 0,
+  retentionDays: 90,
 };
 
 /** Exactly representable in basis points: at most 4 decimals. */
@@ -108,6 +119,7 @@ export function toSettingsView(s: BillingSettings): SettingsView {
     welcomeBonusExpiryDays: s.welcomeBonusExpiryDays ?? null,
     adminGrantExpiryDays: s.adminGrantExpiryDays ?? null,
     minMarginBps: s.minMarginBps,
+    retentionDays: s.retentionDays,
   };
 }
 

@@ -36,6 +36,8 @@ export const settings = sqliteTable(
     updatedBy: text('updated_by'),
     /** Issue 10: the price book's guardrail, revenue ≥ provider cost × (1 + min_margin_bps / 10,000). 0 = at least cost. */
     minMarginBps: integer('min_margin_bps').notNull().default(0),
+    /** Issue 13: raw usage rows older than this many days leave D1 for the R2 archive (worker/services/archive.ts). */
+    retentionDays: integer('retention_days').notNull().default(90),
   },
   () => [check('settings_single_row', sql`id = 1`)],
 );
@@ -251,6 +253,54 @@ export const outcomeCounts = sqliteTable('outcome_counts', {
   name: text('name').primaryKey(),
   n: integer('n').notNull().default(0),
 });
+
+export const ARCHIVE_KINDS = ['usage', 'transactions'] as const;
+export const ARCHIVE_DAY_STATUSES = ['archived', 'pruned'] as const;
+
+/**
+ * Issue 13: progress of the R2 archive (worker/services/archive.ts), one row per kind and UTC day.
+ * `archived`: the day's object is written and verified (rows, sha256 of its bytes); `pruned`: the
+ * day's raw rows have left D1 too. The cron resumes from here, and reads (history, CSV export,
+ * reconcile) ask it which days to read from R2.
+ */
+export const archiveDays = sqliteTable(
+  'archive_days',
+  {
+    kind: text('kind', { enum: ARCHIVE_KINDS }).notNull(),
+    day: text('day').notNull(),
+    status: text('status', { enum: ARCHIVE_DAY_STATUSES }).notNull(),
+    objectKey: text('object_key').notNull(),
+    rows: integer('rows').notNull(),
+    sha256: text('sha256').notNull(),
+    archivedAt: integer('archived_at').notNull(),
+    prunedAt: integer('pruned_at'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.kind, t.day] }),
+    check('archive_days_kind_check', oneOf('kind', ARCHIVE_KINDS)),
+    check('archive_days_status_check', oneOf('status', ARCHIVE_DAY_STATUSES)),
+  ],
+);
+
+/**
+ * Issue 13: each user's usage per UTC day, model and operation for the days whose raw
+ * usage_records were pruned, written in the same D1 batch that deletes them. The user's usage
+ * summary (worker/services/account.ts) adds it to the raw rows still in D1, so the chart keeps
+ * every day without reading R2. A rollup: it stays forever.
+ */
+export const userUsageDaily = sqliteTable(
+  'user_usage_daily',
+  {
+    userId: text('user_id').notNull(),
+    day: text('day').notNull(),
+    model: text('model').notNull(),
+    operation: text('operation').notNull(),
+    requests: integer('requests').notNull().default(0),
+    actualTokens: integer('actual_tokens').notNull().default(0),
+    billableTokens: integer('billable_tokens').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.day, t.model, t.operation] })],
+);
 
 /**
  * The last rollup flush each account's outbox has applied (its flush sequence). Every rollup delta

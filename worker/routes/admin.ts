@@ -25,6 +25,8 @@ import { priceImportSchema, pricePreviewSchema, priceVersionParam, priceVersionS
 import { AppError } from '../lib/errors';
 import { createPriceVersion, getAdminPriceBook, getPriceVersion, importPriceList, listPriceVersions, previewPrice } from '../services/admin-prices';
 import { settingsPatchSchema } from '../contracts/settings';
+import { exportQuery } from '../contracts/export';
+import { exportCsv } from '../services/archive-export';
 import { json, queryOf, readBody, validate } from '../lib/http';
 import { listGrants } from '../services/account';
 import { listStripeEvents, reactivateAccount } from '../services/admin-payments';
@@ -135,6 +137,15 @@ export function registerAdminRoutes(router: RouterType) {
     const actor = await write(request, env);
     const result = await grantTokens(env, actor, await readBody(request, grantSchema));
     return json(result, { status: result.duplicate ? 200 : 201 });
+  });
+
+  // Issue 13: CSV of any range, from D1 within the retention window and from R2 beyond it.
+  router.get('/api/admin/export', async (request: Request, env: Env) => {
+    await read(request, env);
+    const q = validate(exportQuery, queryOf(request));
+    return new Response(exportCsv(env, q), {
+      headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${q.kind}-${q.from}-${q.to}.csv"` },
+    });
   });
 
   router.get('/api/admin/settings', async (request: Request, env: Env) => {

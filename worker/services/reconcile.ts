@@ -3,6 +3,7 @@ import type { LedgerEntry } from '../do/types';
 import { DEFAULT_SETTINGS } from '../contracts/settings';
 import { readSettings } from '../db/settings';
 import { stripeClient } from '../lib/stripe';
+import { prunedDays, utcDayOf } from './archive';
 import { tokensForCents } from './payments';
 
 export type { AccountReport, EntryDiff, ReconcileInput, ReconcileReport, StripeDrift, StripeReport };
@@ -12,7 +13,9 @@ export type { AccountReport, EntryDiff, ReconcileInput, ReconcileReport, StripeD
  * Flushes the account's outbox first, then compares
  *   - the DO balance with the sum of its own ledger (I1) and with the ledger's last balance_after;
  *   - every DO ledger entry with D1's token_transactions row of the same id (seq, type, amount,
- *     balance_after, ref): missing in D1, extra in D1 (never allowed, I5), or different;
+ *     balance_after, ref): missing in D1, extra in D1 (never allowed, I5), or different; a usage
+ *     entry of a day the archive pruned (archive_days, worker/services/archive.ts) is not
+ *     missing: it left D1 for R2 only after its day's object was written and verified;
  *   - the D1 directory row (token_accounts: balance, reserved, status) with the DO.
  * An entry committed after the flush is not drift: when the only differences are such a
  * tail, the account is flushed and compared again (a few times) before anything is reported.
@@ -113,6 +116,8 @@ async function compareOnce(env: Env, userId: string): Promise<{ report: AccountR
     }
   }
 
+  // Usage entries of days the archive pruned (issue 13) left D1 on purpose: their rows are in R2.
+  const archived = ledger.length ? await prunedDays(env.DB, 'transactions', utcDayOf(ledger[0].createdAt), utcDayOf(ledger[ledger.length - 1].createdAt)) : new Set<string>();
   const byId = new Map(d1.map((e) => [e.id, e]));
   const maxD1Seq = d1.reduce((m, e) => Math.max(m, e.seq), 0);
   let tailOnly = true;
@@ -121,6 +126,7 @@ async function compareOnce(env: Env, userId: string): Promise<{ report: AccountR
     doIds.add(e.id);
     const r = byId.get(e.id);
     if (!r) {
+      if (e.type === 'usage' && archived.has(utcDayOf(e.createdAt))) continue;
       report.missingInD1.push(e.id);
       if (e.seq <= maxD1Seq) tailOnly = false;
       continue;

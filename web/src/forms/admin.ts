@@ -90,8 +90,8 @@ type SettingsForm = Record<SettingsField, string> & Partial<Record<GrantExpiryFi
 /** A grant expiry in days as typed: empty means "never expires" (null). */
 const expiryDays = (v: string | undefined): number | null => ((v ?? '').trim() === '' ? null : whole((v ?? '').trim()));
 
-/** PUT /api/admin/settings takes any subset of the settings view; this form sends all but the minimum margin (the Prices section edits it). */
-export type SettingsBody = Omit<SettingsView, 'minMarginBps'>;
+/** PUT /api/admin/settings takes any subset of the settings view; this form sends all but the minimum margin (the Prices section edits it) and leaves the retention window as it is. */
+export type SettingsBody = Omit<SettingsView, 'minMarginBps' | 'retentionDays'> & { retentionDays?: number };
 
 /**
  * The system settings form, validated with PUT /api/admin/settings's schema. `images` are the

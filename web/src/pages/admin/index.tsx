@@ -7,6 +7,7 @@ import { AccountsSection } from './accounts';
 import { AuditSection } from './audit';
 import { BreakdownSection } from './breakdown';
 import { DailySection } from './daily';
+import { ExportSection } from './export';
 import { GrantSection, type GrantHandle } from './grant';
 import { MarginSection } from './margin';
 import { StatsSection } from './overview';
@@ -29,6 +30,7 @@ const SECTIONS: [string, string][] = [
   ['webhooks', 'Webhooks'],
   ['prices', 'Prices'],
   ['audit', 'Audit log'],
+  ['export', 'Export CSV'],
 ];
 
 export function AdminPage(props: { user: User }) {
@@ -88,6 +90,7 @@ export function AdminPage(props: { user: User }) {
       <WebhooksSection canWrite={canWrite} />
       <PricesSection canWrite={canWrite} />
       <AuditSection />
+      <ExportSection />
     </div>
   );
 }
