@@ -29,11 +29,12 @@ export const settings = sqliteTable(
     welcomeBonus: integer('welcome_bonus').notNull(),
     lowBalanceThreshold: integer('low_balance_threshold').notNull(),
     criticalBalanceThreshold: integer('critical_balance_threshold').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    updatedBy: text('updated_by'),
+    // Columns later migrations append, in their order (0008, 0009, 0011).
     // Credit grants (issue 11): null = never expires.
     welcomeBonusExpiryDays: integer('welcome_bonus_expiry_days'),
     adminGrantExpiryDays: integer('admin_grant_expiry_days'),
-    updatedAt: integer('updated_at').notNull(),
-    updatedBy: text('updated_by'),
     /** Issue 10: the price book's guardrail, revenue ≥ provider cost × (1 + min_margin_bps / 10,000). 0 = at least cost. */
     minMarginBps: integer('min_margin_bps').notNull().default(0),
     /** Issue 13: raw usage rows older than this many days leave D1 for the R2 archive (worker/services/archive.ts). */
