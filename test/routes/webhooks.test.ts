@@ -1,3 +1,4 @@
+import { runDurableObjectAlarm } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { adminUser, api, json, signUp, superadmin, type Session } from '../auth-helpers';
@@ -150,6 +151,34 @@ describe('alerts fire once per crossing and reach the operator, signed', () => {
     });
     expect(got.body.data).toMatchObject({ scope: 'account', window: 'daily', limit: 1_500, spent: 900 });
     expect(got.body.data.resetsAt).toEqual(expect.any(Number));
+  });
+
+  it('grant.expired fires once when a grant’s remainder expires (the alarm running twice sends no second one)', async () => {
+    const hook = await endpoint(['grant.expired']);
+    const userId = await newAccount();
+    const a = account(userId);
+    const clock = await a.advanceClock(0);
+    if (!clock.ok) throw new Error('test clock missing');
+    const ref = uid('grant');
+    expect(await a.credit({ type: 'admin_grant', amount: 2_000, ref, grant: { expiresAt: clock.now + 60_000 } })).toMatchObject({ ok: true });
+    await charge(userId, 100); // 150 tokens, burned from this grant first (promotional, earliest expiry), so 1,850 expire
+    await a.advanceClock(60_000);
+    await runDurableObjectAlarm(a);
+    await runDurableObjectAlarm(a);
+    const got = await eventually(async () => {
+      const r = await received(hook.name, userId);
+      expect(r.map((x) => x.type)).toEqual(['grant.expired']);
+      return r;
+    });
+    const ledger = await a.getLedger();
+    const expiry = ledger.filter((e) => e.type === 'expiry');
+    expect(expiry).toHaveLength(1);
+    expect(expiry[0]!.amount).toBe(-1_850);
+    expect(got[0]!.verified).toBe(true);
+    expect(got[0]!.body.data).toMatchObject({ grantId: ref, category: 'promotional', expiredTokens: 1_850 });
+    // Nothing more arrives later (one crossing, one event).
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await received(hook.name, userId)).toHaveLength(1);
   });
 
   it('an endpoint gets only the types it subscribed to, and a disabled one gets none', async () => {

@@ -1,5 +1,6 @@
 import type { GrantView } from '../contracts/account';
 import type { TransactionType } from '../db/schema';
+import { emitAlert } from './alerts';
 import { appendLedger, LedgerInvariantError, openAccount } from './ledger-store';
 import { GRANT_COLUMNS, INSERT_GRANT, SELECT_GRANTS, valuesOf, type AccountRow, type GrantCategory, type GrantRow, type LedgerRow } from './rows';
 import { getMeta, setMeta, type Sql, type Transaction } from './storage';
@@ -200,6 +201,8 @@ export function expireDue(sql: Sql, account: AccountRow, now: number): AccountRo
       })!;
       a = out.account;
       saveState(sql, { seq: out.row.seq, debt: grantState(sql).debt });
+      // The operator's app learns of it once (alerts.ts): same transaction, deduplicated by grant.
+      emitAlert(sql, { type: 'grant.expired', data: { grantId: g.id, category: g.category, expiredTokens: left, expiresAt: g.expires_at!, transactionId: out.row.id }, dedupeKey: `grant.expired:${g.id}` }, now);
     }
     sql.exec(`UPDATE grants SET remaining = 0, expired_at = ? WHERE id = ?`, now, g.id);
   }
