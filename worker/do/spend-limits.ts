@@ -1,9 +1,9 @@
 import type { SpendLimitsView, SpendWindowView } from '../contracts/account';
 import { refusal } from './account-store';
 import type { AccountRow } from './rows';
-import type { Sql } from './storage';
+import type { Sql, Transaction } from './storage';
 import { getMeta, setMeta } from './storage';
-import type { Failure } from './types';
+import type { Failure, Result } from './types';
 
 /**
  * Spend limits (issue 11, I9): a daily and a monthly token limit per account, and per API key a
@@ -434,4 +434,30 @@ export function apiKeyLimitsView(t: SpendLimits, apiKeyId: string, now: number):
   const u = t.usage(scope, now);
   const w = (limit: number | null, spent: number, resetsAt: number | null): SpendWindowView => ({ limit, own: limit, ceiling: null, spent: spent + u.held, resetsAt });
   return { apiKeyId, revoked: l.revokedAt !== null, daily: w(l.daily, u.day, u.dayResetsAt), monthly: w(l.monthly, u.month, u.monthResetsAt), lifetime: w(l.lifetime, u.total, null), held: u.held };
+}
+
+// ---------------------------------------------------------------- the facade's spend-limit RPCs
+
+/** `setSpendLimits`: the change checked, saved in one transaction, the tracker reloaded. */
+export function setAccountLimits(sql: Sql, transaction: Transaction, t: SpendLimits, input: AccountLimitsInput, by: 'user' | 'admin', now: number): Result<{ limits: SpendLimitsView }> {
+  const next = accountLimitsChange(t.limits('account'), input, by);
+  if ('ok' in next) return next;
+  transaction(() => saveAccountLimits(sql, next, input.timeZone, now));
+  t.load(sql, now);
+  return { ok: true, limits: spendLimitsView(t, now) };
+}
+
+/** `setApiKeyLimits`: the key's change checked (a revoked key stays revoked), saved, the tracker reloaded. */
+export function setKeyLimits(sql: Sql, transaction: Transaction, t: SpendLimits, apiKeyId: string, limits: ApiKeyLimits | null, now: number): Result<{ key: ApiKeyLimitsView }> {
+  const next = apiKeyLimitsChange(t.knownLimits(`key:${apiKeyId}`), limits, now);
+  if ('ok' in next) return next;
+  transaction(() => writeLimits(sql, `key:${apiKeyId}`, next, now));
+  t.load(sql, now);
+  return { ok: true, key: apiKeyLimitsView(t, apiKeyId, now)! };
+}
+
+/** `getApiKeyLimits`: the key's view, or `not_found` for a key this account does not know. */
+export function keyLimits(t: SpendLimits, apiKeyId: string, now: number): Result<{ key: ApiKeyLimitsView }> {
+  const key = apiKeyLimitsView(t, apiKeyId, now);
+  return key ? { ok: true, key } : { ok: false, code: 'not_found' };
 }
