@@ -4,11 +4,11 @@ import type { TransactionType } from '../db/schema';
 import { balanceView, notFound } from './account-store';
 import { TestClock, wireAccount } from './account-wiring';
 import { creditRefusal } from './credits';
-import { disputeCloseEntry, disputeOpenEntry, forgetOpenDisputes, isDisputeClosed, markDisputeClosed, markDisputeOpen } from './disputes';
+import { forgetOpenDisputes } from './disputes';
 import { authorizeHold, releaseHold, settleHold } from './holds';
 import { findByRef, ledgerAfter, ledgerPage } from './ledger-store';
 import type { LiveAccount } from './live-account';
-import { autoRechargePatch, pricedConfig, disputeClosedPatch, disputeOpenedPatch, paymentMethodPatch, reactivatePatch, stripeCustomerPatch } from './payment-profile';
+import { autoRechargePatch, pricedConfig, paymentMethodPatch, reactivatePatch, stripeCustomerPatch } from './payment-profile';
 import { rechargeConfigRefusal } from './recharge-policy';
 import { refundEntry, refundReversalEntry } from './refunds';
 import type { AccountRow } from './rows';
@@ -261,14 +261,8 @@ export class TokenAccount extends DurableObject<Env> {
    */
   openDispute(req: DisputeOpened): Result<{ balance: BalanceView }> {
     if (!this.#live.account) return notFound();
-    // Events arrive in any order: a dispute already closed is not held or suspended again.
-    if (isDisputeClosed(this.sql, req.disputeId)) return { ok: true, balance: this.#view(this.#live.account) };
-    const entry = disputeOpenEntry(this.sql, req);
-    const r = entry && this.#live.recordEntry(entry);
-    if (r && !r.ok) return r;
-    markDisputeOpen(this.sql, req.disputeId);
-    this.#live.patch(disputeOpenedPatch(this.#live.account!, req.disputeId), true);
-    return { ok: true, balance: this.#view(this.#live.account!) };
+    const r = this.#live.openDispute(req);
+    return r ?? { ok: true, balance: this.#view(this.#live.account!) };
   }
 
   /**
@@ -279,12 +273,8 @@ export class TokenAccount extends DurableObject<Env> {
    */
   closeDispute(req: DisputeClosed): Result<{ balance: BalanceView }> {
     if (!this.#live.account) return notFound();
-    const entry = disputeCloseEntry(this.sql, req);
-    const r = entry && this.#live.recordEntry(entry);
-    if (r && !r.ok) return r;
-    const othersOpen = markDisputeClosed(this.sql, req.disputeId);
-    this.#live.patch(disputeClosedPatch(this.#live.account!, othersOpen), true);
-    return { ok: true, balance: this.#view(this.#live.account!) };
+    const r = this.#live.closeDispute(req);
+    return r ?? { ok: true, balance: this.#view(this.#live.account!) };
   }
 
   /** A superadmin lifts a suspension (the caller audits it); open disputes are forgotten. */
