@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { calendarWindows } from '../../worker/do/spend-limits';
+import { calendarWindows } from '../../worker/do/spend-windows';
 import { account, drain, newAccount, signedPost } from '../helpers';
 
 const chat = (key: string, tokens: number, apiKeyId?: string) => ({ idempotencyKey: key, operation: 'chat' as const, model: 'gpt-4o', tokens, ...(apiKeyId ? { apiKeyId } : {}) });

@@ -1,20 +1,25 @@
+import type { GrantsAnswer } from '../contracts/account';
 import type { BillingSettings } from '../contracts/settings';
 import { saveAccount } from './account-store';
 import { ALERT_RETENTION_MS, pendingAlerts, pruneAlerts, type AlertQueue, type AlertTracker } from './alerts';
 import { gatherDueState } from './alarm-state';
 import { RechargeRunner, settleRecharge } from './auto-recharge';
 import { appendCredit } from './credits';
-import { expireDue, nextGrantExpiry } from './grants';
+import { disputeCloseEntry, disputeOpenEntry, isDisputeClosed, markDisputeClosed, markDisputeOpen } from './disputes';
+import { expireDue, grantsView, nextGrantExpiry, openAccountWithGrants } from './grants';
 import { expireHolds, pruneClosedHolds } from './holds';
 import { IDEMPOTENCY_RETENTION_MS, pruneAnswers } from './idempotency';
 import { findByRef } from './ledger-store';
 import type { Outbox } from './outbox';
+import { disputeClosedPatch, disputeOpenedPatch } from './payment-profile';
 import { needsRecharge, type PaymentIntents, type RechargeHost } from './recharge-policy';
 import type { AccountRow } from './rows';
 import { nextDueAt, OUTBOX_FLUSH_DELAY_MS, type AlarmClock } from './schedule';
 import type { SpendLimits } from './spend-limits';
 import type { Sql, Transaction } from './storage';
-import type { CreditRequest, CreditResult, Failure, FlushOutcome, LedgerEntry, OutboxPending, Result } from './types';
+import type { CreditRequest, CreditResult, DisputeClosed, DisputeOpened, Failure, FlushOutcome, LedgerEntry, OutboxPending, Result } from './types';
+
+const DAY_MS = 86_400_000;
 
 /** What a {@link LiveAccount} works with: the object's storage, its alarm, its outbox, D1 and Stripe. */
 export interface LiveAccountDeps {
@@ -85,6 +90,43 @@ export class LiveAccount {
     this.account = this.#d.transaction(() => expireDue(this.#d.sql, a, now));
     this.#nextExpiry = nextGrantExpiry(this.#d.sql);
     this.afterCommit();
+  }
+
+  /** `initialize`: opens the account with the welcome bonus (the facade checked there is none yet). */
+  open(userId: string, workspaceId: string, settings: BillingSettings, now: number): void {
+    const bonusExpiresAt = settings.welcomeBonusExpiryDays ? now + settings.welcomeBonusExpiryDays * DAY_MS : null;
+    this.committed(openAccountWithGrants(this.#d.sql, this.#d.transaction, userId, workspaceId, settings.welcomeBonus, now, bonusExpiresAt));
+    this.grantsChanged();
+  }
+
+  /** `getGrants`: the grants with something left and the debt, after expiring those due by `now`. */
+  grants(now: number): Omit<GrantsAnswer, 'balance'> & { balance: number } {
+    this.expireDue(now);
+    return { ...grantsView(this.#d.sql), balance: this.account!.balance };
+  }
+
+  /**
+   * `openDispute`: holds the disputed share and suspends, unless the dispute already closed (events
+   * arrive in any order: a closed dispute is not held or suspended again). A refusal, or null.
+   */
+  openDispute(req: DisputeOpened): Failure | null {
+    if (isDisputeClosed(this.#d.sql, req.disputeId)) return null;
+    const entry = disputeOpenEntry(this.#d.sql, req);
+    const r = entry && this.recordEntry(entry);
+    if (r && !r.ok) return r;
+    markDisputeOpen(this.#d.sql, req.disputeId);
+    this.patch(disputeOpenedPatch(this.account!, req.disputeId), true);
+    return null;
+  }
+
+  /** `closeDispute`: records what the outcome gives back or keeps, and lifts the suspension once none is open. A refusal, or null. */
+  closeDispute(req: DisputeClosed): Failure | null {
+    const entry = disputeCloseEntry(this.#d.sql, req);
+    const r = entry && this.recordEntry(entry);
+    if (r && !r.ok) return r;
+    const othersOpen = markDisputeClosed(this.#d.sql, req.disputeId);
+    this.patch(disputeClosedPatch(this.account!, othersOpen), true);
+    return null;
   }
 
   /** The grant set changed (a new account, a credit): re-read when the next grant expires. */

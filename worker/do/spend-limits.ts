@@ -1,4 +1,4 @@
-import type { SpendLimitsView, SpendWindowView } from '../contracts/account';
+import { calendarWindows, effectiveLimit, UTC, type LimitReached, type LimitWindow, type Scope, type ScopeLimits } from './spend-windows';
 import { refusal } from './account-store';
 import type { AccountRow } from './rows';
 import type { Sql } from './storage';
@@ -12,7 +12,8 @@ import type { Failure } from './types';
  * no interleaving of requests can pass a limit by one token.
  *
  * Windows are calendar days and months in the account's time zone (an IANA name, UTC by
- * default), found with `Intl.DateTimeFormat`, so a DST day lasts 23 or 25 hours.
+ * default), found with `Intl.DateTimeFormat` (spend-windows.ts), so a DST day lasts 23 or 25 hours. The
+ * changes to limits and the facade's limit RPCs are in spend-limit-changes.ts.
  *
  * What a window has spent lives in memory (`SpendLimits`): billed usage since the window
  * started, plus every open hold of the scope (a hold counts until it is settled, released or
@@ -21,107 +22,6 @@ import type { Failure } from './types';
  * key exists (an account without limits pays nothing, at load or per charge); after that each
  * commit adds to it, and a window boundary resets it. The charge fast path stays one statement.
  */
-
-/** A scope: the whole account, or one API key (`key:<apiKeyId>`). */
-export type Scope = 'account' | `key:${string}`;
-export type LimitWindow = 'daily' | 'monthly' | 'lifetime';
-
-export const UTC = 'UTC';
-
-/** One scope's limits (null: none). Account rows carry an admin ceiling per window; keys a lifetime cap and revocation. */
-export interface ScopeLimits {
-  daily: number | null;
-  monthly: number | null;
-  lifetime: number | null;
-  dailyCeiling: number | null;
-  monthlyCeiling: number | null;
-  revokedAt: number | null;
-}
-
-/** What a refusal tells the caller: which limit, and when its window resets (null: a lifetime cap never does). */
-export type LimitReached = {
-  scope: 'account' | 'key';
-  apiKeyId?: string;
-  window: LimitWindow;
-  limit: number;
-  spent: number;
-  resetsAt: number | null;
-};
-
-/** The effective limit: the owner's value, at most the admin's ceiling (either alone when the other is unset). */
-export function effectiveLimit(value: number | null, ceiling: number | null): number | null {
-  if (value === null) return ceiling;
-  if (ceiling === null) return value;
-  return Math.min(value, ceiling);
-}
-
-// ---------------------------------------------------------------- calendar windows
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: 'numeric', day: 'numeric', hourCycle: 'h23' });
-    formatters.set(timeZone, f);
-  }
-  return f;
-}
-
-/** True when `timeZone` is an IANA name this runtime knows (`Intl` throws a RangeError otherwise). */
-export function isTimeZone(timeZone: string): boolean {
-  try {
-    formatter(timeZone);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The local calendar date of an instant in `timeZone`, as a day number (days since 1970-01-01, proleptic). */
-function localDay(t: number, timeZone: string): number {
-  let y = 0;
-  let m = 0;
-  let d = 0;
-  for (const p of formatter(timeZone).formatToParts(t)) {
-    if (p.type === 'year') y = Number(p.value);
-    else if (p.type === 'month') m = Number(p.value);
-    else if (p.type === 'day') d = Number(p.value);
-  }
-  return Date.UTC(y, m - 1, d) / 86_400_000;
-}
-
-/**
- * The first instant whose local date is `day` or later. Offsets lie within −12 h … +14 h, so that
- * instant is within a day and a half of the date's UTC midnight; a binary search to the
- * millisecond over local dates (which only move forward) finds it, even on a day whose midnight
- * a DST change skipped.
- */
-function startOfLocalDay(day: number, timeZone: string): number {
-  const midnightUtc = day * 86_400_000;
-  let lo = midnightUtc - 15 * 3600_000; // local date still before `day`
-  let hi = midnightUtc + 13 * 3600_000; // local date already `day` (or later)
-  while (hi - lo > 1) {
-    const mid = Math.floor((lo + hi) / 2);
-    if (localDay(mid, timeZone) >= day) hi = mid;
-    else lo = mid;
-  }
-  return hi;
-}
-
-/** The calendar day and month around `now` in `timeZone`: [start, end) of each, epoch ms. */
-export function calendarWindows(now: number, timeZone: string): { dayStart: number; dayEnd: number; monthStart: number; monthEnd: number } {
-  const day = localDay(now, timeZone);
-  const date = new Date(day * 86_400_000);
-  const firstOfMonth = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1) / 86_400_000;
-  const firstOfNext = Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1) / 86_400_000;
-  return {
-    dayStart: startOfLocalDay(day, timeZone),
-    dayEnd: startOfLocalDay(day + 1, timeZone),
-    monthStart: startOfLocalDay(firstOfMonth, timeZone),
-    monthEnd: startOfLocalDay(firstOfNext, timeZone),
-  };
-}
 
 // ---------------------------------------------------------------- storage
 
@@ -136,7 +36,7 @@ type LimitRow = {
   revoked_at: number | null;
 };
 
-const NO_LIMITS: ScopeLimits = { daily: null, monthly: null, lifetime: null, dailyCeiling: null, monthlyCeiling: null, revokedAt: null };
+export const NO_LIMITS: ScopeLimits = { daily: null, monthly: null, lifetime: null, dailyCeiling: null, monthlyCeiling: null, revokedAt: null };
 
 export function readTimeZone(sql: Sql): string {
   return getMeta(sql, 'time_zone') ?? UTC;
@@ -343,95 +243,3 @@ export class SpendLimits {
   }
 }
 
-// ---------------------------------------------------------------- changing limits (the facade commits, then reloads)
-
-/** An API key's limits as the gateway sets them (tokens; null or absent: none). */
-export interface ApiKeyLimits {
-  daily?: number | null;
-  monthly?: number | null;
-  lifetime?: number | null;
-}
-
-/** The account's limits: the owner sets `daily`/`monthly` (and the time zone), an admin also the ceilings. */
-export interface AccountLimitsInput {
-  daily?: number | null;
-  monthly?: number | null;
-  dailyCeiling?: number | null;
-  monthlyCeiling?: number | null;
-  timeZone?: string;
-}
-
-/**
- * The account's limits after a change, or why it is refused. The owner may not set ceilings,
- * nor a limit above the admin's ceiling (they may lower it, or clear theirs: the ceiling then
- * applies). An admin sets both; a ceiling lowered below the owner's limit lowers that limit too.
- */
-export function accountLimitsChange(current: ScopeLimits, input: AccountLimitsInput, by: 'user' | 'admin'): ScopeLimits | Failure {
-  if (input.timeZone !== undefined && !isTimeZone(input.timeZone)) return { ok: false, code: 'bad_request', message: `Unknown time zone: ${input.timeZone}` };
-  if (by === 'user' && (input.dailyCeiling !== undefined || input.monthlyCeiling !== undefined)) return { ok: false, code: 'forbidden', message: 'Only an admin sets the ceilings' };
-  const next: ScopeLimits = { ...current };
-  if (input.dailyCeiling !== undefined) next.dailyCeiling = input.dailyCeiling;
-  if (input.monthlyCeiling !== undefined) next.monthlyCeiling = input.monthlyCeiling;
-  if (input.daily !== undefined) next.daily = input.daily;
-  if (input.monthly !== undefined) next.monthly = input.monthly;
-  for (const [value, ceiling, name] of [
-    ['daily', 'dailyCeiling', 'daily'],
-    ['monthly', 'monthlyCeiling', 'monthly'],
-  ] as const) {
-    const v = next[value];
-    const c = next[ceiling];
-    if (v === null || c === null || v <= c) continue;
-    // Asked for now, above the ceiling: refused. Left over from before a lower ceiling: lowered to it.
-    if (input[value] !== undefined) return { ok: false, code: 'bad_request', message: `The ${name} limit can be at most ${c} tokens (the ceiling an admin set)` };
-    next[value] = c;
-  }
-  return next;
-}
-
-/** Saves the account's limits and time zone in one transaction; the caller reloads the tracker. */
-export function saveAccountLimits(sql: Sql, limits: ScopeLimits, timeZone: string | undefined, now: number): void {
-  writeLimits(sql, 'account', limits, now);
-  if (timeZone !== undefined) writeTimeZone(sql, timeZone);
-}
-
-/**
- * A key's limits after `setApiKeyLimits` (null: the key is revoked, for good), or why not: a
- * revoked key stays revoked, so a late update cannot bring it back.
- */
-export function apiKeyLimitsChange(current: ScopeLimits | undefined, next: ApiKeyLimits | null, now: number): ScopeLimits | Failure {
-  if (current?.revokedAt != null) return { ok: false, code: 'api_key_revoked' };
-  if (next === null) return { ...(current ?? NO_LIMITS), revokedAt: now };
-  return { ...NO_LIMITS, daily: next.daily ?? null, monthly: next.monthly ?? null, lifetime: next.lifetime ?? null };
-}
-
-export type { SpendLimitsView, SpendWindowView };
-
-export function spendLimitsView(t: SpendLimits, now: number): SpendLimitsView {
-  const l = t.limits('account');
-  const u = t.usage('account', now);
-  return {
-    timeZone: t.timeZone,
-    daily: { limit: effectiveLimit(l.daily, l.dailyCeiling), own: l.daily, ceiling: l.dailyCeiling, spent: u.day + u.held, resetsAt: u.dayResetsAt },
-    monthly: { limit: effectiveLimit(l.monthly, l.monthlyCeiling), own: l.monthly, ceiling: l.monthlyCeiling, spent: u.month + u.held, resetsAt: u.monthResetsAt },
-    held: u.held,
-  };
-}
-
-/** One API key's limits and what they have counted (null: the account does not know the key). */
-export interface ApiKeyLimitsView {
-  apiKeyId: string;
-  revoked: boolean;
-  daily: SpendWindowView;
-  monthly: SpendWindowView;
-  lifetime: SpendWindowView;
-  held: number;
-}
-
-export function apiKeyLimitsView(t: SpendLimits, apiKeyId: string, now: number): ApiKeyLimitsView | null {
-  const scope: Scope = `key:${apiKeyId}`;
-  const l = t.knownLimits(scope);
-  if (!l) return null;
-  const u = t.usage(scope, now);
-  const w = (limit: number | null, spent: number, resetsAt: number | null): SpendWindowView => ({ limit, own: limit, ceiling: null, spent: spent + u.held, resetsAt });
-  return { apiKeyId, revoked: l.revokedAt !== null, daily: w(l.daily, u.day, u.dayResetsAt), monthly: w(l.monthly, u.month, u.monthResetsAt), lifetime: w(l.lifetime, u.total, null), held: u.held };
-}

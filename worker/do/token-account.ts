@@ -1,31 +1,25 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { BillingSettings } from '../contracts/settings';
 import type { TransactionType } from '../db/schema';
-import { readBillingConfig } from '../db/price-book-store';
 import { balanceView, notFound } from './account-store';
-import { AlertTracker } from './alerts';
+import { TestClock, wireAccount } from './account-wiring';
 import { creditRefusal } from './credits';
-import { disputeCloseEntry, disputeOpenEntry, forgetOpenDisputes, isDisputeClosed, markDisputeClosed, markDisputeOpen } from './disputes';
+import { forgetOpenDisputes } from './disputes';
 import { authorizeHold, releaseHold, settleHold } from './holds';
-import { grantsView, openAccountWithGrants } from './grants';
-import { findByRef, ledgerAfter, ledgerPage, loadAccount } from './ledger-store';
-import { LiveAccount } from './live-account';
-import { Outbox } from './outbox';
-import { stripePaymentIntents } from './payment-intents';
-import { autoRechargePatch, pricedConfig, disputeClosedPatch, disputeOpenedPatch, paymentMethodPatch, reactivatePatch, stripeCustomerPatch } from './payment-profile';
+import { findByRef, ledgerAfter, ledgerPage } from './ledger-store';
+import type { LiveAccount } from './live-account';
+import { autoRechargePatch, pricedConfig, paymentMethodPatch, reactivatePatch, stripeCustomerPatch } from './payment-profile';
 import { rechargeConfigRefusal } from './recharge-policy';
 import { refundEntry, refundReversalEntry } from './refunds';
 import type { AccountRow } from './rows';
-import { AlarmClock } from './schedule';
-import { SettingsCache } from './settings-cache';
-import { accountLimitsChange, apiKeyLimitsChange, apiKeyLimitsView, saveAccountLimits, spendLimitsView, SpendLimits, writeLimits, type AccountLimitsInput, type ApiKeyLimits, type ApiKeyLimitsView, type SpendLimitsView } from './spend-limits';
-import { getMeta, migrate, setMeta, type Sql, type Transaction } from './storage';
+import type { SettingsCache } from './settings-cache';
+import { keyLimits, setAccountLimits, setKeyLimits, spendLimitsView, type AccountLimitsInput, type ApiKeyLimits, type ApiKeyLimitsView, type SpendLimitsView } from './spend-limit-changes';
+import { SpendLimits } from './spend-limits';
+import type { Sql, Transaction } from './storage';
 import type { AuthorizeRequest, AuthorizeResult, AutoRechargeConfig, BalanceView, ChargeRequest, ChargeResult, CreditRequest, CreditResult, DisputeClosed, DisputeOpened } from './types';
 import type { GrantsAnswer } from '../contracts/account';
 import type { AccountStatus, FlushOutcome, LedgerEntry, OutboxPending, RefundRequest, ReleaseResult, Result, SettleRequest } from './types';
 import { chargeOperation } from './usage';
-
-const DAY_MS = 86_400_000;
 
 /**
  * One token account, and the only writer of its balance. A thin facade: each RPC method checks
@@ -42,28 +36,13 @@ export class TokenAccount extends DurableObject<Env> {
   #settings!: SettingsCache;
   /** Spend limits and their windows' spend, in memory (spend-limits.ts); rebuilt at load. */
   readonly #limits = new SpendLimits();
-  /** Test-only clock offset (advanceClock), always 0 outside the test configuration. */
-  #clockSkew = 0;
+  /** The account's clock; only the test configuration moves it (advanceClock). */
+  readonly #clock = new TestClock(this.env);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     void ctx.blockConcurrencyWhile(async () => {
-      migrate(this.sql, this.transaction);
-      const account = loadAccount(this.sql);
-      this.#limits.load(this.sql, Date.now());
-      const outbox = new Outbox(this.sql, this.transaction, () => this.#settings.current.tokensPerUsd);
-      this.#settings = new SettingsCache(
-        (now) => readBillingConfig(this.env.DB, now),
-        { get: () => getMeta(this.sql, 'settings'), set: (v) => setMeta(this.sql, 'settings', v) },
-        Date.now,
-        { get: () => getMeta(this.sql, 'price_book'), set: (v) => setMeta(this.sql, 'price_book', v) },
-      );
-      const alarm = new AlarmClock(ctx.storage, await ctx.storage.getAlarm());
-      // Stripe without SDK retries (see payment-intents.ts).
-      const alerts = { tracker: new AlertTracker(this.sql, this.transaction), queue: this.env.ALERTS_QUEUE, settings: () => this.#settings.current };
-      const deps = { sql: this.sql, transaction: this.transaction, alarm, outbox, db: this.env.DB, payments: stripePaymentIntents(this.env), limits: this.#limits, alerts, now: () => this.#now() };
-      this.#live = new LiveAccount(deps, account);
-      await this.#settings.refresh(2_000);
+      ({ live: this.#live, settings: this.#settings } = await wireAccount(ctx.storage, this.env, this.sql, this.transaction, this.#limits, () => this.#now()));
     });
   }
 
@@ -73,10 +52,7 @@ export class TokenAccount extends DurableObject<Env> {
   initialize(userId: string, workspaceId: string): Result<{ created: boolean; balance: BalanceView }> {
     const settings = this.#touchSettings();
     if (this.#live.account) return { ok: true, created: false, balance: this.#view(this.#live.account) };
-    const now = this.#now();
-    const bonusExpiresAt = settings.welcomeBonusExpiryDays ? now + settings.welcomeBonusExpiryDays * DAY_MS : null;
-    this.#live.committed(openAccountWithGrants(this.sql, this.transaction, userId, workspaceId, settings.welcomeBonus, now, bonusExpiresAt));
-    this.#live.grantsChanged();
+    this.#live.open(userId, workspaceId, settings, this.#now());
     return { ok: true, created: true, balance: this.#view(this.#live.account!) };
   }
 
@@ -164,12 +140,7 @@ export class TokenAccount extends DurableObject<Env> {
    */
   setSpendLimits(input: AccountLimitsInput, by: 'user' | 'admin'): Result<{ limits: SpendLimitsView }> {
     if (!this.#live.account) return notFound();
-    const now = Date.now();
-    const next = accountLimitsChange(this.#limits.limits('account'), input, by);
-    if ('ok' in next) return next;
-    this.transaction(() => saveAccountLimits(this.sql, next, input.timeZone, now));
-    this.#limits.load(this.sql, now);
-    return { ok: true, limits: spendLimitsView(this.#limits, now) };
+    return setAccountLimits(this.sql, this.transaction, this.#limits, input, by, Date.now());
   }
 
   /**
@@ -180,19 +151,13 @@ export class TokenAccount extends DurableObject<Env> {
    */
   setApiKeyLimits(apiKeyId: string, limits: ApiKeyLimits | null): Result<{ key: ApiKeyLimitsView }> {
     if (!this.#live.account) return notFound();
-    const now = Date.now();
-    const next = apiKeyLimitsChange(this.#limits.knownLimits(`key:${apiKeyId}`), limits, now);
-    if ('ok' in next) return next;
-    this.transaction(() => writeLimits(this.sql, `key:${apiKeyId}`, next, now));
-    this.#limits.load(this.sql, now);
-    return { ok: true, key: apiKeyLimitsView(this.#limits, apiKeyId, now)! };
+    return setKeyLimits(this.sql, this.transaction, this.#limits, apiKeyId, limits, Date.now());
   }
 
   /** An API key's limits and what they have counted; `not_found` for a key this account does not know. */
   getApiKeyLimits(apiKeyId: string): Result<{ key: ApiKeyLimitsView }> {
     if (!this.#live.account) return notFound();
-    const key = apiKeyLimitsView(this.#limits, apiKeyId, Date.now());
-    return key ? { ok: true, key } : { ok: false, code: 'not_found' };
+    return keyLimits(this.#limits, apiKeyId, Date.now());
   }
 
   // ---------------------------------------------------------------- RPC: credits and payments
@@ -296,14 +261,8 @@ export class TokenAccount extends DurableObject<Env> {
    */
   openDispute(req: DisputeOpened): Result<{ balance: BalanceView }> {
     if (!this.#live.account) return notFound();
-    // Events arrive in any order: a dispute already closed is not held or suspended again.
-    if (isDisputeClosed(this.sql, req.disputeId)) return { ok: true, balance: this.#view(this.#live.account) };
-    const entry = disputeOpenEntry(this.sql, req);
-    const r = entry && this.#live.recordEntry(entry);
-    if (r && !r.ok) return r;
-    markDisputeOpen(this.sql, req.disputeId);
-    this.#live.patch(disputeOpenedPatch(this.#live.account!, req.disputeId), true);
-    return { ok: true, balance: this.#view(this.#live.account!) };
+    const r = this.#live.openDispute(req);
+    return r ?? { ok: true, balance: this.#view(this.#live.account!) };
   }
 
   /**
@@ -314,12 +273,8 @@ export class TokenAccount extends DurableObject<Env> {
    */
   closeDispute(req: DisputeClosed): Result<{ balance: BalanceView }> {
     if (!this.#live.account) return notFound();
-    const entry = disputeCloseEntry(this.sql, req);
-    const r = entry && this.#live.recordEntry(entry);
-    if (r && !r.ok) return r;
-    const othersOpen = markDisputeClosed(this.sql, req.disputeId);
-    this.#live.patch(disputeClosedPatch(this.#live.account!, othersOpen), true);
-    return { ok: true, balance: this.#view(this.#live.account!) };
+    const r = this.#live.closeDispute(req);
+    return r ?? { ok: true, balance: this.#view(this.#live.account!) };
   }
 
   /** A superadmin lifts a suspension (the caller audits it); open disputes are forgotten. */
@@ -358,8 +313,7 @@ export class TokenAccount extends DurableObject<Env> {
    */
   getGrants(): Result<GrantsAnswer> {
     if (!this.#live.account) return notFound();
-    this.#live.expireDue(this.#now());
-    return { ok: true, ...grantsView(this.sql), balance: this.#live.account.balance };
+    return { ok: true, ...this.#live.grants(this.#now()) };
   }
 
   /**
@@ -368,10 +322,7 @@ export class TokenAccount extends DurableObject<Env> {
    * instant exactly. Refused everywhere else.
    */
   advanceClock(ms: number): Result<{ now: number }> {
-    if ((this.env as unknown as { TEST_CLOCK?: string }).TEST_CLOCK !== 'on') return { ok: false, code: 'forbidden', message: 'no test clock here' };
-    if (!Number.isSafeInteger(ms) || ms < 0) return { ok: false, code: 'bad_request', message: 'ms must be a non-negative integer' };
-    this.#clockSkew += ms;
-    return { ok: true, now: this.#now() };
+    return this.#clock.advance(ms);
   }
 
   // ---------------------------------------------------------------- RPC: outbox, settings, alarm
@@ -406,7 +357,7 @@ export class TokenAccount extends DurableObject<Env> {
 
   /** Now, as the account sees it: the real clock, plus the test clock's offset in the test configuration. */
   #now(): number {
-    return Date.now() + this.#clockSkew;
+    return this.#clock.now();
   }
 
   #view(a: AccountRow): BalanceView {

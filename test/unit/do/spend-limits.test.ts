@@ -4,18 +4,9 @@ import { seedBook } from '../../../worker/lib/pricing';
 import { authorizeHold, expireHolds, releaseHold, settleHold } from '../../../worker/do/holds';
 import { appendLedger } from '../../../worker/do/ledger-store';
 import type { AccountRow } from '../../../worker/do/rows';
-import {
-  accountLimitsChange,
-  apiKeyLimitsChange,
-  apiKeyLimitsView,
-  calendarWindows,
-  isTimeZone,
-  saveAccountLimits,
-  SpendLimits,
-  spendLimitsView,
-  writeLimits,
-  type ScopeLimits,
-} from '../../../worker/do/spend-limits';
+import { accountLimitsChange, apiKeyLimitsChange, apiKeyLimitsView, saveAccountLimits, spendLimitsView } from '../../../worker/do/spend-limit-changes';
+import { SpendLimits, writeLimits } from '../../../worker/do/spend-limits';
+import { calendarWindows, isTimeZone, type ScopeLimits } from '../../../worker/do/spend-windows';
 import type { ChargeRequest } from '../../../worker/do/types';
 import { chargeOperation } from '../../../worker/do/usage';
 import { storedAccount, T0 } from '../support/accounts';
