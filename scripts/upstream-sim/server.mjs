@@ -34,7 +34,8 @@ export function outputDeltas(n) {
  *   x-sim-cached-tokens: N         prompt tokens served from the cache (OpenAI cached_tokens, Anthropic cache_read_input_tokens)
  *   x-sim-cache-write-tokens: N    Anthropic cache_creation_input_tokens
  *   x-sim-reasoning-tokens: N      OpenAI reasoning tokens (inside completion_tokens / output_tokens)
- *   x-sim-chunk-delay-ms: N        wait N ms after each content chunk (default 0), so a client can leave mid-stream
+ *   x-sim-chunk-delay-ms: N        wait N ms after each content chunk (default 0), so a client can leave mid-stream;
+ *                                  pacing only (like slow_first_token): the chunks themselves follow the docs cited above
  */
 export function parseSwitches(headers, model) {
   const raw = {};
