@@ -38,6 +38,25 @@ describe('refunds', () => {
     expect(refundEntry(s.sql, { paymentIntentId: 'pi_1', refundId: 're_1', refundedCents: 333 })).toMatchObject({ duplicate: { ref: 'refund:re_1' } });
   });
 
+  it('refunds of two payments of one account each count only their own payment’s prior refunds', () => {
+    // A second payment: 3,000 tokens for $15.00 (a different rate from pi_1's 1 token per cent).
+    record({ type: 'purchase', amount: 3_000, ref: 'pi_2', amountCents: 1_500, isPurchase: true });
+    const takeBack = (paymentIntentId: string, refundId: string, cents: number) => {
+      const e = refundEntry(s.sql, { paymentIntentId, refundId, refundedCents: cents });
+      if (!('credit' in e)) throw new Error(JSON.stringify(e));
+      record(e.credit);
+      return e.credit.amount;
+    };
+    expect(takeBack('pi_1', 're_a', 400)).toBe(-400);
+    // pi_2 has no refund yet: 500 of 1,500 ¢ is a third of its 3,000 tokens (pi_1's 400 ¢ do not count).
+    expect(takeBack('pi_2', 're_b', 500)).toBe(-1_000);
+    // pi_1 cumulative 1,000 ¢: the rest of its 1,000 tokens (pi_2's 500 ¢ do not count).
+    expect(takeBack('pi_1', 're_c', 600)).toBe(-600);
+    // pi_2 cumulative 1,500 ¢: the rest of its tokens, though pi_1 is fully refunded.
+    expect(takeBack('pi_2', 're_d', 1_000)).toBe(-2_000);
+    expect(account.balance).toBe(0);
+  });
+
   it('a refund of an unknown payment is refused', () => {
     expect(refundEntry(s.sql, { paymentIntentId: 'pi_x', refundId: 're_1', refundedCents: 1 })).toMatchObject({ ok: false, code: 'not_found' });
   });
