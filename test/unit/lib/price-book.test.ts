@@ -4,7 +4,7 @@
  * 2^53 bound at the validators' limits (checked against BigInt), provider cost, the margin rule,
  * price-list parsing and the import diff. Plus data/model-prices.json itself.
  */
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import modelPrices from '../../../data/model-prices.json';
 import {
   BPS,
@@ -377,7 +377,11 @@ describe('provider price lists', () => {
 });
 
 describe('data/model-prices.json', () => {
-  const parsed = parsePriceList(modelPrices);
+  // Parsed in each test, not when the file is collected, so per-test coverage (Stryker) sees it.
+  let parsed: ReturnType<typeof parsePriceList>;
+  beforeEach(() => {
+    parsed = parsePriceList(modelPrices);
+  });
 
   it('is a valid price list: entries in range, costs equal to the listed prices, rates derived at the stated markup', () => {
     expect(parsed.ok ? [] : parsed.problems).toEqual([]);

@@ -1,0 +1,138 @@
+/**
+ * worker/lib/price-list.ts at its edges (the main paths are in test/unit/lib/price-book.test.ts):
+ * provider cost in a long-context tier, margin lines for images and request fees that only one
+ * side prices, margins below zero rounded down, the import diff of nested fields, and the exact
+ * problems a bad price list is reported with.
+ */
+import { describe, expect, it } from 'vitest';
+import modelPrices from '../../../data/model-prices.json';
+import { seedPriceBookEntries, type PriceBookEntry, type TokenRates } from '../../../worker/lib/price-book';
+import { diffEntries, marginCheck, parsePriceList, providerCostMicros, usdToMicros } from '../../../worker/lib/price-list';
+
+const flat = (n: number): TokenRates => ({ input: n, cachedInput: n, cacheWrite: n, output: n, reasoning: n });
+const zeroCost = flat(0);
+function entry(over: Partial<PriceBookEntry> & { id: string }): PriceBookEntry {
+  return { provider: 'test', aliases: [], rates: flat(10_000), providerCost: { ...zeroCost }, ...over };
+}
+const lineOf = (e: PriceBookEntry, kind: string, T = 10_000) => marginCheck(e, T, 0).lines.find((l) => l.kind === kind && l.tier === null);
+
+describe('provider cost', () => {
+  it('above a long-context threshold the tier’s provider cost applies, for the whole call', () => {
+    const e = entry({ id: 'lc', providerCost: { ...flat(1_000_000) }, longContext: [{ aboveInputTokens: 100, rates: flat(20_000), providerCost: flat(3_000_000) }] });
+    // 100 prompt tokens: base cost, $1/M → 100 µUSD; 101: the tier's $3/M → 303 µUSD.
+    expect(providerCostMicros(e, { inputTokens: 100 })).toBe(100);
+    expect(providerCostMicros(e, { inputTokens: 101 })).toBe(303);
+  });
+});
+
+describe('margin check lines', () => {
+  it('refuses a tokens-per-USD or margin outside the settings, saying which', () => {
+    const e = entry({ id: 'm' });
+    expect(() => marginCheck(e, 0, 0)).toThrow(new RangeError('tokensPerUsd must be an integer from 1 to 1e9'));
+    expect(() => marginCheck(e, 1.5, 0)).toThrow(new RangeError('tokensPerUsd must be an integer from 1 to 1e9'));
+    expect(() => marginCheck(e, 10_000, -1)).toThrow(new RangeError('minMarginBps must be an integer from 0 to 1e6'));
+  });
+
+  it('an image price without a provider cost, or a variant the provider does not price, costs 0', () => {
+    // 1,000 tokens an image at 10,000 tokens per USD: 10¢ = 100,000 µUSD.
+    const noCost = entry({ id: 'i', images: { perImage: 1_000, variants: { hd: 2_000 } } });
+    expect(lineOf(noCost, 'image')).toMatchObject({ revenueMicros: 100_000, costMicros: 0, marginBps: 10_000, ok: true });
+    expect(lineOf(noCost, 'image:hd')).toMatchObject({ revenueMicros: 200_000, costMicros: 0, ok: true });
+    const someCost = entry({ id: 'j', images: { perImage: 1_000, variants: { hd: 2_000, sd: 500 } }, providerCost: { ...zeroCost, images: { perImage: 40_000, variants: { hd: 80_000 } } } });
+    expect(lineOf(someCost, 'image')).toMatchObject({ costMicros: 40_000, marginBps: 6_000 });
+    expect(lineOf(someCost, 'image:hd')).toMatchObject({ costMicros: 80_000, marginBps: 6_000 });
+    expect(lineOf(someCost, 'image:sd')).toMatchObject({ costMicros: 0, marginBps: 10_000 });
+  });
+
+  it('a request line exists when either side has a request fee, and only then', () => {
+    expect(lineOf(entry({ id: 'none' }), 'request')).toBeUndefined();
+    expect(lineOf(entry({ id: 'fee', requestFee: 10 }), 'request')).toMatchObject({ revenueMicros: 1_000, costMicros: 0, ok: true });
+    // The provider charges per request and we do not: a loss the check must show.
+    const unpaid = entry({ id: 'cost', providerCost: { ...zeroCost, requestFee: 500 } });
+    expect(lineOf(unpaid, 'request')).toMatchObject({ revenueMicros: 0, costMicros: 500, marginBps: null, ok: false });
+    expect(marginCheck(unpaid, 10_000, 0).ok).toBe(false);
+  });
+
+  it('margins are floored, below zero too (−33.33% is −3,334 bps, not −3,333)', () => {
+    // 3 bps earn 30,000 µUSD per 1M tokens at 10,000 tokens per USD.
+    const at = (rate: number, cost: number) => lineOf(entry({ id: 'x', rates: { ...flat(0), input: rate }, providerCost: { ...zeroCost, input: cost } }), 'input')!.marginBps;
+    expect(at(3, 20_000)).toBe(3_333); // +33.33%
+    expect(at(3, 40_000)).toBe(-3_334); // −33.33%
+    expect(at(2, 40_000)).toBe(-10_000); // −100% exactly: no rounding
+    expect(at(4, 20_000)).toBe(5_000);
+    expect(at(0, 1)).toBeNull();
+  });
+});
+
+describe('usdToMicros', () => {
+  it('names the refused amount', () => {
+    expect(() => usdToMicros('1e3')).toThrow(new RangeError('not a USD amount with at most 6 decimals: "1e3"'));
+  });
+});
+
+describe('diffEntries on nested fields', () => {
+  const base = entry({
+    id: 'a',
+    provider: 'openai',
+    images: { perImage: 10, variants: { hd: 20 } },
+    longContext: [{ aboveInputTokens: 5, rates: flat(1), providerCost: { ...zeroCost } }],
+  });
+
+  it('compares images and tiers whole, ignoring key order and undefined keys', () => {
+    const same = JSON.parse(JSON.stringify({ ...base, images: { variants: { hd: 20 }, perImage: 10 }, longContext: [{ providerCost: { ...zeroCost }, rates: flat(1), aboveInputTokens: 5 }] }));
+    same.images.extra = undefined;
+    expect(diffEntries([base], [same])).toEqual({ added: [], changed: [], removed: [], unchanged: ['a'] });
+    const hd = { ...base, images: { perImage: 10, variants: { hd: 21 } } };
+    expect(diffEntries([base], [hd]).changed).toEqual([{ id: 'a', changes: [{ field: 'images', from: base.images, to: hd.images }] }]);
+    const tier = { ...base, longContext: [{ aboveInputTokens: 5, rates: { ...flat(1), output: 2 }, providerCost: { ...zeroCost } }] };
+    expect(diffEntries([base], [tier]).changed[0].changes.map((c) => c.field)).toEqual(['longContext']);
+  });
+
+  it('never removes the default entry, even when the import lists its provider', () => {
+    const [def, dalle] = seedPriceBookEntries({ tokenMultiplierBps: 15_000, imageCosts: { 'dall-e-3': 6_000 } });
+    expect(def.provider).toBe(dalle.provider);
+    const other = entry({ id: 'other', provider: def.provider });
+    expect(diffEntries([def, dalle], [other]).removed.map((e) => e.id)).toEqual(['dall-e-3']);
+  });
+});
+
+describe('parsePriceList problems', () => {
+  const list = () => structuredClone(modelPrices) as { models: Record<string, unknown>[] } & Record<string, unknown>;
+
+  it('the file itself: each problem with its path, or (file)', () => {
+    expect(parsePriceList({ ...list(), tokensPerUsd: 0 })).toEqual({ ok: false, problems: [expect.stringMatching(/^tokensPerUsd: ./)] });
+    const r = parsePriceList('not a list');
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.problems.every((p) => p.startsWith('(file): '))).toBe(true);
+  });
+
+  it('an entry: by index and id, with the field path', () => {
+    const l = list();
+    (l.models[0].rates as Record<string, unknown>).input = -1;
+    delete l.models[1].id;
+    const r = parsePriceList(l);
+    expect(!r.ok && r.problems).toEqual([expect.stringMatching(/^models\.0 \(gpt-5-mini\)\.rates\.input: ./), expect.stringMatching(/^models\.1\.id: ./)]);
+  });
+
+  it('the listed figures alone: only their problems, and the entry is not checked against them', () => {
+    const l = list();
+    (l.models[0].listed as Record<string, unknown>).output = 'two dollars';
+    const r = parsePriceList(l);
+    expect(!r.ok && r.problems).toEqual([expect.stringMatching(/^models\.0 \(gpt-5-mini\)\.listed\.output: USD as a decimal string/)]);
+  });
+
+  it('a list that carries the default entry is refused, whatever else it holds', () => {
+    const l = list();
+    l.models.push({ ...l.models[0], id: 'default', aliases: [] });
+    const r = parsePriceList(l);
+    expect(!r.ok && r.problems).toEqual(['a provider price list must not contain the "default" entry']);
+  });
+
+  it('a consistent list parses, with its figures by id', () => {
+    const r = parsePriceList(list());
+    if (!r.ok) throw new Error(r.problems.join('\n'));
+    expect([r.list.tokensPerUsd, r.list.markupBps]).toEqual([10_000, 15_000]);
+    expect(r.list.entries.length).toBe(modelPrices.models.length);
+    expect(r.list.listed['gpt-5-mini']).toEqual({ input: '0.25', cachedInput: '0.025', output: '2.00' });
+  });
+});
