@@ -104,6 +104,8 @@ describe('parsePriceList problems', () => {
     const r = parsePriceList('not a list');
     expect(r.ok).toBe(false);
     expect(!r.ok && r.problems.every((p) => p.startsWith('(file): '))).toBe(true);
+    // A path of several parts is dotted.
+    expect(parsePriceList({ ...list(), models: [5] })).toEqual({ ok: false, problems: [expect.stringMatching(/^models\.0: ./)] });
   });
 
   it('an entry: by index and id, with the field path', () => {
