@@ -67,7 +67,10 @@ function fakeStripe(opts: { faults?: Partial<Record<Call['op'], Fault[]>>; confi
     list: async (params) => {
       calls.push({ op: 'list', params });
       if (fault('list')) throw err500();
-      return { data: [...intents.values()].reverse(), has_more: false };
+      // Newest first, `limit` a page, `starting_after` the last id of the previous page (https://docs.stripe.com/api/pagination).
+      const all = [...intents.values()].reverse();
+      const start = params.starting_after ? all.findIndex((pi) => pi.id === params.starting_after) + 1 : 0;
+      return { data: all.slice(start, start + params.limit), has_more: start + params.limit < all.length };
     },
   };
   const count = (op: Call['op']) => calls.filter((c) => c.op === op).length;
@@ -179,6 +182,19 @@ describe('auto-recharge state machine', () => {
     expect(stripe.calls.map((c) => c.op)).toEqual(['create', 'list', 'confirm']);
     expect(attempts()).toMatchObject([{ status: 'succeeded', payment_intent_id: 'pi_1' }]);
     expect(stripe.intents.size).toBe(1);
+  });
+
+  it('the lost PaymentIntent is found past the first page of the list (newer PaymentIntents of the customer in front)', async () => {
+    const stripe = fakeStripe({ faults: { create: ['after'] } });
+    await runAt(stripe);
+    // 150 newer PaymentIntents of the same customer (other payments) push pi_1 to the second page of 100.
+    for (let i = 0; i < 150; i++) stripe.intents.set(`pi_other_${i}`, { id: `pi_other_${i}`, status: 'succeeded', metadata: {}, created: clock });
+    await runAt(stripe);
+    const lists = stripe.calls.filter((c) => c.op === 'list').map((c) => c.params as { limit: number; starting_after?: string });
+    expect(lists).toEqual([expect.objectContaining({ limit: 100 }), expect.objectContaining({ limit: 100, starting_after: 'pi_other_50' })]);
+    expect(lists[0]).not.toHaveProperty('starting_after');
+    expect(stripe.count('create')).toBe(1);
+    expect(credits()).toEqual([{ amount: 5_000, ref: 'pi_1' }]);
   });
 
   it('a 500 on create that lost a created PaymentIntent: found by listing, never a second one', async () => {
