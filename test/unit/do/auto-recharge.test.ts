@@ -296,6 +296,32 @@ describe('auto-recharge state machine', () => {
     expect(credits()).toEqual([]);
   });
 
+  it('a `processing` webhook for the waiting recharge changes nothing; the succeeded one credits it once', async () => {
+    const stripe = fakeStripe({ confirmStatus: 'processing' });
+    await runAt(stripe);
+    expect(account.ar_state).toBe('awaiting_webhook');
+    expect(settleRecharge(host, 'pi_1', 'processing')).toBe(false);
+    expect(account.ar_state).toBe('awaiting_webhook');
+    expect(attempts()).toMatchObject([{ status: 'in_flight', payment_intent_id: 'pi_1' }]);
+    expect(settleRecharge(host, 'pi_1', 'succeeded')).toBe(true);
+    expect(credits()).toEqual([{ amount: 5_000, ref: 'pi_1' }]);
+    expect(account.ar_state).toBe('armed');
+    // Nothing is in flight any more: a late duplicate changes nothing.
+    expect(settleRecharge(host, 'pi_1', 'succeeded')).toBe(false);
+  });
+
+  it('without a Stripe customer, or while the account is suspended, a scheduled recharge goes back to armed without calling Stripe', async () => {
+    const stripe = fakeStripe();
+    account = s.transaction(() => saveAccount(s.sql, account, { stripe_customer_id: null }, T0));
+    await runAutoRecharge(host, stripe.payments, T0);
+    expect(account.ar_state).toBe('armed');
+    account = s.transaction(() => saveAccount(s.sql, account, { stripe_customer_id: 'cus_1', ar_state: 'scheduled', status: 'suspended' }, T0));
+    await runAutoRecharge(host, stripe.payments, T0);
+    expect(account.ar_state).toBe('armed');
+    expect(stripe.calls).toHaveLength(0);
+    expect(attempts()).toEqual([]);
+  });
+
   it('a debit that fails after processing turns auto-recharge off with the reason', async () => {
     const stripe = fakeStripe({ confirmStatus: 'processing' });
     await runAt(stripe);
