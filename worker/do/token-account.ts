@@ -1,8 +1,9 @@
 import { DurableObject } from 'cloudflare:workers';
-import type { BillingSettings } from '../contracts/settings';
+import { BILLING_BURST_SECONDS, DEFAULT_BILLING_CALLS_PER_SECOND, type BillingSettings } from '../contracts/settings';
 import type { TransactionType } from '../db/schema';
 import { balanceView, notFound } from './account-store';
 import { TestClock, wireAccount } from './account-wiring';
+import { CallThrottle } from './call-throttle';
 import { creditRefusal } from './credits';
 import { forgetOpenDisputes } from './disputes';
 import { authorizeHold, releaseHold, settleHold } from './holds';
@@ -18,7 +19,7 @@ import { SpendLimits } from './spend-limits';
 import type { Sql, Transaction } from './storage';
 import type { AuthorizeRequest, AuthorizeResult, AutoRechargeConfig, BalanceView, ChargeRequest, ChargeResult, CreditRequest, CreditResult, DisputeClosed, DisputeOpened } from './types';
 import type { GrantsAnswer } from '../contracts/account';
-import type { AccountStatus, FlushOutcome, LedgerEntry, OutboxPending, RefundRequest, ReleaseResult, Result, SettleRequest } from './types';
+import type { AccountStatus, Failure, FlushOutcome, LedgerEntry, OutboxPending, RefundRequest, ReleaseResult, Result, SettleRequest } from './types';
 import { chargeOperation } from './usage';
 
 /**
@@ -38,6 +39,8 @@ export class TokenAccount extends DurableObject<Env> {
   readonly #limits = new SpendLimits();
   /** The account's clock; only the test configuration moves it (advanceClock). */
   readonly #clock = new TestClock(this.env);
+  /** Billing calls per second (the `billingCallsPerSecond` setting), in memory. */
+  readonly #throttle = new CallThrottle(BILLING_BURST_SECONDS);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -70,7 +73,8 @@ export class TokenAccount extends DurableObject<Env> {
    * balance does not cover it. A failed operation (`success: false`) is recorded but not billed.
    */
   charge(req: ChargeRequest): Result<ChargeResult> {
-    this.#touchSettings();
+    const refused = this.#admit();
+    if (refused) return refused;
     if (!this.#live.account) return notFound();
     const now = this.#now();
     this.#live.expireDue(now); // a grant expired by now is never burned by this
@@ -86,7 +90,8 @@ export class TokenAccount extends DurableObject<Env> {
    * auto-recharge threshold counts holds; the directory row and outbox are refreshed).
    */
   authorize(req: AuthorizeRequest): Result<AuthorizeResult> {
-    this.#touchSettings();
+    const refused = this.#admit();
+    if (refused) return refused;
     if (!this.#live.account) return notFound();
     const now = this.#now();
     this.#live.expireDue(now); // a grant expired by now is never burned by this
@@ -353,6 +358,15 @@ export class TokenAccount extends DurableObject<Env> {
   #touchSettings(): BillingSettings {
     this.#settings.touch();
     return this.#settings.current;
+  }
+
+  /**
+   * Counts a call that admits new work (charge, authorize) against the account's
+   * `billingCallsPerSecond` (call-throttle.ts); a Failure when over it. Settles and releases finish
+   * work already admitted and are never refused: a refused settle would leave work done unbilled.
+   */
+  #admit(): Failure | null {
+    return this.#throttle.admit(this.#now(), this.#touchSettings().billingCallsPerSecond ?? DEFAULT_BILLING_CALLS_PER_SECOND);
   }
 
   /** Now, as the account sees it: the real clock, plus the test clock's offset in the test configuration. */

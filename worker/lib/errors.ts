@@ -23,7 +23,10 @@ export class AppError extends Error {
    * event's `error` in stripe_events).
    */
   static from(failure: Pick<Failure, 'code' | 'message' | 'details'>, context?: string): AppError {
-    return new AppError(failure.code, context === undefined ? failure.message : `${context}: ${failure.code}`, failure.details);
+    // A refusal that says when to come back (the object's billing-call throttle) says it in Retry-After too.
+    const retry = failure.details?.retryAfterSeconds;
+    const headers = typeof retry === 'number' ? { 'retry-after': String(retry) } : undefined;
+    return new AppError(failure.code, context === undefined ? failure.message : `${context}: ${failure.code}`, failure.details, headers);
   }
 
   get status(): number {
