@@ -232,11 +232,13 @@ describe('pages in a real browser', () => {
     const settings = admin.locator('#settings');
     const dalle2 = settings.getByLabel('Tokens per image for dall-e-2');
     await dalle2.fill('3100');
+    await settings.getByLabel('Billing calls per second, per account').fill('4000');
     await settings.getByRole('button', { name: 'Save settings' }).click();
     await expect.poll(() => text(settings.locator('[role=status]')), POLL).toBe('Settings saved.');
     const saved = await (await admin.request.get(`${app.base}/api/admin/settings`)).json();
     expect(saved.settings.imageCosts['dall-e-2']).toBe(3100);
     expect(saved.settings.tokenMultiplier).toBe(1.5);
+    expect(saved.settings.billingCallsPerSecond).toBe(4000);
     await admin.locator('#audit').getByRole('button', { name: 'Refresh' }).click();
     await expect.poll(() => text(admin.getByTestId('audit-table')), POLL).toContain('settings.update');
     expect(await text(admin.getByTestId('audit-table'))).toContain('package.update');
