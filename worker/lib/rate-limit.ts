@@ -41,7 +41,7 @@ export async function enforceRateLimit(limiter: Limiter | undefined, key: string
   }
   if (!allowed) {
     const retryAfter = retryAfterSeconds(periodS);
-    throw new AppError('rate_limited', `Too many requests; retry after ${retryAfter} s`, { retryAfterSeconds: retryAfter }, { 'retry-after': String(retryAfter) });
+    throw new AppError('rate_limited', `Too many requests; retry after ${retryAfter} s`, { retryAfterSeconds: retryAfter });
   }
 }
 
