@@ -36,11 +36,11 @@ const settingFields = {
    */
   retentionDays: intIn(MIN_RETENTION_DAYS, MAX_RETENTION_DAYS),
   /**
-   * Issue 13: billing calls (charge, authorize, settle, release, balance) one account may make per
-   * second, over the service binding and signed HTTP alike, counted by its Durable Object
-   * (worker/do/call-throttle.ts) with a burst of `BILLING_BURST_SECONDS` seconds' worth. The
-   * default sits above what one object serves (docs/scaling.md), so it refuses only a runaway
-   * caller an admin has chosen to cap.
+   * Issue 13: calls that admit new work (charge, authorize) one account may make per second, over
+   * the service binding and signed HTTP alike, counted by its Durable Object
+   * (worker/do/call-throttle.ts) with a burst of `BILLING_BURST_SECONDS` seconds' worth. Settles,
+   * releases and reads are never counted. The default sits above what one object serves
+   * (docs/scaling.md), so it refuses only a runaway caller an admin has chosen to cap.
    */
   billingCallsPerSecond: intIn(1, MAX_BILLING_CALLS_PER_SECOND),
 };
@@ -133,8 +133,7 @@ export function toSettingsView(s: BillingSettings): SettingsView {
     adminGrantExpiryDays: s.adminGrantExpiryDays ?? null,
     minMarginBps: s.minMarginBps,
     retentionDays: s.retentionDays,
-    // A settings copy cached by an account before the setting existed lacks it.
-    billingCallsPerSecond: s.billingCallsPerSecond ?? DEFAULT_BILLING_CALLS_PER_SECOND,
+    billingCallsPerSecond: s.billingCallsPerSecond,
   };
 }
 
