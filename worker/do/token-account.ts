@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
-import { BILLING_BURST_SECONDS, DEFAULT_BILLING_CALLS_PER_SECOND, type BillingSettings } from '../contracts/settings';
+import { BILLING_BURST_SECONDS, type BillingSettings } from '../contracts/settings';
 import type { TransactionType } from '../db/schema';
 import { balanceView, notFound } from './account-store';
 import { TestClock, wireAccount } from './account-wiring';
@@ -73,10 +73,10 @@ export class TokenAccount extends DurableObject<Env> {
    * balance does not cover it. A failed operation (`success: false`) is recorded but not billed.
    */
   charge(req: ChargeRequest): Result<ChargeResult> {
-    const refused = this.#admit();
+    const now = this.#now();
+    const refused = this.#admit(now);
     if (refused) return refused;
     if (!this.#live.account) return notFound();
-    const now = this.#now();
     this.#live.expireDue(now); // a grant expired by now is never burned by this
     const out = chargeOperation(this.sql, this.transaction, this.#live.account!, this.#settings.bookAt(now), req, now, this.#limits);
     if (out.next) this.#live.committed(out.next);
@@ -90,10 +90,10 @@ export class TokenAccount extends DurableObject<Env> {
    * auto-recharge threshold counts holds; the directory row and outbox are refreshed).
    */
   authorize(req: AuthorizeRequest): Result<AuthorizeResult> {
-    const refused = this.#admit();
+    const now = this.#now();
+    const refused = this.#admit(now);
     if (refused) return refused;
     if (!this.#live.account) return notFound();
-    const now = this.#now();
     this.#live.expireDue(now); // a grant expired by now is never burned by this
     const out = authorizeHold(this.sql, this.transaction, this.#live.account!, this.#settings.bookAt(now), req, now, this.#limits);
     if (out.next) this.#live.committed(out.next);
@@ -365,8 +365,8 @@ export class TokenAccount extends DurableObject<Env> {
    * `billingCallsPerSecond` (call-throttle.ts); a Failure when over it. Settles and releases finish
    * work already admitted and are never refused: a refused settle would leave work done unbilled.
    */
-  #admit(): Failure | null {
-    return this.#throttle.admit(this.#now(), this.#touchSettings().billingCallsPerSecond ?? DEFAULT_BILLING_CALLS_PER_SECOND);
+  #admit(now: number): Failure | null {
+    return this.#throttle.admit(now, this.#touchSettings().billingCallsPerSecond);
   }
 
   /** Now, as the account sees it: the real clock, plus the test clock's offset in the test configuration. */
