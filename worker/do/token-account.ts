@@ -1,6 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { BillingSettings } from '../contracts/settings';
 import type { TransactionType } from '../db/schema';
+import type { VersionedBook } from '../lib/pricing';
 import { balanceView, notFound } from './account-store';
 import { TestClock, wireAccount } from './account-wiring';
 import { creditRefusal } from './credits';
@@ -19,7 +20,7 @@ import type { Sql, Transaction } from './storage';
 import type { AuthorizeRequest, AuthorizeResult, AutoRechargeConfig, BalanceView, ChargeRequest, ChargeResult, CreditRequest, CreditResult, DisputeClosed, DisputeOpened } from './types';
 import type { GrantsAnswer } from '../contracts/account';
 import type { AccountStatus, FlushOutcome, LedgerEntry, OutboxPending, RefundRequest, ReleaseResult, Result, SettleRequest } from './types';
-import { chargeOperation } from './usage';
+import { chargeOperation, type Outcome } from './usage';
 
 /**
  * One token account, and the only writer of its balance. A thin facade: each RPC method checks
@@ -70,14 +71,7 @@ export class TokenAccount extends DurableObject<Env> {
    * balance does not cover it. A failed operation (`success: false`) is recorded but not billed.
    */
   charge(req: ChargeRequest): Result<ChargeResult> {
-    this.#touchSettings();
-    if (!this.#live.account) return notFound();
-    const now = this.#now();
-    this.#live.expireDue(now); // a grant expired by now is never burned by this
-    const out = chargeOperation(this.sql, this.transaction, this.#live.account!, this.#settings.bookAt(now), req, now, this.#limits);
-    if (out.next) this.#live.committed(out.next);
-    if (!out.result.ok) this.#live.limitRefused(out.result);
-    return out.result;
+    return this.#priced((a, book, now) => chargeOperation(this.sql, this.transaction, a, book, req, now, this.#limits)).result;
   }
 
   /**
@@ -86,14 +80,8 @@ export class TokenAccount extends DurableObject<Env> {
    * auto-recharge threshold counts holds; the directory row and outbox are refreshed).
    */
   authorize(req: AuthorizeRequest): Result<AuthorizeResult> {
-    this.#touchSettings();
-    if (!this.#live.account) return notFound();
-    const now = this.#now();
-    this.#live.expireDue(now); // a grant expired by now is never burned by this
-    const out = authorizeHold(this.sql, this.transaction, this.#live.account!, this.#settings.bookAt(now), req, now, this.#limits);
-    if (out.next) this.#live.committed(out.next);
+    const out = this.#priced((a, book, now) => authorizeHold(this.sql, this.transaction, a, book, req, now, this.#limits));
     if (out.next && out.result.ok) this.#live.requestAlarm(out.result.expiresAt); // a new hold: its expiry is due work
-    if (!out.result.ok) this.#live.limitRefused(out.result);
     return out.result;
   }
 
@@ -104,13 +92,7 @@ export class TokenAccount extends DurableObject<Env> {
    * version in force at the settle, not the hold's.
    */
   settle(req: SettleRequest): Result<ChargeResult> {
-    this.#touchSettings();
-    if (!this.#live.account) return notFound();
-    const now = this.#now();
-    this.#live.expireDue(now); // a grant expired by now is never burned by this
-    const out = settleHold(this.sql, this.transaction, this.#live.account!, this.#settings.bookAt(now), req, now, this.#limits);
-    if (out.next) this.#live.committed(out.next);
-    return out.result;
+    return this.#priced((a, book, now) => settleHold(this.sql, this.transaction, a, book, req, now, this.#limits)).result;
   }
 
   /**
@@ -349,6 +331,22 @@ export class TokenAccount extends DurableObject<Env> {
   }
 
   // ---------------------------------------------------------------- internals
+
+  /**
+   * The steps charge, authorize and settle share: expire the grants due by now (so this operation
+   * never burns one), run `op` with the price book in force now, commit the row it leaves, and
+   * note a spend-limit refusal for its alert (alerts.ts; a settle is never refused for a limit).
+   */
+  #priced<T>(op: (account: AccountRow, book: VersionedBook, now: number) => Outcome<T>): Outcome<T> {
+    this.#touchSettings();
+    if (!this.#live.account) return { result: notFound(), next: null };
+    const now = this.#now();
+    this.#live.expireDue(now);
+    const out = op(this.#live.account!, this.#settings.bookAt(now), now);
+    if (out.next) this.#live.committed(out.next);
+    if (!out.result.ok) this.#live.limitRefused(out.result);
+    return out;
+  }
 
   #touchSettings(): BillingSettings {
     this.#settings.touch();
