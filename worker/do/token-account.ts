@@ -4,14 +4,11 @@ import type { TransactionType } from '../db/schema';
 import type { VersionedBook } from '../lib/pricing';
 import { balanceView, notFound } from './account-store';
 import { TestClock, wireAccount } from './account-wiring';
-import { creditRefusal } from './credits';
-import { forgetOpenDisputes } from './disputes';
 import { authorizeHold, releaseHold, settleHold } from './holds';
 import { findByRef, ledgerAfter, ledgerPage } from './ledger-store';
 import type { LiveAccount } from './live-account';
-import { autoRechargePatch, pricedConfig, paymentMethodPatch, reactivatePatch, stripeCustomerPatch } from './payment-profile';
-import { rechargeConfigRefusal } from './recharge-policy';
-import { refundEntry, refundReversalEntry } from './refunds';
+import { autoRechargeChange, paymentMethodPatch, stripeCustomerPatch } from './payment-profile';
+import { refundEntry } from './refunds';
 import type { AccountRow } from './rows';
 import type { SettingsCache } from './settings-cache';
 import { keyLimits, setAccountLimits, setKeyLimits, spendLimitsView, type AccountLimitsInput, type ApiKeyLimits, type ApiKeyLimitsView, type SpendLimitsView } from './spend-limit-changes';
@@ -151,16 +148,8 @@ export class TokenAccount extends DurableObject<Env> {
    */
   credit(req: CreditRequest): Result<CreditResult> {
     this.#touchSettings();
-    const account = this.#live.account;
-    if (!account) return notFound();
-    const bad = creditRefusal(req);
-    if (bad) return bad;
-    const existing = findByRef(this.sql, req.ref);
-    if (existing) return { ok: true, transactionId: existing.id, duplicate: true, balance: account.balance, status: account.status };
-    const out = this.#live.record(req);
-    // The webhook credited the recharge in flight: that PaymentIntent succeeded, finish the attempt now.
-    if (req.type === 'auto_recharge') this.#live.settleRecharge(req.ref, 'succeeded');
-    return out;
+    if (!this.#live.account) return notFound();
+    return this.#live.credit(req);
   }
 
   /**
@@ -180,18 +169,14 @@ export class TokenAccount extends DurableObject<Env> {
    * (see refunds.ts). `not_found` while the payment is not credited yet: the caller retries.
    */
   refundPayment(req: RefundRequest): Result<CreditResult> {
-    const a = this.#live.account;
-    if (!a) return notFound();
+    if (!this.#live.account) return notFound();
     return this.#live.recordEntry(refundEntry(this.sql, req));
   }
 
   /** A refund failed or was canceled: gives back what it took (nothing when it was never applied). */
   reverseRefund(refundId: string): Result<CreditResult | { balance: number; status: AccountStatus; duplicate: false; transactionId: null }> {
-    const a = this.#live.account;
-    if (!a) return notFound();
-    const entry = refundReversalEntry(this.sql, refundId);
-    if (!entry) return { ok: true, transactionId: null, duplicate: false, balance: a.balance, status: a.status };
-    return this.#live.recordEntry(entry);
+    if (!this.#live.account) return notFound();
+    return this.#live.reverseRefund(refundId);
   }
 
   /** The Stripe customer and saved card of this account. */
@@ -226,10 +211,7 @@ export class TokenAccount extends DurableObject<Env> {
   configureAutoRecharge(config: AutoRechargeConfig): Result<{ balance: BalanceView }> {
     const a = this.#live.account;
     if (!a) return notFound();
-    const cfg = pricedConfig(config);
-    const refused = rechargeConfigRefusal(cfg);
-    if (refused) return refused;
-    const patch = autoRechargePatch(a, cfg);
+    const patch = autoRechargeChange(a, config);
     if ('ok' in patch) return patch;
     this.#live.patch(patch, true);
     return { ok: true, balance: this.#view(this.#live.account!) };
@@ -261,10 +243,8 @@ export class TokenAccount extends DurableObject<Env> {
 
   /** A superadmin lifts a suspension (the caller audits it); open disputes are forgotten. */
   reactivate(): Result<{ balance: BalanceView }> {
-    const a = this.#live.account;
-    if (!a) return notFound();
-    forgetOpenDisputes(this.sql);
-    this.#live.patch(reactivatePatch(a), true);
+    if (!this.#live.account) return notFound();
+    this.#live.reactivate();
     return { ok: true, balance: this.#view(this.#live.account!) };
   }
 
