@@ -1,4 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
+import type { GrantsAnswer } from '../contracts/account';
 import type { BillingSettings } from '../contracts/settings';
 import type { TransactionType } from '../db/schema';
 import type { VersionedBook } from '../lib/pricing';
@@ -14,9 +15,7 @@ import type { SettingsCache } from './settings-cache';
 import { keyLimits, setAccountLimits, setKeyLimits, spendLimitsView, type AccountLimitsInput, type ApiKeyLimits, type ApiKeyLimitsView, type SpendLimitsView } from './spend-limit-changes';
 import { SpendLimits } from './spend-limits';
 import type { Sql, Transaction } from './storage';
-import type { AuthorizeRequest, AuthorizeResult, AutoRechargeConfig, BalanceView, ChargeRequest, ChargeResult, CreditRequest, CreditResult, DisputeClosed, DisputeOpened } from './types';
-import type { GrantsAnswer } from '../contracts/account';
-import type { AccountStatus, FlushOutcome, LedgerEntry, OutboxPending, RefundRequest, ReleaseResult, Result, SettleRequest } from './types';
+import type { AccountStatus, AuthorizeRequest, AuthorizeResult, AutoRechargeConfig, BalanceView, ChargeRequest, ChargeResult, CreditRequest, CreditResult, DisputeClosed, DisputeOpened, FlushOutcome, LedgerEntry, OutboxPending, RefundRequest, ReleaseResult, Result, SettleRequest } from './types';
 import { chargeOperation, type Outcome } from './usage';
 
 /**
@@ -34,13 +33,13 @@ export class TokenAccount extends DurableObject<Env> {
   #settings!: SettingsCache;
   /** Spend limits and their windows' spend, in memory (spend-limits.ts); rebuilt at load. */
   readonly #limits = new SpendLimits();
-  /** The account's clock; only the test configuration moves it (advanceClock). */
+  /** The account's clock (now: the real clock, plus an offset only the test configuration moves, advanceClock). */
   readonly #clock = new TestClock(this.env);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     void ctx.blockConcurrencyWhile(async () => {
-      ({ live: this.#live, settings: this.#settings } = await wireAccount(ctx.storage, this.env, this.sql, this.transaction, this.#limits, () => this.#now()));
+      ({ live: this.#live, settings: this.#settings } = await wireAccount(ctx.storage, this.env, this.sql, this.transaction, this.#limits, () => this.#clock.now()));
     });
   }
 
@@ -50,7 +49,7 @@ export class TokenAccount extends DurableObject<Env> {
   initialize(userId: string, workspaceId: string): Result<{ created: boolean; balance: BalanceView }> {
     const settings = this.#touchSettings();
     if (this.#live.account) return { ok: true, created: false, balance: this.#view(this.#live.account) };
-    this.#live.open(userId, workspaceId, settings, this.#now());
+    this.#live.open(userId, workspaceId, settings, this.#clock.now());
     return { ok: true, created: true, balance: this.#view(this.#live.account!) };
   }
 
@@ -99,7 +98,7 @@ export class TokenAccount extends DurableObject<Env> {
    */
   release(reservationId: string): Result<ReleaseResult> {
     if (!this.#live.account) return notFound();
-    const out = releaseHold(this.sql, this.transaction, this.#live.account, reservationId, this.#now(), this.#limits);
+    const out = releaseHold(this.sql, this.transaction, this.#live.account, reservationId, this.#clock.now(), this.#limits);
     if (out.next) this.#live.committed(out.next);
     return out.result;
   }
@@ -188,30 +187,26 @@ export class TokenAccount extends DurableObject<Env> {
 
   /** Records the account's Stripe customer once; a later, different id is ignored and the first returned. */
   setStripeCustomer(customerId: string): Result<{ stripeCustomerId: string }> {
-    const a = this.#live.account;
-    if (!a) return notFound();
-    this.#live.patch(stripeCustomerPatch(a, customerId), false);
+    if (!this.#live.account) return notFound();
+    this.#live.patch(stripeCustomerPatch(this.#live.account, customerId), false);
     return { ok: true, stripeCustomerId: this.#live.account!.stripe_customer_id! };
   }
 
   /** The saved card used for off-session auto-recharges (the card of the latest successful payment). */
   setDefaultPaymentMethod(paymentMethodId: string): Result<{ defaultPaymentMethodId: string }> {
-    const a = this.#live.account;
-    if (!a) return notFound();
-    this.#live.patch(paymentMethodPatch(a, paymentMethodId), false);
+    if (!this.#live.account) return notFound();
+    this.#live.patch(paymentMethodPatch(this.#live.account, paymentMethodId), false);
     return { ok: true, defaultPaymentMethodId: paymentMethodId };
   }
 
   /**
-   * Turns auto-recharge on or off. `amount` tokens are bought for `priceCents` whenever the
-   * available balance drops below `threshold`, or, in `target` mode, what tops it up to `target`
-   * (recharge-policy.ts targetRecharge). Refused without a saved card, and below
-   * Stripe's 50¢ minimum charge.
+   * Turns auto-recharge on or off: `amount` tokens for `priceCents` whenever the available balance
+   * drops below `threshold`, or (`target` mode) what tops it up to `target`. Refused without a
+   * saved card and below Stripe's 50¢ minimum charge (payment-profile.ts autoRechargeChange).
    */
   configureAutoRecharge(config: AutoRechargeConfig): Result<{ balance: BalanceView }> {
-    const a = this.#live.account;
-    if (!a) return notFound();
-    const patch = autoRechargeChange(a, config);
+    if (!this.#live.account) return notFound();
+    const patch = autoRechargeChange(this.#live.account, config);
     if ('ok' in patch) return patch;
     this.#live.patch(patch, true);
     return { ok: true, balance: this.#view(this.#live.account!) };
@@ -225,8 +220,7 @@ export class TokenAccount extends DurableObject<Env> {
    */
   openDispute(req: DisputeOpened): Result<{ balance: BalanceView }> {
     if (!this.#live.account) return notFound();
-    const r = this.#live.openDispute(req);
-    return r ?? { ok: true, balance: this.#view(this.#live.account!) };
+    return this.#live.openDispute(req) ?? { ok: true, balance: this.#view(this.#live.account!) };
   }
 
   /**
@@ -237,8 +231,7 @@ export class TokenAccount extends DurableObject<Env> {
    */
   closeDispute(req: DisputeClosed): Result<{ balance: BalanceView }> {
     if (!this.#live.account) return notFound();
-    const r = this.#live.closeDispute(req);
-    return r ?? { ok: true, balance: this.#view(this.#live.account!) };
+    return this.#live.closeDispute(req) ?? { ok: true, balance: this.#view(this.#live.account!) };
   }
 
   /** A superadmin lifts a suspension (the caller audits it); open disputes are forgotten. */
@@ -275,7 +268,7 @@ export class TokenAccount extends DurableObject<Env> {
    */
   getGrants(): Result<GrantsAnswer> {
     if (!this.#live.account) return notFound();
-    return { ok: true, ...this.#live.grants(this.#now()) };
+    return { ok: true, ...this.#live.grants(this.#clock.now()) };
   }
 
   /**
@@ -320,7 +313,7 @@ export class TokenAccount extends DurableObject<Env> {
   #priced<T>(op: (account: AccountRow, book: VersionedBook, now: number) => Outcome<T>): Outcome<T> {
     this.#touchSettings();
     if (!this.#live.account) return { result: notFound(), next: null };
-    const now = this.#now();
+    const now = this.#clock.now();
     this.#live.expireDue(now);
     const out = op(this.#live.account!, this.#settings.bookAt(now), now);
     if (out.next) this.#live.committed(out.next);
@@ -331,11 +324,6 @@ export class TokenAccount extends DurableObject<Env> {
   #touchSettings(): BillingSettings {
     this.#settings.touch();
     return this.#settings.current;
-  }
-
-  /** Now, as the account sees it: the real clock, plus the test clock's offset in the test configuration. */
-  #now(): number {
-    return this.#clock.now();
   }
 
   #view(a: AccountRow): BalanceView {
