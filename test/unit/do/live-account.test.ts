@@ -1,10 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS } from '../../../worker/contracts/settings';
-import { seedBook } from '../../../worker/lib/pricing';
 import { authorizeHold, holdExpiry } from '../../../worker/do/holds';
 import { markDisputeOpen, openDisputes } from '../../../worker/do/disputes';
 import { IDEMPOTENCY_RETENTION_MS } from '../../../worker/do/idempotency';
-import { appendLedger, findByRef } from '../../../worker/do/ledger-store';
+import { findByRef } from '../../../worker/do/ledger-store';
 import { LiveAccount } from '../../../worker/do/live-account';
 import { refundEntry } from '../../../worker/do/refunds';
 import { Outbox } from '../../../worker/do/outbox';
@@ -13,12 +11,9 @@ import type { AccountRow } from '../../../worker/do/rows';
 import { AlarmClock, OUTBOX_FLUSH_DELAY_MS } from '../../../worker/do/schedule';
 import { saveAccountLimits } from '../../../worker/do/spend-limit-changes';
 import { SpendLimits } from '../../../worker/do/spend-limits';
-import { storedAccount, T0 } from '../support/accounts';
+import { fundedAccount, SEED, T0 } from '../support/accounts';
 import { fakeD1 } from '../support/fake-d1';
 import { openAccountStorage, type TestStorage } from '../support/sql-storage';
-
-/** The seed's pricing (no price-book version). */
-const SEED = seedBook(DEFAULT_SETTINGS);
 
 /** Stripe must not be reached in these tests: the recharge machine has its own (auto-recharge.test.ts). */
 const noStripe: PaymentIntents = new Proxy({} as PaymentIntents, {
@@ -37,10 +32,7 @@ function open(account: AccountRow | null, limits?: SpendLimits): LiveAccount {
   const deps = { sql: s.sql, transaction: s.transaction, alarm: new AlarmClock(storage, null), outbox: new Outbox(s.sql, s.transaction), db: d1 as unknown as D1Database, payments: noStripe, limits, now: () => clock };
   return new LiveAccount(deps, account);
 }
-const funded = (patch: Partial<AccountRow> = {}) => {
-  const a = storedAccount(s, patch);
-  return s.transaction(() => appendLedger(s.sql, a, { type: 'bonus', amount: 1_000, ref: 'bonus:welcome', description: 'Welcome bonus', createdAt: T0 }))!.account;
-};
+const funded = (patch: Partial<AccountRow> = {}) => fundedAccount(s, patch);
 const stored = () => s.rows<AccountRow>('SELECT * FROM account')[0];
 
 beforeEach(async () => {

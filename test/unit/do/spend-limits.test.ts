@@ -2,15 +2,14 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from '../../../worker/contracts/settings';
 import { seedBook } from '../../../worker/lib/pricing';
 import { authorizeHold, expireHolds, releaseHold, settleHold } from '../../../worker/do/holds';
-import { appendLedger } from '../../../worker/do/ledger-store';
 import type { AccountRow } from '../../../worker/do/rows';
 import { accountLimitsChange, apiKeyLimitsChange, apiKeyLimitsView, saveAccountLimits, spendLimitsView } from '../../../worker/do/spend-limit-changes';
 import { SpendLimits, writeLimits } from '../../../worker/do/spend-limits';
 import { calendarWindows, isTimeZone, type ScopeLimits } from '../../../worker/do/spend-windows';
 import type { ChargeRequest } from '../../../worker/do/types';
 import { chargeOperation } from '../../../worker/do/usage';
-import { storedAccount, T0 } from '../support/accounts';
-import { openAccountStorage, type TestStorage } from '../support/sql-storage';
+import { openFundedAccount, T0 } from '../support/accounts';
+import type { TestStorage } from '../support/sql-storage';
 
 /** The seed's pricing (no price-book version). */
 const SEED = seedBook(DEFAULT_SETTINGS);
@@ -87,9 +86,7 @@ describe('limits in the charge and hold paths', () => {
   let account: AccountRow;
   let limits: SpendLimits;
   beforeEach(async () => {
-    s = await openAccountStorage();
-    const a = storedAccount(s);
-    account = s.transaction(() => appendLedger(s.sql, a, { type: 'bonus', amount: 1_000_000, ref: 'bonus:welcome', description: 'Welcome bonus', createdAt: T0 }))!.account;
+    ({ s, account } = await openFundedAccount(1_000_000));
     limits = new SpendLimits();
     limits.load(s.sql, T0);
   });
