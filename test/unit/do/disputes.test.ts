@@ -17,16 +17,13 @@ import {
 import type { AccountRow } from '../../../worker/do/rows';
 import { getMeta } from '../../../worker/do/storage';
 import type { CreditRequest } from '../../../worker/do/types';
-import { openStoredAccount, recordCredit, T0 } from '../support/accounts';
+import { openPaidAccount, recordCredit } from '../support/accounts';
 import type { TestStorage } from '../support/sql-storage';
 
 let s: TestStorage;
 let account: AccountRow;
 const record = (req: CreditRequest) => void (account = recordCredit(s, account, req));
-beforeEach(async () => {
-  ({ s, account } = await openStoredAccount());
-  record({ type: 'purchase', amount: 1_000, ref: 'pi_1', amountCents: 1_000, isPurchase: true });
-});
+beforeEach(async () => ({ s, account } = await openPaidAccount()));
 
 describe('open and closed disputes', () => {
   it('none at first', () => {

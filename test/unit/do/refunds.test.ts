@@ -4,17 +4,13 @@ import { autoRechargePatch, disputeClosedPatch, disputeOpenedPatch, reactivatePa
 import { disputeHoldEntry, disputeReleaseEntry, refundEntry, refundReversalEntry } from '../../../worker/do/refunds';
 import type { AccountRow } from '../../../worker/do/rows';
 import type { CreditRequest } from '../../../worker/do/types';
-import { openStoredAccount, recordCredit, T0 } from '../support/accounts';
+import { openPaidAccount, recordCredit, T0 } from '../support/accounts';
 import type { TestStorage } from '../support/sql-storage';
 
 let s: TestStorage;
 let account: AccountRow;
 const record = (req: CreditRequest) => void (account = recordCredit(s, account, req));
-beforeEach(async () => {
-  ({ s, account } = await openStoredAccount());
-  // 1,000 tokens for $10.00.
-  record({ type: 'purchase', amount: 1_000, ref: 'pi_1', amountCents: 1_000, isPurchase: true });
-});
+beforeEach(async () => ({ s, account } = await openPaidAccount()));
 
 describe('refunds', () => {
   it('partial refunds take back tokens in proportion, and all of them add up to exactly the purchase', () => {

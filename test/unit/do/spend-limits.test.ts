@@ -1,6 +1,4 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS } from '../../../worker/contracts/settings';
-import { seedBook } from '../../../worker/lib/pricing';
 import { authorizeHold, expireHolds, releaseHold, settleHold } from '../../../worker/do/holds';
 import type { AccountRow } from '../../../worker/do/rows';
 import { accountLimitsChange, apiKeyLimitsChange, apiKeyLimitsView, saveAccountLimits, spendLimitsView } from '../../../worker/do/spend-limit-changes';
@@ -8,11 +6,9 @@ import { SpendLimits, writeLimits } from '../../../worker/do/spend-limits';
 import { calendarWindows, isTimeZone, type ScopeLimits } from '../../../worker/do/spend-windows';
 import type { ChargeRequest } from '../../../worker/do/types';
 import { chargeOperation } from '../../../worker/do/usage';
-import { openFundedAccount, T0 } from '../support/accounts';
+import { chat, openFundedAccount, SEED, T0 } from '../support/accounts';
 import type { TestStorage } from '../support/sql-storage';
 
-/** The seed's pricing (no price-book version). */
-const SEED = seedBook(DEFAULT_SETTINGS);
 
 const iso = (t: number) => new Date(t).toISOString();
 const NONE: ScopeLimits = { daily: null, monthly: null, lifetime: null, dailyCeiling: null, monthlyCeiling: null, revokedAt: null };
@@ -100,7 +96,6 @@ describe('limits in the charge and hold paths', () => {
     limits.load(s.sql, T0);
   };
   // tokens × 1.5 (the default multiplier): 2 tokens bill 3.
-  const chat = (key: string, tokens: number, extra: Partial<ChargeRequest> = {}): ChargeRequest => ({ idempotencyKey: key, operation: 'chat', model: 'gpt-4o', tokens, ...extra });
   const charge = (req: ChargeRequest, now = T0 + 1) => {
     const out = chargeOperation(s.sql, s.transaction, account, SEED, req, now, limits);
     if (out.next) account = out.next;

@@ -5,19 +5,14 @@ import { loadAccount } from '../../../worker/do/ledger-store';
 import type { AccountRow } from '../../../worker/do/rows';
 import type { ChargeRequest } from '../../../worker/do/types';
 import { chargeOperation } from '../../../worker/do/usage';
-import { openFundedAccount, SEED, T0 } from '../support/accounts';
+import { chat, following, openFundedAccount, SEED, T0 } from '../support/accounts';
 import type { TestStorage } from '../support/sql-storage';
 
 let s: TestStorage;
 let account: AccountRow;
 beforeEach(async () => ({ s, account } = await openFundedAccount()));
 
-const chat = (key: string, tokens: number, extra: Partial<ChargeRequest> = {}): ChargeRequest => ({ idempotencyKey: key, operation: 'chat', model: 'gpt-4o', tokens, ...extra });
-const charge = (req: ChargeRequest, now = T0 + 1) => {
-  const out = chargeOperation(s.sql, s.transaction, account, SEED, req, now);
-  if (out.next) account = out.next;
-  return out;
-};
+const charge = (req: ChargeRequest, now = T0 + 1) => following(chargeOperation(s.sql, s.transaction, account, SEED, req, now), (next) => (account = next));
 const count = (table: string) => s.rows<{ n: number }>(`SELECT count(*) AS n FROM ${table}`)[0].n;
 
 describe('chargeOperation', () => {

@@ -9,7 +9,7 @@ import { insertAccount, newAccountRow } from '../../../worker/do/account-store';
 import { creditEntry } from '../../../worker/do/credits';
 import { appendLedger } from '../../../worker/do/ledger-store';
 import type { AccountRow } from '../../../worker/do/rows';
-import type { CreditRequest } from '../../../worker/do/types';
+import type { ChargeRequest, CreditRequest } from '../../../worker/do/types';
 import { openAccountStorage, type TestStorage } from './sql-storage';
 
 export const T0 = Date.UTC(2026, 10, 26, 12, 0, 0);
@@ -45,4 +45,19 @@ export async function openFundedAccount(tokens = 1_000): Promise<{ s: TestStorag
 export function recordCredit(s: TestStorage, account: AccountRow, req: CreditRequest): AccountRow {
   const { draft, opts } = creditEntry(req, T0);
   return s.transaction(() => appendLedger(s.sql, account, draft, opts)!.account);
+}
+
+/** A completed chat operation (gpt-4o) of `tokens`, keyed by `key`: the charge request most module tests send. */
+export const chat = (key: string, tokens: number, extra: Partial<ChargeRequest> = {}): ChargeRequest => ({ idempotencyKey: key, operation: 'chat', model: 'gpt-4o', tokens, ...extra });
+
+/** Hands the account an operation left (if it wrote anything) to `keep`, and returns the outcome: a test follows its account. */
+export function following<T extends { next: AccountRow | null }>(out: T, keep: (next: AccountRow) => void): T {
+  if (out.next) keep(out.next);
+  return out;
+}
+
+/** Fresh storage with an account that bought 1,000 tokens for $10.00 (PaymentIntent `pi_1`): where refund and dispute tests start. */
+export async function openPaidAccount(): Promise<{ s: TestStorage; account: AccountRow }> {
+  const { s, account } = await openStoredAccount();
+  return { s, account: recordCredit(s, account, { type: 'purchase', amount: 1_000, ref: 'pi_1', amountCents: 1_000, isPurchase: true }) };
 }
