@@ -3,6 +3,7 @@
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SUPERADMIN_EMAIL, axeViolations, screenshot, signUp, signedPost, browserSuite } from './app';
+import { retryUntil } from '../retry-until';
 import { startWebhookReceiver } from '../setup/webhook-receiver';
 
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
@@ -31,17 +32,7 @@ async function userId(page: Page): Promise<string> {
 }
 
 /** Retries `fn` until it stops throwing: the admin lists and rollups follow the ledger a moment later. */
-async function eventually<T>(fn: () => Promise<T>, timeoutMs = 20_000, everyMs = 500): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (Date.now() > until) throw e;
-      await new Promise((r) => setTimeout(r, everyMs));
-    }
-  }
-}
+const eventually = <T>(fn: () => Promise<T>, timeoutMs = 20_000) => retryUntil(fn, timeoutMs, 500);
 
 /** Pages and the API answer within milliseconds here, but a loaded CI machine gets slack. */
 const POLL = { timeout: 10_000, interval: 100 };
