@@ -1,5 +1,5 @@
 import { get, post, put } from '../../api';
-import { DataTable, Field, inactiveUnless, NameCell, Notice, Section, Spinner } from '../../components/ui';
+import { DataTable, EditorActions, Field, inactiveUnless, NameCell, Notice, Section, Spinner } from '../../components/ui';
 import * as f from '../../format';
 import { checkPackage, type PackageForm } from '../../forms/admin';
 import { useEditor } from '../../hooks/use-editor';
@@ -147,14 +147,7 @@ export function PackagesSection(props: { canWrite: boolean }) {
               </div>
             </div>
           </div>
-          <div class="actions">
-            <button type="submit" class="btn btn-primary" disabled={busy}>
-              {busy ? 'Saving…' : 'Save package'}
-            </button>
-            <button type="button" class="btn btn-quiet" onClick={() => setEditing(null)}>
-              Cancel
-            </button>
-          </div>
+          <EditorActions busy={busy} save="Save package" onCancel={() => setEditing(null)} />
         </form>
       ) : null}
     </Section>

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { del, get, post, put } from '../../api';
 import { PagedList } from '../../components/paged-list';
-import { DataTable, Field, inactiveUnless, NameCell, Notice, Section, Spinner } from '../../components/ui';
+import { DataTable, EditorActions, Field, inactiveUnless, NameCell, Notice, Section, Spinner } from '../../components/ui';
 import * as f from '../../format';
 import { checkWebhook, type WebhookField, type WebhookForm } from '../../forms/webhooks';
 import { useEditor } from '../../hooks/use-editor';
@@ -178,14 +178,7 @@ export function WebhooksSection(props: { canWrite: boolean }) {
               <label for="wh-enabled">Enabled (deliver alerts)</label>
             </div>
           </div>
-          <div class="actions">
-            <button type="submit" class="btn btn-primary" disabled={busy}>
-              {busy ? 'Saving…' : 'Save endpoint'}
-            </button>
-            <button type="button" class="btn btn-quiet" onClick={() => setEditing(null)}>
-              Cancel
-            </button>
-          </div>
+          <EditorActions busy={busy} save="Save endpoint" onCancel={() => setEditing(null)} />
         </form>
       ) : null}
 
