@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench [-- --json] [--only charge|sustained|stats|gateway] [--gateway-calls N] [--rounds N] [--calls N] [--concurrency N] [--warmup N] [--storage ram|disk]
+// `npm run bench [-- --json] [--priced] [--only charge|sustained|stats|gateway] [--gateway-calls N] [--rounds N] [--calls N] [--concurrency N] [--warmup N] [--storage ram|disk]
 //                  [--sustained-accounts N] [--sustained-seconds N] [--sustained-rate N] [--sustained-reads N]
 //                  [--stats-rows N] [--stats-days N] [--stats-rounds N] [--stats-calls N]
 //                  [--profile noop|write|charge|d1 [--profile-accounts 1|100] [--profile-out FILE]]]`
@@ -57,6 +57,7 @@ const { values: opt } = parseArgs({
     'stats-rounds': { type: 'string', default: '5' },
     'stats-calls': { type: 'string', default: '40' },
     'gateway-calls': { type: 'string', default: '60' },
+    priced: { type: 'boolean', default: false },
   },
 });
 if (opt.only !== undefined && !['charge', 'sustained', 'stats', 'gateway'].includes(opt.only)) {
@@ -228,7 +229,7 @@ try {
   };
 
   // ---------------------------------------------------------------- setup: schema, settings, accounts
-  await call('setup', { migrations });
+  await call('setup', { migrations, priced: opt.priced });
   let results;
   let drains;
   let chargeElapsed;
@@ -272,7 +273,7 @@ try {
       const order = CASES.map((_, i) => CASES[(i + r) % CASES.length]);
       for (const n of SCENARIOS) {
         for (const c of order) {
-          const out = await call('run', { case: c, accounts: accountsOf(r, n), calls, concurrency: CONCURRENCY, tag: `r${r}-x${n}-${c}` });
+          const out = await call('run', { case: c, accounts: accountsOf(r, n), calls, concurrency: CONCURRENCY, tag: `r${r}-x${n}-${c}`, priced: opt.priced });
           if (out.errors > 0) throw new Error(`${LABEL[c]} on ${n} account(s): ${out.errors} of ${calls} calls failed; first: ${out.firstError}`);
           if (r > 0) results[n][c].push(stats(out));
           if (c === 'charge') {
@@ -290,7 +291,7 @@ try {
 
     // ---------------------------------------------------------------- --profile: where one case's time goes
     if (PROFILE) {
-      const run = (tag) => call('run', { case: PROFILE, accounts: profileAccounts, calls: CALLS, concurrency: CONCURRENCY, tag: `profile-${tag}` });
+      const run = (tag) => call('run', { case: PROFILE, accounts: profileAccounts, calls: CALLS, concurrency: CONCURRENCY, tag: `profile-${tag}`, priced: opt.priced });
       await run('warm');
       await sleep(SETTLE_MS);
       const profiler = await startProfiler(inspectorPort, wrangler.name);

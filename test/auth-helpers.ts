@@ -66,3 +66,9 @@ export async function adminUser(root?: Session): Promise<Session> {
   if (res.status !== 200) throw new Error(`set roles ${res.status}: ${await res.text()}`);
   return { ...s, user: { ...s.user, roles: ['admin'] } };
 }
+
+/** The three sessions the admin API tests work with: the superadmin, a read-only admin it made, and a plain user. */
+export async function adminSessions(): Promise<{ root: Session; admin: Session; plain: Session }> {
+  const root = await superadmin();
+  return { root, admin: await adminUser(root), plain: await signUp() };
+}

@@ -15,6 +15,8 @@ import type { BillingResult } from '../../worker/contracts/errors';
 import type { BenchService } from './entry';
 import type { MeterReading } from './meter';
 import { initializeDefaultSettings } from '../../worker/services/settings';
+import { DEFAULT_SETTINGS } from '../../worker/contracts/settings';
+import { seedPriceBookEntries } from '../../worker/lib/price-book';
 import { statsCheck, statsLoad, statsRun, statsSession } from './stats-driver';
 
 interface Env {
@@ -32,6 +34,8 @@ export type BenchCase = 'noop' | 'write' | 'charge' | 'd1';
 export interface SetupRequest {
   /** Migration files, each already split into statements. */
   migrations: { name: string; queries: string[] }[];
+  /** `--priced`: write a price-book version with its own entry for `PRICED_MODEL` (see `pricedEntry`). */
+  priced?: boolean;
 }
 
 export interface InitRequest {
@@ -49,6 +53,8 @@ export interface RunRequest {
   concurrency: number;
   /** Makes idempotency keys unique across runs. */
   tag: string;
+  /** `--priced`: charge `PRICED_MODEL` with every token class instead of the seed's default entry. */
+  priced?: boolean;
 }
 
 export interface RunResult {
@@ -70,13 +76,47 @@ const BENCH_SCHEMA = [
 /** Cost of one benchmark charge: 1 token × the default 1.5 multiplier, rounded up. */
 const D1_COST = 2;
 
+/**
+ * `--priced` (issue 10): the charge goes through a model with its own price-book entry — five
+ * token classes, a long-context tier (looked up, not reached) and a per-request fee — with usage in
+ * every class. The rates are chosen so the call costs the same 2 tokens as the unpriced charge:
+ * at most 1,000×3 + 600×1 + 100×4 + 300×3 + 100×3 = 5,200 bps → 1 token (rounded up once), plus the
+ * 1-token request fee. So account planning and the D1 baseline stay comparable, and only the work
+ * of pricing differs.
+ */
+const PRICED_MODEL = 'bench-priced-model';
+const pricedEntry = {
+  id: PRICED_MODEL,
+  provider: 'bench',
+  aliases: ['bench-priced-model-2026-01-01'],
+  rates: { input: 3, cachedInput: 1, cacheWrite: 4, output: 3, reasoning: 3 },
+  requestFee: 1,
+  longContext: [{ aboveInputTokens: 200_000, rates: { input: 6, cachedInput: 2, cacheWrite: 8, output: 6, reasoning: 6 }, providerCost: { input: 1, cachedInput: 1, cacheWrite: 1, output: 1, reasoning: 1 } }],
+  providerCost: { input: 1, cachedInput: 1, cacheWrite: 1, output: 1, reasoning: 1 },
+};
+
+/** The charge one bench call makes: the seed's 1-token text charge, or (`--priced`) a priced model with every class. */
+function chargeInput(userId: string, idempotencyKey: string, priced: boolean | undefined) {
+  return priced
+    ? { userId, idempotencyKey, operation: 'chat' as const, model: PRICED_MODEL, inputTokens: 1_000, cachedInputTokens: 600, cacheWriteTokens: 100, outputTokens: 300, reasoningTokens: 100 }
+    : { userId, idempotencyKey, operation: 'chat' as const, model: 'gpt-4o', tokens: 1 };
+}
+
 async function setup(env: Env, req: SetupRequest): Promise<unknown> {
   for (const m of req.migrations) {
     if (m.queries.length) await env.DB.batch(m.queries.map((q) => env.DB.prepare(q)));
   }
   await env.DB.batch(BENCH_SCHEMA.map((q) => env.DB.prepare(q)));
   const settings = await initializeDefaultSettings(env.DB);
-  return { migrations: req.migrations.length, settings: settings.message };
+  if (req.priced) {
+    // Written as tests write versions (test/price-helpers.ts): the seed's entries plus the bench's own,
+    // effective before any account exists, so every DO loads it with its first settings read.
+    const entries = [...seedPriceBookEntries(DEFAULT_SETTINGS), pricedEntry];
+    await env.DB.prepare(`INSERT INTO price_book_versions (version, effective_at, entries, created_at, created_by) VALUES (1, ?, ?, ?, 'bench')`)
+      .bind(Date.now() - 60_000, JSON.stringify(entries), Date.now())
+      .run();
+  }
+  return { migrations: req.migrations.length, settings: settings.message, priced: req.priced === true };
 }
 
 async function init(env: Env, req: InitRequest): Promise<unknown> {
@@ -146,8 +186,10 @@ async function run(env: Env, req: RunRequest): Promise<RunResult> {
         await noop(env, { userId, write: true });
         return;
       case 'charge': {
-        const r = await billing.charge({ userId, idempotencyKey: key, operation: 'chat', model: 'gpt-4o', tokens: 1 });
-        if (r.billableTokens !== D1_COST || r.transactionId === null) throw new Error(`unexpected charge answer ${JSON.stringify(r)}`);
+        const r = await billing.charge(chargeInput(userId, key, req.priced));
+        // Priced: version 1 priced it, in six lines (five classes and the request fee); else the seed's pricing.
+        const priced = req.priced ? r.priceVersion === 1 && r.lines.length === 6 : r.priceVersion === 0;
+        if (r.billableTokens !== D1_COST || r.transactionId === null || !priced) throw new Error(`unexpected charge answer ${JSON.stringify(r)}`);
         return;
       }
       case 'd1': {

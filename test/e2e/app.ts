@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import { freePort } from '../../scripts/lib/free-port.mjs';
 import { signedFetch } from '../../scripts/lib/signed-fetch.mjs';
 
@@ -128,7 +129,51 @@ export function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** POST to the signed billing API, like every billing caller. */
+/** The desktop viewport the browser tests use unless a test asks for another. */
+export const DESKTOP = { viewport: { width: 1280, height: 900 } };
+
+/** What a browser test file shares: see {@link browserSuite}. */
+export interface BrowserSuite {
+  /** The app, filled in by the suite's `beforeAll` (the same object all along, so a file may hold it in a `const`). */
+  app: App;
+  /** A new browser context (closed with the suite), e.g. to share a session's cookies with `storageState`. */
+  newContext(opts?: object): Promise<BrowserContext>;
+  /** A page in a new context (desktop unless `opts` says otherwise) that logs its page errors; `onPage` sees it too. */
+  newPage(opts?: object): Promise<Page>;
+}
+
+/**
+ * One browser test file's app and Chromium: both started in a `beforeAll` (registered first, so
+ * the file's own `beforeAll` hooks run after it) and torn down by `closeAll` in an `afterAll`
+ * (run after the file's own, which vitest runs in reverse order of registration).
+ */
+export function browserSuite(opts: { onPage?: (page: Page) => void } = {}): BrowserSuite {
+  const contexts: BrowserContext[] = [];
+  let browser: Browser | undefined;
+  let started: App | undefined;
+  const app = {} as App;
+  const newContext = async (ctxOpts: object = DESKTOP) => {
+    const ctx = await browser!.newContext(ctxOpts);
+    contexts.push(ctx);
+    return ctx;
+  };
+  beforeAll(async () => {
+    [started, browser] = await Promise.all([startApp(), launchBrowser()]);
+    Object.assign(app, started);
+  }, 180_000);
+  afterAll(() => closeAll(contexts, browser, started), 30_000);
+  return {
+    app,
+    newContext,
+    async newPage(ctxOpts: object = DESKTOP) {
+      const page = await (await newContext(ctxOpts)).newPage();
+      page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
+      opts.onPage?.(page);
+      return page;
+    },
+  };
+}
+
 /** Tears down what a browser test file started: its contexts, then the browser, then the app (each may be missing). */
 export async function closeAll(contexts: BrowserContext[], browser: Browser | undefined, app: App | undefined) {
   for (const c of contexts) await c.close().catch(() => {});
@@ -136,6 +181,7 @@ export async function closeAll(contexts: BrowserContext[], browser: Browser | un
   await app?.stop();
 }
 
+/** POST to the signed billing API, like every billing caller. */
 export async function signedPost(app: App, route: string, body: unknown): Promise<{ status: number; json: any }> {
   const res = await signedFetch(`${app.base}${route}`, body, app.secret);
   const text = await res.text();

@@ -1,36 +1,27 @@
 // Browser tests for the pages (seed section 8, tests 1, 5 and 6) in Debian's Chromium driven by
 // playwright-core, against the app started as a user starts it (`node scripts/start.mjs`).
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SUPERADMIN_EMAIL, axeViolations, closeAll, launchBrowser, screenshot, signUp, signedPost, startApp, type App } from './app';
+import type { Locator, Page } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SUPERADMIN_EMAIL, axeViolations, screenshot, signUp, signedPost, browserSuite } from './app';
+import { retryUntil } from '../retry-until';
 import { startWebhookReceiver } from '../setup/webhook-receiver';
 
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
-const DESKTOP = { viewport: { width: 1280, height: 900 } };
 
-let app: App;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
 const run = Date.now().toString(36);
 /** Content-Security-Policy violations seen on any page: the pages must not need anything the CSP forbids. */
 const cspViolations: string[] = [];
 const email = (name: string) => `${name}-${run}@e2e.test`;
-
-async function newPage(opts: object = DESKTOP): Promise<Page> {
-  const ctx = await browser.newContext(opts);
-  contexts.push(ctx);
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
-  page.on('console', (m) => {
-    if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
-  });
-  return page;
-}
+const { app, newContext, newPage } = browserSuite({
+  onPage: (page) =>
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+    }),
+});
 
 /** A page in a new context that shares `page`'s session (cookies), e.g. the phone view of the same user. */
 async function samePersonOn(page: Page, opts: object): Promise<Page> {
-  const ctx = await browser.newContext({ ...opts, storageState: await page.context().storageState() });
-  contexts.push(ctx);
+  const ctx = await newContext({ ...opts, storageState: await page.context().storageState() });
   return ctx.newPage();
 }
 
@@ -41,17 +32,7 @@ async function userId(page: Page): Promise<string> {
 }
 
 /** Retries `fn` until it stops throwing: the admin lists and rollups follow the ledger a moment later. */
-async function eventually<T>(fn: () => Promise<T>, timeoutMs = 20_000, everyMs = 500): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (Date.now() > until) throw e;
-      await new Promise((r) => setTimeout(r, everyMs));
-    }
-  }
-}
+const eventually = <T>(fn: () => Promise<T>, timeoutMs = 20_000) => retryUntil(fn, timeoutMs, 500);
 
 /** Pages and the API answer within milliseconds here, but a loaded CI machine gets slack. */
 const POLL = { timeout: 10_000, interval: 100 };
@@ -65,14 +46,9 @@ async function charge(uid: string, tokens: number, model = 'gpt-4o', operation =
   return r.json as { balance: number; available: number; billableTokens: number };
 }
 
-beforeAll(async () => {
-  [app, browser] = await Promise.all([startApp(), launchBrowser()]);
-}, 180_000);
-
-afterAll(async () => {
+afterAll(() => {
   expect(cspViolations).toEqual([]);
-  await closeAll(contexts, browser, app);
-}, 30_000);
+});
 
 describe('pages in a real browser', () => {
   it('Test 1: signing up (by keyboard) lands on /tokens with 10,000 tokens and the bonus row', async () => {
@@ -232,11 +208,13 @@ describe('pages in a real browser', () => {
     const settings = admin.locator('#settings');
     const dalle2 = settings.getByLabel('Tokens per image for dall-e-2');
     await dalle2.fill('3100');
+    await settings.getByLabel('Billing calls per second, per account').fill('4000');
     await settings.getByRole('button', { name: 'Save settings' }).click();
     await expect.poll(() => text(settings.locator('[role=status]')), POLL).toBe('Settings saved.');
     const saved = await (await admin.request.get(`${app.base}/api/admin/settings`)).json();
     expect(saved.settings.imageCosts['dall-e-2']).toBe(3100);
     expect(saved.settings.tokenMultiplier).toBe(1.5);
+    expect(saved.settings.billingCallsPerSecond).toBe(4000);
     await admin.locator('#audit').getByRole('button', { name: 'Refresh' }).click();
     await expect.poll(() => text(admin.getByTestId('audit-table')), POLL).toContain('settings.update');
     expect(await text(admin.getByTestId('audit-table'))).toContain('package.update');

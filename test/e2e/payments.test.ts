@@ -2,30 +2,20 @@
 // against the app started as a user starts it (`node scripts/start.mjs`), which runs the bundled
 // Stripe simulator (no STRIPE_SECRET_KEY): the simulator's hosted Checkout page is typed into like
 // a person would, and its signed webhooks reach the app.
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeAll, launchBrowser, screenshot, signUp, signedPost, startApp, type App } from './app';
+import type { Locator, Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { screenshot, signUp, signedPost, browserSuite } from './app';
 
-const DESKTOP = { viewport: { width: 1280, height: 900 } };
 /** Webhooks and the DO's alarm act within a second or two here; the brief allows ~10 s. */
 const WEBHOOK = { timeout: 10_000, interval: 200 };
 const POLL = { timeout: 10_000, interval: 100 };
 
-let app: App;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
+const { app, newPage } = browserSuite();
 const run = Date.now().toString(36);
 const email = (name: string) => `${name}-${run}@e2e.test`;
 const text = async (l: Locator) => (await l.innerText()).replace(/\s+/g, ' ').trim();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function newPage(): Promise<Page> {
-  const ctx = await browser.newContext(DESKTOP);
-  contexts.push(ctx);
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
-  return page;
-}
 
 /** The simulator's Stripe API, as the app's secret key sees it. */
 async function stripe(method: 'GET' | 'POST', route: string, form?: Record<string, string>): Promise<any> {
@@ -114,14 +104,9 @@ async function enableAutoRecharge(page: Page) {
 }
 
 beforeAll(async () => {
-  [app, browser] = await Promise.all([startApp(), launchBrowser()]);
   const health = await fetch(`${app.sim}/health`).then((r) => r.json());
   expect(health.name, 'npm start should run the Stripe simulator (STRIPE_SECRET_KEY unset)').toBe('stripe-simulator');
 }, 180_000);
-
-afterAll(async () => {
-  await closeAll(contexts, browser, app);
-}, 30_000);
 
 describe('payments in a real browser against the Stripe simulator', () => {
   it('Test 3: buying Starter with 4242 on the hosted page credits 150,000 once, keyed by the PaymentIntent; an unpaid return credits nothing', async () => {

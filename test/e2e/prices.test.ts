@@ -7,29 +7,19 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SUPERADMIN_EMAIL, axeViolations, closeAll, launchBrowser, root, screenshot, signUp, signedPost, startApp, type App } from './app';
+import { SUPERADMIN_EMAIL, axeViolations, root, screenshot, signUp, signedPost, browserSuite } from './app';
 
 const PASSWORD = 'correct horse battery';
 const listFile = path.join(root, 'data/model-prices.json');
 const list = JSON.parse(readFileSync(listFile, 'utf8'));
 const dir = mkdtempSync(path.join(tmpdir(), 'prices-e2e-'));
 
-let app: App;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
+const { app, newPage } = browserSuite();
 const run = Date.now().toString(36);
 const POLL = { timeout: 10_000, interval: 100 };
 const text = async (l: Locator) => (await l.innerText()).replace(/\s+/g, ' ').trim();
-
-async function newPage(): Promise<Page> {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  contexts.push(ctx);
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
-  return page;
-}
 
 function importScript(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -45,14 +35,12 @@ function importScript(args: string[]): Promise<{ code: number; stdout: string; s
 let admin: Page;
 
 beforeAll(async () => {
-  [app, browser] = await Promise.all([startApp(), launchBrowser()]);
   admin = await newPage();
   await signUp(admin, app.base, SUPERADMIN_EMAIL, PASSWORD);
 }, 180_000);
 
 afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
-  await closeAll(contexts, browser, app);
 }, 30_000);
 
 describe('price book', () => {

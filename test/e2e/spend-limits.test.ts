@@ -2,35 +2,16 @@
 // the app started as a user starts it (`node scripts/start.mjs`): a superadmin sets a ceiling on
 // /admin/tokens, the user sets a limit on /tokens (never above the ceiling), and a charge past it
 // is refused with 402 spend_limit_reached.
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SUPERADMIN_EMAIL, axeViolations, closeAll, launchBrowser, signUp, signedPost, startApp, type App } from './app';
+import type { Locator } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { SUPERADMIN_EMAIL, axeViolations, signUp, signedPost, browserSuite } from './app';
 
-const DESKTOP = { viewport: { width: 1280, height: 900 } };
 const POLL = { timeout: 10_000, interval: 100 };
 
-let app: App;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
+const { app, newPage } = browserSuite();
 const run = Date.now().toString(36);
 const email = (name: string) => `${name}-${run}@e2e.test`;
 const text = async (l: Locator) => (await l.innerText()).replace(/\s+/g, ' ').trim();
-
-async function newPage(): Promise<Page> {
-  const ctx = await browser.newContext(DESKTOP);
-  contexts.push(ctx);
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
-  return page;
-}
-
-beforeAll(async () => {
-  [app, browser] = await Promise.all([startApp(), launchBrowser()]);
-}, 180_000);
-
-afterAll(async () => {
-  await closeAll(contexts, browser, app);
-}, 30_000);
 
 describe('spend limits in a real browser', () => {
   it('a superadmin sets a daily ceiling; the user sets a limit under it on /tokens; a charge past it is refused', async () => {

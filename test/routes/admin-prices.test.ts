@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import modelPrices from '../../data/model-prices.json';
-import { adminUser, api, json, signUp, superadmin, type Session } from '../auth-helpers';
+import { adminSessions, api, json, type Session, superadmin } from '../auth-helpers';
 
 /**
  * The price book's admin API (issue 10) against the real Worker and D1: reading the book,
@@ -15,11 +15,7 @@ let root: Session;
 let admin: Session;
 let plain: Session;
 
-beforeAll(async () => {
-  root = await superadmin();
-  admin = await adminUser(root);
-  plain = await signUp();
-});
+beforeAll(async () => ({ root, admin, plain } = await adminSessions()));
 
 /** An entry at exactly 1.5× its provider cost at 10,000 tokens per USD: $1 / 1M input → 150 bps. */
 function entry(id: string, over: Record<string, unknown> = {}) {

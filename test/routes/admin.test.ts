@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { adminUser, api, freshEmail, json, signUp, superadmin, type Session } from '../auth-helpers';
+import { adminSessions, api, freshEmail, json, type Session, signUp, superadmin } from '../auth-helpers';
 import { account, uid } from '../helpers';
 import { D1_RECORD_FLUSH, D1_ROLLUP_UPSERTS, utcDay } from '../../worker/do/outbox';
 
@@ -8,11 +8,7 @@ let root: Session;
 let admin: Session;
 let plain: Session;
 
-beforeAll(async () => {
-  root = await superadmin();
-  admin = await adminUser(root);
-  plain = await signUp();
-});
+beforeAll(async () => ({ root, admin, plain } = await adminSessions()));
 
 async function count(sql: string, ...args: unknown[]): Promise<number> {
   return (await env.DB.prepare(sql).bind(...args).first<{ n: number }>())!.n;

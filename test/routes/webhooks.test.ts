@@ -1,8 +1,9 @@
 import { runDurableObjectAlarm } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { adminUser, api, json, signUp, superadmin, type Session } from '../auth-helpers';
+import { adminSessions, api, json, type Session, superadmin } from '../auth-helpers';
 import { account, newAccount, uid } from '../helpers';
+import { retryUntil } from '../retry-until';
 import type { AlertType, WebhookCreatedAnswer, WebhookDelivery } from '../../worker/contracts/webhooks';
 
 /**
@@ -20,11 +21,7 @@ let admin: Session;
 let plain: Session;
 const created: string[] = [];
 
-beforeAll(async () => {
-  root = await superadmin();
-  admin = await adminUser(root);
-  plain = await signUp();
-});
+beforeAll(async () => ({ root, admin, plain } = await adminSessions()));
 
 afterAll(async () => {
   // Other files' accounts cross lines too: leave no endpoint behind to deliver them to.
@@ -63,17 +60,7 @@ async function deliveries(endpointId: string): Promise<WebhookDelivery[]> {
 }
 
 /** Polls `check` until it passes (the alarm, the queue's batch timeout and its retries take a few seconds). */
-async function eventually<T>(check: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > until) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
+const eventually = <T>(check: () => Promise<T>) => retryUntil(check, 30_000, 250);
 
 /** Charges `tokens` (× 1.5 with the default multiplier). */
 async function charge(userId: string, tokens: number) {

@@ -1,8 +1,9 @@
 /**
- * Rate limits (issue 5, part 4): the Workers Rate Limiting bindings on sign-up/login (by IP),
- * checkout (by user) and the signed billing API (by verified userId) answer 429 `rate_limited`
- * with Retry-After. They are abuse protection only: a missing or failing limiter lets requests
- * through, and nobody without the billing secret can spend another user's budget.
+ * Rate limits (issue 5, part 4): the Workers Rate Limiting bindings on sign-up/login (by IP) and
+ * checkout (by user) answer 429 `rate_limited` with Retry-After; they are abuse protection only: a
+ * missing or failing limiter lets requests through. Billing calls (issue 13) are counted by the
+ * account's own object, one budget for the service binding and signed HTTP (the
+ * `billingCallsPerSecond` setting); nobody without the billing secret can spend it.
  */
 import { createExecutionContext, SELF, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
@@ -10,8 +11,9 @@ import { describe, expect, it } from 'vitest';
 import worker from '../../worker/index';
 import { signHttp } from '../../worker/lib/billing-auth';
 import { retryAfterSeconds, type Limiter } from '../../worker/lib/rate-limit';
+import { settingsPatchSchema } from '../../worker/contracts/settings';
 import { signUp } from '../auth-helpers';
-import { account, newAccount, SECRET } from '../helpers';
+import { account, newAccount, SECRET, viaBinding } from '../helpers';
 
 /** Waits for a fresh fixed window when the current one is nearly over, so a burst fits in one. */
 async function freshWindow(periodS: number, need: number) {
@@ -96,43 +98,95 @@ describe('checkout, by user (stub limiter)', () => {
     expect(anon.status).toBe(401);
     expect(limiter.keys).toHaveLength(2);
   });
-});
-
-describe('billing API, by verified userId (stub limiter)', () => {
-  it('over the limit → 429 and nothing charged; the balance is untouched', async () => {
-    const userId = await newAccount();
-    const limiter = counting(() => false);
-    const res = await callWith({ RATE_LIMIT_BILLING: limiter }, await signedRequest('/api/billing/charge', { userId, idempotencyKey: 'rl', operation: 'chat', model: 'gpt-4o', tokens: 1_000 }));
-    expect(res.status).toBe(429);
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('rate_limited');
-    expect(Number(res.headers.get('retry-after'))).toBeLessThanOrEqual(10);
-    expect(limiter.keys).toEqual([`user:${userId}`]);
-    const b = await account(userId).getBalance();
-    expect(b.ok && b.balance.balance).toBe(10_000);
-  });
-
-  it("requests without a valid signature never count against a user's budget", async () => {
-    const userId = await newAccount();
-    const limiter = counting(() => true);
-    for (const secret of ['wrong-secret', `${SECRET}x`]) {
-      const res = await callWith({ RATE_LIMIT_BILLING: limiter }, await signedRequest('/api/billing/balance', { userId }, secret));
-      expect(res.status).toBe(401);
-    }
-    expect(limiter.keys).toEqual([]);
-    const ok = await callWith({ RATE_LIMIT_BILLING: limiter }, await signedRequest('/api/billing/balance', { userId }));
-    expect(ok.status).toBe(200);
-    expect(limiter.keys).toEqual([`user:${userId}`]);
-  });
 
   it('a failing limiter lets requests through (never relied on for correctness)', async () => {
-    const userId = await newAccount();
+    const u = await signUp();
     const broken: Limiter = {
       async limit() {
         throw new Error('limiter down');
       },
     };
-    const res = await callWith({ RATE_LIMIT_BILLING: broken, RATE_LIMIT_AUTH: broken }, await signedRequest('/api/billing/balance', { userId }));
-    expect(res.status).toBe(200);
+    const res = await callWith({ RATE_LIMIT_CHECKOUT: broken }, new Request('https://app.test/api/checkout', { method: 'POST', headers: { 'content-type': 'application/json', cookie: u.cookie }, body: JSON.stringify({ packageId: 'pkg_does_not_exist' }) }));
+    expect(res.status).toBe(404); // the route ran
+  });
+});
+
+describe("billing calls, counted by the account's object (the billingCallsPerSecond setting)", () => {
+  /** A new account whose object holds `perSecond` as its limit; the settings row is restored at once, so other files' accounts keep the default. */
+  async function throttledAccount(perSecond: number): Promise<string> {
+    const before = await env.DB.prepare('SELECT billing_calls_per_second AS n FROM settings WHERE id = 1').first<{ n: number }>();
+    expect(before?.n).toBe(5_000); // the default
+    await env.DB.prepare('UPDATE settings SET billing_calls_per_second = ? WHERE id = 1').bind(perSecond).run();
+    try {
+      const userId = await newAccount();
+      expect((await account(userId).refreshSettings()).billingCallsPerSecond).toBe(perSecond);
+      return userId;
+    } finally {
+      await env.DB.prepare('UPDATE settings SET billing_calls_per_second = ? WHERE id = 1').bind(before?.n ?? 5_000).run();
+    }
+  }
+
+  it('signed HTTP and the service binding share one budget; a refusal is 429 with Retry-After and charges nothing', async () => {
+    const userId = await throttledAccount(2); // a burst of 20 calls, then 2 a second
+    const a = account(userId);
+    const hold = await viaBinding<{ reservationId: string }>('authorize', { userId, idempotencyKey: 'hold', operation: 'chat', model: 'gpt-4o', estimatedTokens: 10 });
+    expect(hold.ok).toBe(true);
+    const started = Date.now();
+    const viaRpc = (tag: string, n: number) => Promise.all(Array.from({ length: n }, (_, i) => viaBinding('charge', { userId, idempotencyKey: `${tag}${i}`, operation: 'chat', model: 'gpt-4o', tokens: 1 })));
+    // 10 over the binding (within the 19 left after the hold), then 15 over signed HTTP and 10 more
+    // over the binding: both paths run past the shared budget, so both refusal shapes are checked.
+    const first = await viaRpc('a', 10);
+    const http = await Promise.all(Array.from({ length: 15 }, (_, i) => signedRequest('/api/billing/charge', { userId, idempotencyKey: `h${i}`, operation: 'chat', model: 'gpt-4o', tokens: 1 }).then((r) => SELF.fetch(r))));
+    const rpc = await viaRpc('b', 10);
+    const elapsedS = (Date.now() - started) / 1000;
+    expect(first.every((r) => r.ok)).toBe(true);
+    const httpOk = http.filter((r) => r.status === 200).length;
+    const rpcOk = first.length + rpc.filter((r) => r.ok).length;
+    // 19 calls were left after the hold; the bucket refilled at most 2 a second while these ran.
+    expect(httpOk + rpcOk).toBeGreaterThanOrEqual(19);
+    expect(httpOk + rpcOk).toBeLessThanOrEqual(19 + Math.ceil(2 * elapsedS));
+    const httpRefused = http.filter((r) => r.status !== 200);
+    expect(httpRefused.length).toBeGreaterThan(0);
+    for (const r of httpRefused) {
+      expect(r.status).toBe(429);
+      expect(r.headers.get('retry-after')).toBe('1'); // a whole-number limit: a call is back within 1 s
+      const body = (await r.json()) as { error: { code: string; details: { limitPerSecond: number; burst: number } } };
+      expect(body.error).toMatchObject({ code: 'rate_limited', details: { limitPerSecond: 2, burst: 20, retryAfterSeconds: 1 } });
+    }
+    const rpcRefused = rpc.filter((r) => !r.ok);
+    expect(rpcRefused.length).toBeGreaterThan(0);
+    for (const r of rpcRefused) expect(r.error).toMatchObject({ code: 'rate_limited', message: expect.stringMatching(/limit 2 per second/) });
+    // Exactly the admitted charges were billed (2 tokens each), and the hold is intact.
+    const b = await a.getBalance();
+    expect(b.ok && [b.balance.balance, b.balance.reserved]).toEqual([10_000 - 2 * (httpOk + rpcOk), 15]);
+    // An empty bucket (a charge refused just now) never refuses finishing admitted work: the settle goes through.
+    expect(await viaBinding('charge', { userId, idempotencyKey: 'empty', operation: 'chat', model: 'gpt-4o', tokens: 1 })).toMatchObject({ ok: false, error: { code: 'rate_limited' } });
+    const settled = await viaBinding('settle', { userId, reservationId: hold.data!.reservationId, tokens: 4, success: true });
+    expect(settled).toMatchObject({ ok: true, data: { billableTokens: 6 } });
+    // Balance reads are not counted either.
+    expect((await viaBinding('getBalance', { userId })).ok).toBe(true);
+    // Ten seconds later (the account's test clock) the burst is back.
+    expect(await a.advanceClock(10_000)).toMatchObject({ ok: true });
+    const again = await Promise.all(Array.from({ length: 20 }, (_, i) => viaBinding('charge', { userId, idempotencyKey: `c${i}`, operation: 'chat', model: 'gpt-4o', tokens: 1 })));
+    expect(again.filter((r) => r.ok).length).toBe(20);
+  });
+
+  it("requests without a valid signature never reach the object, so they spend nobody's budget", async () => {
+    const userId = await throttledAccount(1); // a burst of 10
+    for (const secret of ['wrong-secret', `${SECRET}x`]) {
+      for (let i = 0; i < 6; i++) expect((await SELF.fetch(await signedRequest('/api/billing/charge', { userId, idempotencyKey: `x${i}`, operation: 'chat', model: 'gpt-4o', tokens: 1 }, secret))).status).toBe(401);
+    }
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) statuses.push((await SELF.fetch(await signedRequest('/api/billing/charge', { userId, idempotencyKey: `ok${i}`, operation: 'chat', model: 'gpt-4o', tokens: 1 }))).status);
+    expect(statuses).toEqual(Array(10).fill(200));
+  });
+
+  it('the setting is validated like every other: an admin cannot set 0 or a fraction', async () => {
+    for (const bad of [0, 1.5, -1, 1_000_001]) {
+      const r = settingsPatchSchema.safeParse({ billingCallsPerSecond: bad });
+      expect(r.success, String(bad)).toBe(false);
+    }
+    expect(settingsPatchSchema.safeParse({ billingCallsPerSecond: 1 }).success).toBe(true);
   });
 });
 

@@ -137,6 +137,14 @@ describe('settings', () => {
       adminGrantExpiryDays: 'Admin grants expire after (days): enter whole days from 1 to 3650, or leave it empty for never.',
     });
   });
+  it('billing calls per second: left as it is when the form lacks it, else a whole number from 1 to 1,000,000', () => {
+    const r = checkSettings(form, [], labels);
+    expect(r.ok && 'billingCallsPerSecond' in r.value).toBe(false);
+    expect(checkSettings({ ...form, billingCallsPerSecond: ' 250 ' }, [], labels)).toMatchObject({ ok: true, value: { billingCallsPerSecond: 250 } });
+    for (const bad of ['0', '2.5', '', '1000001']) {
+      expect(errorsOf(checkSettings({ ...form, billingCallsPerSecond: bad }, [], { ...labels, billingCallsPerSecond: 'Calls/s' })), bad).toEqual({ billingCallsPerSecond: 'Calls/s: enter a whole number from 1 to 1,000,000.' });
+    }
+  });
   it('shows the first problem: whole-number fields, then multiplier, minimum purchase, image costs', () => {
     const all = checkSettings({ ...form, welcomeBonus: '1.5', criticalBalanceThreshold: '', tokenMultiplier: '0', minimumPurchase: '5.001' }, [['x', '']], labels);
     expect(errorsOf(all)).toEqual({

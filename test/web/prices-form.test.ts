@@ -5,15 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { checkEntry, checkSample, entryForm, microsToUsd, usdToMicros } from '../../web/src/forms/prices';
 import { usdToMicros as serverUsdToMicros } from '../../worker/lib/price-list';
 import type { PriceBookEntry } from '../../worker/lib/price-book';
+import { GPT_5_MINI } from '../fixtures/price-entries';
 
-const mini: PriceBookEntry = {
-  id: 'gpt-5-mini',
-  provider: 'openai',
-  aliases: ['gpt-5-mini-2025-08-07'],
-  rates: { input: 38, cachedInput: 4, cacheWrite: 38, output: 300, reasoning: 300 },
-  providerCost: { input: 250_000, cachedInput: 25_000, cacheWrite: 250_000, output: 2_000_000, reasoning: 2_000_000 },
-  source: 'https://developers.openai.com/api/docs/models/gpt-5-mini',
-};
+const mini: PriceBookEntry = { ...GPT_5_MINI, source: 'https://developers.openai.com/api/docs/models/gpt-5-mini' };
 
 describe('entry editor', () => {
   it('round-trips an entry through the form, keeping what the form does not show', () => {

@@ -50,13 +50,18 @@ export interface PriceVersionInfo {
   entryCount: number;
 }
 
-/** One priced thing of an entry against its provider cost (`MarginLine` of worker/lib/price-list.ts). */
+/** One priced thing of an entry against its provider cost (worker/lib/price-list.ts `marginCheck`). */
 export interface PriceMarginLine {
+  /** null for the base rates, else the long-context tier index. */
   tier: number | null;
+  /** A token class, `image`, `image:<variant>` or `request`. */
   kind: string;
+  /** Revenue in µUSD per 1M model tokens (token classes) or per image/request, floored for display. */
   revenueMicros: number;
   costMicros: number;
+  /** floor((revenue − cost) / revenue × 10,000); null when the revenue is 0. */
   marginBps: number | null;
+  /** revenue ≥ cost × (1 + minMarginBps / 10,000), compared exactly. */
   ok: boolean;
 }
 
@@ -150,9 +155,10 @@ export type PricePreviewInput = z.output<typeof pricePreviewSchema>;
 
 /** The cost of one call by one book. `tokens` null when the book cannot price it (e.g. an image model without image prices). */
 export interface PreviewCost {
+  /** The entry that priced the call (the model's own or `default`); null when none could. */
   entryId: string | null;
   tokens: number | null;
-  /** The same in µUSD at the settings' tokens per USD (rounded down), and what it costs at the provider. */
+  /** `tokens` in µUSD at the settings' tokens per USD, rounded down (display only), and what it costs at the provider. */
   revenueMicros: number | null;
   providerCostMicros: number | null;
   lines: { kind: string; quantity: number; rate: number; numerator: number }[];

@@ -6,6 +6,10 @@ const positiveInt = (max: number) => intIn(1, max);
 /** Bounds of the `retentionDays` setting. */
 export const MIN_RETENTION_DAYS = 31;
 export const MAX_RETENTION_DAYS = 3650;
+/** Bounds and burst of the `billingCallsPerSecond` setting. */
+export const MAX_BILLING_CALLS_PER_SECOND = 1_000_000;
+export const BILLING_BURST_SECONDS = 10;
+export const DEFAULT_BILLING_CALLS_PER_SECOND = 5_000;
 
 /** The bounds every stored setting obeys; shared by the stored shape and the API's view of it. */
 const settingFields = {
@@ -31,6 +35,14 @@ const settingFields = {
    * the last 7 days of them); at most ten years.
    */
   retentionDays: intIn(MIN_RETENTION_DAYS, MAX_RETENTION_DAYS),
+  /**
+   * Issue 13: calls that admit new work (charge, authorize) one account may make per second, over
+   * the service binding and signed HTTP alike, counted by its Durable Object
+   * (worker/do/call-throttle.ts) with a burst of `BILLING_BURST_SECONDS` seconds' worth. Settles,
+   * releases and reads are never counted. The default sits above what one object serves
+   * (docs/scaling.md), so it refuses only a runaway caller an admin has chosen to cap.
+   */
+  billingCallsPerSecond: intIn(1, MAX_BILLING_CALLS_PER_SECOND),
 };
 
 /**
@@ -56,6 +68,7 @@ export const DEFAULT_SETTINGS: BillingSettings = {
   adminGrantExpiryDays: null,
   minMarginBps: 0,
   retentionDays: 90,
+  billingCallsPerSecond: DEFAULT_BILLING_CALLS_PER_SECOND,
 };
 
 /** Exactly representable in basis points: at most 4 decimals. */
@@ -120,6 +133,7 @@ export function toSettingsView(s: BillingSettings): SettingsView {
     adminGrantExpiryDays: s.adminGrantExpiryDays ?? null,
     minMarginBps: s.minMarginBps,
     retentionDays: s.retentionDays,
+    billingCallsPerSecond: s.billingCallsPerSecond,
   };
 }
 

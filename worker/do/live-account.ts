@@ -4,20 +4,21 @@ import { saveAccount } from './account-store';
 import { ALERT_RETENTION_MS, pendingAlerts, pruneAlerts, type AlertQueue, type AlertTracker } from './alerts';
 import { gatherDueState } from './alarm-state';
 import { RechargeRunner, settleRecharge } from './auto-recharge';
-import { appendCredit } from './credits';
-import { disputeCloseEntry, disputeOpenEntry, isDisputeClosed, markDisputeClosed, markDisputeOpen } from './disputes';
+import { appendCredit, creditRefusal } from './credits';
+import { disputeCloseEntry, disputeOpenEntry, forgetOpenDisputes, isDisputeClosed, markDisputeClosed, markDisputeOpen } from './disputes';
 import { expireDue, grantsView, nextGrantExpiry, openAccountWithGrants } from './grants';
 import { expireHolds, pruneClosedHolds } from './holds';
 import { IDEMPOTENCY_RETENTION_MS, pruneAnswers } from './idempotency';
 import { findByRef } from './ledger-store';
 import type { Outbox } from './outbox';
-import { disputeClosedPatch, disputeOpenedPatch } from './payment-profile';
+import { refundReversalEntry } from './refunds';
+import { disputeClosedPatch, disputeOpenedPatch, reactivatePatch } from './payment-profile';
 import { needsRecharge, type PaymentIntents, type RechargeHost } from './recharge-policy';
 import type { AccountRow } from './rows';
 import { nextDueAt, OUTBOX_FLUSH_DELAY_MS, type AlarmClock } from './schedule';
 import type { SpendLimits } from './spend-limits';
 import type { Sql, Transaction } from './storage';
-import type { CreditRequest, CreditResult, DisputeClosed, DisputeOpened, Failure, FlushOutcome, LedgerEntry, OutboxPending, Result } from './types';
+import type { AccountStatus, CreditRequest, CreditResult, DisputeClosed, DisputeOpened, Failure, FlushOutcome, LedgerEntry, OutboxPending, Result } from './types';
 
 const DAY_MS = 86_400_000;
 
@@ -129,6 +130,36 @@ export class LiveAccount {
     return null;
   }
 
+  /**
+   * `credit`: a malformed request is refused (creditRefusal); a repeat of a `ref` answers its first
+   * entry with `duplicate: true`; otherwise the entry is recorded. An auto-recharge credit is the
+   * webhook crediting the recharge in flight: that PaymentIntent succeeded, so the attempt finishes now.
+   */
+  credit(req: CreditRequest): Result<CreditResult> {
+    const bad = creditRefusal(req);
+    if (bad) return bad;
+    const existing = findByRef(this.#d.sql, req.ref);
+    const a = this.account!;
+    if (existing) return { ok: true, transactionId: existing.id, duplicate: true, balance: a.balance, status: a.status };
+    const out = this.record(req);
+    if (req.type === 'auto_recharge') this.settleRecharge(req.ref, 'succeeded');
+    return out;
+  }
+
+  /** `reverseRefund`: records what a failed or canceled refund gives back; nothing (null id) when it was never applied. */
+  reverseRefund(refundId: string): Result<CreditResult | { balance: number; status: AccountStatus; duplicate: false; transactionId: null }> {
+    const entry = refundReversalEntry(this.#d.sql, refundId);
+    const a = this.account!;
+    if (!entry) return { ok: true, transactionId: null, duplicate: false, balance: a.balance, status: a.status };
+    return this.recordEntry(entry);
+  }
+
+  /** `reactivate`: lifts any suspension and forgets the open disputes (the caller audits it). */
+  reactivate(): void {
+    forgetOpenDisputes(this.#d.sql);
+    this.patch(reactivatePatch(this.account!), true);
+  }
+
   /** The grant set changed (a new account, a credit): re-read when the next grant expires. */
   grantsChanged(): void {
     this.#nextExpiry = nextGrantExpiry(this.#d.sql);
@@ -163,7 +194,7 @@ export class LiveAccount {
     const a = this.account!;
     if ('duplicate' in entry) return { ok: true, transactionId: entry.duplicate.id, duplicate: true, balance: a.balance, status: a.status };
     if ('ok' in entry) return entry;
-    return this.record(entry.credit); // not the facade's credit(): a refund worth less than a token is recorded with 0 tokens
+    return this.record(entry.credit); // not credit(): a refund worth less than a token is recorded with 0 tokens
   }
 
   /**

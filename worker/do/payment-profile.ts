@@ -1,4 +1,4 @@
-import { targetRecharge } from './recharge-policy';
+import { rechargeConfigRefusal, targetRecharge } from './recharge-policy';
 import type { AccountRow } from './rows';
 import type { AutoRechargeConfig, Failure } from './types';
 
@@ -38,6 +38,16 @@ export function autoRechargePatch(a: AccountRow, cfg: AutoRechargeConfig): Parti
     ar_state: state,
     ar_last_error: cfg.enabled ? null : a.ar_last_error,
   };
+}
+
+/**
+ * `configureAutoRecharge`: the configuration priced (target mode, {@link pricedConfig}), refused
+ * below Stripe's minimum charge (recharge-policy.ts) or as {@link autoRechargePatch} refuses it;
+ * otherwise the patch to save.
+ */
+export function autoRechargeChange(a: AccountRow, config: AutoRechargeConfig): Partial<AccountRow> | Failure {
+  const cfg = pricedConfig(config);
+  return rechargeConfigRefusal(cfg) ?? autoRechargePatch(a, cfg);
 }
 
 /**

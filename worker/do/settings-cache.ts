@@ -48,7 +48,9 @@ export class SettingsCache {
     private readonly priceStore: SettingsStore = { get: () => null, set: () => undefined },
   ) {
     const cached = store.get();
-    if (cached) this.current = JSON.parse(cached) as BillingSettings;
+    // Over the defaults: a copy persisted before a setting existed lacks it, and every reader then
+    // sees the default instead of undefined (the next read from D1 replaces the whole object).
+    if (cached) this.current = { ...DEFAULT_SETTINGS, ...(JSON.parse(cached) as Partial<BillingSettings>) };
     const prices = priceStore.get();
     if (prices) {
       try {

@@ -1,25 +1,23 @@
 import { DurableObject } from 'cloudflare:workers';
-import type { BillingSettings } from '../contracts/settings';
+import type { GrantsAnswer } from '../contracts/account';
+import { BILLING_BURST_SECONDS, type BillingSettings } from '../contracts/settings';
 import type { TransactionType } from '../db/schema';
+import type { VersionedBook } from '../lib/pricing';
 import { balanceView, notFound } from './account-store';
 import { TestClock, wireAccount } from './account-wiring';
-import { creditRefusal } from './credits';
-import { forgetOpenDisputes } from './disputes';
+import { CallThrottle } from './call-throttle';
 import { authorizeHold, releaseHold, settleHold } from './holds';
 import { findByRef, ledgerAfter, ledgerPage } from './ledger-store';
 import type { LiveAccount } from './live-account';
-import { autoRechargePatch, pricedConfig, paymentMethodPatch, reactivatePatch, stripeCustomerPatch } from './payment-profile';
-import { rechargeConfigRefusal } from './recharge-policy';
-import { refundEntry, refundReversalEntry } from './refunds';
+import { autoRechargeChange, paymentMethodPatch, stripeCustomerPatch } from './payment-profile';
+import { refundEntry } from './refunds';
 import type { AccountRow } from './rows';
 import type { SettingsCache } from './settings-cache';
 import { keyLimits, setAccountLimits, setKeyLimits, spendLimitsView, type AccountLimitsInput, type ApiKeyLimits, type ApiKeyLimitsView, type SpendLimitsView } from './spend-limit-changes';
 import { SpendLimits } from './spend-limits';
 import type { Sql, Transaction } from './storage';
-import type { AuthorizeRequest, AuthorizeResult, AutoRechargeConfig, BalanceView, ChargeRequest, ChargeResult, CreditRequest, CreditResult, DisputeClosed, DisputeOpened } from './types';
-import type { GrantsAnswer } from '../contracts/account';
-import type { AccountStatus, FlushOutcome, LedgerEntry, OutboxPending, RefundRequest, ReleaseResult, Result, SettleRequest } from './types';
-import { chargeOperation } from './usage';
+import type { AccountStatus, AuthorizeRequest, AuthorizeResult, AutoRechargeConfig, BalanceView, ChargeRequest, ChargeResult, CreditRequest, CreditResult, DisputeClosed, DisputeOpened, FlushOutcome, LedgerEntry, OutboxPending, RefundRequest, ReleaseResult, Result, SettleRequest } from './types';
+import { chargeOperation, type Outcome } from './usage';
 
 /**
  * One token account, and the only writer of its balance. A thin facade: each RPC method checks
@@ -36,13 +34,15 @@ export class TokenAccount extends DurableObject<Env> {
   #settings!: SettingsCache;
   /** Spend limits and their windows' spend, in memory (spend-limits.ts); rebuilt at load. */
   readonly #limits = new SpendLimits();
-  /** The account's clock; only the test configuration moves it (advanceClock). */
+  /** The account's clock (now: the real clock, plus an offset only the test configuration moves, advanceClock). */
   readonly #clock = new TestClock(this.env);
+  /** Billing calls per second (the `billingCallsPerSecond` setting), in memory. */
+  readonly #throttle = new CallThrottle(BILLING_BURST_SECONDS);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     void ctx.blockConcurrencyWhile(async () => {
-      ({ live: this.#live, settings: this.#settings } = await wireAccount(ctx.storage, this.env, this.sql, this.transaction, this.#limits, () => this.#now()));
+      ({ live: this.#live, settings: this.#settings } = await wireAccount(ctx.storage, this.env, this.sql, this.transaction, this.#limits, () => this.#clock.now()));
     });
   }
 
@@ -52,7 +52,7 @@ export class TokenAccount extends DurableObject<Env> {
   initialize(userId: string, workspaceId: string): Result<{ created: boolean; balance: BalanceView }> {
     const settings = this.#touchSettings();
     if (this.#live.account) return { ok: true, created: false, balance: this.#view(this.#live.account) };
-    this.#live.open(userId, workspaceId, settings, this.#now());
+    this.#live.open(userId, workspaceId, settings, this.#clock.now());
     return { ok: true, created: true, balance: this.#view(this.#live.account!) };
   }
 
@@ -70,14 +70,7 @@ export class TokenAccount extends DurableObject<Env> {
    * balance does not cover it. A failed operation (`success: false`) is recorded but not billed.
    */
   charge(req: ChargeRequest): Result<ChargeResult> {
-    this.#touchSettings();
-    if (!this.#live.account) return notFound();
-    const now = this.#now();
-    this.#live.expireDue(now); // a grant expired by now is never burned by this
-    const out = chargeOperation(this.sql, this.transaction, this.#live.account!, this.#settings.bookAt(now), req, now, this.#limits);
-    if (out.next) this.#live.committed(out.next);
-    if (!out.result.ok) this.#live.limitRefused(out.result);
-    return out.result;
+    return this.#priced(true, (a, book, now) => chargeOperation(this.sql, this.transaction, a, book, req, now, this.#limits)).result;
   }
 
   /**
@@ -86,14 +79,8 @@ export class TokenAccount extends DurableObject<Env> {
    * auto-recharge threshold counts holds; the directory row and outbox are refreshed).
    */
   authorize(req: AuthorizeRequest): Result<AuthorizeResult> {
-    this.#touchSettings();
-    if (!this.#live.account) return notFound();
-    const now = this.#now();
-    this.#live.expireDue(now); // a grant expired by now is never burned by this
-    const out = authorizeHold(this.sql, this.transaction, this.#live.account!, this.#settings.bookAt(now), req, now, this.#limits);
-    if (out.next) this.#live.committed(out.next);
+    const out = this.#priced(true, (a, book, now) => authorizeHold(this.sql, this.transaction, a, book, req, now, this.#limits));
     if (out.next && out.result.ok) this.#live.requestAlarm(out.result.expiresAt); // a new hold: its expiry is due work
-    if (!out.result.ok) this.#live.limitRefused(out.result);
     return out.result;
   }
 
@@ -104,13 +91,7 @@ export class TokenAccount extends DurableObject<Env> {
    * version in force at the settle, not the hold's.
    */
   settle(req: SettleRequest): Result<ChargeResult> {
-    this.#touchSettings();
-    if (!this.#live.account) return notFound();
-    const now = this.#now();
-    this.#live.expireDue(now); // a grant expired by now is never burned by this
-    const out = settleHold(this.sql, this.transaction, this.#live.account!, this.#settings.bookAt(now), req, now, this.#limits);
-    if (out.next) this.#live.committed(out.next);
-    return out.result;
+    return this.#priced(false, (a, book, now) => settleHold(this.sql, this.transaction, a, book, req, now, this.#limits)).result;
   }
 
   /**
@@ -120,7 +101,7 @@ export class TokenAccount extends DurableObject<Env> {
    */
   release(reservationId: string): Result<ReleaseResult> {
     if (!this.#live.account) return notFound();
-    const out = releaseHold(this.sql, this.transaction, this.#live.account, reservationId, this.#now(), this.#limits);
+    const out = releaseHold(this.sql, this.transaction, this.#live.account, reservationId, this.#clock.now(), this.#limits);
     if (out.next) this.#live.committed(out.next);
     return out.result;
   }
@@ -169,16 +150,8 @@ export class TokenAccount extends DurableObject<Env> {
    */
   credit(req: CreditRequest): Result<CreditResult> {
     this.#touchSettings();
-    const account = this.#live.account;
-    if (!account) return notFound();
-    const bad = creditRefusal(req);
-    if (bad) return bad;
-    const existing = findByRef(this.sql, req.ref);
-    if (existing) return { ok: true, transactionId: existing.id, duplicate: true, balance: account.balance, status: account.status };
-    const out = this.#live.record(req);
-    // The webhook credited the recharge in flight: that PaymentIntent succeeded, finish the attempt now.
-    if (req.type === 'auto_recharge') this.#live.settleRecharge(req.ref, 'succeeded');
-    return out;
+    if (!this.#live.account) return notFound();
+    return this.#live.credit(req);
   }
 
   /**
@@ -198,18 +171,14 @@ export class TokenAccount extends DurableObject<Env> {
    * (see refunds.ts). `not_found` while the payment is not credited yet: the caller retries.
    */
   refundPayment(req: RefundRequest): Result<CreditResult> {
-    const a = this.#live.account;
-    if (!a) return notFound();
+    if (!this.#live.account) return notFound();
     return this.#live.recordEntry(refundEntry(this.sql, req));
   }
 
   /** A refund failed or was canceled: gives back what it took (nothing when it was never applied). */
   reverseRefund(refundId: string): Result<CreditResult | { balance: number; status: AccountStatus; duplicate: false; transactionId: null }> {
-    const a = this.#live.account;
-    if (!a) return notFound();
-    const entry = refundReversalEntry(this.sql, refundId);
-    if (!entry) return { ok: true, transactionId: null, duplicate: false, balance: a.balance, status: a.status };
-    return this.#live.recordEntry(entry);
+    if (!this.#live.account) return notFound();
+    return this.#live.reverseRefund(refundId);
   }
 
   /** The Stripe customer and saved card of this account. */
@@ -221,33 +190,26 @@ export class TokenAccount extends DurableObject<Env> {
 
   /** Records the account's Stripe customer once; a later, different id is ignored and the first returned. */
   setStripeCustomer(customerId: string): Result<{ stripeCustomerId: string }> {
-    const a = this.#live.account;
-    if (!a) return notFound();
-    this.#live.patch(stripeCustomerPatch(a, customerId), false);
+    if (!this.#live.account) return notFound();
+    this.#live.patch(stripeCustomerPatch(this.#live.account, customerId), false);
     return { ok: true, stripeCustomerId: this.#live.account!.stripe_customer_id! };
   }
 
   /** The saved card used for off-session auto-recharges (the card of the latest successful payment). */
   setDefaultPaymentMethod(paymentMethodId: string): Result<{ defaultPaymentMethodId: string }> {
-    const a = this.#live.account;
-    if (!a) return notFound();
-    this.#live.patch(paymentMethodPatch(a, paymentMethodId), false);
+    if (!this.#live.account) return notFound();
+    this.#live.patch(paymentMethodPatch(this.#live.account, paymentMethodId), false);
     return { ok: true, defaultPaymentMethodId: paymentMethodId };
   }
 
   /**
-   * Turns auto-recharge on or off. `amount` tokens are bought for `priceCents` whenever the
-   * available balance drops below `threshold`, or, in `target` mode, what tops it up to `target`
-   * (recharge-policy.ts targetRecharge). Refused without a saved card, and below
-   * Stripe's 50¢ minimum charge.
+   * Turns auto-recharge on or off: `amount` tokens for `priceCents` whenever the available balance
+   * drops below `threshold`, or (`target` mode) what tops it up to `target`. Refused without a
+   * saved card and below Stripe's 50¢ minimum charge (payment-profile.ts autoRechargeChange).
    */
   configureAutoRecharge(config: AutoRechargeConfig): Result<{ balance: BalanceView }> {
-    const a = this.#live.account;
-    if (!a) return notFound();
-    const cfg = pricedConfig(config);
-    const refused = rechargeConfigRefusal(cfg);
-    if (refused) return refused;
-    const patch = autoRechargePatch(a, cfg);
+    if (!this.#live.account) return notFound();
+    const patch = autoRechargeChange(this.#live.account, config);
     if ('ok' in patch) return patch;
     this.#live.patch(patch, true);
     return { ok: true, balance: this.#view(this.#live.account!) };
@@ -261,8 +223,7 @@ export class TokenAccount extends DurableObject<Env> {
    */
   openDispute(req: DisputeOpened): Result<{ balance: BalanceView }> {
     if (!this.#live.account) return notFound();
-    const r = this.#live.openDispute(req);
-    return r ?? { ok: true, balance: this.#view(this.#live.account!) };
+    return this.#live.openDispute(req) ?? { ok: true, balance: this.#view(this.#live.account!) };
   }
 
   /**
@@ -273,16 +234,13 @@ export class TokenAccount extends DurableObject<Env> {
    */
   closeDispute(req: DisputeClosed): Result<{ balance: BalanceView }> {
     if (!this.#live.account) return notFound();
-    const r = this.#live.closeDispute(req);
-    return r ?? { ok: true, balance: this.#view(this.#live.account!) };
+    return this.#live.closeDispute(req) ?? { ok: true, balance: this.#view(this.#live.account!) };
   }
 
   /** A superadmin lifts a suspension (the caller audits it); open disputes are forgotten. */
   reactivate(): Result<{ balance: BalanceView }> {
-    const a = this.#live.account;
-    if (!a) return notFound();
-    forgetOpenDisputes(this.sql);
-    this.#live.patch(reactivatePatch(a), true);
+    if (!this.#live.account) return notFound();
+    this.#live.reactivate();
     return { ok: true, balance: this.#view(this.#live.account!) };
   }
 
@@ -313,7 +271,7 @@ export class TokenAccount extends DurableObject<Env> {
    */
   getGrants(): Result<GrantsAnswer> {
     if (!this.#live.account) return notFound();
-    return { ok: true, ...this.#live.grants(this.#now()) };
+    return { ok: true, ...this.#live.grants(this.#clock.now()) };
   }
 
   /**
@@ -350,14 +308,29 @@ export class TokenAccount extends DurableObject<Env> {
 
   // ---------------------------------------------------------------- internals
 
+  /**
+   * The steps charge, authorize and settle share: count a call that admits new work (`admits`:
+   * charge, authorize) against the account's `billingCallsPerSecond` (call-throttle.ts; a settle
+   * finishes work already admitted and is never refused, or work done would go unbilled), expire
+   * the grants due by now (so this operation never burns one), run `op` with the price book in
+   * force now, commit the row it leaves, and note a spend-limit refusal for its alert (alerts.ts).
+   */
+  #priced<T>(admits: boolean, op: (account: AccountRow, book: VersionedBook, now: number) => Outcome<T>): Outcome<T> {
+    const settings = this.#touchSettings();
+    const now = this.#clock.now();
+    const refused = admits ? this.#throttle.admit(now, settings.billingCallsPerSecond) : null;
+    if (refused) return { result: refused, next: null };
+    if (!this.#live.account) return { result: notFound(), next: null };
+    this.#live.expireDue(now);
+    const out = op(this.#live.account!, this.#settings.bookAt(now), now);
+    if (out.next) this.#live.committed(out.next);
+    if (!out.result.ok) this.#live.limitRefused(out.result);
+    return out;
+  }
+
   #touchSettings(): BillingSettings {
     this.#settings.touch();
     return this.#settings.current;
-  }
-
-  /** Now, as the account sees it: the real clock, plus the test clock's offset in the test configuration. */
-  #now(): number {
-    return this.#clock.now();
   }
 
   #view(a: AccountRow): BalanceView {

@@ -6,14 +6,12 @@ export { errorBody, type ErrorBody, type ErrorCode } from '../contracts/errors';
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly details?: unknown;
-  readonly headers?: Record<string, string>;
 
-  constructor(code: ErrorCode, message?: string, details?: unknown, headers?: Record<string, string>) {
+  constructor(code: ErrorCode, message?: string, details?: unknown) {
     super(message ?? DEFAULT_MESSAGES[code] ?? code);
     this.name = 'AppError';
     this.code = code;
     this.details = details;
-    this.headers = headers;
   }
 
   /**
@@ -47,8 +45,12 @@ export function toErrorBody(err: unknown, requestId?: string): ErrorBody {
 /** Turns anything thrown into the JSON error response (`{ error: ErrorBody }`, status by code). */
 export function errorResponse(err: unknown, requestId?: string): Response {
   const body = toErrorBody(err, requestId);
-  const headers = new Headers(err instanceof AppError ? err.headers : undefined);
+  const headers = new Headers();
   if (requestId !== undefined) headers.set('x-request-id', requestId);
+  // Every refusal that says when to come back (the Workers rate limits, an account's billing-call
+  // throttle) says it in Retry-After too: read from its details, so no caller sets the header itself.
+  const retry = (body.details as { retryAfterSeconds?: unknown } | null | undefined)?.retryAfterSeconds;
+  if (typeof retry === 'number') headers.set('retry-after', String(retry));
   return Response.json({ error: body }, { status: ERROR_STATUS[body.code], headers });
 }
 

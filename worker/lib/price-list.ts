@@ -5,6 +5,7 @@
  * Pure, like price-book.ts; BigInt where a product can pass 2^53.
  */
 import { z } from 'zod';
+import type { PriceMarginLine } from '../contracts/prices';
 import {
   BPS,
   DEFAULT_ENTRY_ID,
@@ -51,20 +52,8 @@ export function providerCostMicros(entry: PriceBookEntry, usage: ChargeUsage): n
   return Number(micros);
 }
 
-/** One priced thing of an entry, against its provider cost (`marginCheck`). */
-export interface MarginLine {
-  /** null for the base rates, else the long-context tier index. */
-  tier: number | null;
-  /** A token class, `image`, `image:<variant>` or `request`. */
-  kind: string;
-  /** Revenue in µUSD per 1M model tokens (token classes) or per image/request, floored for display. */
-  revenueMicros: number;
-  costMicros: number;
-  /** floor((revenue − cost) / revenue × 10,000); null when the revenue is 0. */
-  marginBps: number | null;
-  /** revenue ≥ cost × (1 + minMarginBps / 10,000), compared exactly. */
-  ok: boolean;
-}
+/** One priced thing of an entry against its provider cost: the admin API's answer type, declared once in the contract. */
+export type MarginLine = PriceMarginLine;
 
 /**
  * For each priced thing of an entry (every token class of the base rates and of each tier,

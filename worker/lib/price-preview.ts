@@ -4,17 +4,10 @@
  */
 import { buildPriceBook, computeCharge, findEntry, DEFAULT_ENTRY_ID, priceBookProblems, type ChargeUsage, type PriceBookEntry } from './price-book';
 import { providerCostMicros } from './price-list';
+import type { PreviewCost } from '../contracts/prices';
 
-export interface SampleCost {
-  /** The entry that priced the call (the model's own or `default`); null when none could. */
-  entryId: string | null;
-  tokens: number | null;
-  /** `tokens` in µUSD at `tokensPerUsd`, rounded down (display only). */
-  revenueMicros: number | null;
-  providerCostMicros: number | null;
-  lines: { kind: string; quantity: number; rate: number; numerator: number }[];
-  error: string | null;
-}
+/** The cost of one call by one book: the admin API's preview answer type, declared once in the contract. */
+export type SampleCost = PreviewCost;
 
 /** The cost of `usage` on `model` by the book made of `entries`. Never throws: an unusable book or call is an `error`. */
 export function sampleCost(entries: readonly PriceBookEntry[], model: string, usage: ChargeUsage, tokensPerUsd: number): SampleCost {

@@ -9,10 +9,11 @@ import { AppError } from './errors';
  * | -------------------- | ------------------------------------ | ---------------------------- | ---------------------- |
  * | RATE_LIMIT_AUTH      | POST /api/auth/signup, /login        | client IP (CF-Connecting-IP) | 10 per 60 s            |
  * | RATE_LIMIT_CHECKOUT  | POST /api/checkout                   | signed-in user id            | 10 per 60 s            |
- * | RATE_LIMIT_BILLING   | POST /api/billing/* (signed)         | userId of a *verified* body  | 1,000 per 10 s         |
  *
- * The billing key is read only after the signature verifies, so nobody without the secret can
- * spend another user's budget. Requests without a client IP (only in local tests: Cloudflare
+ * Billing calls are not limited here: the account's Durable Object counts them, the same for the
+ * service binding and signed HTTP (the `billingCallsPerSecond` setting, worker/do/call-throttle.ts;
+ * issue 13: the binding's fixed 1,000 per 10 s refused one busy account far below what its object
+ * serves, and only on one of the two paths). Requests without a client IP (only in local tests: Cloudflare
  * always sets CF-Connecting-IP) are not limited by IP.
  */
 
@@ -21,7 +22,7 @@ export interface Limiter {
   limit(options: { key: string }): Promise<{ success: boolean }>;
 }
 
-export const RATE_LIMIT_PERIOD_S = { auth: 60, checkout: 60, billing: 10 } as const;
+export const RATE_LIMIT_PERIOD_S = { auth: 60, checkout: 60 } as const;
 
 /** Seconds until the current fixed window ends (the binding counts per window of `periodS`). */
 export function retryAfterSeconds(periodS: number, now = Date.now()): number {
@@ -40,11 +41,11 @@ export async function enforceRateLimit(limiter: Limiter | undefined, key: string
   }
   if (!allowed) {
     const retryAfter = retryAfterSeconds(periodS);
-    throw new AppError('rate_limited', `Too many requests; retry after ${retryAfter} s`, { retryAfterSeconds: retryAfter }, { 'retry-after': String(retryAfter) });
+    throw new AppError('rate_limited', `Too many requests; retry after ${retryAfter} s`, { retryAfterSeconds: retryAfter });
   }
 }
 
-export type LimiterEnv = { RATE_LIMIT_AUTH?: Limiter; RATE_LIMIT_CHECKOUT?: Limiter; RATE_LIMIT_BILLING?: Limiter };
+export type LimiterEnv = { RATE_LIMIT_AUTH?: Limiter; RATE_LIMIT_CHECKOUT?: Limiter };
 
 /** The limiters, if this deployment has them (tests and old configs may not). */
 export function limiters(env: Env): LimiterEnv {

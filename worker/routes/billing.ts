@@ -1,7 +1,6 @@
 import type { RouterType } from 'itty-router';
 import { verifySignature } from '../lib/billing-auth';
 import { AppError } from '../lib/errors';
-import { enforceRateLimit, limiters, RATE_LIMIT_PERIOD_S } from '../lib/rate-limit';
 import type { SetupAnswer } from '../contracts/admin';
 import { json, parseJson, readRawBody } from '../lib/http';
 import { billing, type BillingMethod } from '../services/billing';
@@ -16,11 +15,9 @@ export async function readSignedBody(request: Request, env: Env): Promise<unknow
   const ts = request.headers.get('x-billing-timestamp');
   const ok = await verifySignature(env.BILLING_SECRET, ts, `${ts}.${raw}`, request.headers.get('x-billing-signature'));
   if (!ok) throw new AppError('invalid_billing_secret');
-  const body = parseJson(raw);
-  // Counted only once the signature verifies, so nobody without the secret spends a user's budget.
-  const userId = (body as { userId?: unknown } | null)?.userId;
-  if (typeof userId === 'string') await enforceRateLimit(limiters(env).RATE_LIMIT_BILLING, `user:${userId}`, RATE_LIMIT_PERIOD_S.billing);
-  return body;
+  // No limiter here: the account's own object counts billing calls for both paths alike (the
+  // `billingCallsPerSecond` setting, worker/do/call-throttle.ts).
+  return parseJson(raw);
 }
 
 /** Signed HTTP for callers without a service binding. Bodies are validated by the billing contract's zod schemas (worker/contracts/billing.ts). */

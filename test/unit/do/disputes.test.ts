@@ -4,7 +4,6 @@
  * dispute event records.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { creditEntry } from '../../../worker/do/credits';
 import {
   closedDisputes,
   disputeCloseEntry,
@@ -15,24 +14,16 @@ import {
   markDisputeOpen,
   openDisputes,
 } from '../../../worker/do/disputes';
-import { appendLedger } from '../../../worker/do/ledger-store';
 import type { AccountRow } from '../../../worker/do/rows';
 import { getMeta } from '../../../worker/do/storage';
 import type { CreditRequest } from '../../../worker/do/types';
-import { storedAccount, T0 } from '../support/accounts';
-import { openAccountStorage, type TestStorage } from '../support/sql-storage';
+import { openPaidAccount, recordCredit } from '../support/accounts';
+import type { TestStorage } from '../support/sql-storage';
 
 let s: TestStorage;
 let account: AccountRow;
-const record = (req: CreditRequest) => {
-  const { draft, opts } = creditEntry(req, T0);
-  account = s.transaction(() => appendLedger(s.sql, account, draft, opts)!.account);
-};
-beforeEach(async () => {
-  s = await openAccountStorage();
-  account = storedAccount(s);
-  record({ type: 'purchase', amount: 1_000, ref: 'pi_1', amountCents: 1_000, isPurchase: true });
-});
+const record = (req: CreditRequest) => void (account = recordCredit(s, account, req));
+beforeEach(async () => ({ s, account } = await openPaidAccount()));
 
 describe('open and closed disputes', () => {
   it('none at first', () => {

@@ -7,22 +7,17 @@ import { seedBook } from '../../../worker/lib/pricing';
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS, type BillingSettings } from '../../../worker/contracts/settings';
-import { appendLedger } from '../../../worker/do/ledger-store';
 import { authorizeHold, closeHold, getHold, pruneClosedHolds, releaseHold, settleHold } from '../../../worker/do/holds';
 import { canonical, replay, replayInternal } from '../../../worker/do/idempotency';
 import type { AccountRow } from '../../../worker/do/rows';
 import type { Sql } from '../../../worker/do/storage';
 import type { AuthorizeRequest } from '../../../worker/do/types';
-import { storedAccount, T0 } from '../support/accounts';
-import { openAccountStorage, type TestStorage } from '../support/sql-storage';
+import { openFundedAccount, SEED, T0 } from '../support/accounts';
+import type { TestStorage } from '../support/sql-storage';
 
 let s: TestStorage;
 let account: AccountRow;
-beforeEach(async () => {
-  s = await openAccountStorage();
-  const a = storedAccount(s);
-  account = s.transaction(() => appendLedger(s.sql, a, { type: 'bonus', amount: 1_000, ref: 'bonus:welcome', description: 'Welcome bonus', createdAt: T0 }))!.account;
-});
+beforeEach(async () => ({ s, account } = await openFundedAccount()));
 
 const chatHold = (key: string, tokens = 100): AuthorizeRequest => ({ idempotencyKey: key, operation: 'chat', model: 'gpt-4o', estimatedTokens: tokens });
 function authorize(req: AuthorizeRequest, settings: BillingSettings = DEFAULT_SETTINGS) {
@@ -58,7 +53,7 @@ describe('authorize', () => {
   });
 
   it('an unknown image model is refused with its code and message, and nothing is held or recorded', () => {
-    const out = authorizeHold(s.sql, s.transaction, account, seedBook(DEFAULT_SETTINGS), { idempotencyKey: 'img', operation: 'image_generation', model: 'nope', images: 1 }, T0);
+    const out = authorizeHold(s.sql, s.transaction, account, SEED, { idempotencyKey: 'img', operation: 'image_generation', model: 'nope', images: 1 }, T0);
     expect(out).toEqual({ result: { ok: false, code: 'unknown_model', message: 'Unknown image model: nope' }, next: null });
     expect(s.rows('SELECT count(*) AS n FROM reservations')).toEqual([{ n: 0 }]);
     expect(s.rows('SELECT count(*) AS n FROM usage')).toEqual([{ n: 0 }]);

@@ -1,24 +1,14 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS } from '../../../worker/contracts/settings';
-import { seedBook } from '../../../worker/lib/pricing';
-import { appendLedger } from '../../../worker/do/ledger-store';
 import { authorizeHold, earliestHoldExpiry, expireHolds, getHold, holdExpiry, MAX_HOLD_TTL_MS, pruneClosedHolds, releaseHold, settleHold } from '../../../worker/do/holds';
 import { internalKey } from '../../../worker/do/idempotency';
 import type { AccountRow } from '../../../worker/do/rows';
 import { idempotencyKeySchema } from '../../../worker/contracts/common';
-import { storedAccount, T0 } from '../support/accounts';
-import { openAccountStorage, type TestStorage } from '../support/sql-storage';
-
-/** The seed's pricing (no price-book version): what these tests priced with before issue 10. */
-const SEED = seedBook(DEFAULT_SETTINGS);
+import { openFundedAccount, SEED, T0 } from '../support/accounts';
+import type { TestStorage } from '../support/sql-storage';
 
 let s: TestStorage;
 let account: AccountRow;
-beforeEach(async () => {
-  s = await openAccountStorage();
-  const a = storedAccount(s);
-  account = s.transaction(() => appendLedger(s.sql, a, { type: 'bonus', amount: 1_000, ref: 'bonus:welcome', description: 'Welcome bonus', createdAt: T0 }))!.account;
-});
+beforeEach(async () => ({ s, account } = await openFundedAccount()));
 
 // 100 tokens × 1.5 (the default multiplier) = 150.
 const hold = (key: string, ttlMs?: number, tokens = 100) => ({ idempotencyKey: key, operation: 'chat' as const, model: 'gpt-4o', estimatedTokens: tokens, ttlMs });

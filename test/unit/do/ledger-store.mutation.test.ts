@@ -8,15 +8,12 @@ import { canonical, pruneAnswers, remember, replay } from '../../../worker/do/id
 import { appendLedger, deriveStatus, findByRef, LedgerInvariantError, ledgerAfter, ledgerPage, loadAccount, rollForward, type LedgerDraft } from '../../../worker/do/ledger-store';
 import type { AccountRow, LedgerRow } from '../../../worker/do/rows';
 import { AlarmClock, backoffMs, nextDueAt, type DueState } from '../../../worker/do/schedule';
-import { storedAccount, T0 } from '../support/accounts';
-import { openAccountStorage, type TestStorage } from '../support/sql-storage';
+import { openStoredAccount, T0 } from '../support/accounts';
+import type { TestStorage } from '../support/sql-storage';
 
 let s: TestStorage;
 let account: AccountRow;
-beforeEach(async () => {
-  s = await openAccountStorage();
-  account = storedAccount(s);
-});
+beforeEach(async () => ({ s, account } = await openStoredAccount()));
 
 const credit = (amount: number, ref: string, at = T0 + 1): LedgerDraft => ({ type: 'purchase', amount, ref, description: 'test', createdAt: at });
 const append = (a: AccountRow, d: LedgerDraft) => s.transaction(() => appendLedger(s.sql, a, d))!;

@@ -2,15 +2,12 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { remember } from '../../../worker/do/idempotency';
 import { appendLedger, findByRef, LedgerInvariantError, ledgerPage, loadAccount, type LedgerDraft } from '../../../worker/do/ledger-store';
 import type { AccountRow } from '../../../worker/do/rows';
-import { storedAccount, T0 } from '../support/accounts';
-import { openAccountStorage, type TestStorage } from '../support/sql-storage';
+import { openStoredAccount, T0 } from '../support/accounts';
+import type { TestStorage } from '../support/sql-storage';
 
 let s: TestStorage;
 let account: AccountRow;
-beforeEach(async () => {
-  s = await openAccountStorage();
-  account = storedAccount(s);
-});
+beforeEach(async () => ({ s, account } = await openStoredAccount()));
 
 const credit = (amount: number, ref: string, at = T0 + 1): LedgerDraft => ({ type: 'purchase', amount, ref, description: 'test', createdAt: at });
 const usage = (tokens: number, key: string, at = T0 + 2): LedgerDraft => ({

@@ -1,22 +1,19 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS } from '../../../worker/contracts/settings';
-import { seedBook } from '../../../worker/lib/pricing';
 import { authorizeHold, holdExpiry } from '../../../worker/do/holds';
+import { markDisputeOpen, openDisputes } from '../../../worker/do/disputes';
 import { IDEMPOTENCY_RETENTION_MS } from '../../../worker/do/idempotency';
-import { appendLedger, findByRef } from '../../../worker/do/ledger-store';
+import { findByRef } from '../../../worker/do/ledger-store';
 import { LiveAccount } from '../../../worker/do/live-account';
+import { refundEntry } from '../../../worker/do/refunds';
 import { Outbox } from '../../../worker/do/outbox';
 import type { PaymentIntents } from '../../../worker/do/recharge-policy';
 import type { AccountRow } from '../../../worker/do/rows';
 import { AlarmClock, OUTBOX_FLUSH_DELAY_MS } from '../../../worker/do/schedule';
 import { saveAccountLimits } from '../../../worker/do/spend-limit-changes';
 import { SpendLimits } from '../../../worker/do/spend-limits';
-import { storedAccount, T0 } from '../support/accounts';
+import { fundedAccount, SEED, T0 } from '../support/accounts';
 import { fakeD1 } from '../support/fake-d1';
 import { openAccountStorage, type TestStorage } from '../support/sql-storage';
-
-/** The seed's pricing (no price-book version). */
-const SEED = seedBook(DEFAULT_SETTINGS);
 
 /** Stripe must not be reached in these tests: the recharge machine has its own (auto-recharge.test.ts). */
 const noStripe: PaymentIntents = new Proxy({} as PaymentIntents, {
@@ -35,10 +32,7 @@ function open(account: AccountRow | null, limits?: SpendLimits): LiveAccount {
   const deps = { sql: s.sql, transaction: s.transaction, alarm: new AlarmClock(storage, null), outbox: new Outbox(s.sql, s.transaction), db: d1 as unknown as D1Database, payments: noStripe, limits, now: () => clock };
   return new LiveAccount(deps, account);
 }
-const funded = (patch: Partial<AccountRow> = {}) => {
-  const a = storedAccount(s, patch);
-  return s.transaction(() => appendLedger(s.sql, a, { type: 'bonus', amount: 1_000, ref: 'bonus:welcome', description: 'Welcome bonus', createdAt: T0 }))!.account;
-};
+const funded = (patch: Partial<AccountRow> = {}) => fundedAccount(s, patch);
 const stored = () => s.rows<AccountRow>('SELECT * FROM account')[0];
 
 beforeEach(async () => {
@@ -92,6 +86,50 @@ describe('live account', () => {
       { ref: 'pi_1', amount: 500 },
       { ref: 're_1', amount: -300 },
     ]);
+  });
+
+  it('credit refuses a malformed request, answers a repeated ref with its first entry, and records a new one', () => {
+    live = open(funded());
+    expect(live.credit({ type: 'refund', amount: 5, ref: 're_bad' })).toEqual({ ok: false, code: 'bad_request', message: 'refund must take tokens back' });
+    const first = live.credit({ type: 'purchase', amount: 500, ref: 'pi_1', isPurchase: true });
+    expect(first).toMatchObject({ ok: true, duplicate: false, balance: 1_500, status: 'active' });
+    expect(live.credit({ type: 'purchase', amount: 900, ref: 'pi_1' })).toEqual({ ok: true, transactionId: (first as { transactionId: string }).transactionId, duplicate: true, balance: 1_500, status: 'active' });
+    expect(s.rows('SELECT ref, amount FROM ledger ORDER BY seq')).toEqual([{ ref: 'bonus:welcome', amount: 1_000 }, { ref: 'pi_1', amount: 500 }]);
+    expect(stored()).toMatchObject({ balance: 1_500, last_purchase_at: T0 });
+  });
+
+  it("credit of the recharge in flight's PaymentIntent finishes its attempt, crediting once", () => {
+    live = open(funded({ ar_enabled: 1, ar_state: 'awaiting_webhook', ar_attempt_id: 'att_1', stripe_customer_id: 'cus_1', default_payment_method_id: 'pm_1' }));
+    s.sql.exec(
+      `INSERT INTO recharge_attempts (id, idempotency_key, payment_intent_id, status, tokens, amount_cents, error, created_at, updated_at, synced, params, confirms) VALUES ('att_1', 'key_1', 'pi_ar', 'in_flight', 5000, 500, NULL, ?, ?, 0, NULL, 1)`,
+      T0,
+      T0,
+    );
+    expect(live.credit({ type: 'auto_recharge', amount: 5_000, ref: 'pi_ar', isPurchase: true })).toMatchObject({ ok: true, duplicate: false, balance: 6_000 });
+    expect(live.account).toMatchObject({ ar_state: 'armed', ar_attempt_id: null, balance: 6_000 });
+    expect(s.rows('SELECT status FROM recharge_attempts')).toEqual([{ status: 'succeeded' }]);
+    expect(s.rows("SELECT count(*) AS n FROM ledger WHERE ref = 'pi_ar'")).toEqual([{ n: 1 }]);
+  });
+
+  it('reverseRefund gives back what a refund took, once; a refund never applied changes nothing', () => {
+    live = open(funded());
+    live.credit({ type: 'purchase', amount: 1_000, ref: 'pi_1', amountCents: 1_000, isPurchase: true });
+    expect(live.reverseRefund('re_never')).toEqual({ ok: true, transactionId: null, duplicate: false, balance: 2_000, status: 'active' });
+    expect(live.recordEntry(refundEntry(s.sql, { refundId: 're_1', paymentIntentId: 'pi_1', refundedCents: 500 }))).toMatchObject({ ok: true, balance: 1_500 });
+    expect(live.reverseRefund('re_1')).toMatchObject({ ok: true, duplicate: false, balance: 2_000 });
+    expect(live.reverseRefund('re_1')).toMatchObject({ ok: true, duplicate: true, balance: 2_000 });
+    expect(stored().balance).toBe(2_000);
+  });
+
+  it('reactivate lifts a suspension and forgets the open disputes; an active account is left as it is', () => {
+    live = open(funded({ status: 'suspended', suspended_reason: 'dispute' }));
+    markDisputeOpen(s.sql, 'dp_1');
+    live.reactivate();
+    expect(stored()).toMatchObject({ status: 'active', suspended_reason: null });
+    expect(openDisputes(s.sql)).toEqual([]);
+    const before = alarms.length;
+    live.reactivate();
+    expect(alarms.length).toBe(before);
   });
 
   it("the recharge host's credit moves tokens once per PaymentIntent", () => {

@@ -1,25 +1,16 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { creditEntry, creditRefusal } from '../../../worker/do/credits';
-import { appendLedger } from '../../../worker/do/ledger-store';
+import { creditRefusal } from '../../../worker/do/credits';
 import { autoRechargePatch, disputeClosedPatch, disputeOpenedPatch, reactivatePatch } from '../../../worker/do/payment-profile';
 import { disputeHoldEntry, disputeReleaseEntry, refundEntry, refundReversalEntry } from '../../../worker/do/refunds';
 import type { AccountRow } from '../../../worker/do/rows';
 import type { CreditRequest } from '../../../worker/do/types';
-import { storedAccount, T0 } from '../support/accounts';
-import { openAccountStorage, type TestStorage } from '../support/sql-storage';
+import { openPaidAccount, recordCredit, T0 } from '../support/accounts';
+import type { TestStorage } from '../support/sql-storage';
 
 let s: TestStorage;
 let account: AccountRow;
-const record = (req: CreditRequest) => {
-  const { draft, opts } = creditEntry(req, T0);
-  account = s.transaction(() => appendLedger(s.sql, account, draft, opts)!.account);
-};
-beforeEach(async () => {
-  s = await openAccountStorage();
-  account = storedAccount(s);
-  // 1,000 tokens for $10.00.
-  record({ type: 'purchase', amount: 1_000, ref: 'pi_1', amountCents: 1_000, isPurchase: true });
-});
+const record = (req: CreditRequest) => void (account = recordCredit(s, account, req));
+beforeEach(async () => ({ s, account } = await openPaidAccount()));
 
 describe('refunds', () => {
   it('partial refunds take back tokens in proportion, and all of them add up to exactly the purchase', () => {

@@ -24,6 +24,12 @@ describe('SettingsCache', () => {
     expect(JSON.parse(store.value!).welcomeBonus).toBe(7);
   });
 
+  it('a copy persisted before a setting existed reads that setting as its default', () => {
+    const { billingCallsPerSecond: _dropped, ...older } = custom;
+    const cache = new SettingsCache(async () => config(custom), memoryStore(JSON.stringify(older)));
+    expect(cache.current).toEqual({ ...custom, billingCallsPerSecond: DEFAULT_SETTINGS.billingCallsPerSecond });
+  });
+
   it('no settings row: the defaults', async () => {
     const cache = new SettingsCache(async () => config(null), memoryStore(JSON.stringify(custom)));
     await cache.refresh(1_000);

@@ -1,19 +1,14 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS } from '../../../worker/contracts/settings';
-import { seedBook } from '../../../worker/lib/pricing';
 import { authorizeHold, expireHolds, releaseHold, settleHold } from '../../../worker/do/holds';
-import { appendLedger } from '../../../worker/do/ledger-store';
 import type { AccountRow } from '../../../worker/do/rows';
 import { accountLimitsChange, apiKeyLimitsChange, apiKeyLimitsView, saveAccountLimits, spendLimitsView } from '../../../worker/do/spend-limit-changes';
 import { SpendLimits, writeLimits } from '../../../worker/do/spend-limits';
 import { calendarWindows, isTimeZone, type ScopeLimits } from '../../../worker/do/spend-windows';
 import type { ChargeRequest } from '../../../worker/do/types';
 import { chargeOperation } from '../../../worker/do/usage';
-import { storedAccount, T0 } from '../support/accounts';
-import { openAccountStorage, type TestStorage } from '../support/sql-storage';
+import { chat, openFundedAccount, SEED, T0 } from '../support/accounts';
+import type { TestStorage } from '../support/sql-storage';
 
-/** The seed's pricing (no price-book version). */
-const SEED = seedBook(DEFAULT_SETTINGS);
 
 const iso = (t: number) => new Date(t).toISOString();
 const NONE: ScopeLimits = { daily: null, monthly: null, lifetime: null, dailyCeiling: null, monthlyCeiling: null, revokedAt: null };
@@ -87,9 +82,7 @@ describe('limits in the charge and hold paths', () => {
   let account: AccountRow;
   let limits: SpendLimits;
   beforeEach(async () => {
-    s = await openAccountStorage();
-    const a = storedAccount(s);
-    account = s.transaction(() => appendLedger(s.sql, a, { type: 'bonus', amount: 1_000_000, ref: 'bonus:welcome', description: 'Welcome bonus', createdAt: T0 }))!.account;
+    ({ s, account } = await openFundedAccount(1_000_000));
     limits = new SpendLimits();
     limits.load(s.sql, T0);
   });
@@ -103,7 +96,6 @@ describe('limits in the charge and hold paths', () => {
     limits.load(s.sql, T0);
   };
   // tokens × 1.5 (the default multiplier): 2 tokens bill 3.
-  const chat = (key: string, tokens: number, extra: Partial<ChargeRequest> = {}): ChargeRequest => ({ idempotencyKey: key, operation: 'chat', model: 'gpt-4o', tokens, ...extra });
   const charge = (req: ChargeRequest, now = T0 + 1) => {
     const out = chargeOperation(s.sql, s.transaction, account, SEED, req, now, limits);
     if (out.next) account = out.next;

@@ -1,4 +1,3 @@
-import { seedBook } from '../../../worker/lib/pricing';
 /**
  * More of worker/do/usage.ts, added for the mutation run (docs/reliability.md, "Mutation
  * testing"): what each recorded operation stores (the ledger row that is also its usage and
@@ -6,30 +5,19 @@ import { seedBook } from '../../../worker/lib/pricing';
  * answers while tokens are held — fields the module's own test file leaves free.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS } from '../../../worker/contracts/settings';
 import { saveAccount } from '../../../worker/do/account-store';
 import { canonical, replay } from '../../../worker/do/idempotency';
-import { appendLedger } from '../../../worker/do/ledger-store';
 import type { AccountRow } from '../../../worker/do/rows';
 import type { ChargeRequest } from '../../../worker/do/types';
 import { chargeOperation } from '../../../worker/do/usage';
-import { storedAccount, T0 } from '../support/accounts';
-import { openAccountStorage, type TestStorage } from '../support/sql-storage';
+import { chat, following, openFundedAccount, SEED, T0 } from '../support/accounts';
+import type { TestStorage } from '../support/sql-storage';
 
 let s: TestStorage;
 let account: AccountRow;
-beforeEach(async () => {
-  s = await openAccountStorage();
-  const a = storedAccount(s);
-  account = s.transaction(() => appendLedger(s.sql, a, { type: 'bonus', amount: 1_000, ref: 'bonus:welcome', description: 'Welcome bonus', createdAt: T0 }))!.account;
-});
+beforeEach(async () => ({ s, account } = await openFundedAccount()));
 
-const chat = (key: string, tokens: number, extra: Partial<ChargeRequest> = {}): ChargeRequest => ({ idempotencyKey: key, operation: 'chat', model: 'gpt-4o', tokens, ...extra });
-const charge = (req: ChargeRequest, now = T0 + 1) => {
-  const out = chargeOperation(s.sql, s.transaction, account, seedBook(DEFAULT_SETTINGS), req, now);
-  if (out.next) account = out.next;
-  return out;
-};
+const charge = (req: ChargeRequest, now = T0 + 1) => following(chargeOperation(s.sql, s.transaction, account, SEED, req, now), (next) => (account = next));
 const hold = (reserved: number) => {
   account = s.transaction(() => saveAccount(s.sql, account, { reserved }, T0));
 };

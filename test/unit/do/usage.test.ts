@@ -1,32 +1,18 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS } from '../../../worker/contracts/settings';
-import { seedBook } from '../../../worker/lib/pricing';
 import { saveAccount } from '../../../worker/do/account-store';
 import { canonical, IDEMPOTENCY_RETENTION_MS, oldestAnswerAt, pruneAnswers, remember, replay } from '../../../worker/do/idempotency';
-import { appendLedger, loadAccount } from '../../../worker/do/ledger-store';
+import { loadAccount } from '../../../worker/do/ledger-store';
 import type { AccountRow } from '../../../worker/do/rows';
 import type { ChargeRequest } from '../../../worker/do/types';
 import { chargeOperation } from '../../../worker/do/usage';
-import { storedAccount, T0 } from '../support/accounts';
-import { openAccountStorage, type TestStorage } from '../support/sql-storage';
-
-/** The seed's pricing (no price-book version): what these tests priced with before issue 10. */
-const SEED = seedBook(DEFAULT_SETTINGS);
+import { chat, following, openFundedAccount, SEED, T0 } from '../support/accounts';
+import type { TestStorage } from '../support/sql-storage';
 
 let s: TestStorage;
 let account: AccountRow;
-beforeEach(async () => {
-  s = await openAccountStorage();
-  const a = storedAccount(s);
-  account = s.transaction(() => appendLedger(s.sql, a, { type: 'bonus', amount: 1_000, ref: 'bonus:welcome', description: 'Welcome bonus', createdAt: T0 }))!.account;
-});
+beforeEach(async () => ({ s, account } = await openFundedAccount()));
 
-const chat = (key: string, tokens: number, extra: Partial<ChargeRequest> = {}): ChargeRequest => ({ idempotencyKey: key, operation: 'chat', model: 'gpt-4o', tokens, ...extra });
-const charge = (req: ChargeRequest, now = T0 + 1) => {
-  const out = chargeOperation(s.sql, s.transaction, account, SEED, req, now);
-  if (out.next) account = out.next;
-  return out;
-};
+const charge = (req: ChargeRequest, now = T0 + 1) => following(chargeOperation(s.sql, s.transaction, account, SEED, req, now), (next) => (account = next));
 const count = (table: string) => s.rows<{ n: number }>(`SELECT count(*) AS n FROM ${table}`)[0].n;
 
 describe('chargeOperation', () => {

@@ -3,15 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import { seedPriceBookEntries, type PriceBookEntry } from '../../../worker/lib/price-book';
 import { previewChange, sampleCost, withEntry } from '../../../worker/lib/price-preview';
+import { GPT_5_MINI } from '../../fixtures/price-entries';
 
 const seed = seedPriceBookEntries({ tokenMultiplierBps: 15000, imageCosts: { 'dall-e-3': 6000 } });
-const mini: PriceBookEntry = {
-  id: 'gpt-5-mini',
-  provider: 'openai',
-  aliases: ['gpt-5-mini-2025-08-07'],
-  rates: { input: 38, cachedInput: 4, cacheWrite: 38, output: 300, reasoning: 300 },
-  providerCost: { input: 250_000, cachedInput: 25_000, cacheWrite: 250_000, output: 2_000_000, reasoning: 2_000_000 },
-};
+const mini: PriceBookEntry = GPT_5_MINI;
 const SAMPLE = { inputTokens: 1000, outputTokens: 500, cachedInputTokens: 2000 };
 
 describe('sampleCost', () => {

@@ -65,6 +65,33 @@ export const fieldAria = (id: string, error?: string | null, hint?: unknown) => 
   'aria-describedby': describedBy(id, hint, error),
 });
 
+/** An editor form's buttons: save (`Saving…` while busy) and cancel. */
+export function EditorActions(props: { busy: boolean; save: string; onCancel: () => void }) {
+  return (
+    <div class="actions">
+      <button type="submit" class="btn btn-primary" disabled={props.busy}>
+        {props.busy ? 'Saving…' : props.save}
+      </button>
+      <button type="button" class="btn btn-quiet" onClick={props.onCancel}>
+        Cancel
+      </button>
+    </div>
+  );
+}
+
+/** A table's name cell: the name, with its description under it as a hint when there is one. */
+export function NameCell(props: { children: ComponentChildren; description?: string | null }) {
+  return (
+    <>
+      {props.children}
+      {props.description ? <span class="hint block">{props.description}</span> : null}
+    </>
+  );
+}
+
+/** A DataTable row's attributes: greyed out unless `on` (an inactive package, a disabled endpoint). */
+export const inactiveUnless = (on: boolean) => ({ class: on ? undefined : 'inactive' });
+
 /** One column of a DataTable. */
 export interface Column<T> {
   label: string;

@@ -1,37 +1,19 @@
-import { useState } from 'preact/hooks';
 import { get } from '../../api';
-import { DataTable, Field, Section, Spinner } from '../../components/ui';
+import { DateRangeForm, useDateRange } from '../../components/date-range';
+import { DataTable, Section, Spinner } from '../../components/ui';
 import * as f from '../../format';
 import { useLoad, type Loaded } from '../../hooks/use-load';
 import type { BreakdownTotals, ModelsAnswer, OperationsAnswer } from './types';
 
-const isoDay = (d: Date) => d.toISOString().slice(0, 10);
-
 /** "Models and operations": usage per model and per operation over a date range (the last 30 days at first). */
 export function BreakdownSection() {
-  const today = new Date();
-  const [from, setFrom] = useState(isoDay(new Date(today.getTime() - 29 * 86_400_000)));
-  const [to, setTo] = useState(isoDay(today));
-  const [range, setRange] = useState({ from, to });
+  const dates = useDateRange();
+  const { range } = dates;
   const models = useLoad(() => get<ModelsAnswer>('/api/admin/stats/models', range), [range]);
   const ops = useLoad(() => get<OperationsAnswer>('/api/admin/stats/operations', range), [range]);
-  const apply = (e: Event) => {
-    e.preventDefault();
-    setRange({ from, to });
-  };
   return (
     <Section id="breakdown" title="Models and operations">
-      <form class="filters" onSubmit={apply} aria-label="Date range for models and operations">
-        <Field id="bd-from" label="From">
-          <input id="bd-from" type="date" value={from} max={to} onInput={(e) => setFrom(e.currentTarget.value)} />
-        </Field>
-        <Field id="bd-to" label="To">
-          <input id="bd-to" type="date" value={to} min={from} onInput={(e) => setTo(e.currentTarget.value)} />
-        </Field>
-        <button type="submit" class="btn btn-secondary">
-          Apply range
-        </button>
-      </form>
+      <DateRangeForm idPrefix="bd" label="Date range for models and operations" state={dates} />
       <div class="grid-2 tight">
         <UsageTable title="By model" label="Model" testId="models-table" state={models} rows={models.data?.models.map((r) => ({ ...r, name: r.model }))} />
         <UsageTable title="By operation" label="Operation" testId="operations-table" state={ops} rows={ops.data?.operations.map((r) => ({ ...r, name: r.operation }))} />

@@ -1,44 +1,23 @@
 // "Margin in money" (issue 10): revenue of the tokens used (at the price paid) against the
 // provider's cost, per model, per operation and per day, from the rollups. The seed's token
 // margin stays in the overview and the breakdown, labelled "token margin".
-import { useState } from 'preact/hooks';
 import { get } from '../../api';
-import { DataTable, Field, Section, Spinner } from '../../components/ui';
+import { DateRangeForm, useDateRange } from '../../components/date-range';
+import { DataTable, Section, Spinner } from '../../components/ui';
 import * as f from '../../format';
 import { useLoad } from '../../hooks/use-load';
 import type { MarginAnswer, MoneyMargin } from './types';
 
-const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 const usdFine = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 4 });
 const usd = (micros: number) => usdFine.format(micros / 1_000_000);
 
 export function MarginSection() {
-  const today = new Date();
-  const [from, setFrom] = useState(isoDay(new Date(today.getTime() - 29 * 86_400_000)));
-  const [to, setTo] = useState(isoDay(today));
-  const [range, setRange] = useState({ from, to });
-  const { data, error, loading } = useLoad(() => get<MarginAnswer>('/api/admin/stats/margin', range), [range]);
+  const dates = useDateRange();
+  const { data, error, loading } = useLoad(() => get<MarginAnswer>('/api/admin/stats/margin', dates.range), [dates.range]);
   const t = data?.totals;
   return (
     <Section id="margin" title="Margin in money">
-      <form
-        class="filters"
-        onSubmit={(e) => {
-          e.preventDefault();
-          setRange({ from, to });
-        }}
-        aria-label="Date range for the margin in money"
-      >
-        <Field id="mg-from" label="From">
-          <input id="mg-from" type="date" value={from} max={to} onInput={(e) => setFrom(e.currentTarget.value)} />
-        </Field>
-        <Field id="mg-to" label="To">
-          <input id="mg-to" type="date" value={to} min={from} onInput={(e) => setTo(e.currentTarget.value)} />
-        </Field>
-        <button type="submit" class="btn btn-secondary">
-          Apply range
-        </button>
-      </form>
+      <DateRangeForm idPrefix="mg" label="Date range for the margin in money" state={dates} />
       {error ? <p class="field-error">The margin could not be loaded: {error}</p> : null}
       {loading && !data ? <Spinner /> : null}
       {t ? (

@@ -1,8 +1,8 @@
-import { useRef, useState } from 'preact/hooks';
 import { get, post, put } from '../../api';
-import { DataTable, Field, Notice, Section, Spinner } from '../../components/ui';
+import { DataTable, EditorActions, Field, inactiveUnless, NameCell, Notice, Section, Spinner } from '../../components/ui';
 import * as f from '../../format';
 import { checkPackage, type PackageForm } from '../../forms/admin';
+import { useEditor } from '../../hooks/use-editor';
 import { useForm } from '../../hooks/use-form';
 import { useLoad } from '../../hooks/use-load';
 import type { AdminPackagesAnswer, PackageView as Package } from './types';
@@ -27,19 +27,14 @@ const formOf = (p: Package | null): PackageForm =>
 /** "Packages": the token packages on sale, in their sort order, with an editor for superadmins. */
 export function PackagesSection(props: { canWrite: boolean }) {
   const { data, error: loadError, reload } = useLoad(() => get<AdminPackagesAnswer>('/api/admin/packages'), []);
-  const [editing, setEditing] = useState<string | null>(null); // package id, 'new', or null
-  const [form, setForm] = useState<PackageForm>(EMPTY_PKG);
   const { error, setError, done, setDone, busy, submit } = useForm();
-  const formHeading = useRef<HTMLHeadingElement>(null);
-  const pkgs = [...(data?.packages ?? [])].sort((a, b) => a.sortOrder - b.sortOrder);
-
-  const open = (p: Package | null) => {
-    setEditing(p ? p.id : 'new');
+  const { editing, setEditing, form, setForm, formHeading, open: openEditor } = useEditor<PackageForm>(EMPTY_PKG, () => {
     setError(null);
     setDone(null);
-    setForm(formOf(p));
-    setTimeout(() => formHeading.current?.focus(), 0);
-  };
+  });
+  const pkgs = [...(data?.packages ?? [])].sort((a, b) => a.sortOrder - b.sortOrder);
+
+  const open = (p: Package | null) => openEditor(p?.id ?? null, formOf(p));
 
   const onSubmit = (e: Event) => {
     e.preventDefault();
@@ -82,17 +77,12 @@ export function PackagesSection(props: { canWrite: boolean }) {
           testId="packages-table"
           rows={pkgs}
           rowKey={(p) => p.id}
-          rowAttrs={(p) => ({ class: p.active ? undefined : 'inactive' })}
+          rowAttrs={(p) => inactiveUnless(p.active)}
           columns={[
             {
               label: 'Name',
               rowHeader: true,
-              cell: (p) => (
-                <>
-                  {p.name}
-                  {p.description ? <span class="hint block">{p.description}</span> : null}
-                </>
-              ),
+              cell: (p) => <NameCell description={p.description}>{p.name}</NameCell>,
             },
             { label: 'Tokens', num: true, cell: (p) => f.tokens(p.tokens) },
             { label: 'Price', num: true, cell: (p) => f.cents(p.priceCents) },
@@ -157,14 +147,7 @@ export function PackagesSection(props: { canWrite: boolean }) {
               </div>
             </div>
           </div>
-          <div class="actions">
-            <button type="submit" class="btn btn-primary" disabled={busy}>
-              {busy ? 'Saving…' : 'Save package'}
-            </button>
-            <button type="button" class="btn btn-quiet" onClick={() => setEditing(null)}>
-              Cancel
-            </button>
-          </div>
+          <EditorActions busy={busy} save="Save package" onCancel={() => setEditing(null)} />
         </form>
       ) : null}
     </Section>

@@ -1,9 +1,10 @@
-import { useRef, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { del, get, post, put } from '../../api';
 import { PagedList } from '../../components/paged-list';
-import { DataTable, Field, Notice, Section, Spinner } from '../../components/ui';
+import { DataTable, EditorActions, Field, inactiveUnless, NameCell, Notice, Section, Spinner } from '../../components/ui';
 import * as f from '../../format';
 import { checkWebhook, type WebhookField, type WebhookForm } from '../../forms/webhooks';
+import { useEditor } from '../../hooks/use-editor';
 import { useForm } from '../../hooks/use-form';
 import { useLoad } from '../../hooks/use-load';
 import { usePaged } from '../../hooks/use-paged';
@@ -20,25 +21,20 @@ const STATUS_BADGE: Record<WebhookDelivery['status'], string> = { delivered: 'ba
  */
 export function WebhooksSection(props: { canWrite: boolean }) {
   const { data, error: loadError, reload } = useLoad(() => get<WebhookEndpointsAnswer>('/api/admin/webhooks'), []);
-  const [editing, setEditing] = useState<string | null>(null); // endpoint id, 'new', or null
-  const [form, setForm] = useState<WebhookForm>(EMPTY);
   const [secret, setSecret] = useState<{ url: string; secret: string } | null>(null);
   const [status, setStatus] = useState('');
   const [logVersion, setLogVersion] = useState(0);
   const { errors, error, setError, done, setDone, busy, submit } = useForm<WebhookField>();
-  const formHeading = useRef<HTMLHeadingElement>(null);
+  const { editing, setEditing, form, setForm, formHeading, open: openEditor } = useEditor<WebhookForm>(EMPTY, () => {
+    setError(null);
+    setDone(null);
+    setSecret(null);
+  });
   const log = usePaged<WebhookDelivery>('/api/admin/webhooks/deliveries', { status }, [status, logVersion]);
   const endpoints = data?.endpoints ?? [];
   const urlOf = (id: string) => endpoints.find((e) => e.id === id)?.url ?? id;
 
-  const open = (e: WebhookEndpoint | null) => {
-    setEditing(e ? e.id : 'new');
-    setError(null);
-    setDone(null);
-    setSecret(null);
-    setForm(e ? { url: e.url, description: e.description, eventTypes: e.eventTypes, enabled: e.enabled } : EMPTY);
-    setTimeout(() => formHeading.current?.focus(), 0);
-  };
+  const open = (e: WebhookEndpoint | null) => openEditor(e?.id ?? null, e ? { url: e.url, description: e.description, eventTypes: e.eventTypes, enabled: e.enabled } : EMPTY);
 
   const onSubmit = (e: Event) => {
     e.preventDefault();
@@ -108,16 +104,15 @@ export function WebhooksSection(props: { canWrite: boolean }) {
           testId="webhooks-table"
           rows={endpoints}
           rowKey={(e) => e.id}
-          rowAttrs={(e) => ({ class: e.enabled ? undefined : 'inactive' })}
+          rowAttrs={(e) => inactiveUnless(e.enabled)}
           columns={[
             {
               label: 'URL',
               rowHeader: true,
               cell: (e) => (
-                <>
+                <NameCell description={e.description}>
                   <span class="mono">{e.url}</span>
-                  {e.description ? <span class="hint block">{e.description}</span> : null}
-                </>
+                </NameCell>
               ),
             },
             { label: 'Events', cell: (e) => e.eventTypes.map((t) => <code key={t}>{t} </code>) },
@@ -183,14 +178,7 @@ export function WebhooksSection(props: { canWrite: boolean }) {
               <label for="wh-enabled">Enabled (deliver alerts)</label>
             </div>
           </div>
-          <div class="actions">
-            <button type="submit" class="btn btn-primary" disabled={busy}>
-              {busy ? 'Saving…' : 'Save endpoint'}
-            </button>
-            <button type="button" class="btn btn-quiet" onClick={() => setEditing(null)}>
-              Cancel
-            </button>
-          </div>
+          <EditorActions busy={busy} save="Save endpoint" onCancel={() => setEditing(null)} />
         </form>
       ) : null}
 

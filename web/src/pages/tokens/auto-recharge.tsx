@@ -14,6 +14,11 @@ const STATE_TEXT: Record<string, string> = {
   awaiting_webhook: 'A recharge is waiting for your bank to confirm the payment',
 };
 
+/** A whole number of tokens, `min` or more, typed into a Field's input (`hint`: the Field shows one). */
+function TokenCount(p: { id: string; error?: string | null; hint?: boolean; min: number; value: string; onValue: (value: string) => void }) {
+  return <input {...fieldAria(p.id, p.error, p.hint)} type="number" inputMode="numeric" min={p.min} step={1} value={p.value} onInput={(e) => p.onValue(e.currentTarget.value)} />;
+}
+
 /**
  * "Auto-recharge": turn it on or off, with its threshold, what each recharge buys (a fixed amount,
  * or a top-up to a target balance) and an optional monthly limit.
@@ -70,15 +75,7 @@ export function AutoRechargeForm(props: { account: Account; pkgs: PackagesAnswer
           <label for="ar-enabled">Enable auto-recharge</label>
         </div>
         <Field id="ar-threshold" label="Recharge when available tokens fall below" error={errors.threshold}>
-          <input
-            {...fieldAria('ar-threshold', errors.threshold)}
-            type="number"
-            inputMode="numeric"
-            min={0}
-            step={1}
-            value={threshold}
-            onInput={(e) => setThreshold(e.currentTarget.value)}
-          />
+          <TokenCount id="ar-threshold" error={errors.threshold} min={0} value={threshold} onValue={setThreshold} />
         </Field>
         <Field id="ar-mode" label="Each recharge">
           <select id="ar-mode" value={mode} onChange={(e) => setMode(e.currentTarget.value as 'fixed' | 'target')}>
@@ -93,15 +90,7 @@ export function AutoRechargeForm(props: { account: Account; pkgs: PackagesAnswer
             hint="Each recharge buys what brings your available balance back to this, at least the minimum purchase."
             error={errors.amount}
           >
-            <input
-              {...fieldAria('ar-target', errors.amount, true)}
-              type="number"
-              inputMode="numeric"
-              min={1}
-              step={1}
-              value={target}
-              onInput={(e) => setTarget(e.currentTarget.value)}
-            />
+            <TokenCount id="ar-target" error={errors.amount} hint min={1} value={target} onValue={setTarget} />
           </Field>
         ) : null}
         {mode === 'fixed' ? (
@@ -118,15 +107,7 @@ export function AutoRechargeForm(props: { account: Account; pkgs: PackagesAnswer
         ) : null}
         {mode === 'fixed' && amountChoice === 'custom' ? (
           <Field id="ar-custom" label="Custom number of tokens" error={errors.amount}>
-            <input
-              {...fieldAria('ar-custom', errors.amount)}
-              type="number"
-              inputMode="numeric"
-              min={1}
-              step={1}
-              value={customAmount}
-              onInput={(e) => setCustomAmount(e.currentTarget.value)}
-            />
+            <TokenCount id="ar-custom" error={errors.amount} min={1} value={customAmount} onValue={setCustomAmount} />
           </Field>
         ) : null}
         <Field id="ar-limit" label="Monthly limit in US dollars (optional)" hint="Auto-recharge stops for the month once it has spent this much." error={errors.limit}>

@@ -1,0 +1,1 @@
+ALTER TABLE `settings` ADD `billing_calls_per_second` integer DEFAULT 5000 NOT NULL;
