@@ -221,6 +221,17 @@ describe('normalized usage billed with the price book', () => {
     expect(r.billableTokens).toBe(705);
   });
 
+  it('Google cached content above a long-context tier (200,000 prompt tokens, doubled input rates, 1.5× output): 29 × 100 + 696,190 × 20 + 214 × 600 = 14,055,100 / 10,000 → 1,406 tokens', () => {
+    const tiered: PriceBookEntry = {
+      ...gemini,
+      id: 'gemini-tiered-test',
+      longContext: [{ aboveInputTokens: 200_000, rates: { input: 100, cachedInput: 20, cacheWrite: 100, output: 600, reasoning: 600 }, providerCost: gemini.providerCost }],
+    };
+    const tieredBook = { version: 8, book: buildPriceBook([...seedPriceBookEntries(DEFAULT_SETTINGS), tiered]) };
+    const r = priceCall(tieredBook, { operation: 'chat', model: 'gemini-tiered-test', ...fromGemini({ promptTokenCount: 696219, cachedContentTokenCount: 696190, candidatesTokenCount: 214, totalTokenCount: 696433 }) });
+    expect(r.ok && [r.billableTokens, r.lines.map((l) => l.rate)]).toEqual([1406, [100, 20, 600]]);
+  });
+
   it('a model without an entry is billed by `default`, the seed\'s multiplier, whatever the split: ceil(2,306 × 1.5) = 3,459', () => {
     const r = bill('some-new-model', fromOpenAIChat({ prompt_tokens: 2006, completion_tokens: 300, prompt_tokens_details: { cached_tokens: 1920 } }));
     expect([r.entryId, r.billableTokens]).toEqual(['default', 3459]);

@@ -1,8 +1,9 @@
 // The price book as people use it (issue 10), against the app started as a user starts it:
 // `npm run prices:import` diffing and applying data/model-prices.json to the running app, the
 // admin Prices section in Chromium (table, editor with validation, guardrail and preview,
-// override, history, import of a file), the Margin in money section, and /tokens showing what
-// each model costs per 1,000 tokens and the cached/reasoning columns of the usage tables.
+// override, images, request fee and long-context tiers, history, import of a file), the Margin
+// in money section, and /tokens showing what each model costs per 1,000 tokens and the
+// cached/reasoning columns of the usage tables.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -107,6 +108,46 @@ describe('price book', () => {
     await screenshot(admin, 'admin-prices');
   });
 
+  it('the editor edits image prices with a variant, the request fee and a long-context tier, saved as a version shown in the table and history', async () => {
+    await admin.getByRole('button', { name: 'Edit gpt-5-mini' }).click();
+    const form = admin.locator('form[aria-labelledby=price-form-title]');
+    await form.waitFor();
+    // Back to the list price for input (the override above), so no override is needed.
+    await form.getByLabel('Input rate (bps)', { exact: true }).fill('38');
+    await form.getByLabel('Price per image', { exact: true }).fill('400');
+    await form.getByLabel('Provider cost per image', { exact: true }).fill('0.02');
+    await form.getByLabel('Image variant prices', { exact: true }).fill('hd');
+    await form.getByLabel('Request fee', { exact: true }).fill('5');
+    await form.getByLabel('Provider cost per request', { exact: true }).fill('0.0001');
+    await form.getByRole('button', { name: 'Add a long-context tier' }).click();
+    await form.getByLabel('Tier 1 above (prompt tokens)').fill('200000');
+    for (const [label, bps] of [['Input', '76'], ['Cached input', '8'], ['Cache write', '76'], ['Output', '600'], ['Reasoning', '600']]) {
+      await form.getByLabel(`Tier 1 ${label} rate (bps)`, { exact: true }).fill(bps);
+    }
+    await form.getByRole('button', { name: 'Save as a new version' }).click();
+    await expect.poll(() => text(form), POLL).toContain('Image variant prices: write name=tokens pairs');
+    await form.getByLabel('Image variant prices', { exact: true }).fill('1024x1024/hd=800');
+    // The sample call with one image: 38,000 + 8,000 + 150,000 bps + 400 tokens + the 5-token fee → ceil(424.6) = 425 tokens.
+    await form.getByLabel('Sample images').fill('1');
+    await expect.poll(() => text(admin.getByTestId('price-preview')), POLL).toContain('With this change 425 tokens');
+    expect(await admin.getByTestId('price-guardrail').count()).toBe(0);
+    expect(await axeViolations(admin)).toEqual([]);
+    await form.getByLabel('Reason (optional)').fill(`images ${run}`);
+    await form.getByRole('button', { name: 'Save as a new version' }).click();
+    await expect.poll(() => text(admin.locator('#prices')), POLL).toContain('Saved gpt-5-mini as price book version 3.');
+    await expect.poll(() => text(admin.getByTestId('price-versions-table')), POLL).toContain(`images ${run}`);
+    const row = admin.getByTestId('prices-table').locator('tr', { hasText: 'gpt-5-mini-2025-08-07' });
+    await expect.poll(() => text(row), POLL).toContain('image 400 tokens (1024x1024/hd 800), cost $0.02');
+    expect(await text(row)).toContain('request 5 tokens, cost $0.0001');
+    expect(await text(row)).toContain('above 200,000: input 7,600 $0.76, output 60,000 per 1M');
+    // Opened again, the editor shows what was saved.
+    await admin.getByRole('button', { name: 'Edit gpt-5-mini' }).click();
+    await form.waitFor();
+    expect(await form.getByLabel('Image variant prices', { exact: true }).inputValue()).toBe('1024x1024/hd=800');
+    expect(await form.getByLabel('Tier 1 above (prompt tokens)').inputValue()).toBe('200000');
+    await form.getByRole('button', { name: 'Cancel' }).click();
+  });
+
   it('importing a file shows the diff, then applies it as one version', async () => {
     const changed = structuredClone(list);
     const m = changed.models.find((x: { id: string }) => x.id === 'gpt-5-nano');
@@ -125,7 +166,7 @@ describe('price book', () => {
     expect(await text(diff)).toContain('0 added, 2 changed, 0 removed');
     expect(await text(diff)).toContain('gpt-5-nano: rates.output 60 → 75');
     await panel.getByRole('button', { name: 'Apply as one new version' }).click();
-    await expect.poll(() => text(admin.locator('#prices')), POLL).toContain('Imported new-prices.json as price book version 3.');
+    await expect.poll(() => text(admin.locator('#prices')), POLL).toContain('Imported new-prices.json as price book version 4.');
     await expect.poll(() => text(admin.getByTestId('prices-table').locator('tr', { hasText: 'gpt-5-nano-2025-08-07' })), POLL).toContain('7,500 $0.75 cost $0.50');
   });
 

@@ -77,6 +77,54 @@ export interface AdminPriceBookAnswer {
   margins: Record<string, { ok: boolean; lowestMarginBps: number | null }>;
 }
 
+// ---------------------------------------------------------------- an entry, for the browser
+
+// The limits of worker/lib/price-book.ts (MAX_RATE_BPS, MAX_IMAGE_PRICE_TOKENS, …), restated
+// here because contracts import only zod; test/contracts/prices-entry.test.ts checks that
+// this schema and the lib's `priceBookEntrySchema` agree on every entry of data/model-prices.json
+// and on the limits.
+const ENTRY_ID = /^[A-Za-z0-9][A-Za-z0-9_\-:./]*$/;
+const entryId = (max: number) => z.string().check(z.minLength(1), z.maxLength(max), z.regex(ENTRY_ID, 'letters, digits and _ - : . / only, starting with a letter or digit'));
+const rateBps = intIn(0, 1_000_000);
+const costMicros = intIn(0, 1_000_000_000);
+const classShape = <T extends z.core.$ZodType>(v: T) => ({ input: v, cachedInput: v, cacheWrite: v, output: v, reasoning: v });
+const imagePricesSchema = (max: number) =>
+  z.strictObject({
+    perImage: intIn(0, max),
+    variants: z.record(entryId(64), intIn(0, max)).check(z.refine((v) => Object.keys(v).length <= 32, 'at most 32 variants')),
+  });
+
+/**
+ * One price-book entry in zod/mini: the shape and limits of `priceBookEntrySchema`
+ * (worker/lib/price-book.ts), which the service still applies; the admin editor validates with
+ * this one so the page never bundles full zod.
+ */
+export const priceEntrySchema = z
+  .strictObject({
+    id: entryId(100),
+    provider: z.string().check(z.minLength(1), z.maxLength(40), z.regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, _ and - only')),
+    aliases: z.array(entryId(100)).check(z.maxLength(32)),
+    rates: z.strictObject(classShape(rateBps)),
+    images: z.optional(imagePricesSchema(1_000_000_000)),
+    requestFee: z.optional(intIn(0, 1_000_000_000)),
+    longContext: z.optional(
+      z
+        .array(z.strictObject({ aboveInputTokens: intIn(1, 3_000_000_000), rates: z.strictObject(classShape(rateBps)), providerCost: z.strictObject(classShape(costMicros)) }))
+        .check(z.minLength(1), z.maxLength(4)),
+    ),
+    providerCost: z.strictObject({ ...classShape(costMicros), images: z.optional(imagePricesSchema(1_000_000_000)), requestFee: z.optional(costMicros) }),
+    source: z.optional(z.string().check(z.maxLength(500), z.regex(/^https:\/\/[^\s]+$/, 'an https URL'))),
+    asOf: z.optional(z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}$/, 'a date, YYYY-MM-DD'))),
+    notes: z.optional(z.string().check(z.maxLength(1000))),
+  })
+  .check(
+    z.refine((e) => new Set([e.id, ...e.aliases]).size === e.aliases.length + 1, { message: 'an alias repeats the id or another alias', path: ['aliases'] }),
+    z.refine((e) => (e.longContext ?? []).every((t, i, all) => i === 0 || t.aboveInputTokens > all[i - 1].aboveInputTokens), {
+      message: 'tiers must be in strictly ascending aboveInputTokens',
+      path: ['longContext'],
+    }),
+  );
+
 /** `GET /api/admin/prices/versions/:version`. */
 export interface PriceVersionAnswer {
   version: PriceVersionInfo & { entries: PriceEntry[] };

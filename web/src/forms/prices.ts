@@ -1,9 +1,11 @@
-// The Prices section's form checks (admin only): what was typed → a price-book entry. The entry's
-// full rules (the price book's own zod schema, the guardrail) run on the server, which the
-// editor asks for its preview as you type (POST /api/admin/prices/preview): the price-book code
-// brings full zod, which the pages must not load (it would share zod's core with /tokens).
+// The Prices section's form checks (admin only): what was typed → a price-book entry, validated
+// with the contracts' zod/mini `priceEntrySchema` (the price book's shape and limits). The
+// guardrail and the price book's own full-zod schema run on the server, which the editor asks
+// for its preview as you type (POST /api/admin/prices/preview): the price-book code brings full
+// zod, which the pages must not load (it would share zod's core with /tokens).
+import * as z from 'zod/mini';
 import type { PriceBookEntry } from '../../../worker/lib/price-book';
-import type { PriceClass as TokenClass } from '../../../worker/contracts/prices';
+import { priceEntrySchema, type PriceClass as TokenClass } from '../../../worker/contracts/prices';
 import { isWhole, type Checked, type FieldErrors } from './index';
 
 export const TOKEN_CLASSES = ['input', 'cachedInput', 'cacheWrite', 'output', 'reasoning'] as const satisfies readonly TokenClass[];
@@ -15,15 +17,25 @@ export function usdToMicros(usd: string): number {
   return Number(m[1]) * 1_000_000 + Number((m[2] ?? '').padEnd(6, '0'));
 }
 
-const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9_\-:./]{0,99}$/;
-const PROVIDER = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 
 /** The check's result: the value (built only when nothing failed), or the messages. */
 function result<T, K extends string>(errors: FieldErrors<K>, value: () => T): Checked<T, K> {
   return Object.keys(errors).length ? { ok: false, errors } : { ok: true, value: value() };
 }
 
-/** What the entry editor shows: rates in bps and provider costs in USD per 1M tokens, as typed. */
+/** One long-context tier as typed: above this many prompt tokens, these rates and costs apply. */
+export interface TierForm {
+  above: string;
+  rates: Record<TokenClass, string>;
+  costs: Record<TokenClass, string>;
+}
+
+/**
+ * What the entry editor shows, as typed: rates in bps and provider costs in USD per 1M tokens;
+ * image prices and the request fee in whole platform tokens (their provider costs in USD each);
+ * image variants as `name=value` pairs, comma- or line-separated. An empty image price or request
+ * fee means the entry has none.
+ */
 export interface EntryForm {
   id: string;
   provider: string;
@@ -31,9 +43,18 @@ export interface EntryForm {
   aliases: string;
   rates: Record<TokenClass, string>;
   costs: Record<TokenClass, string>;
+  imagePrice: string;
+  imageVariants: string;
+  imageCost: string;
+  imageCostVariants: string;
+  requestFee: string;
+  requestFeeCost: string;
+  tiers: TierForm[];
 }
 
-export type EntryField = 'id' | 'provider' | 'aliases' | `rates.${TokenClass}` | `costs.${TokenClass}` | 'entry';
+type Extra = 'imagePrice' | 'imageVariants' | 'imageCost' | 'imageCostVariants' | 'requestFee' | 'requestFeeCost';
+export type TierField = `tiers.${number}.above` | `tiers.${number}.rates.${TokenClass}` | `tiers.${number}.costs.${TokenClass}`;
+export type EntryField = 'id' | 'provider' | 'aliases' | `rates.${TokenClass}` | `costs.${TokenClass}` | Extra | TierField | 'tiers' | 'entry';
 
 export const CLASS_LABELS: Record<TokenClass, string> = {
   input: 'Input',
@@ -43,6 +64,19 @@ export const CLASS_LABELS: Record<TokenClass, string> = {
   reasoning: 'Reasoning',
 };
 
+/** The editor's label of each field beyond the token classes (messages start with it). */
+export const EXTRA_LABELS: Record<Extra, string> = {
+  imagePrice: 'Price per image',
+  imageVariants: 'Image variant prices',
+  imageCost: 'Provider cost per image',
+  imageCostVariants: 'Image variant provider costs',
+  requestFee: 'Request fee',
+  requestFeeCost: 'Provider cost per request',
+};
+
+/** Most long-context tiers an entry holds (the price book's MAX_LONG_CONTEXT_TIERS). */
+export const MAX_TIERS = 4;
+
 /** µUSD → "0.025" (exact: six decimals at most, trailing zeros dropped). */
 export function microsToUsd(micros: number): string {
   const whole = Math.floor(micros / 1_000_000);
@@ -50,62 +84,181 @@ export function microsToUsd(micros: number): string {
   return frac ? `${whole}.${frac}` : String(whole);
 }
 
+const classStrings = (of: (c: TokenClass) => string) => Object.fromEntries(TOKEN_CLASSES.map((c) => [c, of(c)])) as Record<TokenClass, string>;
+const pairs = (v: Record<string, number> | undefined, show: (n: number) => string) =>
+  Object.entries(v ?? {})
+    .map(([k, n]) => `${k}=${show(n)}`)
+    .join(', ');
+
+/** A blank tier for "Add a tier" (its costs start at 0, as a new entry's do). */
+export const blankTier = (): TierForm => ({ above: '', rates: classStrings(() => ''), costs: classStrings(() => '0') });
+
 /** The editor's fields for an entry (or a new one). */
 export function entryForm(e: PriceBookEntry | null): EntryForm {
-  const rates = {} as Record<TokenClass, string>;
-  const costs = {} as Record<TokenClass, string>;
-  for (const c of TOKEN_CLASSES) {
-    rates[c] = e ? String(e.rates[c]) : '';
-    costs[c] = e ? microsToUsd(e.providerCost[c]) : '0';
+  const pc = e?.providerCost;
+  return {
+    id: e?.id ?? '',
+    provider: e?.provider ?? '',
+    aliases: e?.aliases.join(', ') ?? '',
+    rates: classStrings((c) => (e ? String(e.rates[c]) : '')),
+    costs: classStrings((c) => (pc ? microsToUsd(pc[c]) : '0')),
+    imagePrice: e?.images ? String(e.images.perImage) : '',
+    imageVariants: pairs(e?.images?.variants, String),
+    imageCost: pc?.images ? microsToUsd(pc.images.perImage) : '',
+    imageCostVariants: pairs(pc?.images?.variants, microsToUsd),
+    requestFee: e?.requestFee === undefined ? '' : String(e.requestFee),
+    requestFeeCost: pc?.requestFee === undefined ? '' : microsToUsd(pc.requestFee),
+    tiers: (e?.longContext ?? []).map((t) => ({ above: String(t.aboveInputTokens), rates: classStrings((c) => String(t.rates[c])), costs: classStrings((c) => microsToUsd(t.providerCost[c])) })),
+  };
+}
+
+const RATE_MSG = (label: string) => `${label} rate: enter a whole number of basis points (10,000 = 1 token per token).`;
+const COST_MSG = (label: string) => `${label} provider cost: enter dollars per 1M tokens with at most 6 decimals, like 0.25.`;
+
+/** "a=1, b=2" (or one per line) → { a: 1, b: 2 } read by `read`; null when a pair is malformed. */
+function readPairs(text: string, read: (v: string) => number): Record<string, number> | null {
+  const out: Record<string, number> = {};
+  for (const part of text.split(/[,\n]/).map((p) => p.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) return null;
+    const name = part.slice(0, eq).trim();
+    if (Object.hasOwn(out, name)) return null;
+    try {
+      const n = read(part.slice(eq + 1).trim());
+      if (!Number.isFinite(n)) return null;
+      out[name] = n;
+    } catch {
+      return null;
+    }
   }
-  return { id: e?.id ?? '', provider: e?.provider ?? '', aliases: e?.aliases.join(', ') ?? '', rates, costs };
+  return out;
+}
+const wholeOrNaN = (s: string) => (isWhole(s) ? Number(s.trim()) : NaN);
+
+/** Where a schema issue shows: the editor field its path names. */
+function fieldOf(path: readonly PropertyKey[]): EntryField {
+  const [a, b, c, d] = path.map(String);
+  const isClass = (k: string | undefined): k is TokenClass => (TOKEN_CLASSES as readonly string[]).includes(k ?? '');
+  if (a === 'id' || a === 'provider' || a === 'aliases') return a;
+  if (a === 'rates' && isClass(b)) return `rates.${b}`;
+  if (a === 'images') return b === 'variants' ? 'imageVariants' : 'imagePrice';
+  if (a === 'requestFee') return 'requestFee';
+  if (a === 'providerCost') {
+    if (isClass(b)) return `costs.${b}`;
+    if (b === 'images') return c === 'variants' ? 'imageCostVariants' : 'imageCost';
+    if (b === 'requestFee') return 'requestFeeCost';
+  }
+  if (a === 'longContext' && b !== undefined && /^\d+$/.test(b)) {
+    if (c === 'aboveInputTokens') return `tiers.${Number(b)}.above`;
+    if (c === 'rates' && isClass(d)) return `tiers.${Number(b)}.rates.${d}`;
+    if (c === 'providerCost' && isClass(d)) return `tiers.${Number(b)}.costs.${d}`;
+  }
+  if (a === 'longContext') return 'tiers';
+  return 'entry';
+}
+
+function labelOf(field: EntryField): string {
+  if (field in EXTRA_LABELS) return EXTRA_LABELS[field as Extra];
+  const m = /^(?:tiers\.(\d+)\.)?(rates|costs)\.(\w+)$/.exec(field);
+  if (m) return `${m[1] === undefined ? '' : `Tier ${Number(m[1]) + 1} `}${CLASS_LABELS[m[3] as TokenClass]} ${m[2] === 'rates' ? 'rate' : 'provider cost'}`;
+  const t = /^tiers\.(\d+)\.above$/.exec(field);
+  if (t) return `Tier ${Number(t[1]) + 1} threshold`;
+  return { id: 'Model id', provider: 'Provider', aliases: 'Aliases', tiers: 'Long-context tiers', entry: 'Entry' }[field as string] ?? field;
 }
 
 /**
- * The typed form → a price-book entry, keeping what the editor does not show (images, request
- * fee, long-context tiers, source and notes) from `base`. The server checks the rest with the
- * price book's own schema (the editor's live preview shows its answer).
+ * The typed form → a price-book entry: every number read exactly (no float), then the whole
+ * entry validated with the contracts' `priceEntrySchema` (zod/mini, the price book's shape and
+ * limits), each issue shown at the field it names. `source`, `asOf` and `notes` are kept from
+ * `base`; images, the request fee and long-context tiers are the form's (empty = none). The
+ * server validates again with the price book's own schema and runs the guardrail.
  */
 export function checkEntry(form: EntryForm, base: PriceBookEntry | null): Checked<PriceBookEntry, EntryField> {
   const errors: FieldErrors<EntryField> = {};
-  const rates = {} as Record<TokenClass, number>;
-  const costs = {} as Record<TokenClass, number>;
-  for (const c of TOKEN_CLASSES) {
-    if (!isWhole(form.rates[c])) errors[`rates.${c}`] = `${CLASS_LABELS[c]} rate: enter a whole number of basis points (10,000 = 1 token per token).`;
-    else rates[c] = Number(form.rates[c]);
-    try {
-      costs[c] = usdToMicros(form.costs[c].trim());
-    } catch {
-      errors[`costs.${c}`] = `${CLASS_LABELS[c]} provider cost: enter dollars per 1M tokens with at most 6 decimals, like 0.25.`;
+  const readClasses = (rs: Record<TokenClass, string>, cs: Record<TokenClass, string>, prefix: '' | `tiers.${number}.`) => {
+    const rates = {} as Record<TokenClass, number>;
+    const costs = {} as Record<TokenClass, number>;
+    for (const c of TOKEN_CLASSES) {
+      const label = labelOf(`${prefix}rates.${c}` as EntryField).replace(/ rate$/, '');
+      if (!isWhole(rs[c])) errors[`${prefix}rates.${c}` as EntryField] = RATE_MSG(label);
+      else rates[c] = Number(rs[c].trim());
+      try {
+        costs[c] = usdToMicros(cs[c].trim());
+      } catch {
+        errors[`${prefix}costs.${c}` as EntryField] = COST_MSG(label);
+      }
     }
-  }
+    return { rates, costs };
+  };
+  const base0 = readClasses(form.rates, form.costs, '');
+  const usd = (field: Extra, text: string): number | undefined => {
+    if (text.trim() === '') return undefined;
+    try {
+      return usdToMicros(text.trim());
+    } catch {
+      errors[field] = `${EXTRA_LABELS[field]}: enter dollars with at most 6 decimals, like 0.04.`;
+      return undefined;
+    }
+  };
+  const tokens = (field: Extra, text: string): number | undefined => {
+    if (text.trim() === '') return undefined;
+    if (!isWhole(text)) errors[field] = `${EXTRA_LABELS[field]}: enter a whole number of platform tokens.`;
+    return wholeOrNaN(text);
+  };
+  const imagePrice = tokens('imagePrice', form.imagePrice);
+  const variants = readPairs(form.imageVariants, wholeOrNaN);
+  if (variants === null) errors.imageVariants = `${EXTRA_LABELS.imageVariants}: write name=tokens pairs, like 1024x1024/standard=400, separated by commas.`;
+  else if (imagePrice === undefined && Object.keys(variants).length > 0) errors.imagePrice = `${EXTRA_LABELS.imagePrice}: give the price of an image without a variant too.`;
+  const imageCost = usd('imageCost', form.imageCost);
+  const costVariants = readPairs(form.imageCostVariants, usdToMicros);
+  if (costVariants === null) errors.imageCostVariants = `${EXTRA_LABELS.imageCostVariants}: write name=dollars pairs, like 1024x1024/standard=0.04, separated by commas.`;
+  else if (imageCost === undefined && Object.keys(costVariants).length > 0) errors.imageCost = `${EXTRA_LABELS.imageCost}: give the cost of an image without a variant too.`;
+  const requestFee = tokens('requestFee', form.requestFee);
+  const requestFeeCost = usd('requestFeeCost', form.requestFeeCost);
+  if (form.tiers.length > MAX_TIERS) errors.tiers = `Long-context tiers: at most ${MAX_TIERS}.`;
+  const tiers = form.tiers.map((t, i) => {
+    const above = wholeOrNaN(t.above);
+    if (!isWhole(t.above)) errors[`tiers.${i}.above`] = `Tier ${i + 1} threshold: enter a whole number of prompt tokens.`;
+    const { rates, costs } = readClasses(t.rates, t.costs, `tiers.${i}.`);
+    return { aboveInputTokens: above, rates, providerCost: costs };
+  });
   if (Object.keys(errors).length > 0) return { ok: false, errors };
-  const aliases = form.aliases
-    .split(',')
-    .map((a) => a.trim())
-    .filter(Boolean);
-  const candidate = {
-    ...(base ?? {}),
+
+  const { images: _i, requestFee: _r, longContext: _l, providerCost: _p, ...kept } = base ?? ({} as Partial<PriceBookEntry>);
+  const candidate: PriceBookEntry = {
+    ...kept,
     id: form.id.trim(),
     provider: form.provider.trim(),
-    aliases,
-    rates,
-    providerCost: { ...(base?.providerCost ?? {}), ...costs },
+    aliases: form.aliases
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean),
+    rates: base0.rates,
+    ...(imagePrice !== undefined ? { images: { perImage: imagePrice, variants: variants ?? {} } } : {}),
+    ...(requestFee !== undefined ? { requestFee } : {}),
+    ...(tiers.length > 0 ? { longContext: tiers } : {}),
+    providerCost: {
+      ...base0.costs,
+      ...(imageCost !== undefined ? { images: { perImage: imageCost, variants: costVariants ?? {} } } : {}),
+      ...(requestFeeCost !== undefined ? { requestFee: requestFeeCost } : {}),
+    },
   };
-  if (!MODEL_ID.test(candidate.id)) errors.id = 'Model id: letters, digits and _ - : . / only, starting with a letter or digit.';
-  if (!PROVIDER.test(candidate.provider)) errors.provider = 'Provider: lower-case letters, digits, _ and - only.';
-  if (aliases.some((a) => !MODEL_ID.test(a))) errors.aliases = 'Aliases: model ids separated by commas.';
-  for (const c of TOKEN_CLASSES) if (rates[c] > 1_000_000) errors[`rates.${c}`] = `${CLASS_LABELS[c]} rate: at most 1,000,000 bps (100 tokens per token).`;
-  return result(errors, () => candidate as PriceBookEntry);
+  const parsed = z.safeParse(priceEntrySchema, candidate);
+  for (const issue of parsed.success ? [] : parsed.error.issues) {
+    const field = fieldOf(issue.path);
+    errors[field] ??= `${labelOf(field)}: ${issue.message}`;
+  }
+  return result(errors, () => candidate);
 }
 
 /** Sample usage fields of the preview, as typed → counts (blank = 0). */
-export function checkSample(form: Record<'inputTokens' | 'cachedInputTokens' | 'outputTokens' | 'reasoningTokens', string>): Checked<Record<string, number>, string> {
+export function checkSample(form: Partial<Record<'inputTokens' | 'cachedInputTokens' | 'outputTokens' | 'reasoningTokens' | 'images', string>>): Checked<Record<string, number>, string> {
   const errors: FieldErrors = {};
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(form)) {
-    if (v.trim() === '') out[k] = 0;
-    else if (!isWhole(v) || Number(v) > 1_000_000_000) errors[k] = 'Sample call: enter whole numbers of tokens up to 1,000,000,000.';
+    const max = k === 'images' ? 100 : 1_000_000_000;
+    if (v === undefined || v.trim() === '') out[k] = 0;
+    else if (!isWhole(v) || Number(v) > max) errors[k] = k === 'images' ? 'Sample call: enter a whole number of images up to 100.' : 'Sample call: enter whole numbers of tokens up to 1,000,000,000.';
     else out[k] = Number(v);
   }
   return result(errors, () => out);

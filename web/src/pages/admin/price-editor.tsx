@@ -6,14 +6,15 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { errorMessage, post } from '../../api';
 import { Field, fieldAria, Notice } from '../../components/ui';
 import * as f from '../../format';
-import { checkEntry, checkSample, CLASS_LABELS, entryForm, TOKEN_CLASSES, type EntryField, type EntryForm } from '../../forms/prices';
+import { blankTier, checkEntry, checkSample, CLASS_LABELS, entryForm, EXTRA_LABELS, MAX_TIERS, TOKEN_CLASSES, type EntryField, type EntryForm } from '../../forms/prices';
 import { useForm } from '../../hooks/use-form';
 import type { PriceBookEntry } from '../../../../worker/lib/price-book';
 import type { AdminPriceBookAnswer, PreviewCost as SampleCost, PriceClass as TokenClass, PricePreviewAnswer, PriceVersionInfo } from '../../../../worker/contracts/prices';
 import { dollarsPerMillion, micros, perMillion } from './price-format';
 
-type SampleForm = Record<'inputTokens' | 'cachedInputTokens' | 'outputTokens' | 'reasoningTokens', string>;
-const SAMPLE_LABELS: Record<keyof SampleForm, string> = { inputTokens: 'Input', cachedInputTokens: 'Cached input', outputTokens: 'Output', reasoningTokens: 'Reasoning' };
+type SampleForm = Record<'inputTokens' | 'cachedInputTokens' | 'outputTokens' | 'reasoningTokens' | 'images', string>;
+const SAMPLE_LABELS: Record<keyof SampleForm, string> = { inputTokens: 'Input tokens', cachedInputTokens: 'Cached input tokens', outputTokens: 'Output tokens', reasoningTokens: 'Reasoning tokens', images: 'Images' };
+type ExtraKey = keyof typeof EXTRA_LABELS;
 
 /** Add or change one entry: a new version on top of the newest one. */
 export function EntryEditor(props: { answer: AdminPriceBookAnswer; base: PriceBookEntry | null; onClose: () => void; onSaved: (msg: string) => string }) {
@@ -22,7 +23,7 @@ export function EntryEditor(props: { answer: AdminPriceBookAnswer; base: PriceBo
   const [reason, setReason] = useState('');
   const [override, setOverride] = useState('');
   const [effective, setEffective] = useState('');
-  const [sample, setSample] = useState<SampleForm>({ inputTokens: '1000', cachedInputTokens: '2000', outputTokens: '500', reasoningTokens: '0' });
+  const [sample, setSample] = useState<SampleForm>({ inputTokens: '1000', cachedInputTokens: '2000', outputTokens: '500', reasoningTokens: '0', images: '0' });
   const { errors, error, busy, submit } = useForm<EntryField | 'effectiveAt'>();
   const heading = useRef<HTMLHeadingElement>(null);
   const checked = useMemo(() => checkEntry(form, base), [form, base]);
@@ -51,7 +52,16 @@ export function EntryEditor(props: { answer: AdminPriceBookAnswer; base: PriceBo
     const v = (e.currentTarget as HTMLInputElement).value;
     setForm((fm) => ({ ...fm, [kind]: { ...fm[kind], [c]: v } }));
   };
-  const setText = (k: 'id' | 'provider' | 'aliases') => (e: Event) => setForm((fm) => ({ ...fm, [k]: (e.currentTarget as HTMLInputElement).value }));
+  const setText = (k: 'id' | 'provider' | 'aliases' | ExtraKey) => (e: Event) => setForm((fm) => ({ ...fm, [k]: (e.currentTarget as HTMLInputElement).value }));
+  const setTier = (i: number, k: 'above' | 'rates' | 'costs', c?: TokenClass) => (e: Event) => {
+    const v = (e.currentTarget as HTMLInputElement).value;
+    setForm((fm) => ({ ...fm, tiers: fm.tiers.map((t, j) => (j !== i ? t : k === 'above' ? { ...t, above: v } : { ...t, [k]: { ...t[k], [c!]: v } })) }));
+  };
+  const extra = (k: ExtraKey, hint: string, mode: 'numeric' | 'decimal' | 'text') => (
+    <Field id={`pe-${k}`} label={EXTRA_LABELS[k]} hint={hint} error={errors[k]}>
+      <input {...fieldAria(`pe-${k}`, errors[k], true)} type="text" inputMode={mode} class={mode === 'text' ? 'mono' : undefined} value={form[k]} onInput={setText(k)} />
+    </Field>
+  );
 
   const onSubmit = (e: Event) => {
     e.preventDefault();
@@ -109,13 +119,53 @@ export function EntryEditor(props: { answer: AdminPriceBookAnswer; base: PriceBo
           </div>
         ))}
       </fieldset>
+      <fieldset class="price-grid">
+        <legend>Images and the per-request fee (whole platform tokens; provider cost in USD each; empty = none)</legend>
+        <div class="form-grid">
+          {extra('imagePrice', 'Platform tokens per image without a variant.', 'numeric')}
+          {extra('imageCost', 'USD per image at the provider.', 'decimal')}
+          {extra('imageVariants', 'Size/quality prices, like 1024x1024/hd=800, comma-separated.', 'text')}
+          {extra('imageCostVariants', 'Their provider costs in USD, like 1024x1024/hd=0.08.', 'text')}
+          {extra('requestFee', 'Platform tokens added once per call.', 'numeric')}
+          {extra('requestFeeCost', 'USD per call at the provider.', 'decimal')}
+        </div>
+      </fieldset>
+      <fieldset class="price-grid" data-testid="price-tiers">
+        <legend>Long-context tiers: above this many prompt tokens (input + cached + cache write), these rates price the whole call</legend>
+        {errors.tiers ? <p class="field-error">{errors.tiers}</p> : null}
+        {form.tiers.map((t, i) => (
+          <div key={i} class="subform">
+            <Field id={`pe-tier-${i}-above`} label={`Tier ${i + 1} above (prompt tokens)`} error={errors[`tiers.${i}.above`]}>
+              <input {...fieldAria(`pe-tier-${i}-above`, errors[`tiers.${i}.above`])} type="text" inputMode="numeric" value={t.above} onInput={setTier(i, 'above')} />
+            </Field>
+            {TOKEN_CLASSES.map((c) => (
+              <div class="form-grid" key={c}>
+                <Field id={`pe-tier-${i}-rate-${c}`} label={`Tier ${i + 1} ${CLASS_LABELS[c]} rate (bps)`} error={errors[`tiers.${i}.rates.${c}`]}>
+                  <input {...fieldAria(`pe-tier-${i}-rate-${c}`, errors[`tiers.${i}.rates.${c}`])} type="text" inputMode="numeric" value={t.rates[c]} onInput={setTier(i, 'rates', c)} />
+                </Field>
+                <Field id={`pe-tier-${i}-cost-${c}`} label={`Tier ${i + 1} ${CLASS_LABELS[c]} provider cost ($ / 1M)`} error={errors[`tiers.${i}.costs.${c}`]}>
+                  <input {...fieldAria(`pe-tier-${i}-cost-${c}`, errors[`tiers.${i}.costs.${c}`])} type="text" inputMode="decimal" value={t.costs[c]} onInput={setTier(i, 'costs', c)} />
+                </Field>
+              </div>
+            ))}
+            <button type="button" class="btn btn-quiet btn-small" onClick={() => setForm((fm) => ({ ...fm, tiers: fm.tiers.filter((_, j) => j !== i) }))}>
+              Remove tier {i + 1}
+            </button>
+          </div>
+        ))}
+        {form.tiers.length < MAX_TIERS ? (
+          <button type="button" class="btn btn-secondary btn-small" onClick={() => setForm((fm) => ({ ...fm, tiers: [...fm.tiers, blankTier()] }))}>
+            Add a long-context tier
+          </button>
+        ) : null}
+      </fieldset>
       {errors.entry ? <p class="field-error">{errors.entry}</p> : null}
 
       <fieldset class="price-grid" aria-describedby="pe-preview-note">
         <legend>Preview: a sample call</legend>
         <div class="form-grid">
           {(Object.keys(SAMPLE_LABELS) as (keyof SampleForm)[]).map((k) => (
-            <Field id={`pe-sample-${k}`} label={`${SAMPLE_LABELS[k]} tokens`} key={k}>
+            <Field id={`pe-sample-${k}`} label={`Sample ${SAMPLE_LABELS[k].toLowerCase()}`} key={k}>
               <input id={`pe-sample-${k}`} type="text" inputMode="numeric" value={sample[k]} onInput={(e) => setSample((s) => ({ ...s, [k]: e.currentTarget.value }))} />
             </Field>
           ))}

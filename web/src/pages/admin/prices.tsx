@@ -95,6 +95,7 @@ export function PricesSection(props: { canWrite: boolean }) {
                   </>
                 ),
               })),
+              { label: 'Images, fee, tiers', cell: (e: PriceBookEntry) => <Extras entry={e} tokensPerUsd={b.tokensPerUsd} /> },
               {
                 label: 'Margin',
                 num: true,
@@ -284,4 +285,19 @@ function History(props: { version: number }) {
       </PagedList>
     </div>
   );
+}
+
+/** What an entry holds beyond the token classes: image prices (and variants), the request fee, long-context tiers. */
+function Extras(props: { entry: PriceBookEntry; tokensPerUsd: number }) {
+  const { entry: e } = props;
+  const lines: string[] = [];
+  if (e.images) {
+    const variants = Object.entries(e.images.variants).map(([v, p]) => `${v} ${f.tokens(p)}`);
+    lines.push(`image ${f.tokens(e.images.perImage)} tokens${variants.length ? ` (${variants.join(', ')})` : ''}, cost ${micros(e.providerCost.images?.perImage ?? 0)}`);
+  }
+  if (e.requestFee !== undefined || e.providerCost.requestFee !== undefined) lines.push(`request ${f.tokens(e.requestFee ?? 0)} tokens, cost ${micros(e.providerCost.requestFee ?? 0)}`);
+  for (const t of e.longContext ?? []) {
+    lines.push(`above ${f.tokens(t.aboveInputTokens)}: input ${f.tokens(perMillion(t.rates.input))} ${dollarsPerMillion(t.rates.input, props.tokensPerUsd)}, output ${f.tokens(perMillion(t.rates.output))} per 1M`);
+  }
+  return lines.length === 0 ? <span class="muted">—</span> : <>{lines.map((l) => <span class="hint block" key={l}>{l}</span>)}</>;
 }
