@@ -181,6 +181,38 @@ describe('alerts fire once per crossing and reach the operator, signed', () => {
     expect(await received(hook.name, userId)).toHaveLength(1);
   });
 
+  it('grant.expiring fires once, grantExpiringNoticeDays (7) before the expiry, from the alarm; no second one on later alarms', async () => {
+    const hook = await endpoint(['grant.expiring']);
+    const userId = await newAccount();
+    const a = account(userId);
+    const clock = await a.advanceClock(0);
+    if (!clock.ok) throw new Error('test clock missing');
+    const DAY = 86_400_000;
+    const ref = uid('grant');
+    const expiresAt = clock.now + 10 * DAY; // noticed at expiresAt − 7 days: 3 days from now
+    expect(await a.credit({ type: 'admin_grant', amount: 2_000, ref, grant: { expiresAt } })).toMatchObject({ ok: true });
+    await charge(userId, 100); // 150 tokens, burned from this grant first (promotional, earliest expiry)
+    await runDurableObjectAlarm(a); // before the notice instant: nothing to notice
+    await a.advanceClock(3 * DAY);
+    await charge(userId, 100); // 150 more, committed at the notice instant, before the alarm runs
+    await runDurableObjectAlarm(a);
+    await runDurableObjectAlarm(a);
+    const got = await eventually(async () => {
+      const r = await received(hook.name, userId);
+      expect(r.map((x) => [x.type, x.status, x.verified])).toEqual([['grant.expiring', 200, true]]);
+      return r;
+    });
+    expect(got[0]!.body).toMatchObject({ type: 'grant.expiring', userId, data: { grantId: ref, category: 'promotional', expiringTokens: 1_700, expiresAt, noticeDays: 7 } });
+    // More alarms, up to and past the expiry itself: still the one notice.
+    await a.advanceClock(DAY);
+    await runDurableObjectAlarm(a);
+    await a.advanceClock(6 * DAY);
+    await runDurableObjectAlarm(a);
+    expect((await a.getLedger()).filter((e) => e.type === 'expiry').map((e) => e.amount)).toEqual([-1_700]);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await received(hook.name, userId)).map((x) => x.type)).toEqual(['grant.expiring']);
+  });
+
   it('an endpoint gets only the types it subscribed to, and a disabled one gets none', async () => {
     const lowOnly = await endpoint(['balance.low']);
     const disabled = await endpoint(['balance.low']);

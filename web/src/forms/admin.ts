@@ -91,7 +91,7 @@ type SettingsForm = Record<SettingsField, string> & Partial<Record<GrantExpiryFi
 const expiryDays = (v: string | undefined): number | null => ((v ?? '').trim() === '' ? null : whole((v ?? '').trim()));
 
 /** PUT /api/admin/settings takes any subset of the settings view; this form sends all but the minimum margin (the Prices section edits it) and leaves the retention window as it is. */
-export type SettingsBody = Omit<SettingsView, 'minMarginBps' | 'retentionDays'> & { retentionDays?: number };
+export type SettingsBody = Omit<SettingsView, 'minMarginBps' | 'retentionDays' | 'grantExpiringNoticeDays'> & { retentionDays?: number; grantExpiringNoticeDays?: number };
 
 /**
  * The system settings form, validated with PUT /api/admin/settings's schema. `images` are the

@@ -16,7 +16,7 @@ export const settings = sqliteTable(
     criticalBalanceThreshold: integer('critical_balance_threshold').notNull(),
     updatedAt: integer('updated_at').notNull(),
     updatedBy: text('updated_by'),
-    // Columns later migrations append, in their order (0008, 0009, 0011).
+    // Columns later migrations append, in their order (0008, 0009, 0011, 0012).
     // Credit grants (issue 11): null = never expires.
     welcomeBonusExpiryDays: integer('welcome_bonus_expiry_days'),
     adminGrantExpiryDays: integer('admin_grant_expiry_days'),
@@ -24,6 +24,8 @@ export const settings = sqliteTable(
     minMarginBps: integer('min_margin_bps').notNull().default(0),
     /** Issue 13: raw usage rows older than this many days leave D1 for the R2 archive (worker/services/archive.ts). */
     retentionDays: integer('retention_days').notNull().default(90),
+    /** Issue 11: `grant.expiring` fires this many days before a grant expires (worker/do/grant-notices.ts). */
+    grantExpiringNoticeDays: integer('grant_expiring_notice_days').notNull().default(7),
   },
   () => [check('settings_single_row', sql`id = 1`)],
 );
