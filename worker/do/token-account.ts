@@ -130,7 +130,7 @@ export class TokenAccount extends DurableObject<Env> {
   /** The account's daily and monthly limits, its time zone, and what the current windows have counted. */
   getSpendLimits(): Result<{ limits: SpendLimitsView }> {
     if (!this.#live.account) return notFound();
-    return { ok: true, limits: spendLimitsView(this.#limits, Date.now()) };
+    return { ok: true, limits: spendLimitsView(this.#limits, this.#now()) };
   }
 
   /**
@@ -140,7 +140,7 @@ export class TokenAccount extends DurableObject<Env> {
    */
   setSpendLimits(input: AccountLimitsInput, by: 'user' | 'admin'): Result<{ limits: SpendLimitsView }> {
     if (!this.#live.account) return notFound();
-    return setAccountLimits(this.sql, this.transaction, this.#limits, input, by, Date.now());
+    return setAccountLimits(this.sql, this.transaction, this.#limits, input, by, this.#now());
   }
 
   /**
@@ -151,13 +151,13 @@ export class TokenAccount extends DurableObject<Env> {
    */
   setApiKeyLimits(apiKeyId: string, limits: ApiKeyLimits | null): Result<{ key: ApiKeyLimitsView }> {
     if (!this.#live.account) return notFound();
-    return setKeyLimits(this.sql, this.transaction, this.#limits, apiKeyId, limits, Date.now());
+    return setKeyLimits(this.sql, this.transaction, this.#limits, apiKeyId, limits, this.#now());
   }
 
   /** An API key's limits and what they have counted; `not_found` for a key this account does not know. */
   getApiKeyLimits(apiKeyId: string): Result<{ key: ApiKeyLimitsView }> {
     if (!this.#live.account) return notFound();
-    return keyLimits(this.#limits, apiKeyId, Date.now());
+    return keyLimits(this.#limits, apiKeyId, this.#now());
   }
 
   // ---------------------------------------------------------------- RPC: credits and payments
