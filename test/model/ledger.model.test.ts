@@ -1071,6 +1071,17 @@ const commands = fc.commands(
   { maxCommands: 60, size: 'medium' },
 );
 
+/**
+ * The limits each account starts with (LimitsCommand changes them): none on the first, a daily
+ * limit on the second and a monthly one on the third, so holds and charges meet limits from the
+ * first step (a hold counting against a limit needs a limit set before it, in the same window).
+ */
+const START_LIMITS: Acct['limits'][] = [
+  { daily: null, monthly: null, tz: 'UTC' },
+  { daily: 6_000, monthly: null, tz: 'Etc/GMT+5' },
+  { daily: null, monthly: 9_000, tz: 'UTC' },
+];
+
 async function setup(): Promise<Model> {
   const ids = await Promise.all([0, 1, 2].map(() => newAccount()));
   const settings = await account(ids[0]).refreshSettings();
@@ -1096,9 +1107,11 @@ async function setup(): Promise<Model> {
       grants: [{ id: 'bonus:welcome', order: 0, category: 'promotional', remaining: settings.welcomeBonus, expiresAt: null, expired: false }],
       debt: 0,
       skew: 0,
-      limits: { daily: null, monthly: null, tz: 'UTC' },
+      limits: START_LIMITS[accts.length],
       spends: [],
     });
+    const l = START_LIMITS[accts.length - 1];
+    if (l.daily !== null || l.monthly !== null) expect(await account(id).setSpendLimits({ daily: l.daily, monthly: l.monthly, timeZone: l.tz }, 'admin')).toMatchObject({ ok: true });
     // Clear of any local midnight (see edgeClearance): a fresh account has no hold or expiring grant to pass.
     const clear = edgeClearance(Date.now());
     if (clear > 0) {
