@@ -181,8 +181,8 @@ describe('alerts fire once per crossing and reach the operator, signed', () => {
     expect(await received(hook.name, userId)).toHaveLength(1);
   });
 
-  it('grant.expiring fires once, grantExpiringNoticeDays (7) before the expiry, from the alarm; no second one on later alarms', async () => {
-    const hook = await endpoint(['grant.expiring']);
+  it('grant.expiring fires once, grantExpiringNoticeDays (7) before the expiry, from the alarm; re-sent after a receiver failure; no second one on later alarms', async () => {
+    const hook = await endpoint(['grant.expiring'], 1); // the receiver answers 500 to the first POST
     const userId = await newAccount();
     const a = account(userId);
     const clock = await a.advanceClock(0);
@@ -199,9 +199,13 @@ describe('alerts fire once per crossing and reach the operator, signed', () => {
     await runDurableObjectAlarm(a);
     const got = await eventually(async () => {
       const r = await received(hook.name, userId);
-      expect(r.map((x) => [x.type, x.status, x.verified])).toEqual([['grant.expiring', 200, true]]);
+      expect(r.map((x) => [x.type, x.status, x.verified])).toEqual([
+        ['grant.expiring', 500, true],
+        ['grant.expiring', 200, true],
+      ]);
       return r;
     });
+    expect(got[1]!.body).toEqual(got[0]!.body); // the same event, retried
     expect(got[0]!.body).toMatchObject({ type: 'grant.expiring', userId, data: { grantId: ref, category: 'promotional', expiringTokens: 1_700, expiresAt, noticeDays: 7 } });
     // More alarms, up to and past the expiry itself: still the one notice.
     await a.advanceClock(DAY);
@@ -210,7 +214,10 @@ describe('alerts fire once per crossing and reach the operator, signed', () => {
     await runDurableObjectAlarm(a);
     expect((await a.getLedger()).filter((e) => e.type === 'expiry').map((e) => e.amount)).toEqual([-1_700]);
     await new Promise((r) => setTimeout(r, 1_500));
-    expect((await received(hook.name, userId)).map((x) => x.type)).toEqual(['grant.expiring']);
+    expect((await received(hook.name, userId)).map((x) => [x.type, x.status])).toEqual([
+      ['grant.expiring', 500],
+      ['grant.expiring', 200],
+    ]);
   });
 
   it('an endpoint gets only the types it subscribed to, and a disabled one gets none', async () => {

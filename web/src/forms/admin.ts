@@ -85,7 +85,9 @@ export function checkPackage(form: PackageForm): Checked<PackageBody, 'name' | '
 export type SettingsField = 'tokenMultiplier' | 'tokensPerUsd' | 'minimumPurchase' | 'welcomeBonus' | 'lowBalanceThreshold' | 'criticalBalanceThreshold';
 /** The grant expiries (issue 11), in days; a form without them leaves both at "never". */
 export type GrantExpiryField = 'welcomeBonusExpiryDays' | 'adminGrantExpiryDays';
-type SettingsForm = Record<SettingsField, string> & Partial<Record<GrantExpiryField, string>>;
+/** Days before a grant's expiry that `grant.expiring` fires (1–365, never empty); a form without it leaves the setting as it is. */
+export type GrantNoticeField = 'grantExpiringNoticeDays';
+type SettingsForm = Record<SettingsField, string> & Partial<Record<GrantExpiryField | GrantNoticeField, string>>;
 
 /** A grant expiry in days as typed: empty means "never expires" (null). */
 const expiryDays = (v: string | undefined): number | null => ((v ?? '').trim() === '' ? null : whole((v ?? '').trim()));
@@ -99,7 +101,7 @@ export type SettingsBody = Omit<SettingsView, 'minMarginBps' | 'retentionDays' |
  * fields in messages, as the form labels them. The form shows only the first message: the
  * whole-number fields, then the multiplier, the minimum purchase, the image costs.
  */
-export function checkSettings(form: SettingsForm, images: [string, string][], labels: SettingsForm): Checked<SettingsBody, SettingsField | GrantExpiryField | 'imageCosts'> {
+export function checkSettings(form: SettingsForm, images: [string, string][], labels: SettingsForm): Checked<SettingsBody, SettingsField | GrantExpiryField | GrantNoticeField | 'imageCosts'> {
   const imageCosts: Record<string, number> = {};
   let badRow = false;
   for (const [m, v] of images) {
@@ -117,6 +119,7 @@ export function checkSettings(form: SettingsForm, images: [string, string][], la
     criticalBalanceThreshold: whole(form.criticalBalanceThreshold),
     welcomeBonusExpiryDays: expiryDays(form.welcomeBonusExpiryDays),
     adminGrantExpiryDays: expiryDays(form.adminGrantExpiryDays),
+    ...(form.grantExpiringNoticeDays !== undefined ? { grantExpiringNoticeDays: whole(form.grantExpiringNoticeDays.trim()) } : {}),
   };
   const expiryField = (k: GrantExpiryField) => ({ key: k, message: `${labels[k] ?? k}: enter whole days from 1 to 3650, or leave it empty for never.` });
   const wholeField = (k: SettingsField) => ({ key: k, message: (i: Issue) => (i.code === 'too_small' || i.code === 'too_big' ? `${labels[k]}: ${i.message}` : `${labels[k]}: enter a whole number.`) });
@@ -137,6 +140,7 @@ export function checkSettings(form: SettingsForm, images: [string, string][], la
       imageCosts: { key: 'imageCosts', message: (i) => (i.code === 'custom' ? `Image costs: ${i.message}.` : imageRows) },
       welcomeBonusExpiryDays: expiryField('welcomeBonusExpiryDays'),
       adminGrantExpiryDays: expiryField('adminGrantExpiryDays'),
+      grantExpiringNoticeDays: { key: 'grantExpiringNoticeDays', message: `${labels.grantExpiringNoticeDays ?? 'grantExpiringNoticeDays'}: enter whole days from 1 to 365.` },
     },
     badRow ? { imageCosts: imageRows } : {},
   );

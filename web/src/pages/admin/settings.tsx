@@ -1,14 +1,14 @@
 import { useEffect, useState } from 'preact/hooks';
 import { get, put } from '../../api';
 import { Field, Notice, Section, Spinner } from '../../components/ui';
-import { checkSettings, type GrantExpiryField, type SettingsField } from '../../forms/admin';
+import { checkSettings, type GrantExpiryField, type GrantNoticeField, type SettingsField } from '../../forms/admin';
 import { useForm } from '../../hooks/use-form';
 import { useLoad } from '../../hooks/use-load';
 import type { SettingsAnswer } from './types';
 
-const FIELDS: readonly (SettingsField | GrantExpiryField)[] = ['tokenMultiplier', 'tokensPerUsd', 'minimumPurchase', 'welcomeBonus', 'lowBalanceThreshold', 'criticalBalanceThreshold', 'welcomeBonusExpiryDays', 'adminGrantExpiryDays'];
+const FIELDS: readonly (SettingsField | GrantExpiryField | GrantNoticeField)[] = ['tokenMultiplier', 'tokensPerUsd', 'minimumPurchase', 'welcomeBonus', 'lowBalanceThreshold', 'criticalBalanceThreshold', 'welcomeBonusExpiryDays', 'adminGrantExpiryDays', 'grantExpiringNoticeDays'];
 
-const LABELS: Record<SettingsField | GrantExpiryField, string> = {
+const LABELS: Record<SettingsField | GrantExpiryField | GrantNoticeField, string> = {
   tokenMultiplier: 'Token multiplier',
   tokensPerUsd: 'Tokens per US dollar',
   minimumPurchase: 'Minimum purchase ($)',
@@ -17,17 +17,19 @@ const LABELS: Record<SettingsField | GrantExpiryField, string> = {
   criticalBalanceThreshold: 'Critical balance alert below',
   welcomeBonusExpiryDays: 'Welcome bonus expires after (days)',
   adminGrantExpiryDays: 'Admin grants expire after (days)',
+  grantExpiringNoticeDays: 'Expiry notice (days before)',
 };
-const HINTS: Partial<Record<SettingsField | GrantExpiryField, string>> = {
+const HINTS: Partial<Record<SettingsField | GrantExpiryField | GrantNoticeField, string>> = {
   tokenMultiplier: 'Billable tokens = actual tokens × this, e.g. 1.5.',
   welcomeBonusExpiryDays: 'Empty: the bonus never expires.',
   adminGrantExpiryDays: 'Default when a grant gives no expiry. Empty: never.',
+  grantExpiringNoticeDays: 'The grant.expiring webhook fires this many days before a grant expires.',
 };
 
 /** "Settings": pricing, thresholds and image costs; read-only (a disabled fieldset) for admins. */
 export function SettingsSection(props: { canWrite: boolean }) {
   const { data, error: loadError, reload } = useLoad(() => get<SettingsAnswer>('/api/admin/settings'), []);
-  const [form, setForm] = useState<Record<SettingsField | GrantExpiryField, string> | null>(null);
+  const [form, setForm] = useState<Record<SettingsField | GrantExpiryField | GrantNoticeField, string> | null>(null);
   const [images, setImages] = useState<[string, string][]>([]);
   const { error, done, busy, submit } = useForm();
 
@@ -43,11 +45,12 @@ export function SettingsSection(props: { canWrite: boolean }) {
       criticalBalanceThreshold: String(s.criticalBalanceThreshold),
       welcomeBonusExpiryDays: s.welcomeBonusExpiryDays === null ? '' : String(s.welcomeBonusExpiryDays),
       adminGrantExpiryDays: s.adminGrantExpiryDays === null ? '' : String(s.adminGrantExpiryDays),
+      grantExpiringNoticeDays: String(s.grantExpiringNoticeDays ?? 7),
     });
     setImages(Object.entries(s.imageCosts).map(([k, v]) => [k, String(v)]));
   }, [data]);
 
-  const set = (k: SettingsField | GrantExpiryField) => (e: Event) => setForm((fm) => ({ ...fm!, [k]: (e.currentTarget as HTMLInputElement).value }));
+  const set = (k: SettingsField | GrantExpiryField | GrantNoticeField) => (e: Event) => setForm((fm) => ({ ...fm!, [k]: (e.currentTarget as HTMLInputElement).value }));
 
   const onSubmit = (e: Event) => {
     e.preventDefault();
