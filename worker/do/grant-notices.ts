@@ -64,7 +64,12 @@ export function nextGrantNotice(sql: Sql, days: number): number | null {
  * gets one `grant.expiring` alert, and every due grant is marked noticed. Returns how many alerts were written.
  */
 export function sendExpiringNotices(sql: Sql, transaction: Transaction, now: number, days: number): number {
-  const due = noticesDue(noticeCandidates(sql), now, days);
+  const candidates = noticeCandidates(sql);
+  const due = noticesDue(candidates, now, days);
+  // A candidate already past its expiry (not yet recorded as expired) is never noticed: marked, so
+  // its past notice instant cannot keep the alarm due.
+  const late = candidates.filter((g) => g.expires_at <= now);
+  for (const g of late) sql.exec(`UPDATE grants SET noticed_at = ? WHERE id = ?`, now, g.id);
   if (due.length === 0) return 0;
   return transaction(() => {
     allocate(sql);
