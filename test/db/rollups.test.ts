@@ -23,6 +23,11 @@ it('the rollups equal sums over the raw tables, after retried batches too', asyn
     await a.charge({ idempotencyKey: 'img', operation: 'image_generation', model: 'dall-e-3', images: 1 });
     await a.charge({ idempotencyKey: 'failed', operation: 'chat', model: 'gpt-4o', tokens: 50, success: false });
     await a.charge({ idempotencyKey: 'too-big', operation: 'chat', model: 'gpt-4o', tokens: 5_000_000 }); // refused: insufficient
+    if (i === 1) {
+      // Refused by a spend limit (issue 11): counted in its own column, like the insufficient one.
+      await a.setSpendLimits({ daily: 1 }, 'admin');
+      expect(await a.charge({ idempotencyKey: 'over-limit', operation: 'chat', model: 'gpt-4o', tokens: 10 })).toMatchObject({ ok: false, code: 'spend_limit_reached' });
+    }
     await a.credit({ type: 'purchase', amount: 150_000, ref: `pi_${i}`, amountCents: 1_500, isPurchase: true });
     if (i === 2) await a.credit({ type: 'refund', amount: -200_000, ref: `re_${i}`, amountCents: 1_500 }); // negative → suspended
     await drain(userId);
@@ -34,8 +39,8 @@ it('the rollups equal sums over the raw tables, after retried batches too', asyn
   await env.DB.prepare(`UPDATE stripe_events SET status = 'processed' WHERE id = 'evt_1'`).run();
   await env.DB.prepare(`UPDATE stripe_events SET status = 'failed' WHERE id = 'evt_2'`).run();
 
-  const sums = `COUNT(*), SUM(success = 1), SUM(success != 1), SUM(error_code IS 'insufficient_balance'), SUM(CASE WHEN success = 1 THEN actual_tokens ELSE 0 END), SUM(billable_tokens)`;
-  const cols = `requests, successes, failures, insufficient_balance_failures, actual_tokens, billable_tokens`;
+  const sums = `COUNT(*), SUM(success = 1), SUM(success != 1), SUM(error_code IS 'insufficient_balance'), SUM(error_code IS 'spend_limit_reached'), SUM(CASE WHEN success = 1 THEN actual_tokens ELSE 0 END), SUM(billable_tokens)`;
+  const cols = `requests, successes, failures, insufficient_balance_failures, spend_limit_failures, actual_tokens, billable_tokens`;
   await same(`SELECT ${cols} FROM usage_totals`, `SELECT ${sums} FROM usage_records`);
   await same(`SELECT day, model, ${cols} FROM usage_by_model_daily ORDER BY 1, 2`, `SELECT date(created_at / 1000, 'unixepoch'), model, ${sums} FROM usage_records GROUP BY 1, 2 ORDER BY 1, 2`);
   await same(`SELECT day, operation, ${cols} FROM usage_by_operation_daily ORDER BY 1, 2`, `SELECT date(created_at / 1000, 'unixepoch'), operation, ${sums} FROM usage_records GROUP BY 1, 2 ORDER BY 1, 2`);
@@ -114,8 +119,8 @@ it('rollup deltas land exactly once: random batches with lost answers, duplicate
   await env.DB.exec(`INSERT OR IGNORE INTO usage_records SELECT * FROM usage_records`);
   await env.DB.exec(`INSERT OR IGNORE INTO token_transactions SELECT * FROM token_transactions`);
 
-  const sums = `COUNT(*), SUM(success = 1), SUM(success != 1), SUM(error_code IS 'insufficient_balance'), SUM(CASE WHEN success = 1 THEN actual_tokens ELSE 0 END), SUM(billable_tokens)`;
-  const cols = `requests, successes, failures, insufficient_balance_failures, actual_tokens, billable_tokens`;
+  const sums = `COUNT(*), SUM(success = 1), SUM(success != 1), SUM(error_code IS 'insufficient_balance'), SUM(error_code IS 'spend_limit_reached'), SUM(CASE WHEN success = 1 THEN actual_tokens ELSE 0 END), SUM(billable_tokens)`;
+  const cols = `requests, successes, failures, insufficient_balance_failures, spend_limit_failures, actual_tokens, billable_tokens`;
   await same(`SELECT ${cols} FROM usage_totals`, `SELECT ${sums} FROM usage_records`);
   await same(`SELECT day, model, operation, ${cols} FROM usage_daily ORDER BY 1, 2, 3`, `SELECT date(created_at / 1000, 'unixepoch'), model, operation, ${sums} FROM usage_records GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`);
   await same(`SELECT day, model, ${cols} FROM usage_by_model_daily ORDER BY 1, 2`, `SELECT date(created_at / 1000, 'unixepoch'), model, ${sums} FROM usage_records GROUP BY 1, 2 ORDER BY 1, 2`);

@@ -91,3 +91,68 @@ describe('spend limits in the TokenAccount (I9)', () => {
     expect(await account(userId).charge(chat('y', 1))).toMatchObject({ ok: false, code: 'spend_limit_reached', details: { window: 'daily', limit: 300 } });
   });
 });
+
+describe('spend-limit windows reset at the calendar boundary in the account’s time zone (test clock)', () => {
+  const MIN = 60_000;
+  /** The account's clock now (advanceClock(0) reads it). */
+  async function nowOf(userId: string): Promise<number> {
+    const r = await account(userId).advanceClock(0);
+    if (!r.ok) throw new Error('test clock missing');
+    return r.now;
+  }
+  /** Moves the account's clock to `at` (never back: the real clock only adds to it). */
+  async function moveTo(userId: string, at: number): Promise<number> {
+    const now = await nowOf(userId);
+    if (at > now) await account(userId).advanceClock(at - now);
+    return nowOf(userId);
+  }
+  /** The local wall-clock time of an instant in `timeZone`, "HH:mm". */
+  const localTime = (t: number, timeZone: string) => new Intl.DateTimeFormat('en-US', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(t);
+  /** A refusal over the signed HTTP API: 402 spend_limit_reached with when the window resets. */
+  async function refused402(userId: string, key: string, tokens: number): Promise<{ window: string; resetsAt: number; limit: number; spent: number }> {
+    const res = await signedPost('/api/billing/charge', { userId, ...chat(key, tokens) });
+    expect(res.status).toBe(402);
+    const body = (await res.json()) as { error: { code: string; details: { window: string; resetsAt: number; limit: number; spent: number } } };
+    expect(body.error.code).toBe('spend_limit_reached');
+    return body.error.details;
+  }
+
+  it.each(['UTC', 'America/New_York'])('daily, %s: refused until local midnight, then charges pass again (an open hold still counts)', async (timeZone) => {
+    const userId = await funded();
+    // Ten minutes before a local midnight at least ten minutes away: a loaded machine has that long.
+    const start = await moveTo(userId, calendarWindows((await nowOf(userId)) + 20 * MIN, timeZone).dayEnd - 10 * MIN);
+    const midnight = calendarWindows(start, timeZone).dayEnd;
+    expect(localTime(midnight, timeZone)).toBe('00:00');
+    if (timeZone !== 'UTC') expect(midnight).not.toBe(calendarWindows(start, 'UTC').dayEnd); // the zone decides, not UTC
+    expect(await account(userId).setSpendLimits({ daily: 1_500, timeZone }, 'admin')).toMatchObject({ ok: true, limits: { timeZone, daily: { limit: 1_500, resetsAt: midnight } } });
+    expect(await account(userId).charge(chat('a1', 600))).toMatchObject({ ok: true }); // 900
+    const hold = await account(userId).authorize({ idempotencyKey: 'h1', operation: 'chat', model: 'gpt-4o', estimatedTokens: 200, ttlMs: 60 * MIN }); // 300 held
+    expect(hold).toMatchObject({ ok: true });
+    expect(await refused402(userId, 'a2', 300)).toEqual({ scope: 'account', window: 'daily', limit: 1_500, spent: 1_200, resetsAt: midnight }); // 1,200 + 450 > 1,500
+    // The reset instant: the day's spend starts from 0, the open hold still counts (300).
+    await moveTo(userId, midnight);
+    expect(await account(userId).charge(chat('b1', 600))).toMatchObject({ ok: true }); // 300 + 900 = 1,200
+    const next = calendarWindows(midnight, timeZone).dayEnd;
+    expect(await refused402(userId, 'b2', 201)).toMatchObject({ window: 'daily', spent: 1_200, resetsAt: next }); // 1,200 + 302 > 1,500
+    // Released, the hold stops counting: 300 more fit.
+    expect(await account(userId).release((hold as { reservationId: string }).reservationId)).toMatchObject({ ok: true });
+    expect(await account(userId).charge(chat('b3', 200))).toMatchObject({ ok: true }); // 900 + 300 = 1,200
+    expect(await account(userId).getSpendLimits()).toMatchObject({ ok: true, limits: { daily: { spent: 1_200, resetsAt: next }, held: 0 } });
+    expect(await billed(userId)).toBe(900 + 900 + 300);
+  });
+
+  it.each(['UTC', 'America/New_York'])('monthly, %s: refused until the first of the next month, local midnight; then charges pass again', async (timeZone) => {
+    const userId = await funded();
+    const start = await moveTo(userId, calendarWindows((await nowOf(userId)) + 20 * MIN, timeZone).monthEnd - 10 * MIN);
+    const firstOfMonth = calendarWindows(start, timeZone).monthEnd;
+    expect(localTime(firstOfMonth, timeZone)).toBe('00:00');
+    expect(new Intl.DateTimeFormat('en-US', { timeZone, day: 'numeric' }).format(firstOfMonth)).toBe('1');
+    expect(await account(userId).setSpendLimits({ monthly: 2_000, timeZone }, 'admin')).toMatchObject({ ok: true });
+    expect(await account(userId).charge(chat('m1', 1_000))).toMatchObject({ ok: true }); // 1,500
+    expect(await refused402(userId, 'm2', 400)).toEqual({ scope: 'account', window: 'monthly', limit: 2_000, spent: 1_500, resetsAt: firstOfMonth }); // + 600
+    await moveTo(userId, firstOfMonth);
+    expect(await account(userId).charge(chat('n1', 1_000))).toMatchObject({ ok: true });
+    expect(await refused402(userId, 'n2', 400)).toMatchObject({ window: 'monthly', spent: 1_500, resetsAt: calendarWindows(firstOfMonth, timeZone).monthEnd });
+    expect(await billed(userId)).toBe(3_000);
+  });
+});

@@ -17,7 +17,12 @@
  *     (promotional first, earliest expiry, never-expiring last, oldest), debt repaid first by a
  *     credit, and an expiry entry for each remainder once the account's clock (advanceClock, the
  *     test-only clock) passes its expiry; the object's grants and debt equal the model's and
- *     I8 (balance = Σ remaining − debt = Σ ledger) holds after every step.
+ *     I8 (balance = Σ remaining − debt = Σ ledger) holds after every step;
+ *   - spend limits (issue 11, I9): commands set and clear an account's daily and monthly limits
+ *     (in UTC or a fixed-offset zone, Etc/GMT+5), and the clock commands move the windows; the
+ *     model predicts every `spend_limit_reached` exactly (which window, the limit, what it counted,
+ *     when it resets): billed usage committed in the window plus every open hold (a hold counts
+ *     until settled, released or expired), checked after the balance, as the object does.
  * Stripe's side of the money (issue 9): payments, refunds (partial or full, pending then
  * succeeded / failed / canceled, or failing after they succeeded) and disputes (inquiries, formal
  * chargebacks for part of a payment, won or lost) change a small Stripe model, each change queues
@@ -97,6 +102,10 @@ interface Acct {
   disputeSuspended: boolean;
   /** The refund and dispute entries the DO wrote, by payment (see deliverEvent). */
   takeBacks: TakeBack[];
+  /** Spend limits (issue 11): the account's daily and monthly limits (null: none) and its time zone. */
+  limits: { daily: number | null; monthly: number | null; tz: ModelTz };
+  /** Every billed usage entry with the account time it committed at: what the windows count. */
+  spends: { at: number; amount: number }[];
 }
 
 // ---------------------------------------------------------------- Stripe's side (issue 9)
@@ -160,6 +169,8 @@ function cloneAcct(a: Acct): Acct {
     openDisputes: [...a.openDisputes],
     closedDisputes: [...a.closedDisputes],
     grants: a.grants.map((g) => ({ ...g })),
+    limits: { ...a.limits },
+    spends: [...a.spends],
   };
 }
 
@@ -200,6 +211,42 @@ function expireGrants(a: Acct, now: number): void {
     g.expired = true;
   }
 }
+
+// ---------------------------------------------------------------- the spend-limits model (restated, not imported)
+
+const DAY = 24 * HOUR;
+const MIN = 60_000;
+/** The zones the model plays in, as fixed offsets (local = UTC + offset): Etc/GMT+5 is UTC−5 all year (POSIX signs). */
+const TZ_OFFSET = { UTC: 0, 'Etc/GMT+5': -5 * HOUR } as const;
+type ModelTz = keyof typeof TZ_OFFSET;
+const MODEL_TZS = Object.keys(TZ_OFFSET) as ModelTz[];
+/** The calendar day and month around `t` in `tz`: [start, end) of each. */
+function windowsAt(t: number, tz: ModelTz): { dayStart: number; dayEnd: number; monthStart: number; monthEnd: number } {
+  const off = TZ_OFFSET[tz];
+  const local = new Date(t + off);
+  const dayStart = Math.floor((t + off) / DAY) * DAY - off;
+  return { dayStart, dayEnd: dayStart + DAY, monthStart: Date.UTC(local.getUTCFullYear(), local.getUTCMonth(), 1) - off, monthEnd: Date.UTC(local.getUTCFullYear(), local.getUTCMonth() + 1, 1) - off };
+}
+/** Billed usage since `from`, plus every open hold (a.reserved is exactly the open holds). */
+const counted = (a: Acct, from: number) => a.spends.filter((x) => x.at >= from).reduce((t, x) => t + x.amount, 0) + a.reserved;
+/** Why `amount` more would pass a limit now: the daily window first, then the monthly (the object's order), or null. */
+function limitReached(a: Acct, amount: number, now: number): Any | null {
+  const w = windowsAt(now, a.limits.tz);
+  const checks: [string, number | null, number, number][] = [
+    ['daily', a.limits.daily, w.dayStart, w.dayEnd],
+    ['monthly', a.limits.monthly, w.monthStart, w.monthEnd],
+  ];
+  for (const [window, limit, from, resetsAt] of checks) {
+    if (limit !== null && counted(a, from) + amount > limit) return { scope: 'account', window, limit, spent: counted(a, from), resetsAt };
+  }
+  return null;
+}
+/**
+ * The model knows the account's clock only to within the time a call takes, so commands keep
+ * every account at least 10 minutes (of real time: a whole run takes seconds) away from the next
+ * local midnight of either zone: the extra to move the clock by when `t` is closer than that.
+ */
+const edgeClearance = (t: number) => (MODEL_TZS.some((tz) => windowsAt(t, tz).dayEnd - t < 10 * MIN) ? 11 * MIN : 0);
 
 // A dispute suspends until no formal dispute is open; otherwise a negative balance suspends.
 const status = (a: Acct) => (a.disputeSuspended || a.balance < 0 ? 'suspended' : 'active');
@@ -311,11 +358,19 @@ function step(s: BillingSettings, a0: Acct, op: Op, r: ReturnType<typeof request
     }
   }
 
-  const refuse = (amount: number): string | null => (status(a) === 'suspended' ? 'account_suspended' : available(a) < amount ? 'insufficient_balance' : null);
+  // The object's order: status, then the available balance, then the spend limits (I9).
+  const refuse = (amount: number): string | null =>
+    status(a) === 'suspended' ? 'account_suspended' : available(a) < amount ? 'insufficient_balance' : limitReached(a, amount, nowOf(a)) ? 'spend_limit_reached' : null;
+  /** The refusal `refuse` predicted, and for a spend limit exactly which one (window, limit, counted, reset instant). */
+  const refusedAs = (code: string, amount: number) =>
+    actual.ok === false && actual.code === code && (code !== 'spend_limit_reached' || JSON.stringify(actual.details) === JSON.stringify(limitReached(a, amount, nowOf(a))));
   const commitLedger = (e: Entry) => {
     a.balance += e.amount;
     a.ledger.push(e);
-    if (e.type === 'usage') burnGrants(a, -e.amount);
+    if (e.type === 'usage') {
+      burnGrants(a, -e.amount);
+      a.spends.push({ at: nowOf(a), amount: -e.amount });
+    }
   };
 
   switch (op.kind) {
@@ -334,7 +389,7 @@ function step(s: BillingSettings, a0: Acct, op: Op, r: ReturnType<typeof request
       const billable = success ? cost : 0;
       a.usage++;
       const refusal = success ? refuse(billable) : null;
-      if (refusal) return actual.ok === false && actual.code === refusal ? { next: a } : fail(`expected ${refusal}`);
+      if (refusal) return refusedAs(refusal, billable) ? { next: a } : fail(`expected ${refusal} ${JSON.stringify(limitReached(a, billable, nowOf(a)))}`);
       if (billable > 0) commitLedger({ type: 'usage', amount: -billable, ref: null, idempotencyKey: op.key });
       const bad =
         want(actual.ok === true, 'expected the charge to be accepted') ??
@@ -350,7 +405,7 @@ function step(s: BillingSettings, a0: Acct, op: Op, r: ReturnType<typeof request
       const refusal = refuse(amount);
       if (refusal) {
         a.usage++;
-        return actual.ok === false && actual.code === refusal ? { next: a } : fail(`expected ${refusal}`);
+        return refusedAs(refusal, amount) ? { next: a } : fail(`expected ${refusal} ${JSON.stringify(limitReached(a, amount, nowOf(a)))}`);
       }
       const bad = want(actual.ok === true && actual.reservedTokens === amount && /^res_/.test(actual.reservationId), `expected a hold of ${amount}`);
       if (bad) return fail(bad);
@@ -436,6 +491,12 @@ async function checkAccount(m: Model, i: number): Promise<void> {
     expect(e.seq, where).toBe(k + 1);
   });
   expect(run, where).toBe(b.balance.balance);
+  // I9: what the windows count (billed usage in them, plus open holds), when any limit is set.
+  if (a.limits.daily !== null || a.limits.monthly !== null) {
+    const l = await stub.getSpendLimits();
+    const w = windowsAt(nowOf(a), a.limits.tz);
+    expect(l, `${where} spend limits`).toMatchObject({ ok: true, limits: { timeZone: a.limits.tz, daily: { spent: counted(a, w.dayStart), resetsAt: w.dayEnd }, monthly: { spent: counted(a, w.monthStart), resetsAt: w.monthEnd }, held: a.reserved } });
+  }
   // The exact entries the model expects, in order.
   expect(
     ledger.map((e) => ({ type: e.type, amount: e.amount, ref: e.ref, idempotencyKey: e.idempotencyKey })),
@@ -616,11 +677,12 @@ class ClockCommand implements fc.AsyncCommand<Model, Model> {
   async run(m: Model): Promise<void> {
     count('steps');
     const stub = account(m.accts[this.a].id);
-    const moved = await stub.advanceClock(this.hours * HOUR);
+    const by = this.hours * HOUR + edgeClearance(nowOf(m.accts[this.a]) + this.hours * HOUR);
+    const moved = await stub.advanceClock(by);
     if (!moved.ok) throw new Error(`advanceClock failed: ${moved.code}`);
     await runDurableObjectAlarm(stub);
     const a = cloneAcct(m.accts[this.a]);
-    a.skew += this.hours * HOUR;
+    a.skew += by;
     expireGrants(a, nowOf(a));
     for (const h of a.holds) {
       if (h.state === 'open' && h.expiresAt <= nowOf(a)) {
@@ -655,6 +717,32 @@ class ExpireCommand implements fc.AsyncCommand<Model, Model> {
     await checkAccount(m, this.a);
   }
   toString = () => `expire(${this.a})`;
+}
+
+/** An admin sets (or clears: null) an account's daily and monthly limits and its time zone; the view shows what the windows count. */
+class LimitsCommand implements fc.AsyncCommand<Model, Model> {
+  constructor(
+    readonly a: number,
+    readonly daily: number | null,
+    readonly monthly: number | null,
+    readonly tz: ModelTz,
+  ) {}
+  check = () => true;
+  async run(m: Model): Promise<void> {
+    count('steps');
+    await expireShortHolds(m, this.a);
+    const a = cloneAcct(m.accts[this.a]);
+    const actual = await account(a.id).setSpendLimits({ daily: this.daily, monthly: this.monthly, timeZone: this.tz }, 'admin');
+    a.limits = { daily: this.daily, monthly: this.monthly, tz: this.tz };
+    const w = windowsAt(nowOf(a), this.tz);
+    expect(actual, this.toString()).toMatchObject({
+      ok: true,
+      limits: { timeZone: this.tz, daily: { limit: this.daily, spent: counted(a, w.dayStart), resetsAt: w.dayEnd }, monthly: { limit: this.monthly, spent: counted(a, w.monthStart), resetsAt: w.monthEnd }, held: a.reserved },
+    });
+    count(this.daily === null && this.monthly === null ? 'limits:cleared' : 'limits:set');
+    m.accts[this.a] = a;
+  }
+  toString = () => `limits(${this.a}, daily ${this.daily}, monthly ${this.monthly}, ${this.tz})`;
 }
 
 // ---------------------------------------------------------------- Stripe's side: payments, refunds, disputes, delivery
@@ -974,11 +1062,25 @@ const commands = fc.commands(
     stripeOpArb.map((op) => new StripeCommand(op)),
     fc.tuple(accountIdx, fc.boolean(), fc.integer({ min: 1, max: 8_000 }), fc.option(fc.integer({ min: 1, max: 3 }))).map(([a, paid, amount, hours]) => new GrantCommand(a, paid, amount, hours)),
     fc.tuple(accountIdx, fc.integer({ min: 1, max: 2 })).map(([a, hours]) => new ClockCommand(a, hours)),
+    // Limits below the balances the runs reach (a 10,000 bonus, credits), so charges and holds meet them often; null clears.
+    fc.tuple(accountIdx, fc.option(fc.integer({ min: 200, max: 9_000 })), fc.option(fc.integer({ min: 1_000, max: 16_000 })), fc.constantFrom(...MODEL_TZS)).map(([a, d, mo, tz]) => new LimitsCommand(a, d, mo, tz)),
+    fc.tuple(accountIdx, fc.option(fc.integer({ min: 200, max: 9_000 })), fc.option(fc.integer({ min: 1_000, max: 16_000 })), fc.constantFrom(...MODEL_TZS)).map(([a, d, mo, tz]) => new LimitsCommand(a, d, mo, tz)),
     stripeOpArb.map((op) => new StripeCommand(op)),
     stripeOpArb.map((op) => new StripeCommand(op)),
   ],
   { maxCommands: 60, size: 'medium' },
 );
+
+/**
+ * The limits each account starts with (LimitsCommand changes them): none on the first, a daily
+ * limit on the second and a monthly one on the third, so holds and charges meet limits from the
+ * first step (a hold counting against a limit needs a limit set before it, in the same window).
+ */
+const START_LIMITS: Acct['limits'][] = [
+  { daily: null, monthly: null, tz: 'UTC' },
+  { daily: 6_000, monthly: null, tz: 'Etc/GMT+5' },
+  { daily: null, monthly: 9_000, tz: 'UTC' },
+];
 
 async function setup(): Promise<Model> {
   const ids = await Promise.all([0, 1, 2].map(() => newAccount()));
@@ -1005,7 +1107,18 @@ async function setup(): Promise<Model> {
       grants: [{ id: 'bonus:welcome', order: 0, category: 'promotional', remaining: settings.welcomeBonus, expiresAt: null, expired: false }],
       debt: 0,
       skew: 0,
+      limits: START_LIMITS[accts.length],
+      spends: [],
     });
+    const l = START_LIMITS[accts.length - 1];
+    if (l.daily !== null || l.monthly !== null) expect(await account(id).setSpendLimits({ daily: l.daily, monthly: l.monthly, timeZone: l.tz }, 'admin')).toMatchObject({ ok: true });
+    // Clear of any local midnight (see edgeClearance): a fresh account has no hold or expiring grant to pass.
+    const clear = edgeClearance(Date.now());
+    if (clear > 0) {
+      const moved = await account(id).advanceClock(clear);
+      if (!moved.ok) throw new Error(`advanceClock failed: ${moved.code}`);
+      accts[accts.length - 1].skew = clear;
+    }
   }
   return { accts, settings };
 }
@@ -1034,6 +1147,8 @@ describe('TokenAccount against a reference model', () => {
     expect(tally.get('credit:duplicate')).toBeGreaterThan(0);
     expect(tally.get('grant:ok')).toBeGreaterThan(0);
     expect(tally.get('clock')).toBeGreaterThan(0);
+    expect(tally.get('limits:set')).toBeGreaterThan(0);
+    expect((tally.get('charge:spend_limit_reached') ?? 0) + (tally.get('authorize:spend_limit_reached') ?? 0)).toBeGreaterThan(0);
     // Stripe's side was exercised: refunds taken and given back, chargebacks held, events refused until their purchase.
     for (const label of ['deliver:purchase:applied', 'deliver:refund:applied', 'stripe:dispute:ok']) {
       expect(tally.get(label), label).toBeGreaterThan(0);

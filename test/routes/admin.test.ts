@@ -497,6 +497,9 @@ describe('stats', () => {
     expect((await charge(a.user.id, 'a1', 1_000, { model })).ok).toBe(true); // 1,500 billable
     expect((await charge(a.user.id, 'a2', 100_000, { model, operation: 'analysis' })).ok).toBe(false); // refused: insufficient balance
     expect((await charge(b.user.id, 'b1', 2_000, { model, operation: 'translation' })).ok).toBe(true); // 3,000 billable
+    // A spend-limit refusal is counted like an insufficient-balance one, in its own counter (issue 11).
+    expect(await account(b.user.id).setSpendLimits({ daily: 3_100 }, 'admin')).toMatchObject({ ok: true });
+    expect(await charge(b.user.id, 'b2', 100, { model, operation: 'analysis' })).toMatchObject({ ok: false, code: 'spend_limit_reached' }); // 3,000 + 150 > 3,100
     await account(a.user.id).credit({ type: 'purchase', amount: 150_000, amountCents: 1_500, ref: `pi_${crypto.randomUUID()}`, isPurchase: true });
     await account(b.user.id).credit({ type: 'auto_recharge', amount: 750_000, amountCents: 6_500, ref: `pi_${crypto.randomUUID()}`, isPurchase: true });
     await account(a.user.id).flush();
@@ -506,6 +509,7 @@ describe('stats', () => {
     expect(after.totalBillableTokens - before.totalBillableTokens).toBe(4_500);
     expect(after.totalActualTokens - before.totalActualTokens).toBe(3_000);
     expect(after.failedInsufficientBalance - before.failedInsufficientBalance).toBe(1);
+    expect(after.failedSpendLimit - before.failedSpendLimit).toBe(1);
     expect(after.totalRevenueCents - before.totalRevenueCents).toBe(8_000);
     expect(after.purchaseCount - before.purchaseCount).toBe(2);
     // Derived figures, from the totals before plus what this test did (never from `after` itself).
@@ -536,10 +540,11 @@ describe('stats', () => {
     const models = await json(await api(`/api/admin/stats/models`, { cookie: admin.cookie }));
     expect(models.models.find((m: any) => m.model === model)).toEqual({
       model,
-      requests: 3,
+      requests: 4,
       successes: 2,
-      failures: 1,
+      failures: 2,
       insufficientBalanceFailures: 1,
+      spendLimitFailures: 1,
       actualTokens: 3_000,
       billableTokens: 4_500,
       profitMarginPercent: 33.33,
@@ -552,14 +557,14 @@ describe('stats', () => {
 
     const ops = (await json(await api('/api/admin/stats/operations', { cookie: admin.cookie }))).operations;
     const delta = (op: string, k: string) => (ops.find((o: any) => o.operation === op)?.[k] ?? 0) - (opsBefore.find((o: any) => o.operation === op)?.[k] ?? 0);
-    expect([delta('chat', 'billableTokens'), delta('translation', 'billableTokens'), delta('analysis', 'failures'), delta('analysis', 'insufficientBalanceFailures')]).toEqual([1_500, 3_000, 1, 1]);
+    expect([delta('chat', 'billableTokens'), delta('translation', 'billableTokens'), delta('analysis', 'failures'), delta('analysis', 'insufficientBalanceFailures'), delta('analysis', 'spendLimitFailures')]).toEqual([1_500, 3_000, 2, 1, 1]);
 
     const daily = await json(await api('/api/admin/stats/daily?days=7', { cookie: admin.cookie }));
     expect(daily.byDay).toHaveLength(7);
     const d = daily.byDay[6];
     expect(d.day).toBe(today);
     expect([d.billableTokens - dayBefore.billableTokens, d.actualTokens - dayBefore.actualTokens, d.requests - dayBefore.requests, d.failures - dayBefore.failures, d.revenueCents - dayBefore.revenueCents, d.purchases - dayBefore.purchases]).toEqual([
-      4_500, 3_000, 3, 1, 8_000, 2,
+      4_500, 3_000, 4, 2, 8_000, 2,
     ]);
 
     // The stats come from the rollups: deleting the raw history changes none of them.

@@ -1,9 +1,10 @@
 import { runDurableObjectAlarm } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { adminSessions, api, json, type Session, superadmin } from '../auth-helpers';
+import { adminSessions, api, json, signUp, type Session, superadmin } from '../auth-helpers';
 import { account, newAccount, uid } from '../helpers';
 import { retryUntil } from '../retry-until';
+import { deliver, eventsFor, pay, stripeGet } from '../stripe-helpers';
 import type { AlertType, WebhookCreatedAnswer, WebhookDelivery } from '../../worker/contracts/webhooks';
 
 /**
@@ -166,6 +167,96 @@ describe('alerts fire once per crossing and reach the operator, signed', () => {
     // Nothing more arrives later (one crossing, one event).
     await new Promise((r) => setTimeout(r, 1_500));
     expect(await received(hook.name, userId)).toHaveLength(1);
+  });
+
+  it('grant.expiring fires once, grantExpiringNoticeDays (7) before the expiry, from the alarm; re-sent after a receiver failure; no second one on later alarms', async () => {
+    const hook = await endpoint(['grant.expiring'], 1); // the receiver answers 500 to the first POST
+    const userId = await newAccount();
+    const a = account(userId);
+    const clock = await a.advanceClock(0);
+    if (!clock.ok) throw new Error('test clock missing');
+    const DAY = 86_400_000;
+    const ref = uid('grant');
+    const expiresAt = clock.now + 10 * DAY; // noticed at expiresAt − 7 days: 3 days from now
+    expect(await a.credit({ type: 'admin_grant', amount: 2_000, ref, grant: { expiresAt } })).toMatchObject({ ok: true });
+    await charge(userId, 100); // 150 tokens, burned from this grant first (promotional, earliest expiry)
+    await runDurableObjectAlarm(a); // before the notice instant: nothing to notice
+    await a.advanceClock(3 * DAY);
+    await charge(userId, 100); // 150 more, committed at the notice instant, before the alarm runs
+    await runDurableObjectAlarm(a);
+    await runDurableObjectAlarm(a);
+    const got = await eventually(async () => {
+      const r = await received(hook.name, userId);
+      expect(r.map((x) => [x.type, x.status, x.verified])).toEqual([
+        ['grant.expiring', 500, true],
+        ['grant.expiring', 200, true],
+      ]);
+      return r;
+    });
+    expect(got[1]!.body).toEqual(got[0]!.body); // the same event, retried
+    expect(got[0]!.body).toMatchObject({ type: 'grant.expiring', userId, data: { grantId: ref, category: 'promotional', expiringTokens: 1_700, expiresAt, noticeDays: 7 } });
+    // More alarms, up to and past the expiry itself: still the one notice.
+    await a.advanceClock(DAY);
+    await runDurableObjectAlarm(a);
+    await a.advanceClock(6 * DAY);
+    await runDurableObjectAlarm(a);
+    expect((await a.getLedger()).filter((e) => e.type === 'expiry').map((e) => e.amount)).toEqual([-1_700]);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await received(hook.name, userId)).map((x) => [x.type, x.status])).toEqual([
+      ['grant.expiring', 500],
+      ['grant.expiring', 200],
+    ]);
+  });
+
+  it('recharge.succeeded and recharge.failed fire once per attempt, each re-sent after a receiver failure', async () => {
+    const hook = await endpoint(['recharge.succeeded', 'recharge.failed'], 1);
+    // A saved card: a Starter purchase paid with 4242 through the Stripe simulator, its webhook delivered.
+    const s = await signUp();
+    const c = await api('/api/checkout', { cookie: s.cookie, body: { packageId: 'pkg_starter' } });
+    expect(c.status).toBe(200);
+    const { sessionId } = await json<{ sessionId: string }>(c);
+    expect((await pay(sessionId)).status).toBe(200);
+    const pi = (await stripeGet(`/v1/checkout/sessions/${sessionId}`)).payment_intent as string;
+    for (const e of await eventsFor([pi], ['payment_intent.succeeded'])) expect((await deliver(e.id)).status).toBe(200);
+    const a = account(s.user.id);
+    expect(await a.getBalance()).toMatchObject({ ok: true, balance: { balance: 160_000 } });
+    const on = await api('/api/account/auto-recharge', { method: 'PUT', cookie: s.cookie, body: { enabled: true, threshold: 5_000, amount: 150_000 } });
+    expect(on.status).toBe(200);
+    /** Runs the alarm until the attempt under way is over (the alarm also fires on its own). */
+    const settled = async () =>
+      eventually(async () => {
+        await runDurableObjectAlarm(a);
+        const b = await a.getBalance();
+        expect(b.ok && ['armed', 'off'].includes(b.balance.autoRecharge.state)).toBe(true);
+      });
+    await charge(s.user.id, 104_000); // 160,000 − 156,000 = 4,000 available: under the threshold
+    await settled();
+    expect((await a.getLedger()).filter((e) => e.type === 'auto_recharge').map((e) => e.amount)).toEqual([150_000]);
+    // The next one fails: a card that attaches but is declined when charged.
+    await a.setDefaultPaymentMethod('pm_card_chargeCustomerFail');
+    await charge(s.user.id, 100_000); // 154,000 − 150,000 = 4,000
+    await settled();
+    expect(await a.getBalance()).toMatchObject({ ok: true, balance: { autoRecharge: { enabled: false, state: 'off' } } });
+    const got = await eventually(async () => {
+      const r = await received(hook.name, s.user.id);
+      // Per event: a failed POST, then the retry delivers it (the two events' retries may interleave).
+      const tries = (type: AlertType) => r.filter((x) => x.type === type).map((x) => [x.status, x.verified]);
+      expect([tries('recharge.succeeded'), tries('recharge.failed')]).toEqual([
+        [
+          [500, true],
+          [200, true],
+        ],
+        [
+          [500, true],
+          [200, true],
+        ],
+      ]);
+      return r;
+    });
+    expect(got.find((x) => x.type === 'recharge.succeeded')!.body.data).toMatchObject({ tokens: 150_000, amountCents: 1_500, paymentIntentId: expect.stringMatching(/^pi_/) });
+    expect(got.find((x) => x.type === 'recharge.failed')!.body.data).toMatchObject({ reason: expect.stringMatching(/card_declined/) });
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await received(hook.name, s.user.id)).toHaveLength(4); // once per attempt: no second event for either
   });
 
   it('an endpoint gets only the types it subscribed to, and a disabled one gets none', async () => {

@@ -145,6 +145,14 @@ describe('settings', () => {
       expect(errorsOf(checkSettings({ ...form, billingCallsPerSecond: bad }, [], { ...labels, billingCallsPerSecond: 'Calls/s' })), bad).toEqual({ billingCallsPerSecond: 'Calls/s: enter a whole number from 1 to 1,000,000.' });
     }
   });
+  it('the grant.expiring notice: whole days from 1 to 365, sent only when the form has the field', () => {
+    const withNotice = { ...labels, grantExpiringNoticeDays: 'Expiry notice (days before)' };
+    expect(checkSettings({ ...form, grantExpiringNoticeDays: ' 14 ' }, [], withNotice)).toMatchObject({ ok: true, value: { grantExpiringNoticeDays: 14 } });
+    expect(checkSettings(form, [], labels)).toMatchObject({ ok: true, value: expect.not.objectContaining({ grantExpiringNoticeDays: expect.anything() }) });
+    for (const bad of ['', '0', '366', '2.5']) {
+      expect(errorsOf(checkSettings({ ...form, grantExpiringNoticeDays: bad }, [], withNotice)), bad).toEqual({ grantExpiringNoticeDays: 'Expiry notice (days before): enter whole days from 1 to 365.' });
+    }
+  });
   it('shows the first problem: whole-number fields, then multiplier, minimum purchase, image costs', () => {
     const all = checkSettings({ ...form, welcomeBonus: '1.5', criticalBalanceThreshold: '', tokenMultiplier: '0', minimumPurchase: '5.001' }, [['x', '']], labels);
     expect(errorsOf(all)).toEqual({

@@ -35,6 +35,8 @@ export interface AdminStats {
   suspendedAccounts: number;
   averageBalance: number;
   failedInsufficientBalance: number;
+  /** Issue 11: AI operations a spend limit refused (402 `spend_limit_reached`), counted like the above. */
+  failedSpendLimit: number;
   autoRecharge: { successes: number; failures: number };
   webhooks: { successes: number; failures: number };
 }
@@ -44,6 +46,7 @@ export interface BreakdownTotals {
   successes: number;
   failures: number;
   insufficientBalanceFailures: number;
+  spendLimitFailures: number;
   actualTokens: number;
   billableTokens: number;
   profitMarginPercent: number;

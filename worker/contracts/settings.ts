@@ -25,6 +25,11 @@ const settingFields = {
   /** Days an admin grant lasts when the admin gives no expiry; null: it never expires. */
   adminGrantExpiryDays: z.nullable(positiveInt(3_650)),
   /**
+   * `grant.expiring` (docs/webhooks.md): the operator's app hears of a grant this many days
+   * before it expires, once per grant (a grant made with less time left hears of it at once).
+   */
+  grantExpiringNoticeDays: positiveInt(365),
+  /**
    * The price book's guardrail (issue 10): a price must earn at least provider cost × (1 +
    * minMarginBps / 10,000). 0 = at least cost, so the seed's entries (cost unknown = 0) pass.
    */
@@ -66,6 +71,7 @@ export const DEFAULT_SETTINGS: BillingSettings = {
   criticalBalanceThreshold: 100,
   welcomeBonusExpiryDays: null,
   adminGrantExpiryDays: null,
+  grantExpiringNoticeDays: 7,
   minMarginBps: 0,
   retentionDays: 90,
   billingCallsPerSecond: DEFAULT_BILLING_CALLS_PER_SECOND,
@@ -131,6 +137,7 @@ export function toSettingsView(s: BillingSettings): SettingsView {
     // `?? null`: a settings copy cached by an account before these existed lacks them.
     welcomeBonusExpiryDays: s.welcomeBonusExpiryDays ?? null,
     adminGrantExpiryDays: s.adminGrantExpiryDays ?? null,
+    grantExpiringNoticeDays: s.grantExpiringNoticeDays ?? DEFAULT_SETTINGS.grantExpiringNoticeDays,
     minMarginBps: s.minMarginBps,
     retentionDays: s.retentionDays,
     billingCallsPerSecond: s.billingCallsPerSecond,

@@ -20,11 +20,12 @@ export async function readSettings(db: D1Database): Promise<BillingSettings | nu
     minMarginBps: row.minMarginBps,
     retentionDays: row.retentionDays,
     billingCallsPerSecond: row.billingCallsPerSecond,
+    grantExpiringNoticeDays: row.grantExpiringNoticeDays,
   };
 }
 
 /** The settings row as raw SQL, for a D1 batch that reads it with other rows (price-book-store.ts). */
-export const SELECT_SETTINGS = `SELECT token_multiplier_bps, image_costs, tokens_per_usd, minimum_purchase_cents, welcome_bonus, low_balance_threshold, critical_balance_threshold, welcome_bonus_expiry_days, admin_grant_expiry_days, min_margin_bps, retention_days, billing_calls_per_second FROM settings WHERE id = 1`;
+export const SELECT_SETTINGS = `SELECT token_multiplier_bps, image_costs, tokens_per_usd, minimum_purchase_cents, welcome_bonus, low_balance_threshold, critical_balance_threshold, welcome_bonus_expiry_days, admin_grant_expiry_days, min_margin_bps, retention_days, billing_calls_per_second, grant_expiring_notice_days FROM settings WHERE id = 1`;
 
 export interface SettingsRow {
   token_multiplier_bps: number;
@@ -39,6 +40,7 @@ export interface SettingsRow {
   min_margin_bps: number;
   retention_days: number;
   billing_calls_per_second: number;
+  grant_expiring_notice_days: number;
 }
 
 /** A row of `SELECT_SETTINGS` as settings: the same fields `readSettings` gives. */
@@ -56,5 +58,6 @@ export function settingsFromRow(row: SettingsRow): BillingSettings {
     minMarginBps: row.min_margin_bps,
     retentionDays: row.retention_days,
     billingCallsPerSecond: row.billing_calls_per_second,
+    grantExpiringNoticeDays: row.grant_expiring_notice_days,
   };
 }

@@ -25,7 +25,7 @@ export async function wireAccount(
 ): Promise<{ live: LiveAccount; settings: SettingsCache }> {
   migrate(sql, transaction);
   const account = loadAccount(sql);
-  limits.load(sql, Date.now());
+  limits.load(sql, now());
   const outbox = new Outbox(sql, transaction, () => settings.current.tokensPerUsd);
   const settings = new SettingsCache(
     (at) => readBillingConfig(env.DB, at),

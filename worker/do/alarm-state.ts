@@ -1,3 +1,4 @@
+import { nextGrantNotice } from './grant-notices';
 import { nextGrantExpiry } from './grants';
 import { earliestHoldExpiry } from './holds';
 import { oldestAnswerAt } from './idempotency';
@@ -12,7 +13,14 @@ import type { OutboxPending } from './types';
  */
 export function gatherDueState(
   sql: Sql,
-  s: { now: number; outbox: OutboxPending; flushFailures: number; account: { ar_state: AutoRechargeState; ar_next_at: number | null } | null },
+  s: {
+    now: number;
+    outbox: OutboxPending;
+    flushFailures: number;
+    account: { ar_state: AutoRechargeState; ar_next_at: number | null } | null;
+    /** `grantExpiringNoticeDays` in force; null: no notices (an object wired without alerts). */
+    noticeDays?: number | null;
+  },
 ): DueState {
   return {
     now: s.now,
@@ -23,5 +31,6 @@ export function gatherDueState(
     earliestHoldExpiry: earliestHoldExpiry(sql),
     oldestAnswerAt: oldestAnswerAt(sql),
     nextGrantExpiry: nextGrantExpiry(sql),
+    nextGrantNotice: s.noticeDays != null ? nextGrantNotice(sql, s.noticeDays) : null,
   };
 }

@@ -6,6 +6,7 @@ import { gatherDueState } from './alarm-state';
 import { RechargeRunner, settleRecharge } from './auto-recharge';
 import { appendCredit, creditRefusal } from './credits';
 import { disputeCloseEntry, disputeOpenEntry, forgetOpenDisputes, isDisputeClosed, markDisputeClosed, markDisputeOpen } from './disputes';
+import { noticeDays, sendExpiringNotices } from './grant-notices';
 import { expireDue, grantsView, nextGrantExpiry, openAccountWithGrants } from './grants';
 import { expireHolds, pruneClosedHolds } from './holds';
 import { IDEMPOTENCY_RETENTION_MS, pruneAnswers } from './idempotency';
@@ -224,7 +225,8 @@ export class LiveAccount {
   /** Arms the alarm for the earliest due work. `exact` (end of an alarm run) also moves a later or stale alarm, or clears it. */
   scheduleNext(exact: boolean): void {
     const { sql, outbox, alarm } = this.#d;
-    const at = nextDueAt(gatherDueState(sql, { now: this.#now(), outbox: this.pending(), flushFailures: outbox.failures, account: this.account }));
+    const days = this.#d.alerts ? noticeDays(this.#d.alerts.settings()) : null;
+    const at = nextDueAt(gatherDueState(sql, { now: this.#now(), outbox: this.pending(), flushFailures: outbox.failures, account: this.account, noticeDays: days }));
     if (exact) alarm.set(at);
     else if (at !== null) alarm.request(at);
   }
@@ -268,6 +270,8 @@ export class LiveAccount {
     // of an object that is being torn down.
     alarm.armFallback(now);
     this.expireDue(now); // grants due by now: each remainder becomes one expiry entry
+    // Grants expiring within the notice days: one `grant.expiring` each, sent below with the other alerts.
+    if (this.#d.alerts) sendExpiringNotices(sql, transaction, now, noticeDays(this.#d.alerts.settings()));
     const account = this.account;
     if (account) {
       const freed: [string | null, number][] = [];

@@ -70,9 +70,10 @@ export interface OutboxBatch {
 /**
  * Usage rollup counters in column order: requests, successes, failures,
  * insufficient_balance_failures, actual_tokens, billable_tokens, then (issue 10)
- * cached_input_tokens, cache_write_tokens, reasoning_tokens, revenue_micros, provider_cost_micros.
+ * cached_input_tokens, cache_write_tokens, reasoning_tokens, revenue_micros, provider_cost_micros,
+ * then (issue 11) spend_limit_failures.
  */
-type UsageCounters = [number, number, number, number, number, number, number, number, number, number, number];
+type UsageCounters = [number, number, number, number, number, number, number, number, number, number, number, number];
 /** Ledger rollup counters in column order: entries, tokens, amount_cents. */
 type LedgerCounters = [number, number, number];
 
@@ -95,7 +96,8 @@ export function utcDay(ms: number): string {
 /**
  * Sums usage records and ledger rows into rollup deltas with the arithmetic the per-row triggers of
  * migrations 0001/0004 used: a success counts its actual tokens, every record its billable tokens,
- * a failure with error_code 'insufficient_balance' is also an insufficient-balance failure.
+ * a failure with error_code 'insufficient_balance' is also an insufficient-balance failure, and
+ * (issue 11) one with 'spend_limit_reached' a spend-limit failure, counted the same way.
  * Issue 10: a success also counts its cached, cache-write and reasoning tokens (parts of its
  * actual tokens); every record its revenue, floor(billable × 1e6 / tokensPerUsd) µUSD at the
  * settings' rate in force at the flush, rounded per record so the sum does not depend on how
@@ -132,6 +134,7 @@ export function rollupDeltas(
       ok ? (r.reasoning_tokens ?? 0) : 0,
       revenueMicros(r.billable_tokens, tokensPerUsd),
       r.provider_cost_micros ?? 0,
+      r.error_code === 'spend_limit_reached' ? 1 : 0,
     ];
     sum(daily, [day, r.model, r.operation], c);
     sum(byModel, [day, r.model], c);
@@ -180,6 +183,7 @@ const USAGE_COUNTERS = [
   'reasoning_tokens',
   'revenue_micros',
   'provider_cost_micros',
+  'spend_limit_failures',
 ] as const;
 const LEDGER_COUNTERS = ['entries', 'tokens', 'amount_cents'] as const;
 /** The flush was applied already if D1 holds its number (or a later one) for the account. */

@@ -29,6 +29,8 @@ export interface DueState {
   oldestAnswerAt: number | null;
   /** When the next credit grant expires: its remainder becomes an `expiry` entry at that instant (grants.ts). */
   nextGrantExpiry?: number | null;
+  /** When the next `grant.expiring` notice is due (grant-notices.ts): it may be past, then it is due now. */
+  nextGrantNotice?: number | null;
 }
 
 /** The earliest time any work is due (never before `now`), or null when nothing is. */
@@ -40,6 +42,7 @@ export function nextDueAt(s: DueState): number | null {
   if (s.earliestHoldExpiry !== null) due.push(s.earliestHoldExpiry);
   if (s.oldestAnswerAt !== null) due.push(s.oldestAnswerAt + IDEMPOTENCY_RETENTION_MS);
   if (s.nextGrantExpiry != null) due.push(s.nextGrantExpiry);
+  if (s.nextGrantNotice != null) due.push(s.nextGrantNotice);
   return due.length ? Math.max(s.now, Math.min(...due)) : null;
 }
 

@@ -230,5 +230,10 @@ export const ACCOUNT_SCHEMA: string[][] = [
     `ALTER TABLE account ADD COLUMN ar_tokens_per_usd INTEGER NOT NULL DEFAULT 0`,
     `ALTER TABLE account ADD COLUMN ar_min_cents INTEGER NOT NULL DEFAULT 0`,
   ],
+  [
+    // `grant.expiring` (grant-notices.ts): when the alarm sent a grant's notice, so each grant
+    // hears of its coming expiry once. Grants from before this step count as not yet noticed.
+    `ALTER TABLE grants ADD COLUMN noticed_at INTEGER`,
+  ],
 ];
 export const ACCOUNT_SCHEMA_VERSION = ACCOUNT_SCHEMA.length;

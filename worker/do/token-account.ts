@@ -111,7 +111,7 @@ export class TokenAccount extends DurableObject<Env> {
   /** The account's daily and monthly limits, its time zone, and what the current windows have counted. */
   getSpendLimits(): Result<{ limits: SpendLimitsView }> {
     if (!this.#live.account) return notFound();
-    return { ok: true, limits: spendLimitsView(this.#limits, Date.now()) };
+    return { ok: true, limits: spendLimitsView(this.#limits, this.#clock.now()) };
   }
 
   /**
@@ -121,7 +121,7 @@ export class TokenAccount extends DurableObject<Env> {
    */
   setSpendLimits(input: AccountLimitsInput, by: 'user' | 'admin'): Result<{ limits: SpendLimitsView }> {
     if (!this.#live.account) return notFound();
-    return setAccountLimits(this.sql, this.transaction, this.#limits, input, by, Date.now());
+    return setAccountLimits(this.sql, this.transaction, this.#limits, input, by, this.#clock.now());
   }
 
   /**
@@ -132,13 +132,13 @@ export class TokenAccount extends DurableObject<Env> {
    */
   setApiKeyLimits(apiKeyId: string, limits: ApiKeyLimits | null): Result<{ key: ApiKeyLimitsView }> {
     if (!this.#live.account) return notFound();
-    return setKeyLimits(this.sql, this.transaction, this.#limits, apiKeyId, limits, Date.now());
+    return setKeyLimits(this.sql, this.transaction, this.#limits, apiKeyId, limits, this.#clock.now());
   }
 
   /** An API key's limits and what they have counted; `not_found` for a key this account does not know. */
   getApiKeyLimits(apiKeyId: string): Result<{ key: ApiKeyLimitsView }> {
     if (!this.#live.account) return notFound();
-    return keyLimits(this.#limits, apiKeyId, Date.now());
+    return keyLimits(this.#limits, apiKeyId, this.#clock.now());
   }
 
   // ---------------------------------------------------------------- RPC: credits and payments

@@ -24,13 +24,13 @@ export function profitMarginPercent(billable: number, actual: number): number {
 export async function getStats(db: D1Database, now = Date.now()): Promise<AdminStats> {
   const since = lastDays(PURCHASE_RATE_DAYS, now)[0];
   const [usage, ledger, recent, accounts, outcomes] = await db.batch([
-    db.prepare(`SELECT billable_tokens AS billable, actual_tokens AS actual, insufficient_balance_failures AS insufficient FROM usage_totals WHERE id = 1`),
+    db.prepare(`SELECT billable_tokens AS billable, actual_tokens AS actual, insufficient_balance_failures AS insufficient, spend_limit_failures AS spendLimit FROM usage_totals WHERE id = 1`),
     db.prepare(`SELECT type, entries, amount_cents AS cents FROM ledger_totals WHERE type IN ${REVENUE_TYPES}`),
     db.prepare(`SELECT COALESCE(SUM(entries), 0) AS n FROM ledger_daily WHERE type IN ${REVENUE_TYPES} AND day >= ?`).bind(since),
     db.prepare(`SELECT status, accounts AS n, balance_sum AS total FROM account_totals`),
     db.prepare(`SELECT name, n FROM outcome_counts`),
   ]);
-  const u = (usage.results[0] as { billable: number; actual: number; insufficient: number } | undefined) ?? { billable: 0, actual: 0, insufficient: 0 };
+  const u = (usage.results[0] as { billable: number; actual: number; insufficient: number; spendLimit: number } | undefined) ?? { billable: 0, actual: 0, insufficient: 0, spendLimit: 0 };
   const money = ledger.results as { type: string; entries: number; cents: number }[];
   const r = { n: money.reduce((t, m) => t + m.entries, 0), cents: money.reduce((t, m) => t + m.cents, 0) };
   const byStatus = new Map((accounts.results as { status: string; n: number; total: number }[]).map((a) => [a.status, a]));
@@ -49,6 +49,7 @@ export async function getStats(db: D1Database, now = Date.now()): Promise<AdminS
     suspendedAccounts: byStatus.get('suspended')?.n ?? 0,
     averageBalance: accountCount > 0 ? Math.round(balanceSum / accountCount) : 0,
     failedInsufficientBalance: u.insufficient,
+    failedSpendLimit: u.spendLimit,
     autoRecharge: { successes: money.find((m) => m.type === 'auto_recharge')?.entries ?? 0, failures: count.get('auto_recharge_attempts:failed') ?? 0 },
     webhooks: {
       successes: (count.get('stripe_events:processed') ?? 0) + (count.get('stripe_events:ignored') ?? 0),
@@ -63,6 +64,7 @@ interface BreakdownRow {
   successes: number;
   failures: number;
   insufficientBalanceFailures: number;
+  spendLimitFailures: number;
   actualTokens: number;
   billableTokens: number;
 }
@@ -75,7 +77,7 @@ export async function getBreakdown(db: D1Database, by: 'model' | 'operation', fr
   const rows = await db
     .prepare(
       `SELECT ${by} AS key, SUM(requests) AS requests, SUM(successes) AS successes, SUM(failures) AS failures,
-              SUM(insufficient_balance_failures) AS insufficientBalanceFailures,
+              SUM(insufficient_balance_failures) AS insufficientBalanceFailures, SUM(spend_limit_failures) AS spendLimitFailures,
               SUM(actual_tokens) AS actualTokens, SUM(billable_tokens) AS billableTokens
        FROM ${by === 'model' ? 'usage_by_model_daily' : 'usage_by_operation_daily'} WHERE day >= ? AND day <= ? GROUP BY ${by} ORDER BY billableTokens DESC, key`,
     )

@@ -209,20 +209,20 @@ export async function updateSettings(db: D1Database, actor: AuthUser, patch: Set
   const after = toSettingsView(next);
   if (JSON.stringify(before) === JSON.stringify(after) && row) return { settings: after, changed: false };
   const now = Math.max(Date.now(), (row?.updated_at ?? 0) + 1);
-  const values = [next.tokenMultiplierBps, JSON.stringify(next.imageCosts), next.tokensPerUsd, next.minimumPurchaseCents, next.welcomeBonus, next.lowBalanceThreshold, next.criticalBalanceThreshold, next.welcomeBonusExpiryDays, next.adminGrantExpiryDays, next.minMarginBps, next.retentionDays, next.billingCallsPerSecond, now, actor.id];
+  const values = [next.tokenMultiplierBps, JSON.stringify(next.imageCosts), next.tokensPerUsd, next.minimumPurchaseCents, next.welcomeBonus, next.lowBalanceThreshold, next.criticalBalanceThreshold, next.welcomeBonusExpiryDays, next.adminGrantExpiryDays, next.minMarginBps, next.retentionDays, next.billingCallsPerSecond, next.grantExpiringNoticeDays, now, actor.id];
   const write = row
     ? db
         .prepare(
           `UPDATE settings SET token_multiplier_bps = ?, image_costs = ?, tokens_per_usd = ?, minimum_purchase_cents = ?, welcome_bonus = ?,
-             low_balance_threshold = ?, critical_balance_threshold = ?, welcome_bonus_expiry_days = ?, admin_grant_expiry_days = ?, min_margin_bps = ?, retention_days = ?, billing_calls_per_second = ?, updated_at = ?, updated_by = ?
+             low_balance_threshold = ?, critical_balance_threshold = ?, welcome_bonus_expiry_days = ?, admin_grant_expiry_days = ?, min_margin_bps = ?, retention_days = ?, billing_calls_per_second = ?, grant_expiring_notice_days = ?, updated_at = ?, updated_by = ?
              WHERE id = 1 AND updated_at = ?`,
         )
         .bind(...values, row.updated_at)
     : db
         .prepare(
           `INSERT OR IGNORE INTO settings (token_multiplier_bps, image_costs, tokens_per_usd, minimum_purchase_cents, welcome_bonus,
-             low_balance_threshold, critical_balance_threshold, welcome_bonus_expiry_days, admin_grant_expiry_days, min_margin_bps, retention_days, billing_calls_per_second, updated_at, updated_by, id)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+             low_balance_threshold, critical_balance_threshold, welcome_bonus_expiry_days, admin_grant_expiry_days, min_margin_bps, retention_days, billing_calls_per_second, grant_expiring_notice_days, updated_at, updated_by, id)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
         )
         .bind(...values);
   const [res] = await db.batch([write, auditIfChangedStatement(db, { actorUserId: actor.id, action: 'settings.update', target: 'settings', before, after }, now)]);

@@ -103,7 +103,7 @@ describe('outbox', () => {
     });
     const next = at + 1; // the next UTC day
     const d = rollupDeltas(
-      [u('m1', 'chat', 1, 10, 15), u('m1', 'chat', 1, 20, 30), u('m1', 'analysis', 0, 99, 0, 'insufficient_balance'), u('m2', 'chat', 0, 5, 0, 'provider_error', next)],
+      [u('m1', 'chat', 1, 10, 15), u('m1', 'chat', 1, 20, 30), u('m1', 'analysis', 0, 99, 0, 'insufficient_balance'), u('m2', 'chat', 0, 5, 0, 'provider_error', next), u('m2', 'chat', 0, 7, 0, 'spend_limit_reached', next)],
       [
         { type: 'usage', amount: -15, amount_cents: null, created_at: at },
         { type: 'usage', amount: -30, amount_cents: null, created_at: at },
@@ -113,24 +113,24 @@ describe('outbox', () => {
     expect(utcDay(at)).toBe('2026-01-02');
     expect(utcDay(next)).toBe('2026-01-03');
     expect(d.usageDaily).toEqual([
-      ['2026-01-02', 'm1', 'chat', 2, 2, 0, 0, 30, 45, 0, 0, 0, 4_500, 0],
-      ['2026-01-02', 'm1', 'analysis', 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0],
-      ['2026-01-03', 'm2', 'chat', 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+      ['2026-01-02', 'm1', 'chat', 2, 2, 0, 0, 30, 45, 0, 0, 0, 4_500, 0, 0],
+      ['2026-01-02', 'm1', 'analysis', 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+      ['2026-01-03', 'm2', 'chat', 2, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1],
     ]);
     expect(d.usageByModelDaily).toEqual([
-      ['2026-01-02', 'm1', 3, 2, 1, 1, 30, 45, 0, 0, 0, 4_500, 0],
-      ['2026-01-03', 'm2', 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+      ['2026-01-02', 'm1', 3, 2, 1, 1, 30, 45, 0, 0, 0, 4_500, 0, 0],
+      ['2026-01-03', 'm2', 2, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1],
     ]);
     expect(d.usageByOperationDaily).toEqual([
-      ['2026-01-02', 'chat', 2, 2, 0, 0, 30, 45, 0, 0, 0, 4_500, 0],
-      ['2026-01-02', 'analysis', 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0],
-      ['2026-01-03', 'chat', 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+      ['2026-01-02', 'chat', 2, 2, 0, 0, 30, 45, 0, 0, 0, 4_500, 0, 0],
+      ['2026-01-02', 'analysis', 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+      ['2026-01-03', 'chat', 2, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1],
     ]);
     expect(d.usageByDay).toEqual([
-      ['2026-01-02', 3, 2, 1, 1, 30, 45, 0, 0, 0, 4_500, 0],
-      ['2026-01-03', 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+      ['2026-01-02', 3, 2, 1, 1, 30, 45, 0, 0, 0, 4_500, 0, 0],
+      ['2026-01-03', 2, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1],
     ]);
-    expect(d.usageTotals).toEqual([4, 2, 2, 1, 30, 45, 0, 0, 0, 4_500, 0]);
+    expect(d.usageTotals).toEqual([5, 2, 3, 1, 30, 45, 0, 0, 0, 4_500, 0, 1]);
     expect(d.ledgerDaily).toEqual([
       ['2026-01-02', 'usage', 2, -45, 0],
       ['2026-01-03', 'purchase', 1, 1_000, 500],
@@ -165,8 +165,8 @@ describe('outbox', () => {
     expect(flushOf(sent[2])).toEqual(['user_1', 2]);
     const totals = (b: { sql: string; args: unknown[] }[]) => b.find((st) => st.sql === D1_ROLLUP_UPSERTS.usageTotals)?.args;
     // Flush 1: the purchase and k1; flush 2: k2 alone.
-    expect(JSON.parse(totals(sent[0])![2] as string)).toEqual([[1, 1, 1, 0, 0, 100, 100, 0, 0, 0, 10_000, 0]]);
-    expect(JSON.parse(totals(sent[2])![2] as string)).toEqual([[1, 1, 1, 0, 0, 50, 50, 0, 0, 0, 5_000, 0]]);
+    expect(JSON.parse(totals(sent[0])![2] as string)).toEqual([[1, 1, 1, 0, 0, 100, 100, 0, 0, 0, 10_000, 0, 0]]);
+    expect(JSON.parse(totals(sent[2])![2] as string)).toEqual([[1, 1, 1, 0, 0, 50, 50, 0, 0, 0, 5_000, 0, 0]]);
     const ledgerTotals = (b: { sql: string; args: unknown[] }[]) => JSON.parse(b.find((st) => st.sql === D1_ROLLUP_UPSERTS.ledgerTotals)!.args[2] as string);
     expect(ledgerTotals(sent[0])).toEqual([
       ['purchase', 1, 1_000, 0],

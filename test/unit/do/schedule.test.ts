@@ -20,6 +20,14 @@ describe('nextDueAt', () => {
     expect(nextDueAt({ ...s, earliestHoldExpiry: null, arNextAt: null, oldestAnswerAt: null })).toBe(NOW + OUTBOX_FLUSH_DELAY_MS);
   });
 
+  it('includes the next grant expiry and the next grant.expiring notice instant (an overdue notice is due now)', () => {
+    expect(nextDueAt({ ...idle, nextGrantExpiry: NOW + 900, nextGrantNotice: NOW + 400 })).toBe(NOW + 400);
+    expect(nextDueAt({ ...idle, nextGrantExpiry: NOW + 300, nextGrantNotice: NOW + 400 })).toBe(NOW + 300);
+    expect(nextDueAt({ ...idle, nextGrantNotice: NOW + 400 })).toBe(NOW + 400);
+    expect(nextDueAt({ ...idle, nextGrantNotice: NOW - 5_000 })).toBe(NOW);
+    expect(nextDueAt({ ...idle, nextGrantNotice: null })).toBeNull();
+  });
+
   it('a scheduled recharge is due now; overdue work is due now, never in the past', () => {
     expect(nextDueAt({ ...idle, outboxPending: true, arState: 'scheduled' })).toBe(NOW);
     expect(nextDueAt({ ...idle, earliestHoldExpiry: NOW - 10_000 })).toBe(NOW);

@@ -85,15 +85,17 @@ export function checkPackage(form: PackageForm): Checked<PackageBody, 'name' | '
 export type SettingsField = 'tokenMultiplier' | 'tokensPerUsd' | 'minimumPurchase' | 'welcomeBonus' | 'lowBalanceThreshold' | 'criticalBalanceThreshold';
 /** The grant expiries (issue 11), in days; a form without them leaves both at "never". */
 export type GrantExpiryField = 'welcomeBonusExpiryDays' | 'adminGrantExpiryDays';
+/** Days before a grant's expiry that `grant.expiring` fires (1–365, never empty); a form without it leaves the setting as it is. */
+export type GrantNoticeField = 'grantExpiringNoticeDays';
 /** The billing-call throttle (issue 13); a form without it leaves the setting as it is. */
 export type ThrottleField = 'billingCallsPerSecond';
-type SettingsForm = Record<SettingsField, string> & Partial<Record<GrantExpiryField | ThrottleField, string>>;
+type SettingsForm = Record<SettingsField, string> & Partial<Record<GrantExpiryField | GrantNoticeField | ThrottleField, string>>;
 
 /** A grant expiry in days as typed: empty means "never expires" (null). */
 const expiryDays = (v: string | undefined): number | null => ((v ?? '').trim() === '' ? null : whole((v ?? '').trim()));
 
 /** PUT /api/admin/settings takes any subset of the settings view; this form sends all but the minimum margin (the Prices section edits it) and leaves the retention window as it is. */
-export type SettingsBody = Omit<SettingsView, 'minMarginBps' | 'retentionDays' | 'billingCallsPerSecond'> & { retentionDays?: number; billingCallsPerSecond?: number };
+export type SettingsBody = Omit<SettingsView, 'minMarginBps' | 'retentionDays' | 'billingCallsPerSecond' | 'grantExpiringNoticeDays'> & { retentionDays?: number; billingCallsPerSecond?: number; grantExpiringNoticeDays?: number };
 
 /**
  * The system settings form, validated with PUT /api/admin/settings's schema. `images` are the
@@ -101,7 +103,7 @@ export type SettingsBody = Omit<SettingsView, 'minMarginBps' | 'retentionDays' |
  * fields in messages, as the form labels them. The form shows only the first message: the
  * whole-number fields, then the multiplier, the minimum purchase, the image costs.
  */
-export function checkSettings(form: SettingsForm, images: [string, string][], labels: SettingsForm): Checked<SettingsBody, SettingsField | GrantExpiryField | ThrottleField | 'imageCosts'> {
+export function checkSettings(form: SettingsForm, images: [string, string][], labels: SettingsForm): Checked<SettingsBody, SettingsField | GrantExpiryField | GrantNoticeField | ThrottleField | 'imageCosts'> {
   const imageCosts: Record<string, number> = {};
   let badRow = false;
   for (const [m, v] of images) {
@@ -120,6 +122,7 @@ export function checkSettings(form: SettingsForm, images: [string, string][], la
     welcomeBonusExpiryDays: expiryDays(form.welcomeBonusExpiryDays),
     adminGrantExpiryDays: expiryDays(form.adminGrantExpiryDays),
     ...(form.billingCallsPerSecond !== undefined ? { billingCallsPerSecond: whole(form.billingCallsPerSecond) } : {}),
+    ...(form.grantExpiringNoticeDays !== undefined ? { grantExpiringNoticeDays: whole(form.grantExpiringNoticeDays.trim()) } : {}),
   };
   const expiryField = (k: GrantExpiryField) => ({ key: k, message: `${labels[k] ?? k}: enter whole days from 1 to 3650, or leave it empty for never.` });
   const wholeField = (k: SettingsField) => ({ key: k, message: (i: Issue) => (i.code === 'too_small' || i.code === 'too_big' ? `${labels[k]}: ${i.message}` : `${labels[k]}: enter a whole number.`) });
@@ -141,6 +144,7 @@ export function checkSettings(form: SettingsForm, images: [string, string][], la
       welcomeBonusExpiryDays: expiryField('welcomeBonusExpiryDays'),
       adminGrantExpiryDays: expiryField('adminGrantExpiryDays'),
       billingCallsPerSecond: { key: 'billingCallsPerSecond', message: () => `${labels.billingCallsPerSecond ?? 'Billing calls per second'}: enter a whole number from 1 to 1,000,000.` },
+      grantExpiringNoticeDays: { key: 'grantExpiringNoticeDays', message: `${labels.grantExpiringNoticeDays ?? 'grantExpiringNoticeDays'}: enter whole days from 1 to 365.` },
     },
     badRow ? { imageCosts: imageRows } : {},
   );

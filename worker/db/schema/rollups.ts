@@ -25,6 +25,8 @@ function usageCounters() {
     reasoningTokens: integer('reasoning_tokens').notNull().default(0),
     revenueMicros: integer('revenue_micros').notNull().default(0),
     providerCostMicros: integer('provider_cost_micros').notNull().default(0),
+    // Issue 11: operations a spend limit refused, counted like insufficient-balance refusals.
+    spendLimitFailures: integer('spend_limit_failures').notNull().default(0),
   };
 }
 

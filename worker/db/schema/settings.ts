@@ -26,6 +26,8 @@ export const settings = sqliteTable(
     retentionDays: integer('retention_days').notNull().default(90),
     /** Issue 13: billing calls per second per account, both paths, counted by the account's DO (worker/do/call-throttle.ts). */
     billingCallsPerSecond: integer('billing_calls_per_second').notNull().default(5000),
+    /** Issue 11: `grant.expiring` fires this many days before a grant expires (worker/do/grant-notices.ts). */
+    grantExpiringNoticeDays: integer('grant_expiring_notice_days').notNull().default(7),
   },
   () => [check('settings_single_row', sql`id = 1`)],
 );

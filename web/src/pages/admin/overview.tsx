@@ -19,6 +19,7 @@ export function StatsSection() {
         ['Suspended accounts', f.tokens(s.suspendedAccounts), 'negative balance or dispute'],
         ['Average balance', f.tokens(s.averageBalance), 'tokens'],
         ['Failed: insufficient balance', f.tokens(s.failedInsufficientBalance), 'AI operations refused'],
+        ['Failed: spend limit', f.tokens(s.failedSpendLimit), 'AI operations refused by a daily or monthly limit'],
         ['Auto-recharge', `${f.tokens(s.autoRecharge?.successes)} ok`, `${f.tokens(s.autoRecharge?.failures)} failed`],
         ['Webhooks', `${f.tokens(s.webhooks?.successes)} ok`, `${f.tokens(s.webhooks?.failures)} failed`],
       ]

@@ -1,14 +1,14 @@
 import { useEffect, useState } from 'preact/hooks';
 import { get, put } from '../../api';
 import { Field, Notice, Section, Spinner } from '../../components/ui';
-import { checkSettings, type GrantExpiryField, type SettingsField, type ThrottleField } from '../../forms/admin';
+import { checkSettings, type GrantExpiryField, type GrantNoticeField, type SettingsField, type ThrottleField } from '../../forms/admin';
 import { useForm } from '../../hooks/use-form';
 import { useLoad } from '../../hooks/use-load';
 import type { SettingsAnswer } from './types';
 
-const FIELDS: readonly (SettingsField | GrantExpiryField | ThrottleField)[] = ['tokenMultiplier', 'tokensPerUsd', 'minimumPurchase', 'welcomeBonus', 'lowBalanceThreshold', 'criticalBalanceThreshold', 'welcomeBonusExpiryDays', 'adminGrantExpiryDays', 'billingCallsPerSecond'];
+const FIELDS: readonly (SettingsField | GrantExpiryField | GrantNoticeField | ThrottleField)[] = ['tokenMultiplier', 'tokensPerUsd', 'minimumPurchase', 'welcomeBonus', 'lowBalanceThreshold', 'criticalBalanceThreshold', 'welcomeBonusExpiryDays', 'adminGrantExpiryDays', 'grantExpiringNoticeDays', 'billingCallsPerSecond'];
 
-const LABELS: Record<SettingsField | GrantExpiryField | ThrottleField, string> = {
+const LABELS: Record<SettingsField | GrantExpiryField | GrantNoticeField | ThrottleField, string> = {
   tokenMultiplier: 'Token multiplier',
   tokensPerUsd: 'Tokens per US dollar',
   minimumPurchase: 'Minimum purchase ($)',
@@ -17,19 +17,21 @@ const LABELS: Record<SettingsField | GrantExpiryField | ThrottleField, string> =
   criticalBalanceThreshold: 'Critical balance alert below',
   welcomeBonusExpiryDays: 'Welcome bonus expires after (days)',
   adminGrantExpiryDays: 'Admin grants expire after (days)',
+  grantExpiringNoticeDays: 'Expiry notice (days before)',
   billingCallsPerSecond: 'Billing calls per second, per account',
 };
-const HINTS: Partial<Record<SettingsField | GrantExpiryField | ThrottleField, string>> = {
+const HINTS: Partial<Record<SettingsField | GrantExpiryField | GrantNoticeField | ThrottleField, string>> = {
   tokenMultiplier: 'Billable tokens = actual tokens × this, e.g. 1.5.',
   welcomeBonusExpiryDays: 'Empty: the bonus never expires.',
   adminGrantExpiryDays: 'Default when a grant gives no expiry. Empty: never.',
+  grantExpiringNoticeDays: 'The grant.expiring webhook fires this many days before a grant expires.',
   billingCallsPerSecond: 'Charges and holds one account may start per second (10 s burst), over both billing paths.',
 };
 
 /** "Settings": pricing, thresholds and image costs; read-only (a disabled fieldset) for admins. */
 export function SettingsSection(props: { canWrite: boolean }) {
   const { data, error: loadError, reload } = useLoad(() => get<SettingsAnswer>('/api/admin/settings'), []);
-  const [form, setForm] = useState<Record<SettingsField | GrantExpiryField | ThrottleField, string> | null>(null);
+  const [form, setForm] = useState<Record<SettingsField | GrantExpiryField | GrantNoticeField | ThrottleField, string> | null>(null);
   const [images, setImages] = useState<[string, string][]>([]);
   const { error, done, busy, submit } = useForm();
 
@@ -46,11 +48,12 @@ export function SettingsSection(props: { canWrite: boolean }) {
       welcomeBonusExpiryDays: s.welcomeBonusExpiryDays === null ? '' : String(s.welcomeBonusExpiryDays),
       adminGrantExpiryDays: s.adminGrantExpiryDays === null ? '' : String(s.adminGrantExpiryDays),
       billingCallsPerSecond: String(s.billingCallsPerSecond),
+      grantExpiringNoticeDays: String(s.grantExpiringNoticeDays ?? 7),
     });
     setImages(Object.entries(s.imageCosts).map(([k, v]) => [k, String(v)]));
   }, [data]);
 
-  const set = (k: SettingsField | GrantExpiryField | ThrottleField) => (e: Event) => setForm((fm) => ({ ...fm!, [k]: (e.currentTarget as HTMLInputElement).value }));
+  const set = (k: SettingsField | GrantExpiryField | GrantNoticeField | ThrottleField) => (e: Event) => setForm((fm) => ({ ...fm!, [k]: (e.currentTarget as HTMLInputElement).value }));
 
   const onSubmit = (e: Event) => {
     e.preventDefault();
