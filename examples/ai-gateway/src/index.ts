@@ -14,9 +14,13 @@
  *
  * Cost and balance: a non-streamed answer carries `x-billing-cost-tokens`,
  * `x-billing-balance-tokens` and `x-billing-available-tokens` (the response waits for the settle
- * to have them); a streamed answer carries the hold in `x-billing-reserved-tokens` and ends, after
- * the provider's last byte, with an SSE comment `: billing {"costTokens":…,"balanceTokens":…,
- * "availableTokens":…}` that SDKs ignore and raw readers can parse.
+ * to have them); a streamed answer carries the hold in `x-billing-reserved-tokens` and closes with
+ * the provider's last byte: the settle runs after it, in `waitUntil`. A caller that asks for it
+ * (request header `x-billing-trailer: 1`) gets, after the provider's last byte, an SSE comment
+ * `: billing {"costTokens":…,"balanceTokens":…,"availableTokens":…}` instead, and the close waits
+ * one settle for it. Opt-in because the SDKs never read it (comments are skipped; the OpenAI SDK
+ * stops at `[DONE]`) while the Anthropic SDK reads to the close: by default metering adds nothing
+ * after the last byte.
  */
 import {
   estimateAnthropicMessages,
@@ -57,6 +61,8 @@ export interface Env {
 const DEFAULT_FORWARD = 'anthropic-version,anthropic-beta,openai-organization,openai-project';
 /** Bodies above this are refused before anything is estimated. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** The request header a raw SSE reader sends to get the billing comment at the end of a stream. */
+const TRAILER_HEADER = 'x-billing-trailer';
 /** How long a streamed answer waits for the settle to write its billing comment before closing without it. */
 const TRAILER_WAIT_MS = 5_000;
 
@@ -146,9 +152,11 @@ const encoder = new TextEncoder();
  * billing comment follows once the settle has answered. A client that hangs up makes the next
  * write fail: the provider's stream is cancelled there, which the metering treats as a client
  * abort (settle what was produced). Chunks are not held back by the client's pace: at most one
- * answer (bounded by its max tokens) is buffered.
+ * answer (bounded by its max tokens) is buffered. The response closes as soon as the provider's
+ * stream has ended (the settle was dispatched to `waitUntil` at that moment), unless the caller
+ * asked for the billing comment: `settlement` is then awaited and the comment written before the close.
  */
-function pump(metered: ReadableStream<Uint8Array>, settlement: Promise<Settlement>): { body: ReadableStream<Uint8Array>; done: Promise<void> } {
+function pump(metered: ReadableStream<Uint8Array>, settlement: Promise<Settlement> | null): { body: ReadableStream<Uint8Array>; done: Promise<void> } {
   const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
   const writer = writable.getWriter();
   const reader = metered.getReader();
@@ -179,7 +187,7 @@ function pump(metered: ReadableStream<Uint8Array>, settlement: Promise<Settlemen
       return;
     }
     if (gone) return;
-    const s = await within(settlement, TRAILER_WAIT_MS);
+    const s = settlement && (await within(settlement, TRAILER_WAIT_MS));
     if (s?.kind === 'settled') {
       const c = s.charge;
       write(encoder.encode(`: billing ${JSON.stringify({ costTokens: c.billableTokens, balanceTokens: c.balance, availableTokens: c.available })}\n\n`));
@@ -270,7 +278,8 @@ async function handle(request: Request, env: Env, ctx: ExecutionContext, route: 
 
   if (stream && res.body) {
     headers.set('x-billing-reserved-tokens', String(totalTokens(estimate)));
-    const { body: out, done } = pump(m.wrapSSE(route.format, res.body), billing.settlement);
+    const trailer = /^(1|true)$/i.test(request.headers.get(TRAILER_HEADER) ?? '');
+    const { body: out, done } = pump(m.wrapSSE(route.format, res.body), trailer ? billing.settlement : null);
     ctx.waitUntil(done);
     return new Response(out, { status: res.status, headers });
   }
