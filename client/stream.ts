@@ -138,11 +138,27 @@ export class Metering {
     else this.settle(this.estimate, 'usage_missing');
   }
 
-  /** Pass an SSE byte stream through byte-identical while metering a parsed copy. */
-  wrapSSE(format: StreamFormat, upstream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  /**
+   * Pass an SSE byte stream through byte-identical while metering a parsed copy. `onFinalEvent` is
+   * called once, synchronously while the chunk that carries it is being enqueued (so before a reader
+   * receives that chunk), when the format's last event has been parsed (OpenAI chat `[DONE]`,
+   * Responses `response.completed|incomplete|failed`, Anthropic `message_stop`): a proxy may close its
+   * client's copy there instead of waiting for the provider's end of stream. The metering itself
+   * still ends when the stream does.
+   */
+  wrapSSE(format: StreamFormat, upstream: ReadableStream<Uint8Array>, hooks: { onFinalEvent?: () => void } = {}): ReadableStream<Uint8Array> {
     const observer = createObserver(format);
     const decoder = new TextDecoder();
-    const parser = createParser({ onEvent: (ev: EventSourceMessage) => observer.onSSE(ev.event, ev.data) });
+    let final = false;
+    const parser = createParser({
+      onEvent: (ev: EventSourceMessage) => {
+        observer.onSSE(ev.event, ev.data);
+        if (!final && observer.sawFinalEvent) {
+          final = true;
+          hooks.onFinalEvent?.();
+        }
+      },
+    });
     const reader = upstream.getReader();
     let cancelled = false;
     return new ReadableStream<Uint8Array>(
@@ -165,7 +181,8 @@ export class Metering {
             this.#endNormally(observer);
             return;
           }
-          // The consumer gets the very chunk the provider sent; the parser reads a decoded copy.
+          // The consumer gets the very chunk the provider sent; the parser reads a decoded copy
+          // (before the consumer's read resolves: `onFinalEvent` has run when it sees the chunk).
           controller.enqueue(r.value);
           parser.feed(decoder.decode(r.value, { stream: true }));
         },
@@ -285,6 +302,8 @@ interface Observer {
   producedAny(): boolean;
   partialUsage(estimate: Usage): Usage;
   sawError: boolean;
+  /** The format's last event has been seen (nothing billable can follow it). */
+  sawFinalEvent: boolean;
 }
 
 type Obj = Record<string, any>;
@@ -292,6 +311,7 @@ type Obj = Record<string, any>;
 /** The parts every format shares: the produced text and the partial usage computed from it. */
 abstract class BaseObserver implements Observer {
   sawError = false;
+  sawFinalEvent = false;
   protected text: string[] = [];
   protected usage: Usage | null = null;
   /** Input as the provider counted it, when it says so before the end (Anthropic's message_start). */
@@ -299,7 +319,11 @@ abstract class BaseObserver implements Observer {
 
   onSSE(event: string | undefined, data: string): void {
     if (event === 'error') this.sawError = true;
-    if (data === '[DONE]') return;
+    if (data === '[DONE]') {
+      // OpenAI chat's end-of-stream sentinel (https://platform.openai.com/docs/api-reference/chat-streaming).
+      this.sawFinalEvent = true;
+      return;
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(data);
@@ -358,6 +382,8 @@ class OpenAIResponsesObserver extends BaseObserver {
     if ((type === 'response.completed' || type === 'response.incomplete') && e.response?.usage) {
       this.usage = fromOpenAIResponses(e.response.usage);
     }
+    // The Responses stream's terminal events: nothing follows them.
+    if (type === 'response.completed' || type === 'response.incomplete' || type === 'response.failed') this.sawFinalEvent = true;
   }
 }
 
@@ -385,6 +411,10 @@ class AnthropicObserver extends BaseObserver {
       case 'message_delta':
         // The final (cumulative) count. Without message_start's input it is not a whole usage.
         if (e.usage && this.#start) this.usage = fromAnthropic(mergeAnthropicStreamUsage(this.#start, e.usage));
+        break;
+      case 'message_stop':
+        // The last event of a Messages stream (https://docs.anthropic.com/en/api/messages-streaming).
+        this.sawFinalEvent = true;
         break;
       case 'error':
         this.sawError = true;

@@ -1,11 +1,15 @@
 // The gateway case of `npm run bench` (issue 12): one streamed chat completion through the metered
 // AI gateway (examples/ai-gateway) against the same call through the same gateway with metering
-// off (METERING=off: no authorize, no settle; the key is still verified), both forwarding to the
-// upstream stand-in (scripts/upstream-sim) on loopback. Calls alternate metered/off one at a time;
-// each is timed from the request to the first byte (TTFB), to the provider's last byte (`[DONE]`)
-// and to the stream's close (the metered one closes after its billing comment, which waits for the
-// settle). The goal: metering adds at most one Durable Object round trip to TTFB (the authorize),
-// and nothing between the provider's last byte and the client receiving it.
+// off (the same bundle as a second Worker with METERING=off: the key is still verified and the
+// request sent upstream is the same, `stream_options.include_usage` included; only authorize,
+// the metered pass-through and settle are skipped), both forwarding to the upstream stand-in
+// (scripts/upstream-sim) on loopback. A third series is the metered call with the billing comment
+// asked for (`x-billing-trailer: 1`): the only ending that waits for the settle. Calls rotate
+// through the three one at a time; each is timed from the request to the first byte (TTFB), to
+// the provider's last byte (`[DONE]`) and to the stream's close. The goal: metering adds at most
+// one Durable Object round trip to TTFB (the authorize), and nothing after the last byte.
+// Every metered call must really be billed: after the run the account's balance must have
+// dropped by exactly (metered calls + trailer calls) × the cost the billing comments report.
 
 const BODY = { model: 'gpt-4o-mini', max_tokens: 20, stream: true, messages: [{ role: 'user', content: 'Say hello in twenty words.' }] };
 
@@ -25,9 +29,10 @@ export function gatewayWorkers({ scriptPath, modulesRoot, compat, secret, appNam
   ];
 }
 
-async function timedCall(worker, key) {
+async function timedCall(worker, key, trailer = false) {
   const t0 = performance.now();
-  const res = await worker.fetch('http://gateway/v1/chat/completions', { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(BODY) });
+  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...(trailer ? { 'x-billing-trailer': '1' } : {}) };
+  const res = await worker.fetch('http://gateway/v1/chat/completions', { method: 'POST', headers, body: JSON.stringify(BODY) });
   if (res.status !== 200) throw new Error(`gateway answered ${res.status}: ${await res.text()}`);
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
@@ -41,7 +46,16 @@ async function timedCall(worker, key) {
     text += decoder.decode(r.value, { stream: true });
     if (lastByte === null && text.includes('data: [DONE]')) lastByte = performance.now() - t0;
   }
-  return { ttfb, lastByte, close: performance.now() - t0, trailer: text.includes(': billing ') };
+  const close = performance.now() - t0;
+  const comment = /\n: billing (\{.*\})\n\n$/.exec(text);
+  return { ttfb, lastByte, close, endsAtDone: text.endsWith('data: [DONE]\n\n'), cost: comment ? JSON.parse(comment[1]).costTokens : null };
+}
+
+/** The account as its owner sees it (GET /api/account). */
+async function overview(app, cookie) {
+  const res = await app.fetch('http://app.test/api/account', { headers: { cookie } });
+  if (res.status !== 200) throw new Error(`account ${res.status}: ${await res.text()}`);
+  return res.json();
 }
 
 const median = (xs) => {
@@ -61,39 +75,64 @@ export async function runGateway({ mf, appName, log, calls = 60, warmup = 5 }) {
   const { key } = await created.json();
   const metered = await mf.getWorker('gateway-metered');
   const off = await mf.getWorker('gateway-off');
-  log(`gateway: ${warmup} warm-up + ${calls} streamed calls each, metered and metering off, alternating`);
-  for (let i = 0; i < warmup; i++) {
-    await timedCall(metered, key);
-    await timedCall(off, key);
+  const series = {
+    metered: () => timedCall(metered, key),
+    trailer: () => timedCall(metered, key, true),
+    off: () => timedCall(off, key),
+  };
+  const names = Object.keys(series);
+  log(`gateway: ${warmup} warm-up + ${calls} streamed calls each, metered, metered with the billing comment and metering off, in rotation`);
+  const before = (await overview(app, cookie)).balance;
+  const runs = { metered: [], trailer: [], off: [] };
+  for (let i = 0; i < warmup + calls; i++) {
+    // Rotate the order so no series always runs first (or right after another one).
+    for (let j = 0; j < names.length; j++) {
+      const k = names[(i + j) % names.length];
+      const r = await series[k]();
+      if (i >= warmup) runs[k].push(r);
+    }
   }
-  const runs = { metered: [], off: [] };
-  for (let i = 0; i < calls; i++) {
-    const order = i % 2 ? ['off', 'metered'] : ['metered', 'off'];
-    for (const k of order) runs[k].push(await timedCall(k === 'metered' ? metered : off, key));
+  if (!runs.metered.every((r) => r.endsAtDone) || !runs.off.every((r) => r.endsAtDone)) throw new Error('a call without the billing comment did not end with the provider\'s last event');
+  const costs = new Set(runs.trailer.map((r) => r.cost));
+  if (costs.size !== 1 || costs.has(null)) throw new Error(`the billing comments reported costs ${[...costs].join(', ')}: expected one cost`);
+  const [cost] = costs;
+  // The settles of the last calls run in waitUntil: wait until no hold is left, then check every metered call was billed.
+  let after = await overview(app, cookie);
+  for (let i = 0; i < 200 && after.reserved !== 0; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    after = await overview(app, cookie);
   }
-  if (!runs.metered.every((r) => r.trailer)) throw new Error('a metered call ended without its billing comment');
+  const billed = (warmup + calls) * 2;
+  if (before - after.balance !== billed * cost) throw new Error(`balance dropped by ${before - after.balance}, expected ${billed} calls × ${cost} tokens`);
   const summary = (rs) => ({ ttfb: median(rs.map((r) => r.ttfb)), lastByte: median(rs.map((r) => r.lastByte)), close: median(rs.map((r) => r.close)) });
   const m = summary(runs.metered);
+  const t = summary(runs.trailer);
   const o = summary(runs.off);
+  const added = (x) => ({ ttfb: x.ttfb - o.ttfb, lastByte: x.lastByte - o.lastByte, afterLastByte: x.close - x.lastByte - (o.close - o.lastByte) });
   return {
     calls,
+    cost,
     metered: m,
+    trailer: t,
     off: o,
-    // Added by metering (medians of each series): at the first byte, at the provider's last byte, at close.
-    added: { ttfb: m.ttfb - o.ttfb, lastByte: m.lastByte - o.lastByte, afterLastByte: m.close - m.lastByte - (o.close - o.lastByte) },
+    // Added by metering (medians of each series): at the first byte, at the provider's last byte, between it and the close.
+    added: added(m),
+    addedWithTrailer: added(t),
   };
 }
 
 export function gatewayTable(r, grid) {
   const f = (x) => `${x.toFixed(2)} ms`;
   return [
-    `gateway: one streamed chat completion (20 output tokens) through examples/ai-gateway, ${r.calls} calls each, medians`,
+    `gateway: one streamed chat completion (20 output tokens, ${r.cost} tokens billed) through examples/ai-gateway, ${r.calls} calls each, medians`,
     ...grid(
       ['', 'TTFB', 'last provider byte', 'close'],
       [
         ['metered', f(r.metered.ttfb), f(r.metered.lastByte), f(r.metered.close)],
+        ['metered + billing comment', f(r.trailer.ttfb), f(r.trailer.lastByte), f(r.trailer.close)],
         ['metering off', f(r.off.ttfb), f(r.off.lastByte), f(r.off.close)],
-        ['added by metering', f(r.added.ttfb), f(r.added.lastByte), `${f(r.added.afterLastByte)} after the last byte (the billing comment waits for the settle)`],
+        ['added by metering', f(r.added.ttfb), f(r.added.lastByte), `${f(r.added.afterLastByte)} after the last byte`],
+        ['added with the comment', f(r.addedWithTrailer.ttfb), f(r.addedWithTrailer.lastByte), `${f(r.addedWithTrailer.afterLastByte)} after the last byte (the comment waits for the settle)`],
       ],
       [false, true, true, false],
     ),

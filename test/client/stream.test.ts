@@ -229,6 +229,43 @@ describe('meterSSE — Anthropic', () => {
   });
 });
 
+describe('wrapSSE onFinalEvent (a proxy may close its client\'s copy there)', () => {
+  /** Reads chunk by chunk; returns the index of the chunk whose read saw onFinalEvent already called, or -1. */
+  async function finalAt(format: 'openai-chat' | 'anthropic', parts: string[], errorAt?: number) {
+    const { rec, opts } = setup();
+    const m = await Metering.authorize(opts);
+    let calls = 0;
+    const reader = m.wrapSSE(format, sseBody(parts, { errorAt }).stream, { onFinalEvent: () => void calls++ }).getReader();
+    let at = -1;
+    for (let i = 0; ; i++) {
+      const r = await reader.read().catch(() => ({ done: true as const, value: undefined }));
+      if (r.done) break;
+      if (calls > 0 && at < 0) at = i;
+    }
+    return { at, calls, rec };
+  }
+
+  it('OpenAI chat: called once, by the time the consumer receives the [DONE] chunk; the metering still ends at the stream\'s end', async () => {
+    const parts = openaiChatSSE(WORDS, OPENAI_USAGE);
+    const { at, calls, rec } = await finalAt('openai-chat', parts);
+    expect([at, calls]).toEqual([parts.length - 1, 1]);
+    expect(expectOneEnding(rec)).toEqual({ op: 'settle', id: 'res_1', usage: fromOpenAIChat(OPENAI_USAGE) });
+  });
+
+  it('Anthropic: called once, with the message_stop chunk', async () => {
+    const parts = anthropicSSE(WORDS);
+    const { at, calls } = await finalAt('anthropic', parts);
+    expect(parts[at]).toContain('message_stop');
+    expect([at, calls]).toEqual([parts.length - 1, 1]);
+  });
+
+  it('never called when the provider\'s stream ends without its last event (lost connection, or no [DONE])', async () => {
+    expect((await finalAt('openai-chat', openaiChatSSE(WORDS, OPENAI_USAGE), 5)).calls).toBe(0);
+    expect((await finalAt('openai-chat', openaiChatSSE(WORDS, OPENAI_USAGE, { done: false }))).calls).toBe(0);
+    expect((await finalAt('anthropic', anthropicSSE(WORDS).slice(0, -1))).calls).toBe(0);
+  });
+});
+
 describe('meterIterable (SDK stream objects)', () => {
   const chunks = (n: number, usage: object | null) => [
     ...WORDS.slice(0, n).map((w) => ({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: w }, finish_reason: null }] })),

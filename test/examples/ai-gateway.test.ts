@@ -85,7 +85,7 @@ describe('AI gateway: OpenAI chat completions through the official client', () =
     expect(await upstreamSaw(c.marker)).toBe(1);
   });
 
-  it('streamed: passes every chunk through, bills the final usage chunk, ends with the billing comment', async () => {
+  it('streamed: passes every chunk through, bills the final usage chunk, ends with the billing comment when asked for', async () => {
     const c = await caller();
     const before = (await settled(c.userId)).balance;
     const stream = await openai(c.key).chat.completions.create({ ...chatBody(c.marker), stream: true }, { headers: { 'x-sim-output-tokens': '9' } });
@@ -102,17 +102,26 @@ describe('AI gateway: OpenAI chat completions through the official client', () =
     const { ledger } = await usageOf(c.userId);
     expect(ledger.map((e) => e.amount)).toEqual([-cost]);
 
-    // The same call read raw: the bytes end with the billing comment after [DONE].
-    const raw = await GATEWAY.fetch('https://gateway.test/v1/chat/completions', {
-      method: 'POST',
-      headers: { authorization: `Bearer ${c.key}`, 'content-type': 'application/json', 'x-sim-output-tokens': '9' },
-      body: JSON.stringify({ ...chatBody(c.marker), stream: true }),
-    });
-    expect(raw.headers.get('x-billing-reserved-tokens')).toBe(String(totalTokens(estimateOpenAIChat(chatBody(c.marker)))));
+    // The same call read raw: by default the bytes end with the provider's [DONE] (the settle comes after, in waitUntil)…
+    const rawCall = (headers: Record<string, string> = {}) =>
+      GATEWAY.fetch('https://gateway.test/v1/chat/completions', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${c.key}`, 'content-type': 'application/json', 'x-sim-output-tokens': '9', ...headers },
+        body: JSON.stringify({ ...chatBody(c.marker), stream: true }),
+      });
+    const plain = await rawCall();
+    expect(plain.headers.get('x-billing-reserved-tokens')).toBe(String(totalTokens(estimateOpenAIChat(chatBody(c.marker)))));
+    const plainBody = await plain.text();
+    expect(plainBody.endsWith('data: [DONE]\n\n')).toBe(true);
+    expect(plainBody).not.toContain(': billing');
+    expect((await settled(c.userId)).balance).toBe(before - 2 * cost);
+    // …and asked for (`x-billing-trailer: 1`), with the billing comment after [DONE].
+    const raw = await rawCall({ 'x-billing-trailer': '1' });
     const body = await raw.text();
     const m = /data: \[DONE\]\n\n: billing (\{.*\})\n\n$/.exec(body);
     expect(m).not.toBeNull();
-    expect(JSON.parse(m![1])).toEqual({ costTokens: cost, balanceTokens: before - 2 * cost, availableTokens: expect.any(Number) });
+    expect(JSON.parse(m![1])).toEqual({ costTokens: cost, balanceTokens: before - 3 * cost, availableTokens: expect.any(Number) });
+    expect((await usageOf(c.userId)).ledger.map((e) => e.amount)).toEqual([-cost, -cost, -cost]);
   });
 
   it('client abort after N chunks: settles what was produced (the prompt and the output it had passed on), once', async () => {

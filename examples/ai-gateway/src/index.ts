@@ -14,9 +14,13 @@
  *
  * Cost and balance: a non-streamed answer carries `x-billing-cost-tokens`,
  * `x-billing-balance-tokens` and `x-billing-available-tokens` (the response waits for the settle
- * to have them); a streamed answer carries the hold in `x-billing-reserved-tokens` and ends, after
- * the provider's last byte, with an SSE comment `: billing {"costTokens":…,"balanceTokens":…,
- * "availableTokens":…}` that SDKs ignore and raw readers can parse.
+ * to have them); a streamed answer carries the hold in `x-billing-reserved-tokens` and closes with
+ * the provider's last byte: the settle runs after it, in `waitUntil`. A caller that asks for it
+ * (request header `x-billing-trailer: 1`) gets, after the provider's last byte, an SSE comment
+ * `: billing {"costTokens":…,"balanceTokens":…,"availableTokens":…}` instead, and the close waits
+ * one settle for it. Opt-in because the SDKs never read it (comments are skipped; the OpenAI SDK
+ * stops at `[DONE]`) while the Anthropic SDK reads to the close: by default metering adds nothing
+ * after the last byte.
  */
 import {
   estimateAnthropicMessages,
@@ -57,6 +61,8 @@ export interface Env {
 const DEFAULT_FORWARD = 'anthropic-version,anthropic-beta,openai-organization,openai-project';
 /** Bodies above this are refused before anything is estimated. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** The request header a raw SSE reader sends to get the billing comment at the end of a stream. */
+const TRAILER_HEADER = 'x-billing-trailer';
 /** How long a streamed answer waits for the settle to write its billing comment before closing without it. */
 const TRAILER_WAIT_MS = 5_000;
 
@@ -142,49 +148,63 @@ const encoder = new TextEncoder();
 /**
  * Pumps the metered stream into the response, eagerly and in `waitUntil`: the provider's answer is
  * read to its end whether or not the client keeps reading, so every call reaches an ending (a
- * client that stops reading without hanging up would otherwise leave the hold to expire), and the
- * billing comment follows once the settle has answered. A client that hangs up makes the next
- * write fail: the provider's stream is cancelled there, which the metering treats as a client
- * abort (settle what was produced). Chunks are not held back by the client's pace: at most one
- * answer (bounded by its max tokens) is buffered.
+ * client that stops reading without hanging up would otherwise leave the hold to expire). A client
+ * that hangs up makes the next write fail: the provider's stream is cancelled there, which the
+ * metering treats as a client abort (settle what was produced). Chunks are not held back by the
+ * client's pace: at most one answer (bounded by its max tokens) is buffered.
+ *
+ * The close: with `settlement` null (the default) the client's copy is closed right after the chunk
+ * carrying the provider's last event (`finalSeen()`, from `wrapSSE`'s `onFinalEvent`), without
+ * waiting for the provider to end its stream; the provider's stream is still read to its end for
+ * the metering, and its settle runs in `waitUntil`. So metering adds nothing after the last byte.
+ * Anything a provider sent after its own last event would not reach the client (none of the cited
+ * formats sends any). With `settlement` (the caller asked for the billing comment) the close waits
+ * for the provider's end and the settle, and the comment is written before it.
  */
-function pump(metered: ReadableStream<Uint8Array>, settlement: Promise<Settlement>): { body: ReadableStream<Uint8Array>; done: Promise<void> } {
-  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+function pump(
+  metered: ReadableStream<Uint8Array>,
+  settlement: Promise<Settlement> | null,
+  finalSeen: () => boolean,
+): { body: ReadableStream<Uint8Array>; done: Promise<void> } {
+  // The runtime's own byte pipe: the response reads it natively (no JavaScript per chunk on that side).
+  const { readable, writable } = new IdentityTransformStream();
   const writer = writable.getWriter();
   const reader = metered.getReader();
   let gone = false;
-  const write = (chunk: Uint8Array) => {
-    writer.write(chunk).catch(() => {
-      if (gone) return;
-      gone = true;
-      void reader.cancel('client disconnected').catch(() => undefined);
-    });
-  };
-  // The client hanging up errors the writable side: stop reading the provider at once.
-  writer.closed.catch(() => {
-    if (gone) return;
+  let closed = false;
+  const hangUp = () => {
+    if (gone || closed) return;
     gone = true;
     void reader.cancel('client disconnected').catch(() => undefined);
-  });
+  };
+  const write = (chunk: Uint8Array) => void writer.write(chunk).catch(hangUp);
+  const close = () => {
+    closed = true;
+    void writer.close().catch(() => undefined);
+  };
+  // The client hanging up errors the writable side: stop reading the provider at once.
+  writer.closed.catch(hangUp);
   const done = (async () => {
     try {
       for (;;) {
         const r = await reader.read();
         if (r.done) break;
         if (gone) return;
+        if (closed) continue; // read on to the end for the metering; the client's copy is complete
         write(r.value);
+        if (!settlement && finalSeen()) close();
       }
     } catch (e) {
-      if (!gone) await writer.abort(e).catch(() => undefined);
+      if (!gone && !closed) await writer.abort(e).catch(() => undefined);
       return;
     }
-    if (gone) return;
-    const s = await within(settlement, TRAILER_WAIT_MS);
+    if (gone || closed) return;
+    const s = settlement && (await within(settlement, TRAILER_WAIT_MS));
     if (s?.kind === 'settled') {
       const c = s.charge;
       write(encoder.encode(`: billing ${JSON.stringify({ costTokens: c.billableTokens, balanceTokens: c.balance, availableTokens: c.available })}\n\n`));
     }
-    await writer.close().catch(() => undefined);
+    close();
   })();
   return { body: readable, done };
 }
@@ -270,7 +290,10 @@ async function handle(request: Request, env: Env, ctx: ExecutionContext, route: 
 
   if (stream && res.body) {
     headers.set('x-billing-reserved-tokens', String(totalTokens(estimate)));
-    const { body: out, done } = pump(m.wrapSSE(route.format, res.body), billing.settlement);
+    const trailer = /^(1|true)$/i.test(request.headers.get(TRAILER_HEADER) ?? '');
+    let final = false;
+    const metered = m.wrapSSE(route.format, res.body, { onFinalEvent: () => (final = true) });
+    const { body: out, done } = pump(metered, trailer ? billing.settlement : null, () => final);
     ctx.waitUntil(done);
     return new Response(out, { status: res.status, headers });
   }
