@@ -278,7 +278,7 @@ try {
           if (r > 0) results[n][c].push(stats(out));
           if (c === 'charge') {
             charged += calls;
-            const d = await call('drain', { table: 'usage_records', expected: charged, timeoutMs: DRAIN_TIMEOUT_MS });
+            const d = await call('drain', { table: 'usage', expected: charged, timeoutMs: DRAIN_TIMEOUT_MS });
             if (!d.caughtUp) log(`outbox had not reached D1 ${DRAIN_TIMEOUT_MS} ms after the charges on ${n} account(s): ${d.rows} of ${charged} usage rows`);
             if (r > 0) drains[n].push(d.caughtUp ? d.waitedMs : Infinity);
           }

@@ -57,3 +57,8 @@ export async function d1Ledger(userId: string) {
   const rows = await env.DB.prepare('SELECT id, seq, type, amount, balance_after AS balanceAfter, ref FROM token_transactions WHERE user_id = ? ORDER BY seq').bind(userId).all();
   return rows.results;
 }
+
+/** The account's usage records, oldest first, as the object keeps them (issue 13: D1 receives only the daily rollup). */
+export async function usageRecords(userId: string) {
+  return account(userId).usageBetween(0, Number.MAX_SAFE_INTEGER);
+}

@@ -43,13 +43,13 @@ export async function runSustained({ call, log, accounts, seconds, rate, concurr
   await sleep(SETTLE_MS);
 
   // ---------------------------------------------------------------- 2–4. the measured window
-  const usageBefore = await count('usage_records');
+  const usageBefore = await count('usage');
   const sizeBefore = await call('sizes', { accounts: ids });
   await call('meter-start', {});
   log(`sustained: ${accounts} accounts, ${seconds} s, ${rate} calls/s offered, at most ${concurrency} in flight, ${readsPerCharge} balance read(s) per charge`);
   const run = await call('sustained', { accounts: ids, durationMs: seconds * 1000, rate, concurrency, readsPerCharge, tag: 'sustained' });
-  const usageAtEnd = await count('usage_records');
-  const tail = await call('drain', { table: 'usage_records', expected: usageBefore + run.charges, timeoutMs: DRAIN_TIMEOUT_MS });
+  const usageAtEnd = await count('usage');
+  const tail = await call('drain', { table: 'usage', expected: usageBefore + run.charges, timeoutMs: DRAIN_TIMEOUT_MS });
   // The flush's own follow-up (its watermark, the next alarm) ends shortly after D1 has the rows.
   await sleep(SETTLE_MS);
   const reading = await call('meter-stop', {});

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { TokenAccount } from '../../worker/do/token-account';
 import { buildPriceBook, type PriceBookEntry } from '../../worker/lib/price-book';
 import { priceCall } from '../../worker/lib/pricing';
-import { account, drain, newAccount, signedPost } from '../helpers';
+import { account, drain, newAccount, signedPost, usageRecords } from '../helpers';
 import { deleteVersions, seedBook, writeVersion } from '../price-helpers';
 
 afterEach(deleteVersions);
@@ -56,11 +56,13 @@ describe('charges priced by the book', () => {
     expect(await a.charge(chat('seed', { tokens: 5_000 }, 'gpt-4o'))).toMatchObject({ ok: true, billableTokens: 7_500, priceVersion: base + 1 });
 
     await drain(userId);
-    const rows = await env.DB.prepare(
-      `SELECT model, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, actual_tokens, billable_tokens, price_version, provider_cost_micros FROM usage_records WHERE user_id = ? ORDER BY created_at, id`,
-    )
-      .bind(userId)
-      .all();
+    // The usage records as the object keeps them (issue 13: D1 gets only the daily rollup).
+    const rows = {
+      results: (await usageRecords(userId)).map((r) => ({
+        model: r.model, input_tokens: r.input_tokens, output_tokens: r.output_tokens, cached_input_tokens: r.cached_input_tokens, cache_write_tokens: r.cache_write_tokens,
+        reasoning_tokens: r.reasoning_tokens, actual_tokens: r.actual_tokens, billable_tokens: r.billable_tokens, price_version: r.price_version, provider_cost_micros: r.provider_cost_micros,
+      })),
+    };
     // Provider cost: (300 × 0.5 + 600 × 0.05 + 100 × 0.625 + 300 × 2 + 200 × 2) µUSD = 1,242.5 → 1,243.
     expect(rows.results).toContainEqual({ model: 'tb-gpt', input_tokens: 1_000, output_tokens: 500, cached_input_tokens: 600, cache_write_tokens: 100, reasoning_tokens: 200, actual_tokens: 1_500, billable_tokens: 25, price_version: base + 1, provider_cost_micros: 1_243 });
     expect(rows.results).toContainEqual({ model: 'gpt-4o', input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0, actual_tokens: 5_000, billable_tokens: 7_500, price_version: base + 1, provider_cost_micros: 0 });
@@ -179,9 +181,15 @@ describe('versions', () => {
       expect(JSON.parse(e.metadata!).priceVersion).toBe(e.createdAt >= switchAt ? base + 41 : base + 40);
       expect(-e.amount).toBe(r.billableTokens);
     }
-    // Totals by version in D1 equal the same usage re-priced with each version's book.
-    await drain(userId);
-    const byVersion = await env.DB.prepare(`SELECT price_version AS v, COUNT(*) AS n, SUM(billable_tokens) AS b FROM usage_records WHERE user_id = ? AND model = 'tb-race' GROUP BY 1 ORDER BY 1`).bind(userId).all<{ v: number; n: number; b: number }>();
+    // Totals by version in the usage records equal the same usage re-priced with each version's book.
+    const grouped = new Map<number, { v: number; n: number; b: number }>();
+    for (const r of (await usageRecords(userId)).filter((u) => u.model === 'tb-race')) {
+      const g = grouped.get(r.price_version) ?? { v: r.price_version, n: 0, b: 0 };
+      g.n++;
+      g.b += r.billable_tokens;
+      grouped.set(r.price_version, g);
+    }
+    const byVersion = { results: [...grouped.values()].sort((x, y) => x.v - y.v) };
     const books = { [base + 40]: { version: base + 40, book: buildPriceBook(v1) }, [base + 41]: { version: base + 41, book: buildPriceBook(v2) } };
     const replay = new Map<number, { n: number; b: number }>();
     versions.forEach((v, i) => {

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { calendarWindows } from '../../worker/do/spend-windows';
-import { account, drain, newAccount, signedPost } from '../helpers';
+import { account, drain, newAccount, signedPost, usageRecords } from '../helpers';
 
 const chat = (key: string, tokens: number, apiKeyId?: string) => ({ idempotencyKey: key, operation: 'chat' as const, model: 'gpt-4o', tokens, ...(apiKeyId ? { apiKeyId } : {}) });
 
@@ -67,9 +67,11 @@ describe('spend limits in the TokenAccount (I9)', () => {
     const revoked = await signedPost('/api/billing/charge', { userId, ...chat('a4', 1, 'key_a') });
     expect(revoked.status).toBe(403);
     expect(await account(userId).setApiKeyLimits('key_a', {})).toEqual({ ok: false, code: 'api_key_revoked' });
-    // The key travels to D1 with the usage records.
+    // The key is on the usage records (kept in the object) and travels to D1 in the account's daily rollup.
     await drain(userId);
-    const rows = await env.DB.prepare(`SELECT api_key_id AS k, success, error_code AS e FROM usage_records WHERE user_id = ? ORDER BY created_at, success DESC`).bind(userId).all();
+    const byKey = await env.DB.prepare(`SELECT SUM(requests) AS n FROM account_usage_daily WHERE user_id = ? AND api_key_id = 'key_a'`).bind(userId).first<{ n: number }>();
+    expect(byKey?.n).toBeGreaterThanOrEqual(2);
+    const rows = { results: (await usageRecords(userId)).map((r) => ({ k: r.api_key_id, success: r.success, e: r.error_code })) };
     expect(rows.results).toEqual(
       expect.arrayContaining([
         { k: 'key_a', success: 1, e: null },

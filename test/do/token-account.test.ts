@@ -219,14 +219,15 @@ describe('outbox to D1', () => {
     const d1 = await d1Ledger(userId);
     expect(d1).toHaveLength(51);
     expect(d1.map((r) => r.id)).toEqual((await a.getLedger()).map((e) => e.id));
-    const usage = await env.DB.prepare('SELECT count(*) AS n, sum(billable_tokens) AS b FROM usage_records WHERE user_id = ?').bind(userId).first();
+    // Issue 13: D1 holds the account's daily usage rollup, not a row per record.
+    const usage = await env.DB.prepare('SELECT sum(requests) AS n, sum(billable_tokens) AS b FROM account_usage_daily WHERE user_id = ?').bind(userId).first();
     expect(usage).toEqual({ n: 50, b: 50 * 150 });
   });
 
   it('the alarm flushes on its own and retries after a failure', async () => {
     const userId = await newAccount();
     const a = account(userId);
-    await env.DB.exec(`CREATE TRIGGER d1_down2 BEFORE INSERT ON usage_records BEGIN SELECT RAISE(ABORT, 'd1 unavailable'); END;`);
+    await env.DB.exec(`CREATE TRIGGER d1_down2 BEFORE INSERT ON token_transactions BEGIN SELECT RAISE(ABORT, 'd1 unavailable'); END;`);
     await a.charge(chat('a', 100));
     expect(await runDurableObjectAlarm(a)).toBe(true);
     expect((await a.outboxPending()).ledger).toBe(2); // the bonus and the charge: a D1 batch lands whole or not at all

@@ -7,7 +7,7 @@ import { DEFAULT_SETTINGS } from '../../worker/contracts/settings';
 import { readSettings } from '../../worker/db/settings';
 import { applyMultiplier } from '../../worker/lib/pricing';
 import { api, json, signUp } from '../auth-helpers';
-import { account, drain } from '../helpers';
+import { account, drain, usageRecords } from '../helpers';
 import { deleteVersions, seedBook, writeVersion } from '../price-helpers';
 
 /**
@@ -59,8 +59,9 @@ async function settled(userId: string) {
 async function usageOf(userId: string) {
   const ledger = (await account(userId).getLedger()).filter((e) => e.type === 'usage');
   await drain(userId);
-  const records = await env.DB.prepare('SELECT input_tokens AS input, output_tokens AS output, billable_tokens AS billable, success, api_key_id AS apiKeyId FROM usage_records WHERE user_id = ? ORDER BY created_at').bind(userId).all<{ input: number; output: number; billable: number; success: number; apiKeyId: string | null }>();
-  return { ledger, records: records.results };
+  // The usage records as the object keeps them (issue 13: D1 gets the daily rollup only).
+  const records = (await usageRecords(userId)).map((r) => ({ input: r.input_tokens, output: r.output_tokens, billable: r.billable_tokens, success: r.success, apiKeyId: r.api_key_id }));
+  return { ledger, records };
 }
 
 const chatBody = (marker: string, max = 50) => ({ model: 'gpt-4o-mini', max_tokens: max, messages: [{ role: 'user' as const, content: `Say hello. ${marker}` }] });
@@ -208,7 +209,8 @@ describe('AI gateway: OpenAI chat completions through the official client', () =
       expect(cost).not.toBe(applyMultiplier(u.prompt_tokens + u.completion_tokens, await bps()));
       expect((await settled(c.userId)).balance).toBe(before - cost);
       await drain(c.userId);
-      const row = await env.DB.prepare('SELECT input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, billable_tokens, price_version, api_key_id FROM usage_records WHERE user_id = ? AND model = ?').bind(c.userId, 'gw-model').first();
+      const r = (await usageRecords(c.userId)).find((x) => x.model === 'gw-model')!;
+      const row = { input_tokens: r.input_tokens, output_tokens: r.output_tokens, cached_input_tokens: r.cached_input_tokens, reasoning_tokens: r.reasoning_tokens, billable_tokens: r.billable_tokens, price_version: r.price_version, api_key_id: r.api_key_id };
       expect(row).toEqual({ input_tokens: u.prompt_tokens, output_tokens: u.completion_tokens, cached_input_tokens: 4, reasoning_tokens: 7, billable_tokens: cost, price_version: version, api_key_id: c.keyId });
     } finally {
       await deleteVersions();

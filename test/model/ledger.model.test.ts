@@ -11,7 +11,7 @@
  *   - a charge or hold is accepted exactly when the model says available covers it;
  *   - each idempotency key and each ref is applied at most once; replays answer identically;
  *   - short holds expire through the alarm and their tokens come back once;
- *   - after a flush, D1's token_transactions (and usage_records count, directory row) for
+ *   - after a flush, D1's token_transactions (and usage rollup count, directory row) for
  *     the account equal the DO's ledger;
  *   - credit grants (issue 11): every credit is a grant the model burns in the documented order
  *     (promotional first, earliest expiry, never-expiring last, oldest), debt repaid first by a
@@ -541,8 +541,9 @@ async function flushAndCompare(m: Model, i: number): Promise<void> {
   const ledger = await stub.getLedger(0, 10_000);
   const d1 = await env.DB.prepare('SELECT id, seq, type, amount, balance_after AS balanceAfter, ref FROM token_transactions WHERE user_id = ? ORDER BY seq').bind(a.id).all();
   expect(d1.results, `D1 history of account ${i}`).toEqual(ledger.map(({ id, seq, type, amount, balanceAfter, ref }) => ({ id, seq, type, amount, balanceAfter, ref })));
-  const usage = await env.DB.prepare('SELECT count(*) AS n FROM usage_records WHERE user_id = ?').bind(a.id).first<{ n: number }>();
-  expect(usage?.n, `D1 usage rows of account ${i}`).toBe(a.usage);
+  // Issue 13: D1 counts the account's usage records in its daily rollup (the records stay in the object).
+  const usage = await env.DB.prepare('SELECT COALESCE(SUM(requests), 0) AS n FROM account_usage_daily WHERE user_id = ?').bind(a.id).first<{ n: number }>();
+  expect(usage?.n, `D1 usage rollup of account ${i}`).toBe(a.usage);
   const dir = await env.DB.prepare('SELECT balance, reserved, status FROM token_accounts WHERE user_id = ?').bind(a.id).first();
   expect(dir, `D1 directory row of account ${i}`).toEqual({ balance: a.balance, reserved: a.reserved, status: status(a) });
 }

@@ -133,13 +133,13 @@ describe('GET /api/account/usage', () => {
 
   it('sums cached-input and reasoning tokens per day, operation and model', async () => {
     const s = await signUp();
-    // Usage records as the outbox writes them (charges carry these classes once the price book is on the charge path).
-    const row = (id: string, model: string, cached: number, reasoning: number) =>
+    // The account's daily rollup as the outbox writes it (issue 13), one record each (charges carry these classes once the price book is on the charge path).
+    const row = (model: string, cached: number, reasoning: number) =>
       env.DB.prepare(
-        `INSERT INTO usage_records (id, user_id, operation, model, input_tokens, output_tokens, actual_tokens, billable_tokens, success, created_at, cached_input_tokens, reasoning_tokens)
-         VALUES (?, ?, 'chat', ?, 1000, 500, 1500, 20, 1, ?, ?, ?)`,
-      ).bind(id, s.user.id, model, Date.now(), cached, reasoning);
-    await env.DB.batch([row(`ur_${crypto.randomUUID()}`, 'gpt-5-mini', 2000, 0), row(`ur_${crypto.randomUUID()}`, 'o3', 300, 700)]);
+        `INSERT INTO account_usage_daily (user_id, day, model, operation, api_key_id, requests, actual_tokens, billable_tokens, cached_input_tokens, reasoning_tokens)
+         VALUES (?, ?, ?, 'chat', '', 1, 1500, 20, ?, ?)`,
+      ).bind(s.user.id, new Date().toISOString().slice(0, 10), model, cached, reasoning);
+    await env.DB.batch([row('gpt-5-mini', 2000, 0), row('o3', 300, 700)]);
     const u = await json(await api('/api/account/usage?days=1', { cookie: s.cookie }));
     expect(u.byDay[0]).toMatchObject({ requests: 2, cachedInputTokens: 2300, reasoningTokens: 700 });
     expect(u.byModel.map((m: any) => [m.model, m.cachedInputTokens, m.reasoningTokens]).sort()).toEqual([

@@ -88,12 +88,14 @@ describe('API keys', () => {
     const s = await signUp();
     const a = await createKey(s.cookie, { name: 'a' });
     const b = await createKey(s.cookie, { name: 'b' });
-    const now = Date.now();
-    const ins = (id: string, key: string | null, tokens: number) =>
+    // The account's daily rollup as the outbox writes it (issue 13): one row per key ('' for none), per day.
+    const day = (ago: number) => new Date(Date.now() - ago * 24 * 3600_000).toISOString().slice(0, 10);
+    const ins = (d: string, key: string, requests: number, tokens: number) =>
       env.DB.prepare(
-        `INSERT INTO usage_records (id, user_id, operation, model, actual_tokens, billable_tokens, success, created_at, api_key_id) VALUES (?, ?, 'chat', 'gpt-4o', ?, ?, 1, ?, ?)`,
-      ).bind(id, s.user.id, tokens, tokens, now, key);
-    await env.DB.batch([ins(`use_${crypto.randomUUID()}`, a.body.apiKey.id, 30), ins(`use_${crypto.randomUUID()}`, a.body.apiKey.id, 12), ins(`use_${crypto.randomUUID()}`, null, 5)]);
+        `INSERT INTO account_usage_daily (user_id, day, model, operation, api_key_id, requests, actual_tokens, billable_tokens) VALUES (?, ?, 'gpt-4o', 'chat', ?, ?, ?, ?)`,
+      ).bind(s.user.id, d, key, requests, tokens, tokens);
+    // Two days of key a (inside the 7-day range), one of no key, and one of key b eight days ago (outside it).
+    await env.DB.batch([ins(day(0), a.body.apiKey.id, 1, 30), ins(day(6), a.body.apiKey.id, 1, 12), ins(day(0), '', 1, 5), ins(day(7), b.body.apiKey.id, 3, 99)]);
     const mine = await json(await api('/api/account/api-keys/usage?days=7', { cookie: s.cookie }));
     expect(mine.items).toEqual([
       { apiKeyId: a.body.apiKey.id, name: 'a', prefix: a.body.apiKey.prefix, requests: 2, billableTokens: 42 },

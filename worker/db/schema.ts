@@ -37,5 +37,5 @@ export const SQL_ONLY_OBJECTS = {
     auto_recharge_attempts_count_update: 'auto_recharge_attempts',
   },
   views: {},
-  withoutRowidTables: ['usage_by_model_daily', 'usage_by_operation_daily', 'usage_by_day', 'ledger_totals', 'account_totals', 'outcome_counts'],
+  withoutRowidTables: ['usage_by_model_daily', 'usage_by_operation_daily', 'usage_by_day', 'ledger_totals', 'account_totals', 'outcome_counts', 'account_usage_daily'],
 } as const satisfies { triggers: Record<string, string>; views: Record<string, string>; withoutRowidTables: readonly string[] };

@@ -1,7 +1,7 @@
 import type { TransactionType } from '../db/schema';
 import { newId } from '../lib/crypto';
 import { insertAccount, newAccountRow, writeAccountRow } from './account-store';
-import { INSERT_LEDGER, LEDGER_COLUMNS, SELECT_ACCOUNT, toLedgerEntry, valuesOf, type AccountRow, type LedgerOutboxRow, type LedgerRow } from './rows';
+import { INSERT_LEDGER, LEDGER_COLUMNS, LEDGER_OUTBOX_COLUMNS, SELECT_ACCOUNT, USAGE_COLUMNS, toLedgerEntry, usageOfLedgerRow, valuesOf, type AccountRow, type LedgerOutboxRow, type LedgerRow, type UsageRow } from './rows';
 import type { Sql, Transaction } from './storage';
 import type { LedgerEntry } from './types';
 
@@ -214,4 +214,21 @@ export function openAccount(sql: Sql, transaction: Transaction, userId: string, 
     if (bonus <= 0) return account;
     return appendLedger(sql, account, { type: 'bonus', amount: bonus, ref: 'bonus:welcome', description: 'Welcome bonus', createdAt: now })!.account;
   });
+}
+
+/**
+ * The account's usage records created in [fromMs, toMs), as D1's usage_records held them before
+ * issue 13 (same columns), oldest first: a billed operation's record is its ledger row
+ * (usageOfLedgerRow), an unbilled one is its `usage` row. The object keeps them for ever; D1 gets
+ * only the per-account daily rollup, so the archive and the admin CSV export read them here.
+ * No index on created_at: a scan of the account's rows, paid by those two admin paths only.
+ */
+export function usageBetween(sql: Sql, fromMs: number, toMs: number): UsageRow[] {
+  const billed = sql
+    .exec<LedgerOutboxRow & { seq: number }>(`SELECT ${LEDGER_OUTBOX_COLUMNS.join(', ')} FROM ledger WHERE usage_id IS NOT NULL AND created_at >= ? AND created_at < ?`, fromMs, toMs)
+    .toArray()
+    .map(usageOfLedgerRow)
+    .filter((u): u is UsageRow => u !== null);
+  const unbilled = sql.exec<UsageRow>(`SELECT ${USAGE_COLUMNS.join(', ')} FROM usage WHERE created_at >= ? AND created_at < ?`, fromMs, toMs).toArray();
+  return [...billed, ...unbilled].sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }

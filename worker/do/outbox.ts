@@ -31,10 +31,11 @@ import type { FlushOutcome, OutboxPending } from './types';
  * account, and records it in the same batch (one transaction). A flush n+1 is numbered only after
  * flush n was acknowledged, so "D1 holds seq ≥ n" means "flush n was applied".
  *
- * Raw rows still go to D1 because queries read them: `token_transactions` (the user's history
- * pages, services/account.ts; reconcile, services/reconcile.ts; the payment lookup by ref,
- * services/payments.ts) and `usage_records` (the user's usage summary and period spend,
- * services/account.ts). The admin stats read only the rollups.
+ * Raw `token_transactions` rows still go to D1 because queries read them (reconcile,
+ * services/reconcile.ts; the payment lookup by ref, services/payments.ts; the archive and CSV
+ * export). Usage records do not (issue 13): the user's usage summary, burn estimate and usage by
+ * key read `account_usage_daily`, one more delta per flush; per-record detail stays in the object
+ * (ledger-store.ts usageBetween) and the R2 archive. The admin stats read only the rollups.
  */
 
 /** Rows per outbox step: one D1 batch, which commits whole or not at all. */
@@ -86,6 +87,8 @@ export interface RollupDeltas {
   usageTotals: UsageCounters | null;
   ledgerDaily: [string, string, ...LedgerCounters][];
   ledgerTotals: [string, ...LedgerCounters][];
+  /** The account's own: day, model, operation, API key ('' for none), then requests, actual (successes), billable, cached input, reasoning tokens. */
+  accountUsageDaily: [string, string, string, string, number, number, number, number, number][];
 }
 
 /** The UTC day of a millisecond timestamp, as D1's `date(created_at / 1000, 'unixepoch')` gives it. */
@@ -119,6 +122,7 @@ export function rollupDeltas(
   const byOp = new Map<string, [[string, string], number[]]>();
   const byDay = new Map<string, [[string], number[]]>();
   const totals = new Map<string, [[], number[]]>();
+  const account = new Map<string, [[string, string, string, string], number[]]>();
   for (const r of usage) {
     const day = utcDay(r.created_at);
     const ok = Number(r.success) === 1;
@@ -141,6 +145,8 @@ export function rollupDeltas(
     sum(byOp, [day, r.operation], c);
     sum(byDay, [day], c);
     sum(totals, [], c);
+    // What usage_records summed for the user's summary: actual tokens of successes only, token classes of every record.
+    sum(account, [day, r.model, r.operation, r.api_key_id ?? ''], [1, c[4], r.billable_tokens, r.cached_input_tokens ?? 0, r.reasoning_tokens ?? 0]);
   }
   const ledgerDaily = new Map<string, [[string, string], number[]]>();
   const ledgerTotals = new Map<string, [[string], number[]]>();
@@ -158,16 +164,16 @@ export function rollupDeltas(
     usageTotals: totals.size ? ([...totals.values()][0][1] as UsageCounters) : null,
     ledgerDaily: rows(ledgerDaily),
     ledgerTotals: rows(ledgerTotals),
+    accountUsageDaily: rows(account),
   };
 }
 
 // Rows travel as JSON arrays unpacked by json_each: one statement per chunk instead of one per
 // row, which is most of what a flush costs the object (and D1). INSERT OR IGNORE by id keeps a
-// re-sent batch from writing (or firing the rollup triggers) twice.
+// re-sent batch from writing twice.
 const jsonInsert = (table: string, cols: readonly string[]) =>
   `INSERT OR IGNORE INTO ${table} (user_id, ${cols.join(', ')}) SELECT ?1, ${cols.map((_, i) => `value ->> ${i}`).join(', ')} FROM json_each(?2)`;
 export const D1_INSERT_LEDGER = jsonInsert('token_transactions', D1_LEDGER_COLUMNS);
-export const D1_INSERT_USAGE = jsonInsert('usage_records', USAGE_COLUMNS);
 export const D1_UPSERT_ATTEMPT = `INSERT INTO auto_recharge_attempts (user_id, ${D1_RECHARGE_ATTEMPT_COLUMNS.join(', ')}) VALUES (?, ${D1_RECHARGE_ATTEMPT_COLUMNS.map(() => '?').join(', ')})
   ON CONFLICT (id) DO UPDATE SET payment_intent_id = excluded.payment_intent_id, status = excluded.status, error = excluded.error, updated_at = excluded.updated_at
   WHERE excluded.updated_at >= auto_recharge_attempts.updated_at`;
@@ -186,14 +192,17 @@ const USAGE_COUNTERS = [
   'spend_limit_failures',
 ] as const;
 const LEDGER_COUNTERS = ['entries', 'tokens', 'amount_cents'] as const;
+const ACCOUNT_USAGE_COUNTERS = ['requests', 'actual_tokens', 'billable_tokens', 'cached_input_tokens', 'reasoning_tokens'] as const;
 /** The flush was applied already if D1 holds its number (or a later one) for the account. */
 const NOT_YET_APPLIED = `WHERE NOT EXISTS (SELECT 1 FROM rollup_flushes WHERE user_id = ?1 AND seq >= ?2)`;
 // One upsert per rollup table: its deltas travel as one JSON array of rows (key columns, then
 // counters) and each key is written once, guarded by the flush number (?1 user, ?2 seq, ?3 rows).
-const deltaUpsert = (table: string, keys: readonly string[], counters: readonly string[]) => {
+// A per-account rollup (`perUser`) takes its user_id from ?1, not from the JSON rows.
+const deltaUpsert = (table: string, keys: readonly string[], counters: readonly string[], perUser = false) => {
   const cols = [...keys, ...counters];
-  return `INSERT INTO ${table} (${cols.join(', ')}) SELECT ${cols.map((_, i) => `value ->> ${i}`).join(', ')} FROM json_each(?3) ${NOT_YET_APPLIED}
-  ON CONFLICT (${keys.join(', ')}) DO UPDATE SET ${counters.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`;
+  const [u, uv] = perUser ? ['user_id, ', '?1, '] : ['', ''];
+  return `INSERT INTO ${table} (${u}${cols.join(', ')}) SELECT ${uv}${cols.map((_, i) => `value ->> ${i}`).join(', ')} FROM json_each(?3) ${NOT_YET_APPLIED}
+  ON CONFLICT (${u}${keys.join(', ')}) DO UPDATE SET ${counters.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`;
 };
 export const D1_ROLLUP_UPSERTS = {
   usageDaily: deltaUpsert('usage_daily', ['day', 'model', 'operation'], USAGE_COUNTERS),
@@ -203,6 +212,7 @@ export const D1_ROLLUP_UPSERTS = {
   usageTotals: deltaUpsert('usage_totals', ['id'], USAGE_COUNTERS),
   ledgerDaily: deltaUpsert('ledger_daily', ['day', 'type'], LEDGER_COUNTERS),
   ledgerTotals: deltaUpsert('ledger_totals', ['type'], LEDGER_COUNTERS),
+  accountUsageDaily: deltaUpsert('account_usage_daily', ['day', 'model', 'operation', 'api_key_id'], ACCOUNT_USAGE_COUNTERS, true),
 } as const;
 /** Records the flush as applied; last in the batch, after every delta statement has checked it. */
 export const D1_RECORD_FLUSH = `INSERT INTO rollup_flushes (user_id, seq) VALUES (?1, ?2) ON CONFLICT (user_id) DO UPDATE SET seq = excluded.seq WHERE excluded.seq > rollup_flushes.seq`;
@@ -264,29 +274,21 @@ export function readBatch(sql: Sql, account: AccountRow, synced: Watermarks, las
   return { ledger, usage, attempts, flush };
 }
 
-/** The D1 statements of one batch: history rows in chunks, recharge attempts, the directory snapshot, then the rollup flush (deltas, and its number last). */
+/** The D1 statements of one batch: ledger rows in chunks, recharge attempts, the directory snapshot, then the rollup flush (deltas, and its number last). */
 export function buildStatements(db: D1Database, account: AccountRow, batch: OutboxBatch, tokensPerUsd: number = DEFAULT_SETTINGS.tokensPerUsd): D1PreparedStatement[] {
   const uid = account.user_id;
   const stmts: D1PreparedStatement[] = [];
-  const ledgerRows: SqlValue[][] = [];
-  const usageRows: SqlValue[][] = [];
-  for (const r of batch.ledger) {
-    ledgerRows.push(valuesOf(D1_LEDGER_COLUMNS, { ...r, metadata: ledgerMetadata(r) }));
-    const u = usageOfLedgerRow(r);
-    if (u) usageRows.push(valuesOf(USAGE_COLUMNS, u));
-  }
-  for (const r of batch.usage) usageRows.push(valuesOf(USAGE_COLUMNS, r));
+  const ledgerRows = batch.ledger.map((r): SqlValue[] => valuesOf(D1_LEDGER_COLUMNS, { ...r, metadata: ledgerMetadata(r) }));
   const inChunks = (sql: string, rows: SqlValue[][]) => {
     for (let i = 0; i < rows.length; i += OUTBOX_ROWS_PER_STATEMENT) stmts.push(db.prepare(sql).bind(uid, JSON.stringify(rows.slice(i, i + OUTBOX_ROWS_PER_STATEMENT))));
   };
   inChunks(D1_INSERT_LEDGER, ledgerRows);
-  inChunks(D1_INSERT_USAGE, usageRows);
   const upsertAttempt = db.prepare(D1_UPSERT_ATTEMPT);
   for (const r of batch.attempts) stmts.push(upsertAttempt.bind(uid, ...valuesOf(D1_RECHARGE_ATTEMPT_COLUMNS, r)));
   const a = account;
   stmts.push(db.prepare(D1_UPSERT_DIRECTORY).bind(a.user_id, a.workspace_id, a.balance, a.reserved, a.status, a.onboarding_tokens_granted, a.last_purchase_at, a.ar_enabled, a.version, a.created_at, a.updated_at));
   if (batch.flush) {
-    // The raw rows above are INSERT OR IGNORE by id and fire no trigger; the rollups move only here.
+    // The ledger rows above are INSERT OR IGNORE by id and fire no trigger; the rollups move only here.
     const usage = [...batch.ledger.map(usageOfLedgerRow).filter((u): u is UsageRow => u !== null), ...batch.usage];
     const d = rollupDeltas(usage, batch.ledger, tokensPerUsd);
     const seq = batch.flush.seq;
@@ -300,6 +302,7 @@ export function buildStatements(db: D1Database, account: AccountRow, batch: Outb
     upsert(D1_ROLLUP_UPSERTS.usageTotals, d.usageTotals ? [[1, ...d.usageTotals]] : []);
     upsert(D1_ROLLUP_UPSERTS.ledgerDaily, d.ledgerDaily);
     upsert(D1_ROLLUP_UPSERTS.ledgerTotals, d.ledgerTotals);
+    upsert(D1_ROLLUP_UPSERTS.accountUsageDaily, d.accountUsageDaily);
     stmts.push(db.prepare(D1_RECORD_FLUSH).bind(uid, seq));
   }
   return stmts;

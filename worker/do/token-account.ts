@@ -7,11 +7,11 @@ import { balanceView, notFound } from './account-store';
 import { TestClock, wireAccount } from './account-wiring';
 import { CallThrottle } from './call-throttle';
 import { authorizeHold, releaseHold, settleHold } from './holds';
-import { findByRef, ledgerAfter, ledgerPage } from './ledger-store';
+import { findByRef, ledgerAfter, ledgerPage, usageBetween } from './ledger-store';
 import type { LiveAccount } from './live-account';
 import { autoRechargeChange, paymentMethodPatch, stripeCustomerPatch } from './payment-profile';
 import { refundEntry } from './refunds';
-import type { AccountRow } from './rows';
+import type { AccountRow, UsageRow } from './rows';
 import type { SettingsCache } from './settings-cache';
 import { keyLimits, setAccountLimits, setKeyLimits, spendLimitsView, type AccountLimitsInput, type ApiKeyLimits, type ApiKeyLimitsView, type SpendLimitsView } from './spend-limit-changes';
 import { SpendLimits } from './spend-limits';
@@ -255,6 +255,9 @@ export class TokenAccount extends DurableObject<Env> {
   getLedger(afterSeq = 0, limit = 1000): LedgerEntry[] {
     return ledgerAfter(this.sql, afterSeq, Math.min(limit, 10_000));
   }
+
+  /** The usage records created in [fromMs, toMs), oldest first (issue 13: D1 gets rollups only; the archive and CSV export read these). */
+  usageBetween(fromMs: number, toMs: number): UsageRow[] { return usageBetween(this.sql, fromMs, toMs); }
 
   /**
    * Newest-first page of the ledger for the account's own history page: entries with

@@ -12,8 +12,9 @@ export async function getAccountOverview(env: Env, userId: string): Promise<Acco
   const [res, settings, burned] = await Promise.all([
     env.TOKEN_ACCOUNT.getByName(userId).getBalance(),
     readSettings(env.DB),
-    env.DB.prepare(`SELECT COALESCE(SUM(billable_tokens), 0) AS t FROM usage_records WHERE user_id = ? AND created_at >= ?`)
-      .bind(userId, Date.now() - BURN_WINDOW_DAYS * DAY_MS)
+    // The last BURN_WINDOW_DAYS UTC days, today included, from the account's daily rollup (issue 13).
+    env.DB.prepare(`SELECT COALESCE(SUM(billable_tokens), 0) AS t FROM account_usage_daily WHERE user_id = ? AND day >= ?`)
+      .bind(userId, lastDays(BURN_WINDOW_DAYS)[0])
       .first<{ t: number }>(),
   ]);
   const b = unwrap(res).balance;
@@ -78,28 +79,23 @@ export function lastDays(days: number, now = Date.now()): string[] {
 }
 
 /**
- * One user's usage over the last `days` UTC days, from their D1 usage records (served by the
- * (user_id, created_at) index) plus, for days past the retention window whose raw rows the
- * archive pruned (worker/services/archive.ts), the per-user daily sums it wrote in the same batch
- * (`user_usage_daily`), so no day disappears from the chart. Every day of the range is present,
- * zero when idle, so charts need no gap filling. Actual tokens count successful operations only, like the rollups.
+ * One user's usage over the last `days` UTC days, from the account's daily rollup
+ * (`account_usage_daily`, user × day × model × operation × key, sent by the DO's outbox as deltas;
+ * issue 13), read through its primary key's (user_id, day) prefix. The rollup stays when the
+ * archive prunes raw history, so no day disappears from the chart. Every day of the range is
+ * present, zero when idle, so charts need no gap filling. Actual tokens count successful
+ * operations only, like the other rollups.
  */
 export async function usageSummary(env: Env, userId: string, days: number): Promise<UsageSummary> {
   const range = lastDays(days);
-  const since = Date.parse(`${range[0]}T00:00:00Z`);
-  const cols = `COUNT(*) AS requests, COALESCE(SUM(CASE WHEN success = 1 THEN actual_tokens ELSE 0 END), 0) AS actualTokens, COALESCE(SUM(billable_tokens), 0) AS billableTokens,
-    COALESCE(SUM(cached_input_tokens), 0) AS cachedInputTokens, COALESCE(SUM(reasoning_tokens), 0) AS reasoningTokens`;
-  const where = `WHERE user_id = ?1 AND created_at >= ?2`;
-  const pruned = `SUM(requests) AS requests, SUM(actual_tokens) AS actualTokens, SUM(billable_tokens) AS billableTokens, 0 AS cachedInputTokens, 0 AS reasoningTokens FROM user_usage_daily WHERE user_id = ?1 AND day >= ?2`;
-  const [byDay, byOperation, byModel, prunedByDay, prunedByOperation, prunedByModel] = await env.DB.batch([
-    env.DB.prepare(`SELECT date(created_at / 1000, 'unixepoch') AS day, ${cols} FROM usage_records ${where} GROUP BY day`).bind(userId, since),
-    env.DB.prepare(`SELECT operation, ${cols} FROM usage_records ${where} GROUP BY operation ORDER BY billableTokens DESC, operation`).bind(userId, since),
-    env.DB.prepare(`SELECT model, ${cols} FROM usage_records ${where} GROUP BY model ORDER BY billableTokens DESC, model`).bind(userId, since),
-    env.DB.prepare(`SELECT day, ${pruned} GROUP BY day`).bind(userId, range[0]),
-    env.DB.prepare(`SELECT operation, ${pruned} GROUP BY operation`).bind(userId, range[0]),
-    env.DB.prepare(`SELECT model, ${pruned} GROUP BY model`).bind(userId, range[0]),
+  const cols = `SUM(requests) AS requests, SUM(actual_tokens) AS actualTokens, SUM(billable_tokens) AS billableTokens,
+    SUM(cached_input_tokens) AS cachedInputTokens, SUM(reasoning_tokens) AS reasoningTokens FROM account_usage_daily WHERE user_id = ?1 AND day >= ?2`;
+  const [byDay, byOperation, byModel] = await env.DB.batch([
+    env.DB.prepare(`SELECT day, ${cols} GROUP BY day`).bind(userId, range[0]),
+    env.DB.prepare(`SELECT operation, ${cols} GROUP BY operation ORDER BY billableTokens DESC, operation`).bind(userId, range[0]),
+    env.DB.prepare(`SELECT model, ${cols} GROUP BY model ORDER BY billableTokens DESC, model`).bind(userId, range[0]),
   ]);
-  const seen = addTotals('day', byDay.results as (UsageTotals & { day: string })[], prunedByDay.results as (UsageTotals & { day: string })[]);
+  const seen = byDay.results as (UsageTotals & { day: string })[];
   return {
     byDay: range.map((day) => {
       const r = seen.find((x) => x.day === day);
@@ -112,28 +108,9 @@ export async function usageSummary(env: Env, userId: string, days: number): Prom
         reasoningTokens: r?.reasoningTokens ?? 0,
       };
     }),
-    byOperation: addTotals('operation', byOperation.results as (UsageTotals & { operation: string })[], prunedByOperation.results as (UsageTotals & { operation: string })[]),
-    byModel: addTotals('model', byModel.results as (UsageTotals & { model: string })[], prunedByModel.results as (UsageTotals & { model: string })[]),
+    byOperation: byOperation.results as (UsageTotals & { operation: string })[],
+    byModel: byModel.results as (UsageTotals & { model: string })[],
   };
-}
-
-/** Raw-row totals plus pruned-day totals by key, ordered as the raw query orders (billable tokens, then key). */
-function addTotals<K extends string, T extends UsageTotals & Record<K, string>>(key: K, raw: T[], pruned: T[]): T[] {
-  if (pruned.length === 0) return raw;
-  const out = new Map(raw.map((r) => [r[key], { ...r }]));
-  for (const p of pruned) {
-    const r = out.get(p[key]);
-    if (!r) out.set(p[key], { ...p });
-    else {
-      r.requests += p.requests;
-      r.actualTokens += p.actualTokens;
-      r.billableTokens += p.billableTokens;
-      // user_usage_daily (the archive's per-user rollup) does not keep the token classes: a pruned day adds none.
-      r.cachedInputTokens = (r.cachedInputTokens ?? 0) + (p.cachedInputTokens ?? 0);
-      r.reasoningTokens = (r.reasoningTokens ?? 0) + (p.reasoningTokens ?? 0);
-    }
-  }
-  return [...out.values()].sort((a, b) => b.billableTokens - a.billableTokens || (a[key] < b[key] ? -1 : a[key] > b[key] ? 1 : 0));
 }
 
 /** Active packages in display order, with the pricing facts the purchase form needs. */

@@ -195,15 +195,15 @@ export async function verifyKey(env: Env, key: string, waitUntil?: (p: Promise<u
 }
 
 /**
- * Usage per key over the last `days` days, from D1's usage records (the DO's outbox puts the
- * key id on each). Keys without usage in the range are listed too, with zeros; calls made
+ * Usage per key over the last `days` UTC days (today included), from the account's daily rollup
+ * `account_usage_daily` (the DO's outbox sends it per key; '' is "no key"). Keys without usage in the range are listed too, with zeros; calls made
  * without a key are the row with `apiKeyId: null`.
  */
 export async function usageByKey(env: Env, userId: string, days: number, now = Date.now()): Promise<KeyUsage[]> {
-  const since = now - days * 24 * 3600_000;
+  const since = new Date(now - (days - 1) * 24 * 3600_000).toISOString().slice(0, 10);
   const [usage, keys] = await env.DB.batch([
     env.DB.prepare(
-      `SELECT api_key_id AS apiKeyId, COUNT(*) AS requests, COALESCE(SUM(billable_tokens), 0) AS billableTokens FROM usage_records WHERE user_id = ?1 AND created_at >= ?2 GROUP BY api_key_id`,
+      `SELECT NULLIF(api_key_id, '') AS apiKeyId, SUM(requests) AS requests, SUM(billable_tokens) AS billableTokens FROM account_usage_daily WHERE user_id = ?1 AND day >= ?2 GROUP BY api_key_id`,
     ).bind(userId, since),
     env.DB.prepare(`SELECT id, name, prefix FROM api_keys WHERE user_id = ? ORDER BY created_at DESC, id DESC`).bind(userId),
   ]);

@@ -1,11 +1,12 @@
 import type { ExportQuery } from '../contracts/export';
-import { DAY_MS, KINDS, dayStart, prunedDays, readArchivedDay, utcDayOf, type ArchiveBucket, type ArchiveRow } from './archive';
+import { DAY_MS, KINDS, accountDayRows, dayStart, prunedDays, readArchivedDay, utcDayOf, type ArchiveBucket, type ArchiveRow } from './archive';
 
 /**
  * The admin CSV export (issue 13): one UTC day at a time, streamed, so any range fits in memory.
  * A day whose rows the archive pruned is read from its R2 object, plus what D1 still holds of it
  * (transactions of other types than usage never leave D1; a late row may arrive); any other day
- * from D1 alone. Rows are ordered by day, then user, time and id, with the table's columns.
+ * from D1 alone — for usage, from the TokenAccounts that used the day (D1 holds only their daily
+ * rollup since migration 0012) plus any older usage_records row. Rows are ordered by day, then user, time and id, with the table's columns.
  */
 export function exportCsv(env: Env, q: ExportQuery, bucket: ArchiveBucket = env.ARCHIVE): ReadableStream<Uint8Array> {
   const columns = ['user_id', ...KINDS[q.kind].columns.filter((c) => c !== 'user_id')];
@@ -38,9 +39,10 @@ async function dayRows(env: Env, bucket: ArchiveBucket, kind: ExportQuery['kind'
   const { results } = await env.DB.prepare(`SELECT ${k.columns.join(', ')} FROM ${k.table} WHERE created_at >= ? AND created_at < ? ORDER BY user_id, created_at, id`)
     .bind(dayStart(day), dayStart(day) + DAY_MS)
     .all<ArchiveRow>();
-  if (!archived) return results;
+  if (!archived && kind !== 'usage') return results;
   const byId = new Map<string, ArchiveRow>();
-  for (const r of (await readArchivedDay(env.DB, bucket, kind, day)) ?? []) byId.set(String(r.id), r);
+  const before = archived ? ((await readArchivedDay(env.DB, bucket, kind, day)) ?? []) : await accountDayRows(env.TOKEN_ACCOUNT, env.DB, day);
+  for (const r of before) byId.set(String(r.id), r);
   for (const r of results) byId.set(String(r.id), r);
   return [...byId.values()].sort((a, b) => (a.user_id === b.user_id ? Number(a.created_at) - Number(b.created_at) || (String(a.id) < String(b.id) ? -1 : 1) : String(a.user_id) < String(b.user_id) ? -1 : 1));
 }

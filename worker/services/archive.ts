@@ -1,12 +1,14 @@
 /**
- * Issue 13: the retention window. Raw `usage_records` and the `usage` rows of `token_transactions`
- * older than the `retentionDays` setting leave D1 after being written to R2, one gzip NDJSON
+ * Issue 13: the retention window. Usage records and the `usage` rows of `token_transactions`
+ * older than the `retentionDays` setting are written to R2 (and the transactions leave D1), one gzip NDJSON
  * object per kind and UTC day (`usage/2026/11/26.ndjson.gz`, `transactions/2026/11/26.ndjson.gz`).
  * Everything else stays: the other transaction types (purchases, refunds… which Stripe
  * reconciliation reads), the rollups, and the DO's own ledger of record.
  *
  * Per kind and day, oldest first, a bounded number per run (the hourly Cron Trigger resumes):
- *  1. read the day's rows from D1 (and, when the day was archived before, the rows already in its
+ *  1. read the day's rows from D1 — for usage, from the TokenAccounts that used the day (the
+ *     account_usage_daily rollup says which; the outbox sends no usage_records row since
+ *     migration 0012) plus any usage_records row written before it — (and, when the day was archived before, the rows already in its
  *     object, so a re-archive after a partial prune loses nothing), sorted by (user_id,
  *     created_at, id), one JSON object per line with the table's columns in schema order: the
  *     same rows always give the same bytes, so re-archiving a day replaces it with identical content;
@@ -16,18 +18,20 @@
  *  4. delete the day's rows from D1, a chunk of users at a time, each delete guarded in its
  *     statement by "the chunk still has exactly the rows the object holds" (rows are
  *     append-only, so same count = same rows): a row that arrived after step 1 keeps the chunk
- *     in D1 and the next run re-archives the day. Usage rows are summed into `user_usage_daily`
- *     in the same D1 batch, for the user's usage chart;
+ *     in D1 and the next run re-archives the day. The user's usage chart reads the
+ *     account_usage_daily rollup, which stays;
  *  5. mark the day `pruned` once no row of it is left.
  *
  * Rows are found through the existing per-user indexes (`usage_records (user_id, created_at)`,
- * `token_transactions (user_id, type, seq)`) with the user list of `token_accounts`, so the
- * archive adds no index, and no row written, to the charge path.
+ * `token_transactions (user_id, type, seq)`, `account_usage_daily`'s key) with the user list of
+ * `token_accounts`, so the archive adds no index, and no row written, to the charge path. A usage
+ * day is due while `usage_by_day` counts more records for it than its object holds.
  */
 import { getTableConfig } from 'drizzle-orm/sqlite-core';
 import { DEFAULT_SETTINGS } from '../contracts/settings';
 import { tokenTransactions, usageRecords } from '../db/schema';
 import { readSettings } from '../db/settings';
+import type { TokenAccount } from '../do/token-account';
 
 export const DAY_MS = 24 * 3600_000;
 export type ArchiveKind = 'usage' | 'transactions';
@@ -156,7 +160,26 @@ export async function d1DayRows(db: D1Database, kind: ArchiveKind, day: string, 
   return out;
 }
 
-/** The oldest created_at of a kind still in D1 (null: none), one index probe per user. */
+/** The users whose TokenAccount recorded usage on a day (a probe of the rollup's key per user). */
+async function usersWithUsage(db: D1Database, day: string): Promise<string[]> {
+  const { results } = await db
+    .prepare('SELECT user_id FROM token_accounts a WHERE EXISTS (SELECT 1 FROM account_usage_daily d WHERE d.user_id = a.user_id AND d.day = ?) ORDER BY user_id')
+    .bind(day)
+    .all<{ user_id: string }>();
+  return results.map((r) => r.user_id);
+}
+
+/** A day's usage records as the TokenAccounts hold them (ledger of record), with the archive's columns. */
+export async function accountDayRows(accounts: DurableObjectNamespace<TokenAccount>, db: D1Database, day: string): Promise<ArchiveRow[]> {
+  const out: ArchiveRow[] = [];
+  for (const userId of await usersWithUsage(db, day)) {
+    const rows = await accounts.getByName(userId).usageBetween(dayStart(day), dayStart(day) + DAY_MS);
+    for (const r of rows) out.push({ ...(r as unknown as ArchiveRow), user_id: userId });
+  }
+  return out;
+}
+
+/** The oldest created_at of a kind still to archive (null: none), one index probe per user. */
 async function oldestInD1(db: D1Database, kind: ArchiveKind): Promise<number | null> {
   const probe =
     kind === 'usage'
@@ -164,7 +187,14 @@ async function oldestInD1(db: D1Database, kind: ArchiveKind): Promise<number | n
       : // The DO numbers an account's entries in time order, so the lowest usage seq is the oldest.
         `(SELECT created_at FROM token_transactions t WHERE t.user_id = a.user_id AND t.type = 'usage' ORDER BY seq LIMIT 1)`;
   const row = await db.prepare(`SELECT MIN(${probe}) AS m FROM token_accounts a`).first<{ m: number | null }>();
-  return row?.m ?? null;
+  if (kind === 'transactions') return row?.m ?? null;
+  // Usage recorded in the objects: the oldest day whose object holds fewer records than the
+  // rollup counted (never archived, or usage flushed after it was), one row per day of usage_by_day.
+  const due = await db
+    .prepare(`SELECT MIN(u.day) AS d FROM usage_by_day u LEFT JOIN archive_days a ON a.kind = 'usage' AND a.day = u.day WHERE a.day IS NULL OR a.rows < u.requests`)
+    .first<{ d: string | null }>();
+  const fromObjects = due?.d ? dayStart(due.d) : null;
+  return row?.m == null ? fromObjects : fromObjects === null ? row.m : Math.min(row.m, fromObjects);
 }
 
 export interface ArchiveDayReport {
@@ -186,9 +216,17 @@ export interface ArchiveRunReport {
  * Writes one kind-day to R2 and checks it; throws (nothing deleted) when the write or the check
  * fails. Returns the object's rows, count and sha256.
  */
-export async function archiveDay(db: D1Database, bucket: ArchiveBucket, kind: ArchiveKind, day: string, now: number): Promise<{ rows: ArchiveRow[]; d1Rows: ArchiveRow[]; sha256: string; users: string[] }> {
+export async function archiveDay(
+  db: D1Database,
+  bucket: ArchiveBucket,
+  kind: ArchiveKind,
+  day: string,
+  now: number,
+  accounts: DurableObjectNamespace<TokenAccount>,
+): Promise<{ rows: ArchiveRow[]; d1Rows: ArchiveRow[]; sha256: string; users: string[] }> {
   const users = await userIds(db);
   const d1Rows = await d1DayRows(db, kind, day, users);
+  const fromObjects = kind === 'usage' ? await accountDayRows(accounts, db, day) : [];
   const known = await db.prepare('SELECT sha256 FROM archive_days WHERE kind = ? AND day = ?').bind(kind, day).first<{ sha256: string }>();
   const key = archiveKey(kind, day);
   // A day archived before may have been pruned (in part): its object holds rows D1 no longer has.
@@ -204,7 +242,7 @@ export async function archiveDay(db: D1Database, bucket: ArchiveBucket, kind: Ar
     if (!prior) throw new Error(`archive object ${key} is missing or damaged and has no good copy`);
     for (const r of await decodeBytes(prior)) byId.set(String(r.id), r);
   }
-  for (const r of d1Rows) byId.set(String(r.id), r);
+  for (const r of [...fromObjects, ...d1Rows]) byId.set(String(r.id), r);
   const rows = [...byId.values()];
   const enc = await encodeDay(kind, rows);
   const meta = { rows: String(enc.rows), sha256: enc.sha256 };
@@ -239,24 +277,7 @@ export async function pruneDay(db: D1Database, kind: ArchiveKind, day: string, d
     const expected = chunk.reduce((s, u) => s + (perUser.get(u) ?? 0), 0);
     const inChunk = `user_id IN (${marks(chunk.length, 4)}) AND created_at >= ?1 AND created_at < ?2 ${k.where}`;
     const guard = `(SELECT COUNT(*) FROM ${k.table} WHERE ${inChunk}) = ?3`;
-    const stmts: D1PreparedStatement[] = [];
-    if (kind === 'usage') {
-      // The user's chart keeps the pruned days (worker/services/account.ts usageSummary).
-      stmts.push(
-        db
-          .prepare(
-            `INSERT INTO user_usage_daily (user_id, day, model, operation, requests, actual_tokens, billable_tokens)
-             SELECT user_id, date(created_at / 1000, 'unixepoch'), model, operation, COUNT(*), SUM(CASE WHEN success = 1 THEN actual_tokens ELSE 0 END), SUM(billable_tokens)
-             FROM usage_records WHERE ${inChunk} AND ${guard} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-             ON CONFLICT (user_id, day, model, operation) DO UPDATE SET requests = requests + excluded.requests,
-               actual_tokens = actual_tokens + excluded.actual_tokens, billable_tokens = billable_tokens + excluded.billable_tokens`,
-          )
-          .bind(from, to, expected, ...chunk),
-      );
-    }
-    stmts.push(db.prepare(`DELETE FROM ${k.table} WHERE ${inChunk} AND ${guard}`).bind(from, to, expected, ...chunk));
-    // One batch is one transaction: the rollup and the delete happen together or not at all.
-    await db.batch(stmts);
+    await db.prepare(`DELETE FROM ${k.table} WHERE ${inChunk} AND ${guard}`).bind(from, to, expected, ...chunk).run();
   }
   const left = await d1DayRows(db, kind, day, await userIds(db));
   if (left.length > 0) return false;
@@ -304,7 +325,7 @@ export async function runArchive(env: Env, opts: RunArchiveOptions = {}): Promis
         return report;
       }
       lastDay = day;
-      const a = await archiveDay(env.DB, bucket, kind, day, now);
+      const a = await archiveDay(env.DB, bucket, kind, day, now, env.TOKEN_ACCOUNT);
       const pruned = await pruneDay(env.DB, kind, day, a.d1Rows, a.users, now);
       report.days.push({ kind, day, rows: a.rows.length, sha256: a.sha256, pruned });
     }

@@ -3,7 +3,6 @@ import { saveAccount } from '../../../worker/do/account-store';
 import { appendLedger } from '../../../worker/do/ledger-store';
 import {
   D1_INSERT_LEDGER,
-  D1_INSERT_USAGE,
   D1_RECORD_FLUSH,
   D1_ROLLUP_UPSERTS,
   D1_UPSERT_ATTEMPT,
@@ -75,7 +74,6 @@ describe('outbox batches, statement by statement', () => {
     await new Outbox(s.sql, s.transaction).flush(db(d1), () => account);
     expect(sqlOf(d1.batches[0])).toEqual([
       D1_INSERT_LEDGER,
-      D1_INSERT_USAGE,
       D1_UPSERT_DIRECTORY,
       D1_ROLLUP_UPSERTS.usageDaily,
       D1_ROLLUP_UPSERTS.usageByModelDaily,
@@ -84,11 +82,12 @@ describe('outbox batches, statement by statement', () => {
       D1_ROLLUP_UPSERTS.usageTotals,
       D1_ROLLUP_UPSERTS.ledgerDaily,
       D1_ROLLUP_UPSERTS.ledgerTotals,
+      D1_ROLLUP_UPSERTS.accountUsageDaily,
       D1_RECORD_FLUSH,
     ]);
     // Each rollup upsert carries the user, the flush number and its rows.
-    for (const st of d1.batches[0].slice(3, 10)) expect(st.args.slice(0, 2)).toEqual(['user_1', 1]);
-    expect(JSON.parse(d1.batches[0][4].args[2] as string)).toEqual([[utcDayOf(T0), 'gpt-4o', 1, 1, 0, 0, 100, 100, 0, 0, 0, 10_000, 0]]);
+    for (const st of d1.batches[0].slice(2, 10)) expect(st.args.slice(0, 2)).toEqual(['user_1', 1]);
+    expect(JSON.parse(d1.batches[0][3].args[2] as string)).toEqual([[utcDayOf(T0), 'gpt-4o', 1, 1, 0, 0, 100, 100, 0, 0, 0, 10_000, 0, 0]]);
   });
 
   it('history without usage (a purchase alone): no usage rows and no usage rollup statements, not even empty ones', async () => {
@@ -143,7 +142,8 @@ describe('outbox batches, statement by statement', () => {
     await new Outbox(s.sql, s.transaction).flush(db(d1), () => account);
     const ledgerStmts = d1.batches[0].filter((st) => st.sql === D1_INSERT_LEDGER);
     expect(ledgerStmts.map(rowsIn)).toEqual([OUTBOX_ROWS_PER_STATEMENT, OUTBOX_ROWS_PER_STATEMENT]);
-    expect(d1.batches[0].filter((st) => st.sql === D1_INSERT_USAGE).map(rowsIn)).toEqual([OUTBOX_ROWS_PER_STATEMENT, OUTBOX_ROWS_PER_STATEMENT - 1]);
+    // Usage reaches D1 as the per-account daily rollup (issue 13): one upsert of one key here, not a row per charge.
+    expect(d1.batches[0].filter((st) => st.sql === D1_ROLLUP_UPSERTS.accountUsageDaily).map((st) => JSON.parse(String(st.args[2])).length)).toEqual([1]);
   });
 });
 
@@ -262,11 +262,11 @@ describe('rollup flushes', () => {
       request_id: null, reservation_id: null, transaction_id: null, created_at: T0, api_key_id: null,
       cached_input_tokens: 40, cache_write_tokens: 10, reasoning_tokens: 7, price_version: 1, provider_cost_micros: success ? 1_234 : 0,
     });
-    expect(rollupDeltas([row(1)], [], 10_000).usageTotals).toEqual([1, 1, 0, 0, 100, 150, 40, 10, 7, 15_000, 1_234]);
-    expect(rollupDeltas([row(0)], [], 10_000).usageTotals).toEqual([1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(rollupDeltas([row(1)], [], 10_000).usageTotals).toEqual([1, 1, 0, 0, 100, 150, 40, 10, 7, 15_000, 1_234, 0]);
+    expect(rollupDeltas([row(0)], [], 10_000).usageTotals).toEqual([1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     // Null parts (rows written before issue 10) count as 0.
     const old = { ...row(1), cached_input_tokens: null, cache_write_tokens: null, reasoning_tokens: null, provider_cost_micros: null } as unknown as ReturnType<typeof row>;
-    expect(rollupDeltas([old], [], 10_000).usageTotals).toEqual([1, 1, 0, 0, 100, 150, 0, 0, 0, 15_000, 0]);
+    expect(rollupDeltas([old], [], 10_000).usageTotals).toEqual([1, 1, 0, 0, 100, 150, 0, 0, 0, 15_000, 0, 0]);
   });
 });
 

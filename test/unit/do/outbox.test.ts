@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { appendLedger } from '../../../worker/do/ledger-store';
-import { D1_INSERT_LEDGER, D1_INSERT_USAGE, D1_RECORD_FLUSH, D1_ROLLUP_UPSERTS, D1_UPSERT_DIRECTORY, loadRollupFlush, loadWatermarks, Outbox, OUTBOX_BATCH_ROWS, rollupDeltas, utcDay } from '../../../worker/do/outbox';
+import { D1_INSERT_LEDGER, D1_RECORD_FLUSH, D1_ROLLUP_UPSERTS, D1_UPSERT_DIRECTORY, loadRollupFlush, loadWatermarks, Outbox, OUTBOX_BATCH_ROWS, rollupDeltas, utcDay } from '../../../worker/do/outbox';
 import type { AccountRow } from '../../../worker/do/rows';
 import { getMeta } from '../../../worker/do/storage';
 import { recordRefusal } from '../../../worker/do/usage';
@@ -26,7 +26,7 @@ const charge = (key: string, tokens: number) => {
 const fund = (amount: number) => (account = s.transaction(() => appendLedger(s.sql, account, { type: 'purchase', amount, ref: `pi_${amount}`, description: 'buy', createdAt: T0 }))!.account);
 
 describe('outbox', () => {
-  it('sends ledger rows, their usage records, refusals and the directory row in one batch, then advances the watermarks', async () => {
+  it('sends ledger rows, the directory row and the rollup deltas (no usage_records rows: issue 13) in one batch, then advances the watermarks', async () => {
     fund(1_000);
     charge('k1', 100);
     recordRefusal(s.sql, { usage: { operation: 'chat', model: 'gpt-4o', tokens: 5_000 }, cost: { actualTokens: 5_000, images: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, priceVersion: 0, providerCostMicros: 0, lines: [] }, errorCode: 'insufficient_balance', now: T0 });
@@ -35,7 +35,7 @@ describe('outbox', () => {
     const d1 = fakeD1();
     expect(await outbox.flush(d1 as unknown as D1Database, () => account)).toEqual({ ok: true, ledger: 2, usage: 1, remaining: 0 });
     expect(d1.batches).toHaveLength(1);
-    const [ledger, usage, dir] = d1.batches[0];
+    const [ledger, dir] = d1.batches[0];
     expect(ledger.sql).toBe(D1_INSERT_LEDGER);
     const ledgerRows = JSON.parse(ledger.args[1] as string) as unknown[][];
     expect(ledger.args[0]).toBe('user_1');
@@ -43,13 +43,12 @@ describe('outbox', () => {
       [1, 'purchase', 1_000, 1_000],
       [2, 'usage', -100, 900],
     ]);
-    // The billed charge's usage record rides on its ledger row; the refusal comes from `usage`.
-    expect(usage.sql).toBe(D1_INSERT_USAGE);
-    const usageRows = JSON.parse(usage.args[1] as string) as unknown[][];
-    expect(usageRows.map((r) => [r[0], r[7], r[8], r[9]])).toEqual([
-      ['use_k1', 100, 1, null],
-      [expect.stringMatching(/^use_/), 0, 0, 'insufficient_balance'],
-    ]);
+    // The billed charge's usage record (its ledger row) and the refusal (from `usage`) reach D1
+    // as the account's daily rollup: one row per key, no raw usage row.
+    expect(d1.batches[0].some((st) => /usage_records/.test(st.sql))).toBe(false);
+    const mine = d1.batches[0].find((st) => st.sql === D1_ROLLUP_UPSERTS.accountUsageDaily)!;
+    expect(mine.args.slice(0, 2)).toEqual(['user_1', 1]);
+    expect(JSON.parse(mine.args[2] as string)).toEqual([[utcDay(T0), 'gpt-4o', 'chat', '', 2, 100, 100, 0, 0]]);
     expect(dir.sql).toBe(D1_UPSERT_DIRECTORY);
     expect(dir.args.slice(0, 3)).toEqual(['user_1', 'ws_1', 900]);
     expect(dir.args[8]).toBe(account.version);
@@ -138,6 +137,12 @@ describe('outbox', () => {
     expect(d.ledgerTotals).toEqual([
       ['usage', 2, -45, 0],
       ['purchase', 1, 1_000, 500],
+    ]);
+    // The account's own rollup (day, model, operation, key; requests, actual of successes, billable, cached, reasoning).
+    expect(d.accountUsageDaily).toEqual([
+      ['2026-01-02', 'm1', 'chat', '', 2, 30, 45, 0, 0],
+      ['2026-01-02', 'm1', 'analysis', '', 1, 0, 0, 0, 0],
+      ['2026-01-03', 'm2', 'chat', '', 2, 0, 0, 0, 0],
     ]);
     expect(rollupDeltas([], []).usageTotals).toBeNull();
   });

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import { TRANSACTION_TYPES } from '../../contracts/account';
 import { ACCOUNT_STATUSES } from '../../contracts/billing';
@@ -52,8 +53,11 @@ export const tokenTransactions = sqliteTable(
   },
   (t) => [
     uniqueIndex('token_transactions_user_seq').on(t.userId, t.seq),
-    index('token_transactions_user_type').on(t.userId, t.type, t.seq),
-    index('token_transactions_ref').on(t.ref),
+    // Issue 13 (migration 0014): no (user_id, type, seq) index — the history pages read the DO, and
+    // the archive's per-user probes walk user_seq (test/db/query-plans.test.ts). The payment lookup
+    // by ref (stripe-events.ts userFor) keeps its index, partial: usage rows have no ref, so a
+    // charge writes no entry in it.
+    index('token_transactions_ref').on(t.ref).where(sql`ref IS NOT NULL`),
     check('token_transactions_type_check', oneOf('type', TRANSACTION_TYPES)),
   ],
 );

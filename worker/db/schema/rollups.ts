@@ -86,23 +86,31 @@ export const outcomeCounts = sqliteTable('outcome_counts', {
 });
 
 /**
- * Issue 13: each user's usage per UTC day, model and operation for the days whose raw
- * usage_records were pruned, written in the same D1 batch that deletes them. The user's usage
- * summary (worker/services/account.ts) adds it to the raw rows still in D1, so the chart keeps
- * every day without reading R2. A rollup: it stays forever.
+ * Issue 13: each account's usage per UTC day, model, operation and API key ('' for calls without
+ * one). The outbox sends it as one delta upsert per key per flush, under the flush sequence like
+ * the other rollups, instead of a `usage_records` row per operation: it serves the user's usage
+ * summary, the burn estimate and the usage-by-key breakdown (worker/services/account.ts,
+ * api-keys.ts). Migration 0012 filled it from the usage_records rows then in D1 and from
+ * user_usage_daily (the archive's per-user sums of pruned days, which it replaces). Per-record
+ * detail stays in each TokenAccount (`usageBetween`) and the R2 archive. A rollup: it stays forever.
+ * WITHOUT ROWID (SQL_ONLY_OBJECTS): the key is the table, so an upsert writes one b-tree row, not two.
  */
-export const userUsageDaily = sqliteTable(
-  'user_usage_daily',
+export const accountUsageDaily = sqliteTable(
+  'account_usage_daily',
   {
     userId: text('user_id').notNull(),
     day: text('day').notNull(),
     model: text('model').notNull(),
     operation: text('operation').notNull(),
+    apiKeyId: text('api_key_id').notNull().default(''),
     requests: integer('requests').notNull().default(0),
+    /** Successful operations' actual tokens, as the other rollups count them. */
     actualTokens: integer('actual_tokens').notNull().default(0),
     billableTokens: integer('billable_tokens').notNull().default(0),
+    cachedInputTokens: integer('cached_input_tokens').notNull().default(0),
+    reasoningTokens: integer('reasoning_tokens').notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.userId, t.day, t.model, t.operation] })],
+  (t) => [primaryKey({ columns: [t.userId, t.day, t.model, t.operation, t.apiKeyId] })],
 );
 
 /**
