@@ -6,7 +6,7 @@ import { DAY_MS, KINDS, accountDayRows, dayStart, prunedDays, readArchivedDay, u
  * A day whose rows the archive pruned is read from its R2 object, plus what D1 still holds of it
  * (transactions of other types than usage never leave D1; a late row may arrive); any other day
  * from D1 alone — for usage, from the TokenAccounts that used the day (D1 holds only their daily
- * rollup since migration 0012) plus any older usage_records row. Rows are ordered by day, then user, time and id, with the table's columns.
+ * rollup since migration 0014) plus any older usage_records row. Rows are ordered by day, then user, time and id, with the table's columns.
  */
 export function exportCsv(env: Env, q: ExportQuery, bucket: ArchiveBucket = env.ARCHIVE): ReadableStream<Uint8Array> {
   const columns = ['user_id', ...KINDS[q.kind].columns.filter((c) => c !== 'user_id')];

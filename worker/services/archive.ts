@@ -8,7 +8,7 @@
  * Per kind and day, oldest first, a bounded number per run (the hourly Cron Trigger resumes):
  *  1. read the day's rows from D1 — for usage, from the TokenAccounts that used the day (the
  *     account_usage_daily rollup says which; the outbox sends no usage_records row since
- *     migration 0012) plus any usage_records row written before it — (and, when the day was archived before, the rows already in its
+ *     migration 0014) plus any usage_records row written before it — (and, when the day was archived before, the rows already in its
  *     object, so a re-archive after a partial prune loses nothing), sorted by (user_id,
  *     created_at, id), one JSON object per line with the table's columns in schema order: the
  *     same rows always give the same bytes, so re-archiving a day replaces it with identical content;
