@@ -2,7 +2,7 @@ import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { adminSessions, api, freshEmail, json, type Session, signUp, superadmin } from '../auth-helpers';
 import { account, uid } from '../helpers';
-import { D1_RECORD_FLUSH, D1_ROLLUP_UPSERTS, utcDay } from '../../worker/do/outbox';
+import { D1_RECORD_FLUSH, D1_ROLLUP_UPSERTS, utcDay } from '../../worker/do/rollup-deltas';
 
 let root: Session;
 let admin: Session;

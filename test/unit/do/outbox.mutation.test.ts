@@ -3,8 +3,6 @@ import { saveAccount } from '../../../worker/do/account-store';
 import { appendLedger } from '../../../worker/do/ledger-store';
 import {
   D1_INSERT_LEDGER,
-  D1_RECORD_FLUSH,
-  D1_ROLLUP_UPSERTS,
   D1_UPSERT_ATTEMPT,
   D1_UPSERT_DIRECTORY,
   loadRollupFlush,
@@ -14,8 +12,8 @@ import {
   OUTBOX_MAX_BATCHES_PER_RUN,
   OUTBOX_ROWS_PER_STATEMENT,
   readBatch,
-  rollupDeltas,
 } from '../../../worker/do/outbox';
+import { D1_RECORD_FLUSH, D1_ROLLUP_UPSERTS } from '../../../worker/do/rollup-deltas';
 import type { AccountRow } from '../../../worker/do/rows';
 import { recordRefusal } from '../../../worker/do/usage';
 import { storedAccount, T0 } from '../support/accounts';
@@ -254,19 +252,6 @@ describe('rollup flushes', () => {
     expect(sent[0].find((st) => st.sql === D1_RECORD_FLUSH)?.args).toEqual(['user_1', 2]);
     expect(sent[1].find((st) => st.sql === D1_RECORD_FLUSH)?.args).toEqual(['user_1', 3]);
     expect(loadRollupFlush(s.sql)).toEqual({ seq: 3, ledgerTo: 2, usageTo: 1 });
-  });
-
-  it('a success counts its cached, cache-write and reasoning tokens and its provider cost; a failure counts none of its tokens', () => {
-    const row = (success: number) => ({
-      id: `u${success}`, operation: 'chat', model: 'm', input_tokens: 0, output_tokens: 0, images: 0, actual_tokens: 100, billable_tokens: success ? 150 : 0, success, error_code: success ? null : 'provider_error',
-      request_id: null, reservation_id: null, transaction_id: null, created_at: T0, api_key_id: null,
-      cached_input_tokens: 40, cache_write_tokens: 10, reasoning_tokens: 7, price_version: 1, provider_cost_micros: success ? 1_234 : 0,
-    });
-    expect(rollupDeltas([row(1)], [], 10_000).usageTotals).toEqual([1, 1, 0, 0, 100, 150, 40, 10, 7, 15_000, 1_234, 0]);
-    expect(rollupDeltas([row(0)], [], 10_000).usageTotals).toEqual([1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    // Null parts (rows written before issue 10) count as 0.
-    const old = { ...row(1), cached_input_tokens: null, cache_write_tokens: null, reasoning_tokens: null, provider_cost_micros: null } as unknown as ReturnType<typeof row>;
-    expect(rollupDeltas([old], [], 10_000).usageTotals).toEqual([1, 1, 0, 0, 100, 150, 0, 0, 0, 15_000, 0, 0]);
   });
 });
 

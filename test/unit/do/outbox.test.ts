@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { appendLedger } from '../../../worker/do/ledger-store';
-import { D1_INSERT_LEDGER, D1_RECORD_FLUSH, D1_ROLLUP_UPSERTS, D1_UPSERT_DIRECTORY, loadRollupFlush, loadWatermarks, Outbox, OUTBOX_BATCH_ROWS, rollupDeltas, utcDay } from '../../../worker/do/outbox';
+import { D1_INSERT_LEDGER, D1_UPSERT_DIRECTORY, loadRollupFlush, loadWatermarks, Outbox, OUTBOX_BATCH_ROWS } from '../../../worker/do/outbox';
+import { D1_RECORD_FLUSH, D1_ROLLUP_UPSERTS, utcDay } from '../../../worker/do/rollup-deltas';
 import type { AccountRow } from '../../../worker/do/rows';
 import { getMeta } from '../../../worker/do/storage';
 import { recordRefusal } from '../../../worker/do/usage';
@@ -91,60 +92,6 @@ describe('outbox', () => {
     await new Outbox(s.sql, s.transaction).flush(fakeD1() as unknown as D1Database, () => account);
     charge('k1', 100);
     expect(new Outbox(s.sql, s.transaction).pending(account)).toEqual({ ledger: 1, usage: 0, directory: true });
-  });
-
-  it('sums a batch into one delta per rollup key, with the arithmetic of the old triggers', () => {
-    const at = Date.UTC(2026, 0, 2, 23, 59, 59, 999);
-    const u = (model: string, operation: string, success: number, actual: number, billable: number, error: string | null = null, createdAt = at) => ({
-      id: `u${Math.random()}`, operation, model, input_tokens: 0, output_tokens: 0, images: 0, actual_tokens: actual, billable_tokens: billable, success, error_code: error,
-      request_id: null, reservation_id: null, transaction_id: null, created_at: createdAt, api_key_id: null,
-      cached_input_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0, price_version: 0, provider_cost_micros: 0,
-    });
-    const next = at + 1; // the next UTC day
-    const d = rollupDeltas(
-      [u('m1', 'chat', 1, 10, 15), u('m1', 'chat', 1, 20, 30), u('m1', 'analysis', 0, 99, 0, 'insufficient_balance'), u('m2', 'chat', 0, 5, 0, 'provider_error', next), u('m2', 'chat', 0, 7, 0, 'spend_limit_reached', next)],
-      [
-        { type: 'usage', amount: -15, amount_cents: null, created_at: at },
-        { type: 'usage', amount: -30, amount_cents: null, created_at: at },
-        { type: 'purchase', amount: 1_000, amount_cents: 500, created_at: next },
-      ],
-    );
-    expect(utcDay(at)).toBe('2026-01-02');
-    expect(utcDay(next)).toBe('2026-01-03');
-    expect(d.usageDaily).toEqual([
-      ['2026-01-02', 'm1', 'chat', 2, 2, 0, 0, 30, 45, 0, 0, 0, 4_500, 0, 0],
-      ['2026-01-02', 'm1', 'analysis', 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0],
-      ['2026-01-03', 'm2', 'chat', 2, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1],
-    ]);
-    expect(d.usageByModelDaily).toEqual([
-      ['2026-01-02', 'm1', 3, 2, 1, 1, 30, 45, 0, 0, 0, 4_500, 0, 0],
-      ['2026-01-03', 'm2', 2, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1],
-    ]);
-    expect(d.usageByOperationDaily).toEqual([
-      ['2026-01-02', 'chat', 2, 2, 0, 0, 30, 45, 0, 0, 0, 4_500, 0, 0],
-      ['2026-01-02', 'analysis', 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0],
-      ['2026-01-03', 'chat', 2, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1],
-    ]);
-    expect(d.usageByDay).toEqual([
-      ['2026-01-02', 3, 2, 1, 1, 30, 45, 0, 0, 0, 4_500, 0, 0],
-      ['2026-01-03', 2, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1],
-    ]);
-    expect(d.usageTotals).toEqual([5, 2, 3, 1, 30, 45, 0, 0, 0, 4_500, 0, 1]);
-    expect(d.ledgerDaily).toEqual([
-      ['2026-01-02', 'usage', 2, -45, 0],
-      ['2026-01-03', 'purchase', 1, 1_000, 500],
-    ]);
-    expect(d.ledgerTotals).toEqual([
-      ['usage', 2, -45, 0],
-      ['purchase', 1, 1_000, 500],
-    ]);
-    // The account's own rollup (day, model, operation, key; requests, actual of successes, billable, cached, reasoning).
-    expect(d.accountUsageDaily).toEqual([
-      ['2026-01-02', 'm1', 'chat', '', 2, 30, 45, 0, 0],
-      ['2026-01-02', 'm1', 'analysis', '', 1, 0, 0, 0, 0],
-      ['2026-01-03', 'm2', 'chat', '', 2, 0, 0, 0, 0],
-    ]);
-    expect(rollupDeltas([], []).usageTotals).toBeNull();
   });
 
   it('numbers each rollup flush; a failed one is re-sent with the same number and rows, even after new charges and a restart', async () => {
