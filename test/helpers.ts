@@ -58,6 +58,17 @@ export async function d1Ledger(userId: string) {
   return rows.results;
 }
 
+/** What D1's token_transactions holds of a ledger: every entry but usage (issue 13: usage entries stay in the object; D1 counts them in account_usage_daily). */
+export function moneyEntries<T extends { type: string }>(ledger: T[]): T[] {
+  return ledger.filter((e) => e.type !== 'usage');
+}
+
+/** Tokens the account's usage billed, as D1's account_usage_daily counted them (compare with −Σ of the DO's usage entries). */
+export async function d1UsageBilled(userId: string): Promise<number> {
+  const r = await env.DB.prepare('SELECT COALESCE(SUM(billable_tokens), 0) AS b FROM account_usage_daily WHERE user_id = ?').bind(userId).first<{ b: number }>();
+  return r!.b;
+}
+
 /** The account's usage records, oldest first, as the object keeps them (issue 13: D1 receives only the daily rollup). */
 export async function usageRecords(userId: string) {
   return account(userId).usageBetween(0, Number.MAX_SAFE_INTEGER);

@@ -9,7 +9,7 @@
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { account, d1Ledger, drain, newAccount } from '../helpers';
+import { account, d1Ledger, d1UsageBilled, drain, moneyEntries, newAccount } from '../helpers';
 
 const chat = (key: string, tokens: number) => ({ idempotencyKey: key, operation: 'chat' as const, model: 'gpt-4o', tokens });
 const today = () => new Date().toISOString().slice(0, 10);
@@ -18,13 +18,14 @@ async function doLedger(userId: string) {
   return (await account(userId).getLedger(0, 10_000)).map(({ id, seq, type, amount, balanceAfter, ref }) => ({ id, seq, type, amount, balanceAfter, ref }));
 }
 
-/** I1 and I5 at once: the ledger sums to the balance and D1 holds exactly the same entries. */
+/** I1 and I5 at once: the ledger sums to the balance and D1 holds exactly its money entries, and its usage entries' tokens in the rollup (issue 13). */
 async function assertConverged(userId: string) {
   await drain(userId);
   const ledger = await doLedger(userId);
   const b = await account(userId).getBalance();
   expect(b.ok && b.balance.balance).toBe(ledger.reduce((s, e) => s + e.amount, 0));
-  expect(await d1Ledger(userId)).toEqual(ledger);
+  expect(await d1Ledger(userId)).toEqual(moneyEntries(ledger));
+  expect(await d1UsageBilled(userId)).toBe(ledger.reduce((s, e) => (e.type === 'usage' ? s - e.amount : s), 0));
   return ledger;
 }
 
@@ -108,7 +109,11 @@ describe('the alarm failing again and again', () => {
     expect(pending).toBeGreaterThan(0);
     for (let run = 0; run < 3; run++) {
       expect(await alarmNow(userId)).toMatch(/disk full/);
-      expect(await d1Ledger(userId)).toHaveLength(11); // in D1 after the first run, never twice
+      // Applied in D1 after the first run, never twice: the bonus row, and the 10 charges in the rollup.
+      expect(await d1Ledger(userId)).toHaveLength(1);
+      const r = await usageRollup();
+      const charged = (await doLedger(userId)).filter((e) => e.type === 'usage');
+      expect({ entries: r.entries - before.entries, tokens: r.tokens - before.tokens }).toEqual({ entries: 10, tokens: charged.reduce((s, e) => s + e.amount, 0) });
     }
     await unblockSync(userId, 'no_sync');
     expect((await a.outboxPending()).ledger).toBe(pending);

@@ -11,7 +11,7 @@
  *   - a charge or hold is accepted exactly when the model says available covers it;
  *   - each idempotency key and each ref is applied at most once; replays answer identically;
  *   - short holds expire through the alarm and their tokens come back once;
- *   - after a flush, D1's token_transactions (and usage rollup count, directory row) for
+ *   - after a flush, D1's token_transactions (money entries; usage entries as the rollup's count and tokens, and the directory row) for
  *     the account equal the DO's ledger;
  *   - credit grants (issue 11): every credit is a grant the model burns in the documented order
  *     (promotional first, earliest expiry, never-expiring last, oldest), debt repaid first by a
@@ -540,7 +540,11 @@ async function flushAndCompare(m: Model, i: number): Promise<void> {
   }
   const ledger = await stub.getLedger(0, 10_000);
   const d1 = await env.DB.prepare('SELECT id, seq, type, amount, balance_after AS balanceAfter, ref FROM token_transactions WHERE user_id = ? ORDER BY seq').bind(a.id).all();
-  expect(d1.results, `D1 history of account ${i}`).toEqual(ledger.map(({ id, seq, type, amount, balanceAfter, ref }) => ({ id, seq, type, amount, balanceAfter, ref })));
+  // Issue 13: money entries reach token_transactions; usage entries stay in the object and D1 counts their tokens in account_usage_daily.
+  const mine = ledger.map(({ id, seq, type, amount, balanceAfter, ref }) => ({ id, seq, type, amount, balanceAfter, ref }));
+  expect(d1.results, `D1 history of account ${i}`).toEqual(mine.filter((e) => e.type !== 'usage'));
+  const billed = await env.DB.prepare('SELECT COALESCE(SUM(billable_tokens), 0) AS b FROM account_usage_daily WHERE user_id = ?').bind(a.id).first<{ b: number }>();
+  expect(billed?.b, `D1 usage rollup tokens of account ${i}`).toBe(mine.reduce((s, e) => (e.type === 'usage' ? s - e.amount : s), 0));
   // Issue 13: D1 counts the account's usage records in its daily rollup (the records stay in the object).
   const usage = await env.DB.prepare('SELECT COALESCE(SUM(requests), 0) AS n FROM account_usage_daily WHERE user_id = ?').bind(a.id).first<{ n: number }>();
   expect(usage?.n, `D1 usage rollup of account ${i}`).toBe(a.usage);

@@ -51,7 +51,7 @@ async function csv(root: Session, kind: string, from = today(), to = today()): P
 /** The user's lines of a CSV export (user_id is the first column). */
 const linesOf = (text: string, userId: string) => text.split('\r\n').filter((l) => l.startsWith(`${userId},`));
 
-/** Raw rows in D1. Issue 13: usage records stay in the object (D1 gets the daily rollup), so `usage` is 0 from the start. */
+/** Raw rows in D1. Issue 13: usage records and usage transactions stay in the object (D1 gets the daily rollups), so both are 0 from the start. */
 async function d1Counts(userId: string) {
   const u = await env.DB.prepare('SELECT COUNT(*) AS n FROM usage_records WHERE user_id = ?').bind(userId).first<{ n: number }>();
   const t = await env.DB.prepare(`SELECT COUNT(*) AS n FROM token_transactions WHERE user_id = ? AND type = 'usage'`).bind(userId).first<{ n: number }>();
@@ -96,8 +96,9 @@ describe('archive and prune', () => {
     const csvTx = linesOf(await csv(root, 'transactions'), s.user.id);
     expect(csvUsage).toHaveLength(5);
     expect(csvTx.length).toBeGreaterThanOrEqual(5); // the welcome bonus and four charges
-    expect(await d1Counts(s.user.id)).toEqual({ usage: 0, transactions: 4 });
+    expect(await d1Counts(s.user.id)).toEqual({ usage: 0, transactions: 0 });
     expect(await usageRecords(s.user.id)).toHaveLength(5);
+    expect(await usageEntries(s.user.id)).toHaveLength(4); // the charges' transactions, read from the object
 
     // Today is still inside the window: nothing moves.
     const none = await runArchive(env, { now: Date.now() });
@@ -106,7 +107,10 @@ describe('archive and prune', () => {
     const run = await runArchive(env, { now: LATER(), maxDays: 50 });
     expect(run.days.map((d) => [d.kind, d.day, d.pruned])).toEqual(expect.arrayContaining([['usage', today(), true], ['transactions', today(), true]]));
     expect(await d1Counts(s.user.id)).toEqual({ usage: 0, transactions: 0 });
-    // Only usage transactions leave D1: the bonus stays.
+    // The day's objects hold the records and the usage transactions, read from the account.
+    expect(countFor(await readRows('usage'), s.user.id)).toBe(5);
+    expect(countFor(await readRows('transactions'), s.user.id)).toBe(4);
+    // Only usage transactions are archived: the bonus stays in D1.
     const left = await env.DB.prepare('SELECT type FROM token_transactions WHERE user_id = ?').bind(s.user.id).all<{ type: string }>();
     expect(left.results.map((r) => r.type)).toEqual(['bonus']);
     const obj = await env.ARCHIVE.head(archiveKey('usage', today()));
@@ -149,13 +153,15 @@ describe('archive and prune', () => {
         const txObj = await readRows('transactions');
         // Usage records are in the object whatever R2 does (D1 never held them, issue 13).
         expect(c.usage === 0 && ((await usageRecords(s.user.id)).length === 5 || countFor(usageObj, s.user.id) === 5)).toBe(true);
-        expect(c.transactions === 4 || countFor(txObj, s.user.id) === 4).toBe(true);
+        // So are usage transactions (issue 13): D1 holds none, the object keeps all four.
+        expect(c.transactions === 0 && ((await usageEntries(s.user.id)).length === 4 || countFor(txObj, s.user.id) === 4)).toBe(true);
       }
       const done = await runArchive(env, { now: LATER(), maxDays: 50 });
       expect(done.more).toBe(false);
       expect(await d1Counts(s.user.id)).toEqual({ usage: 0, transactions: 0 });
       expect(await history(s)).toEqual(before);
       expect(linesOf(await csv(root, 'usage'), s.user.id)).toHaveLength(5);
+      expect(countFor(await readRows('transactions'), s.user.id)).toBe(4);
       expect((await reconcile(s.user.id)).ok).toBe(true);
     });
   }
@@ -183,7 +189,9 @@ describe('archive and prune', () => {
     // With a 400-day window, rows 100 days old stay in D1.
     const s = await busyUser(1);
     await runArchive(env, { now: LATER(), maxDays: 50 });
-    expect(await d1Counts(s.user.id)).toEqual({ usage: 0, transactions: 1 });
+    expect(await d1Counts(s.user.id)).toEqual({ usage: 0, transactions: 0 });
+    expect(countFor(await readRows('usage'), s.user.id)).toBe(0);
+    expect(countFor(await readRows('transactions'), s.user.id)).toBe(0);
     expect((await api('/api/admin/settings', { method: 'PUT', cookie: root.cookie, body: { retentionDays: 90 } })).status).toBe(200);
   });
 
@@ -201,5 +209,8 @@ async function readRows(kind: 'usage' | 'transactions'): Promise<Record<string, 
   // As the archive reads it: checked against archive_days' sha256 (a damaged write falls back to `.prev`).
   return (await readArchivedDay(env.DB, env.ARCHIVE, kind, today())) ?? [];
 }
+
+/** The account's usage transactions as the object holds them (D1 gets none since issue 13). */
+const usageEntries = (userId: string) => account(userId).usageEntriesBetween(0, Number.MAX_SAFE_INTEGER);
 
 const countFor = (rows: Record<string, unknown>[], userId: string) => rows.filter((r) => r.user_id === userId).length;

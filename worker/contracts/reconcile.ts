@@ -33,7 +33,11 @@ export interface AccountReport {
   problems: string[];
   doBalance: number | null;
   ledgerSum: number | null;
+  /** D1's own sum for the account: its money rows (every type but usage) minus the usage rollup's billed tokens. */
   d1Sum: number | null;
+  /** Tokens the DO's usage entries billed (−Σ their amounts), and what D1's account_usage_daily counted for the account. */
+  doUsageTokens: number | null;
+  d1UsageTokens: number | null;
   directoryBalance: number | null;
   entries: number;
   d1Entries: number;

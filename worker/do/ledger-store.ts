@@ -1,7 +1,7 @@
 import type { TransactionType } from '../db/schema';
 import { newId } from '../lib/crypto';
 import { insertAccount, newAccountRow, writeAccountRow } from './account-store';
-import { INSERT_LEDGER, LEDGER_COLUMNS, LEDGER_OUTBOX_COLUMNS, SELECT_ACCOUNT, USAGE_COLUMNS, toLedgerEntry, usageOfLedgerRow, valuesOf, type AccountRow, type LedgerOutboxRow, type LedgerRow, type UsageRow } from './rows';
+import { D1_LEDGER_COLUMNS, INSERT_LEDGER, LEDGER_COLUMNS, LEDGER_OUTBOX_COLUMNS, SELECT_ACCOUNT, USAGE_COLUMNS, ledgerMetadata, toLedgerEntry, usageOfLedgerRow, valuesOf, type AccountRow, type LedgerOutboxRow, type LedgerRow, type UsageRow } from './rows';
 import type { Sql, Transaction } from './storage';
 import type { LedgerEntry } from './types';
 
@@ -231,4 +231,23 @@ export function usageBetween(sql: Sql, fromMs: number, toMs: number): UsageRow[]
     .filter((u): u is UsageRow => u !== null);
   const unbilled = sql.exec<UsageRow>(`SELECT ${USAGE_COLUMNS.join(', ')} FROM usage WHERE created_at >= ? AND created_at < ?`, fromMs, toMs).toArray();
   return [...billed, ...unbilled].sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** A ledger entry in D1's `token_transactions` shape (its columns but user_id, metadata as D1 would hold it). */
+export type D1LedgerRow = Record<(typeof D1_LEDGER_COLUMNS)[number], string | number | null>;
+
+/**
+ * The account's usage entries created in [fromMs, toMs), oldest first, exactly as the outbox would
+ * have written them to `token_transactions` (issue 13: it no longer does; see outbox.ts). The
+ * archive and the admin CSV export read them here. A scan of the account's ledger, like
+ * usageBetween: paid by those admin paths, never by a charge.
+ */
+export function usageEntriesBetween(sql: Sql, fromMs: number, toMs: number): D1LedgerRow[] {
+  return sql
+    .exec<LedgerOutboxRow>(`SELECT ${LEDGER_OUTBOX_COLUMNS.join(', ')} FROM ledger WHERE type = 'usage' AND created_at >= ? AND created_at < ? ORDER BY seq`, fromMs, toMs)
+    .toArray()
+    .map((r) => {
+      const values = valuesOf(D1_LEDGER_COLUMNS, { ...r, metadata: ledgerMetadata(r) });
+      return Object.fromEntries(D1_LEDGER_COLUMNS.map((c, i) => [c, values[i] as string | number | null])) as D1LedgerRow;
+    });
 }

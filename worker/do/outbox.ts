@@ -31,11 +31,15 @@ import type { FlushOutcome, OutboxPending } from './types';
  * account, and records it in the same batch (one transaction). A flush n+1 is numbered only after
  * flush n was acknowledged, so "D1 holds seq ≥ n" means "flush n was applied".
  *
- * Raw `token_transactions` rows still go to D1 because queries read them (reconcile,
- * services/reconcile.ts; the payment lookup by ref, services/payments.ts; the archive and CSV
- * export). Usage records do not (issue 13): the user's usage summary, burn estimate and usage by
- * key read `account_usage_daily`, one more delta per flush; per-record detail stays in the object
- * (ledger-store.ts usageBetween) and the R2 archive. The admin stats read only the rollups.
+ * Only the ledger entries that are money reach `token_transactions` (purchases, refunds, disputes,
+ * grants, expiries, adjustments: rare, and read row by row by reconcile's Stripe check and the
+ * webhook's lookup by ref). Usage entries do not (issue 13, "Write less per charge"): each would cost
+ * D1 three rows written (the row and two index entries) for every charge, while every reader has
+ * them elsewhere: the history pages, the archive and the CSV export read them from the object
+ * (ledger-store.ts usageEntriesBetween), reconcile checks their sum against `account_usage_daily`,
+ * and ledger_daily / ledger_totals still count them through the deltas. Usage records do not go
+ * either: the user's usage summary, burn estimate and usage by key read `account_usage_daily`;
+ * per-record detail stays in the object (usageBetween) and the R2 archive.
  */
 
 /** Rows per outbox step: one D1 batch, which commits whole or not at all. */
@@ -138,7 +142,8 @@ export function readBatch(sql: Sql, account: AccountRow, synced: Watermarks, las
 export function buildStatements(db: D1Database, account: AccountRow, batch: OutboxBatch, tokensPerUsd: number = DEFAULT_SETTINGS.tokensPerUsd): D1PreparedStatement[] {
   const uid = account.user_id;
   const stmts: D1PreparedStatement[] = [];
-  const ledgerRows = batch.ledger.map((r): SqlValue[] => valuesOf(D1_LEDGER_COLUMNS, { ...r, metadata: ledgerMetadata(r) }));
+  // Usage entries stay in the object (see the top of this file); the deltas below still count them.
+  const ledgerRows = batch.ledger.filter((r) => r.type !== 'usage').map((r): SqlValue[] => valuesOf(D1_LEDGER_COLUMNS, { ...r, metadata: ledgerMetadata(r) }));
   const inChunks = (sql: string, rows: SqlValue[][]) => {
     for (let i = 0; i < rows.length; i += OUTBOX_ROWS_PER_STATEMENT) stmts.push(db.prepare(sql).bind(uid, JSON.stringify(rows.slice(i, i + OUTBOX_ROWS_PER_STATEMENT))));
   };
@@ -148,7 +153,8 @@ export function buildStatements(db: D1Database, account: AccountRow, batch: Outb
   const a = account;
   stmts.push(db.prepare(D1_UPSERT_DIRECTORY).bind(a.user_id, a.workspace_id, a.balance, a.reserved, a.status, a.onboarding_tokens_granted, a.last_purchase_at, a.ar_enabled, a.version, a.created_at, a.updated_at));
   if (batch.flush) {
-    // The ledger rows above are INSERT OR IGNORE by id and fire no trigger; the rollups move only here.
+    // The ledger rows above are INSERT OR IGNORE by id and fire no trigger; the rollups move only here,
+    // and count every ledger row of the batch, usage entries included.
     const usage = [...batch.ledger.map(usageOfLedgerRow).filter((u): u is UsageRow => u !== null), ...batch.usage];
     const d = rollupDeltas(usage, batch.ledger, tokensPerUsd);
     const seq = batch.flush.seq;

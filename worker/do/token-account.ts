@@ -7,7 +7,7 @@ import { balanceView, notFound } from './account-store';
 import { TestClock, wireAccount } from './account-wiring';
 import { CallThrottle } from './call-throttle';
 import { authorizeHold, releaseHold, settleHold } from './holds';
-import { findByRef, ledgerAfter, ledgerPage, usageBetween } from './ledger-store';
+import { findByRef, ledgerAfter, ledgerPage, usageBetween, usageEntriesBetween, type D1LedgerRow } from './ledger-store';
 import type { LiveAccount } from './live-account';
 import { autoRechargeChange, paymentMethodPatch, stripeCustomerPatch } from './payment-profile';
 import { refundEntry } from './refunds';
@@ -258,6 +258,9 @@ export class TokenAccount extends DurableObject<Env> {
 
   /** The usage records created in [fromMs, toMs), oldest first (issue 13: D1 gets rollups only; the archive and CSV export read these). */
   usageBetween(fromMs: number, toMs: number): UsageRow[] { return usageBetween(this.sql, fromMs, toMs); }
+
+  /** The usage ledger entries created in [fromMs, toMs), in D1's token_transactions shape (issue 13: the outbox sends D1 none; the archive and CSV export read these). */
+  usageEntriesBetween(fromMs: number, toMs: number): D1LedgerRow[] { return usageEntriesBetween(this.sql, fromMs, toMs); }
 
   /**
    * Newest-first page of the ledger for the account's own history page: entries with

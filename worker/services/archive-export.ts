@@ -5,8 +5,8 @@ import { DAY_MS, KINDS, accountDayRows, dayStart, prunedDays, readArchivedDay, u
  * The admin CSV export (issue 13): one UTC day at a time, streamed, so any range fits in memory.
  * A day whose rows the archive pruned is read from its R2 object, plus what D1 still holds of it
  * (transactions of other types than usage never leave D1; a late row may arrive); any other day
- * from D1 alone — for usage, from the TokenAccounts that used the day (D1 holds only their daily
- * rollup since migration 0014) plus any older usage_records row. Rows are ordered by day, then user, time and id, with the table's columns.
+ * from D1 plus the TokenAccounts that used the day: usage records and usage ledger entries reach
+ * D1 only as rollups since issue 13 (D1 may still hold older ones; the same id is one row). Rows are ordered by day, then user, time and id, with the table's columns.
  */
 export function exportCsv(env: Env, q: ExportQuery, bucket: ArchiveBucket = env.ARCHIVE): ReadableStream<Uint8Array> {
   const columns = ['user_id', ...KINDS[q.kind].columns.filter((c) => c !== 'user_id')];
@@ -39,9 +39,9 @@ async function dayRows(env: Env, bucket: ArchiveBucket, kind: ExportQuery['kind'
   const { results } = await env.DB.prepare(`SELECT ${k.columns.join(', ')} FROM ${k.table} WHERE created_at >= ? AND created_at < ? ORDER BY user_id, created_at, id`)
     .bind(dayStart(day), dayStart(day) + DAY_MS)
     .all<ArchiveRow>();
-  if (!archived && kind !== 'usage') return results;
   const byId = new Map<string, ArchiveRow>();
-  const before = archived ? ((await readArchivedDay(env.DB, bucket, kind, day)) ?? []) : await accountDayRows(env.TOKEN_ACCOUNT, env.DB, day);
+  // Usage records and usage entries live in the objects (issue 13); a pruned day's object holds them all.
+  const before = archived ? ((await readArchivedDay(env.DB, bucket, kind, day)) ?? []) : await accountDayRows(env.TOKEN_ACCOUNT, env.DB, kind, day);
   for (const r of before) byId.set(String(r.id), r);
   for (const r of results) byId.set(String(r.id), r);
   return [...byId.values()].sort((a, b) => (a.user_id === b.user_id ? Number(a.created_at) - Number(b.created_at) || (String(a.id) < String(b.id) ? -1 : 1) : String(a.user_id) < String(b.user_id) ? -1 : 1));

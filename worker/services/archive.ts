@@ -6,9 +6,9 @@
  * reconciliation reads), the rollups, and the DO's own ledger of record.
  *
  * Per kind and day, oldest first, a bounded number per run (the hourly Cron Trigger resumes):
- *  1. read the day's rows from D1 — for usage, from the TokenAccounts that used the day (the
- *     account_usage_daily rollup says which; the outbox sends no usage_records row since
- *     migration 0014) plus any usage_records row written before it — (and, when the day was archived before, the rows already in its
+ *  1. read the day's rows from the TokenAccounts that used the day (the account_usage_daily
+ *     rollup says which; the outbox sends D1 no usage_records row since migration 0014 and no
+ *     usage transaction since issue 13's last step) plus any such row D1 still holds from before — (and, when the day was archived before, the rows already in its
  *     object, so a re-archive after a partial prune loses nothing), sorted by (user_id,
  *     created_at, id), one JSON object per line with the table's columns in schema order: the
  *     same rows always give the same bytes, so re-archiving a day replaces it with identical content;
@@ -25,7 +25,8 @@
  * Rows are found through the existing per-user indexes (`usage_records (user_id, created_at)`,
  * `token_transactions (user_id, type, seq)`, `account_usage_daily`'s key) with the user list of
  * `token_accounts`, so the archive adds no index, and no row written, to the charge path. A usage
- * day is due while `usage_by_day` counts more records for it than its object holds.
+ * day is due while `usage_by_day` counts more records for it than its object holds; a
+ * transactions day while `ledger_daily` counts more usage entries.
  */
 import { getTableConfig } from 'drizzle-orm/sqlite-core';
 import { DEFAULT_SETTINGS } from '../contracts/settings';
@@ -169,11 +170,17 @@ async function usersWithUsage(db: D1Database, day: string): Promise<string[]> {
   return results.map((r) => r.user_id);
 }
 
-/** A day's usage records as the TokenAccounts hold them (ledger of record), with the archive's columns. */
-export async function accountDayRows(accounts: DurableObjectNamespace<TokenAccount>, db: D1Database, day: string): Promise<ArchiveRow[]> {
+/**
+ * A day's rows of a kind as the TokenAccounts hold them (the ledger of record), with the archive's
+ * columns: usage records, or (kind `transactions`) usage ledger entries, neither of which the
+ * outbox sends to D1 since issue 13. A billed entry is also a usage record of the same day, so the
+ * accounts that used the day (account_usage_daily) are the ones to ask.
+ */
+export async function accountDayRows(accounts: DurableObjectNamespace<TokenAccount>, db: D1Database, kind: ArchiveKind, day: string): Promise<ArchiveRow[]> {
   const out: ArchiveRow[] = [];
   for (const userId of await usersWithUsage(db, day)) {
-    const rows = await accounts.getByName(userId).usageBetween(dayStart(day), dayStart(day) + DAY_MS);
+    const stub = accounts.getByName(userId);
+    const rows = kind === 'usage' ? await stub.usageBetween(dayStart(day), dayStart(day) + DAY_MS) : await stub.usageEntriesBetween(dayStart(day), dayStart(day) + DAY_MS);
     for (const r of rows) out.push({ ...(r as unknown as ArchiveRow), user_id: userId });
   }
   return out;
@@ -187,11 +194,15 @@ async function oldestInD1(db: D1Database, kind: ArchiveKind): Promise<number | n
       : // The DO numbers an account's entries in time order, so the lowest usage seq is the oldest.
         `(SELECT created_at FROM token_transactions t WHERE t.user_id = a.user_id AND t.type = 'usage' ORDER BY seq LIMIT 1)`;
   const row = await db.prepare(`SELECT MIN(${probe}) AS m FROM token_accounts a`).first<{ m: number | null }>();
-  if (kind === 'transactions') return row?.m ?? null;
-  // Usage recorded in the objects: the oldest day whose object holds fewer records than the
-  // rollup counted (never archived, or usage flushed after it was), one row per day of usage_by_day.
+  // Rows held in the objects: the oldest day whose object holds fewer than the rollup counted
+  // (never archived, or flushed after it was), one row per day of usage_by_day, or of ledger_daily
+  // for the usage entries.
   const due = await db
-    .prepare(`SELECT MIN(u.day) AS d FROM usage_by_day u LEFT JOIN archive_days a ON a.kind = 'usage' AND a.day = u.day WHERE a.day IS NULL OR a.rows < u.requests`)
+    .prepare(
+      kind === 'usage'
+        ? `SELECT MIN(u.day) AS d FROM usage_by_day u LEFT JOIN archive_days a ON a.kind = 'usage' AND a.day = u.day WHERE a.day IS NULL OR a.rows < u.requests`
+        : `SELECT MIN(l.day) AS d FROM ledger_daily l LEFT JOIN archive_days a ON a.kind = 'transactions' AND a.day = l.day WHERE l.type = 'usage' AND (a.day IS NULL OR a.rows < l.entries)`,
+    )
     .first<{ d: string | null }>();
   const fromObjects = due?.d ? dayStart(due.d) : null;
   return row?.m == null ? fromObjects : fromObjects === null ? row.m : Math.min(row.m, fromObjects);
@@ -226,7 +237,7 @@ export async function archiveDay(
 ): Promise<{ rows: ArchiveRow[]; d1Rows: ArchiveRow[]; sha256: string; users: string[] }> {
   const users = await userIds(db);
   const d1Rows = await d1DayRows(db, kind, day, users);
-  const fromObjects = kind === 'usage' ? await accountDayRows(accounts, db, day) : [];
+  const fromObjects = await accountDayRows(accounts, db, kind, day);
   const known = await db.prepare('SELECT sha256 FROM archive_days WHERE kind = ? AND day = ?').bind(kind, day).first<{ sha256: string }>();
   const key = archiveKey(kind, day);
   // A day archived before may have been pruned (in part): its object holds rows D1 no longer has.

@@ -3,7 +3,6 @@ import type { LedgerEntry } from '../do/types';
 import { DEFAULT_SETTINGS } from '../contracts/settings';
 import { readSettings } from '../db/settings';
 import { stripeClient } from '../lib/stripe';
-import { prunedDays, utcDayOf } from './archive';
 import { tokensForCents } from './payments';
 
 export type { AccountReport, EntryDiff, ReconcileInput, ReconcileReport, StripeDrift, StripeReport };
@@ -12,10 +11,17 @@ export type { AccountReport, EntryDiff, ReconcileInput, ReconcileReport, StripeD
  * Reconciliation: for every account, the DO (the source of truth) against D1 (its replica).
  * Flushes the account's outbox first, then compares
  *   - the DO balance with the sum of its own ledger (I1) and with the ledger's last balance_after;
- *   - every DO ledger entry with D1's token_transactions row of the same id (seq, type, amount,
- *     balance_after, ref): missing in D1, extra in D1 (never allowed, I5), or different; a usage
- *     entry of a day the archive pruned (archive_days, worker/services/archive.ts) is not
- *     missing: it left D1 for R2 only after its day's object was written and verified;
+ *   - every DO money entry (every type but usage) with D1's token_transactions row of the same id
+ *     (seq, type, amount, balance_after, ref): missing in D1, extra in D1 (never allowed, I5), or
+ *     different. Usage entries are not sent to D1 since issue 13 (worker/do/outbox.ts); one D1
+ *     still holds from before is compared the same way, and one it lacks is not missing;
+ *   - the usage entries in aggregate: the tokens they billed (−Σ amount) with what D1's
+ *     account_usage_daily counted for the account (Σ billable_tokens). Exact, not approximate:
+ *     every usage entry is a billed usage record whose billable_tokens is −amount
+ *     (rows.ts usageOfLedgerRow), an unbilled record bills 0, and the outbox applies each flush's
+ *     deltas once; a flush lost or applied twice shows here;
+ *   - D1 against itself: its money rows minus that usage sum must be its directory balance, so
+ *     the balance D1 shows is explained by the rows and rollup it holds;
  *   - the D1 directory row (token_accounts: balance, reserved, status) with the DO.
  * An entry committed after the flush is not drift: when the only differences are such a
  * tail, the account is flushed and compared again (a few times) before anything is reported.
@@ -80,6 +86,8 @@ async function compareOnce(env: Env, userId: string): Promise<{ report: AccountR
     doBalance: null,
     ledgerSum: null,
     d1Sum: null,
+    doUsageTokens: null,
+    d1UsageTokens: null,
     directoryBalance: null,
     entries: 0,
     d1Entries: 0,
@@ -88,14 +96,17 @@ async function compareOnce(env: Env, userId: string): Promise<{ report: AccountR
     mismatched: [],
     outboxRemaining,
   };
-  const [ledger, d1, dir] = await Promise.all([
+  const [ledger, d1, dir, rollup] = await Promise.all([
     bal.ok ? doLedger(stub) : Promise.resolve([] as LedgerEntry[]),
     d1Ledger(env.DB, userId),
     env.DB.prepare('SELECT balance, reserved, status FROM token_accounts WHERE user_id = ?').bind(userId).first<{ balance: number; reserved: number; status: string }>(),
+    env.DB.prepare('SELECT COALESCE(SUM(billable_tokens), 0) AS billed FROM account_usage_daily WHERE user_id = ?').bind(userId).first<{ billed: number }>(),
   ]);
   report.entries = ledger.length;
   report.d1Entries = d1.length;
-  report.d1Sum = d1.reduce((s, e) => s + e.amount, 0);
+  report.d1UsageTokens = rollup?.billed ?? 0;
+  // Usage rows D1 still holds from before issue 13 are counted by the rollup already.
+  report.d1Sum = d1.reduce((s, e) => (e.type === 'usage' ? s : s + e.amount), 0) - report.d1UsageTokens;
   report.directoryBalance = dir?.balance ?? null;
   if (!bal.ok) {
     report.problems.push(`the DO has no account (${bal.code})${d1.length ? ` but D1 holds ${d1.length} entries` : ''}`);
@@ -116,8 +127,7 @@ async function compareOnce(env: Env, userId: string): Promise<{ report: AccountR
     }
   }
 
-  // Usage entries of days the archive pruned (issue 13) left D1 on purpose: their rows are in R2.
-  const archived = ledger.length ? await prunedDays(env.DB, 'transactions', utcDayOf(ledger[0].createdAt), utcDayOf(ledger[ledger.length - 1].createdAt)) : new Set<string>();
+  report.doUsageTokens = ledger.reduce((s, e) => (e.type === 'usage' ? s - e.amount : s), 0);
   const byId = new Map(d1.map((e) => [e.id, e]));
   const maxD1Seq = d1.reduce((m, e) => Math.max(m, e.seq), 0);
   let tailOnly = true;
@@ -126,7 +136,7 @@ async function compareOnce(env: Env, userId: string): Promise<{ report: AccountR
     doIds.add(e.id);
     const r = byId.get(e.id);
     if (!r) {
-      if (e.type === 'usage' && archived.has(utcDayOf(e.createdAt))) continue;
+      if (e.type === 'usage') continue; // stays in the object; checked in aggregate below
       report.missingInD1.push(e.id);
       if (e.seq <= maxD1Seq) tailOnly = false;
       continue;
@@ -145,6 +155,12 @@ async function compareOnce(env: Env, userId: string): Promise<{ report: AccountR
   if (report.extraInD1.length) report.problems.push(`${report.extraInD1.length} D1 entries the DO does not have (I5)`);
   if (report.mismatched.length) report.problems.push(`${report.mismatched.length} fields differ between DO and D1`);
   if (report.extraInD1.length || report.mismatched.length) tailOnly = false;
+  if (report.d1UsageTokens !== report.doUsageTokens) {
+    report.problems.push(`D1's usage rollup (account_usage_daily) counts ${report.d1UsageTokens} tokens billed, the DO's usage entries ${report.doUsageTokens}`);
+    // D1 behind the DO may be charges committed after the flush; D1 ahead never is.
+    if (report.d1UsageTokens > report.doUsageTokens) tailOnly = false;
+  }
+  if (dir && report.d1Sum !== dir.balance) report.problems.push(`D1's money rows and usage rollup sum to ${report.d1Sum}, its directory says ${dir.balance}`);
 
   if (!dir) {
     report.problems.push('no D1 directory row');

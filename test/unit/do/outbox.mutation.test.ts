@@ -135,13 +135,27 @@ describe('outbox batches, statement by statement', () => {
   it('rows go in statements of OUTBOX_ROWS_PER_STATEMENT: a full batch is exactly two, never a trailing empty one', async () => {
     expect(OUTBOX_BATCH_ROWS).toBe(2 * OUTBOX_ROWS_PER_STATEMENT);
     fund(1_000_000);
-    for (let i = 0; i < OUTBOX_BATCH_ROWS - 1; i++) charge(`k${i}`, 1);
+    // Money entries (usage entries stay in the object, below): a full batch of rows that reach D1.
+    s.transaction(() => {
+      for (let i = 0; i < OUTBOX_BATCH_ROWS - 1; i++) account = appendLedger(s.sql, account, { type: 'admin_grant', amount: 1, description: 'grant', createdAt: T0 })!.account;
+    });
     const d1 = fakeD1();
     await new Outbox(s.sql, s.transaction).flush(db(d1), () => account);
     const ledgerStmts = d1.batches[0].filter((st) => st.sql === D1_INSERT_LEDGER);
     expect(ledgerStmts.map(rowsIn)).toEqual([OUTBOX_ROWS_PER_STATEMENT, OUTBOX_ROWS_PER_STATEMENT]);
-    // Usage reaches D1 as the per-account daily rollup (issue 13): one upsert of one key here, not a row per charge.
+  });
+
+  it('usage entries never reach token_transactions (issue 13): a batch of charges sends no ledger statement, only their rollups', async () => {
+    fund(1_000_000);
+    await new Outbox(s.sql, s.transaction).flush(db(fakeD1()), () => account);
+    for (let i = 0; i < OUTBOX_BATCH_ROWS - 1; i++) charge(`k${i}`, 1);
+    const d1 = fakeD1();
+    expect(await new Outbox(s.sql, s.transaction).flush(db(d1), () => account)).toEqual({ ok: true, ledger: OUTBOX_BATCH_ROWS - 1, usage: 0, remaining: 0 });
+    expect(d1.batches[0].filter((st) => st.sql === D1_INSERT_LEDGER)).toEqual([]);
+    // Usage reaches D1 as the per-account daily rollup: one upsert of one key here, not a row per charge.
     expect(d1.batches[0].filter((st) => st.sql === D1_ROLLUP_UPSERTS.accountUsageDaily).map((st) => JSON.parse(String(st.args[2])).length)).toEqual([1]);
+    // ledger_totals still counts every usage entry.
+    expect(JSON.parse(String(d1.batches[0].find((st) => st.sql === D1_ROLLUP_UPSERTS.ledgerTotals)!.args[2]))).toEqual([['usage', OUTBOX_BATCH_ROWS - 1, -(OUTBOX_BATCH_ROWS - 1), 0]]);
   });
 });
 

@@ -27,7 +27,7 @@ const charge = (key: string, tokens: number) => {
 const fund = (amount: number) => (account = s.transaction(() => appendLedger(s.sql, account, { type: 'purchase', amount, ref: `pi_${amount}`, description: 'buy', createdAt: T0 }))!.account);
 
 describe('outbox', () => {
-  it('sends ledger rows, the directory row and the rollup deltas (no usage_records rows: issue 13) in one batch, then advances the watermarks', async () => {
+  it('sends money ledger rows, the directory row and the rollup deltas (no usage_records rows, no usage entries: issue 13) in one batch, then advances the watermarks', async () => {
     fund(1_000);
     charge('k1', 100);
     recordRefusal(s.sql, { usage: { operation: 'chat', model: 'gpt-4o', tokens: 5_000 }, cost: { actualTokens: 5_000, images: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, priceVersion: 0, providerCostMicros: 0, lines: [] }, errorCode: 'insufficient_balance', now: T0 });
@@ -40,9 +40,11 @@ describe('outbox', () => {
     expect(ledger.sql).toBe(D1_INSERT_LEDGER);
     const ledgerRows = JSON.parse(ledger.args[1] as string) as unknown[][];
     expect(ledger.args[0]).toBe('user_1');
-    expect(ledgerRows.map((r) => [r[1], r[2], r[3], r[4]])).toEqual([
-      [1, 'purchase', 1_000, 1_000],
-      [2, 'usage', -100, 900],
+    // The charge's usage entry stays in the object (the ledger of record); ledger_totals counts it.
+    expect(ledgerRows.map((r) => [r[1], r[2], r[3], r[4]])).toEqual([[1, 'purchase', 1_000, 1_000]]);
+    expect(JSON.parse(d1.batches[0].find((st) => st.sql === D1_ROLLUP_UPSERTS.ledgerTotals)!.args[2] as string)).toEqual([
+      ['purchase', 1, 1_000, 0],
+      ['usage', 1, -100, 0],
     ]);
     // The billed charge's usage record (its ledger row) and the refusal (from `usage`) reach D1
     // as the account's daily rollup: one row per key, no raw usage row.
@@ -73,7 +75,10 @@ describe('outbox', () => {
     d1.down = false;
     expect(await outbox.flush(d1 as unknown as D1Database, () => account)).toMatchObject({ ok: true, ledger: 2 });
     expect(outbox.failures).toBe(0);
-    expect(JSON.parse(d1.batches[0][0].args[1] as string)).toHaveLength(2);
+    // The purchase row, and both entries in the rollup deltas, under flush 1.
+    expect(JSON.parse(d1.batches[0][0].args[1] as string)).toHaveLength(1);
+    expect(d1.batches[0].find((st) => st.sql === D1_RECORD_FLUSH)?.args).toEqual(['user_1', 1]);
+    expect(JSON.parse(d1.batches[0].find((st) => st.sql === D1_ROLLUP_UPSERTS.ledgerTotals)!.args[2] as string)).toHaveLength(2);
   });
 
   it('a burst drains in batches of OUTBOX_BATCH_ROWS, each acknowledged before the next is read', async () => {
@@ -83,8 +88,11 @@ describe('outbox', () => {
     const d1 = fakeD1();
     expect(await outbox.flush(d1 as unknown as D1Database, () => account)).toEqual({ ok: true, ledger: OUTBOX_BATCH_ROWS + 51, usage: 0, remaining: 0 });
     expect(d1.batches).toHaveLength(2);
+    // Only the purchase is a row in D1; the usage entries arrive as ledger_totals deltas, batch by batch, each once.
     const seqs = d1.batches.flatMap((b) => b.filter((st) => st.sql === D1_INSERT_LEDGER).flatMap((st) => (JSON.parse(st.args[1] as string) as unknown[][]).map((r) => r[1])));
-    expect(seqs).toEqual(Array.from({ length: OUTBOX_BATCH_ROWS + 51 }, (_, i) => i + 1));
+    expect(seqs).toEqual([1]);
+    const usageEntries = d1.batches.map((b) => (JSON.parse(b.find((st) => st.sql === D1_ROLLUP_UPSERTS.ledgerTotals)!.args[2] as string) as [string, number][]).find((r) => r[0] === 'usage')![1]);
+    expect(usageEntries).toEqual([OUTBOX_BATCH_ROWS - 1, 51]);
   });
 
   it('watermarks survive a restart: a new outbox starts from the stored ones', async () => {
