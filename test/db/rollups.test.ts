@@ -3,13 +3,14 @@ import { env } from 'cloudflare:workers';
 import { expect, it } from 'vitest';
 import { loadAccount } from '../../worker/do/ledger-store';
 import { loadRollupFlush, Outbox } from '../../worker/do/outbox';
-import { USAGE_COLUMNS } from '../../worker/do/rows';
+import { D1_LEDGER_COLUMNS, USAGE_COLUMNS } from '../../worker/do/rows';
 import { account, drain, newAccount, usageRecords } from '../helpers';
 
 /**
- * Issue 13: the outbox sends no usage_records rows; the records stay in each object. For a full
- * recomputation the test copies the objects' records into D1's (legacy) usage_records table and
- * sums over that.
+ * Issue 13: the outbox sends no usage_records rows and no usage transactions; both stay in each
+ * object. For a full recomputation the test copies the objects' records into D1's (legacy)
+ * usage_records table and their usage entries into token_transactions (next to the money rows the
+ * outbox sent), and sums over those.
  */
 async function loadRawUsage(users: string[]) {
   for (const userId of users) {
@@ -17,6 +18,12 @@ async function loadRawUsage(users: string[]) {
     for (let i = 0; i < rows.length; i += 100) {
       await env.DB.prepare(`INSERT INTO usage_records (user_id, ${USAGE_COLUMNS.join(', ')}) SELECT ${['user_id', ...USAGE_COLUMNS].map((_, k) => `value ->> ${k}`).join(', ')} FROM json_each(?)`)
         .bind(JSON.stringify(rows.slice(i, i + 100)))
+        .run();
+    }
+    const entries = (await account(userId).usageEntriesBetween(0, Number.MAX_SAFE_INTEGER)).map((r) => [userId, ...D1_LEDGER_COLUMNS.map((c) => r[c])]);
+    for (let i = 0; i < entries.length; i += 100) {
+      await env.DB.prepare(`INSERT INTO token_transactions (user_id, ${D1_LEDGER_COLUMNS.join(', ')}) SELECT ${['user_id', ...D1_LEDGER_COLUMNS].map((_, k) => `value ->> ${k}`).join(', ')} FROM json_each(?)`)
+        .bind(JSON.stringify(entries.slice(i, i + 100)))
         .run();
     }
   }

@@ -8,7 +8,7 @@ import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ReconcileReport, StripeReport } from '../../worker/services/reconcile';
 import { adminUser, api, json, signUp, superadmin, type Session } from '../auth-helpers';
-import { account, newAccount, signedPost } from '../helpers';
+import { account, drain, newAccount, signedPost } from '../helpers';
 import { sim } from '../stripe-helpers';
 
 async function busyAccount(): Promise<string> {
@@ -43,7 +43,16 @@ describe('reconciliation', () => {
     const balances = await Promise.all(ids.map(async (id) => ((await account(id).getBalance()) as { balance: { balance: number } }).balance.balance));
     expect(r.totals.doBalance).toBe(balances.reduce((s, b) => s + b, 0));
     expect(r.totals.d1DirectoryBalance).toBe(r.totals.doBalance);
-    expect(r.totals.ledgerEntries).toBe(r.totals.d1Entries);
+    // Issue 13: D1 holds the money entries as rows; the usage entries are checked against its rollup.
+    const ledgers = await Promise.all(ids.map((id) => account(id).getLedger(0, 10_000)));
+    expect(r.totals.ledgerEntries).toBe(ledgers.flat().length);
+    expect(r.totals.d1Entries).toBe(ledgers.flat().filter((e) => e.type !== 'usage').length);
+    expect(r.totals.d1Entries).toBeLessThan(r.totals.ledgerEntries);
+    for (const item of r.items) {
+      expect(item.d1UsageTokens).toBe(item.doUsageTokens);
+      expect(item.doUsageTokens).toBeGreaterThan(0);
+      expect(item.d1Sum).toBe(item.directoryBalance);
+    }
     expect(r.items.map((i) => i.userId).sort()).toEqual([...ids].sort());
     // Without userIds: every account in the directory, paged.
     const all = await internal({ limit: 2 });
@@ -93,6 +102,21 @@ describe('reconciliation', () => {
     expect(by.get(changed)!.mismatched).toEqual([expect.objectContaining({ field: 'amount', do: 10_000, d1: 9_999 })]);
     expect(by.get(stale)!.problems.join()).toMatch(/directory says balance/);
     expect(r.totals).toMatchObject({ missingInD1: 1, extraInD1: 1, mismatched: 1, balanceDrift: 7 });
+  });
+
+  it('usage entries stay in the object (issue 13): a usage rollup that lost or doubled tokens is drift', async () => {
+    const [lost, doubled] = await Promise.all([busyAccount(), busyAccount()]);
+    for (const id of [lost, doubled]) await drain(id);
+    await env.DB.prepare(`UPDATE account_usage_daily SET billable_tokens = billable_tokens - 1 WHERE user_id = ?`).bind(lost).run();
+    await env.DB.prepare(`UPDATE account_usage_daily SET billable_tokens = billable_tokens * 2 WHERE user_id = ?`).bind(doubled).run();
+    const r = await internal({ userIds: [lost, doubled], includeOk: true });
+    expect(r).toMatchObject({ ok: false, drifted: 2 });
+    for (const item of r.items) {
+      expect(item.missingInD1).toEqual([]); // usage entries are not expected as rows
+      expect(item.d1UsageTokens).not.toBe(item.doUsageTokens);
+      expect(item.problems.join('\n')).toMatch(/usage rollup/);
+      expect(item.problems.join('\n')).toMatch(/its directory says/);
+    }
   });
 
   it('an id with no account in the DO but rows in D1 is drift', async () => {
