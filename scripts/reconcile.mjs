@@ -94,7 +94,7 @@ export function formatReport(r) {
     `accounts drifted   ${r.drifted}`,
     `DO balance total   ${t.doBalance}`,
     `D1 balance total   ${t.d1DirectoryBalance}   (|Δ| summed per account: ${t.balanceDrift})`,
-    `ledger entries     DO ${t.ledgerEntries} · D1 ${t.d1Entries}`,
+    `ledger entries     DO ${t.ledgerEntries} · D1 ${t.d1Entries} (D1 holds money entries; usage is checked against account_usage_daily)`,
     `missing in D1      ${t.missingInD1}`,
     `extra in D1        ${t.extraInD1}`,
     `fields differing   ${t.mismatched}`,
