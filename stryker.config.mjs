@@ -22,6 +22,7 @@ export default {
     'worker/do/idempotency.ts',
     'worker/do/schedule.ts',
     'worker/do/outbox.ts',
+    'worker/do/rollup-deltas.ts', // the rollup arithmetic moved out of outbox.ts
     'worker/lib/pricing.ts',
     'worker/lib/price-book.ts',
     'worker/lib/price-list.ts',
