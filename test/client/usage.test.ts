@@ -216,7 +216,7 @@ describe('normalized usage billed with the price book', () => {
     expect(r.reasoningTokens).toBe(194);
   });
 
-  it('Google cached content (context caching docs example): 29 × 50 + 696,190 × 10 + 214 × 400 = 7,049,350 / 10,000 → 705 tokens', () => {
+  it('Google cached content (context caching docs example): 29 × 50 + 696,190 × 10 + 214 × 400 = 7,048,950 / 10,000 → 705 tokens', () => {
     const r = bill('gemini-test', fromGemini({ promptTokenCount: 696219, cachedContentTokenCount: 696190, candidatesTokenCount: 214, totalTokenCount: 696433 }));
     expect(r.billableTokens).toBe(705);
   });
