@@ -45,6 +45,15 @@ async function upstreamSaw(marker: string): Promise<number> {
   return all.filter((r) => JSON.stringify(r.body ?? '').includes(marker)).length;
 }
 
+/** Waits until the stand-in has received the call tagged `marker` (so its hold was authorized). */
+async function untilUpstreamSaw(marker: string) {
+  for (let i = 0; i < 200; i++) {
+    if ((await upstreamSaw(marker)) > 0) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error('the call never reached the upstream');
+}
+
 /** Waits until the call's settle/release (run in the gateway's waitUntil) has landed: no hold left. */
 async function settled(userId: string) {
   for (let i = 0; i < 200; i++) {
@@ -148,6 +157,41 @@ describe('AI gateway: OpenAI chat completions through the official client', () =
     expect(after.balance).toBe(before - cost);
   });
 
+  it('client hangs up while the gateway awaits a non-streamed answer: the provider\'s usage is still settled, to the token', async () => {
+    // The Worker invocation is cancelled when its client disconnects; only work handed to
+    // ctx.waitUntil survives it (https://github.com/cloudflare/workerd/issues/3033), so the gateway
+    // runs everything after the authorize inside waitUntil.
+    const c = await caller();
+    const before = (await settled(c.userId)).balance;
+    const body = chatBody(c.marker);
+    const ac = new AbortController();
+    const call = openai(c.key).chat.completions.create(body, { headers: { 'x-sim-output-tokens': '12', 'x-sim-fail': 'slow_first_token:1500' }, signal: ac.signal });
+    await untilUpstreamSaw(c.marker);
+    ac.abort();
+    expect(await call.catch((e) => e)).toBeInstanceOf(OpenAI.APIUserAbortError);
+    // The stand-in counts the prompt like the estimator: its usage is the estimate's input + 12.
+    const cost = applyMultiplier(estimateOpenAIChat(body).inputTokens + 12, await bps());
+    expect((await settled(c.userId)).balance).toBe(before - cost);
+    const { ledger, records } = await usageOf(c.userId);
+    expect(ledger.map((e) => e.amount)).toEqual([-cost]);
+    expect(records).toMatchObject([{ input: estimateOpenAIChat(body).inputTokens, output: 12, billable: cost, success: 1 }]);
+  });
+
+  it('client hangs up on a stream before the provider\'s headers: the provider\'s stream is read on and its usage settled', async () => {
+    const c = await caller();
+    const before = (await settled(c.userId)).balance;
+    const body = { ...chatBody(c.marker), stream: true as const };
+    const ac = new AbortController();
+    // The stand-in's OpenAI stream sends its headers only after the slow first token.
+    const call = openai(c.key).chat.completions.create(body, { headers: { 'x-sim-output-tokens': '7', 'x-sim-fail': 'slow_first_token:1500' }, signal: ac.signal });
+    await untilUpstreamSaw(c.marker);
+    ac.abort();
+    expect(await call.catch((e) => e)).toBeInstanceOf(OpenAI.APIUserAbortError);
+    const cost = applyMultiplier(estimateOpenAIChat(body).inputTokens + 7, await bps());
+    expect((await settled(c.userId)).balance).toBe(before - cost);
+    expect((await usageOf(c.userId)).ledger.map((e) => e.amount)).toEqual([-cost]);
+  });
+
   it('upstream error before the first token: the provider\'s 500 reaches the client, the hold is released, nothing billed', async () => {
     const c = await caller();
     const before = (await settled(c.userId)).balance;
@@ -174,6 +218,20 @@ describe('AI gateway: OpenAI chat completions through the official client', () =
     expect((await settled(c.userId)).balance).toBe(before - cost);
     const { records } = await usageOf(c.userId);
     expect(records).toMatchObject([{ input: estimateOpenAIChat(body).inputTokens, output: 6, billable: cost }]);
+  });
+
+  it('non-streamed answer cut while the gateway reads it: the provider did the work, the hold is billed', async () => {
+    const c = await caller();
+    const before = (await settled(c.userId)).balance;
+    const body = chatBody(c.marker, 30);
+    const err = await openai(c.key).chat.completions.create(body, { headers: { 'x-sim-fail': 'body_cut' } }).catch((e) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect(err.status).toBe(502);
+    // The answer's usage was in the part that never arrived: counting is impossible, so the hold is settled.
+    const cost = applyMultiplier(totalTokens(estimateOpenAIChat(body)), await bps());
+    expect((await settled(c.userId)).balance).toBe(before - cost);
+    expect((await usageOf(c.userId)).ledger.map((e) => e.amount)).toEqual([-cost]);
+    expect(await upstreamSaw(c.marker)).toBe(1);
   });
 
   it('usage missing: the hold (the estimate) is billed, never 0', async () => {

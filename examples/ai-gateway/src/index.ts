@@ -31,6 +31,7 @@ import {
   totalTokens,
   type StreamFormat,
   type Usage,
+  type WaitUntil,
 } from '../../../client';
 import { BillingClient, BillingError } from '../../../worker/client';
 import type { BillingService } from '../../../worker/billing-service';
@@ -262,9 +263,20 @@ async function handle(request: Request, env: Env, ctx: ExecutionContext, route: 
     return providerError(provider, 'bad_request', 'The request could not be estimated.');
   }
   const billing = new CallBilling(client, { userId: owner.userId, apiKeyId: owner.keyId, model: billedModel(body.model), requestId: `gw_${crypto.randomUUID()}` });
+  // Every settle or release, and the stream's pump, are tracked here as well as handed to
+  // ctx.waitUntil: the call's one waitUntil promise (below) ends only after them.
+  const pending: Promise<unknown>[] = [];
+  const keep: WaitUntil = (p) => {
+    pending.push(p);
+    try {
+      ctx.waitUntil(p);
+    } catch {
+      // after a disconnect the call's own waitUntil promise (below) still awaits it
+    }
+  };
   let m: Metering;
   try {
-    m = await Metering.authorize({ billing, waitUntil: (p) => ctx.waitUntil(p), estimate });
+    m = await Metering.authorize({ billing, waitUntil: keep, estimate });
   } catch (e) {
     if (e instanceof BillingError && ['insufficient_balance', 'account_suspended', 'spend_limit_reached', 'account_not_found'].includes(e.code)) {
       const resetsAt = (e.details as { resetsAt?: number } | undefined)?.resetsAt;
@@ -278,6 +290,37 @@ async function handle(request: Request, env: Env, ctx: ExecutionContext, route: 
     return providerError(provider, 'upstream_unavailable', 'Billing is unavailable; try again.');
   }
 
+  // From here on a hold is open. A client that hangs up while this awaits the provider cancels the
+  // Worker invocation, and with it every promise not handed to ctx.waitUntil
+  // (https://github.com/cloudflare/workerd/issues/3033): the settle or release would never run and
+  // the hold would expire, billing 0 for the provider's work. So the rest of the call is one
+  // promise in waitUntil; the response is what it resolves to, and the promise ends after the
+  // call's one settle or release. A non-streamed answer is then read and settled as usual; a stream
+  // is pumped to its end into a response nobody reads.
+  const call = meteredCall(m, billing, route, stream, open, request, provider, keep);
+  ctx.waitUntil(
+    call.then(
+      async () => {
+        // The pump is pushed when the stream starts; the settle or release when the metering ends.
+        for (let i = 0; i < pending.length; i++) await pending[i];
+      },
+      () => undefined,
+    ),
+  );
+  return call;
+}
+
+/** Everything after the authorize: the provider call, the pass-through and the one ending. */
+async function meteredCall(
+  m: Metering,
+  billing: CallBilling,
+  route: Route,
+  stream: boolean,
+  open: () => Promise<Response>,
+  request: Request,
+  provider: Provider,
+  keep: WaitUntil,
+): Promise<Response> {
   let res: Response;
   try {
     res = await open();
@@ -289,12 +332,12 @@ async function handle(request: Request, env: Env, ctx: ExecutionContext, route: 
   const headers = relayedHeaders(res);
 
   if (stream && res.body) {
-    headers.set('x-billing-reserved-tokens', String(totalTokens(estimate)));
+    headers.set('x-billing-reserved-tokens', String(totalTokens(m.estimate)));
     const trailer = /^(1|true)$/i.test(request.headers.get(TRAILER_HEADER) ?? '');
     let final = false;
     const metered = m.wrapSSE(route.format, res.body, { onFinalEvent: () => (final = true) });
     const { body: out, done } = pump(metered, trailer ? billing.settlement : null, () => final);
-    ctx.waitUntil(done);
+    keep(done);
     return new Response(out, { status: res.status, headers });
   }
 
@@ -302,7 +345,9 @@ async function handle(request: Request, env: Env, ctx: ExecutionContext, route: 
   try {
     text = await res.text();
   } catch (e) {
-    m.release('error_before_tokens');
+    // The provider answered (status and headers came) and its body broke off: the work was done but
+    // its usage was in the part that never arrived. Counting is impossible, so the hold is billed.
+    m.settle(m.estimate, 'error_after_tokens');
     return passThrough(provider, e);
   }
   let usage: Usage | null = null;
