@@ -1,7 +1,9 @@
 /**
  * Usage normalizers: a provider's usage object → the billing API's usage (`charge`/`settle`).
  *
- * The convention is OpenAI's nesting (docs/pricing.md, "Usage in"): two totals, each with its parts.
+ * The convention is the billing API's (worker/contracts/billing.ts), which is OpenAI's nesting: two
+ * totals, each with its parts (docs/ai-endpoints.md, "Usage convention"; docs/pricing.md, "Usage
+ * classes: each token counted once", for how the parts are priced).
  * Every token the provider processed is in exactly one total, so input + output is the call's total:
  *
  * - `inputTokens`        the whole prompt, cache reads and cache writes INCLUDED
