@@ -120,7 +120,12 @@ describe('AI gateway: OpenAI chat completions through the official client', () =
         body: JSON.stringify({ ...chatBody(c.marker), stream: true }),
       });
     const plain = await rawCall();
-    expect(plain.headers.get('x-billing-reserved-tokens')).toBe(String(totalTokens(estimateOpenAIChat(chatBody(c.marker)))));
+    // The headers carry the hold as priced (the estimate's tokens at the book's rate, here the default
+    // multiplier) and the available balance after it, not the unpriced estimate.
+    const held = applyMultiplier(totalTokens(estimateOpenAIChat(chatBody(c.marker))), await bps());
+    expect(held).not.toBe(totalTokens(estimateOpenAIChat(chatBody(c.marker))));
+    expect(plain.headers.get('x-billing-reserved-tokens')).toBe(String(held));
+    expect(plain.headers.get('x-billing-available-tokens')).toBe(String(before - cost - held));
     const plainBody = await plain.text();
     expect(plainBody.endsWith('data: [DONE]\n\n')).toBe(true);
     expect(plainBody).not.toContain(': billing');

@@ -1,5 +1,5 @@
 import { totalTokens, type MeteringBilling, type Usage } from '../../../client';
-import type { BillingClient, ChargeAnswer } from '../../../worker/client';
+import type { AuthorizeAnswer, BillingClient, ChargeAnswer } from '../../../worker/client';
 
 /** Who is calling and what, for every billing call of one request. */
 export interface CallContext {
@@ -16,10 +16,13 @@ export type Settlement = { kind: 'settled'; charge: ChargeAnswer } | { kind: 're
 
 /**
  * The metering helpers' `MeteringBilling` over `BillingClient` for one call. It also remembers
- * how the call ended (`settlement`), so the gateway can report the cost and the balance after it.
+ * the hold (`hold`) and how the call ended (`settlement`), so the gateway can report the hold, the
+ * cost and the balance.
  */
 export class CallBilling implements MeteringBilling {
   readonly settlement: Promise<Settlement>;
+  /** The authorize's answer once the hold is open: the hold as priced and the available balance after it. */
+  hold: AuthorizeAnswer | null = null;
   #resolve!: (s: Settlement) => void;
 
   constructor(
@@ -39,6 +42,7 @@ export class CallBilling implements MeteringBilling {
       // The account's DO checks this key's limits in the same step as the balance.
       apiKeyId: this.call.apiKeyId,
     });
+    this.hold = hold;
     return { reservationId: hold.reservationId };
   }
 

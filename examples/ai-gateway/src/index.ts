@@ -14,8 +14,8 @@
  *
  * Cost and balance: a non-streamed answer carries `x-billing-cost-tokens`,
  * `x-billing-balance-tokens` and `x-billing-available-tokens` (the response waits for the settle
- * to have them); a streamed answer carries the hold in `x-billing-reserved-tokens` and closes with
- * the provider's last byte: the settle runs after it, in `waitUntil`. A caller that asks for it
+ * to have them); a streamed answer carries the hold as priced in `x-billing-reserved-tokens` and the
+ * available balance after it in `x-billing-available-tokens`, and closes with the provider's last byte: the settle runs after it, in `waitUntil`. A caller that asks for it
  * (request header `x-billing-trailer: 1`) gets, after the provider's last byte, an SSE comment
  * `: billing {"costTokens":…,"balanceTokens":…,"availableTokens":…}` instead, and the close waits
  * one settle for it. Opt-in because the SDKs never read it (comments are skipped; the OpenAI SDK
@@ -332,7 +332,11 @@ async function meteredCall(
   const headers = relayedHeaders(res);
 
   if (stream && res.body) {
-    headers.set('x-billing-reserved-tokens', String(totalTokens(m.estimate)));
+    // The hold as priced and the available balance after it: a stream's cost is known only at its end.
+    if (billing.hold) {
+      headers.set('x-billing-reserved-tokens', String(billing.hold.reservedTokens));
+      headers.set('x-billing-available-tokens', String(billing.hold.available));
+    }
     const trailer = /^(1|true)$/i.test(request.headers.get(TRAILER_HEADER) ?? '');
     let final = false;
     const metered = m.wrapSSE(route.format, res.body, { onFinalEvent: () => (final = true) });
