@@ -29,7 +29,7 @@ import {
 /**
  * What the helpers need from billing, for one call. `BillingClient` (worker/client.ts) does not
  * implement it itself: its calls need the user, the model and an idempotency key besides the usage,
- * so an adapter per call does (the gateway's `CallBilling`, examples/ai-gateway/src/billing.ts);
+ * so an adapter per call does (`CallBilling`, client/billing.ts);
  * tests use a recorder. `authorize` throws when the balance or a limit does not cover the
  * estimate, before the provider is called.
  */

@@ -29,13 +29,14 @@ import {
   fromOpenAIChat,
   Metering,
   totalTokens,
+  CallBilling,
+  type Settlement,
   type StreamFormat,
   type Usage,
   type WaitUntil,
 } from '../../../client';
 import { BillingClient, BillingError } from '../../../worker/client';
 import type { BillingService } from '../../../worker/billing-service';
-import { CallBilling, type Settlement } from './billing';
 import { providerError, type Provider } from './errors';
 
 export interface Env {
