@@ -10,12 +10,15 @@
  * client/estimate.ts) is authorized, awaited: a refusal answers 402 in the provider's own error
  * shape and the provider is never called → the provider is called with the operator's key → its
  * answer is passed through untouched while a copy is parsed → exactly one settle or release, in
- * `ctx.waitUntil`, chosen by how the call ended (docs/ai-endpoints.md, "Lifecycle").
+ * `ctx.waitUntil`, chosen by how the call ended (docs/ai-endpoints.md, "Lifecycle"). Everything
+ * after the authorize runs as one promise in `ctx.waitUntil`, so a client that hangs up before the
+ * answer does not cancel the settle (`meteredCall`).
  *
  * Cost and balance: a non-streamed answer carries `x-billing-cost-tokens`,
  * `x-billing-balance-tokens` and `x-billing-available-tokens` (the response waits for the settle
  * to have them); a streamed answer carries the hold as priced in `x-billing-reserved-tokens` and the
- * available balance after it in `x-billing-available-tokens`, and closes with the provider's last byte: the settle runs after it, in `waitUntil`. A caller that asks for it
+ * available balance after it in `x-billing-available-tokens`, and closes with the provider's last
+ * byte: the settle runs after it, in `waitUntil`. A caller that asks for it
  * (request header `x-billing-trailer: 1`) gets, after the provider's last byte, an SSE comment
  * `: billing {"costTokens":…,"balanceTokens":…,"availableTokens":…}` instead, and the close waits
  * one settle for it. Opt-in because the SDKs never read it (comments are skipped; the OpenAI SDK
@@ -293,17 +296,20 @@ async function handle(request: Request, env: Env, ctx: ExecutionContext, route: 
 
   // From here on a hold is open. A client that hangs up while this awaits the provider cancels the
   // Worker invocation, and with it every promise not handed to ctx.waitUntil
-  // (https://github.com/cloudflare/workerd/issues/3033): the settle or release would never run and
-  // the hold would expire, billing 0 for the provider's work. So the rest of the call is one
-  // promise in waitUntil; the response is what it resolves to, and the promise ends after the
-  // call's one settle or release. A non-streamed answer is then read and settled as usual; a stream
-  // is pumped to its end into a response nobody reads.
+  // (https://github.com/cloudflare/workerd/issues/3033; kentonv in cloudflare/workerd#5062: "Without
+  // the waitUntil(), as soon as the client disconnects, the entire request context is torn down
+  // immediately"): the settle or release would never run and the hold would expire, billing 0 for
+  // the provider's work. So the rest of the call is one promise in waitUntil; the response is what
+  // it resolves to, and the promise ends after the call's one settle or release. A non-streamed
+  // answer is then read and settled as usual; a stream is pumped to its end into a response nobody
+  // reads. Limit: waitUntil work is cancelled 30 s after the disconnect (Cloudflare's Workers
+  // limits, "waitUntil"), so a provider slower than that still leaves the hold to expire.
   const call = meteredCall(m, billing, route, stream, open, request, provider, keep);
   ctx.waitUntil(
     call.then(
       async () => {
         // The pump is pushed when the stream starts; the settle or release when the metering ends.
-        for (let i = 0; i < pending.length; i++) await pending[i];
+        for (let i = 0; i < pending.length; i++) await Promise.resolve(pending[i]).catch(() => undefined);
       },
       () => undefined,
     ),
