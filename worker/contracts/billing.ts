@@ -191,7 +191,10 @@ export interface ChargeAnswer {
 /** `authorize`: the hold, which expires at `expiresAt` (epoch ms) unless settled or released. */
 export interface AuthorizeAnswer {
   reservationId: string;
+  /** The hold as priced (the estimate's tokens priced by the book in force), what `available` went down by. */
   reservedTokens: number;
+  /** The available balance right after this hold (balance − every open hold, this one included). */
+  available: number;
   expiresAt: number;
   /** The version that priced the hold; the settle prices with the version in force when it settles. */
   priceVersion: number;

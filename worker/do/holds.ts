@@ -122,7 +122,7 @@ export function authorizeHold(sql: Sql, transaction: Transaction, account: Accou
   }
   const id = newId('res');
   const expiresAt = holdExpiry(now, req.ttlMs);
-  const result: Result<AuthorizeResult> = { ok: true, reservationId: id, reservedTokens: amount, expiresAt, priceVersion: cost.priceVersion };
+  const result: Result<AuthorizeResult> = { ok: true, reservationId: id, reservedTokens: amount, available: account.balance - account.reserved - amount, expiresAt, priceVersion: cost.priceVersion };
   const next = transaction(() => {
     remember(sql, req.idempotencyKey, params, result, now);
     return openHold(sql, account, { id, amount, operation: req.operation, model: req.model, idempotencyKey: req.idempotencyKey, expiresAt, now, apiKeyId: req.apiKeyId });

@@ -19,7 +19,8 @@ describe('holds', () => {
   it('a hold reserves its cost, replays for the same key, and is refused beyond the available balance', () => {
     const out = authorize(account, 'h1');
     if (!out.result.ok) throw new Error(out.result.code);
-    expect(out.result).toMatchObject({ reservedTokens: 150, expiresAt: holdExpiry(T0) });
+    // The answer carries the available balance after the hold: 1,000 − 150.
+    expect(out.result).toMatchObject({ reservedTokens: 150, available: 850, expiresAt: holdExpiry(T0) });
     expect(out.next).toMatchObject({ reserved: 150, balance: 1_000 });
     expect(storedReserved()).toBe(150);
     // A repeat writes nothing and answers the same.
