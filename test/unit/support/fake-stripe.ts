@@ -14,14 +14,16 @@
  *
  * `faults` scripts failures per call, in order: `before` (a 500, nothing done), `after` (done,
  * then a 500 answered and saved for the key), `card` / `auth` (a declined confirmation:
- * `card_declined` with `insufficient_funds`, or `authentication_required`), `network` (a
- * connection error, nothing done, nothing saved for the key). `confirmStatus` is what a
- * confirmation leads to (`succeeded` by default).
+ * `card_declined` with `insufficient_funds`, or `authentication_required`; `cardLost` / `authLost`:
+ * the same decline, its answer lost on the way back), `network` (a connection error, nothing
+ * done, nothing saved for the key), `invalid` (a 400 that fails validation: nothing done and, as
+ * Stripe documents, no result saved for the key). `confirmStatus` is what a confirmation leads
+ * to (`succeeded` by default).
  */
 import type { Intent, PaymentIntents } from '../../../worker/do/recharge-policy';
 
 export type StripeCall = { op: 'create' | 'confirm' | 'retrieve' | 'list'; id?: string; params?: unknown; key?: string };
-export type StripeFault = 'before' | 'after' | 'card' | 'auth' | 'network';
+export type StripeFault = 'before' | 'after' | 'card' | 'auth' | 'cardLost' | 'authLost' | 'network' | 'invalid';
 export type FakeIntent = Intent & { created: number; customer: string };
 
 const DAY_MS = 24 * 3600_000;
@@ -33,6 +35,7 @@ export function fakeStripe(now: () => number, opts: { faults?: Partial<Record<St
   let n = 0;
   const err500 = () => Object.assign(new Error('upstream 500'), { type: 'StripeAPIError', statusCode: 500 });
   const networkError = () => Object.assign(new Error('connection reset'), { type: 'StripeConnectionError' });
+  const invalid = () => Object.assign(new Error("No such PaymentMethod: 'pm_1'"), { type: 'StripeInvalidRequestError', statusCode: 400, code: 'resource_missing' });
   const fault = (op: StripeCall['op']) => opts.faults?.[op]?.shift();
   const idempotent = (key: string, run: () => Intent | Error): Intent => {
     const saved = keys.get(key);
@@ -48,6 +51,7 @@ export function fakeStripe(now: () => number, opts: { faults?: Partial<Record<St
       const f = fault('create');
       if (f === 'before') throw err500();
       if (f === 'network') throw networkError();
+      if (f === 'invalid') throw invalid();
       return idempotent(o.idempotencyKey, () => {
         const pi: FakeIntent = { id: `pi_${++n}`, status: 'requires_confirmation', metadata: params.metadata, customer: params.customer, created: Math.floor((now() + (opts.stripeSkewMs ?? 0)) / 1000) };
         intents.set(pi.id, pi);
@@ -59,18 +63,27 @@ export function fakeStripe(now: () => number, opts: { faults?: Partial<Record<St
       const f = fault('confirm');
       if (f === 'before') throw err500();
       if (f === 'network') throw networkError();
-      return idempotent(o.idempotencyKey, () => {
-        const pi = intents.get(id)!;
-        if (pi.status !== 'requires_confirmation' && pi.status !== 'requires_payment_method') return Object.assign(new Error(`You cannot confirm this PaymentIntent because it has a status of ${pi.status}.`), { type: 'StripeInvalidRequestError', code: 'payment_intent_unexpected_state' });
-        if (f === 'card' || f === 'auth') {
-          const code = f === 'card' ? 'card_declined' : 'authentication_required';
-          pi.status = 'requires_payment_method';
-          pi.last_payment_error = { code, message: 'Your card was declined.' };
-          return Object.assign(new Error('Your card was declined.'), { type: 'StripeCardError', code, decline_code: f === 'card' ? 'insufficient_funds' : undefined });
-        }
-        pi.status = opts.confirmStatus ?? 'succeeded';
-        return f === 'after' ? err500() : { ...pi };
-      });
+      if (f === 'invalid') throw invalid();
+      const lost = f === 'cardLost' || f === 'authLost';
+      try {
+        return idempotent(o.idempotencyKey, () => {
+          const pi = intents.get(id)!;
+          if (pi.status !== 'requires_confirmation' && pi.status !== 'requires_payment_method') return Object.assign(new Error(`You cannot confirm this PaymentIntent because it has a status of ${pi.status}.`), { type: 'StripeInvalidRequestError', code: 'payment_intent_unexpected_state' });
+          if (f === 'card' || f === 'auth' || f === 'cardLost' || f === 'authLost') {
+            const card = f === 'card' || f === 'cardLost';
+            const code = card ? 'card_declined' : 'authentication_required';
+            const declineCode = card ? 'insufficient_funds' : undefined;
+            pi.status = 'requires_payment_method';
+            pi.last_payment_error = { code, message: 'Your card was declined.', ...(declineCode ? { decline_code: declineCode } : {}) };
+            return Object.assign(new Error('Your card was declined.'), { type: 'StripeCardError', code, decline_code: declineCode });
+          }
+          pi.status = opts.confirmStatus ?? 'succeeded';
+          return f === 'after' ? err500() : { ...pi };
+        });
+      } catch (err) {
+        // A lost answer: Stripe declined (and saved the decline for the key), then the connection dropped.
+        throw lost ? networkError() : err;
+      }
     },
     retrieve: async (id) => {
       calls.push({ op: 'retrieve', id });

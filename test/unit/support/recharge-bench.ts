@@ -2,13 +2,14 @@
  * Set-up for tests of the auto-recharge state machine (worker/do/auto-recharge.ts): fresh storage
  * with an account that has a Stripe customer, a card and auto-recharge on (5,000 tokens for $5.00
  * below 100), `scheduled`; a host that behaves as the TokenAccount facade does (its credit is at
- * most once per ref, through the ledger); a test clock; and the shared fake Stripe on that clock.
+ * most once per ref, through the ledger; after a commit, a balance still below the threshold
+ * schedules the next recharge); a test clock; and the shared fake Stripe on that clock.
  */
 import { saveAccount } from '../../../worker/do/account-store';
 import { runAutoRecharge } from '../../../worker/do/auto-recharge';
 import { creditEntry } from '../../../worker/do/credits';
 import { appendLedger, findByRef } from '../../../worker/do/ledger-store';
-import type { RechargeHost } from '../../../worker/do/recharge-policy';
+import { needsRecharge, type RechargeHost } from '../../../worker/do/recharge-policy';
 import type { AccountRow, RechargeAttemptRow } from '../../../worker/do/rows';
 import type { CreditRequest } from '../../../worker/do/types';
 import { storedAccount, T0 } from './accounts';
@@ -36,7 +37,14 @@ export class RechargeBench {
         const { draft, opts } = creditEntry(req, this.clock);
         this.account = s.transaction(() => appendLedger(s.sql, this.account, draft, opts)!.account);
       },
-      afterCommit: () => void this.afterCommits++,
+      // As the facade does (live-account.ts afterCommit): a balance still below the threshold schedules the next recharge.
+      afterCommit: () => {
+        this.afterCommits++;
+        if (needsRecharge(this.account)) {
+          this.save({ ar_state: 'scheduled' });
+          this.alarms.push(this.clock);
+        }
+      },
       requestAlarm: (at) => void this.alarms.push(at),
       now: () => this.clock,
     };
