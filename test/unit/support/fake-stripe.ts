@@ -3,9 +3,11 @@
  * is handed Stripe, never the other way round). It keeps PaymentIntents in memory as Stripe does:
  *
  * - a key replays its first answer, a 500 included, until it is pruned after 24 h; then the same
- *   key runs as a new request (https://docs.stripe.com/api/idempotent_requests);
- * - `created` is a Unix time in seconds, on Stripe's clock (`stripeSkewMs` behind or ahead of the
- *   object's), and `list` filters by `customer` and `created.gte`, newest first, `limit` a page,
+ *   key runs as a new request; a request that fails validation saves nothing for its key
+ *   (https://docs.stripe.com/api/idempotent_requests, https://docs.stripe.com/idempotency);
+ * - `created` is a Unix time in seconds (`"created": 1680800504` in the list example at
+ *   https://docs.stripe.com/api/payment_intents/list), on Stripe's clock (`stripeSkewMs` behind
+ *   or ahead of the object's), and `list` filters by `customer` and `created.gte`, newest first, `limit` a page,
  *   `starting_after` the last id of the previous page, `has_more` when more follow
  *   (https://docs.stripe.com/api/payment_intents/list, https://docs.stripe.com/api/pagination);
  * - confirming a PaymentIntent that is neither `requires_confirmation` nor
