@@ -6,7 +6,7 @@ import { authorizeHold, holdExpiry, settleHold } from '../../../worker/do/holds'
 import { markDisputeOpen, openDisputes } from '../../../worker/do/disputes';
 import { IDEMPOTENCY_RETENTION_MS } from '../../../worker/do/idempotency';
 import { findByRef } from '../../../worker/do/ledger-store';
-import { LiveAccount } from '../../../worker/do/live-account';
+import { LiveAccount, type LiveAccountDeps } from '../../../worker/do/live-account';
 import { refundEntry } from '../../../worker/do/refunds';
 import { Outbox } from '../../../worker/do/outbox';
 import type { PaymentIntents } from '../../../worker/do/recharge-policy';
@@ -30,10 +30,10 @@ let alarms: (number | null)[];
 let d1: ReturnType<typeof fakeD1>;
 let live: LiveAccount;
 
-/** A LiveAccount over fresh storage; the alarm writes land in `alarms` (null: cleared). */
-function open(account: AccountRow | null, limits?: SpendLimits): LiveAccount {
+/** A LiveAccount over fresh storage (with `extra` deps, if any); the alarm writes land in `alarms` (null: cleared). */
+function open(account: AccountRow | null, limits?: SpendLimits, extra: Partial<LiveAccountDeps> = {}): LiveAccount {
   const storage = { setAlarm: async (at: number | Date) => void alarms.push(Number(at)), deleteAlarm: async () => void alarms.push(null) };
-  const deps = { sql: s.sql, transaction: s.transaction, alarm: new AlarmClock(storage, null), outbox: new Outbox(s.sql, s.transaction), db: d1 as unknown as D1Database, payments: noStripe, limits, now: () => clock };
+  const deps = { sql: s.sql, transaction: s.transaction, alarm: new AlarmClock(storage, null), outbox: new Outbox(s.sql, s.transaction), db: d1 as unknown as D1Database, payments: noStripe, limits, now: () => clock, ...extra };
   return new LiveAccount(deps, account);
 }
 const funded = (patch: Partial<AccountRow> = {}) => fundedAccount(s, patch);
@@ -209,10 +209,8 @@ describe('live account', () => {
 describe('live account: the steps the facade hands over', () => {
   /** A LiveAccount with a billing-call throttle of `perSecond` (burst 1 s) and the default settings. */
   function throttled(account: AccountRow | null, perSecond: number): LiveAccount {
-    const storage = { setAlarm: async (at: number | Date) => void alarms.push(Number(at)), deleteAlarm: async () => void alarms.push(null) };
     const settings = { touch: () => ({ ...DEFAULT_SETTINGS, billingCallsPerSecond: perSecond }), bookAt: () => SEED, current: DEFAULT_SETTINGS };
-    const deps = { sql: s.sql, transaction: s.transaction, alarm: new AlarmClock(storage, null), outbox: new Outbox(s.sql, s.transaction), db: d1 as unknown as D1Database, payments: noStripe, settings, throttle: new CallThrottle(1), now: () => clock };
-    return new LiveAccount(deps, account);
+    return open(account, undefined, { settings, throttle: new CallThrottle(1) });
   }
 
   it('priced commits the row its step leaves, then schedules the outbox flush', () => {
