@@ -59,10 +59,11 @@ export type PricedStep<T> = (account: AccountRow, book: VersionedBook, now: numb
 
 /**
  * The account in memory and what follows each commit. The facade's RPC methods ask a module for
- * the row a change leaves and hand it here: it becomes the current account, and only scheduling
- * follows (the outbox flush a moment later; a recharge now when the available balance fell below
- * the threshold), so nothing on the charge path waits for D1 or Stripe. Also the alarm's run and
- * the host the recharge state machine works through.
+ * the row a change leaves and hand it here (charge, authorize and settle through `priced`, which
+ * also counts the billing-call throttle and expires due grants first): it becomes the current
+ * account, and only scheduling follows (the outbox flush a moment later; a recharge now when the
+ * available balance fell below the threshold), so nothing on the charge path waits for D1 or
+ * Stripe. Also the alarm's run and the host the recharge state machine works through.
  */
 export class LiveAccount {
   readonly #d: LiveAccountDeps;
