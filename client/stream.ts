@@ -27,9 +27,11 @@ import {
 } from './usage';
 
 /**
- * What the helpers need from billing. The real `BillingClient` implements it over the service
- * binding; tests use a recorder. `authorize` throws when the balance or a limit does not cover
- * the estimate, before the provider is called.
+ * What the helpers need from billing, for one call. `BillingClient` (worker/client.ts) does not
+ * implement it itself: its calls need the user, the model and an idempotency key besides the usage,
+ * so an adapter per call does (`CallBilling`, client/billing.ts);
+ * tests use a recorder. `authorize` throws when the balance or a limit does not cover the
+ * estimate, before the provider is called.
  */
 export interface MeteringBilling {
   /** Hold `estimate` on the account; the id names the hold for its one settle or release. */

@@ -1,7 +1,9 @@
 /**
  * Usage normalizers: a provider's usage object → the billing API's usage (`charge`/`settle`).
  *
- * The convention is OpenAI's nesting (docs/pricing.md, "Usage in"): two totals, each with its parts.
+ * The convention is the billing API's (worker/contracts/billing.ts), which is OpenAI's nesting: two
+ * totals, each with its parts (docs/ai-endpoints.md, "Usage convention"; docs/pricing.md, "Usage
+ * classes: each token counted once", for how the parts are priced).
  * Every token the provider processed is in exactly one total, so input + output is the call's total:
  *
  * - `inputTokens`        the whole prompt, cache reads and cache writes INCLUDED
@@ -21,6 +23,13 @@
  *   (total input = input + cache read + cache write): the three are added up. Extended-thinking
  *   tokens are not reported apart: they are inside `output_tokens` and billed at the output rate,
  *   so `reasoningTokens` stays 0.
+ *   LIMITATION: `cache_creation_input_tokens` counts 5-minute and 1-hour cache writes together (the
+ *   split is in `usage.cache_creation.ephemeral_5m_input_tokens` / `ephemeral_1h_input_tokens`, the
+ *   official SDK's `Usage.cache_creation`), and Anthropic prices a 1-hour write at 2× the base input
+ *   rate against 1.25× for a 5-minute one (https://docs.claude.com/en/docs/build-with-claude/prompt-caching,
+ *   "Pricing"). The price book has one cache-write rate per model, so both are in `cacheWriteTokens`
+ *   at that rate: 1-hour writes are under-billed by 0.75× input each when the rate is the 5-minute
+ *   one (docs/ai-endpoints.md, "Usage convention").
  * - Gemini `promptTokenCount` INCLUDES `cachedContentTokenCount`; `candidatesTokenCount` EXCLUDES
  *   `thoughtsTokenCount`, so output = candidates + thoughts; `toolUsePromptTokenCount` (tool results
  *   fed back to the model) is input outside `promptTokenCount`, so it is added to `inputTokens`.
@@ -125,6 +134,8 @@ export interface AnthropicUsage {
   output_tokens?: number | null;
   cache_read_input_tokens?: number | null;
   cache_creation_input_tokens?: number | null;
+  /** The TTL split of `cache_creation_input_tokens`; not read: both are billed as `cacheWriteTokens` (see the limitation above). */
+  cache_creation?: { ephemeral_5m_input_tokens?: number | null; ephemeral_1h_input_tokens?: number | null } | null;
   [k: string]: unknown;
 }
 

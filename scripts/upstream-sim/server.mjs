@@ -30,6 +30,7 @@ export function outputDeltas(n) {
  * Per-request switches, from headers or from a model-name suffix (`gpt-4o-mini+fail=usage_missing+output=5`),
  * so a caller that cannot set headers (a gateway forwarding only the body) can still use them:
  *   x-sim-fail: before_first_token | mid_stream_disconnect[:N] | usage_missing | slow_first_token:<ms> | error_after_tokens[:N]
+ *               | body_cut (non-streaming: status, headers and half the body, then the socket is destroyed)
  *   x-sim-output-tokens: N         visible output tokens (default 20, capped by the request's max tokens)
  *   x-sim-cached-tokens: N         prompt tokens served from the cache (OpenAI cached_tokens, Anthropic cache_read_input_tokens)
  *   x-sim-cache-write-tokens: N    Anthropic cache_creation_input_tokens
@@ -89,6 +90,16 @@ function sendJson(res, status, body, headers = {}) {
   res.end(data);
 }
 
+/** `body_cut`: the answer's status, headers (its whole length announced) and first half, then the connection drops. */
+function sendJsonCut(res, status, body, headers = {}) {
+  const data = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': data.length, ...headers });
+  res.write(data.subarray(0, Math.floor(data.length / 2)), () => setTimeout(() => res.socket?.destroy(), 20));
+}
+
+/** The non-streamed answer: whole, or cut by `x-sim-fail: body_cut`. */
+const sendAnswer = (sw) => (sw.fail === 'body_cut' ? sendJsonCut : sendJson);
+
 /** OpenAI error shape: { error: { message, type, param, code } }, with the `x-request-id` header OpenAI sends. */
 const openaiError = (res, status, message, type, code = null) => sendJson(res, status, { error: { message, type, param: null, code } }, { 'x-request-id': id('req_') });
 /** Anthropic error shape: { type: 'error', error: { type, message } }, with a request-id header. */
@@ -139,7 +150,7 @@ async function chatCompletions(req, res, body, sw) {
 
   if (!body.stream) {
     if (sw.fail === 'mid_stream_disconnect' || sw.fail === 'error_after_tokens') return disconnect(res);
-    return sendJson(res, 200, {
+    return sendAnswer(sw)(res, 200, {
       ...base,
       object: 'chat.completion',
       choices: [{ index: 0, message: { role: 'assistant', content: deltas.join(''), refusal: null, annotations: [] }, logprobs: null, finish_reason: finish }],
@@ -208,7 +219,7 @@ async function responses(req, res, body, sw) {
   const usage = sw.fail === 'usage_missing' ? null : responsesUsage(prompt, sw, n);
   if (!body.stream) {
     if (sw.fail === 'mid_stream_disconnect' || sw.fail === 'error_after_tokens') return disconnect(res);
-    return sendJson(res, 200, response('completed', [message(deltas.join(''), 'completed')], usage), { 'x-request-id': id('req_') });
+    return sendAnswer(sw)(res, 200, response('completed', [message(deltas.join(''), 'completed')], usage), { 'x-request-id': id('req_') });
   }
   // https://platform.openai.com/docs/api-reference/responses-streaming: typed events with sequence_number.
   let sn = 0;
@@ -262,7 +273,7 @@ async function messages(req, res, body, sw) {
     if (sw.fail === 'mid_stream_disconnect' || sw.fail === 'error_after_tokens') return disconnect(res);
     const msg = envelope([{ type: 'text', text: deltas.join('') }], stop, { ...inputUsage, output_tokens: n });
     if (sw.fail === 'usage_missing') delete msg.usage;
-    return sendJson(res, 200, msg, { 'request-id': id('req_') });
+    return sendAnswer(sw)(res, 200, msg, { 'request-id': id('req_') });
   }
   // https://docs.anthropic.com/en/docs/build-with-claude/streaming: message_start, content_block_start,
   // ping, content_block_delta…, content_block_stop, message_delta (cumulative usage), message_stop.

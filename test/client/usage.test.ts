@@ -110,6 +110,19 @@ describe('fromAnthropic', () => {
     expect(u).toEqual({ inputTokens: 188107, cachedInputTokens: 0, cacheWriteTokens: 188086, outputTokens: 393, reasoningTokens: 0 });
   });
 
+  it('1-hour and 5-minute cache writes are both in cacheWriteTokens (the documented limitation: one cache-write rate)', () => {
+    // The official SDK's Usage: cache_creation_input_tokens is the sum of cache_creation's two TTLs
+    // (@anthropic-ai/sdk resources/messages: CacheCreation.ephemeral_5m_input_tokens / ephemeral_1h_input_tokens).
+    const u = fromAnthropic({
+      input_tokens: 10,
+      cache_read_input_tokens: 0,
+      cache_creation_input_tokens: 3000,
+      cache_creation: { ephemeral_5m_input_tokens: 1000, ephemeral_1h_input_tokens: 2000 },
+      output_tokens: 5,
+    });
+    expect(u).toEqual({ inputTokens: 3010, cachedInputTokens: 0, cacheWriteTokens: 3000, outputTokens: 5, reasoningTokens: 0 });
+  });
+
   it('streaming: input from message_start, the LAST cumulative output from message_delta (Anthropic streaming docs)', () => {
     // https://docs.anthropic.com/en/docs/build-with-claude/streaming — "Basic streaming request":
     // message_start usage {input_tokens: 25, output_tokens: 1}; message_delta usage {output_tokens: 15}.
@@ -216,7 +229,7 @@ describe('normalized usage billed with the price book', () => {
     expect(r.reasoningTokens).toBe(194);
   });
 
-  it('Google cached content (context caching docs example): 29 × 50 + 696,190 × 10 + 214 × 400 = 7,049,350 / 10,000 → 705 tokens', () => {
+  it('Google cached content (context caching docs example): 29 × 50 + 696,190 × 10 + 214 × 400 = 7,048,950 / 10,000 → 705 tokens', () => {
     const r = bill('gemini-test', fromGemini({ promptTokenCount: 696219, cachedContentTokenCount: 696190, candidatesTokenCount: 214, totalTokenCount: 696433 }));
     expect(r.billableTokens).toBe(705);
   });

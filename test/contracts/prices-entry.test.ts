@@ -72,3 +72,58 @@ describe('priceEntrySchema (zod/mini) and priceBookEntrySchema (the price book) 
     expect(z.safeParse(priceEntrySchema, bad).success).toBe(false);
   });
 });
+
+describe('a listed long-context tier (listed.longContext) in a price list', () => {
+  // One Anthropic-like model whose page lists a price above 200,000 prompt tokens (made-up figures:
+  // $3 / $0.30 / $3.75 / $15 below, $6 / $0.60 / $7.50 / $22.50 above), at 10,000 tokens per USD and 1.5×.
+  const model = () => ({
+    id: 'tier-model',
+    provider: 'anthropic',
+    aliases: [],
+    listed: {
+      input: '3',
+      cachedInput: '0.30',
+      cacheWrite: '3.75',
+      output: '15',
+      longContext: [{ aboveInputTokens: 200_000, input: '6', cachedInput: '0.60', cacheWrite: '7.50', output: '22.50' }],
+    },
+    rates: { input: 450, cachedInput: 45, cacheWrite: 563, output: 2250, reasoning: 2250 },
+    providerCost: { input: 3_000_000, cachedInput: 300_000, cacheWrite: 3_750_000, output: 15_000_000, reasoning: 15_000_000 },
+    longContext: [
+      {
+        aboveInputTokens: 200_000,
+        rates: { input: 900, cachedInput: 90, cacheWrite: 1125, output: 3375, reasoning: 3375 },
+        providerCost: { input: 6_000_000, cachedInput: 600_000, cacheWrite: 7_500_000, output: 22_500_000, reasoning: 22_500_000 },
+      },
+    ],
+    source: 'https://example.com/pricing',
+    asOf: '2026-11-27',
+  });
+  const listOf = (m: Record<string, unknown>) => ({ format: 'token-billing/model-prices@1', currency: 'USD', tokensPerUsd: 10_000, markupBps: 15_000, models: [m] });
+
+  it('parses, and the entry it makes (tier included) passes the contract’s schema and the price book’s', () => {
+    const r = parsePriceList(listOf(model()));
+    if (!r.ok) throw new Error(r.problems.join('\n'));
+    expect(r.list.entries[0].longContext).toEqual(model().longContext);
+    expect(r.list.listed['tier-model'].longContext).toEqual(model().listed.longContext);
+    expect(z.safeParse(priceEntrySchema, entryOf(model())).success).toBe(true);
+    expect(priceBookEntrySchema.safeParse(entryOf(model())).success).toBe(true);
+  });
+
+  it('refuses a bad listed tier, or an entry tier other than the listed one, naming each problem', () => {
+    const m = model();
+    m.listed.longContext[0] = { ...m.listed.longContext[0], output: '22.5000001', aboveInputTokens: 3_000_000_001 };
+    const r = parsePriceList(listOf(m));
+    expect(!r.ok && r.problems.map((p) => p.split(': ')[0]).sort()).toEqual([
+      'models.0 (tier-model).listed.longContext.0.aboveInputTokens',
+      'models.0 (tier-model).listed.longContext.0.output',
+    ]);
+    const five = model();
+    five.listed.longContext = [1, 2, 3, 4, 5].map((n) => ({ ...five.listed.longContext[0], aboveInputTokens: n }));
+    const f = parsePriceList(listOf(five));
+    expect(!f.ok && f.problems.map((p) => p.split(': ')[0])).toEqual(['models.0 (tier-model).listed.longContext']);
+    const off = model();
+    off.longContext[0].rates.output = 3374;
+    expect(parsePriceList(listOf(off))).toEqual({ ok: false, problems: ["models.0 (tier-model): longContext.0.rates.output is 3374 bps but the provider cost at the file's markup gives 3375"] });
+  });
+});

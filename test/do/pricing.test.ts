@@ -101,6 +101,53 @@ describe('charges priced by the book', () => {
     expect(await a.charge(chat('n+1 cached', { inputTokens: 2_001, cachedInputTokens: 501, outputTokens: 10 }, 'tb-long'))).toMatchObject({ billableTokens: 32 });
   });
 
+  it('a hold given per-class usage above a tier boundary reserves the tiered price, and the settle at that usage takes exactly it', async () => {
+    const userId = await newAccount();
+    const tiered = priced('tb-long', { input: 100, output: 400 }, {
+      longContext: [{ aboveInputTokens: 2_000, rates: { input: 200, cachedInput: 20, cacheWrite: 250, output: 600, reasoning: 600 }, providerCost: { input: 1, cachedInput: 1, cacheWrite: 1, output: 1, reasoning: 1 } }],
+    });
+    await inForce(base + 4, seedBook([tiered]), userId);
+    const a = account(userId);
+    // Prompt 2,001 (1,500 fresh + 501 cache reads) passes the boundary: 1,500 × 200 + 501 × 20 + 10 × 600 = 316,020 → 32.
+    const usage = { inputTokens: 2_001, cachedInputTokens: 501, outputTokens: 10 };
+    const hold = await a.authorize({ idempotencyKey: 'h-tier', operation: 'chat', model: 'tb-long', ...usage });
+    expect(hold).toMatchObject({ ok: true, reservedTokens: 32, priceVersion: base + 4 });
+    if (!hold.ok) throw new Error('refused');
+    expect(await a.getBalance()).toMatchObject({ ok: true, balance: { balance: 10_000, reserved: 32, available: 10_000 - 32 } });
+    const settled = await a.settle({ reservationId: hold.reservationId, ...usage, success: true });
+    expect(settled).toMatchObject({ ok: true, billableTokens: 32, priceVersion: base + 4, balance: 10_000 - 32, available: 10_000 - 32 });
+    // The same estimate as one total is priced as output and carries no prompt size: 2,011 × 400 → 81, base rates.
+    expect(await a.authorize({ idempotencyKey: 'h-total', operation: 'chat', model: 'tb-long', estimatedTokens: 2_011 })).toMatchObject({ ok: true, reservedTokens: 81 });
+    // At the boundary itself the base rates apply to the hold too: 2,000 × 100 + 10 × 400 = 204,000 → 21.
+    expect(await a.authorize({ idempotencyKey: 'h-n', operation: 'chat', model: 'tb-long', inputTokens: 2_000, outputTokens: 10 })).toMatchObject({ ok: true, reservedTokens: 21 });
+  });
+
+  it('authorize takes estimatedTokens or the per-class usage, exactly one (HTTP 400 otherwise)', async () => {
+    const userId = await newAccount();
+    const post = async (body: Record<string, unknown>) => signedPost('/api/billing/authorize', { userId, idempotencyKey: crypto.randomUUID(), operation: 'chat', model: 'tb-gpt', ...body });
+    for (const body of [
+      {},
+      { estimatedTokens: 10, inputTokens: 10 },
+      { estimatedTokens: 10, reasoningTokens: 0 },
+      { inputTokens: 10, cachedInputTokens: 11 },
+      { outputTokens: 3, reasoningTokens: 4 },
+      { inputTokens: 1.5 },
+      { tokens: 10 },
+      { operation: 'image_generation', model: 'dall-e-3', images: 1, inputTokens: 10 },
+    ]) {
+      const res = await post(body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(await res.json()).toMatchObject({ error: { code: 'bad_request', message: expect.any(String) } });
+    }
+    // Without a version in force: the seed's 1.5 on every class, 13 → 20 either way.
+    const ok = await post({ inputTokens: 10, cachedInputTokens: 10, outputTokens: 3, reasoningTokens: 3 });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ reservedTokens: 20, priceVersion: 0 });
+    const total = await post({ estimatedTokens: 13 });
+    expect(total.status).toBe(200);
+    expect(await total.json()).toMatchObject({ reservedTokens: 20, priceVersion: 0 });
+  });
+
   it('parts larger than their totals are refused before anything is billed (HTTP 400)', async () => {
     const userId = await newAccount();
     const bad = async (body: Record<string, unknown>) => signedPost('/api/billing/charge', { userId, idempotencyKey: crypto.randomUUID(), operation: 'chat', model: 'tb-gpt', ...body });

@@ -45,6 +45,15 @@ async function upstreamSaw(marker: string): Promise<number> {
   return all.filter((r) => JSON.stringify(r.body ?? '').includes(marker)).length;
 }
 
+/** Waits until the stand-in has received the call tagged `marker` (so its hold was authorized). */
+async function untilUpstreamSaw(marker: string) {
+  for (let i = 0; i < 200; i++) {
+    if ((await upstreamSaw(marker)) > 0) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error('the call never reached the upstream');
+}
+
 /** Waits until the call's settle/release (run in the gateway's waitUntil) has landed: no hold left. */
 async function settled(userId: string) {
   for (let i = 0; i < 200; i++) {
@@ -111,7 +120,12 @@ describe('AI gateway: OpenAI chat completions through the official client', () =
         body: JSON.stringify({ ...chatBody(c.marker), stream: true }),
       });
     const plain = await rawCall();
-    expect(plain.headers.get('x-billing-reserved-tokens')).toBe(String(totalTokens(estimateOpenAIChat(chatBody(c.marker)))));
+    // The headers carry the hold as priced (the estimate's tokens at the book's rate, here the default
+    // multiplier) and the available balance after it, not the unpriced estimate.
+    const held = applyMultiplier(totalTokens(estimateOpenAIChat(chatBody(c.marker))), await bps());
+    expect(held).not.toBe(totalTokens(estimateOpenAIChat(chatBody(c.marker))));
+    expect(plain.headers.get('x-billing-reserved-tokens')).toBe(String(held));
+    expect(plain.headers.get('x-billing-available-tokens')).toBe(String(before - cost - held));
     const plainBody = await plain.text();
     expect(plainBody.endsWith('data: [DONE]\n\n')).toBe(true);
     expect(plainBody).not.toContain(': billing');
@@ -148,6 +162,41 @@ describe('AI gateway: OpenAI chat completions through the official client', () =
     expect(after.balance).toBe(before - cost);
   });
 
+  it('client hangs up while the gateway awaits a non-streamed answer: the provider\'s usage is still settled, to the token', async () => {
+    // The Worker invocation is cancelled when its client disconnects; only work handed to
+    // ctx.waitUntil survives it (https://github.com/cloudflare/workerd/issues/3033), so the gateway
+    // runs everything after the authorize inside waitUntil.
+    const c = await caller();
+    const before = (await settled(c.userId)).balance;
+    const body = chatBody(c.marker);
+    const ac = new AbortController();
+    const call = openai(c.key).chat.completions.create(body, { headers: { 'x-sim-output-tokens': '12', 'x-sim-fail': 'slow_first_token:1500' }, signal: ac.signal });
+    await untilUpstreamSaw(c.marker);
+    ac.abort();
+    expect(await call.catch((e) => e)).toBeInstanceOf(OpenAI.APIUserAbortError);
+    // The stand-in counts the prompt like the estimator: its usage is the estimate's input + 12.
+    const cost = applyMultiplier(estimateOpenAIChat(body).inputTokens + 12, await bps());
+    expect((await settled(c.userId)).balance).toBe(before - cost);
+    const { ledger, records } = await usageOf(c.userId);
+    expect(ledger.map((e) => e.amount)).toEqual([-cost]);
+    expect(records).toMatchObject([{ input: estimateOpenAIChat(body).inputTokens, output: 12, billable: cost, success: 1 }]);
+  });
+
+  it('client hangs up on a stream before the provider\'s headers: the provider\'s stream is read on and its usage settled', async () => {
+    const c = await caller();
+    const before = (await settled(c.userId)).balance;
+    const body = { ...chatBody(c.marker), stream: true as const };
+    const ac = new AbortController();
+    // The stand-in's OpenAI stream sends its headers only after the slow first token.
+    const call = openai(c.key).chat.completions.create(body, { headers: { 'x-sim-output-tokens': '7', 'x-sim-fail': 'slow_first_token:1500' }, signal: ac.signal });
+    await untilUpstreamSaw(c.marker);
+    ac.abort();
+    expect(await call.catch((e) => e)).toBeInstanceOf(OpenAI.APIUserAbortError);
+    const cost = applyMultiplier(estimateOpenAIChat(body).inputTokens + 7, await bps());
+    expect((await settled(c.userId)).balance).toBe(before - cost);
+    expect((await usageOf(c.userId)).ledger.map((e) => e.amount)).toEqual([-cost]);
+  });
+
   it('upstream error before the first token: the provider\'s 500 reaches the client, the hold is released, nothing billed', async () => {
     const c = await caller();
     const before = (await settled(c.userId)).balance;
@@ -174,6 +223,20 @@ describe('AI gateway: OpenAI chat completions through the official client', () =
     expect((await settled(c.userId)).balance).toBe(before - cost);
     const { records } = await usageOf(c.userId);
     expect(records).toMatchObject([{ input: estimateOpenAIChat(body).inputTokens, output: 6, billable: cost }]);
+  });
+
+  it('non-streamed answer cut while the gateway reads it: the provider did the work, the hold is billed', async () => {
+    const c = await caller();
+    const before = (await settled(c.userId)).balance;
+    const body = chatBody(c.marker, 30);
+    const err = await openai(c.key).chat.completions.create(body, { headers: { 'x-sim-fail': 'body_cut' } }).catch((e) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect(err.status).toBe(502);
+    // The answer's usage was in the part that never arrived: counting is impossible, so the hold is settled.
+    const cost = applyMultiplier(totalTokens(estimateOpenAIChat(body)), await bps());
+    expect((await settled(c.userId)).balance).toBe(before - cost);
+    expect((await usageOf(c.userId)).ledger.map((e) => e.amount)).toEqual([-cost]);
+    expect(await upstreamSaw(c.marker)).toBe(1);
   });
 
   it('usage missing: the hold (the estimate) is billed, never 0', async () => {
@@ -298,7 +361,7 @@ describe('AI gateway: keys', () => {
 });
 
 describe('AI gateway: concurrency', () => {
-  it('200 concurrent streams on an account whose balance covers 150 estimates: exactly 150 reach the provider', async () => {
+  it('200 concurrent streams on an account whose balance covers 150 estimates: at most 150 reach the provider, exactly 150 when no connection is lost', async () => {
     const c = await caller();
     const body = { ...chatBody(c.marker, 10), stream: true as const };
     // Output = max_tokens and the stand-in counts the prompt like the estimator: each call's usage is its estimate.

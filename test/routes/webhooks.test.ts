@@ -121,8 +121,8 @@ describe('alerts fire once per crossing and reach the operator, signed', () => {
     for (const d of log) expect(d).toMatchObject({ attempts: 2, lastResponseCode: 200, lastError: null, endpointId: hook.id });
   });
 
-  it('spend_limit.reached fires once per limit and window, however many charges it refuses', async () => {
-    const hook = await endpoint(['spend_limit.reached']);
+  it('spend_limit.reached fires once per limit and window, however many charges it refuses; re-sent after a receiver failure', async () => {
+    const hook = await endpoint(['spend_limit.reached'], 1); // the receiver answers 500 to the first POST
     const userId = await newAccount();
     expect(await account(userId).setSpendLimits({ daily: 1_500 }, 'admin')).toMatchObject({ ok: true });
     await charge(userId, 600); // 900 of the 1,500
@@ -132,17 +132,24 @@ describe('alerts fire once per crossing and reach the operator, signed', () => {
     }
     const holds = await account(userId).authorize({ idempotencyKey: uid('h'), operation: 'chat', model: 'gpt-4o', estimatedTokens: 600 });
     expect(holds).toMatchObject({ ok: false, code: 'spend_limit_reached' });
-    const [got] = await eventually(async () => {
+    const [failed, got] = await eventually(async () => {
       const r = await received(hook.name, userId);
-      expect(r.map((x) => [x.type, x.status, x.verified])).toEqual([['spend_limit.reached', 200, true]]);
+      expect(r.map((x) => [x.type, x.status, x.verified])).toEqual([
+        ['spend_limit.reached', 500, true],
+        ['spend_limit.reached', 200, true],
+      ]);
       return r;
     });
-    expect(got.body.data).toMatchObject({ scope: 'account', window: 'daily', limit: 1_500, spent: 900 });
-    expect(got.body.data.resetsAt).toEqual(expect.any(Number));
+    expect(got!.body).toEqual(failed!.body); // the same event, retried
+    expect(got!.body.data).toMatchObject({ scope: 'account', window: 'daily', limit: 1_500, spent: 900 });
+    expect(got!.body.data.resetsAt).toEqual(expect.any(Number));
+    // Nothing more arrives later: one crossing of the limit, one event, however many refusals.
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await received(hook.name, userId)).toHaveLength(2);
   });
 
-  it('grant.expired fires once when a grant’s remainder expires (the alarm running twice sends no second one)', async () => {
-    const hook = await endpoint(['grant.expired']);
+  it('grant.expired fires once when a grant’s remainder expires (the alarm running twice sends no second one); re-sent after a receiver failure', async () => {
+    const hook = await endpoint(['grant.expired'], 1); // the receiver answers 500 to the first POST
     const userId = await newAccount();
     const a = account(userId);
     const clock = await a.advanceClock(0);
@@ -155,18 +162,22 @@ describe('alerts fire once per crossing and reach the operator, signed', () => {
     await runDurableObjectAlarm(a);
     const got = await eventually(async () => {
       const r = await received(hook.name, userId);
-      expect(r.map((x) => x.type)).toEqual(['grant.expired']);
+      expect(r.map((x) => [x.type, x.status])).toEqual([
+        ['grant.expired', 500],
+        ['grant.expired', 200],
+      ]);
       return r;
     });
     const ledger = await a.getLedger();
     const expiry = ledger.filter((e) => e.type === 'expiry');
     expect(expiry).toHaveLength(1);
     expect(expiry[0]!.amount).toBe(-1_850);
-    expect(got[0]!.verified).toBe(true);
-    expect(got[0]!.body.data).toMatchObject({ grantId: ref, category: 'promotional', expiredTokens: 1_850 });
+    expect(got.every((r) => r.verified)).toBe(true);
+    expect(got[1]!.body).toEqual(got[0]!.body); // the same event, retried
+    expect(got[1]!.body.data).toMatchObject({ grantId: ref, category: 'promotional', expiredTokens: 1_850 });
     // Nothing more arrives later (one crossing, one event).
     await new Promise((r) => setTimeout(r, 1_500));
-    expect(await received(hook.name, userId)).toHaveLength(1);
+    expect(await received(hook.name, userId)).toHaveLength(2);
   });
 
   it('grant.expiring fires once, grantExpiringNoticeDays (7) before the expiry, from the alarm; re-sent after a receiver failure; no second one on later alarms', async () => {

@@ -115,6 +115,13 @@ describe('OpenAI chat completions with the official openai client', () => {
     expect(got.join('')).toBe(outputDeltas(3).join(''));
   });
 
+  it('body_cut → the status and half the body arrive, then the connection drops (reading the body fails, in the SDK too)', async () => {
+    const res = await fetch(`${sim.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: 'Bearer sk-test', 'content-type': 'application/json', 'x-sim-fail': 'body_cut' }, body: JSON.stringify({ model: 'gpt-4o-mini', messages: MESSAGES }) });
+    expect(res.status).toBe(200);
+    await expect(res.text()).rejects.toThrow();
+    await expect(anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }, sim_({ fail: 'body_cut' }))).rejects.toThrow();
+  });
+
   it('non-streaming disconnect → APIConnectionError; the request id header reaches the SDK', async () => {
     await expect(openai.chat.completions.create({ model: 'gpt-4o-mini', messages: MESSAGES }, sim_({ fail: 'mid_stream_disconnect' }))).rejects.toBeInstanceOf(OpenAI.APIConnectionError);
     const r = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: MESSAGES }, sim_({ 'output-tokens': 1 }));

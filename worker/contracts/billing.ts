@@ -32,15 +32,21 @@ export const balanceSchema = z.strictObject({ userId: userIdSchema });
  * included. So cached + cache write ≤ input and reasoning ≤ output. `tokens` is one total,
  * billed as input, for callers that cannot split it.
  */
-const usageShape = {
+/** The per-class fields: shared by `charge`/`settle` (`usageShape`) and, as an estimate, by `authorize`. */
+const classUsageShape = {
   inputTokens: z.optional(tokens),
   outputTokens: z.optional(tokens),
-  tokens: z.optional(tokens),
   cachedInputTokens: z.optional(tokens),
   cacheWriteTokens: z.optional(tokens),
   reasoningTokens: z.optional(tokens),
+};
+const usageShape = {
+  ...classUsageShape,
+  tokens: z.optional(tokens),
   images: z.optional(images),
 };
+/** The per-class fields a call gave, by name. */
+export const USAGE_CLASS_FIELDS = ['inputTokens', 'outputTokens', 'cachedInputTokens', 'cacheWriteTokens', 'reasoningTokens'] as const;
 type UsageFields = { operation?: string; inputTokens?: number; outputTokens?: number; tokens?: number; cachedInputTokens?: number; cacheWriteTokens?: number; reasoningTokens?: number; images?: number };
 function usageRules<T extends UsageFields>(v: T, ctx: z.core.$RefinementCtx<T>) {
   if (v.tokens !== undefined && (v.inputTokens !== undefined || v.outputTokens !== undefined)) {
@@ -86,6 +92,13 @@ export const chargeSchema = z
   })
   .check(z.superRefine(usageRules));
 
+/**
+ * A hold. Text operations give the estimate in exactly one of two ways: `estimatedTokens`, one
+ * total priced as output (the dearest class of every listed model), or the per-class fields of
+ * `charge`/`settle` (same nesting and rules: cached + cache write ≤ input, reasoning ≤ output),
+ * priced by the same price-book function as the settle, so a long-context tier applies to the
+ * hold when the estimated prompt passes its boundary.
+ */
 export const authorizeSchema = z
   .strictObject({
     userId: userIdSchema,
@@ -93,15 +106,23 @@ export const authorizeSchema = z
     operation,
     model: modelSchema,
     estimatedTokens: z.optional(tokens),
+    ...classUsageShape,
     images: z.optional(images),
     ttlSeconds: z.optional(intIn(1, 3600)),
     apiKeyId: apiKeyIdField,
   })
   .check(
     z.superRefine((v, ctx) => {
+      const perClass = USAGE_CLASS_FIELDS.some((f) => v[f] !== undefined);
       if (v.operation === 'image_generation' && v.estimatedTokens !== undefined) ctx.addIssue({ code: 'custom', message: 'image_generation is held per image; use images', path: ['estimatedTokens'] });
-      if (v.operation !== 'image_generation' && v.images !== undefined) ctx.addIssue({ code: 'custom', message: 'images only applies to image_generation', path: ['images'] });
-      if (v.operation !== 'image_generation' && v.estimatedTokens === undefined) ctx.addIssue({ code: 'custom', message: 'estimatedTokens is required for text operations', path: ['estimatedTokens'] });
+      if (v.operation !== 'image_generation' && v.estimatedTokens === undefined && !perClass) {
+        ctx.addIssue({ code: 'custom', message: 'estimatedTokens or the usage fields (inputTokens/outputTokens…) are required for text operations', path: ['estimatedTokens'] });
+      }
+      if (v.estimatedTokens !== undefined && perClass) {
+        ctx.addIssue({ code: 'custom', message: 'give either estimatedTokens or the usage fields (inputTokens/outputTokens…), not both', path: ['estimatedTokens'] });
+      }
+      // The per-class rules of charge/settle (parts within totals; images only for image_generation, per-class fields never).
+      usageRules(v, ctx);
     }),
   );
 
@@ -170,7 +191,10 @@ export interface ChargeAnswer {
 /** `authorize`: the hold, which expires at `expiresAt` (epoch ms) unless settled or released. */
 export interface AuthorizeAnswer {
   reservationId: string;
+  /** The hold as priced (the estimate's tokens priced by the book in force), what `available` went down by. */
   reservedTokens: number;
+  /** The available balance right after this hold (balance − every open hold, this one included). */
+  available: number;
   expiresAt: number;
   /** The version that priced the hold; the settle prices with the version in force when it settles. */
   priceVersion: number;

@@ -1,5 +1,7 @@
+import { BILLING_BURST_SECONDS } from '../contracts/settings';
 import { readBillingConfig } from '../db/price-book-store';
 import { AlertTracker } from './alerts';
+import { CallThrottle } from './call-throttle';
 import { loadAccount } from './ledger-store';
 import { LiveAccount } from './live-account';
 import { Outbox } from './outbox';
@@ -13,7 +15,7 @@ import type { Result } from './types';
 /**
  * Builds what the facade works with, once, inside its constructor's `blockConcurrencyWhile`: the
  * schema migrated, the account and its limits loaded, the settings cache, the alarm, the outbox,
- * alerts and Stripe, wired into a {@link LiveAccount}. The settings are refreshed before it returns.
+ * alerts, the billing-call throttle and Stripe, wired into a {@link LiveAccount}. The settings are refreshed before it returns.
  */
 export async function wireAccount(
   storage: DurableObjectStorage,
@@ -36,7 +38,9 @@ export async function wireAccount(
   const alarm = new AlarmClock(storage, await storage.getAlarm());
   // Stripe without SDK retries (see payment-intents.ts).
   const alerts = { tracker: new AlertTracker(sql, transaction), queue: env.ALERTS_QUEUE, settings: () => settings.current };
-  const deps = { sql, transaction, alarm, outbox, db: env.DB, payments: stripePaymentIntents(env), limits, alerts, now };
+  // The billing-call throttle lives in memory only (call-throttle.ts).
+  const throttle = new CallThrottle(BILLING_BURST_SECONDS);
+  const deps = { sql, transaction, alarm, outbox, db: env.DB, payments: stripePaymentIntents(env), limits, alerts, settings, throttle, now };
   const live = new LiveAccount(deps, account);
   await settings.refresh(2_000);
   return { live, settings };

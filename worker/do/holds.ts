@@ -1,3 +1,4 @@
+import { USAGE_CLASS_FIELDS } from '../contracts/billing';
 import { newId } from '../lib/crypto';
 import { priceCall, type CallUsage, type VersionedBook } from '../lib/pricing';
 import { saveAccount } from './account-store';
@@ -79,16 +80,37 @@ export function pruneClosedHolds(sql: Sql, before: number): void {
 // ---------------------------------------------------------------- operations (see TokenAccount's RPC methods)
 
 /**
+ * The usage a hold is priced at. Per-class fields, when the caller gave them (the contract allows
+ * them or `estimatedTokens`, never both), are taken as they are, with the nesting `charge` and
+ * `settle` use, so `priceCall` picks the same long-context tier the settle will at that usage.
+ * Otherwise `estimatedTokens` is priced as output, the dearest class of every model a provider
+ * lists (with the seed's single multiplier it is the seed's estimate × multiplier); as one total it
+ * carries no prompt size, so it never reaches a long-context tier.
+ */
+export function holdUsage(req: AuthorizeRequest): CallUsage {
+  const perClass = USAGE_CLASS_FIELDS.some((f) => req[f] !== undefined);
+  if (!perClass) return { operation: req.operation, model: req.model, outputTokens: req.estimatedTokens ?? 0, images: req.images };
+  return {
+    operation: req.operation,
+    model: req.model,
+    inputTokens: req.inputTokens,
+    outputTokens: req.outputTokens,
+    cachedInputTokens: req.cachedInputTokens,
+    cacheWriteTokens: req.cacheWriteTokens,
+    reasoningTokens: req.reasoningTokens,
+    images: req.images,
+  };
+}
+
+/**
  * Holds an operation's estimated cost, if the available balance covers it (a refusal is recorded
- * as failed usage). Priced with `pricing`, the book in force now; the estimate's tokens are
- * priced as output, the dearest class of every model a provider lists, so the hold rarely falls
- * short of the settle (with the seed's single multiplier it is the seed's estimate × multiplier).
+ * as failed usage). Priced with `pricing`, the book in force now, at `holdUsage(req)`.
  */
 export function authorizeHold(sql: Sql, transaction: Transaction, account: AccountRow, pricing: VersionedBook, req: AuthorizeRequest, now: number, limits?: SpendLimits): Outcome<AuthorizeResult> {
   const params = canonical('authorize', req);
   const stored = replay(sql, req.idempotencyKey, params);
   if (stored) return { result: stored as Result<AuthorizeResult>, next: null };
-  const usage: CallUsage = { operation: req.operation, model: req.model, outputTokens: req.estimatedTokens ?? 0, images: req.images };
+  const usage = holdUsage(req);
   const cost = priceCall(pricing, usage);
   if (!cost.ok) return { result: { ok: false, code: cost.code, message: cost.message }, next: null };
   const amount = cost.billableTokens;
@@ -100,7 +122,7 @@ export function authorizeHold(sql: Sql, transaction: Transaction, account: Accou
   }
   const id = newId('res');
   const expiresAt = holdExpiry(now, req.ttlMs);
-  const result: Result<AuthorizeResult> = { ok: true, reservationId: id, reservedTokens: amount, expiresAt, priceVersion: cost.priceVersion };
+  const result: Result<AuthorizeResult> = { ok: true, reservationId: id, reservedTokens: amount, available: account.balance - account.reserved - amount, expiresAt, priceVersion: cost.priceVersion };
   const next = transaction(() => {
     remember(sql, req.idempotencyKey, params, result, now);
     return openHold(sql, account, { id, amount, operation: req.operation, model: req.model, idempotencyKey: req.idempotencyKey, expiresAt, now, apiKeyId: req.apiKeyId });

@@ -29,12 +29,15 @@ export function legacyInternalKey(kind: 'settle' | 'release', reservationId: str
   return `${kind}:${reservationId}`;
 }
 
-/** Stable string of a request's parameters (keys sorted, undefined dropped) for idempotency checks. */
+/**
+ * Stable string of a request's parameters for idempotency checks: keys sorted (the default sort,
+ * by UTF-16 code units, the same order as `<` on strings), undefined values dropped (by
+ * `JSON.stringify` itself). Stored answers are compared with it byte for byte, so its output
+ * must never change (the exact string is pinned in test/unit/do/ledger-store.mutation.test.ts).
+ */
 export function canonical(method: string, params: object): string {
-  const entries = Object.entries(params)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `${method}:${JSON.stringify(Object.fromEntries(entries))}`;
+  const p = params as Record<string, unknown>;
+  return `${method}:${JSON.stringify(Object.fromEntries(Object.keys(p).sort().map((k) => [k, p[k]])))}`;
 }
 
 /** The row stored for `key` (a billed operation's ledger row, else its idempotency row), or undefined. */
@@ -81,5 +84,6 @@ export function pruneAnswers(sql: Sql, before: number): void {
   if (oldest === null || oldest >= before) return;
   // Rows arrive in rowid order: find the newest expired row among the oldest few thousand.
   const cutoff = sql.exec<{ n: number | null }>(`SELECT max(n) AS n FROM (SELECT n, created_at FROM idempotency ORDER BY n LIMIT 5000) WHERE created_at < ?`, before).one().n;
-  if (cutoff !== null) sql.exec(`DELETE FROM idempotency WHERE n <= ?`, cutoff);
+  // No expired row among them (cutoff null): `n <= NULL` matches nothing, so the DELETE is a no-op.
+  sql.exec(`DELETE FROM idempotency WHERE n <= ?`, cutoff);
 }

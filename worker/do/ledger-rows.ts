@@ -117,8 +117,9 @@ export function ledgerMetadata(r: LedgerOutboxRow): string | null {
 // ---------------------------------------------------------------- usage
 
 /**
- * A usage record (`usage` in the object, `usage_records` in D1, same columns). Only unbilled
- * operations get a `usage` row; a billed one's record is its ledger row (see usageOfLedgerRow).
+ * A usage record (`usage` in the object, with the columns D1's usage_records had; since issue 13
+ * D1 gets only the account_usage_daily rollup). Only unbilled operations get a `usage` row; a
+ * billed one's record is its ledger row (see usageOfLedgerRow).
  */
 export type UsageRow = {
   id: string;

@@ -1,9 +1,11 @@
 import type { GrantsAnswer } from '../contracts/account';
-import type { BillingSettings } from '../contracts/settings';
-import { saveAccount } from './account-store';
+import { DEFAULT_SETTINGS, type BillingSettings } from '../contracts/settings';
+import { seedBook, type VersionedBook } from '../lib/pricing';
+import { balanceView, notFound, saveAccount } from './account-store';
 import { ALERT_RETENTION_MS, pendingAlerts, pruneAlerts, type AlertQueue, type AlertTracker } from './alerts';
 import { gatherDueState } from './alarm-state';
 import { RechargeRunner, settleRecharge } from './auto-recharge';
+import type { CallThrottle } from './call-throttle';
 import { appendCredit, creditRefusal } from './credits';
 import { disputeCloseEntry, disputeOpenEntry, forgetOpenDisputes, isDisputeClosed, markDisputeClosed, markDisputeOpen } from './disputes';
 import { noticeDays, sendExpiringNotices } from './grant-notices';
@@ -13,13 +15,15 @@ import { IDEMPOTENCY_RETENTION_MS, pruneAnswers } from './idempotency';
 import { findByRef } from './ledger-store';
 import type { Outbox } from './outbox';
 import { refundReversalEntry } from './refunds';
-import { disputeClosedPatch, disputeOpenedPatch, reactivatePatch } from './payment-profile';
+import { autoRechargeChange, disputeClosedPatch, disputeOpenedPatch, reactivatePatch } from './payment-profile';
 import { needsRecharge, type PaymentIntents, type RechargeHost } from './recharge-policy';
 import type { AccountRow } from './rows';
 import { nextDueAt, OUTBOX_FLUSH_DELAY_MS, type AlarmClock } from './schedule';
+import type { SettingsCache } from './settings-cache';
 import type { SpendLimits } from './spend-limits';
 import type { Sql, Transaction } from './storage';
-import type { AccountStatus, CreditRequest, CreditResult, DisputeClosed, DisputeOpened, Failure, FlushOutcome, LedgerEntry, OutboxPending, Result } from './types';
+import type { AccountStatus, AutoRechargeConfig, BalanceView, CreditRequest, CreditResult, DisputeClosed, DisputeOpened, Failure, FlushOutcome, LedgerEntry, OutboxPending, Result } from './types';
+import type { Outcome } from './usage';
 
 const DAY_MS = 86_400_000;
 
@@ -37,18 +41,29 @@ export interface LiveAccountDeps {
   limits?: Pick<SpendLimits, 'freed'>;
   /** Alerts for the operator's app (alerts.ts): the crossings watched after each commit, and the queue the alarm sends them to. */
   alerts?: { tracker: AlertTracker; queue: AlertQueue; settings: () => BillingSettings };
+  /** The settings cache (settings-cache.ts): `priced` reads the call limit and the book in force, `view` the alert thresholds. Absent: the default settings and the seed's book. */
+  settings?: Pick<SettingsCache, 'touch' | 'bookAt' | 'current'>;
+  /** The billing-call throttle (call-throttle.ts), counted by `priced` for the steps that admit new work. Absent: no limit. */
+  throttle?: Pick<CallThrottle, 'admit'>;
   now?: () => number;
 }
+
+/** The settings a LiveAccount works with when none are wired in (module tests). */
+const DEFAULT_CACHE: Pick<SettingsCache, 'touch' | 'bookAt' | 'current'> = { touch: () => DEFAULT_SETTINGS, bookAt: () => seedBook(DEFAULT_SETTINGS), current: DEFAULT_SETTINGS };
 
 /** A computed refund or dispute entry: a duplicate of an earlier one, a credit to record, or a refusal. */
 export type ComputedEntry = { duplicate: LedgerEntry } | { credit: CreditRequest } | Failure;
 
+/** A step priced with the book in force at `now` (usage.ts's chargeOperation, holds.ts's authorizeHold and settleHold): its answer and the row it leaves. */
+export type PricedStep<T> = (account: AccountRow, book: VersionedBook, now: number) => Outcome<T>;
+
 /**
  * The account in memory and what follows each commit. The facade's RPC methods ask a module for
- * the row a change leaves and hand it here: it becomes the current account, and only scheduling
- * follows (the outbox flush a moment later; a recharge now when the available balance fell below
- * the threshold), so nothing on the charge path waits for D1 or Stripe. Also the alarm's run and
- * the host the recharge state machine works through.
+ * the row a change leaves and hand it here (charge, authorize and settle through `priced`, which
+ * also counts the billing-call throttle and expires due grants first): it becomes the current
+ * account, and only scheduling follows (the outbox flush a moment later; a recharge now when the
+ * available balance fell below the threshold), so nothing on the charge path waits for D1 or
+ * Stripe. Also the alarm's run and the host the recharge state machine works through.
  */
 export class LiveAccount {
   readonly #d: LiveAccountDeps;
@@ -155,6 +170,14 @@ export class LiveAccount {
     return this.recordEntry(entry);
   }
 
+  /** `configureAutoRecharge`: saves the change autoRechargeChange (payment-profile.ts) makes of `config`, then the after-commit checks. A refusal, or null. */
+  configureAutoRecharge(config: AutoRechargeConfig): Failure | null {
+    const patch = autoRechargeChange(this.account!, config);
+    if ('ok' in patch) return patch;
+    this.patch(patch, true);
+    return null;
+  }
+
   /** `reactivate`: lifts any suspension and forgets the open disputes (the caller audits it). */
   reactivate(): void {
     forgetOpenDisputes(this.#d.sql);
@@ -164,6 +187,38 @@ export class LiveAccount {
   /** The grant set changed (a new account, a credit): re-read when the next grant expires. */
   grantsChanged(): void {
     this.#nextExpiry = nextGrantExpiry(this.#d.sql);
+  }
+
+  /**
+   * The steps charge, authorize and settle share: count a call that admits new work (`admits`:
+   * charge, authorize) against the account's `billingCallsPerSecond` (call-throttle.ts; a settle
+   * finishes work already admitted and is never refused, or work done would go unbilled), expire
+   * the grants due by now (so this operation never burns one), run `step` with the price book in
+   * force now, commit the row it leaves, and note a spend-limit refusal for its alert (alerts.ts).
+   * `account_not_found` when there is no account (after the throttle, which counts every call).
+   */
+  priced<T>(admits: boolean, step: PricedStep<T>): Outcome<T> {
+    const settings = this.#d.settings ?? DEFAULT_CACHE;
+    const billing = settings.touch();
+    const now = this.#now();
+    const refused = admits ? (this.#d.throttle?.admit(now, billing.billingCallsPerSecond) ?? null) : null;
+    if (refused) return { result: refused, next: null };
+    if (!this.account) return { result: notFound(), next: null };
+    this.expireDue(now);
+    const out = this.apply(step(this.account, settings.bookAt(now), now));
+    if (!out.result.ok) this.limitRefused(out.result);
+    return out;
+  }
+
+  /** Commits what a module step left (nothing when it wrote nothing) and passes its outcome on. */
+  apply<T>(out: Outcome<T>): Outcome<T> {
+    if (out.next) this.committed(out.next);
+    return out;
+  }
+
+  /** The account as callers see it (balance, holds, status, alert level); the facade checked there is one. */
+  view(): BalanceView {
+    return balanceView(this.account!, (this.#d.settings ?? DEFAULT_CACHE).current);
   }
 
   /** Takes the account a commit left, then schedules what follows. */

@@ -8,6 +8,11 @@ import type { AutoRechargeConfig, Failure } from './types';
  * change); the facade commits it.
  */
 
+/** The Stripe customer and saved card, as `getPaymentProfile` answers them. */
+export function paymentProfile(a: AccountRow): { ok: true; stripeCustomerId: string | null; defaultPaymentMethodId: string | null } {
+  return { ok: true, stripeCustomerId: a.stripe_customer_id, defaultPaymentMethodId: a.default_payment_method_id };
+}
+
 /** The customer is recorded once; a later, different id is ignored. */
 export function stripeCustomerPatch(a: AccountRow, customerId: string): Partial<AccountRow> | null {
   return a.stripe_customer_id ? null : { stripe_customer_id: customerId };

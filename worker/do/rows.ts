@@ -45,7 +45,7 @@ export type AccountRow = {
   ar_price_cents: number;
   created_at: number;
   updated_at: number;
-  /** `fixed`: buy ar_amount for ar_price_cents; `target`: top up to ar_target (schema step 5). */
+  /** `fixed`: buy ar_amount for ar_price_cents; `target`: top up to ar_target (schema step 9). */
   ar_mode: 'fixed' | 'target';
   ar_target: number;
   /** The rate and minimum purchase a target recharge is priced at (fixed when it was configured, like ar_price_cents). */

@@ -1,5 +1,6 @@
 /**
- * The TokenAccount's own SQLite schema, as ordered steps: step N brings version N to N + 1.
+ * The TokenAccount's own SQLite schema, as ordered steps, counted from 1: step N brings version
+ * N − 1 to N (the stored version is the number of steps applied; comments elsewhere name steps so).
  * Steps are append-only once deployed, like D1 migrations.
  */
 export const ACCOUNT_SCHEMA: string[][] = [
@@ -157,7 +158,8 @@ export const ACCOUNT_SCHEMA: string[][] = [
       updated_at INTEGER NOT NULL
     )`,
     // The API key a billed operation, a refusal or a hold came in with (null: none). Read only at
-    // load, to rebuild the limits' windows, and sent to D1's usage_records.api_key_id.
+    // load, to rebuild the limits' windows, and sent to D1 as the api_key_id of the usage rollup
+    // (account_usage_daily since issue 13).
     `ALTER TABLE ledger ADD COLUMN api_key_id TEXT`,
     `ALTER TABLE usage ADD COLUMN api_key_id TEXT`,
     `ALTER TABLE reservations ADD COLUMN api_key_id TEXT`,

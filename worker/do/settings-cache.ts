@@ -73,10 +73,10 @@ export class SettingsCache {
     return this.#inForce ?? seedBook(this.current);
   }
 
-  /** Starts a background refresh when the cached settings are older than the TTL. */
-  touch(): void {
-    if (this.clock() - this.#loadedAt < SETTINGS_TTL_MS || this.#refresh) return;
-    void this.refresh(5_000);
+  /** Starts a background refresh when the cached settings are older than the TTL; the settings as cached now. */
+  touch(): BillingSettings {
+    if (this.clock() - this.#loadedAt >= SETTINGS_TTL_MS && !this.#refresh) void this.refresh(5_000);
+    return this.current;
   }
 
   /** Re-reads the settings and the book (joining a refresh under way unless `force`). Never rejects. */

@@ -1,31 +1,30 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { GrantsAnswer } from '../contracts/account';
-import { BILLING_BURST_SECONDS, type BillingSettings } from '../contracts/settings';
+import type { BillingSettings } from '../contracts/settings';
 import type { TransactionType } from '../db/schema';
-import type { VersionedBook } from '../lib/pricing';
-import { balanceView, notFound } from './account-store';
+import { notFound } from './account-store';
 import { TestClock, wireAccount } from './account-wiring';
-import { CallThrottle } from './call-throttle';
 import { authorizeHold, releaseHold, settleHold } from './holds';
 import { findByRef, ledgerAfter, ledgerPage, usageBetween, usageEntriesBetween, type D1LedgerRow } from './ledger-store';
 import type { LiveAccount } from './live-account';
-import { autoRechargeChange, paymentMethodPatch, stripeCustomerPatch } from './payment-profile';
+import { paymentMethodPatch, paymentProfile, stripeCustomerPatch } from './payment-profile';
 import { refundEntry } from './refunds';
-import type { AccountRow, UsageRow } from './rows';
+import type { UsageRow } from './rows';
 import type { SettingsCache } from './settings-cache';
 import { keyLimits, setAccountLimits, setKeyLimits, spendLimitsView, type AccountLimitsInput, type ApiKeyLimits, type ApiKeyLimitsView, type SpendLimitsView } from './spend-limit-changes';
 import { SpendLimits } from './spend-limits';
 import type { Sql, Transaction } from './storage';
 import type { AccountStatus, AuthorizeRequest, AuthorizeResult, AutoRechargeConfig, BalanceView, ChargeRequest, ChargeResult, CreditRequest, CreditResult, DisputeClosed, DisputeOpened, FlushOutcome, LedgerEntry, OutboxPending, RefundRequest, ReleaseResult, Result, SettleRequest } from './types';
-import { chargeOperation, type Outcome } from './usage';
+import { chargeOperation } from './usage';
 
 /**
  * One token account, and the only writer of its balance. A thin facade: each RPC method checks
- * the state, calls a module (ledger-store, holds, usage, credits, refunds, disputes,
- * payment-profile), and hands the row it leaves to live-account.ts, which commits it and schedules
- * (outbox, alarm, auto-recharge, alerts). Every change runs synchronously, with no `await` between its
- * check and its commit, so no other request can interleave: in one `transactionSync`, or, on the
- * charge fast path, in a single ledger statement (atomic on its own; see ledger-store).
+ * the state, calls a module (usage and holds through live-account's shared `priced` step;
+ * spend-limit-changes, payment-profile, refunds; live-account's credit and dispute steps), and
+ * hands the row the module committed to live-account.ts, which keeps it and schedules what follows
+ * (outbox, alarm, auto-recharge, alerts). Every change runs synchronously, with no `await` between
+ * its check and its commit, so no other request can interleave: in one `transactionSync`, or, on
+ * the charge fast path, in a single ledger statement (atomic on its own; see ledger-store).
  */
 export class TokenAccount extends DurableObject<Env> {
   protected readonly sql: Sql = this.ctx.storage.sql;
@@ -36,8 +35,6 @@ export class TokenAccount extends DurableObject<Env> {
   readonly #limits = new SpendLimits();
   /** The account's clock (now: the real clock, plus an offset only the test configuration moves, advanceClock). */
   readonly #clock = new TestClock(this.env);
-  /** Billing calls per second (the `billingCallsPerSecond` setting), in memory. */
-  readonly #throttle = new CallThrottle(BILLING_BURST_SECONDS);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -50,17 +47,17 @@ export class TokenAccount extends DurableObject<Env> {
 
   /** Creates the account with the welcome bonus. Calling it again changes nothing. */
   initialize(userId: string, workspaceId: string): Result<{ created: boolean; balance: BalanceView }> {
-    const settings = this.#touchSettings();
-    if (this.#live.account) return { ok: true, created: false, balance: this.#view(this.#live.account) };
+    const settings = this.#settings.touch();
+    if (this.#live.account) return { ok: true, created: false, balance: this.#live.view() };
     this.#live.open(userId, workspaceId, settings, this.#clock.now());
-    return { ok: true, created: true, balance: this.#view(this.#live.account!) };
+    return { ok: true, created: true, balance: this.#live.view() };
   }
 
   /** Balance, holds, status and alert level. */
   getBalance(): Result<{ balance: BalanceView }> {
-    this.#touchSettings();
+    this.#settings.touch();
     if (!this.#live.account) return notFound();
-    return { ok: true, balance: this.#view(this.#live.account) };
+    return { ok: true, balance: this.#live.view() };
   }
 
   /**
@@ -70,7 +67,7 @@ export class TokenAccount extends DurableObject<Env> {
    * balance does not cover it. A failed operation (`success: false`) is recorded but not billed.
    */
   charge(req: ChargeRequest): Result<ChargeResult> {
-    return this.#priced(true, (a, book, now) => chargeOperation(this.sql, this.transaction, a, book, req, now, this.#limits)).result;
+    return this.#live.priced(true, (a, book, now) => chargeOperation(this.sql, this.transaction, a, book, req, now, this.#limits)).result;
   }
 
   /**
@@ -79,7 +76,7 @@ export class TokenAccount extends DurableObject<Env> {
    * auto-recharge threshold counts holds; the directory row and outbox are refreshed).
    */
   authorize(req: AuthorizeRequest): Result<AuthorizeResult> {
-    const out = this.#priced(true, (a, book, now) => authorizeHold(this.sql, this.transaction, a, book, req, now, this.#limits));
+    const out = this.#live.priced(true, (a, book, now) => authorizeHold(this.sql, this.transaction, a, book, req, now, this.#limits));
     if (out.next && out.result.ok) this.#live.requestAlarm(out.result.expiresAt); // a new hold: its expiry is due work
     return out.result;
   }
@@ -91,7 +88,7 @@ export class TokenAccount extends DurableObject<Env> {
    * version in force at the settle, not the hold's.
    */
   settle(req: SettleRequest): Result<ChargeResult> {
-    return this.#priced(false, (a, book, now) => settleHold(this.sql, this.transaction, a, book, req, now, this.#limits)).result;
+    return this.#live.priced(false, (a, book, now) => settleHold(this.sql, this.transaction, a, book, req, now, this.#limits)).result;
   }
 
   /**
@@ -101,9 +98,7 @@ export class TokenAccount extends DurableObject<Env> {
    */
   release(reservationId: string): Result<ReleaseResult> {
     if (!this.#live.account) return notFound();
-    const out = releaseHold(this.sql, this.transaction, this.#live.account, reservationId, this.#clock.now(), this.#limits);
-    if (out.next) this.#live.committed(out.next);
-    return out.result;
+    return this.#live.apply(releaseHold(this.sql, this.transaction, this.#live.account, reservationId, this.#clock.now(), this.#limits)).result;
   }
 
   // ---------------------------------------------------------------- RPC: spend limits
@@ -149,7 +144,7 @@ export class TokenAccount extends DurableObject<Env> {
    * Negative amounts take tokens back and may leave the balance negative (→ suspended).
    */
   credit(req: CreditRequest): Result<CreditResult> {
-    this.#touchSettings();
+    this.#settings.touch();
     if (!this.#live.account) return notFound();
     return this.#live.credit(req);
   }
@@ -163,7 +158,7 @@ export class TokenAccount extends DurableObject<Env> {
   rechargeSettled(paymentIntentId: string, status: string, reason?: string): Result<{ settled: boolean; balance: BalanceView }> {
     if (!this.#live.account) return notFound();
     const settled = this.#live.settleRecharge(paymentIntentId, status, reason);
-    return { ok: true, settled, balance: this.#view(this.#live.account!) };
+    return { ok: true, settled, balance: this.#live.view() };
   }
 
   /**
@@ -183,9 +178,8 @@ export class TokenAccount extends DurableObject<Env> {
 
   /** The Stripe customer and saved card of this account. */
   getPaymentProfile(): Result<{ stripeCustomerId: string | null; defaultPaymentMethodId: string | null }> {
-    const a = this.#live.account;
-    if (!a) return notFound();
-    return { ok: true, stripeCustomerId: a.stripe_customer_id, defaultPaymentMethodId: a.default_payment_method_id };
+    if (!this.#live.account) return notFound();
+    return paymentProfile(this.#live.account);
   }
 
   /** Records the account's Stripe customer once; a later, different id is ignored and the first returned. */
@@ -209,10 +203,7 @@ export class TokenAccount extends DurableObject<Env> {
    */
   configureAutoRecharge(config: AutoRechargeConfig): Result<{ balance: BalanceView }> {
     if (!this.#live.account) return notFound();
-    const patch = autoRechargeChange(this.#live.account, config);
-    if ('ok' in patch) return patch;
-    this.#live.patch(patch, true);
-    return { ok: true, balance: this.#view(this.#live.account!) };
+    return this.#live.configureAutoRecharge(config) ?? { ok: true, balance: this.#live.view() };
   }
 
   /**
@@ -223,7 +214,7 @@ export class TokenAccount extends DurableObject<Env> {
    */
   openDispute(req: DisputeOpened): Result<{ balance: BalanceView }> {
     if (!this.#live.account) return notFound();
-    return this.#live.openDispute(req) ?? { ok: true, balance: this.#view(this.#live.account!) };
+    return this.#live.openDispute(req) ?? { ok: true, balance: this.#live.view() };
   }
 
   /**
@@ -234,14 +225,14 @@ export class TokenAccount extends DurableObject<Env> {
    */
   closeDispute(req: DisputeClosed): Result<{ balance: BalanceView }> {
     if (!this.#live.account) return notFound();
-    return this.#live.closeDispute(req) ?? { ok: true, balance: this.#view(this.#live.account!) };
+    return this.#live.closeDispute(req) ?? { ok: true, balance: this.#live.view() };
   }
 
   /** A superadmin lifts a suspension (the caller audits it); open disputes are forgotten. */
   reactivate(): Result<{ balance: BalanceView }> {
     if (!this.#live.account) return notFound();
     this.#live.reactivate();
-    return { ok: true, balance: this.#view(this.#live.account!) };
+    return { ok: true, balance: this.#live.view() };
   }
 
   // ---------------------------------------------------------------- RPC: reads
@@ -257,7 +248,9 @@ export class TokenAccount extends DurableObject<Env> {
   }
 
   /** The usage records created in [fromMs, toMs), oldest first (issue 13: D1 gets rollups only; the archive and CSV export read these). */
-  usageBetween(fromMs: number, toMs: number): UsageRow[] { return usageBetween(this.sql, fromMs, toMs); }
+  usageBetween(fromMs: number, toMs: number): UsageRow[] {
+    return usageBetween(this.sql, fromMs, toMs);
+  }
 
   /** The usage ledger entries created in [fromMs, toMs), in D1's token_transactions shape (issue 13: the outbox sends D1 none; the archive and CSV export read these). */
   usageEntriesBetween(fromMs: number, toMs: number): D1LedgerRow[] { return usageEntriesBetween(this.sql, fromMs, toMs); }
@@ -310,36 +303,5 @@ export class TokenAccount extends DurableObject<Env> {
   /** Does every kind of due work, then re-arms itself for the earliest next due time. Safe to run twice. */
   override async alarm(): Promise<void> {
     await this.#live.runAlarm();
-  }
-
-  // ---------------------------------------------------------------- internals
-
-  /**
-   * The steps charge, authorize and settle share: count a call that admits new work (`admits`:
-   * charge, authorize) against the account's `billingCallsPerSecond` (call-throttle.ts; a settle
-   * finishes work already admitted and is never refused, or work done would go unbilled), expire
-   * the grants due by now (so this operation never burns one), run `op` with the price book in
-   * force now, commit the row it leaves, and note a spend-limit refusal for its alert (alerts.ts).
-   */
-  #priced<T>(admits: boolean, op: (account: AccountRow, book: VersionedBook, now: number) => Outcome<T>): Outcome<T> {
-    const settings = this.#touchSettings();
-    const now = this.#clock.now();
-    const refused = admits ? this.#throttle.admit(now, settings.billingCallsPerSecond) : null;
-    if (refused) return { result: refused, next: null };
-    if (!this.#live.account) return { result: notFound(), next: null };
-    this.#live.expireDue(now);
-    const out = op(this.#live.account!, this.#settings.bookAt(now), now);
-    if (out.next) this.#live.committed(out.next);
-    if (!out.result.ok) this.#live.limitRefused(out.result);
-    return out;
-  }
-
-  #touchSettings(): BillingSettings {
-    this.#settings.touch();
-    return this.#settings.current;
-  }
-
-  #view(a: AccountRow): BalanceView {
-    return balanceView(a, this.#settings.current);
   }
 }

@@ -3,8 +3,8 @@
  * and what it cost us at the provider, in micro-dollars. Pure (no I/O, no globals), so the
  * Durable Object, the admin preview in the browser and `scripts/prices-import.mjs` all run
  * the same arithmetic; price-list.ts beside it holds provider cost, margin and price lists.
- * Nothing here is wired into the charge path yet (issue 10 groundwork);
- * `worker/lib/pricing.ts` still prices charges.
+ * Every charge, hold and settle is priced here (`computeCharge` / `priceCall`, called by the
+ * account's object in worker/do/usage.ts and holds.ts).
  *
  * Units (see docs/pricing.md):
  * - rates: platform tokens per model token in basis points (15000 = 1.5 tokens per token);

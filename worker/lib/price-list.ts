@@ -9,8 +9,10 @@ import type { PriceMarginLine } from '../contracts/prices';
 import {
   BPS,
   DEFAULT_ENTRY_ID,
+  MAX_LONG_CONTEXT_TIERS,
   MAX_MARGIN_BPS,
   MAX_RATE_BPS,
+  MAX_TOKENS_PER_CLASS,
   MAX_TOKENS_PER_USD,
   TOKEN_CLASSES,
   computeCharge,
@@ -219,15 +221,31 @@ function stableJson(v: unknown): string {
 export const PRICE_LIST_FORMAT = 'token-billing/model-prices@1';
 
 const usdSchema = z.string().regex(/^\d{1,6}(\.\d{1,6})?$/, 'USD as a decimal string with at most 6 decimals');
-/** The figures exactly as the provider's page lists them, USD per 1M tokens. */
-const listedSchema = z.strictObject({
+/** The four token prices a provider page lists, USD per 1M tokens. */
+const listedTokenShape = {
   input: usdSchema,
   cachedInput: usdSchema,
   /** Absent when the provider prices no cache write: the tokens are then billed as input. */
   cacheWrite: usdSchema.optional(),
   output: usdSchema,
+};
+/**
+ * A long-context tier as the provider lists it: above `aboveInputTokens` prompt tokens (every input
+ * class, cached or not; the price book's `LongContextTier` threshold, same meaning and limits) these
+ * prices apply to the whole call. The entry's `longContext` must hold the same tiers, in the same
+ * order, with `providerCost` = these figures and `rates` from them at the file's markup.
+ */
+const listedTierSchema = z.strictObject({
+  aboveInputTokens: z.int().min(1).max(MAX_TOKENS_PER_CLASS * 3),
+  ...listedTokenShape,
+});
+/** The figures exactly as the provider's page lists them, USD per 1M tokens; tiers where the page has them. */
+const listedSchema = z.strictObject({
+  ...listedTokenShape,
+  longContext: z.array(listedTierSchema).min(1).max(MAX_LONG_CONTEXT_TIERS).optional(),
 });
 export type ListedPrices = z.infer<typeof listedSchema>;
+export type ListedTier = z.infer<typeof listedTierSchema>;
 
 const priceListSchema = z.strictObject({
   format: z.literal(PRICE_LIST_FORMAT),
@@ -243,7 +261,7 @@ const priceListSchema = z.strictObject({
  * lists no cache-write price, and reasoning tokens cost what output costs (OpenAI, Anthropic
  * and Google all bill reasoning/thinking tokens as output).
  */
-export function costsFromListed(listed: ListedPrices): TokenCosts {
+export function costsFromListed(listed: Pick<ListedPrices, 'input' | 'cachedInput' | 'cacheWrite' | 'output'>): TokenCosts {
   return {
     input: usdToMicros(listed.input),
     cachedInput: usdToMicros(listed.cachedInput),
@@ -266,7 +284,8 @@ export interface PriceList {
  * price-book entry plus `listed`, the source's own figures. Checks every entry against
  * `priceBookEntrySchema`, that its token-class provider costs are exactly the listed figures
  * (`costsFromListed`), that its base rates are `ratesFromCosts` at the file's tokensPerUsd and
- * markup, and that no id or alias names two models. Returns every problem found, not the first.
+ * markup, that its long-context tiers are the listed ones by the same rules (`tierProblems`),
+ * and that no id or alias names two models. Returns every problem found, not the first.
  */
 export function parsePriceList(json: unknown): { ok: true; list: PriceList } | { ok: false; problems: string[] } {
   const top = priceListSchema.safeParse(json);
@@ -290,6 +309,7 @@ export function parsePriceList(json: unknown): { ok: true; list: PriceList } | {
       if (entry.providerCost[c] !== costs[c]) problems.push(`${where}: providerCost.${c} is ${entry.providerCost[c]} µUSD but the listed price gives ${costs[c]}`);
       if (entry.rates[c] !== rates[c]) problems.push(`${where}: rates.${c} is ${entry.rates[c]} bps but the provider cost at the file's markup gives ${rates[c]}`);
     }
+    problems.push(...tierProblems(where, entry, l.data.longContext ?? [], tokensPerUsd, markupBps));
     entries.push(entry);
     listedById[entry.id] = l.data;
   });
@@ -302,4 +322,31 @@ export function parsePriceList(json: unknown): { ok: true; list: PriceList } | {
   }
   if (entries.some((e) => e.id === DEFAULT_ENTRY_ID)) problems.push(`a provider price list must not contain the "${DEFAULT_ENTRY_ID}" entry`);
   return problems.length > 0 ? { ok: false, problems } : { ok: true, list: { tokensPerUsd, markupBps, entries, listed: listedById } };
+}
+
+/**
+ * The entry's long-context tiers against the listed ones: the same number, each at the same
+ * threshold, its `providerCost` the listed figures and its `rates` those at the file's markup
+ * (the same rules as the base prices). A tier only one side has is a problem: a tier without a
+ * listed source, or a listed tier the entry would not bill.
+ */
+function tierProblems(where: string, entry: PriceBookEntry, listed: readonly ListedTier[], tokensPerUsd: number, markupBps: number): string[] {
+  const tiers = entry.longContext ?? [];
+  if (tiers.length !== listed.length) {
+    return [`${where}: longContext has ${tiers.length} tier(s) but listed.longContext lists ${listed.length}`];
+  }
+  const problems: string[] = [];
+  listed.forEach((lt, i) => {
+    const t = tiers[i];
+    if (t.aboveInputTokens !== lt.aboveInputTokens) {
+      problems.push(`${where}: longContext.${i}.aboveInputTokens is ${t.aboveInputTokens} but listed.longContext.${i}.aboveInputTokens is ${lt.aboveInputTokens}`);
+    }
+    const costs = costsFromListed(lt);
+    const rates = ratesFromCosts(costs, tokensPerUsd, markupBps);
+    for (const c of TOKEN_CLASSES) {
+      if (t.providerCost[c] !== costs[c]) problems.push(`${where}: longContext.${i}.providerCost.${c} is ${t.providerCost[c]} µUSD but the listed price gives ${costs[c]}`);
+      if (t.rates[c] !== rates[c]) problems.push(`${where}: longContext.${i}.rates.${c} is ${t.rates[c]} bps but the provider cost at the file's markup gives ${rates[c]}`);
+    }
+  });
+  return problems;
 }

@@ -10,12 +10,15 @@
  * client/estimate.ts) is authorized, awaited: a refusal answers 402 in the provider's own error
  * shape and the provider is never called → the provider is called with the operator's key → its
  * answer is passed through untouched while a copy is parsed → exactly one settle or release, in
- * `ctx.waitUntil`, chosen by how the call ended (docs/ai-endpoints.md, "Lifecycle").
+ * `ctx.waitUntil`, chosen by how the call ended (docs/ai-endpoints.md, "Lifecycle"). Everything
+ * after the authorize runs as one promise in `ctx.waitUntil`, so a client that hangs up before the
+ * answer does not cancel the settle (`meteredCall`).
  *
  * Cost and balance: a non-streamed answer carries `x-billing-cost-tokens`,
  * `x-billing-balance-tokens` and `x-billing-available-tokens` (the response waits for the settle
- * to have them); a streamed answer carries the hold in `x-billing-reserved-tokens` and closes with
- * the provider's last byte: the settle runs after it, in `waitUntil`. A caller that asks for it
+ * to have them); a streamed answer carries the hold as priced in `x-billing-reserved-tokens` and the
+ * available balance after it in `x-billing-available-tokens`, and closes with the provider's last
+ * byte: the settle runs after it, in `waitUntil`. A caller that asks for it
  * (request header `x-billing-trailer: 1`) gets, after the provider's last byte, an SSE comment
  * `: billing {"costTokens":…,"balanceTokens":…,"availableTokens":…}` instead, and the close waits
  * one settle for it. Opt-in because the SDKs never read it (comments are skipped; the OpenAI SDK
@@ -29,12 +32,14 @@ import {
   fromOpenAIChat,
   Metering,
   totalTokens,
+  CallBilling,
+  type Settlement,
   type StreamFormat,
   type Usage,
+  type WaitUntil,
 } from '../../../client';
 import { BillingClient, BillingError } from '../../../worker/client';
 import type { BillingService } from '../../../worker/billing-service';
-import { CallBilling, type Settlement } from './billing';
 import { providerError, type Provider } from './errors';
 
 export interface Env {
@@ -262,9 +267,20 @@ async function handle(request: Request, env: Env, ctx: ExecutionContext, route: 
     return providerError(provider, 'bad_request', 'The request could not be estimated.');
   }
   const billing = new CallBilling(client, { userId: owner.userId, apiKeyId: owner.keyId, model: billedModel(body.model), requestId: `gw_${crypto.randomUUID()}` });
+  // Every settle or release, and the stream's pump, are tracked here as well as handed to
+  // ctx.waitUntil: the call's one waitUntil promise (below) ends only after them.
+  const pending: Promise<unknown>[] = [];
+  const keep: WaitUntil = (p) => {
+    pending.push(p);
+    try {
+      ctx.waitUntil(p);
+    } catch {
+      // after a disconnect the call's own waitUntil promise (below) still awaits it
+    }
+  };
   let m: Metering;
   try {
-    m = await Metering.authorize({ billing, waitUntil: (p) => ctx.waitUntil(p), estimate });
+    m = await Metering.authorize({ billing, waitUntil: keep, estimate });
   } catch (e) {
     if (e instanceof BillingError && ['insufficient_balance', 'account_suspended', 'spend_limit_reached', 'account_not_found'].includes(e.code)) {
       const resetsAt = (e.details as { resetsAt?: number } | undefined)?.resetsAt;
@@ -278,6 +294,40 @@ async function handle(request: Request, env: Env, ctx: ExecutionContext, route: 
     return providerError(provider, 'upstream_unavailable', 'Billing is unavailable; try again.');
   }
 
+  // From here on a hold is open. A client that hangs up while this awaits the provider cancels the
+  // Worker invocation, and with it every promise not handed to ctx.waitUntil
+  // (https://github.com/cloudflare/workerd/issues/3033; kentonv in cloudflare/workerd#5062: "Without
+  // the waitUntil(), as soon as the client disconnects, the entire request context is torn down
+  // immediately"): the settle or release would never run and the hold would expire, billing 0 for
+  // the provider's work. So the rest of the call is one promise in waitUntil; the response is what
+  // it resolves to, and the promise ends after the call's one settle or release. A non-streamed
+  // answer is then read and settled as usual; a stream is pumped to its end into a response nobody
+  // reads. Limit: waitUntil work is cancelled 30 s after the disconnect (Cloudflare's Workers
+  // limits, "waitUntil"), so a provider slower than that still leaves the hold to expire.
+  const call = meteredCall(m, billing, route, stream, open, request, provider, keep);
+  ctx.waitUntil(
+    call.then(
+      async () => {
+        // The pump is pushed when the stream starts; the settle or release when the metering ends.
+        for (let i = 0; i < pending.length; i++) await Promise.resolve(pending[i]).catch(() => undefined);
+      },
+      () => undefined,
+    ),
+  );
+  return call;
+}
+
+/** Everything after the authorize: the provider call, the pass-through and the one ending. */
+async function meteredCall(
+  m: Metering,
+  billing: CallBilling,
+  route: Route,
+  stream: boolean,
+  open: () => Promise<Response>,
+  request: Request,
+  provider: Provider,
+  keep: WaitUntil,
+): Promise<Response> {
   let res: Response;
   try {
     res = await open();
@@ -289,12 +339,16 @@ async function handle(request: Request, env: Env, ctx: ExecutionContext, route: 
   const headers = relayedHeaders(res);
 
   if (stream && res.body) {
-    headers.set('x-billing-reserved-tokens', String(totalTokens(estimate)));
+    // The hold as priced and the available balance after it: a stream's cost is known only at its end.
+    if (billing.hold) {
+      headers.set('x-billing-reserved-tokens', String(billing.hold.reservedTokens));
+      headers.set('x-billing-available-tokens', String(billing.hold.available));
+    }
     const trailer = /^(1|true)$/i.test(request.headers.get(TRAILER_HEADER) ?? '');
     let final = false;
     const metered = m.wrapSSE(route.format, res.body, { onFinalEvent: () => (final = true) });
     const { body: out, done } = pump(metered, trailer ? billing.settlement : null, () => final);
-    ctx.waitUntil(done);
+    keep(done);
     return new Response(out, { status: res.status, headers });
   }
 
@@ -302,7 +356,9 @@ async function handle(request: Request, env: Env, ctx: ExecutionContext, route: 
   try {
     text = await res.text();
   } catch (e) {
-    m.release('error_before_tokens');
+    // The provider answered (status and headers came) and its body broke off: the work was done but
+    // its usage was in the part that never arrived. Counting is impossible, so the hold is billed.
+    m.settle(m.estimate, 'error_after_tokens');
     return passThrough(provider, e);
   }
   let usage: Usage | null = null;

@@ -1,82 +1,17 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { saveAccount } from '../../../worker/do/account-store';
 import { runAutoRecharge, settleRecharge } from '../../../worker/do/auto-recharge';
-import { AUTO_RECHARGE_MAX_PER_HOUR, capExceeded, CONFIRM_CARD_MESSAGE, MAX_UNRESOLVED, monthKey, needsRecharge, rechargeConfigRefusal, rechargeOrder, targetRecharge, type Intent, type PaymentIntents, type RechargeHost } from '../../../worker/do/recharge-policy';
+import { AUTO_RECHARGE_MAX_PER_HOUR, capExceeded, CONFIRM_CARD_MESSAGE, MAX_UNRESOLVED, monthKey, needsRecharge, rechargeConfigRefusal, rechargeOrder, targetRecharge, type RechargeHost } from '../../../worker/do/recharge-policy';
 import { creditEntry } from '../../../worker/do/credits';
 import { appendLedger, findByRef, loadAccount } from '../../../worker/do/ledger-store';
 import type { AccountRow, RechargeAttemptRow } from '../../../worker/do/rows';
 import type { CreditRequest } from '../../../worker/do/types';
 import { storedAccount, T0 } from '../support/accounts';
+import { fakeStripe as makeFakeStripe } from '../support/fake-stripe';
 import { openAccountStorage, type TestStorage } from '../support/sql-storage';
 
-type Call = { op: 'create' | 'confirm' | 'retrieve' | 'list'; id?: string; params?: unknown; key?: string };
-type Fault = 'before' | 'after' | 'card' | 'auth';
-/**
- * A fake Stripe with PaymentIntents in memory, as Stripe keeps them: a key replays its first
- * answer (a 500 included) until it expires after 24 h, then runs as a new request. `faults`
- * scripts failures per call: `before` (500, nothing done), `after` (done, then the answer lost).
- * `confirmStatus` is what a confirmation leads to.
- */
-function fakeStripe(opts: { faults?: Partial<Record<Call['op'], Fault[]>>; confirmStatus?: string } = {}) {
-  const calls: Call[] = [];
-  const intents = new Map<string, Intent & { created: number }>();
-  const keys = new Map<string, { at: number; answer: Intent | Error }>();
-  let n = 0;
-  const err500 = () => Object.assign(new Error('upstream 500'), { type: 'StripeAPIError', statusCode: 500 });
-  const fault = (op: Call['op']) => opts.faults?.[op]?.shift();
-  const idempotent = (key: string, run: () => Intent | Error): Intent => {
-    const saved = keys.get(key);
-    const answer = saved && clock - saved.at < 24 * 3600_000 ? saved.answer : run();
-    if (!saved || clock - saved.at >= 24 * 3600_000) keys.set(key, { at: clock, answer });
-    if (answer instanceof Error) throw answer;
-    return { ...answer };
-  };
-  const payments: PaymentIntents = {
-    create: async (params, o) => {
-      calls.push({ op: 'create', params: JSON.parse(JSON.stringify(params)), key: o.idempotencyKey });
-      const f = fault('create');
-      if (f === 'before') throw err500();
-      return idempotent(o.idempotencyKey, () => {
-        const pi = { id: `pi_${++n}`, status: 'requires_confirmation', metadata: params.metadata, created: clock };
-        intents.set(pi.id, pi);
-        return f === 'after' ? err500() : { ...pi };
-      });
-    },
-    confirm: async (id, params, o) => {
-      calls.push({ op: 'confirm', id, params, key: o.idempotencyKey });
-      const f = fault('confirm');
-      if (f === 'before') throw err500();
-      return idempotent(o.idempotencyKey, () => {
-        const pi = intents.get(id)!;
-        if (pi.status !== 'requires_confirmation' && pi.status !== 'requires_payment_method') return Object.assign(new Error(`You cannot confirm this PaymentIntent because it has a status of ${pi.status}.`), { type: 'StripeInvalidRequestError', code: 'payment_intent_unexpected_state' });
-        if (f === 'card' || f === 'auth') {
-          const code = f === 'card' ? 'card_declined' : 'authentication_required';
-          pi.status = 'requires_payment_method';
-          pi.last_payment_error = { code, message: 'Your card was declined.' };
-          return Object.assign(new Error('Your card was declined.'), { type: 'StripeCardError', code, decline_code: f === 'card' ? 'insufficient_funds' : undefined });
-        }
-        pi.status = opts.confirmStatus ?? 'succeeded';
-        return f === 'after' ? err500() : { ...pi };
-      });
-    },
-    retrieve: async (id) => {
-      calls.push({ op: 'retrieve', id });
-      if (fault('retrieve')) throw err500();
-      return { ...intents.get(id)! };
-    },
-    list: async (params) => {
-      calls.push({ op: 'list', params });
-      if (fault('list')) throw err500();
-      // Newest first, `limit` a page, `starting_after` the last id of the previous page (https://docs.stripe.com/api/pagination).
-      const all = [...intents.values()].reverse();
-      const start = params.starting_after ? all.findIndex((pi) => pi.id === params.starting_after) + 1 : 0;
-      return { data: all.slice(start, start + params.limit), has_more: start + params.limit < all.length };
-    },
-  };
-  const count = (op: Call['op']) => calls.filter((c) => c.op === op).length;
-  const charged = () => [...intents.values()].filter((pi) => pi.status === 'succeeded' || pi.status === 'processing');
-  return { calls, payments, intents, count, charged };
-}
+/** The shared fake Stripe (test/unit/support/fake-stripe.ts) on this file's clock. */
+const fakeStripe = (opts: Parameters<typeof makeFakeStripe>[1] = {}) => makeFakeStripe(() => clock, opts);
 
 let s: TestStorage;
 let account: AccountRow;
@@ -188,7 +123,7 @@ describe('auto-recharge state machine', () => {
     const stripe = fakeStripe({ faults: { create: ['after'] } });
     await runAt(stripe);
     // 150 newer PaymentIntents of the same customer (other payments) push pi_1 to the second page of 100.
-    for (let i = 0; i < 150; i++) stripe.intents.set(`pi_other_${i}`, { id: `pi_other_${i}`, status: 'succeeded', metadata: {}, created: clock });
+    for (let i = 0; i < 150; i++) stripe.other(`pi_other_${i}`);
     await runAt(stripe);
     const lists = stripe.calls.filter((c) => c.op === 'list').map((c) => c.params as { limit: number; starting_after?: string });
     expect(lists).toEqual([expect.objectContaining({ limit: 100 }), expect.objectContaining({ limit: 100, starting_after: 'pi_other_50' })]);

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { authorizeHold, earliestHoldExpiry, expireHolds, getHold, holdExpiry, MAX_HOLD_TTL_MS, pruneClosedHolds, releaseHold, settleHold } from '../../../worker/do/holds';
+import { authorizeHold, earliestHoldExpiry, expireHolds, getHold, holdExpiry, holdUsage, MAX_HOLD_TTL_MS, pruneClosedHolds, releaseHold, settleHold } from '../../../worker/do/holds';
 import { internalKey } from '../../../worker/do/idempotency';
 import type { AccountRow } from '../../../worker/do/rows';
 import { idempotencyKeySchema } from '../../../worker/contracts/common';
@@ -19,7 +19,8 @@ describe('holds', () => {
   it('a hold reserves its cost, replays for the same key, and is refused beyond the available balance', () => {
     const out = authorize(account, 'h1');
     if (!out.result.ok) throw new Error(out.result.code);
-    expect(out.result).toMatchObject({ reservedTokens: 150, expiresAt: holdExpiry(T0) });
+    // The answer carries the available balance after the hold: 1,000 − 150.
+    expect(out.result).toMatchObject({ reservedTokens: 150, available: 850, expiresAt: holdExpiry(T0) });
     expect(out.next).toMatchObject({ reserved: 150, balance: 1_000 });
     expect(storedReserved()).toBe(150);
     // A repeat writes nothing and answers the same.
@@ -137,5 +138,29 @@ describe('holds', () => {
     expect(s.rows('SELECT id FROM reservations')).toHaveLength(2);
     pruneClosedHolds(s.sql, T0 + 6);
     expect(s.rows<{ id: string }>('SELECT id FROM reservations').map((r) => r.id)).toEqual([h2.result.reservationId]);
+  });
+});
+
+describe('holdUsage: what a hold is priced at', () => {
+  const req = { idempotencyKey: 'k', operation: 'chat' as const, model: 'm' };
+  it('estimatedTokens alone is priced as output', () => {
+    expect(holdUsage({ ...req, estimatedTokens: 700 })).toEqual({ operation: 'chat', model: 'm', outputTokens: 700, images: undefined });
+  });
+  it('per-class fields are taken as they are (any one of them, even a 0), with the nesting of charge/settle', () => {
+    expect(holdUsage({ ...req, inputTokens: 300_000, cachedInputTokens: 100_000, cacheWriteTokens: 5, outputTokens: 40, reasoningTokens: 10 })).toEqual({
+      operation: 'chat',
+      model: 'm',
+      inputTokens: 300_000,
+      outputTokens: 40,
+      cachedInputTokens: 100_000,
+      cacheWriteTokens: 5,
+      reasoningTokens: 10,
+      images: undefined,
+    });
+    expect(holdUsage({ ...req, reasoningTokens: 0 })).toMatchObject({ reasoningTokens: 0, outputTokens: undefined });
+  });
+  it('at the seed book a per-class hold is the seed estimate × multiplier, like estimatedTokens', () => {
+    const perClass = authorizeHold(s.sql, s.transaction, account, SEED, { ...req, model: 'gpt-4o', inputTokens: 60, cachedInputTokens: 20, outputTokens: 40 }, T0);
+    expect(perClass.result).toMatchObject({ ok: true, reservedTokens: 150 });
   });
 });

@@ -198,6 +198,8 @@ describe('idempotency', () => {
   it('canonical: sorted keys, undefined dropped, null kept, prefixed by the method', () => {
     expect(canonical('charge', { b: 1, a: 2, c: undefined, d: null })).toBe('charge:{"a":2,"b":1,"d":null}');
     expect(canonical('settle', { z: 1, y: { b: 1 }, x: 'q' })).toBe('settle:{"x":"q","y":{"b":1},"z":1}');
+    // By UTF-16 code units, as `<` on strings orders them: upper case, then '_', then lower case.
+    expect(canonical('x', { a: 1, _c: 3, B: 2 })).toBe('x:{"B":2,"_c":3,"a":1}');
   });
 
   it('replay: a key on a ledger row wins; then the idempotency table; a different request is a conflict', () => {

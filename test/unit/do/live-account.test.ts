@@ -1,9 +1,12 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { authorizeHold, holdExpiry } from '../../../worker/do/holds';
+import { DEFAULT_SETTINGS } from '../../../worker/contracts/settings';
+import { balanceView } from '../../../worker/do/account-store';
+import { CallThrottle } from '../../../worker/do/call-throttle';
+import { authorizeHold, holdExpiry, settleHold } from '../../../worker/do/holds';
 import { markDisputeOpen, openDisputes } from '../../../worker/do/disputes';
 import { IDEMPOTENCY_RETENTION_MS } from '../../../worker/do/idempotency';
 import { findByRef } from '../../../worker/do/ledger-store';
-import { LiveAccount } from '../../../worker/do/live-account';
+import { LiveAccount, type LiveAccountDeps } from '../../../worker/do/live-account';
 import { refundEntry } from '../../../worker/do/refunds';
 import { Outbox } from '../../../worker/do/outbox';
 import type { PaymentIntents } from '../../../worker/do/recharge-policy';
@@ -11,9 +14,10 @@ import type { AccountRow } from '../../../worker/do/rows';
 import { AlarmClock, OUTBOX_FLUSH_DELAY_MS } from '../../../worker/do/schedule';
 import { saveAccountLimits } from '../../../worker/do/spend-limit-changes';
 import { SpendLimits } from '../../../worker/do/spend-limits';
-import { fundedAccount, SEED, T0 } from '../support/accounts';
+import { chat, fundedAccount, SEED, T0 } from '../support/accounts';
 import { fakeD1 } from '../support/fake-d1';
 import { openAccountStorage, type TestStorage } from '../support/sql-storage';
+import { chargeOperation } from '../../../worker/do/usage';
 
 /** Stripe must not be reached in these tests: the recharge machine has its own (auto-recharge.test.ts). */
 const noStripe: PaymentIntents = new Proxy({} as PaymentIntents, {
@@ -26,10 +30,10 @@ let alarms: (number | null)[];
 let d1: ReturnType<typeof fakeD1>;
 let live: LiveAccount;
 
-/** A LiveAccount over fresh storage; the alarm writes land in `alarms` (null: cleared). */
-function open(account: AccountRow | null, limits?: SpendLimits): LiveAccount {
+/** A LiveAccount over fresh storage (with `extra` deps, if any); the alarm writes land in `alarms` (null: cleared). */
+function open(account: AccountRow | null, limits?: SpendLimits, extra: Partial<LiveAccountDeps> = {}): LiveAccount {
   const storage = { setAlarm: async (at: number | Date) => void alarms.push(Number(at)), deleteAlarm: async () => void alarms.push(null) };
-  const deps = { sql: s.sql, transaction: s.transaction, alarm: new AlarmClock(storage, null), outbox: new Outbox(s.sql, s.transaction), db: d1 as unknown as D1Database, payments: noStripe, limits, now: () => clock };
+  const deps = { sql: s.sql, transaction: s.transaction, alarm: new AlarmClock(storage, null), outbox: new Outbox(s.sql, s.transaction), db: d1 as unknown as D1Database, payments: noStripe, limits, now: () => clock, ...extra };
   return new LiveAccount(deps, account);
 }
 const funded = (patch: Partial<AccountRow> = {}) => fundedAccount(s, patch);
@@ -199,5 +203,70 @@ describe('live account', () => {
     s.db.run('DROP TABLE reservations'); // storage broken mid-run
     await expect(live.runAlarm()).rejects.toThrow();
     expect(alarms).toEqual([T0 + 500]);
+  });
+});
+
+describe('live account: the steps the facade hands over', () => {
+  /** A LiveAccount with a billing-call throttle of `perSecond` (burst 1 s) and the default settings. */
+  function throttled(account: AccountRow | null, perSecond: number): LiveAccount {
+    const settings = { touch: () => ({ ...DEFAULT_SETTINGS, billingCallsPerSecond: perSecond }), bookAt: () => SEED, current: DEFAULT_SETTINGS };
+    return open(account, undefined, { settings, throttle: new CallThrottle(1) });
+  }
+
+  it('priced commits the row its step leaves, then schedules the outbox flush', () => {
+    live = open(funded());
+    const out = live.priced(true, (a, book, now) => chargeOperation(s.sql, s.transaction, a, book, chat('k1', 100), now));
+    expect(out.result).toMatchObject({ ok: true });
+    const balance = (out.result as { balance: number }).balance;
+    expect(balance).toBeLessThan(1_000);
+    expect(live.account).toBe(out.next);
+    expect(live.account!.balance).toBe(balance);
+    expect(alarms).toEqual([T0 + OUTBOX_FLUSH_DELAY_MS]);
+  });
+
+  it('priced counts the calls that admit new work against the throttle, before the account check; a settle is never refused', () => {
+    live = throttled(null, 1);
+    const step = () => {
+      throw new Error('no step runs without an account');
+    };
+    expect(live.priced(true, step).result).toEqual({ ok: false, code: 'account_not_found' });
+    expect(live.priced(true, step).result).toMatchObject({ ok: false, code: 'rate_limited' });
+    live = throttled(funded(), 1);
+    const hold = live.priced(true, (a, book, now) => authorizeHold(s.sql, s.transaction, a, book, { idempotencyKey: 'h1', operation: 'chat' as const, model: 'gpt-4o', estimatedTokens: 100 }, now));
+    expect(hold.result).toMatchObject({ ok: true });
+    expect(live.priced(true, (a, book, now) => chargeOperation(s.sql, s.transaction, a, book, chat('k1', 10), now)).result).toMatchObject({ ok: false, code: 'rate_limited' });
+    const reservationId = (hold.result as { reservationId: string }).reservationId;
+    const settled = live.priced(false, (a, book, now) => settleHold(s.sql, s.transaction, a, book, { reservationId, tokens: 50, success: true }, now));
+    expect(settled.result).toMatchObject({ ok: true });
+    expect(live.account!.reserved).toBe(0);
+  });
+
+  it('apply commits an outcome that wrote a row and leaves the account alone when it wrote none', () => {
+    const a = funded();
+    live = open(a);
+    expect(live.apply({ result: { ok: false, code: 'not_found' }, next: null }).next).toBeNull();
+    expect(live.account).toBe(a);
+    expect(alarms).toEqual([]);
+    const next = { ...a, version: a.version + 1 };
+    live.apply({ result: { ok: true }, next });
+    expect(live.account).toBe(next);
+    expect(alarms).toEqual([T0 + OUTBOX_FLUSH_DELAY_MS]);
+  });
+
+  it('view answers the balance as callers see it, with the settings in force', () => {
+    live = open(funded());
+    expect(live.view()).toEqual(balanceView(live.account!, DEFAULT_SETTINGS));
+  });
+
+  it('configureAutoRecharge saves the change and runs the after-commit checks; a refusal saves nothing', () => {
+    const a = funded();
+    live = open(a);
+    const config = { enabled: true, threshold: 100, amount: 1_000, priceCents: 1_000, monthlyLimitCents: null };
+    expect(live.configureAutoRecharge(config)).toEqual({ ok: false, code: 'no_payment_method' });
+    expect(live.account).toBe(a);
+    live.patch({ default_payment_method_id: 'pm_1' }, false);
+    expect(live.configureAutoRecharge(config)).toBeNull();
+    expect(stored()).toMatchObject({ ar_enabled: 1, ar_state: 'armed', ar_threshold: 100 });
+    expect(alarms).toEqual([T0 + OUTBOX_FLUSH_DELAY_MS]);
   });
 });

@@ -16,7 +16,7 @@ import {
 import { D1_RECORD_FLUSH, D1_ROLLUP_UPSERTS } from '../../../worker/do/rollup-deltas';
 import type { AccountRow } from '../../../worker/do/rows';
 import { recordRefusal } from '../../../worker/do/usage';
-import { storedAccount, T0 } from '../support/accounts';
+import { fastCharge, storedAccount, T0 } from '../support/accounts';
 import { fakeD1 } from '../support/fake-d1';
 import { openAccountStorage, type TestStorage } from '../support/sql-storage';
 
@@ -36,14 +36,7 @@ beforeEach(async () => {
 
 type Stmt = { sql: string; args: unknown[] };
 const db = (d1: ReturnType<typeof fakeD1>) => d1 as unknown as D1Database;
-const charge = (key: string, tokens: number) => {
-  account = appendLedger(
-    s.sql,
-    account,
-    { type: 'usage', amount: -tokens, description: 'chat · gpt-4o', createdAt: T0, idempotencyKey: key, params: 'p', usage: { usageId: `use_${key}`, operation: 'chat', model: 'gpt-4o', inputTokens: tokens, outputTokens: 0, images: 0, actualTokens: tokens, requestId: null, reservationId: null } },
-    { checkpoint: false },
-  )!.account;
-};
+const charge = (key: string, tokens: number) => (account = fastCharge(s, account, key, tokens));
 const fund = (amount: number, ref = `pi_${amount}`) => (account = s.transaction(() => appendLedger(s.sql, account, { type: 'purchase', amount, ref, description: 'buy', createdAt: T0 }))!.account);
 const refuse = () =>
   recordRefusal(s.sql, {

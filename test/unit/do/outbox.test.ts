@@ -5,7 +5,7 @@ import { D1_RECORD_FLUSH, D1_ROLLUP_UPSERTS, utcDay } from '../../../worker/do/r
 import type { AccountRow } from '../../../worker/do/rows';
 import { getMeta } from '../../../worker/do/storage';
 import { recordRefusal } from '../../../worker/do/usage';
-import { storedAccount, T0 } from '../support/accounts';
+import { fastCharge, storedAccount, T0 } from '../support/accounts';
 import { fakeD1 } from '../support/fake-d1';
 import { openAccountStorage, type TestStorage } from '../support/sql-storage';
 
@@ -16,14 +16,7 @@ beforeEach(async () => {
   account = storedAccount(s);
 });
 
-const charge = (key: string, tokens: number) => {
-  account = appendLedger(
-    s.sql,
-    account,
-    { type: 'usage', amount: -tokens, description: 'chat · gpt-4o', createdAt: T0, idempotencyKey: key, params: 'p', usage: { usageId: `use_${key}`, operation: 'chat', model: 'gpt-4o', inputTokens: tokens, outputTokens: 0, images: 0, actualTokens: tokens, requestId: null, reservationId: null } },
-    { checkpoint: false },
-  )!.account;
-};
+const charge = (key: string, tokens: number) => (account = fastCharge(s, account, key, tokens));
 const fund = (amount: number) => (account = s.transaction(() => appendLedger(s.sql, account, { type: 'purchase', amount, ref: `pi_${amount}`, description: 'buy', createdAt: T0 }))!.account);
 
 describe('outbox', () => {

@@ -4,7 +4,7 @@
  * otherwise the patch. (The other patches are tested with refunds and disputes in refunds.test.ts.)
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { autoRechargeChange } from '../../../worker/do/payment-profile';
+import { autoRechargeChange, paymentProfile } from '../../../worker/do/payment-profile';
 import type { AccountRow } from '../../../worker/do/rows';
 import { storedAccount } from '../support/accounts';
 import { openAccountStorage } from '../support/sql-storage';
@@ -42,5 +42,11 @@ describe('autoRechargeChange', () => {
 
   it('without a saved card it is refused as autoRechargePatch refuses it', () => {
     expect(autoRechargeChange({ ...account, default_payment_method_id: null }, { enabled: true, threshold: 100, amount: 1_000, priceCents: 1_000, monthlyLimitCents: null })).toEqual({ ok: false, code: 'no_payment_method' });
+  });
+});
+
+describe('paymentProfile', () => {
+  it("answers the account's Stripe customer and saved card", () => {
+    expect(paymentProfile(account)).toEqual({ ok: true, stripeCustomerId: null, defaultPaymentMethodId: 'pm_1' });
   });
 });

@@ -63,6 +63,17 @@ describe('SettingsCache', () => {
   });
 });
 
+describe('SettingsCache: touch', () => {
+  it('answers the settings as cached now, the refresh it may start notwithstanding', async () => {
+    let now = 0;
+    const cache = new SettingsCache(async () => config({ ...custom, welcomeBonus: 7 }), memoryStore(JSON.stringify(custom)), () => now);
+    now = SETTINGS_TTL_MS + 1;
+    expect(cache.touch()).toEqual(custom);
+    await cache.refresh(1_000);
+    expect(cache.touch().welcomeBonus).toBe(7);
+  });
+});
+
 describe('SettingsCache: the price book', () => {
   const entries = (input: number) => [...seedPriceBookEntries(DEFAULT_SETTINGS), { id: 'm', provider: 'p', aliases: [], rates: { input, cachedInput: input, cacheWrite: input, output: input, reasoning: input }, providerCost: { input: 0, cachedInput: 0, cacheWrite: 0, output: 0, reasoning: 0 } }];
   const T = 1_000_000;

@@ -130,6 +130,78 @@ describe('parsePriceList problems', () => {
     expect(!r.ok && r.problems).toEqual(['a provider price list must not contain the "default" entry']);
   });
 
+  describe('long-context tiers (listed.longContext)', () => {
+    // gpt-5-mini with a made-up tier above 200,000 prompt tokens: $0.50 / $0.05 / $3.00 per 1M.
+    // At 10,000 tokens per USD and 1.5×: ceil(µUSD × 0.00015) bps → 75, 8 (7.5 up), 75, 450, 450.
+    const tiered = () => {
+      const l = list();
+      const m = l.models[0] as Record<string, unknown> & { listed: Record<string, unknown> };
+      m.listed.longContext = [{ aboveInputTokens: 200_000, input: '0.50', cachedInput: '0.05', output: '3.00' }];
+      m.longContext = [
+        {
+          aboveInputTokens: 200_000,
+          rates: { input: 75, cachedInput: 8, cacheWrite: 75, output: 450, reasoning: 450 },
+          providerCost: { input: 500_000, cachedInput: 50_000, cacheWrite: 500_000, output: 3_000_000, reasoning: 3_000_000 },
+        },
+      ];
+      return l;
+    };
+    type Tier = { aboveInputTokens: number; rates: Record<string, number>; providerCost: Record<string, number> };
+    const tierOf = (l: ReturnType<typeof list>) => (l.models[0].longContext as Tier[])[0];
+    const listedTierOf = (l: ReturnType<typeof list>) => ((l.models[0].listed as Record<string, unknown>).longContext as Record<string, unknown>[])[0];
+
+    it('a tier listed and entered alike parses; the entry keeps it and the listed figures keep theirs', () => {
+      const r = parsePriceList(tiered());
+      if (!r.ok) throw new Error(r.problems.join('\n'));
+      expect(r.list.entries[0].longContext).toEqual([tierOf(tiered())]);
+      expect(r.list.listed['gpt-5-mini'].longContext).toEqual([{ aboveInputTokens: 200_000, input: '0.50', cachedInput: '0.05', output: '3.00' }]);
+      // A listed cache-write price is kept for the tier (Anthropic lists one per tier).
+      const w = tiered();
+      listedTierOf(w).cacheWrite = '0.625';
+      tierOf(w).providerCost.cacheWrite = 625_000;
+      tierOf(w).rates.cacheWrite = 94; // ceil(93.75)
+      expect(parsePriceList(w)).toMatchObject({ ok: true });
+    });
+
+    it('the listed tier itself: each problem at its path', () => {
+      const l = tiered();
+      listedTierOf(l).input = '$0.50';
+      listedTierOf(l).aboveInputTokens = 0;
+      listedTierOf(l).discount = '1';
+      const r = parsePriceList(l);
+      expect(!r.ok && r.problems.map((p) => p.split(': ')[0]).sort()).toEqual([
+        'models.0 (gpt-5-mini).listed.longContext.0',
+        'models.0 (gpt-5-mini).listed.longContext.0.aboveInputTokens',
+        'models.0 (gpt-5-mini).listed.longContext.0.input',
+      ]);
+      const empty = tiered();
+      (empty.models[0].listed as Record<string, unknown>).longContext = [];
+      const e = parsePriceList(empty);
+      expect(!e.ok && e.problems.map((p) => p.split(': ')[0])).toEqual(['models.0 (gpt-5-mini).listed.longContext']);
+    });
+
+    it('the entry against the listed tier: count, threshold, provider cost and rate, each named', () => {
+      const untiered = tiered();
+      delete untiered.models[0].longContext;
+      expect(parsePriceList(untiered)).toEqual({ ok: false, problems: ['models.0 (gpt-5-mini): longContext has 0 tier(s) but listed.longContext lists 1'] });
+      const unlisted = tiered();
+      delete (unlisted.models[0].listed as Record<string, unknown>).longContext;
+      expect(parsePriceList(unlisted)).toEqual({ ok: false, problems: ['models.0 (gpt-5-mini): longContext has 1 tier(s) but listed.longContext lists 0'] });
+      const l = tiered();
+      tierOf(l).aboveInputTokens = 128_000;
+      tierOf(l).providerCost.output = 2_000_000;
+      tierOf(l).rates.cachedInput = 7;
+      expect(parsePriceList(l)).toEqual({
+        ok: false,
+        problems: [
+          'models.0 (gpt-5-mini): longContext.0.aboveInputTokens is 128000 but listed.longContext.0.aboveInputTokens is 200000',
+          'models.0 (gpt-5-mini): longContext.0.rates.cachedInput is 7 bps but the provider cost at the file\'s markup gives 8',
+          'models.0 (gpt-5-mini): longContext.0.providerCost.output is 2000000 µUSD but the listed price gives 3000000',
+        ],
+      });
+    });
+  });
+
   it('a consistent list parses, with its figures by id', () => {
     const r = parsePriceList(list());
     if (!r.ok) throw new Error(r.problems.join('\n'));

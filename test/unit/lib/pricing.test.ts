@@ -37,3 +37,31 @@ describe('pricing under hostile input', () => {
     expect(BigInt(applyMultiplier(1_999_999_999, 9_999))).toBe((1_999_999_999n * 9_999n + 9_999n) / 10_000n);
   });
 });
+
+describe('authorize: estimatedTokens or the per-class usage of charge/settle, exactly one', () => {
+  const base = { userId: 'u', idempotencyKey: 'k', operation: 'chat', model: 'm' };
+  const problems = (v: object) => {
+    const r = authorizeSchema.safeParse({ ...base, ...v });
+    return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  };
+
+  it('either one alone is valid, and the usage keeps its per-class fields', () => {
+    expect(problems({ estimatedTokens: 100 })).toEqual([]);
+    expect(problems({ inputTokens: 300_000, cachedInputTokens: 1_000, cacheWriteTokens: 2_000, outputTokens: 500, reasoningTokens: 100 })).toEqual([]);
+    expect(problems({ outputTokens: 10 })).toEqual([]);
+    expect(authorizeSchema.parse({ ...base, inputTokens: 300_000, outputTokens: 500 })).toMatchObject({ inputTokens: 300_000, outputTokens: 500 });
+    expect(problems({ operation: 'image_generation', images: 2 })).toEqual([]);
+  });
+
+  it('both, neither, or parts above their totals are refused at the field that is wrong', () => {
+    expect(problems({ estimatedTokens: 100, inputTokens: 10 })).toEqual(['estimatedTokens: give either estimatedTokens or the usage fields (inputTokens/outputTokens…), not both']);
+    expect(problems({})).toEqual(['estimatedTokens: estimatedTokens or the usage fields (inputTokens/outputTokens…) are required for text operations']);
+    expect(problems({ inputTokens: 10, cachedInputTokens: 6, cacheWriteTokens: 5 })).toEqual(['cachedInputTokens: cachedInputTokens + cacheWriteTokens must not exceed inputTokens, which includes them']);
+    expect(problems({ outputTokens: 3, reasoningTokens: 4 })).toEqual(['reasoningTokens: reasoningTokens must not exceed outputTokens, which includes them']);
+    expect(problems({ inputTokens: MAX_TOKENS_PER_CALL + 1 }).map((p) => p.split(':')[0])).toEqual(['inputTokens']);
+    // `tokens` is not a field of authorize (strict object), so it gives no estimate either.
+    expect(problems({ tokens: 10 }).map((p) => p.split(':')[0])).toEqual(['', 'estimatedTokens']);
+    expect(problems({ operation: 'image_generation', images: 1, inputTokens: 10 })).toEqual(['images: image_generation is billed per image; use images']);
+    expect(problems({ images: 1, estimatedTokens: 5 })).toEqual(['images: images only applies to image_generation']);
+  });
+});

@@ -47,6 +47,16 @@ export function recordCredit(s: TestStorage, account: AccountRow, req: CreditReq
   return s.transaction(() => appendLedger(s.sql, account, draft, opts)!.account);
 }
 
+/** A billed chat operation (gpt-4o) of `tokens`, keyed by `key`, appended as the charge fast path writes it (one statement, no checkpoint): the outbox tests' charge. */
+export function fastCharge(s: TestStorage, account: AccountRow, key: string, tokens: number): AccountRow {
+  return appendLedger(
+    s.sql,
+    account,
+    { type: 'usage', amount: -tokens, description: 'chat · gpt-4o', createdAt: T0, idempotencyKey: key, params: 'p', usage: { usageId: `use_${key}`, operation: 'chat', model: 'gpt-4o', inputTokens: tokens, outputTokens: 0, images: 0, actualTokens: tokens, requestId: null, reservationId: null } },
+    { checkpoint: false },
+  )!.account;
+}
+
 /** A completed chat operation (gpt-4o) of `tokens`, keyed by `key`: the charge request most module tests send. */
 export const chat = (key: string, tokens: number, extra: Partial<ChargeRequest> = {}): ChargeRequest => ({ idempotencyKey: key, operation: 'chat', model: 'gpt-4o', tokens, ...extra });
 

@@ -90,7 +90,7 @@ export const outcomeCounts = sqliteTable('outcome_counts', {
  * one). The outbox sends it as one delta upsert per key per flush, under the flush sequence like
  * the other rollups, instead of a `usage_records` row per operation: it serves the user's usage
  * summary, the burn estimate and the usage-by-key breakdown (worker/services/account.ts,
- * api-keys.ts). Migration 0012 filled it from the usage_records rows then in D1 and from
+ * api-keys.ts). Migration 0014 filled it from the usage_records rows then in D1 and from
  * user_usage_daily (the archive's per-user sums of pruned days, which it replaces). Per-record
  * detail stays in each TokenAccount (`usageBetween`) and the R2 archive. A rollup: it stays forever.
  * WITHOUT ROWID (SQL_ONLY_OBJECTS): the key is the table, so an upsert writes one b-tree row, not two.

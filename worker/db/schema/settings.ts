@@ -16,7 +16,7 @@ export const settings = sqliteTable(
     criticalBalanceThreshold: integer('critical_balance_threshold').notNull(),
     updatedAt: integer('updated_at').notNull(),
     updatedBy: text('updated_by'),
-    // Columns later migrations append, in their order (0008, 0009, 0011, 0012).
+    // Columns later migrations append, in their order (0008, 0009, 0011, 0012, 0013).
     // Credit grants (issue 11): null = never expires.
     welcomeBonusExpiryDays: integer('welcome_bonus_expiry_days'),
     adminGrantExpiryDays: integer('admin_grant_expiry_days'),

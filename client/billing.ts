@@ -1,5 +1,11 @@
-import { totalTokens, type MeteringBilling, type Usage } from '../../../client';
-import type { BillingClient, ChargeAnswer } from '../../../worker/client';
+/**
+ * The adapter from `BillingClient` (worker/client.ts, the service-binding client) to the metering
+ * helpers' `MeteringBilling`, for one call. Type-only imports of the billing side: nothing of the
+ * billing Worker is bundled into the caller.
+ */
+import type { AuthorizeAnswer, BillingClient, ChargeAnswer } from '../worker/client';
+import type { MeteringBilling } from './stream';
+import { totalTokens, type Usage } from './usage';
 
 /** Who is calling and what, for every billing call of one request. */
 export interface CallContext {
@@ -11,15 +17,21 @@ export interface CallContext {
   requestId: string;
 }
 
-/** The end of a call as the caller is told it: the settle's answer, or null for a release. */
+/** The end of a call as the caller is told it: the settle's answer, a release, or a billing call that failed. */
 export type Settlement = { kind: 'settled'; charge: ChargeAnswer } | { kind: 'released' } | { kind: 'failed' };
 
 /**
  * The metering helpers' `MeteringBilling` over `BillingClient` for one call. It also remembers
- * how the call ended (`settlement`), so the gateway can report the cost and the balance after it.
+ * the hold (`hold`) and how the call ended (`settlement`), so a caller can report the hold, the
+ * cost and the balance (the gateway sends them as headers or a final SSE comment):
+ *
+ *   const billing = new CallBilling(new BillingClient(env.BILLING, env.BILLING_SECRET), { userId, apiKeyId, model, requestId });
+ *   const m = await Metering.authorize({ billing, waitUntil: (p) => ctx.waitUntil(p), estimate });
  */
 export class CallBilling implements MeteringBilling {
   readonly settlement: Promise<Settlement>;
+  /** The authorize's answer once the hold is open: the hold as priced and the available balance after it. */
+  hold: AuthorizeAnswer | null = null;
   #resolve!: (s: Settlement) => void;
 
   constructor(
@@ -39,6 +51,7 @@ export class CallBilling implements MeteringBilling {
       // The account's DO checks this key's limits in the same step as the balance.
       apiKeyId: this.call.apiKeyId,
     });
+    this.hold = hold;
     return { reservationId: hold.reservationId };
   }
 
@@ -47,7 +60,7 @@ export class CallBilling implements MeteringBilling {
       const charge = await this.client.settle({
         userId: this.call.userId,
         reservationId,
-        // The billing API's convention, the normalizers' too (docs/pricing.md): inputTokens is the
+        // The billing API's convention, the normalizers' too (docs/ai-endpoints.md, "Usage convention"): inputTokens is the
         // whole prompt with its cache reads and writes inside, outputTokens everything generated
         // with its reasoning inside; the parts let the price book rate each class.
         inputTokens: usage.inputTokens,
