@@ -65,12 +65,12 @@ describe('a run goes as far as it can now, and no further', () => {
     expect(b.credits()).toEqual([{ amount: 5_000, ref: 'pi_1' }]);
   });
 
-  it('a creation Stripe refuses (400: the card was removed) turns auto-recharge off with Stripe\'s reason and is never resent', async () => {
+  it('a creation Stripe refuses (400: a parameter fails validation) turns auto-recharge off with Stripe\'s reason and is never resent', async () => {
     const b = await RechargeBench.open();
     const stripe = b.stripe({ faults: { create: ['invalid'] } });
     await b.run(stripe);
-    expect(b.account).toMatchObject({ ar_enabled: 0, ar_state: 'off', ar_attempt_id: null, ar_last_error: "No such PaymentMethod: 'pm_1' (resource_missing)" });
-    expect(b.attempts()).toMatchObject([{ status: 'failed', payment_intent_id: null, error: "No such PaymentMethod: 'pm_1' (resource_missing)" }]);
+    expect(b.account).toMatchObject({ ar_enabled: 0, ar_state: 'off', ar_attempt_id: null, ar_last_error: 'Amount must be at least $0.50 usd (amount_too_small)' });
+    expect(b.attempts()).toMatchObject([{ status: 'failed', payment_intent_id: null, error: 'Amount must be at least $0.50 usd (amount_too_small)' }]);
     b.clock += HOUR;
     await b.run(stripe);
     expect(ops(stripe)).toEqual(['create']);
@@ -82,7 +82,7 @@ describe('a run goes as far as it can now, and no further', () => {
     await b.run(stripe);
     // start, create, confirm (400: retrieve now), retrieve + confirm: four steps, then the run ends.
     expect(ops(stripe)).toEqual(['create', 'confirm', 'retrieve', 'confirm']);
-    expect(b.account).toMatchObject({ ar_state: 'confirming', ar_next_at: T0, ar_last_error: "retrying: No such PaymentMethod: 'pm_1' (resource_missing)" });
+    expect(b.account).toMatchObject({ ar_state: 'confirming', ar_next_at: T0, ar_last_error: 'retrying: Received unknown parameter: mandate_data (parameter_unknown)' });
     await b.run(stripe);
     expect(ops(stripe).slice(4)).toEqual(['retrieve', 'confirm', 'retrieve']);
     expect(b.account).toMatchObject({ ar_enabled: 0, ar_state: 'off', ar_last_error: 'payment pi_1 could not be confirmed after 3 tries' });

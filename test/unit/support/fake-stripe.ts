@@ -18,8 +18,9 @@
  * then a 500 answered and saved for the key), `card` / `auth` (a declined confirmation:
  * `card_declined` with `insufficient_funds`, or `authentication_required`; `cardLost` / `authLost`:
  * the same decline, its answer lost on the way back), `network` (a connection error, nothing
- * done, nothing saved for the key), `invalid` (a 400 that fails validation: nothing done and, as
- * Stripe documents, no result saved for the key). `confirmStatus` is what a confirmation leads
+ * done, nothing saved for the key), `invalid` (a 400 for a parameter that fails validation —
+ * `amount_too_small` on create, `parameter_unknown` on confirm: nothing done and, as Stripe
+ * documents, no result saved for the key). `confirmStatus` is what a confirmation leads
  * to (`succeeded` by default).
  */
 import type { Intent, PaymentIntents } from '../../../worker/do/recharge-policy';
@@ -37,7 +38,14 @@ export function fakeStripe(now: () => number, opts: { faults?: Partial<Record<St
   let n = 0;
   const err500 = () => Object.assign(new Error('upstream 500'), { type: 'StripeAPIError', statusCode: 500 });
   const networkError = () => Object.assign(new Error('connection reset'), { type: 'StripeConnectionError' });
-  const invalid = () => Object.assign(new Error("No such PaymentMethod: 'pm_1'"), { type: 'StripeInvalidRequestError', statusCode: 400, code: 'resource_missing' });
+  // A parameter that fails Stripe's validation, so its endpoint never starts and nothing is saved
+  // for the key ("Results are only saved if an API endpoint started executing. If incoming
+  // parameters failed validation … no idempotent result is saved", docs.stripe.com/api/idempotent_requests).
+  // Codes and messages from docs.stripe.com/error-codes (amount-too-small, parameter-unknown).
+  const invalid = (op: 'create' | 'confirm') =>
+    op === 'create'
+      ? Object.assign(new Error('Amount must be at least $0.50 usd'), { type: 'StripeInvalidRequestError', statusCode: 400, code: 'amount_too_small', param: 'amount' })
+      : Object.assign(new Error('Received unknown parameter: mandate_data'), { type: 'StripeInvalidRequestError', statusCode: 400, code: 'parameter_unknown', param: 'mandate_data' });
   const fault = (op: StripeCall['op']) => opts.faults?.[op]?.shift();
   const idempotent = (key: string, run: () => Intent | Error): Intent => {
     const saved = keys.get(key);
@@ -53,7 +61,7 @@ export function fakeStripe(now: () => number, opts: { faults?: Partial<Record<St
       const f = fault('create');
       if (f === 'before') throw err500();
       if (f === 'network') throw networkError();
-      if (f === 'invalid') throw invalid();
+      if (f === 'invalid') throw invalid('create');
       return idempotent(o.idempotencyKey, () => {
         const pi: FakeIntent = { id: `pi_${++n}`, status: 'requires_confirmation', metadata: params.metadata, customer: params.customer, created: Math.floor((now() + (opts.stripeSkewMs ?? 0)) / 1000) };
         intents.set(pi.id, pi);
@@ -65,7 +73,7 @@ export function fakeStripe(now: () => number, opts: { faults?: Partial<Record<St
       const f = fault('confirm');
       if (f === 'before') throw err500();
       if (f === 'network') throw networkError();
-      if (f === 'invalid') throw invalid();
+      if (f === 'invalid') throw invalid('confirm');
       const lost = f === 'cardLost' || f === 'authLost';
       try {
         return idempotent(o.idempotencyKey, () => {
@@ -75,6 +83,10 @@ export function fakeStripe(now: () => number, opts: { faults?: Partial<Record<St
             const card = f === 'card' || f === 'cardLost';
             const code = card ? 'card_declined' : 'authentication_required';
             const declineCode = card ? 'insufficient_funds' : undefined;
+            // A failed confirmation leaves the PaymentIntent in requires_payment_method with the
+            // failure in last_payment_error (docs.stripe.com/payments/paymentintents/lifecycle); an
+            // off-session card needing authentication fails the same way, code authentication_required
+            // (docs.stripe.com/error-codes#authentication-required).
             pi.status = 'requires_payment_method';
             pi.last_payment_error = { code, message: 'Your card was declined.', ...(declineCode ? { decline_code: declineCode } : {}) };
             return Object.assign(new Error('Your card was declined.'), { type: 'StripeCardError', code, decline_code: declineCode });
