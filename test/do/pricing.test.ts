@@ -87,11 +87,15 @@ describe('charges priced by the book', () => {
     expect(after).toEqual({ c: 600, w: 100, r: 200, rev: 26 * 100, cost: 1_243 + 11, b: 26 });
   });
 
-  it('a long-context tier applies above N prompt tokens: N at the base rates, N + 1 at the tier', async () => {
-    const userId = await newAccount();
-    const tiered = priced('tb-long', { input: 100, output: 400 }, {
+  /** `tb-long`: input 100 / output 400 bps, and from 2,001 prompt tokens input 200 / output 600. */
+  const tieredEntry = () =>
+    priced('tb-long', { input: 100, output: 400 }, {
       longContext: [{ aboveInputTokens: 2_000, rates: { input: 200, cachedInput: 20, cacheWrite: 250, output: 600, reasoning: 600 }, providerCost: { input: 1, cachedInput: 1, cacheWrite: 1, output: 1, reasoning: 1 } }],
     });
+
+  it('a long-context tier applies above N prompt tokens: N at the base rates, N + 1 at the tier', async () => {
+    const userId = await newAccount();
+    const tiered = tieredEntry();
     await inForce(base + 3, seedBook([tiered]), userId);
     const a = account(userId);
     // 2,000 × 100 + 10 × 400 = 204,000 → 21; 2,001 × 200 + 10 × 600 = 406,200 → 41.
@@ -103,9 +107,7 @@ describe('charges priced by the book', () => {
 
   it('a hold given per-class usage above a tier boundary reserves the tiered price, and the settle at that usage takes exactly it', async () => {
     const userId = await newAccount();
-    const tiered = priced('tb-long', { input: 100, output: 400 }, {
-      longContext: [{ aboveInputTokens: 2_000, rates: { input: 200, cachedInput: 20, cacheWrite: 250, output: 600, reasoning: 600 }, providerCost: { input: 1, cachedInput: 1, cacheWrite: 1, output: 1, reasoning: 1 } }],
-    });
+    const tiered = tieredEntry();
     await inForce(base + 4, seedBook([tiered]), userId);
     const a = account(userId);
     // Prompt 2,001 (1,500 fresh + 501 cache reads) passes the boundary: 1,500 × 200 + 501 × 20 + 10 × 600 = 316,020 → 32.
