@@ -108,8 +108,9 @@ export function holdUsage(req: AuthorizeRequest): CallUsage {
  */
 export function authorizeHold(sql: Sql, transaction: Transaction, account: AccountRow, pricing: VersionedBook, req: AuthorizeRequest, now: number, limits?: SpendLimits): Outcome<AuthorizeResult> {
   const params = canonical('authorize', req);
-  const stored = replay(sql, req.idempotencyKey, params);
-  if (stored) return { result: stored as Result<AuthorizeResult>, next: null };
+  const stored = replay(sql, req.idempotencyKey, params) as Result<Omit<AuthorizeResult, 'available'> & { available?: number }> | null;
+  // An answer stored before `available` was part of it replays with the available balance as it is now.
+  if (stored) return { result: stored.ok ? { ...stored, available: stored.available ?? account.balance - account.reserved } : stored, next: null };
   const usage = holdUsage(req);
   const cost = priceCall(pricing, usage);
   if (!cost.ok) return { result: { ok: false, code: cost.code, message: cost.message }, next: null };

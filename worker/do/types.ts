@@ -40,8 +40,8 @@ export interface ChargeResult {
 
 /** A validated hold; the API's `ttlSeconds` arrives as milliseconds. */
 export type AuthorizeRequest = Omit<AuthorizeParams, 'userId' | 'ttlSeconds'> & { ttlMs?: number };
-/** `priceVersion` and `available` are absent only in answers stored before each existed (replays of those). */
-export type AuthorizeResult = Omit<AuthorizeAnswer, 'priceVersion' | 'available'> & { priceVersion?: number; available?: number };
+/** `priceVersion` is absent only in answers stored before it existed (replays of those); `available` the object fills in (holds.ts). */
+export type AuthorizeResult = Omit<AuthorizeAnswer, 'priceVersion'> & { priceVersion?: number };
 
 /** A validated settle, without the user id that chose the DO. */
 export type SettleRequest = Omit<SettleParams, 'userId'>;

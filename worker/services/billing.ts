@@ -50,12 +50,10 @@ export const billing = {
 
   async authorize(env: Env, input: unknown): Promise<AuthorizeAnswer> {
     const { userId, ttlSeconds, ...req } = validate(authorizeSchema, input);
-    const stub = env.TOKEN_ACCOUNT.getByName(userId);
-    const r = unwrap(await stub.authorize({ ...req, ttlMs: ttlSeconds === undefined ? undefined : ttlSeconds * 1000 }));
+    const r = unwrap(await env.TOKEN_ACCOUNT.getByName(userId).authorize({ ...req, ttlMs: ttlSeconds === undefined ? undefined : ttlSeconds * 1000 }));
     // An answer stored before price versions existed replays without one: it was the seed's pricing (0).
-    // One stored before `available` existed replays without it: the balance as it is now stands in.
-    const available = r.available ?? unwrap(await stub.getBalance()).balance.available;
-    return { reservationId: r.reservationId, reservedTokens: r.reservedTokens, available, expiresAt: r.expiresAt, priceVersion: r.priceVersion ?? 0 };
+    // (One stored before `available` existed gets it from the account's object, holds.ts.)
+    return { reservationId: r.reservationId, reservedTokens: r.reservedTokens, available: r.available, expiresAt: r.expiresAt, priceVersion: r.priceVersion ?? 0 };
   },
 
   async settle(env: Env, input: unknown): Promise<ChargeAnswer> {

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { authorizeHold, earliestHoldExpiry, expireHolds, getHold, holdExpiry, holdUsage, MAX_HOLD_TTL_MS, pruneClosedHolds, releaseHold, settleHold } from '../../../worker/do/holds';
-import { internalKey } from '../../../worker/do/idempotency';
+import { canonical, internalKey, remember } from '../../../worker/do/idempotency';
 import type { AccountRow } from '../../../worker/do/rows';
 import { idempotencyKeySchema } from '../../../worker/contracts/common';
 import { openFundedAccount, SEED, T0 } from '../support/accounts';
@@ -30,6 +30,13 @@ describe('holds', () => {
     expect(refused.result).toEqual({ ok: false, code: 'insufficient_balance' });
     expect(s.rows('SELECT success, error_code, billable_tokens FROM usage')).toEqual([{ success: 0, error_code: 'insufficient_balance', billable_tokens: 0 }]);
     expect(storedReserved()).toBe(150);
+  });
+
+  it('an answer stored before `available` existed replays with the available balance as it is now, in the same call', () => {
+    const req = hold('old');
+    remember(s.sql, 'old', canonical('authorize', req), { ok: true, reservationId: 'res_old', reservedTokens: 150, expiresAt: holdExpiry(T0), priceVersion: 0 }, T0);
+    const out = authorizeHold(s.sql, s.transaction, { ...account, reserved: 300 }, SEED, req, T0);
+    expect(out).toEqual({ result: { ok: true, reservationId: 'res_old', reservedTokens: 150, expiresAt: holdExpiry(T0), priceVersion: 0, available: 700 }, next: null });
   });
 
   it('a hold lives at most an hour', () => {
