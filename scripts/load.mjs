@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // npm run load [-- --requests 10000 --concurrency 32 --accounts 100 --seconds 180 --json]
+// npm run load -- --ratio [--ratio-seconds 20 --concurrency 32 --accounts 100 --json]
 //
 // Starts the app as `npm start` serves it (scripts/start.mjs on a free port, a fresh state dir,
 // the Stripe simulator), creates the accounts through the signed initialize route, then sends a
@@ -10,6 +11,13 @@
 // add up (every account's balance = 10,000 + purchases − everything billed, no hold left) and
 // runs the reconciliation, accounts and Stripe (drift must be 0). Stops everything it started.
 // Exit 1 on failure.
+//
+// `--ratio` measures instead issue 13's sustained charge rate against the balance-read rate on the
+// same path, as a new user would: the same app and accounts, signed HTTP over loopback, flat out
+// (`--concurrency` in flight, no pause) for `--ratio-seconds` each, reads only and then charges
+// only. The charges' outbox runs during their window as it does under `npm start`; their time ends
+// when the reconciliation reports zero drift for every account (D1 holds all they billed), so any
+// flush left after the window is counted in it. Goal: charges/s ≥ 0.7 × reads/s (exit 1 below it).
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
@@ -32,6 +40,9 @@ const ACCOUNTS = num('--accounts', 100);
 const SECONDS = num('--seconds', 180);
 const CHECKOUTS = num('--checkouts', 5);
 const JSON_OUT = args.includes('--json');
+const RATIO = args.includes('--ratio');
+const RATIO_SECONDS = num('--ratio-seconds', 20);
+const RATIO_GOAL = 0.7;
 const WELCOME = 10_000;
 const PURCHASE_TOKENS = 50_000;
 
@@ -349,11 +360,106 @@ async function pool(items, n, fn) {
   );
 }
 
+// ---------------------------------------------------------------- --ratio
+
+async function ratioRun(app) {
+  const { base, secret } = app;
+  const runId = randomUUID().slice(0, 8);
+  const ids = Array.from({ length: ACCOUNTS }, (_, i) => `usr_ratio_${i.toString().padStart(3, '0')}_${runId}`);
+  await pool(ids, CONCURRENCY, async (userId) => {
+    const res = await signedPost(base, secret, '/api/billing/accounts/initialize', { userId, workspaceId: 'ws_ratio' });
+    if (!res.ok) throw new Error(`initialize ${userId}: ${res.status} ${await res.text()}`);
+    await res.text();
+  });
+  // Each object warm, and D1 caught up with the new accounts, before anything is timed.
+  await untilNoDrift(ids, 60_000);
+  const flat = async (kind) => {
+    const lat = [];
+    const errors = [];
+    let next = 0;
+    const t0 = performance.now();
+    const end = t0 + RATIO_SECONDS * 1000;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (performance.now() < end) {
+          const i = next++;
+          const userId = ids[i % ids.length];
+          const [route, body] = kind === 'charges' ? ['/api/billing/charge', { userId, idempotencyKey: `ratio:${runId}:${i}`, operation: 'chat', model: 'gpt-4o', tokens: 1 }] : ['/api/billing/balance', { userId }];
+          const s = performance.now();
+          const res = await signedPost(base, secret, route, body);
+          const text = await res.text();
+          if (res.ok) lat.push(performance.now() - s);
+          else if (errors.length < 5) errors.push(`${route} ${res.status}: ${text.slice(0, 200)}`);
+          else errors.push('');
+        }
+      }),
+    );
+    const windowMs = performance.now() - t0;
+    const sorted = lat.sort((a, b) => a - b);
+    return { n: lat.length, windowMs, errors, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+  };
+  log(`ratio: ${ACCOUNTS} accounts, ${CONCURRENCY} in flight, ${RATIO_SECONDS} s reads only, then ${RATIO_SECONDS} s charges only, signed HTTP over loopback`);
+  const reads = await flat('reads');
+  const charges = await flat('charges');
+  const tailT0 = performance.now();
+  const rec = await untilNoDrift(ids, 120_000);
+  const tailMs = performance.now() - tailT0;
+  const readsPerS = reads.n / (reads.windowMs / 1000);
+  const chargesPerS = charges.n / (charges.windowMs / 1000);
+  const chargesWithTailPerS = charges.n / ((charges.windowMs + tailMs) / 1000);
+  return { reads, charges, tailMs: round(tailMs), readsPerS: round(readsPerS), chargesPerS: round(chargesPerS), chargesWithTailPerS: round(chargesWithTailPerS), ratio: round(chargesWithTailPerS / readsPerS), windowRatio: round(chargesPerS / readsPerS), drifted: rec.drifted };
+
+  async function untilNoDrift(userIds, timeoutMs) {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await reconcileAll({ base, secret, userIds });
+      if (r.drifted === 0 && r.ok) return r;
+      if (Date.now() > until) return r;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  }
+}
+
+function ratioReport(r) {
+  const lines = [
+    `reads:   ${r.reads.n} in ${round(r.reads.windowMs / 1000)} s = ${r.readsPerS}/s (p50 ${round(r.reads.p50)} ms, p99 ${round(r.reads.p99)} ms)`,
+    `charges: ${r.charges.n} in ${round(r.charges.windowMs / 1000)} s = ${r.chargesPerS}/s (p50 ${round(r.charges.p50)} ms, p99 ${round(r.charges.p99)} ms); D1 held all they billed ${r.tailMs} ms after the window (reconciliation: ${r.drifted} accounts drifted) = ${r.chargesWithTailPerS}/s with the tail`,
+    `charges/s (with the outbox tail) ÷ reads/s = ${r.ratio} (goal ≥ ${RATIO_GOAL}: ${r.ratio >= RATIO_GOAL ? 'PASS' : 'FAIL'}); window only ${r.windowRatio}`,
+  ];
+  return lines.join('\n');
+}
+
 // ---------------------------------------------------------------- main
 
 log(`starting the app (npm start) on a free port with a fresh state dir`);
 const app = await startApp();
 log(`app ready on ${app.base}; Stripe simulator on ${app.sim}; log ${app.logFile}`);
+if (RATIO) {
+  let r = null;
+  let failure = null;
+  try {
+    r = await ratioRun(app);
+  } catch (err) {
+    failure = err;
+  } finally {
+    await app.stop();
+  }
+  if (failure) {
+    console.error(`[load] failed: ${failure.stack ?? failure}\n[load] app log kept at ${app.logFile}`);
+    process.exit(1);
+  }
+  console.log(ratioReport(r));
+  const problems = [...r.reads.errors, ...r.charges.errors].length ? [`${r.reads.errors.length + r.charges.errors.length} calls failed: ${[...r.reads.errors, ...r.charges.errors].filter(Boolean).join(' | ')}`] : [];
+  if (r.drifted) problems.push(`${r.drifted} accounts still drifted 120 s after the charges`);
+  if (r.ratio < RATIO_GOAL) problems.push(`charge/read ratio ${r.ratio} < ${RATIO_GOAL}`);
+  if (JSON_OUT) console.log(JSON.stringify({ ok: problems.length === 0, accounts: ACCOUNTS, concurrency: CONCURRENCY, seconds: RATIO_SECONDS, reads_per_s: r.readsPerS, charges_per_s: r.chargesPerS, charges_with_tail_per_s: r.chargesWithTailPerS, outbox_tail_ms: r.tailMs, ratio: r.ratio, ratio_window_only: r.windowRatio, problems }));
+  if (problems.length) {
+    console.error(`[load] FAILED:\n  ${problems.join('\n  ')}`);
+    process.exit(1);
+  }
+  rmSync(app.dir, { recursive: true, force: true });
+  process.exit(0);
+}
 let result;
 let failure = null;
 try {

@@ -228,8 +228,12 @@ export interface SustainedRequest {
   concurrency: number;
   /** Balance reads per charge: each account gets a charge, then this many reads, in turn. */
   readsPerCharge: number;
-  /** Calls per second to offer (open loop): below saturation, so workerd's timers and alarms run on time. */
+  /** Calls per second to offer (open loop): below saturation, so workerd's timers and alarms run on time. 0: flat out, for `durationMs`. */
   rate: number;
+  /** One kind of call only (the flat-out throughput part): every call a charge, or every call a balance read. */
+  only?: 'charges' | 'reads';
+  /** How the calls reach the app: `BillingService` over the service binding, or its signed HTTP routes (the app's fetch handler: routing, HMAC over the raw body, JSON). */
+  path: 'binding' | 'http';
   tag: string;
 }
 
@@ -253,8 +257,29 @@ export interface SustainedResult {
  * never idles starves its timers, so every DO's alarm — the outbox flush — would wait until the
  * window closed (seen in this bench at full speed: no alarm ran inside a 5 s window).
  */
+/**
+ * The signed HTTP caller (worker/routes/billing.ts): POSTs JSON to the app's fetch handler with
+ * `X-Billing-Timestamp` and `X-Billing-Signature` = hex HMAC-SHA256(secret, `${ts}.${raw}`), as
+ * `scripts/lib/signed-fetch.mjs` does from Node, and answers the route's JSON (throws on non-2xx).
+ */
+async function signedHttp(env: Env): Promise<(route: string, body: unknown) => Promise<any>> {
+  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(env.BILLING_SECRET), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  return async (route, body) => {
+    const raw = JSON.stringify(body);
+    const ts = String(Math.floor(Date.now() / 1000));
+    const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${ts}.${raw}`)));
+    const signature = Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join('');
+    const res = await env.APP.fetch(`https://app.local${route}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-billing-timestamp': ts, 'x-billing-signature': signature }, body: raw });
+    if (!res.ok) throw new Error(`${route}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+    return res.json();
+  };
+}
+
 async function sustained(env: Env, req: SustainedRequest): Promise<SustainedResult> {
   const billing = new BillingClient(env.BILLING, env.BILLING_SECRET);
+  const http = req.path === 'http' ? await signedHttp(env) : null;
+  const charge = (p: { userId: string; idempotencyKey: string; operation: 'chat'; model: string; tokens: number }) => (http ? http('/api/billing/charge', p) : billing.charge(p));
+  const getBalance = (p: { userId: string }) => (http ? http('/api/billing/balance', p) : billing.getBalance(p));
   const every = req.readsPerCharge + 1;
   const out: Omit<SustainedResult, 'atEnd'> = { charges: 0, reads: 0, errors: 0, firstError: null, elapsedMs: 0, chargeLatencies: [], readLatencies: [] };
   let atEnd: Promise<MeterReading> | null = null;
@@ -263,22 +288,27 @@ async function sustained(env: Env, req: SustainedRequest): Promise<SustainedResu
   const lane = async () => {
     for (;;) {
       const i = next++;
-      // Call i is due at start + i / rate; a lane that is early sleeps until then.
-      const due = (i * 1000) / req.rate;
-      if (due >= req.durationMs) break;
-      const early = due - (performance.now() - start);
-      if (early > 0) await scheduler.wait(early);
-      const userId = req.accounts[Math.floor(i / every) % req.accounts.length];
-      const isCharge = i % every === 0;
+      if (req.rate === 0) {
+        // Flat out: the next call as soon as this lane's last one answered, until the window closes.
+        if (performance.now() - start >= req.durationMs) break;
+      } else {
+        // Call i is due at start + i / rate; a lane that is early sleeps until then.
+        const due = (i * 1000) / req.rate;
+        if (due >= req.durationMs) break;
+        const early = due - (performance.now() - start);
+        if (early > 0) await scheduler.wait(early);
+      }
+      const userId = req.only ? req.accounts[i % req.accounts.length] : req.accounts[Math.floor(i / every) % req.accounts.length];
+      const isCharge = req.only ? req.only === 'charges' : i % every === 0;
       const t0 = performance.now();
       try {
         if (isCharge) {
-          const r = await billing.charge({ userId, idempotencyKey: `bench:${req.tag}:${i}`, operation: 'chat', model: 'gpt-4o', tokens: 1 });
+          const r = await charge({ userId, idempotencyKey: `bench:${req.tag}:${i}`, operation: 'chat', model: 'gpt-4o', tokens: 1 });
           if (r.billableTokens !== D1_COST || r.transactionId === null) throw new Error(`unexpected charge answer ${JSON.stringify(r)}`);
           out.chargeLatencies.push(performance.now() - t0);
           out.charges++;
         } else {
-          await billing.getBalance({ userId });
+          await getBalance({ userId });
           out.readLatencies.push(performance.now() - t0);
           out.reads++;
         }

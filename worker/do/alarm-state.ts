@@ -17,6 +17,8 @@ export function gatherDueState(
     now: number;
     outbox: OutboxPending;
     flushFailures: number;
+    /** When the outbox's last flush started (Outbox.lastFlushAt). */
+    lastFlushAt?: number | null;
     account: { ar_state: AutoRechargeState; ar_next_at: number | null } | null;
     /** `grantExpiringNoticeDays` in force; null: no notices (an object wired without alerts). */
     noticeDays?: number | null;
@@ -26,6 +28,7 @@ export function gatherDueState(
     now: s.now,
     outboxPending: s.outbox.ledger + s.outbox.usage > 0 || s.outbox.directory,
     flushFailures: s.flushFailures,
+    lastFlushAt: s.lastFlushAt ?? null,
     arState: s.account?.ar_state ?? null,
     arNextAt: s.account?.ar_next_at ?? null,
     earliestHoldExpiry: earliestHoldExpiry(sql),

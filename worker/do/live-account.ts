@@ -18,7 +18,7 @@ import { refundReversalEntry } from './refunds';
 import { autoRechargeChange, disputeClosedPatch, disputeOpenedPatch, reactivatePatch } from './payment-profile';
 import { needsRecharge, type PaymentIntents, type RechargeHost } from './recharge-policy';
 import type { AccountRow } from './rows';
-import { nextDueAt, OUTBOX_FLUSH_DELAY_MS, type AlarmClock } from './schedule';
+import { flushDueAt, nextDueAt, OUTBOX_FLUSH_DELAY_MS, type AlarmClock } from './schedule';
 import type { SettingsCache } from './settings-cache';
 import type { SpendLimits } from './spend-limits';
 import type { Sql, Transaction } from './storage';
@@ -32,7 +32,7 @@ export interface LiveAccountDeps {
   sql: Sql;
   transaction: Transaction;
   alarm: Pick<AlarmClock, 'request' | 'set' | 'armFallback' | 'ranOk'>;
-  outbox: Pick<Outbox, 'pending' | 'flush' | 'failures'>;
+  outbox: Pick<Outbox, 'pending' | 'flush' | 'failures' | 'lastFlushAt'>;
   /** D1, where the outbox flushes to. */
   db: D1Database;
   /** Stripe's PaymentIntents, for the recharge state machine (payment-intents.ts in production). */
@@ -262,8 +262,10 @@ export class LiveAccount {
    */
   afterCommit(): void {
     const now = this.#now();
-    this.#d.alarm.request(now + OUTBOX_FLUSH_DELAY_MS);
-    this.#observeAlerts(now);
+    // The flush no sooner than the interval after the last one (schedule.ts); a new alert goes out
+    // after the short delay whatever the interval (the alarm run sends alerts, then flushes).
+    this.#d.alarm.request(flushDueAt(now, this.#d.outbox.lastFlushAt, 0));
+    if (this.#observeAlerts(now) > 0) this.#d.alarm.request(now + OUTBOX_FLUSH_DELAY_MS);
     const a = this.account;
     if (a && needsRecharge(a)) {
       this.account = this.#d.transaction(() => saveAccount(this.#d.sql, a, { ar_state: 'scheduled' }, now));
@@ -272,16 +274,16 @@ export class LiveAccount {
   }
 
   /** Balance-level and status crossings since the last look (alerts.ts). */
-  #observeAlerts(now: number): void {
+  #observeAlerts(now: number): number {
     const al = this.#d.alerts;
-    if (al) al.tracker.observe(this.account, al.settings(), now);
+    return al ? al.tracker.observe(this.account, al.settings(), now) : 0;
   }
 
   /** Arms the alarm for the earliest due work. `exact` (end of an alarm run) also moves a later or stale alarm, or clears it. */
   scheduleNext(exact: boolean): void {
     const { sql, outbox, alarm } = this.#d;
     const days = this.#d.alerts ? noticeDays(this.#d.alerts.settings()) : null;
-    const at = nextDueAt(gatherDueState(sql, { now: this.#now(), outbox: this.pending(), flushFailures: outbox.failures, account: this.account, noticeDays: days }));
+    const at = nextDueAt(gatherDueState(sql, { now: this.#now(), outbox: this.pending(), flushFailures: outbox.failures, lastFlushAt: outbox.lastFlushAt, account: this.account, noticeDays: days }));
     if (exact) alarm.set(at);
     else if (at !== null) alarm.request(at);
   }
@@ -305,7 +307,7 @@ export class LiveAccount {
 
   /** Flushes the outbox to D1 now, then arms the alarm for whatever is still due. */
   async flush(): Promise<FlushOutcome> {
-    const out = await this.#d.outbox.flush(this.#d.db, () => this.account);
+    const out = await this.#d.outbox.flush(this.#d.db, () => this.account, this.#now());
     this.scheduleNext(false);
     return out;
   }
@@ -339,7 +341,7 @@ export class LiveAccount {
     const al = this.#d.alerts;
     this.#observeAlerts(this.#now());
     const alertsRetryAt = al && pendingAlerts(sql) > 0 ? await al.tracker.send(al.queue, this.account, this.#now()) : null;
-    await outbox.flush(db, () => this.account);
+    await outbox.flush(db, () => this.account, this.#now());
     pruneAnswers(sql, now - IDEMPOTENCY_RETENTION_MS);
     pruneClosedHolds(sql, now - IDEMPOTENCY_RETENTION_MS);
     if (al) pruneAlerts(sql, now - ALERT_RETENTION_MS);

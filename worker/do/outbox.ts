@@ -185,6 +185,8 @@ export class Outbox {
   rollup: RollupFlush;
   /** Failed flushes in a row (the alarm backs off by it). */
   failures = 0;
+  /** When the last flush started (in memory: null after a wake, so the first flush is not held back). The schedule spaces flushes by it (schedule.ts, `flushDueAt`). */
+  lastFlushAt: number | null = null;
   #flushing: Promise<FlushOutcome> | null = null;
 
   constructor(
@@ -201,10 +203,11 @@ export class Outbox {
     return pendingRows(this.sql, account, this.synced);
   }
 
-  /** Drains up to a few batches. `account` is read before each batch (it may change in between). */
-  async flush(db: D1Database, account: () => AccountRow | null): Promise<FlushOutcome> {
+  /** Drains up to a few batches. `account` is read before each batch (it may change in between); `now` is when the flush starts. */
+  async flush(db: D1Database, account: () => AccountRow | null, now: number = Date.now()): Promise<FlushOutcome> {
     // One flush at a time: a second caller waits for the one under way and then runs its own.
     while (this.#flushing) await this.#flushing;
+    this.lastFlushAt = now;
     const run = (async () => {
       // A burst on a hot account drains in one alarm run, a few batches in a row.
       let total: FlushOutcome = { ok: true, ledger: 0, usage: 0, remaining: 0 };

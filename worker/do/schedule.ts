@@ -8,7 +8,26 @@ import type { AutoRechargeState } from './rows';
 
 /** Delay before the outbox flushes, so a burst of charges shares one D1 batch. */
 export const OUTBOX_FLUSH_DELAY_MS = 100;
+/**
+ * At most one outbox flush per this interval per account (issue 13). A flush costs D1 about the
+ * same ~14 rows whether it carries one charge or a hundred (the rollup upserts, the directory row,
+ * the flush number), so an account charging a few times a second would otherwise pay ~14 D1 rows
+ * per charge and most of its charge time in flushes (`npm run load -- --ratio`: 0.42 of the read
+ * rate with 100 ms, 0.7+ with 1 s; docs/scaling.md). A charge after a quiet second still reaches
+ * D1 ~100 ms later; a busy account's replica lags by at most this much (plus the flush itself).
+ */
+export const OUTBOX_FLUSH_INTERVAL_MS = 1_000;
 export const MAX_BACKOFF_MS = 60_000;
+
+/**
+ * When the outbox may flush next: a short delay after `now`, and no sooner than the interval
+ * after the last flush started (`lastFlushAt`, null: none since the object woke); after failed
+ * flushes, their backoff instead.
+ */
+export function flushDueAt(now: number, lastFlushAt: number | null, failures: number): number {
+  if (failures > 0) return now + backoffMs(failures);
+  return Math.max(now + OUTBOX_FLUSH_DELAY_MS, lastFlushAt === null ? 0 : lastFlushAt + OUTBOX_FLUSH_INTERVAL_MS);
+}
 
 /** 0.5 s, 1 s, 2 s … capped at a minute: the retry delay after `failures` failed runs in a row. */
 export function backoffMs(failures: number): number {
@@ -21,6 +40,8 @@ export interface DueState {
   outboxPending: boolean;
   /** Failed flushes in a row: the flush backs off. */
   flushFailures: number;
+  /** When the last outbox flush started (null: none since the object woke): the next waits for the interval. */
+  lastFlushAt?: number | null;
   arState: AutoRechargeState | null;
   /** When an in-flight recharge (creating, confirming, awaiting_webhook) is next worked on. */
   arNextAt: number | null;
@@ -36,7 +57,7 @@ export interface DueState {
 /** The earliest time any work is due (never before `now`), or null when nothing is. */
 export function nextDueAt(s: DueState): number | null {
   const due: number[] = [];
-  if (s.outboxPending) due.push(s.flushFailures === 0 ? s.now + OUTBOX_FLUSH_DELAY_MS : s.now + backoffMs(s.flushFailures));
+  if (s.outboxPending) due.push(flushDueAt(s.now, s.lastFlushAt ?? null, s.flushFailures));
   if (s.arState === 'scheduled') due.push(s.now);
   if ((s.arState === 'creating' || s.arState === 'confirming' || s.arState === 'awaiting_webhook') && s.arNextAt !== null) due.push(s.arNextAt);
   if (s.earliestHoldExpiry !== null) due.push(s.earliestHoldExpiry);

@@ -11,7 +11,7 @@ import { refundEntry } from '../../../worker/do/refunds';
 import { Outbox } from '../../../worker/do/outbox';
 import type { PaymentIntents } from '../../../worker/do/recharge-policy';
 import type { AccountRow } from '../../../worker/do/rows';
-import { AlarmClock, OUTBOX_FLUSH_DELAY_MS } from '../../../worker/do/schedule';
+import { AlarmClock, backoffMs, OUTBOX_FLUSH_DELAY_MS, OUTBOX_FLUSH_INTERVAL_MS } from '../../../worker/do/schedule';
 import { saveAccountLimits } from '../../../worker/do/spend-limit-changes';
 import { SpendLimits } from '../../../worker/do/spend-limits';
 import { chat, fundedAccount, SEED, T0 } from '../support/accounts';
@@ -154,8 +154,11 @@ describe('live account', () => {
     expect(alarms).toEqual([]);
     d1.down = true;
     live.record({ type: 'purchase', amount: 1, ref: 'pi_2' });
+    // A commit right after a flush waits for the flush interval, not the short delay (schedule.ts).
+    expect(alarms).toEqual([T0 + OUTBOX_FLUSH_INTERVAL_MS]);
     expect((await live.flush()).ok).toBe(false);
-    expect(alarms).toEqual([T0 + OUTBOX_FLUSH_DELAY_MS]);
+    // A failed flush retries after its backoff (earlier here, so the alarm moves).
+    expect(alarms).toEqual([T0 + OUTBOX_FLUSH_INTERVAL_MS, T0 + backoffMs(1)]);
   });
 
   it('an alarm run expires holds, runs the recharge machine, flushes, prunes old answers, and clears the alarm when nothing is left', async () => {

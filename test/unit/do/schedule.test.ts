@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { IDEMPOTENCY_RETENTION_MS } from '../../../worker/do/idempotency';
-import { AlarmClock, backoffMs, MAX_BACKOFF_MS, nextDueAt, OUTBOX_FLUSH_DELAY_MS, type DueState } from '../../../worker/do/schedule';
+import { AlarmClock, backoffMs, flushDueAt, MAX_BACKOFF_MS, nextDueAt, OUTBOX_FLUSH_DELAY_MS, OUTBOX_FLUSH_INTERVAL_MS, type DueState } from '../../../worker/do/schedule';
 
 const NOW = 1_000_000;
 const idle: DueState = { now: NOW, outboxPending: false, flushFailures: 0, arState: 'off', arNextAt: null, earliestHoldExpiry: null, oldestAnswerAt: null };
@@ -39,6 +39,22 @@ describe('nextDueAt', () => {
     expect(nextDueAt({ ...s, flushFailures: 3 })).toBe(NOW + 2_000);
     expect(nextDueAt({ ...s, flushFailures: 30 })).toBe(NOW + MAX_BACKOFF_MS);
     expect(backoffMs(2)).toBe(1_000);
+  });
+
+  it('the outbox flushes a short delay after a change, and no sooner than the interval after its last flush', () => {
+    const s = { ...idle, outboxPending: true };
+    // None since the object woke, or the last one long ago: the short delay.
+    expect(nextDueAt(s)).toBe(NOW + OUTBOX_FLUSH_DELAY_MS);
+    expect(nextDueAt({ ...s, lastFlushAt: NOW - 10 * OUTBOX_FLUSH_INTERVAL_MS })).toBe(NOW + OUTBOX_FLUSH_DELAY_MS);
+    expect(nextDueAt({ ...s, lastFlushAt: NOW - OUTBOX_FLUSH_INTERVAL_MS + OUTBOX_FLUSH_DELAY_MS })).toBe(NOW + OUTBOX_FLUSH_DELAY_MS);
+    // A flush 300 ms ago: the next one waits for the rest of the interval.
+    expect(nextDueAt({ ...s, lastFlushAt: NOW - 300 })).toBe(NOW - 300 + OUTBOX_FLUSH_INTERVAL_MS);
+    expect(flushDueAt(NOW, NOW, 0)).toBe(NOW + OUTBOX_FLUSH_INTERVAL_MS);
+    // Failures back off whatever the interval says (here sooner than it).
+    expect(flushDueAt(NOW, NOW, 1)).toBe(NOW + backoffMs(1));
+    // Other due work is not held back by the interval.
+    expect(nextDueAt({ ...s, lastFlushAt: NOW, earliestHoldExpiry: NOW + 200 })).toBe(NOW + 200);
+    expect(OUTBOX_FLUSH_INTERVAL_MS).toBeGreaterThan(OUTBOX_FLUSH_DELAY_MS);
   });
 });
 
