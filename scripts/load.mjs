@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm run load [-- --requests 10000 --concurrency 32 --accounts 100 --seconds 180 --json]
-// npm run load -- --ratio [--ratio-seconds 20 --concurrency 32 --accounts 100 --json]
+// npm run load -- --ratio [--ratio-seconds 20 --ratio-rounds 4 --concurrency 32 --accounts 100 --json]
 //
 // Starts the app as `npm start` serves it (scripts/start.mjs on a free port, a fresh state dir,
 // the Stripe simulator), creates the accounts through the signed initialize route, then sends a
@@ -14,8 +14,8 @@
 //
 // `--ratio` measures instead issue 13's sustained charge rate against the balance-read rate on the
 // same path, as a new user would: the same app and accounts, signed HTTP over loopback, flat out
-// (`--concurrency` in flight, no pause) for `--ratio-seconds` each, reads only and then charges
-// only. The charges' outbox runs during their window as it does under `npm start`; their time ends
+// (`--concurrency` in flight, no pause) for `--ratio-seconds` each in all, reads only and charges
+// only, interleaved in `--ratio-rounds` rounds. The charges' outbox runs during their window as it does under `npm start`; their time ends
 // when the reconciliation reports zero drift for every account (D1 holds all they billed), so any
 // flush left after the window is counted in it. Goal: charges/s ≥ 0.7 × reads/s (exit 1 below it).
 import { spawn } from 'node:child_process';
@@ -42,6 +42,7 @@ const CHECKOUTS = num('--checkouts', 5);
 const JSON_OUT = args.includes('--json');
 const RATIO = args.includes('--ratio');
 const RATIO_SECONDS = num('--ratio-seconds', 20);
+const RATIO_ROUNDS = num('--ratio-rounds', 4);
 const RATIO_GOAL = 0.7;
 const WELCOME = 10_000;
 const PURCHASE_TOKENS = 50_000;
@@ -373,12 +374,14 @@ async function ratioRun(app) {
   });
   // Each object warm, and D1 caught up with the new accounts, before anything is timed.
   await untilNoDrift(ids, 60_000);
-  const flat = async (kind) => {
-    const lat = [];
+  const lats = { reads: [], charges: [] };
+  let next = 0;
+  const flat = async (kind, seconds) => {
+    const lat = lats[kind];
     const errors = [];
-    let next = 0;
+    const n0 = lat.length;
     const t0 = performance.now();
-    const end = t0 + RATIO_SECONDS * 1000;
+    const end = t0 + seconds * 1000;
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
         while (performance.now() < end) {
@@ -394,13 +397,24 @@ async function ratioRun(app) {
         }
       }),
     );
-    const windowMs = performance.now() - t0;
-    const sorted = lat.sort((a, b) => a - b);
-    return { n: lat.length, windowMs, errors, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+    return { n: lat.length - n0, windowMs: performance.now() - t0, errors };
   };
-  log(`ratio: ${ACCOUNTS} accounts, ${CONCURRENCY} in flight, ${RATIO_SECONDS} s reads only, then ${RATIO_SECONDS} s charges only, signed HTTP over loopback`);
-  const reads = await flat('reads');
-  const charges = await flat('charges');
+  // Interleaved (reads, charges, reads, charges …) so a machine whose load drifts during the run
+  // weighs on both alike; the charges' outbox tail is waited for once, at the end.
+  log(`ratio: ${ACCOUNTS} accounts, ${CONCURRENCY} in flight, ${RATIO_ROUNDS} rounds of ${RATIO_SECONDS / RATIO_ROUNDS} s reads only then ${RATIO_SECONDS / RATIO_ROUNDS} s charges only (${RATIO_SECONDS} s each in all), signed HTTP over loopback`);
+  const sum = (parts) => ({ n: parts.reduce((a, p) => a + p.n, 0), windowMs: parts.reduce((a, p) => a + p.windowMs, 0), errors: parts.flatMap((p) => p.errors) });
+  const readParts = [];
+  const chargeParts = [];
+  for (let r = 0; r < RATIO_ROUNDS; r++) {
+    readParts.push(await flat('reads', RATIO_SECONDS / RATIO_ROUNDS));
+    chargeParts.push(await flat('charges', RATIO_SECONDS / RATIO_ROUNDS));
+  }
+  const quantiles = (xs) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+  };
+  const reads = { ...sum(readParts), ...quantiles(lats.reads) };
+  const charges = { ...sum(chargeParts), ...quantiles(lats.charges) };
   const tailT0 = performance.now();
   const rec = await untilNoDrift(ids, 120_000);
   const tailMs = performance.now() - tailT0;
