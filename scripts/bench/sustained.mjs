@@ -185,6 +185,7 @@ export function sustainedTable(res, grid) {
     ['charges/s (with outbox tail) ÷ reads/s', t.ratio.toFixed(2), `≥ ${THROUGHPUT_GOAL}`, t.ratio >= THROUGHPUT_GOAL ? 'PASS' : 'FAIL'],
     ['charges/s (window only) ÷ reads/s', t.windowRatio.toFixed(2), '', ''],
   ], [false, true, false, false]));
+  if (t.alarmRunsInWindow === 0) lines.push('no alarm ran inside the window (driver and app share one workerd thread): the ratio is the charge path against a read, with the outbox\'s D1 work all in the tail; `npm run load -- --ratio` measures it with the outbox working during the window (docs/scaling.md)');
   return lines;
 }
 
