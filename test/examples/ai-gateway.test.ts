@@ -282,6 +282,56 @@ describe('AI gateway: OpenAI chat completions through the official client', () =
   });
 });
 
+describe('AI gateway: the hold follows the price book', () => {
+  it('holds the estimate by class at the model\'s own rates: the reserved tokens are its price, and a balance that covers the flat total but not the price is refused before the provider', async () => {
+    const c = await caller();
+    // Input dear, output cheap: a flat estimate (one total, priced as output) would hold far less than the book's price of the prompt.
+    const version = 800_000 + Math.floor(Math.random() * 100_000);
+    const model = `gw-hold-${crypto.randomUUID().slice(0, 8)}`;
+    const rates = { input: 300_000, cachedInput: 1_000, cacheWrite: 300_000, output: 10_000, reasoning: 10_000 };
+    await writeVersion(version, Date.now() - 1_000, seedBook([{ id: model, provider: 'openai', aliases: [], rates, providerCost: { input: 1, cachedInput: 1, cacheWrite: 1, output: 1, reasoning: 1 } }]));
+    await account(c.userId).refreshSettings();
+    try {
+      const priced = (b: ReturnType<typeof chatBody>) => {
+        const e = estimateOpenAIChat(b);
+        return Math.ceil((e.inputTokens * rates.input + e.outputTokens * rates.output) / 10_000);
+      };
+      const flat = (b: ReturnType<typeof chatBody>) => Math.ceil((totalTokens(estimateOpenAIChat(b)) * rates.output) / 10_000);
+
+      // A small prompt goes through; its stream's headers carry the hold as the book prices the estimate.
+      const small = { ...chatBody(c.marker, 20), model };
+      const before = (await settled(c.userId)).balance;
+      const res = await GATEWAY.fetch('https://gateway.test/v1/chat/completions', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${c.key}`, 'content-type': 'application/json', 'x-sim-output-tokens': '5' },
+        body: JSON.stringify({ ...small, stream: true }),
+      });
+      expect(res.status).toBe(200);
+      expect(priced(small)).not.toBe(flat(small));
+      expect(res.headers.get('x-billing-reserved-tokens')).toBe(String(priced(small)));
+      expect(res.headers.get('x-billing-available-tokens')).toBe(String(before - priced(small)));
+      await res.text();
+      const balance = (await settled(c.userId)).balance;
+      expect(await upstreamSaw(c.marker)).toBe(1);
+
+      // A long prompt whose flat total the balance covers, but not its price: 402 and the provider never sees it.
+      const marker = `m-${crypto.randomUUID()}`;
+      const long = { model, max_tokens: 20, messages: [{ role: 'user' as const, content: `${'word '.repeat(600)}${marker}` }] };
+      expect(flat(long)).toBeLessThanOrEqual(balance);
+      expect(priced(long)).toBeGreaterThan(balance);
+      const err = await openai(c.key).chat.completions.create(long).catch((e) => e);
+      expect(err).toBeInstanceOf(OpenAI.APIError);
+      expect(err.status).toBe(402);
+      expect(err.headers.get('x-billing-error')).toBe('insufficient_balance');
+      expect(await upstreamSaw(marker)).toBe(0);
+      expect((await settled(c.userId)).balance).toBe(balance);
+    } finally {
+      await deleteVersions();
+      await account(c.userId).refreshSettings();
+    }
+  });
+});
+
 describe('AI gateway: Anthropic messages through the official client', () => {
   it('non-streamed and streamed: bills input + cache read + cache write + output to the token', async () => {
     const c = await caller();
