@@ -75,6 +75,8 @@ export class CallBilling implements MeteringBilling {
         outputTokens: usage.outputTokens,
         cachedInputTokens: usage.cachedInputTokens,
         cacheWriteTokens: usage.cacheWriteTokens,
+        // Anthropic's 1-hour cache writes, a part of cacheWriteTokens priced at their own rate.
+        cacheWrite1hTokens: usage.cacheWrite1hTokens,
         reasoningTokens: usage.reasoningTokens,
         success: true,
         requestId: this.call.requestId,

@@ -352,6 +352,48 @@ describe('AI gateway: Anthropic messages through the official client', () => {
     expect((await usageOf(c.userId)).ledger.map((e) => e.amount)).toEqual([-one, -two]);
   });
 
+  it('1-hour cache writes are billed at the book\'s cacheWrite1h rate, streamed and not, and the ledger takes the exact integer', async () => {
+    const c = await caller();
+    const version = 900_000 + Math.floor(Math.random() * 90_000);
+    const model = `gw-claude-1h-${crypto.randomUUID().slice(0, 8)}`;
+    // A 1-hour write at 2× input, a 5-minute one at 1.25× (Anthropic, prompt caching, "Pricing":
+    // https://docs.claude.com/en/docs/build-with-claude/prompt-caching), per 10,000 tokens.
+    const rates = { input: 10_000, cachedInput: 1_000, cacheWrite: 12_500, cacheWrite1h: 20_000, output: 50_000, reasoning: 50_000 };
+    const providerCost = { input: 1, cachedInput: 1, cacheWrite: 1, cacheWrite1h: 1, output: 1, reasoning: 1 };
+    await writeVersion(version, Date.now() - 1_000, seedBook([{ id: model, provider: 'anthropic', aliases: [], rates, providerCost }]));
+    await account(c.userId).refreshSettings();
+    try {
+      const before = (await settled(c.userId)).balance;
+      const client = anthropic(c.key);
+      // The stand-in reports 10 cache-write tokens, 7 of them with a 1-hour TTL (usage.cache_creation).
+      const headers = { 'x-sim-output-tokens': '8', 'x-sim-cached-tokens': '3', 'x-sim-cache-write-tokens': '10', 'x-sim-cache-write-1h-tokens': '7' };
+      const cost = (u: Anthropic.Usage) => {
+        expect([u.cache_read_input_tokens, u.cache_creation_input_tokens, u.cache_creation]).toEqual([3, 10, { ephemeral_5m_input_tokens: 3, ephemeral_1h_input_tokens: 7 }]);
+        const numerator = u.input_tokens * rates.input + 3 * rates.cachedInput + 3 * rates.cacheWrite + 7 * rates.cacheWrite1h + u.output_tokens * rates.output;
+        return Math.ceil(numerator / 10_000);
+      };
+      const msg = await client.messages.create({ ...anthropicBody(c.marker), model }, { headers });
+      const one = cost(msg.usage);
+      // Not what the one cache-write rate would bill (the limitation this class removes).
+      expect(one).not.toBe(Math.ceil((msg.usage.input_tokens * rates.input + 3 * rates.cachedInput + 10 * rates.cacheWrite + msg.usage.output_tokens * rates.output) / 10_000));
+      expect((await settled(c.userId)).balance).toBe(before - one);
+
+      const final = await client.messages.stream({ ...anthropicBody(c.marker), model }, { headers }).finalMessage();
+      const two = cost(final.usage);
+      expect((await settled(c.userId)).balance).toBe(before - one - two);
+      expect((await usageOf(c.userId)).ledger.map((e) => e.amount)).toEqual([-one, -two]);
+      // The usage record keeps every cache write in its one count, the 1-hour ones inside it.
+      const rows = (await usageRecords(c.userId)).filter((r) => r.model === model);
+      expect(rows.map((r) => [r.cache_write_tokens, r.billable_tokens, r.price_version])).toEqual([
+        [10, one, version],
+        [10, two, version],
+      ]);
+    } finally {
+      await deleteVersions();
+      await account(c.userId).refreshSettings();
+    }
+  });
+
   it('refuses with 402 billing_error before the provider is called when the balance does not cover the estimate', async () => {
     const c = await caller();
     // 8,000 output tokens held at the default 1.5× is more than the 10,000-token welcome bonus.

@@ -6,10 +6,10 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { errorMessage, post } from '../../api';
 import { Field, fieldAria, Notice } from '../../components/ui';
 import * as f from '../../format';
-import { blankTier, checkEntry, checkSample, CLASS_LABELS, entryForm, EXTRA_LABELS, MAX_TIERS, TOKEN_CLASSES, type EntryField, type EntryForm } from '../../forms/prices';
+import { blankTier, checkEntry, checkSample, CLASS_LABELS, entryForm, EXTRA_LABELS, MAX_TIERS, TOKEN_CLASSES, type EntryField, type EntryForm, type FormClass as TokenClass } from '../../forms/prices';
 import { useForm } from '../../hooks/use-form';
 import type { PriceBookEntry } from '../../../../worker/lib/price-book';
-import type { AdminPriceBookAnswer, PreviewCost as SampleCost, PriceClass as TokenClass, PricePreviewAnswer, PriceVersionInfo } from '../../../../worker/contracts/prices';
+import type { AdminPriceBookAnswer, PreviewCost as SampleCost, PricePreviewAnswer, PriceVersionInfo } from '../../../../worker/contracts/prices';
 import { dollarsPerMillion, micros, perMillion } from './price-format';
 
 type SampleForm = Record<'inputTokens' | 'cachedInputTokens' | 'outputTokens' | 'reasoningTokens' | 'images', string>;
