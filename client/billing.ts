@@ -5,7 +5,7 @@
  */
 import type { AuthorizeAnswer, BillingClient, ChargeAnswer } from '../worker/client';
 import type { MeteringBilling } from './stream';
-import { totalTokens, type Usage } from './usage';
+import type { Usage } from './usage';
 
 /** Who is calling and what, for every billing call of one request. */
 export interface CallContext {
@@ -47,7 +47,15 @@ export class CallBilling implements MeteringBilling {
       idempotencyKey: this.call.requestId,
       operation: 'chat',
       model: this.call.model,
-      estimatedTokens: totalTokens(estimate),
+      // The estimate by class (the prompt as input, the output cap as output), not one flat total:
+      // the account's DO prices a per-class hold with the book's rate for each class (holds.ts,
+      // `holdUsage`), so a model with its own entry is held, refused and reported
+      // (`reservedTokens`) at its price. Same nesting as the settle below.
+      inputTokens: estimate.inputTokens,
+      outputTokens: estimate.outputTokens,
+      cachedInputTokens: estimate.cachedInputTokens,
+      cacheWriteTokens: estimate.cacheWriteTokens,
+      reasoningTokens: estimate.reasoningTokens,
       // The account's DO checks this key's limits in the same step as the balance.
       apiKeyId: this.call.apiKeyId,
     });
@@ -67,6 +75,8 @@ export class CallBilling implements MeteringBilling {
         outputTokens: usage.outputTokens,
         cachedInputTokens: usage.cachedInputTokens,
         cacheWriteTokens: usage.cacheWriteTokens,
+        // Anthropic's 1-hour cache writes, a part of cacheWriteTokens priced at their own rate.
+        cacheWrite1hTokens: usage.cacheWrite1hTokens,
         reasoningTokens: usage.reasoningTokens,
         success: true,
         requestId: this.call.requestId,

@@ -23,13 +23,12 @@
  *   (total input = input + cache read + cache write): the three are added up. Extended-thinking
  *   tokens are not reported apart: they are inside `output_tokens` and billed at the output rate,
  *   so `reasoningTokens` stays 0.
- *   LIMITATION: `cache_creation_input_tokens` counts 5-minute and 1-hour cache writes together (the
- *   split is in `usage.cache_creation.ephemeral_5m_input_tokens` / `ephemeral_1h_input_tokens`, the
- *   official SDK's `Usage.cache_creation`), and Anthropic prices a 1-hour write at 2× the base input
- *   rate against 1.25× for a 5-minute one (https://docs.claude.com/en/docs/build-with-claude/prompt-caching,
- *   "Pricing"). The price book has one cache-write rate per model, so both are in `cacheWriteTokens`
- *   at that rate: 1-hour writes are under-billed by 0.75× input each when the rate is the 5-minute
- *   one (docs/ai-endpoints.md, "Usage convention").
+ *   `cache_creation_input_tokens` counts 5-minute and 1-hour cache writes together (the split is in
+ *   `usage.cache_creation.ephemeral_5m_input_tokens` / `ephemeral_1h_input_tokens`, the official
+ *   SDK's `Usage.cache_creation`), and Anthropic prices a 1-hour write at 2× the base input rate
+ *   against 1.25× for a 5-minute one (https://docs.claude.com/en/docs/build-with-claude/prompt-caching,
+ *   "Pricing"). So all of them are `cacheWriteTokens` and the 1-hour ones also `cacheWrite1hTokens`
+ *   (a part of it), which the price book rates at the model's `cacheWrite1h` rate.
  * - Gemini `promptTokenCount` INCLUDES `cachedContentTokenCount`; `candidatesTokenCount` EXCLUDES
  *   `thoughtsTokenCount`, so output = candidates + thoughts; `toolUsePromptTokenCount` (tool results
  *   fed back to the model) is input outside `promptTokenCount`, so it is added to `inputTokens`.
@@ -41,6 +40,8 @@ export interface Usage {
   outputTokens: number;
   cachedInputTokens: number;
   cacheWriteTokens: number;
+  /** The part of `cacheWriteTokens` written with a 1-hour TTL (Anthropic); absent = 0. */
+  cacheWrite1hTokens?: number;
   reasoningTokens: number;
 }
 
@@ -134,7 +135,7 @@ export interface AnthropicUsage {
   output_tokens?: number | null;
   cache_read_input_tokens?: number | null;
   cache_creation_input_tokens?: number | null;
-  /** The TTL split of `cache_creation_input_tokens`; not read: both are billed as `cacheWriteTokens` (see the limitation above). */
+  /** The TTL split of `cache_creation_input_tokens`: its 1-hour part becomes `cacheWrite1hTokens`. */
   cache_creation?: { ephemeral_5m_input_tokens?: number | null; ephemeral_1h_input_tokens?: number | null } | null;
   [k: string]: unknown;
 }
@@ -143,10 +144,14 @@ export interface AnthropicUsage {
 export function fromAnthropic(usage: AnthropicUsage): Usage {
   const read = count(usage.cache_read_input_tokens, 'cache_read_input_tokens');
   const written = count(usage.cache_creation_input_tokens, 'cache_creation_input_tokens');
+  // The 1-hour writes are inside cache_creation_input_tokens (the sum of both TTLs); more is malformed.
+  const written1h = partOf(count(obj(usage.cache_creation).ephemeral_1h_input_tokens, 'cache_creation.ephemeral_1h_input_tokens'), written, 'cache_creation.ephemeral_1h_input_tokens');
   return {
     inputTokens: count(usage.input_tokens, 'input_tokens') + read + written,
     cachedInputTokens: read,
     cacheWriteTokens: written,
+    // Only when there are any, so every usage without 1-hour writes keeps its five fields.
+    ...(written1h > 0 ? { cacheWrite1hTokens: written1h } : {}),
     outputTokens: count(usage.output_tokens, 'output_tokens'),
     reasoningTokens: 0,
   };

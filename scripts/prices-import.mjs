@@ -154,7 +154,8 @@ function currentEntries(pb, json) {
 }
 
 const fmt = (v) => (v === undefined ? '(none)' : typeof v === 'object' ? JSON.stringify(v) : String(v));
-const classes = (pb, values) => pb.TOKEN_CLASSES.map((c) => `${c} ${values[c]}`).join(' · ');
+// The six classes as charged; the 1-hour cache write only where the entry has its own figure (else it is the cache write's).
+const classes = (pb, values) => pb.CHARGE_CLASSES.filter((c) => values[c] !== undefined).map((c) => `${c} ${values[c]}`).join(' · ');
 
 function report(pb, file, list, currentLabel, current, diff, applied) {
   const lines = [];

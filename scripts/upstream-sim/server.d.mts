@@ -23,6 +23,8 @@ export interface UpstreamSwitches {
   output: number;
   cached: number;
   cacheWrite: number;
+  /** The part of `cacheWrite` with a 1-hour TTL. */
+  cacheWrite1h: number;
   reasoning: number;
   /** ms after each content chunk. */
   delay: number;

@@ -10,6 +10,8 @@
 //                            https://platform.openai.com/docs/api-reference/responses-streaming
 //   OpenAI errors            https://platform.openai.com/docs/guides/error-codes
 //   Anthropic messages       https://docs.anthropic.com/en/api/messages
+//                            (usage.cache_creation: the official SDK's Usage.cache_creation, the TTL split
+//                            of cache_creation_input_tokens; https://docs.claude.com/en/docs/build-with-claude/prompt-caching)
 //                            https://docs.anthropic.com/en/docs/build-with-claude/streaming (event sequence)
 //   Anthropic errors         https://docs.anthropic.com/en/api/errors (shape; 529 overloaded_error)
 // See docs/ai-endpoints.md, "The upstream stand-in".
@@ -34,6 +36,8 @@ export function outputDeltas(n) {
  *   x-sim-output-tokens: N         visible output tokens (default 20, capped by the request's max tokens)
  *   x-sim-cached-tokens: N         prompt tokens served from the cache (OpenAI cached_tokens, Anthropic cache_read_input_tokens)
  *   x-sim-cache-write-tokens: N    Anthropic cache_creation_input_tokens
+ *   x-sim-cache-write-1h-tokens: N the part of those written with a 1-hour TTL (Anthropic
+ *                                  cache_creation.ephemeral_1h_input_tokens; the rest is ephemeral_5m_input_tokens)
  *   x-sim-reasoning-tokens: N      OpenAI reasoning tokens (inside completion_tokens / output_tokens)
  *   x-sim-chunk-delay-ms: N        wait N ms after each content chunk (default 0), so a client can leave mid-stream;
  *                                  pacing only (like slow_first_token): the chunks themselves follow the docs cited above
@@ -56,6 +60,7 @@ export function parseSwitches(headers, model) {
     output: int(h('output-tokens') ?? raw.output, 20),
     cached: int(h('cached-tokens') ?? raw.cached, 0),
     cacheWrite: int(h('cache-write-tokens') ?? raw.cache_write, 0),
+    cacheWrite1h: int(h('cache-write-1h-tokens') ?? raw.cache_write_1h, 0),
     reasoning: int(h('reasoning-tokens') ?? raw.reasoning, 0),
     delay: int(h('chunk-delay-ms') ?? raw.delay, 0),
   };
@@ -262,7 +267,14 @@ async function messages(req, res, body, sw) {
   // Anthropic's input fields are disjoint: total input = input + cache read + cache write.
   const cacheRead = Math.min(sw.cached, prompt);
   const cacheWrite = Math.min(sw.cacheWrite, prompt - cacheRead);
-  const inputUsage = { input_tokens: prompt - cacheRead - cacheWrite, cache_creation_input_tokens: cacheWrite, cache_read_input_tokens: cacheRead };
+  // cache_creation_input_tokens is the sum of both TTLs; cache_creation splits it (SDK Usage.cache_creation).
+  const cacheWrite1h = Math.min(sw.cacheWrite1h, cacheWrite);
+  const inputUsage = {
+    input_tokens: prompt - cacheRead - cacheWrite,
+    cache_creation_input_tokens: cacheWrite,
+    cache_read_input_tokens: cacheRead,
+    cache_creation: { ephemeral_5m_input_tokens: cacheWrite - cacheWrite1h, ephemeral_1h_input_tokens: cacheWrite1h },
+  };
   const deltas = outputDeltas(n);
   const mid = id('msg_');
   const envelope = (content, stop_reason, usage) => ({ id: mid, type: 'message', role: 'assistant', model: sw.model, content, stop_reason, stop_sequence: null, usage });

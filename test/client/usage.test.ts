@@ -110,17 +110,32 @@ describe('fromAnthropic', () => {
     expect(u).toEqual({ inputTokens: 188107, cachedInputTokens: 0, cacheWriteTokens: 188086, outputTokens: 393, reasoningTokens: 0 });
   });
 
-  it('1-hour and 5-minute cache writes are both in cacheWriteTokens (the documented limitation: one cache-write rate)', () => {
-    // The official SDK's Usage: cache_creation_input_tokens is the sum of cache_creation's two TTLs
-    // (@anthropic-ai/sdk resources/messages: CacheCreation.ephemeral_5m_input_tokens / ephemeral_1h_input_tokens).
-    const u = fromAnthropic({
+  it('1-hour cache writes: all writes in cacheWriteTokens, the 1-hour ones also in cacheWrite1hTokens (a part of it)', () => {
+    // An Anthropic usage object with both TTLs: cache_creation_input_tokens is the sum of cache_creation's
+    // two (the official SDK's Usage.cache_creation: CacheCreation.ephemeral_5m_input_tokens /
+    // ephemeral_1h_input_tokens, @anthropic-ai/sdk resources/messages), and a 1-hour write is priced at
+    // 2× base input against 1.25× (https://docs.claude.com/en/docs/build-with-claude/prompt-caching, "Pricing").
+    const usage = {
       input_tokens: 10,
       cache_read_input_tokens: 0,
       cache_creation_input_tokens: 3000,
       cache_creation: { ephemeral_5m_input_tokens: 1000, ephemeral_1h_input_tokens: 2000 },
       output_tokens: 5,
-    });
-    expect(u).toEqual({ inputTokens: 3010, cachedInputTokens: 0, cacheWriteTokens: 3000, outputTokens: 5, reasoningTokens: 0 });
+    };
+    const u = fromAnthropic(usage);
+    expect(u).toEqual({ inputTokens: 3010, cachedInputTokens: 0, cacheWriteTokens: 3000, cacheWrite1hTokens: 2000, outputTokens: 5, reasoningTokens: 0 });
+    expect(totalTokens(u)).toBe(10 + 3000 + 5);
+    // Only 5-minute writes (or cache_creation null/absent): no 1-hour part, the usage keeps its five fields.
+    expect(fromAnthropic({ ...usage, cache_creation: { ephemeral_5m_input_tokens: 3000, ephemeral_1h_input_tokens: 0 } })).toEqual({ inputTokens: 3010, cachedInputTokens: 0, cacheWriteTokens: 3000, outputTokens: 5, reasoningTokens: 0 });
+    expect(fromAnthropic({ ...usage, cache_creation: null })).not.toHaveProperty('cacheWrite1hTokens');
+    // A 1-hour count above the cache-write total it is part of is malformed.
+    expect(() => fromAnthropic({ ...usage, cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 3001 } })).toThrow(UsageFormatError);
+  });
+
+  it('streaming with 1-hour writes: message_start carries cache_creation, the delta the final output', () => {
+    const start = { input_tokens: 3, cache_read_input_tokens: 0, cache_creation_input_tokens: 200, cache_creation: { ephemeral_5m_input_tokens: 50, ephemeral_1h_input_tokens: 150 }, output_tokens: 1 };
+    const u = fromAnthropic(mergeAnthropicStreamUsage(start, { output_tokens: 9 }));
+    expect(u).toEqual({ inputTokens: 203, cachedInputTokens: 0, cacheWriteTokens: 200, cacheWrite1hTokens: 150, outputTokens: 9, reasoningTokens: 0 });
   });
 
   it('streaming: input from message_start, the LAST cumulative output from message_delta (Anthropic streaming docs)', () => {

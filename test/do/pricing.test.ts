@@ -150,6 +150,41 @@ describe('charges priced by the book', () => {
     expect(await total.json()).toMatchObject({ reservedTokens: 20, priceVersion: 0 });
   });
 
+  it('1-hour cache writes over signed HTTP: charged, held and settled at the cacheWrite1h rate, itemised, with their own provider cost', async () => {
+    const userId = await newAccount();
+    const entry = priced('tb-claude', { cacheWrite1h: 200 });
+    entry.providerCost = { ...entry.providerCost, cacheWrite1h: 1_000_000 };
+    await inForce(base + 5, seedBook([entry]), userId);
+    // input 1,000 with 300 cache writes, 100 of them 1-hour; output 100:
+    // 700 × 100 + 200 × 125 + 100 × 200 + 100 × 400 = 155,000 / 10,000 → 16 tokens (once, on the total).
+    const usage = { inputTokens: 1_000, cacheWriteTokens: 300, cacheWrite1hTokens: 100, outputTokens: 100 };
+    const res = await signedPost('/api/billing/charge', { userId, ...chat('w1', usage, 'tb-claude') });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      billableTokens: 16,
+      priceVersion: base + 5,
+      lines: [
+        { kind: 'input', quantity: 700, rate: 100, numerator: 70_000 },
+        { kind: 'cacheWrite', quantity: 200, rate: 125, numerator: 25_000 },
+        { kind: 'cacheWrite1h', quantity: 100, rate: 200, numerator: 20_000 },
+        { kind: 'output', quantity: 100, rate: 400, numerator: 40_000 },
+      ],
+    });
+    // A hold at that usage reserves exactly it, and the settle takes exactly it.
+    const hold = await signedPost('/api/billing/authorize', { userId, ...chat('w2', usage, 'tb-claude') });
+    const h = (await hold.json()) as { reservationId: string; reservedTokens: number };
+    expect(h.reservedTokens).toBe(16);
+    const settle = await signedPost('/api/billing/settle', { userId, reservationId: h.reservationId, ...usage, success: true });
+    expect(await settle.json()).toMatchObject({ billableTokens: 16 });
+    await drain(userId);
+    // The records keep all 300 writes in one count; provider cost (700 × 0.5 + 200 × 0.625 + 100 × 1 + 100 × 2) µUSD = 775.
+    const rows = (await usageRecords(userId)).filter((r) => r.model === 'tb-claude').map((r) => [r.cache_write_tokens, r.billable_tokens, r.provider_cost_micros]);
+    expect(rows).toEqual([
+      [300, 16, 775],
+      [300, 16, 775],
+    ]);
+  });
+
   it('parts larger than their totals are refused before anything is billed (HTTP 400)', async () => {
     const userId = await newAccount();
     const bad = async (body: Record<string, unknown>) => signedPost('/api/billing/charge', { userId, idempotencyKey: crypto.randomUUID(), operation: 'chat', model: 'tb-gpt', ...body });
@@ -160,6 +195,10 @@ describe('charges priced by the book', () => {
       { tokens: 10, cachedInputTokens: 1 },
       { inputTokens: 10, cachedInputTokens: -1 },
       { inputTokens: 10, cachedInputTokens: 1.5 },
+      // 1-hour cache writes are a part of the cache writes.
+      { inputTokens: 10, cacheWriteTokens: 5, cacheWrite1hTokens: 6 },
+      { inputTokens: 10, cacheWrite1hTokens: 1 },
+      { tokens: 10, cacheWrite1hTokens: 0 },
     ]) {
       const res = await bad(body);
       expect(res.status, JSON.stringify(body)).toBe(400);

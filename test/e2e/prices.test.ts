@@ -184,9 +184,10 @@ describe('price book', () => {
     expect(r.status).toBe(200);
     const prices = user.getByTestId('model-prices-table');
     await prices.waitFor();
-    // gpt-5-nano after the import: input 8 bps = 0.8 tokens per 1,000; output 75 bps = 7.5.
-    expect(await text(prices.locator('tr', { hasText: 'gpt-5-nano' }))).toBe('gpt-5-nano 0.8 0.1 0.8 7.5 7.5 —');
-    expect(await text(prices.locator('tr', { hasText: 'Any other model' }))).toBe('Any other model 1,500 1,500 1,500 1,500 1,500 —');
+    // gpt-5-nano after the import: input 8 bps = 0.8 tokens per 1,000; output 75 bps = 7.5. The 1-hour
+    // cache-write column shows the cache-write rate where the entry has no 1-hour rate of its own.
+    expect(await text(prices.locator('tr', { hasText: 'gpt-5-nano' }))).toBe('gpt-5-nano 0.8 0.1 0.8 0.8 7.5 7.5 —');
+    expect(await text(prices.locator('tr', { hasText: 'Any other model' }))).toBe('Any other model 1,500 1,500 1,500 1,500 1,500 1,500 —');
     expect(await user.content()).not.toContain('providerCost');
     // The usage tables appear once the charge's usage record reaches D1 (the outbox flushes a moment later).
     const byOperation = user.locator('#usage table', { has: user.locator('caption', { hasText: 'By operation' }) });

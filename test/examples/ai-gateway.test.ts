@@ -282,6 +282,56 @@ describe('AI gateway: OpenAI chat completions through the official client', () =
   });
 });
 
+describe('AI gateway: the hold follows the price book', () => {
+  it('holds the estimate by class at the model\'s own rates: the reserved tokens are its price, and a balance that covers the flat total but not the price is refused before the provider', async () => {
+    const c = await caller();
+    // Input dear, output cheap: a flat estimate (one total, priced as output) would hold far less than the book's price of the prompt.
+    const version = 800_000 + Math.floor(Math.random() * 100_000);
+    const model = `gw-hold-${crypto.randomUUID().slice(0, 8)}`;
+    const rates = { input: 300_000, cachedInput: 1_000, cacheWrite: 300_000, output: 10_000, reasoning: 10_000 };
+    await writeVersion(version, Date.now() - 1_000, seedBook([{ id: model, provider: 'openai', aliases: [], rates, providerCost: { input: 1, cachedInput: 1, cacheWrite: 1, output: 1, reasoning: 1 } }]));
+    await account(c.userId).refreshSettings();
+    try {
+      const priced = (b: ReturnType<typeof chatBody>) => {
+        const e = estimateOpenAIChat(b);
+        return Math.ceil((e.inputTokens * rates.input + e.outputTokens * rates.output) / 10_000);
+      };
+      const flat = (b: ReturnType<typeof chatBody>) => Math.ceil((totalTokens(estimateOpenAIChat(b)) * rates.output) / 10_000);
+
+      // A small prompt goes through; its stream's headers carry the hold as the book prices the estimate.
+      const small = { ...chatBody(c.marker, 20), model };
+      const before = (await settled(c.userId)).balance;
+      const res = await GATEWAY.fetch('https://gateway.test/v1/chat/completions', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${c.key}`, 'content-type': 'application/json', 'x-sim-output-tokens': '5' },
+        body: JSON.stringify({ ...small, stream: true }),
+      });
+      expect(res.status).toBe(200);
+      expect(priced(small)).not.toBe(flat(small));
+      expect(res.headers.get('x-billing-reserved-tokens')).toBe(String(priced(small)));
+      expect(res.headers.get('x-billing-available-tokens')).toBe(String(before - priced(small)));
+      await res.text();
+      const balance = (await settled(c.userId)).balance;
+      expect(await upstreamSaw(c.marker)).toBe(1);
+
+      // A long prompt whose flat total the balance covers, but not its price: 402 and the provider never sees it.
+      const marker = `m-${crypto.randomUUID()}`;
+      const long = { model, max_tokens: 20, messages: [{ role: 'user' as const, content: `${'word '.repeat(600)}${marker}` }] };
+      expect(flat(long)).toBeLessThanOrEqual(balance);
+      expect(priced(long)).toBeGreaterThan(balance);
+      const err = await openai(c.key).chat.completions.create(long).catch((e) => e);
+      expect(err).toBeInstanceOf(OpenAI.APIError);
+      expect(err.status).toBe(402);
+      expect(err.headers.get('x-billing-error')).toBe('insufficient_balance');
+      expect(await upstreamSaw(marker)).toBe(0);
+      expect((await settled(c.userId)).balance).toBe(balance);
+    } finally {
+      await deleteVersions();
+      await account(c.userId).refreshSettings();
+    }
+  });
+});
+
 describe('AI gateway: Anthropic messages through the official client', () => {
   it('non-streamed and streamed: bills input + cache read + cache write + output to the token', async () => {
     const c = await caller();
@@ -300,6 +350,48 @@ describe('AI gateway: Anthropic messages through the official client', () => {
     const two = applyMultiplier(final.usage.input_tokens + (final.usage.cache_read_input_tokens ?? 0) + (final.usage.cache_creation_input_tokens ?? 0) + final.usage.output_tokens, await bps());
     expect((await settled(c.userId)).balance).toBe(before - one - two);
     expect((await usageOf(c.userId)).ledger.map((e) => e.amount)).toEqual([-one, -two]);
+  });
+
+  it('1-hour cache writes are billed at the book\'s cacheWrite1h rate, streamed and not, and the ledger takes the exact integer', async () => {
+    const c = await caller();
+    const version = 900_000 + Math.floor(Math.random() * 90_000);
+    const model = `gw-claude-1h-${crypto.randomUUID().slice(0, 8)}`;
+    // A 1-hour write at 2× input, a 5-minute one at 1.25× (Anthropic, prompt caching, "Pricing":
+    // https://docs.claude.com/en/docs/build-with-claude/prompt-caching), per 10,000 tokens.
+    const rates = { input: 10_000, cachedInput: 1_000, cacheWrite: 12_500, cacheWrite1h: 20_000, output: 50_000, reasoning: 50_000 };
+    const providerCost = { input: 1, cachedInput: 1, cacheWrite: 1, cacheWrite1h: 1, output: 1, reasoning: 1 };
+    await writeVersion(version, Date.now() - 1_000, seedBook([{ id: model, provider: 'anthropic', aliases: [], rates, providerCost }]));
+    await account(c.userId).refreshSettings();
+    try {
+      const before = (await settled(c.userId)).balance;
+      const client = anthropic(c.key);
+      // The stand-in reports 10 cache-write tokens, 7 of them with a 1-hour TTL (usage.cache_creation).
+      const headers = { 'x-sim-output-tokens': '8', 'x-sim-cached-tokens': '3', 'x-sim-cache-write-tokens': '10', 'x-sim-cache-write-1h-tokens': '7' };
+      const cost = (u: Anthropic.Usage) => {
+        expect([u.cache_read_input_tokens, u.cache_creation_input_tokens, u.cache_creation]).toEqual([3, 10, { ephemeral_5m_input_tokens: 3, ephemeral_1h_input_tokens: 7 }]);
+        const numerator = u.input_tokens * rates.input + 3 * rates.cachedInput + 3 * rates.cacheWrite + 7 * rates.cacheWrite1h + u.output_tokens * rates.output;
+        return Math.ceil(numerator / 10_000);
+      };
+      const msg = await client.messages.create({ ...anthropicBody(c.marker), model }, { headers });
+      const one = cost(msg.usage);
+      // Not what the one cache-write rate would bill (the limitation this class removes).
+      expect(one).not.toBe(Math.ceil((msg.usage.input_tokens * rates.input + 3 * rates.cachedInput + 10 * rates.cacheWrite + msg.usage.output_tokens * rates.output) / 10_000));
+      expect((await settled(c.userId)).balance).toBe(before - one);
+
+      const final = await client.messages.stream({ ...anthropicBody(c.marker), model }, { headers }).finalMessage();
+      const two = cost(final.usage);
+      expect((await settled(c.userId)).balance).toBe(before - one - two);
+      expect((await usageOf(c.userId)).ledger.map((e) => e.amount)).toEqual([-one, -two]);
+      // The usage record keeps every cache write in its one count, the 1-hour ones inside it.
+      const rows = (await usageRecords(c.userId)).filter((r) => r.model === model);
+      expect(rows.map((r) => [r.cache_write_tokens, r.billable_tokens, r.price_version])).toEqual([
+        [10, one, version],
+        [10, two, version],
+      ]);
+    } finally {
+      await deleteVersions();
+      await account(c.userId).refreshSettings();
+    }
   });
 
   it('refuses with 402 billing_error before the provider is called when the balance does not cover the estimate', async () => {

@@ -27,7 +27,7 @@ describe('entry editor', () => {
       },
     });
     // The price book's own schema: ids, providers and limits.
-    const schema = checkEntry({ ...entryForm(null), id: '_x', provider: 'Open AI', rates: { input: '2000000', cachedInput: '0', cacheWrite: '0', output: '0', reasoning: '0' } }, null);
+    const schema = checkEntry({ ...entryForm(null), id: '_x', provider: 'Open AI', rates: { input: '2000000', cachedInput: '0', cacheWrite: '0', cacheWrite1h: '', output: '0', reasoning: '0' } }, null);
     expect(schema.ok).toBe(false);
     expect(Object.keys((schema as { errors: object }).errors).sort()).toEqual(['id', 'provider', 'rates.input']);
   });
@@ -71,7 +71,7 @@ describe('entry editor', () => {
     expect(v.notes).toBe('kept');
   });
   it('adds a tier and names the mistakes of the new fields', () => {
-    const tier = { ...blankTier(), above: '128000', rates: { input: '76', cachedInput: '8', cacheWrite: '76', output: '600', reasoning: 'x' } };
+    const tier = { ...blankTier(), above: '128000', rates: { input: '76', cachedInput: '8', cacheWrite: '76', cacheWrite1h: '', output: '600', reasoning: 'x' } };
     const added = checkEntry({ ...entryForm(mini), tiers: [tier] }, mini);
     expect(added).toEqual({ ok: false, errors: { 'tiers.0.rates.reasoning': 'Tier 1 Reasoning rate: enter a whole number of basis points (10,000 = 1 token per token).' } });
     const fixed = checkEntry({ ...entryForm(mini), tiers: [{ ...tier, rates: { ...tier.rates, reasoning: '600' } }] }, mini);
@@ -85,6 +85,21 @@ describe('entry editor', () => {
     expect(order.ok ? {} : order.errors).toEqual({ tiers: 'Long-context tiers: tiers must be in strictly ascending aboveInputTokens' });
     const zero = checkEntry({ ...entryForm(gemini), tiers: [{ ...entryForm(gemini).tiers[0], above: '0' }] }, gemini);
     expect(zero.ok ? {} : zero.errors).toEqual({ 'tiers.0.above': expect.stringMatching(/^Tier 1 threshold: /) });
+  });
+
+  it('the 1-hour cache write: empty = none (priced as a cache write), an entry\'s own figures kept, a typo named at its field', () => {
+    // An entry without it: the form shows it empty, and saving adds nothing.
+    const none = checkEntry(entryForm(mini), mini);
+    expect(none.ok && [none.value.rates.cacheWrite1h, none.value.providerCost.cacheWrite1h]).toEqual([undefined, undefined]);
+    expect([entryForm(mini).rates.cacheWrite1h, entryForm(mini).costs.cacheWrite1h]).toEqual(['', '']);
+    // An entry with it: shown, and kept when another field is edited.
+    const oneHour: PriceBookEntry = { ...mini, rates: { ...mini.rates, cacheWrite1h: 900 }, providerCost: { ...mini.providerCost, cacheWrite1h: 6_000_000 } };
+    const form = entryForm(oneHour);
+    expect([form.rates.cacheWrite1h, form.costs.cacheWrite1h]).toEqual(['900', '6']);
+    const kept = checkEntry({ ...form, rates: { ...form.rates, input: '451' } }, oneHour);
+    expect(kept.ok && [kept.value.rates.cacheWrite1h, kept.value.providerCost.cacheWrite1h]).toEqual([900, 6_000_000]);
+    const bad = checkEntry({ ...form, rates: { ...form.rates, cacheWrite1h: '9.5' } }, oneHour);
+    expect(bad).toEqual({ ok: false, errors: { 'rates.cacheWrite1h': 'Cache write (1 h) rate: enter a whole number of basis points (10,000 = 1 token per token).' } });
   });
   it('reads sample images up to 100', () => {
     expect(checkSample({ inputTokens: '10', images: '2' })).toEqual({ ok: true, value: { inputTokens: 10, images: 2 } });

@@ -29,7 +29,8 @@ export const balanceSchema = z.strictObject({ userId: userIdSchema });
  * Usage of one call. Token classes follow OpenAI's nesting (docs/pricing.md, "Usage in"):
  * `inputTokens` is the whole prompt, its cache reads (`cachedInputTokens`) and cache writes
  * (`cacheWriteTokens`) included; `outputTokens` is everything generated, its `reasoningTokens`
- * included. So cached + cache write ≤ input and reasoning ≤ output. `tokens` is one total,
+ * included. So cached + cache write ≤ input and reasoning ≤ output; `cacheWrite1hTokens` (1-hour
+ * cache writes) is a part of `cacheWriteTokens`, so 1-hour writes ≤ cache writes. `tokens` is one total,
  * billed as input, for callers that cannot split it.
  */
 /** The per-class fields: shared by `charge`/`settle` (`usageShape`) and, as an estimate, by `authorize`. */
@@ -38,6 +39,8 @@ const classUsageShape = {
   outputTokens: z.optional(tokens),
   cachedInputTokens: z.optional(tokens),
   cacheWriteTokens: z.optional(tokens),
+  /** The part of `cacheWriteTokens` written with a 1-hour TTL (Anthropic), priced at the book's `cacheWrite1h` rate. */
+  cacheWrite1hTokens: z.optional(tokens),
   reasoningTokens: z.optional(tokens),
 };
 const usageShape = {
@@ -46,18 +49,21 @@ const usageShape = {
   images: z.optional(images),
 };
 /** The per-class fields a call gave, by name. */
-export const USAGE_CLASS_FIELDS = ['inputTokens', 'outputTokens', 'cachedInputTokens', 'cacheWriteTokens', 'reasoningTokens'] as const;
-type UsageFields = { operation?: string; inputTokens?: number; outputTokens?: number; tokens?: number; cachedInputTokens?: number; cacheWriteTokens?: number; reasoningTokens?: number; images?: number };
+export const USAGE_CLASS_FIELDS = ['inputTokens', 'outputTokens', 'cachedInputTokens', 'cacheWriteTokens', 'cacheWrite1hTokens', 'reasoningTokens'] as const;
+type UsageFields = { operation?: string; inputTokens?: number; outputTokens?: number; tokens?: number; cachedInputTokens?: number; cacheWriteTokens?: number; cacheWrite1hTokens?: number; reasoningTokens?: number; images?: number };
 function usageRules<T extends UsageFields>(v: T, ctx: z.core.$RefinementCtx<T>) {
   if (v.tokens !== undefined && (v.inputTokens !== undefined || v.outputTokens !== undefined)) {
     ctx.addIssue({ code: 'custom', message: 'give either tokens or inputTokens/outputTokens, not both', path: ['tokens'] });
   }
-  const parts = v.cachedInputTokens !== undefined || v.cacheWriteTokens !== undefined || v.reasoningTokens !== undefined;
+  const parts = v.cachedInputTokens !== undefined || v.cacheWriteTokens !== undefined || v.cacheWrite1hTokens !== undefined || v.reasoningTokens !== undefined;
   if (parts && v.tokens !== undefined) {
     ctx.addIssue({ code: 'custom', message: 'cachedInputTokens, cacheWriteTokens and reasoningTokens are parts of inputTokens/outputTokens; give those instead of tokens', path: ['tokens'] });
   }
   if ((v.cachedInputTokens ?? 0) + (v.cacheWriteTokens ?? 0) > (v.inputTokens ?? 0)) {
     ctx.addIssue({ code: 'custom', message: 'cachedInputTokens + cacheWriteTokens must not exceed inputTokens, which includes them', path: ['cachedInputTokens'] });
+  }
+  if ((v.cacheWrite1hTokens ?? 0) > (v.cacheWriteTokens ?? 0)) {
+    ctx.addIssue({ code: 'custom', message: 'cacheWrite1hTokens must not exceed cacheWriteTokens, which includes them', path: ['cacheWrite1hTokens'] });
   }
   if ((v.reasoningTokens ?? 0) > (v.outputTokens ?? 0)) {
     ctx.addIssue({ code: 'custom', message: 'reasoningTokens must not exceed outputTokens, which includes them', path: ['reasoningTokens'] });
@@ -170,7 +176,7 @@ export interface InitializeAnswer extends BalanceAnswer {
  * `numerator / 10,000` tokens. The lines are summed exactly and rounded up once, on the total.
  */
 export interface ChargeLineAnswer {
-  kind: 'input' | 'cachedInput' | 'cacheWrite' | 'output' | 'reasoning' | 'image' | 'request';
+  kind: 'input' | 'cachedInput' | 'cacheWrite' | 'cacheWrite1h' | 'output' | 'reasoning' | 'image' | 'request';
   quantity: number;
   rate: number;
   numerator: number;

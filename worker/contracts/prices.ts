@@ -14,8 +14,11 @@ import { cursorParam, idempotencyKeySchema, intIn, limitParam, modelSchema } fro
 export const PRICE_CLASSES = ['input', 'cachedInput', 'cacheWrite', 'output', 'reasoning'] as const;
 export type PriceClass = (typeof PRICE_CLASSES)[number];
 
-/** bps of a platform token per model token (10,000 = 1 token per token). */
-export type PriceRates = Record<PriceClass, number>;
+/**
+ * bps of a platform token per model token (10,000 = 1 token per token). `cacheWrite1h`, the
+ * 1-hour cache write (Anthropic), is optional: absent, it is priced at `cacheWrite`.
+ */
+export type PriceRates = Record<PriceClass, number> & { cacheWrite1h?: number };
 
 export interface PriceImages {
   perImage: number;
@@ -87,7 +90,7 @@ const ENTRY_ID = /^[A-Za-z0-9][A-Za-z0-9_\-:./]*$/;
 const entryId = (max: number) => z.string().check(z.minLength(1), z.maxLength(max), z.regex(ENTRY_ID, 'letters, digits and _ - : . / only, starting with a letter or digit'));
 const rateBps = intIn(0, 1_000_000);
 const costMicros = intIn(0, 1_000_000_000);
-const classShape = <T extends z.core.$ZodType>(v: T) => ({ input: v, cachedInput: v, cacheWrite: v, output: v, reasoning: v });
+const classShape = <T extends z.core.$ZodType>(v: T) => ({ input: v, cachedInput: v, cacheWrite: v, cacheWrite1h: z.optional(v), output: v, reasoning: v });
 const imagePricesSchema = (max: number) =>
   z.strictObject({
     perImage: intIn(0, max),
@@ -188,6 +191,8 @@ export const sampleUsageSchema = z.strictObject({
   inputTokens: z.optional(intIn(0, 1_000_000_000)),
   cachedInputTokens: z.optional(intIn(0, 1_000_000_000)),
   cacheWriteTokens: z.optional(intIn(0, 1_000_000_000)),
+  /** 1-hour cache writes, apart from `cacheWriteTokens` (the sample is in the price book's classes, each token in one). */
+  cacheWrite1hTokens: z.optional(intIn(0, 1_000_000_000)),
   outputTokens: z.optional(intIn(0, 1_000_000_000)),
   reasoningTokens: z.optional(intIn(0, 1_000_000_000)),
   images: z.optional(intIn(0, 100)),

@@ -97,6 +97,7 @@ export function holdUsage(req: AuthorizeRequest): CallUsage {
     outputTokens: req.outputTokens,
     cachedInputTokens: req.cachedInputTokens,
     cacheWriteTokens: req.cacheWriteTokens,
+    cacheWrite1hTokens: req.cacheWrite1hTokens,
     reasoningTokens: req.reasoningTokens,
     images: req.images,
   };
@@ -156,6 +157,7 @@ export function settleHold(sql: Sql, transaction: Transaction, account: AccountR
     tokens: req.tokens,
     cachedInputTokens: req.cachedInputTokens,
     cacheWriteTokens: req.cacheWriteTokens,
+    cacheWrite1hTokens: req.cacheWrite1hTokens,
     reasoningTokens: req.reasoningTokens,
     images: req.images,
   };

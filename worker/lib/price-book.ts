@@ -39,31 +39,45 @@ export const MAX_ALIASES = 32;
 export const MAX_IMAGE_VARIANTS = 32;
 export const MAX_LONG_CONTEXT_TIERS = 4;
 
-/** The five token classes, in the order charges itemise them. */
+/** The five token classes every entry prices (each a required rate and cost). */
 export const TOKEN_CLASSES = ['input', 'cachedInput', 'cacheWrite', 'output', 'reasoning'] as const;
 export type TokenClass = (typeof TOKEN_CLASSES)[number];
+/**
+ * The classes a charge is itemised by, in order: the five, plus Anthropic's 1-hour cache writes,
+ * which cost 2× base input where a default (5-minute) write costs 1.25× (Anthropic, prompt
+ * caching, "Pricing": https://docs.claude.com/en/docs/build-with-claude/prompt-caching). Its rate
+ * and cost are optional: absent, a 1-hour write is priced as a `cacheWrite`, so every book stored
+ * before the class existed prices exactly as it did.
+ */
+export const CHARGE_CLASSES = ['input', 'cachedInput', 'cacheWrite', 'cacheWrite1h', 'output', 'reasoning'] as const;
+export type ChargeClass = (typeof CHARGE_CLASSES)[number];
 
 /**
  * Largest numerator `computeCharge` can form from values the validators admit:
- *   5 classes × 1e9 tokens × 1e6 bps                 = 5e15
+ *   6 classes × 1e9 tokens × 1e6 bps                 = 6e15
  * + 100 images × 1e9 tokens × 10,000 (to bps)        = 1e15
  * + request fee 1e9 tokens × 10,000                  = 1e13
- *                                                    = 6.01e15 < 2^53 − 1 ≈ 9.007e15.
+ *                                                    = 7.01e15 < 2^53 − 1 ≈ 9.007e15.
  * So every product and partial sum in `computeCharge` is an exact JavaScript integer and no
  * BigInt is needed on the hot path. Provider cost (1e9 tokens × 1e9 µUSD = 1e18 per class) and
  * the margin comparison do not fit; they use BigInt.
  */
 export const MAX_CHARGE_NUMERATOR =
-  TOKEN_CLASSES.length * MAX_TOKENS_PER_CLASS * MAX_RATE_BPS +
+  CHARGE_CLASSES.length * MAX_TOKENS_PER_CLASS * MAX_RATE_BPS +
   MAX_IMAGES_PER_CALL * MAX_IMAGE_PRICE_TOKENS * BPS +
   MAX_REQUEST_FEE_TOKENS * BPS;
 
 // ---------------------------------------------------------------- types
 
-/** Rates in basis points of a platform token per model token, one per class. */
-export type TokenRates = Record<TokenClass, number>;
-/** Provider cost in USD micro-dollars per 1M model tokens, one per class. */
-export type TokenCosts = Record<TokenClass, number>;
+/** Rates in basis points of a platform token per model token, one per class (`cacheWrite1h` absent: the `cacheWrite` rate). */
+export type TokenRates = Record<TokenClass, number> & { cacheWrite1h?: number };
+/** Provider cost in USD micro-dollars per 1M model tokens, one per class (`cacheWrite1h` absent: the `cacheWrite` cost). */
+export type TokenCosts = Record<TokenClass, number> & { cacheWrite1h?: number };
+
+/** A class's rate or cost; a 1-hour cache write without its own falls back to `cacheWrite`. */
+export function classValue(values: TokenRates | TokenCosts, c: ChargeClass): number {
+  return c === 'cacheWrite1h' ? (values.cacheWrite1h ?? values.cacheWrite) : values[c];
+}
 
 /** A per-image price: `perImage` when the call names no variant, else the named variant's. */
 export interface ImagePrices {
@@ -107,7 +121,10 @@ export interface ChargeUsage {
   inputTokens?: number;
   outputTokens?: number;
   cachedInputTokens?: number;
+  /** Cache writes other than 1-hour ones (Anthropic's default 5-minute TTL). */
   cacheWriteTokens?: number;
+  /** 1-hour cache writes (Anthropic `cache_creation.ephemeral_1h_input_tokens`), apart from `cacheWriteTokens`. */
+  cacheWrite1hTokens?: number;
   reasoningTokens?: number;
   images?: number;
   imageVariant?: string;
@@ -121,7 +138,7 @@ export interface PriceBook {
 
 /** One itemised line: its exact contribution is `numerator / 10,000` platform tokens. */
 export interface ChargeLine {
-  kind: TokenClass | 'image' | 'request';
+  kind: ChargeClass | 'image' | 'request';
   quantity: number;
   /** bps per model token for token classes; whole tokens per image or per request otherwise. */
   rate: number;
@@ -165,8 +182,9 @@ export const count = (max: number) => z.int().min(0).max(max);
 const rateSchema = count(MAX_RATE_BPS);
 const microsSchema = count(MAX_PROVIDER_MICROS);
 
-const tokenRatesSchema = z.strictObject({ input: rateSchema, cachedInput: rateSchema, cacheWrite: rateSchema, output: rateSchema, reasoning: rateSchema });
-const tokenCostsShape = { input: microsSchema, cachedInput: microsSchema, cacheWrite: microsSchema, output: microsSchema, reasoning: microsSchema };
+// `cacheWrite1h` is optional so every stored entry (written before it existed) stays valid.
+const tokenRatesSchema = z.strictObject({ input: rateSchema, cachedInput: rateSchema, cacheWrite: rateSchema, cacheWrite1h: rateSchema.optional(), output: rateSchema, reasoning: rateSchema });
+const tokenCostsShape = { input: microsSchema, cachedInput: microsSchema, cacheWrite: microsSchema, cacheWrite1h: microsSchema.optional(), output: microsSchema, reasoning: microsSchema };
 
 function imagePricesSchema(max: number) {
   return z.strictObject({
@@ -222,6 +240,7 @@ export const chargeUsageSchema = z.strictObject({
   outputTokens: count(MAX_TOKENS_PER_CLASS).optional(),
   cachedInputTokens: count(MAX_TOKENS_PER_CLASS).optional(),
   cacheWriteTokens: count(MAX_TOKENS_PER_CLASS).optional(),
+  cacheWrite1hTokens: count(MAX_TOKENS_PER_CLASS).optional(),
   reasoningTokens: count(MAX_TOKENS_PER_CLASS).optional(),
   images: count(MAX_IMAGES_PER_CALL).optional(),
   imageVariant: variantKeySchema.optional(),
@@ -299,7 +318,7 @@ export function isCount(n: unknown, max: number): n is number {
 
 /** Tokens in the prompt for long-context tiers: every input class, cached or not. */
 export function promptTokens(usage: ChargeUsage): number {
-  return (usage.inputTokens ?? 0) + (usage.cachedInputTokens ?? 0) + (usage.cacheWriteTokens ?? 0);
+  return (usage.inputTokens ?? 0) + (usage.cachedInputTokens ?? 0) + (usage.cacheWriteTokens ?? 0) + (usage.cacheWrite1hTokens ?? 0);
 }
 
 /** Index of the long-context tier a prompt of this size falls in, or null for the base rates. */
@@ -311,11 +330,12 @@ export function tierFor(entry: PriceBookEntry, prompt: number): number | null {
   return tier;
 }
 
-export function usageCounts(usage: ChargeUsage): Record<TokenClass, number> {
+export function usageCounts(usage: ChargeUsage): Record<ChargeClass, number> {
   return {
     input: usage.inputTokens ?? 0,
     cachedInput: usage.cachedInputTokens ?? 0,
     cacheWrite: usage.cacheWriteTokens ?? 0,
+    cacheWrite1h: usage.cacheWrite1hTokens ?? 0,
     output: usage.outputTokens ?? 0,
     reasoning: usage.reasoningTokens ?? 0,
   };
@@ -331,7 +351,8 @@ export function imagePrice(prices: ImagePrices, variant: string | undefined): nu
  *
  * Usage convention, each token counted in exactly one class: `inputTokens` is input NOT read
  * from or written to a cache; `cachedInputTokens` are cache reads; `cacheWriteTokens` cache
- * writes; `outputTokens` is output NOT counted as reasoning; `reasoningTokens` the reasoning
+ * writes other than 1-hour ones; `cacheWrite1hTokens` 1-hour cache writes (at `cacheWrite1h`,
+ * else the `cacheWrite` rate); `outputTokens` is output NOT counted as reasoning; `reasoningTokens` the reasoning
  * (thinking) tokens. Provider usage objects that nest one in another (OpenAI's `prompt_tokens`
  * includes `cached_tokens`) must be split before they come here.
  *
@@ -341,7 +362,7 @@ export function imagePrice(prices: ImagePrices, variant: string | undefined): nu
  */
 export function computeCharge(book: PriceBook, model: string, usage: ChargeUsage): ChargeResult {
   const counts = usageCounts(usage);
-  for (const c of TOKEN_CLASSES) {
+  for (const c of CHARGE_CLASSES) {
     if (!isCount(counts[c], MAX_TOKENS_PER_CLASS)) return { ok: false, code: 'bad_request', message: `${c} tokens must be an integer from 0 to ${MAX_TOKENS_PER_CLASS}` };
   }
   const images = usage.images ?? 0;
@@ -355,10 +376,11 @@ export function computeCharge(book: PriceBook, model: string, usage: ChargeUsage
   const rates = tier === null ? entry.rates : entry.longContext![tier].rates;
   const lines: ChargeLine[] = [];
   let numerator = 0;
-  for (const c of TOKEN_CLASSES) {
+  for (const c of CHARGE_CLASSES) {
     if (counts[c] === 0) continue;
-    const n = counts[c] * rates[c]; // ≤ 1e9 × 1e6 = 1e15: exact
-    lines.push({ kind: c, quantity: counts[c], rate: rates[c], numerator: n });
+    const rate = classValue(rates, c);
+    const n = counts[c] * rate; // ≤ 1e9 × 1e6 = 1e15: exact
+    lines.push({ kind: c, quantity: counts[c], rate, numerator: n });
     numerator += n;
   }
   if (images > 0) {

@@ -14,7 +14,9 @@ import {
   MAX_RATE_BPS,
   MAX_TOKENS_PER_CLASS,
   MAX_TOKENS_PER_USD,
+  CHARGE_CLASSES,
   TOKEN_CLASSES,
+  classValue,
   computeCharge,
   count,
   imagePrice,
@@ -44,7 +46,8 @@ export function providerCostMicros(entry: PriceBookEntry, usage: ChargeUsage): n
   const tier = tierFor(entry, promptTokens(usage));
   const costs: TokenCosts = tier === null ? entry.providerCost : entry.longContext![tier].providerCost;
   let perMillion = 0n;
-  for (const c of TOKEN_CLASSES) perMillion += BigInt(counts[c]) * BigInt(costs[c]);
+  // A 1-hour cache write costs its own figure where the entry has one, else the cache-write one (as it is charged).
+  for (const c of CHARGE_CLASSES) perMillion += BigInt(counts[c]) * BigInt(classValue(costs, c));
   let micros = (perMillion + MILLION - 1n) / MILLION;
   const images = usage.images ?? 0;
   if (images > 0 && entry.providerCost.images !== undefined) {
@@ -85,6 +88,11 @@ export function marginCheck(entry: PriceBookEntry, tokensPerUsd: number, minMarg
   };
   const tokenLines = (tier: number | null, rates: TokenRates, costs: TokenCosts) => {
     for (const k of TOKEN_CLASSES) line(tier, k, BigInt(rates[k]) * 100_000_000n, costs[k]);
+    // Checked only where the entry prices 1-hour writes apart (a rate or a cost of its own): otherwise
+    // they are charged and cost exactly as cache writes, which the line above already checks.
+    if (rates.cacheWrite1h !== undefined || costs.cacheWrite1h !== undefined) {
+      line(tier, 'cacheWrite1h', BigInt(classValue(rates, 'cacheWrite1h')) * 100_000_000n, classValue(costs, 'cacheWrite1h'));
+    }
   };
   tokenLines(null, entry.rates, entry.providerCost);
   entry.longContext?.forEach((t, i) => tokenLines(i, t.rates, t.providerCost));
@@ -132,12 +140,16 @@ export function rateFromCost(micros: number, tokensPerUsd: number, markupBps: nu
   return Number((n + d - 1n) / d);
 }
 
-/** `rateFromCost` for every class. */
+/** `rateFromCost` for every class (and the 1-hour cache write where the costs have one). */
 export function ratesFromCosts(costs: TokenCosts, tokensPerUsd: number, markupBps: number): TokenRates {
   const out = {} as TokenRates;
   for (const c of TOKEN_CLASSES) out[c] = rateFromCost(costs[c], tokensPerUsd, markupBps);
+  if (costs.cacheWrite1h !== undefined) out.cacheWrite1h = rateFromCost(costs.cacheWrite1h, tokensPerUsd, markupBps);
   return out;
 }
+
+/** The rate/cost keys a price list checks: the five classes and the optional 1-hour cache write (absent on both sides is equal). */
+const LISTED_KEYS = [...TOKEN_CLASSES, 'cacheWrite1h'] as const;
 
 // ---------------------------------------------------------------- diff
 
@@ -227,6 +239,11 @@ const listedTokenShape = {
   cachedInput: usdSchema,
   /** Absent when the provider prices no cache write: the tokens are then billed as input. */
   cacheWrite: usdSchema.optional(),
+  /**
+   * The 1-hour cache write (Anthropic's "1h Cache Writes" column, 2× base input: prompt caching,
+   * "Pricing"). Absent: 1-hour writes are priced as `cacheWrite` (the entry gets no `cacheWrite1h`).
+   */
+  cacheWrite1h: usdSchema.optional(),
   output: usdSchema,
 };
 /**
@@ -261,11 +278,12 @@ const priceListSchema = z.strictObject({
  * lists no cache-write price, and reasoning tokens cost what output costs (OpenAI, Anthropic
  * and Google all bill reasoning/thinking tokens as output).
  */
-export function costsFromListed(listed: Pick<ListedPrices, 'input' | 'cachedInput' | 'cacheWrite' | 'output'>): TokenCosts {
+export function costsFromListed(listed: Pick<ListedPrices, 'input' | 'cachedInput' | 'cacheWrite' | 'cacheWrite1h' | 'output'>): TokenCosts {
   return {
     input: usdToMicros(listed.input),
     cachedInput: usdToMicros(listed.cachedInput),
     cacheWrite: usdToMicros(listed.cacheWrite ?? listed.input),
+    ...(listed.cacheWrite1h === undefined ? {} : { cacheWrite1h: usdToMicros(listed.cacheWrite1h) }),
     output: usdToMicros(listed.output),
     reasoning: usdToMicros(listed.output),
   };
@@ -305,7 +323,7 @@ export function parsePriceList(json: unknown): { ok: true; list: PriceList } | {
     const entry = e.data as PriceBookEntry;
     const costs = costsFromListed(l.data);
     const rates = ratesFromCosts(costs, tokensPerUsd, markupBps);
-    for (const c of TOKEN_CLASSES) {
+    for (const c of LISTED_KEYS) {
       if (entry.providerCost[c] !== costs[c]) problems.push(`${where}: providerCost.${c} is ${entry.providerCost[c]} µUSD but the listed price gives ${costs[c]}`);
       if (entry.rates[c] !== rates[c]) problems.push(`${where}: rates.${c} is ${entry.rates[c]} bps but the provider cost at the file's markup gives ${rates[c]}`);
     }
@@ -343,7 +361,7 @@ function tierProblems(where: string, entry: PriceBookEntry, listed: readonly Lis
     }
     const costs = costsFromListed(lt);
     const rates = ratesFromCosts(costs, tokensPerUsd, markupBps);
-    for (const c of TOKEN_CLASSES) {
+    for (const c of LISTED_KEYS) {
       if (t.providerCost[c] !== costs[c]) problems.push(`${where}: longContext.${i}.providerCost.${c} is ${t.providerCost[c]} µUSD but the listed price gives ${costs[c]}`);
       if (t.rates[c] !== rates[c]) problems.push(`${where}: longContext.${i}.rates.${c} is ${t.rates[c]} bps but the provider cost at the file's markup gives ${rates[c]}`);
     }

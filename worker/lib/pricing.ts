@@ -63,6 +63,8 @@ export interface VersionedBook {
 export interface CallUsage extends UsageInput {
   cachedInputTokens?: number;
   cacheWriteTokens?: number;
+  /** The part of `cacheWriteTokens` written with a 1-hour TTL (Anthropic), priced at its own rate. */
+  cacheWrite1hTokens?: number;
   reasoningTokens?: number;
 }
 
@@ -100,7 +102,7 @@ export function seedBook(settings: BillingSettings): VersionedBook {
  * Prices one call with a book. The usage follows OpenAI's convention: `inputTokens` is the whole
  * prompt, cache reads (`cachedInputTokens`) and cache writes (`cacheWriteTokens`) included, and
  * `outputTokens` all generated tokens, reasoning (`reasoningTokens`) included; so a part may not
- * exceed its total. A caller that gives one total (`tokens`) bills it as input. The parts are
+ * exceed its total; `cacheWrite1hTokens` is a part of `cacheWriteTokens` in the same way. A caller that gives one total (`tokens`) bills it as input. The parts are
  * taken out of their totals here, so `computeCharge` sees each token in exactly one class: with
  * the seed's book (one multiplier on every class) the price is the seed's ceil((input + output)
  * × multiplier) whatever the split. Images price per image at the model's own entry; a model
@@ -120,9 +122,12 @@ export function priceCall(priced: VersionedBook, usage: CallUsage): PricedCall {
   const cached = usage.cachedInputTokens ?? 0;
   const written = usage.cacheWriteTokens ?? 0;
   const reasoning = usage.reasoningTokens ?? 0;
+  const written1h = usage.cacheWrite1hTokens ?? 0;
   if (cached + written > input) return { ok: false, code: 'bad_request', message: 'cachedInputTokens + cacheWriteTokens must not exceed inputTokens (which includes them)' };
+  if (written1h > written) return { ok: false, code: 'bad_request', message: 'cacheWrite1hTokens must not exceed cacheWriteTokens (which includes them)' };
   if (reasoning > output) return { ok: false, code: 'bad_request', message: 'reasoningTokens must not exceed outputTokens (which includes them)' };
-  const split: ChargeUsage = { inputTokens: input - cached - written, cachedInputTokens: cached, cacheWriteTokens: written, outputTokens: output - reasoning, reasoningTokens: reasoning };
+  // The 1-hour writes come out of the cache writes, as the parts come out of their totals: each token in one class.
+  const split: ChargeUsage = { inputTokens: input - cached - written, cachedInputTokens: cached, cacheWriteTokens: written - written1h, cacheWrite1hTokens: written1h, outputTokens: output - reasoning, reasoningTokens: reasoning };
   const r = computeCharge(book, usage.model, split);
   if (!r.ok) return { ok: false, code: r.code === 'bad_request' ? 'bad_request' : 'unknown_model', message: r.message };
   return {

@@ -229,17 +229,18 @@ describe('lookup', () => {
 
 describe('the 2^53 bound', () => {
   it('holds for the largest values the validators admit', () => {
-    expect(MAX_CHARGE_NUMERATOR).toBe(6_010_000_000_000_000);
+    // Six classes (the five and the 1-hour cache write) × 1e9 × 1e6 + images + the request fee.
+    expect(MAX_CHARGE_NUMERATOR).toBe(7_010_000_000_000_000);
     expect(MAX_CHARGE_NUMERATOR).toBeLessThanOrEqual(Number.MAX_SAFE_INTEGER);
   });
 
   it('computes the charge at every limit exactly (checked against BigInt)', () => {
-    const max = entry({ id: 'max', rates: flat(MAX_RATE_BPS), images: { perImage: MAX_IMAGE_PRICE_TOKENS, variants: {} }, requestFee: MAX_REQUEST_FEE_TOKENS });
+    const max = entry({ id: 'max', rates: { ...flat(MAX_RATE_BPS), cacheWrite1h: MAX_RATE_BPS }, images: { perImage: MAX_IMAGE_PRICE_TOKENS, variants: {} }, requestFee: MAX_REQUEST_FEE_TOKENS });
     expect(priceBookEntrySchema.safeParse(max).success).toBe(true);
-    const usage = { inputTokens: MAX_TOKENS_PER_CLASS, cachedInputTokens: MAX_TOKENS_PER_CLASS, cacheWriteTokens: MAX_TOKENS_PER_CLASS, outputTokens: MAX_TOKENS_PER_CLASS, reasoningTokens: MAX_TOKENS_PER_CLASS, images: MAX_IMAGES_PER_CALL };
+    const usage = { inputTokens: MAX_TOKENS_PER_CLASS, cachedInputTokens: MAX_TOKENS_PER_CLASS, cacheWriteTokens: MAX_TOKENS_PER_CLASS, cacheWrite1hTokens: MAX_TOKENS_PER_CLASS, outputTokens: MAX_TOKENS_PER_CLASS, reasoningTokens: MAX_TOKENS_PER_CLASS, images: MAX_IMAGES_PER_CALL };
     expect(chargeUsageSchema.safeParse(usage).success).toBe(true);
     const r = computeCharge(book(max), 'max', usage);
-    const exact = 5n * BigInt(MAX_TOKENS_PER_CLASS) * BigInt(MAX_RATE_BPS) + BigInt(MAX_IMAGES_PER_CALL) * BigInt(MAX_IMAGE_PRICE_TOKENS) * 10_000n + BigInt(MAX_REQUEST_FEE_TOKENS) * 10_000n;
+    const exact = 6n * BigInt(MAX_TOKENS_PER_CLASS) * BigInt(MAX_RATE_BPS) + BigInt(MAX_IMAGES_PER_CALL) * BigInt(MAX_IMAGE_PRICE_TOKENS) * 10_000n + BigInt(MAX_REQUEST_FEE_TOKENS) * 10_000n;
     expect(r.ok && BigInt(r.numerator)).toBe(exact);
     expect(r.ok && BigInt(r.numerator)).toBe(BigInt(MAX_CHARGE_NUMERATOR));
     expect(r.ok && BigInt(r.total)).toBe((exact + 9_999n) / 10_000n);

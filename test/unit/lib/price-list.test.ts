@@ -202,6 +202,27 @@ describe('parsePriceList problems', () => {
     });
   });
 
+  it('the 1-hour cache write: listed, it must be in the entry at its cost and rate; absent on both sides, the entry has none', () => {
+    const l = list();
+    const i = l.models.findIndex((m) => m.id === 'claude-sonnet-4-5');
+    const m = l.models[i] as Record<string, unknown> & { listed: Record<string, unknown>; rates: Record<string, number>; providerCost: Record<string, number> };
+    // The committed list: Anthropic's "1h Cache Writes" $6 (2× the $3 base input) → 6,000,000 µUSD, ceil(6e6 × 0.00015) = 900 bps.
+    const ok = parsePriceList(l);
+    if (!ok.ok) throw new Error(ok.problems.join('\n'));
+    const e = ok.list.entries.find((x) => x.id === 'claude-sonnet-4-5')!;
+    expect([ok.list.listed['claude-sonnet-4-5'].cacheWrite1h, e.providerCost.cacheWrite1h, e.rates.cacheWrite1h]).toEqual(['6', 6_000_000, 900]);
+    // The gpt entries list none, and their entries have none.
+    expect(ok.list.entries.find((x) => x.id === 'gpt-5-mini')!.rates).not.toHaveProperty('cacheWrite1h');
+    // Listed but the entry left without it, or at another rate: each named.
+    delete m.providerCost.cacheWrite1h;
+    m.rates.cacheWrite1h = 899;
+    const r = parsePriceList(l);
+    expect(!r.ok && r.problems).toEqual([
+      `models.${i} (claude-sonnet-4-5): providerCost.cacheWrite1h is undefined µUSD but the listed price gives 6000000`,
+      `models.${i} (claude-sonnet-4-5): rates.cacheWrite1h is 899 bps but the provider cost at the file's markup gives 900`,
+    ]);
+  });
+
   it('a consistent list parses, with its figures by id', () => {
     const r = parsePriceList(list());
     if (!r.ok) throw new Error(r.problems.join('\n'));

@@ -5,10 +5,19 @@
 // zod, which the pages must not load (it would share zod's core with /tokens).
 import * as z from 'zod/mini';
 import type { PriceBookEntry } from '../../../worker/lib/price-book';
-import { priceEntrySchema, type PriceClass as TokenClass } from '../../../worker/contracts/prices';
+import { priceEntrySchema, type PriceClass } from '../../../worker/contracts/prices';
 import { isWhole, type Checked, type FieldErrors } from './index';
 
-export const TOKEN_CLASSES = ['input', 'cachedInput', 'cacheWrite', 'output', 'reasoning'] as const satisfies readonly TokenClass[];
+/** The five classes every entry prices, and the optional 1-hour cache write (Anthropic). */
+type TokenClass = PriceClass | 'cacheWrite1h';
+export type { TokenClass as FormClass };
+export const TOKEN_CLASSES = ['input', 'cachedInput', 'cacheWrite', 'cacheWrite1h', 'output', 'reasoning'] as const satisfies readonly TokenClass[];
+/**
+ * Left empty, the 1-hour cache write has no rate (or cost) of its own and is priced as a cache
+ * write, as every entry made before the class existed is; the form keeps an entry's own figure,
+ * so editing another field never drops it.
+ */
+const OPTIONAL = (c: TokenClass) => c === 'cacheWrite1h';
 
 /** "0.025" → 25000 µUSD, exactly (the same rule as worker/lib/price-list.ts `usdToMicros`). */
 export function usdToMicros(usd: string): number {
@@ -60,6 +69,7 @@ export const CLASS_LABELS: Record<TokenClass, string> = {
   input: 'Input',
   cachedInput: 'Cached input',
   cacheWrite: 'Cache write',
+  cacheWrite1h: 'Cache write (1 h)',
   output: 'Output',
   reasoning: 'Reasoning',
 };
@@ -91,7 +101,9 @@ const pairs = (v: Record<string, number> | undefined, show: (n: number) => strin
     .join(', ');
 
 /** A blank tier for "Add a tier" (its costs start at 0, as a new entry's do). */
-export const blankTier = (): TierForm => ({ above: '', rates: classStrings(() => ''), costs: classStrings(() => '0') });
+export const blankTier = (): TierForm => ({ above: '', rates: classStrings(() => ''), costs: classStrings((c) => (OPTIONAL(c) ? '' : '0')) });
+/** A stored figure as the form shows it; an absent optional one (the 1-hour cache write) is empty. */
+const shown = (v: number | undefined, show: (n: number) => string) => (v === undefined ? '' : show(v));
 
 /** The editor's fields for an entry (or a new one). */
 export function entryForm(e: PriceBookEntry | null): EntryForm {
@@ -100,15 +112,15 @@ export function entryForm(e: PriceBookEntry | null): EntryForm {
     id: e?.id ?? '',
     provider: e?.provider ?? '',
     aliases: e?.aliases.join(', ') ?? '',
-    rates: classStrings((c) => (e ? String(e.rates[c]) : '')),
-    costs: classStrings((c) => (pc ? microsToUsd(pc[c]) : '0')),
+    rates: classStrings((c) => (e ? shown(e.rates[c], String) : '')),
+    costs: classStrings((c) => (pc ? shown(pc[c], microsToUsd) : OPTIONAL(c) ? '' : '0')),
     imagePrice: e?.images ? String(e.images.perImage) : '',
     imageVariants: pairs(e?.images?.variants, String),
     imageCost: pc?.images ? microsToUsd(pc.images.perImage) : '',
     imageCostVariants: pairs(pc?.images?.variants, microsToUsd),
     requestFee: e?.requestFee === undefined ? '' : String(e.requestFee),
     requestFeeCost: pc?.requestFee === undefined ? '' : microsToUsd(pc.requestFee),
-    tiers: (e?.longContext ?? []).map((t) => ({ above: String(t.aboveInputTokens), rates: classStrings((c) => String(t.rates[c])), costs: classStrings((c) => microsToUsd(t.providerCost[c])) })),
+    tiers: (e?.longContext ?? []).map((t) => ({ above: String(t.aboveInputTokens), rates: classStrings((c) => shown(t.rates[c], String)), costs: classStrings((c) => shown(t.providerCost[c], microsToUsd)) })),
   };
 }
 
@@ -176,12 +188,17 @@ function labelOf(field: EntryField): string {
 export function checkEntry(form: EntryForm, base: PriceBookEntry | null): Checked<PriceBookEntry, EntryField> {
   const errors: FieldErrors<EntryField> = {};
   const readClasses = (rs: Record<TokenClass, string>, cs: Record<TokenClass, string>, prefix: '' | `tiers.${number}.`) => {
-    const rates = {} as Record<TokenClass, number>;
-    const costs = {} as Record<TokenClass, number>;
+    const rates = {} as Record<PriceClass, number> & { cacheWrite1h?: number };
+    const costs = {} as Record<PriceClass, number> & { cacheWrite1h?: number };
     for (const c of TOKEN_CLASSES) {
+      if (OPTIONAL(c) && rs[c].trim() === '' && cs[c].trim() === '') continue;
       const label = labelOf(`${prefix}rates.${c}` as EntryField).replace(/ rate$/, '');
-      if (!isWhole(rs[c])) errors[`${prefix}rates.${c}` as EntryField] = RATE_MSG(label);
+      // One of the two alone is fine for the optional class: the other falls back to the cache write's.
+      if (OPTIONAL(c) && rs[c].trim() === '') {
+        /* no 1-hour rate of its own */
+      } else if (!isWhole(rs[c])) errors[`${prefix}rates.${c}` as EntryField] = RATE_MSG(label);
       else rates[c] = Number(rs[c].trim());
+      if (OPTIONAL(c) && cs[c].trim() === '') continue;
       try {
         costs[c] = usdToMicros(cs[c].trim());
       } catch {

@@ -6,10 +6,10 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { errorMessage, post } from '../../api';
 import { Field, fieldAria, Notice } from '../../components/ui';
 import * as f from '../../format';
-import { blankTier, checkEntry, checkSample, CLASS_LABELS, entryForm, EXTRA_LABELS, MAX_TIERS, TOKEN_CLASSES, type EntryField, type EntryForm } from '../../forms/prices';
+import { blankTier, checkEntry, checkSample, CLASS_LABELS, entryForm, EXTRA_LABELS, MAX_TIERS, TOKEN_CLASSES, type EntryField, type EntryForm, type FormClass as TokenClass } from '../../forms/prices';
 import { useForm } from '../../hooks/use-form';
 import type { PriceBookEntry } from '../../../../worker/lib/price-book';
-import type { AdminPriceBookAnswer, PreviewCost as SampleCost, PriceClass as TokenClass, PricePreviewAnswer, PriceVersionInfo } from '../../../../worker/contracts/prices';
+import type { AdminPriceBookAnswer, PreviewCost as SampleCost, PricePreviewAnswer, PriceVersionInfo } from '../../../../worker/contracts/prices';
 import { dollarsPerMillion, micros, perMillion } from './price-format';
 
 type SampleForm = Record<'inputTokens' | 'cachedInputTokens' | 'outputTokens' | 'reasoningTokens' | 'images', string>;
@@ -110,7 +110,7 @@ export function EntryEditor(props: { answer: AdminPriceBookAnswer; base: PriceBo
         <legend>Rates (basis points of a platform token per model token) and provider cost (USD per 1M tokens)</legend>
         {TOKEN_CLASSES.map((c) => (
           <div class="form-grid" key={c}>
-            <Field id={`pe-rate-${c}`} label={`${CLASS_LABELS[c]} rate (bps)`} error={errors[`rates.${c}`]} hint={/^\d+$/.test(form.rates[c]) ? `${f.tokens(perMillion(Number(form.rates[c])))} tokens = ${dollarsPerMillion(Number(form.rates[c]), answer.tokensPerUsd)} per 1M` : undefined}>
+            <Field id={`pe-rate-${c}`} label={`${CLASS_LABELS[c]} rate (bps)`} error={errors[`rates.${c}`]} hint={/^\d+$/.test(form.rates[c]) ? `${f.tokens(perMillion(Number(form.rates[c])))} tokens = ${dollarsPerMillion(Number(form.rates[c]), answer.tokensPerUsd)} per 1M` : c === 'cacheWrite1h' ? 'Anthropic 1-hour cache writes. Empty: priced (and costed) as a cache write.' : undefined}>
               <input {...fieldAria(`pe-rate-${c}`, errors[`rates.${c}`], /^\d+$/.test(form.rates[c]))} type="text" inputMode="numeric" value={form.rates[c]} onInput={setRate('rates', c)} />
             </Field>
             <Field id={`pe-cost-${c}`} label={`${CLASS_LABELS[c]} provider cost ($ / 1M)`} error={errors[`costs.${c}`]}>

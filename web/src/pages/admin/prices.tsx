@@ -12,8 +12,8 @@ import { useForm } from '../../hooks/use-form';
 import { useLoad } from '../../hooks/use-load';
 import { usePaged } from '../../hooks/use-paged';
 import type { PriceBookEntry } from '../../../../worker/lib/price-book';
-import type { AdminPriceBookAnswer, PriceClass, PriceImportAnswer, PriceVersionInfo } from '../../../../worker/contracts/prices';
-import { CLASSES, dollarsPerMillion, micros, perMillion } from './price-format';
+import type { AdminPriceBookAnswer, PriceImportAnswer, PriceVersionInfo } from '../../../../worker/contracts/prices';
+import { classValue, CLASSES, dollarsPerMillion, micros, perMillion, type ShownClass } from './price-format';
 import type { EntryEditor as EditorType } from './price-editor';
 
 /** The editor's chunk, loaded on first use (see price-editor.tsx). */
@@ -84,14 +84,14 @@ export function PricesSection(props: { canWrite: boolean }) {
                 ),
               },
               { label: 'Provider', cell: (e) => e.provider },
-              ...CLASSES.map(([c, label]: [PriceClass, string]) => ({
+              ...CLASSES.map(([c, label]: [ShownClass, string]) => ({
                 label,
                 num: true,
                 cell: (e: PriceBookEntry) => (
                   <>
-                    {f.tokens(perMillion(e.rates[c]))}
-                    <span class="hint block">{dollarsPerMillion(e.rates[c], b.tokensPerUsd)}</span>
-                    <span class="hint block">cost {micros(e.providerCost[c])}</span>
+                    {f.tokens(perMillion(classValue(e.rates, c)))}
+                    <span class="hint block">{dollarsPerMillion(classValue(e.rates, c), b.tokensPerUsd)}</span>
+                    <span class="hint block">cost {micros(classValue(e.providerCost, c))}</span>
                   </>
                 ),
               })),

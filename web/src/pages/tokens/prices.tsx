@@ -8,6 +8,7 @@ const CLASSES = [
   ['input', 'Input'],
   ['cachedInput', 'Cached input'],
   ['cacheWrite', 'Cache write'],
+  ['cacheWrite1h', 'Cache write (1 h)'],
   ['output', 'Output'],
   ['reasoning', 'Reasoning'],
 ] as const;
@@ -37,7 +38,8 @@ export function PricesSection() {
             rowKey={(m) => m.id}
             columns={[
               { label: 'Model', rowHeader: true, cell: (m: UserModelPrice) => (m.id === 'default' ? 'Any other model' : <span class="mono">{m.id}</span>) },
-              ...CLASSES.map(([k, label]) => ({ label, num: true, cell: (m: UserModelPrice) => per1000(m.rates[k]) })),
+              // An entry without a 1-hour cache-write rate bills those writes at its cache-write rate.
+              ...CLASSES.map(([k, label]) => ({ label, num: true, cell: (m: UserModelPrice) => per1000(k === 'cacheWrite1h' ? (m.rates.cacheWrite1h ?? m.rates.cacheWrite) : m.rates[k]) })),
               {
                 label: 'Per image',
                 num: true,
