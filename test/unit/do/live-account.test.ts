@@ -200,6 +200,25 @@ describe('live account', () => {
     expect(limits.usage('account', clock)).toMatchObject({ held: 0 });
   });
 
+  it("a hold the alarm settles at expiry (onExpiry 'settle') is billed once, counted as spent, and sent to D1 with the flush", async () => {
+    const a = funded();
+    s.transaction(() => saveAccountLimits(s.sql, { daily: 1_000, monthly: null, lifetime: null, dailyCeiling: null, monthlyCeiling: null, revokedAt: null }, undefined, T0));
+    const limits = new SpendLimits();
+    limits.load(s.sql, T0);
+    live = open(a, limits);
+    const held = authorizeHold(s.sql, s.transaction, a, SEED, { idempotencyKey: 'h', operation: 'chat', model: 'gpt-4o', estimatedTokens: 100, ttlMs: 1_000, onExpiry: 'settle' }, T0, limits);
+    live.committed(held.next!);
+    clock = T0 + 1_000;
+    await live.runAlarm();
+    await live.runAlarm(); // a second run bills nothing more
+    expect(live.account).toMatchObject({ balance: 850, reserved: 0 });
+    expect(stored()).toMatchObject({ balance: 850, reserved: 0 });
+    expect(s.rows(`SELECT type, amount FROM ledger WHERE type = 'usage'`)).toEqual([{ type: 'usage', amount: -150 }]);
+    expect(limits.usage('account', clock)).toMatchObject({ day: 150, held: 0 });
+    // The flush took the entry: nothing is left for D1.
+    expect(live.pending()).toEqual({ ledger: 0, usage: 0, directory: false });
+  });
+
   it('a failed alarm run leaves its fallback armed', async () => {
     live = open(funded());
     live.rechargeHost.setAccount({ ...live.account!, ar_state: 'scheduled' });
