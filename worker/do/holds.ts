@@ -26,10 +26,12 @@ export function holdExpiry(now: number, ttlMs?: number): number {
 /**
  * What a hold with `onExpiry: 'settle'` keeps of its pricing, so the alarm can bill it at expiry
  * exactly as a settle with that usage would have been billed by the book that priced the hold:
- * the usage record's fields (classes, price version, provider cost) and the answer's lines.
+ * the usage record's fields (classes, price version, provider cost) and the answer's lines. The
+ * version is the hold's (a settle prices with the version in force when it settles): the alarm
+ * bills exactly what was held. No request id: an authorize carries none.
  */
 export interface HoldPricing {
-  usage: CallUsage & { requestId?: string };
+  usage: CallUsage;
   cost: PricedCost;
 }
 
