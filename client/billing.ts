@@ -17,6 +17,18 @@ export interface CallContext {
   requestId: string;
 }
 
+/**
+ * How long a call's hold lives: the contract's longest (an hour). Its holds settle at expiry
+ * (`onExpiry: 'settle'`), so the expiry must come after any answer the provider could still give
+ * while the call runs: a hold captured while its call still streams would be billed its estimate
+ * and the call's own settle refused. No provider call the gateway makes is cut sooner (it sets no
+ * timeout of its own; the SDKs' defaults are 10 minutes, long reasoning calls run tens of minutes),
+ * whereas a call whose client left is cut by Cloudflare 30 s after the disconnect and never
+ * settles: its hold is billed an hour later. The price: an abandoned call's hold keeps its tokens
+ * unavailable for that hour instead of the default 10 minutes.
+ */
+export const CALL_HOLD_TTL_SECONDS = 3600;
+
 /** The end of a call as the caller is told it: the settle's answer, a release, or a billing call that failed. */
 export type Settlement = { kind: 'settled'; charge: ChargeAnswer } | { kind: 'released' } | { kind: 'failed' };
 
@@ -58,6 +70,10 @@ export class CallBilling implements MeteringBilling {
       reasoningTokens: estimate.reasoningTokens,
       // The account's DO checks this key's limits in the same step as the balance.
       apiKeyId: this.call.apiKeyId,
+      // A call cut off before its settle (its client left and Cloudflare ended the waitUntil work
+      // 30 s later) must not bill 0 for the provider's work (issue 12): the hold is billed at expiry.
+      onExpiry: 'settle',
+      ttlSeconds: CALL_HOLD_TTL_SECONDS,
     });
     this.hold = hold;
     return { reservationId: hold.reservationId };

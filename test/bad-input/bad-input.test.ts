@@ -91,6 +91,8 @@ async function cases(): Promise<Case[]> {
     s('authorize: negative estimate', '/api/billing/authorize', { userId, idempotencyKey: 'a2', operation: 'chat', model: 'gpt-4o', estimatedTokens: -100 }, 400, 'bad_request', /estimatedTokens/),
     s('authorize: ttlSeconds 0', '/api/billing/authorize', { userId, idempotencyKey: 'a3', operation: 'chat', model: 'gpt-4o', estimatedTokens: 10, ttlSeconds: 0 }, 400, 'bad_request', /ttlSeconds/),
     s('authorize: ttlSeconds 3601', '/api/billing/authorize', { userId, idempotencyKey: 'a4', operation: 'chat', model: 'gpt-4o', estimatedTokens: 10, ttlSeconds: 3601 }, 400, 'bad_request', /ttlSeconds/),
+    s('authorize: onExpiry bogus', '/api/billing/authorize', { userId, idempotencyKey: 'a5', operation: 'chat', model: 'gpt-4o', estimatedTokens: 10, onExpiry: 'bogus' }, 400, 'bad_request', /onExpiry/),
+    s('authorize: onExpiry null', '/api/billing/authorize', { userId, idempotencyKey: 'a6', operation: 'chat', model: 'gpt-4o', estimatedTokens: 10, onExpiry: null }, 400, 'bad_request', /onExpiry/),
     s('settle: malformed reservation id', '/api/billing/settle', { userId, reservationId: "res_' OR 1=1 --", tokens: 5, success: true }, 400, 'bad_request', /reservationId/),
     s('settle: missing success', '/api/billing/settle', { userId, reservationId: 'HOLD', tokens: 5 }, 400, 'bad_request', /success/),
     s('settle: unknown reservation', '/api/billing/settle', { userId, reservationId: 'res_00000000000000000000000000000', tokens: 5, success: true }, 404, 'reservation_not_found', /not found/),

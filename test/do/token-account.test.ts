@@ -4,7 +4,7 @@ import { BillingClient } from '../../worker/client';
 import type { TokenAccount } from '../../worker/do/token-account';
 import { ACCOUNT_SCHEMA_VERSION } from '../../worker/do/schema';
 import { describe, expect, it } from 'vitest';
-import { account, d1Ledger, d1UsageBilled, drain, moneyEntries, newAccount, SECRET, signedPost, uid } from '../helpers';
+import { account, d1Ledger, d1UsageBilled, drain, moneyEntries, newAccount, SECRET, signedPost, uid, usageRecords } from '../helpers';
 
 const chat = (key: string, tokens: number) => ({ idempotencyKey: key, operation: 'chat' as const, model: 'gpt-4o', tokens });
 
@@ -157,6 +157,47 @@ describe('holds under hostile input', () => {
     await new Promise((r) => setTimeout(r, 5));
     await runDurableObjectAlarm(a);
     expect(await a.settle({ reservationId: h2.reservationId, tokens: 100, success: true })).toMatchObject({ ok: true, billableTokens: 150, balance: 9_850, available: 9_850 });
+  });
+
+  it("a hold opened with onExpiry 'settle' is billed its held amount once at expiry; D1 gets it and reconcile finds no drift", async () => {
+    const userId = await newAccount();
+    const a = account(userId);
+    await drain(userId);
+    // Through the signed route, so the contract carries the policy to the object.
+    const res = await signedPost('/api/billing/authorize', { userId, idempotencyKey: 'h', operation: 'chat', model: 'gpt-4o', estimatedTokens: 1_000, ttlSeconds: 1, onExpiry: 'settle' });
+    expect(res.status).toBe(200);
+    const hold = (await res.json()) as { reservationId: string; reservedTokens: number; expiresAt: number };
+    expect(hold.reservedTokens).toBe(1_500);
+    // A release hold beside it, due at the same run: freed as before.
+    const other = await a.authorize({ idempotencyKey: 'r', operation: 'chat', model: 'gpt-4o', estimatedTokens: 100, ttlMs: 1 });
+    if (!other.ok) throw new Error(other.code);
+    await new Promise((r) => setTimeout(r, Math.max(0, hold.expiresAt - Date.now()) + 5));
+    await runDurableObjectAlarm(a);
+    await runDurableObjectAlarm(a); // a second run bills nothing more
+    const b = await a.getBalance();
+    expect(b.ok && [b.balance.balance, b.balance.reserved, b.balance.available]).toEqual([8_500, 0, 8_500]);
+    const usage = (await a.getLedger()).filter((e) => e.type === 'usage');
+    expect(usage.map((e) => e.amount)).toEqual([-1_500]);
+    expect(await usageRecords(userId)).toEqual([expect.objectContaining({ reservation_id: hold.reservationId, billable_tokens: 1_500, output_tokens: 1_000, success: 1 })]);
+    // A late settle or release is refused with the amount it was settled for, and moves nothing.
+    const closed = { ok: false, code: 'reservation_closed', message: 'Reservation was settled at expiry for 1500 tokens' };
+    expect(await a.settle({ reservationId: hold.reservationId, tokens: 10, success: true })).toEqual(closed);
+    expect(await a.release(hold.reservationId)).toEqual(closed);
+    const late = await signedPost('/api/billing/settle', { userId, reservationId: hold.reservationId, tokens: 10, success: true });
+    expect(late.status).toBe(409);
+    expect(((await late.json()) as any).error).toMatchObject({ code: 'reservation_closed', message: closed.message });
+    // The authorize replays its first answer.
+    const again = await signedPost('/api/billing/authorize', { userId, idempotencyKey: 'h', operation: 'chat', model: 'gpt-4o', estimatedTokens: 1_000, ttlSeconds: 1, onExpiry: 'settle' });
+    expect(await again.json()).toMatchObject({ reservationId: hold.reservationId, reservedTokens: 1_500, expiresAt: hold.expiresAt });
+    expect((await ledgerSum(userId)).sum).toBe(8_500);
+    // D1 sees it like any settle: in the usage rollup, and reconcile finds the books clean.
+    await drain(userId);
+    expect(await d1UsageBilled(userId)).toBe(1_500);
+    const rec = await signedPost('/api/internal/reconcile', { userIds: [userId], includeOk: true });
+    expect(rec.status).toBe(200);
+    const report = (await rec.json()) as any;
+    expect(report).toMatchObject({ ok: true, accounts: 1, drifted: 0, totals: { missingInD1: 0, extraInD1: 0, mismatched: 0, balanceDrift: 0 } });
+    expect(report.items[0]).toMatchObject({ doUsageTokens: 1_500, d1UsageTokens: 1_500 });
   });
 
   it('authorize and release schedule the outbox flush like a charge (the directory row follows the holds)', async () => {
@@ -370,12 +411,18 @@ describe('housekeeping', () => {
       state.storage.sql.exec(`DELETE FROM meta WHERE key IN ('grant_seq', 'grant_debt')`);
       // Nor step 9's target-recharge columns.
       for (const c of ['ar_mode', 'ar_target', 'ar_tokens_per_usd', 'ar_min_cents']) state.storage.sql.exec(`ALTER TABLE account DROP COLUMN ${c}`);
+      // (Step 10's grants.noticed_at went with the grants table.) Nor step 11's hold expiry policy.
+      for (const c of ['on_expiry', 'priced']) state.storage.sql.exec(`ALTER TABLE reservations DROP COLUMN ${c}`);
       state.storage.sql.exec(`UPDATE meta SET value = '1' WHERE key = 'schema_version'`);
     });
     expect(await indexes(userId)).toEqual({ names: [], version: '1' });
     await abortAllDurableObjects();
     expect(await account(userId).getBalance()).toMatchObject({ ok: true, balance: { balance: 10_000 } });
     expect(await indexes(userId)).toEqual({ names: ['ledger_refunds', 'recharge_attempts_unsynced', 'reservations_closed'], version: String(ACCOUNT_SCHEMA_VERSION) });
+    // Step 11: a hold can say what happens at its expiry again (and one opened now settles there).
+    const held = await account(userId).authorize({ idempotencyKey: 'after-upgrade', operation: 'chat', model: 'gpt-4o', estimatedTokens: 10, onExpiry: 'settle' });
+    if (!held.ok) throw new Error(held.code);
+    expect(await runInDurableObject(account(userId), (_i, state) => state.storage.sql.exec(`SELECT on_expiry, priced IS NOT NULL AS priced FROM reservations WHERE id = ?`, held.reservationId).one())).toEqual({ on_expiry: 'settle', priced: 1 });
     // The balance from before grants became one paid grant without expiry (I8 holds from the first step on).
     expect(await account(userId).getGrants()).toMatchObject({ ok: true, grants: [{ id: 'opening:balance', category: 'paid', amount: 10_000, remaining: 10_000, expiresAt: null }], debt: 0, balance: 10_000 });
   });

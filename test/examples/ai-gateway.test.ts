@@ -1,8 +1,9 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
+import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, inject, it } from 'vitest';
-import { estimateAnthropicMessages, estimateOpenAIChat, totalTokens } from '../../client';
+import { CALL_HOLD_TTL_SECONDS, estimateAnthropicMessages, estimateOpenAIChat, totalTokens } from '../../client';
 import { DEFAULT_SETTINGS } from '../../worker/contracts/settings';
 import { readSettings } from '../../worker/db/settings';
 import { applyMultiplier } from '../../worker/lib/pricing';
@@ -172,6 +173,11 @@ describe('AI gateway: OpenAI chat completions through the official client', () =
     const ac = new AbortController();
     const call = openai(c.key).chat.completions.create(body, { headers: { 'x-sim-output-tokens': '12', 'x-sim-fail': 'slow_first_token:1500' }, signal: ac.signal });
     await untilUpstreamSaw(c.marker);
+    // Should Cloudflare cut the waitUntil work (30 s after the disconnect) before the provider
+    // answers, the hold is not released at expiry but billed (issue 12): it settles at expiry, an
+    // hour after it opened, later than the provider could still answer.
+    const holds = await runInDurableObject(account(c.userId), (_i, state) => state.storage.sql.exec(`SELECT on_expiry, expires_at - created_at AS ttl, state FROM reservations`).toArray());
+    expect(holds).toEqual([{ on_expiry: 'settle', ttl: CALL_HOLD_TTL_SECONDS * 1000, state: 'open' }]);
     ac.abort();
     expect(await call.catch((e) => e)).toBeInstanceOf(OpenAI.APIUserAbortError);
     // The stand-in counts the prompt like the estimator: its usage is the estimate's input + 12.

@@ -99,6 +99,16 @@ export const chargeSchema = z
   .check(z.superRefine(usageRules));
 
 /**
+ * What the alarm does with a hold nobody settled or released by its expiry: `release` (the
+ * default) frees it and bills nothing; `settle` bills its held amount, as a settle with the usage
+ * it was priced at would (issue 12: for callers that may lose the chance to settle work that was
+ * done, such as a gateway call cut off after its client left). A later settle or release of a hold
+ * settled at expiry is refused (409 `reservation_closed`).
+ */
+export const HOLD_EXPIRY_POLICIES = ['release', 'settle'] as const;
+export type HoldExpiryPolicy = (typeof HOLD_EXPIRY_POLICIES)[number];
+
+/**
  * A hold. Text operations give the estimate in exactly one of two ways: `estimatedTokens`, one
  * total priced as output (the dearest class of every listed model), or the per-class fields of
  * `charge`/`settle` (same nesting and rules: cached + cache write ≤ input, reasoning ≤ output),
@@ -116,6 +126,7 @@ export const authorizeSchema = z
     images: z.optional(images),
     ttlSeconds: z.optional(intIn(1, 3600)),
     apiKeyId: apiKeyIdField,
+    onExpiry: z.optional(z.enum(HOLD_EXPIRY_POLICIES)),
   })
   .check(
     z.superRefine((v, ctx) => {

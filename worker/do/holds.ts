@@ -3,11 +3,11 @@ import { newId } from '../lib/crypto';
 import { priceCall, type CallUsage, type VersionedBook } from '../lib/pricing';
 import { saveAccount } from './account-store';
 import { canonical, internalKey, remember, replay, replayInternal } from './idempotency';
-import { INSERT_RESERVATION, RESERVATION_COLUMNS, SELECT_RESERVATION, valuesOf, type AccountRow, type ReservationRow } from './rows';
+import { INSERT_RESERVATION, RESERVATION_COLUMNS, SELECT_RESERVATION, valuesOf, type AccountRow, type HoldExpiryPolicy, type ReservationRow } from './rows';
 import { spendRefusal, type SpendLimits } from './spend-limits';
 import type { Sql, Transaction } from './storage';
 import type { AuthorizeRequest, AuthorizeResult, ChargeResult, ReleaseResult, Result, SettleRequest } from './types';
-import { recordRefusal, recordUsage, type Outcome } from './usage';
+import { recordRefusal, recordUsage, type Outcome, type PricedCost } from './usage';
 
 /**
  * Holds (reservations): an amount set aside until the operation is settled, released, or
@@ -23,9 +23,40 @@ export function holdExpiry(now: number, ttlMs?: number): number {
   return now + Math.min(ttlMs ?? DEFAULT_HOLD_TTL_MS, MAX_HOLD_TTL_MS);
 }
 
-/** Sets `amount` aside (the caller checked that the available balance covers it). */
-export function openHold(sql: Sql, account: AccountRow, h: { id: string; amount: number; operation: string; model: string; idempotencyKey: string; expiresAt: number; now: number; apiKeyId?: string | null }): AccountRow {
-  const row: ReservationRow = { id: h.id, amount: h.amount, operation: h.operation, model: h.model, idempotency_key: h.idempotencyKey, state: 'open', expires_at: h.expiresAt, created_at: h.now, closed_at: null, api_key_id: h.apiKeyId ?? null };
+/**
+ * What a hold with `onExpiry: 'settle'` keeps of its pricing, so the alarm can bill it at expiry
+ * exactly as a settle with that usage would have been billed by the book that priced the hold:
+ * the usage record's fields (classes, price version, provider cost) and the answer's lines. The
+ * version is the hold's (a settle prices with the version in force when it settles): the alarm
+ * bills exactly what was held. No request id: an authorize carries none.
+ */
+export interface HoldPricing {
+  usage: CallUsage;
+  cost: PricedCost;
+}
+
+/** Sets `amount` aside (the caller checked that the available balance covers it). `priced`: a `settle` hold's pricing. */
+export function openHold(
+  sql: Sql,
+  account: AccountRow,
+  h: { id: string; amount: number; operation: string; model: string; idempotencyKey: string; expiresAt: number; now: number; apiKeyId?: string | null; onExpiry?: HoldExpiryPolicy; priced?: HoldPricing },
+): AccountRow {
+  const onExpiry = h.onExpiry ?? 'release';
+  const row: ReservationRow = {
+    id: h.id,
+    amount: h.amount,
+    operation: h.operation,
+    model: h.model,
+    idempotency_key: h.idempotencyKey,
+    state: 'open',
+    expires_at: h.expiresAt,
+    created_at: h.now,
+    closed_at: null,
+    api_key_id: h.apiKeyId ?? null,
+    on_expiry: onExpiry,
+    // Only a hold the alarm will bill carries its pricing: release holds stay the size they were.
+    priced: onExpiry === 'settle' && h.priced ? JSON.stringify(h.priced) : null,
+  };
   sql.exec(INSERT_RESERVATION, ...valuesOf(RESERVATION_COLUMNS, row));
   return saveAccount(sql, account, { reserved: account.reserved + h.amount }, h.now);
 }
@@ -49,21 +80,78 @@ export function closeHold(sql: Sql, account: AccountRow, hold: Pick<ReservationR
 }
 
 /**
- * Expires every open hold due by `now`, once, and frees their tokens. Null when none was due.
- * `onFreed` hears of each hold freed (the spend limits stop counting it); call the transaction's
- * result only after it committed.
+ * The refusal a settle or release of a hold that is no longer open gets (an `expired` hold, freed
+ * by the alarm, may still be settled or released: see closeHold). A `captured` hold was billed its
+ * held amount at expiry: the caller hears for how much, so it never bills the work a second time.
  */
-export function expireHolds(sql: Sql, account: AccountRow, now: number, onFreed?: (apiKeyId: string | null, amount: number) => void): AccountRow | null {
-  const due = sql.exec<{ id: string; amount: number; api_key_id: string | null }>(`SELECT id, amount, api_key_id FROM reservations WHERE state = 'open' AND expires_at <= ?`, now).toArray();
+export function closedHoldRefusal(hold: Pick<ReservationRow, 'state' | 'amount'>): { ok: false; code: 'reservation_closed'; message: string } {
+  if (hold.state === 'captured') return { ok: false, code: 'reservation_closed', message: `Reservation was settled at expiry for ${hold.amount} tokens` };
+  return { ok: false, code: 'reservation_closed', message: `Reservation is ${hold.state}` };
+}
+
+/**
+ * Ends every open hold due by `now`, once, inside the caller's transaction. Null when none was due.
+ * A `release` hold (the default, I7) is marked `expired` and its tokens are freed. A `settle` hold
+ * (issue 12: the caller may have lost the chance to settle, e.g. a gateway call cut off after its
+ * client left, and the provider's work must never be billed 0) is marked `captured` and billed its
+ * held amount: one usage entry through recordUsage → appendLedger with the usage it was priced at,
+ * as a settle with that usage would write, under the internal key `expiry <id>`. Its tokens were
+ * already reserved, so the entry never spends more than the available balance allowed. Safe to run
+ * twice: each hold changes state only from `open`, and the key is unique in the ledger.
+ * `onFreed` hears of each hold that stops being held, `onSpent` of each billed (the spend limits
+ * count a captured hold as a settle: freed, then spent); call them only after the transaction committed.
+ */
+export function expireHolds(sql: Sql, account: AccountRow, now: number, onFreed?: (apiKeyId: string | null, amount: number) => void, onSpent?: (apiKeyId: string | null, amount: number) => void): AccountRow | null {
+  const due = sql
+    .exec<Pick<ReservationRow, 'id' | 'amount' | 'api_key_id' | 'on_expiry' | 'priced' | 'operation' | 'model'>>(
+      `SELECT id, amount, api_key_id, on_expiry, priced, operation, model FROM reservations WHERE state = 'open' AND expires_at <= ?`,
+      now,
+    )
+    .toArray();
   if (due.length === 0) return null;
+  let next = account;
   let freed = 0;
   for (const r of due) {
-    if (sql.exec(`UPDATE reservations SET state = 'expired', closed_at = ? WHERE id = ? AND state = 'open'`, now, r.id).rowsWritten > 0) {
+    const capture = r.on_expiry === 'settle';
+    if (sql.exec(`UPDATE reservations SET state = ?, closed_at = ? WHERE id = ? AND state = 'open'`, capture ? 'captured' : 'expired', now, r.id).rowsWritten === 0) continue;
+    onFreed?.(r.api_key_id, r.amount);
+    if (!capture) {
       freed += r.amount;
-      onFreed?.(r.api_key_id, r.amount);
+      continue;
     }
+    // Free this hold before its entry, so the entry's account (and its answer's `available`) is the one after it.
+    next = saveAccount(sql, next, { reserved: next.reserved - freed - r.amount }, now);
+    freed = 0;
+    const priced = capturedPricing(r);
+    const key = internalKey('expiry', r.id);
+    const done = recordUsage(sql, next, {
+      key,
+      params: canonical('expiry', { reservationId: r.id }),
+      usage: { ...priced.usage, apiKeyId: r.api_key_id },
+      cost: priced.cost,
+      billable: r.amount,
+      success: true,
+      reservationId: r.id,
+      now,
+    });
+    // The hold was open, so nothing was recorded under its key; throwing rolls the whole step back.
+    if (!done) throw new Error(`expiry key ${key} already used`);
+    next = done.next;
+    onSpent?.(r.api_key_id, r.amount);
   }
-  return saveAccount(sql, account, { reserved: account.reserved - freed }, now);
+  return freed > 0 ? saveAccount(sql, next, { reserved: next.reserved - freed }, now) : next;
+}
+
+/**
+ * A captured hold's pricing. A `settle` hold always stores it; should a row lack it, it is billed
+ * as its operation and model with no class breakdown, still for exactly its held amount.
+ */
+function capturedPricing(r: Pick<ReservationRow, 'priced' | 'operation' | 'model' | 'amount'>): HoldPricing {
+  if (r.priced) return JSON.parse(r.priced) as HoldPricing;
+  return {
+    usage: { operation: r.operation as CallUsage['operation'], model: r.model },
+    cost: { actualTokens: 0, images: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, priceVersion: 0, providerCostMicros: 0, lines: [] },
+  };
 }
 
 /** When the next open hold expires, or null. */
@@ -127,10 +215,16 @@ export function authorizeHold(sql: Sql, transaction: Transaction, account: Accou
   const result: Result<AuthorizeResult> = { ok: true, reservationId: id, reservedTokens: amount, available: account.balance - account.reserved - amount, expiresAt, priceVersion: cost.priceVersion };
   const next = transaction(() => {
     remember(sql, req.idempotencyKey, params, result, now);
-    return openHold(sql, account, { id, amount, operation: req.operation, model: req.model, idempotencyKey: req.idempotencyKey, expiresAt, now, apiKeyId: req.apiKeyId });
+    const priced: HoldPricing | undefined = req.onExpiry === 'settle' ? { usage, cost: pricedCost(cost) } : undefined;
+    return openHold(sql, account, { id, amount, operation: req.operation, model: req.model, idempotencyKey: req.idempotencyKey, expiresAt, now, apiKeyId: req.apiKeyId, onExpiry: req.onExpiry, priced });
   });
   limits?.held(req.apiKeyId, amount);
   return { result, next };
+}
+
+/** The parts of a priced call a usage record keeps (usage.ts PricedCost), without the rest. */
+function pricedCost(c: PricedCost): PricedCost {
+  return { actualTokens: c.actualTokens, images: c.images, cachedInputTokens: c.cachedInputTokens, cacheWriteTokens: c.cacheWriteTokens, reasoningTokens: c.reasoningTokens, priceVersion: c.priceVersion, providerCostMicros: c.providerCostMicros, lines: c.lines };
 }
 
 /**
@@ -146,7 +240,7 @@ export function settleHold(sql: Sql, transaction: Transaction, account: AccountR
   if (stored) return { result: stored as Result<ChargeResult>, next: null };
   const hold = getHold(sql, req.reservationId);
   if (!hold) return { result: { ok: false, code: 'reservation_not_found' }, next: null };
-  if (hold.state !== 'open' && hold.state !== 'expired') return { result: { ok: false, code: 'reservation_closed', message: `Reservation is ${hold.state}` }, next: null };
+  if (hold.state !== 'open' && hold.state !== 'expired') return { result: closedHoldRefusal(hold), next: null };
   // The work was done: a settle is never refused for a limit or a revoked key, and is billed to its hold's key.
   if (req.apiKeyId !== undefined && req.apiKeyId !== hold.api_key_id) return { result: { ok: false, code: 'bad_request', message: 'apiKeyId is not the key the reservation was made with' }, next: null };
   const usage: CallUsage = {
@@ -184,7 +278,7 @@ export function releaseHold(sql: Sql, transaction: Transaction, account: Account
   if (stored) return { result: stored as Result<ReleaseResult>, next: null };
   const hold = getHold(sql, reservationId);
   if (!hold) return { result: { ok: false, code: 'reservation_not_found' }, next: null };
-  if (hold.state !== 'open' && hold.state !== 'expired') return { result: { ok: false, code: 'reservation_closed', message: `Reservation is ${hold.state}` }, next: null };
+  if (hold.state !== 'open' && hold.state !== 'expired') return { result: closedHoldRefusal(hold), next: null };
   const out = transaction(() => {
     const { account: next, freed } = closeHold(sql, account, hold, 'released', now);
     const result: Result<ReleaseResult> = { ok: true, reservationId, releasedTokens: freed, balance: next.balance, available: next.balance - next.reserved };

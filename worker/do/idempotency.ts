@@ -15,7 +15,7 @@ export const IDEMPOTENCY_RETENTION_MS = 7 * 24 * 3600_000;
  * keys are printable ASCII without spaces (`idempotencyKeySchema`), so a key with a space is out
  * of every caller's reach: a caller key `settle:res_X` can never take hold X's settle answer.
  */
-export function internalKey(kind: 'settle' | 'release', reservationId: string): string {
+export function internalKey(kind: 'settle' | 'release' | 'expiry', reservationId: string): string {
   return `${kind} ${reservationId}`;
 }
 

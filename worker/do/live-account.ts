@@ -37,8 +37,8 @@ export interface LiveAccountDeps {
   db: D1Database;
   /** Stripe's PaymentIntents, for the recharge state machine (payment-intents.ts in production). */
   payments: PaymentIntents;
-  /** The spend limits' in-memory windows: holds the alarm expires stop counting. */
-  limits?: Pick<SpendLimits, 'freed'>;
+  /** The spend limits' in-memory windows: holds the alarm expires stop counting, and those it settles at expiry count as spent. */
+  limits?: Pick<SpendLimits, 'freed' | 'spent'>;
   /** Alerts for the operator's app (alerts.ts): the crossings watched after each commit, and the queue the alarm sends them to. */
   alerts?: { tracker: AlertTracker; queue: AlertQueue; settings: () => BillingSettings };
   /** The settings cache (settings-cache.ts): `priced` reads the call limit and the book in force, `view` the alert thresholds. Absent: the default settings and the seed's book. */
@@ -332,8 +332,11 @@ export class LiveAccount {
     const account = this.account;
     if (account) {
       const freed: [string | null, number][] = [];
-      this.account = transaction(() => expireHolds(sql, account, now, (key, amount) => freed.push([key, amount]))) ?? account;
-      for (const [key, amount] of freed) this.#d.limits?.freed(key, amount); // committed: the limits stop counting them
+      const spent: [string | null, number][] = [];
+      this.account = transaction(() => expireHolds(sql, account, now, (key, amount) => freed.push([key, amount]), (key, amount) => spent.push([key, amount]))) ?? account;
+      // Committed: the limits stop counting the holds, and count those settled at expiry as spent.
+      for (const [key, amount] of freed) this.#d.limits?.freed(key, amount);
+      for (const [key, amount] of spent) this.#d.limits?.spent(key, amount, now);
     }
     await this.#recharge.run(now);
     // Holds expired and recharges ended above without a facade commit: their crossings too. Most

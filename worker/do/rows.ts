@@ -95,7 +95,10 @@ export const SELECT_ACCOUNT = `SELECT ${ACCOUNT_COLUMNS.join(', ')} FROM account
 
 // ---------------------------------------------------------------- reservations
 
-export type HoldState = 'open' | 'settled' | 'released' | 'expired';
+/** `captured`: an `onExpiry: 'settle'` hold the alarm settled for its held amount when it expired. */
+export type HoldState = 'open' | 'settled' | 'released' | 'expired' | 'captured';
+/** What the alarm does with a hold still open at its expiry: free it (`release`) or bill its held amount (`settle`). */
+export type HoldExpiryPolicy = 'release' | 'settle';
 
 export type ReservationRow = {
   id: string;
@@ -109,6 +112,10 @@ export type ReservationRow = {
   closed_at: number | null;
   /** The API key the hold came in with (null: none); its settle is billed to the same key. */
   api_key_id: string | null;
+  /** What the alarm does at expiry (schema step 11; 'release' for holds from before it). */
+  on_expiry: HoldExpiryPolicy;
+  /** A `settle` hold's priced usage (JSON, holds.ts HoldPricing): what the alarm bills at expiry. Null for `release` holds. */
+  priced: string | null;
 };
 
 export const RESERVATION_COLUMNS = columns<ReservationRow>({
@@ -122,6 +129,8 @@ export const RESERVATION_COLUMNS = columns<ReservationRow>({
   created_at: true,
   closed_at: true,
   api_key_id: true,
+  on_expiry: true,
+  priced: true,
 });
 export const INSERT_RESERVATION = `INSERT INTO reservations (${RESERVATION_COLUMNS.join(', ')}) VALUES (${placeholders(RESERVATION_COLUMNS.length)})`;
 export const SELECT_RESERVATION = `SELECT ${RESERVATION_COLUMNS.join(', ')} FROM reservations WHERE id = ?`;

@@ -237,5 +237,13 @@ export const ACCOUNT_SCHEMA: string[][] = [
     // hears of its coming expiry once. Grants from before this step count as not yet noticed.
     `ALTER TABLE grants ADD COLUMN noticed_at INTEGER`,
   ],
+  [
+    // Holds that settle at expiry (holds.ts expireHolds, issue 12's "never bill 0 for work done"):
+    // what the alarm does with a hold still open at its expiry, and, for `settle` holds only, the
+    // usage the hold was priced at, which the alarm bills exactly. Holds from before this step
+    // release at expiry, as they always did.
+    `ALTER TABLE reservations ADD COLUMN on_expiry TEXT NOT NULL DEFAULT 'release'`,
+    `ALTER TABLE reservations ADD COLUMN priced TEXT`,
+  ],
 ];
 export const ACCOUNT_SCHEMA_VERSION = ACCOUNT_SCHEMA.length;

@@ -303,7 +303,9 @@ async function handle(request: Request, env: Env, ctx: ExecutionContext, route: 
   // it resolves to, and the promise ends after the call's one settle or release. A non-streamed
   // answer is then read and settled as usual; a stream is pumped to its end into a response nobody
   // reads. Limit: waitUntil work is cancelled 30 s after the disconnect (Cloudflare's Workers
-  // limits, "waitUntil"), so a provider slower than that still leaves the hold to expire.
+  // limits, "waitUntil"), so a provider slower than that never gets its settle: CallBilling opens
+  // the hold with `onExpiry: 'settle'` and an hour's ttl, so the hold is then billed its held
+  // amount when it expires, never 0 (client/billing.ts, CALL_HOLD_TTL_SECONDS).
   const call = meteredCall(m, billing, route, stream, open, request, provider, keep);
   ctx.waitUntil(
     call.then(

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { authorizeHold, earliestHoldExpiry, expireHolds, getHold, holdExpiry, holdUsage, MAX_HOLD_TTL_MS, pruneClosedHolds, releaseHold, settleHold } from '../../../worker/do/holds';
+import { authorizeHold, closedHoldRefusal, earliestHoldExpiry, expireHolds, getHold, holdExpiry, holdUsage, MAX_HOLD_TTL_MS, pruneClosedHolds, releaseHold, settleHold } from '../../../worker/do/holds';
 import { canonical, internalKey, remember } from '../../../worker/do/idempotency';
 import type { AccountRow } from '../../../worker/do/rows';
 import { idempotencyKeySchema } from '../../../worker/contracts/common';
@@ -145,6 +145,77 @@ describe('holds', () => {
     expect(s.rows('SELECT id FROM reservations')).toHaveLength(2);
     pruneClosedHolds(s.sql, T0 + 6);
     expect(s.rows<{ id: string }>('SELECT id FROM reservations').map((r) => r.id)).toEqual([h2.result.reservationId]);
+  });
+});
+
+describe("holds with onExpiry 'settle' (issue 12: never bill 0 for work done)", () => {
+  // A per-class estimate, so the captured entry has every class to carry: 40 in (10 of it cached), 30 out (5 reasoning).
+  const classes = { inputTokens: 40, cachedInputTokens: 10, outputTokens: 30, reasoningTokens: 5 };
+  const perClass = { operation: 'chat' as const, model: 'gpt-4o', ...classes };
+  const open = (a: AccountRow, key: string, onExpiry: 'settle' | 'release' | undefined, ttlMs = 1_000) => {
+    const out = authorizeHold(s.sql, s.transaction, a, SEED, { idempotencyKey: key, ...perClass, ttlMs, apiKeyId: 'k1', onExpiry }, T0);
+    if (!out.result.ok) throw new Error(out.result.code);
+    return { id: out.result.reservationId, amount: out.result.reservedTokens, next: out.next!, answer: out.result };
+  };
+  // The usage-record columns a settle writes; the ids, keys, times and balances differ by nature.
+  const usageColumns = `operation, model, input_tokens, output_tokens, images, actual_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, price_version, provider_cost_micros, api_key_id, -amount AS billed, type`;
+
+  it('is billed its held amount once at expiry, with the usage record a settle of its priced usage writes, even when the step runs twice', () => {
+    const captured = open(account, 'cap', 'settle');
+    const released = open(captured.next, 'rel', undefined);
+    const later = open(released.next, 'later', 'settle', 5_000);
+    expect(captured.amount).toBeGreaterThan(0);
+    expect(later.next.reserved).toBe(3 * captured.amount);
+    const after = s.transaction(() => expireHolds(s.sql, later.next, T0 + 1_000))!;
+    // The captured hold is billed; the release hold is freed; the later one is still held.
+    expect(after).toMatchObject({ balance: 1_000 - captured.amount, reserved: captured.amount });
+    expect(s.rows('SELECT balance, reserved FROM account')).toEqual([{ balance: 1_000 - captured.amount, reserved: captured.amount }]);
+    expect(getHold(s.sql, captured.id)).toMatchObject({ state: 'captured', closed_at: T0 + 1_000, on_expiry: 'settle' });
+    expect(getHold(s.sql, released.id)).toMatchObject({ state: 'expired', on_expiry: 'release', priced: null });
+    const entries = s.rows(`SELECT idempotency_key, reservation_id, ${usageColumns} FROM ledger WHERE type = 'usage'`);
+    expect(entries).toEqual([{ ...s.rows(`SELECT ${usageColumns} FROM ledger WHERE type = 'usage'`)[0], idempotency_key: internalKey('expiry', captured.id), reservation_id: captured.id }]);
+    // A second run finds nothing due: no second entry, nothing more freed.
+    expect(s.transaction(() => expireHolds(s.sql, after, T0 + 1_000))).toBeNull();
+    expect(s.rows<{ n: number }>(`SELECT count(*) AS n FROM ledger WHERE type = 'usage'`)[0].n).toBe(1);
+    // The same usage settled by the caller writes the same usage record (the hold as its answer priced it).
+    const settled = settleHold(s.sql, s.transaction, after, SEED, { reservationId: later.id, ...classes, success: true }, T0 + 2_000);
+    expect(settled.result).toMatchObject({ ok: true, billableTokens: captured.amount });
+    const [byAlarm, byCaller] = s.rows(`SELECT ${usageColumns} FROM ledger WHERE type = 'usage' ORDER BY seq`);
+    expect(byAlarm).toEqual(byCaller);
+    expect(byAlarm).toMatchObject({ input_tokens: 40, output_tokens: 30, cached_input_tokens: 10, reasoning_tokens: 5, api_key_id: 'k1', billed: captured.amount });
+    expect(s.rows<{ sum: number }>('SELECT sum(amount) AS sum FROM ledger')[0].sum).toBe(1_000 - 2 * captured.amount);
+  });
+
+  it('a late settle or release of a captured hold is refused, says for how much it was settled, and moves nothing; the authorize still replays', () => {
+    const captured = open(account, 'cap', 'settle');
+    const after = s.transaction(() => expireHolds(s.sql, captured.next, T0 + 1_000))!;
+    const refusal = { ok: false, code: 'reservation_closed', message: `Reservation was settled at expiry for ${captured.amount} tokens` };
+    expect(settleHold(s.sql, s.transaction, after, SEED, { reservationId: captured.id, tokens: 10, success: true }, T0 + 2_000)).toEqual({ result: refusal, next: null });
+    expect(releaseHold(s.sql, s.transaction, after, captured.id, T0 + 2_000)).toEqual({ result: refusal, next: null });
+    expect(closedHoldRefusal({ state: 'released', amount: 5 })).toEqual({ ok: false, code: 'reservation_closed', message: 'Reservation is released' });
+    expect(s.rows('SELECT balance, reserved FROM account')).toEqual([{ balance: 1_000 - captured.amount, reserved: 0 }]);
+    expect(s.rows<{ n: number }>(`SELECT count(*) AS n FROM ledger WHERE type = 'usage'`)[0].n).toBe(1);
+    const replay = authorizeHold(s.sql, s.transaction, after, SEED, { idempotencyKey: 'cap', ...perClass, ttlMs: 1_000, apiKeyId: 'k1', onExpiry: 'settle' }, T0 + 3_000);
+    expect(replay).toEqual({ result: captured.answer, next: null });
+  });
+
+  it('a hold settled or released before its expiry is not billed again by the expiry step', () => {
+    const a = open(account, 'a', 'settle');
+    const b = open(a.next, 'b', 'settle');
+    const settled = settleHold(s.sql, s.transaction, b.next, SEED, { reservationId: a.id, tokens: 10, success: true }, T0 + 10);
+    const released = releaseHold(s.sql, s.transaction, settled.next!, b.id, T0 + 20);
+    expect(s.transaction(() => expireHolds(s.sql, released.next!, T0 + 1_000))).toBeNull();
+    expect(s.rows('SELECT balance, reserved FROM account')).toEqual([{ balance: 1_000 - 15, reserved: 0 }]);
+    expect(s.rows(`SELECT state FROM reservations ORDER BY created_at, id`).map((r: any) => r.state).sort()).toEqual(['released', 'settled']);
+  });
+
+  it('an estimatedTokens hold is captured as a settle of that estimate as output would be, the hold version recorded', () => {
+    const out = authorizeHold(s.sql, s.transaction, account, SEED, { ...hold('est', 1_000, 100), onExpiry: 'settle' }, T0);
+    if (!out.result.ok) throw new Error(out.result.code);
+    s.transaction(() => expireHolds(s.sql, out.next!, T0 + 1_000));
+    expect(s.rows(`SELECT ${usageColumns} FROM ledger WHERE type = 'usage'`)).toEqual([
+      expect.objectContaining({ operation: 'chat', model: 'gpt-4o', input_tokens: 0, output_tokens: 100, billed: 150, price_version: 0, api_key_id: null }),
+    ]);
   });
 });
 

@@ -200,6 +200,30 @@ describe('live account', () => {
     expect(limits.usage('account', clock)).toMatchObject({ held: 0 });
   });
 
+  it("a hold the alarm settles at expiry (onExpiry 'settle') is billed once, counted as spent, and sent to D1 with the flush", async () => {
+    const a = funded();
+    s.transaction(() => saveAccountLimits(s.sql, { daily: 1_000, monthly: null, lifetime: null, dailyCeiling: null, monthlyCeiling: null, revokedAt: null }, undefined, T0));
+    const limits = new SpendLimits();
+    limits.load(s.sql, T0);
+    live = open(a, limits);
+    const held = authorizeHold(s.sql, s.transaction, a, SEED, { idempotencyKey: 'h', operation: 'chat', model: 'gpt-4o', estimatedTokens: 100, ttlMs: 1_000, onExpiry: 'settle' }, T0, limits);
+    live.committed(held.next!);
+    // A charge on the fast path (no checkpoint: the stored row lags) before the expiry.
+    live.apply(chargeOperation(s.sql, s.transaction, live.account!, SEED, { idempotencyKey: 'c', operation: 'chat', model: 'gpt-4o', tokens: 10 }, T0 + 1, limits));
+    clock = T0 + 1_000;
+    await live.runAlarm();
+    await live.runAlarm(); // a second run bills nothing more
+    expect(live.account).toMatchObject({ balance: 835, reserved: 0 });
+    expect(stored()).toMatchObject({ balance: 835, reserved: 0 });
+    expect(s.rows(`SELECT amount, reservation_id FROM ledger WHERE type = 'usage' ORDER BY seq`)).toEqual([
+      { amount: -15, reservation_id: null },
+      { amount: -150, reservation_id: (held.result as { reservationId: string }).reservationId },
+    ]);
+    expect(limits.usage('account', clock)).toMatchObject({ day: 165, held: 0 });
+    // The flush took the entry: nothing is left for D1.
+    expect(live.pending()).toEqual({ ledger: 0, usage: 0, directory: false });
+  });
+
   it('a failed alarm run leaves its fallback armed', async () => {
     live = open(funded());
     live.rechargeHost.setAccount({ ...live.account!, ar_state: 'scheduled' });

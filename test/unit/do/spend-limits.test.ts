@@ -184,6 +184,26 @@ describe('limits in the charge and hold paths', () => {
     expect(charge(chat('c2', 1), T0 + 1_001)).toMatchObject({ ok: true });
   });
 
+  it("a hold settled at expiry counts as a settle of its held amount: spent by its key and the account, no longer held", () => {
+    setAccount({ daily: 400 });
+    setKey('k1', { daily: 1_000 });
+    const h = authorizeHold(s.sql, s.transaction, account, SEED, { idempotencyKey: 'h', operation: 'chat', model: 'gpt-4o', estimatedTokens: 100, ttlMs: 1_000, apiKeyId: 'k1', onExpiry: 'settle' }, T0, limits);
+    expect(h.result).toMatchObject({ ok: true, reservedTokens: 150 });
+    account = h.next!;
+    expect(limits.usage('key:k1', T0)).toMatchObject({ day: 0, held: 150 });
+    account = s.transaction(() => expireHolds(s.sql, account, T0 + 1_000, (k, n) => limits.freed(k, n), (k, n) => limits.spent(k, n, T0 + 1_000)))!;
+    expect(limits.usage('key:k1', T0 + 1_000)).toMatchObject({ day: 150, month: 150, total: 150, held: 0 });
+    expect(limits.usage('account', T0 + 1_000)).toMatchObject({ day: 150, held: 0 });
+    // 400 − 150 spent: 250 is left under the account's daily limit, and no more.
+    expect(charge(chat('fits', 166), T0 + 1_001)).toMatchObject({ ok: true, billableTokens: 249 });
+    expect(charge(chat('over', 1), T0 + 1_002)).toMatchObject({ ok: false, code: 'spend_limit_reached' });
+    // A rebuild from storage (the object restarted) counts the captured hold the same way.
+    const again = new SpendLimits();
+    again.load(s.sql, T0 + 1_003);
+    expect(again.usage('key:k1', T0 + 1_003)).toEqual(limits.usage('key:k1', T0 + 1_003));
+    expect(again.usage('account', T0 + 1_003)).toEqual(limits.usage('account', T0 + 1_003));
+  });
+
   it('the window resets at local midnight; the month at the first of the month', () => {
     setAccount({ daily: 30, monthly: 45 }, 'America/New_York');
     const { dayEnd, monthEnd } = calendarWindows(T0, 'America/New_York');
