@@ -22,7 +22,7 @@
 // Then the gateway case (scripts/bench/gateway.mjs): a streamed call through the metered AI gateway
 // (examples/ai-gateway) against the same call with metering off, TTFB and total.
 // `--only charge|sustained|stats|gateway` runs one of the four; the default runs all, in that order.
-import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,7 @@ import { Miniflare } from 'miniflare';
 import { splitSql, stripJsonc } from './bench/sql.mjs';
 import { profileTable, startProfiler } from './bench/profile.mjs';
 import { freePort } from './lib/free-port.mjs';
+import { writable } from './lib/writable.mjs';
 import { runStats, STATS_SUPERADMIN, statsJson, statsTable } from './bench/stats.mjs';
 import { runSustained, sustainedJson, sustainedTable } from './bench/sustained.mjs';
 import { gatewayJson, gatewayTable, gatewayWorkers, runGateway } from './bench/gateway.mjs';
@@ -132,14 +133,6 @@ function nonNegative(name) {
   return n;
 }
 
-function writable(dir) {
-  try {
-    accessSync(dir, constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function log(msg) {
   process.stderr.write(`[bench] ${msg}\n`);

@@ -20,12 +20,13 @@
 // flush left after the window is counted in it. Goal: charges/s ≥ 0.7 × reads/s (exit 1 below it).
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { accessSync, constants, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './lib/free-port.mjs';
 import { signedFetch } from './lib/signed-fetch.mjs';
+import { writable } from './lib/writable.mjs';
 import { formatReport, formatStripe, reconcileAll, reconcileStripe } from './reconcile.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -52,14 +53,6 @@ const RATIO_GOAL = 0.7;
 const STORAGE = args.includes('--storage') ? args[args.indexOf('--storage') + 1] : RATIO && writable('/dev/shm') ? 'ram' : 'disk';
 const STATE_ROOT = STORAGE === 'ram' ? '/dev/shm' : tmpdir();
 
-function writable(dir) {
-  try {
-    accessSync(dir, constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 const WELCOME = 10_000;
 const PURCHASE_TOKENS = 50_000;
 
@@ -394,6 +387,8 @@ async function ratioRun(app) {
   let next = 0;
   const flat = async (kind, seconds) => {
     const lat = lats[kind];
+    /** Failed calls, and the first few of them in words. */
+    let failed = 0;
     const errors = [];
     const n0 = lat.length;
     const t0 = performance.now();
@@ -408,17 +403,17 @@ async function ratioRun(app) {
           const res = await signedPost(base, secret, route, body);
           const text = await res.text();
           if (res.ok) lat.push(performance.now() - s);
-          else if (errors.length < 5) errors.push(`${route} ${res.status}: ${text.slice(0, 200)}`);
-          else errors.push('');
+          else if (++failed <= 5) errors.push(`${route} ${res.status}: ${text.slice(0, 200)}`);
         }
       }),
     );
-    return { n: lat.length - n0, windowMs: performance.now() - t0, errors };
+    return { n: lat.length - n0, windowMs: performance.now() - t0, failed, errors };
   };
   // Interleaved (reads, charges, reads, charges …) so a machine whose load drifts during the run
   // weighs on both alike; the charges' outbox tail is waited for once, at the end.
   log(`ratio: state in ${STORAGE === 'ram' ? 'RAM (/dev/shm)' : `${tmpdir()} (disk)`}, ${ACCOUNTS} accounts, ${CONCURRENCY} in flight, ${RATIO_ROUNDS} rounds of ${RATIO_SECONDS / RATIO_ROUNDS} s reads only then ${RATIO_SECONDS / RATIO_ROUNDS} s charges only (${RATIO_SECONDS} s each in all), signed HTTP over loopback`);
-  const sum = (parts) => ({ n: parts.reduce((a, p) => a + p.n, 0), windowMs: parts.reduce((a, p) => a + p.windowMs, 0), errors: parts.flatMap((p) => p.errors) });
+  const total = (parts, k) => parts.reduce((a, p) => a + p[k], 0);
+  const sum = (parts) => ({ n: total(parts, 'n'), windowMs: total(parts, 'windowMs'), failed: total(parts, 'failed'), errors: parts.flatMap((p) => p.errors).slice(0, 5) });
   const readParts = [];
   const chargeParts = [];
   for (let r = 0; r < RATIO_ROUNDS; r++) {
@@ -464,22 +459,24 @@ function ratioReport(r) {
 log(`starting the app (npm start) on a free port with a fresh state dir`);
 const app = await startApp();
 log(`app ready on ${app.base}; Stripe simulator on ${app.sim}; log ${app.logFile}`);
-if (RATIO) {
-  let r = null;
-  let failure = null;
+/** Runs `fn(app)`, stops the app whatever happens, and exits 1 (keeping the app's log) if it threw. */
+async function runThenStop(fn) {
+  let out;
   try {
-    r = await ratioRun(app);
+    out = await fn(app);
   } catch (err) {
-    failure = err;
-  } finally {
     await app.stop();
-  }
-  if (failure) {
-    console.error(`[load] failed: ${failure.stack ?? failure}\n[load] app log kept at ${app.logFile}`);
+    console.error(`[load] failed: ${err.stack ?? err}\n[load] app log kept at ${app.logFile}`);
     process.exit(1);
   }
+  await app.stop();
+  return out;
+}
+if (RATIO) {
+  const r = await runThenStop(ratioRun);
   console.log(ratioReport(r));
-  const problems = [...r.reads.errors, ...r.charges.errors].length ? [`${r.reads.errors.length + r.charges.errors.length} calls failed: ${[...r.reads.errors, ...r.charges.errors].filter(Boolean).join(' | ')}`] : [];
+  const failed = r.reads.failed + r.charges.failed;
+  const problems = failed ? [`${failed} calls failed: ${[...r.reads.errors, ...r.charges.errors].slice(0, 5).join(' | ')}`] : [];
   if (r.drifted) problems.push(`${r.drifted} accounts still drifted 120 s after the charges`);
   if (r.ratio < RATIO_GOAL) problems.push(`charge/read ratio ${r.ratio} < ${RATIO_GOAL}`);
   if (JSON_OUT) console.log(JSON.stringify({ ok: problems.length === 0, accounts: ACCOUNTS, concurrency: CONCURRENCY, seconds: RATIO_SECONDS, reads_per_s: r.readsPerS, charges_per_s: r.chargesPerS, charges_with_tail_per_s: r.chargesWithTailPerS, outbox_tail_ms: r.tailMs, ratio: r.ratio, ratio_window_only: r.windowRatio, problems }));
@@ -490,20 +487,7 @@ if (RATIO) {
   rmSync(app.dir, { recursive: true, force: true });
   process.exit(0);
 }
-let result;
-let failure = null;
-try {
-  result = await run(app);
-} catch (err) {
-  failure = err;
-} finally {
-  await app.stop();
-}
-if (failure) {
-  console.error(`[load] failed: ${failure.stack ?? failure}`);
-  console.error(`[load] app log kept at ${app.logFile}`);
-  process.exit(1);
-}
+const result = await runThenStop(run);
 const problems = [];
 if (result.summary.requests < REQUESTS) problems.push(`only ${result.summary.requests} of ${REQUESTS} requests within ${SECONDS} s`);
 if (result.summary.unexpected > 0) problems.push(`${result.summary.unexpected} unexpected answers: ${result.unexpected.join(' | ')}`);

@@ -10,8 +10,11 @@
 //                            https://platform.openai.com/docs/api-reference/responses-streaming
 //   OpenAI errors            https://platform.openai.com/docs/guides/error-codes
 //   Anthropic messages       https://docs.anthropic.com/en/api/messages
-//                            (usage.cache_creation: the official SDK's Usage.cache_creation, the TTL split
-//                            of cache_creation_input_tokens; https://docs.claude.com/en/docs/build-with-claude/prompt-caching)
+//                            (usage.cache_creation, the TTL split of cache_creation_input_tokens: @anthropic-ai/sdk
+//                            1.14.0, resources/messages/messages.d.ts `Usage.cache_creation: CacheCreation | null`,
+//                            `CacheCreation { ephemeral_1h_input_tokens: number; ephemeral_5m_input_tokens: number }`;
+//                            `MessageDeltaUsage` has no such field, so a stream carries it in message_start only;
+//                            TTLs and their prices: https://docs.claude.com/en/docs/build-with-claude/prompt-caching)
 //                            https://docs.anthropic.com/en/docs/build-with-claude/streaming (event sequence)
 //   Anthropic errors         https://docs.anthropic.com/en/api/errors (shape; 529 overloaded_error)
 // See docs/ai-endpoints.md, "The upstream stand-in".
@@ -267,7 +270,8 @@ async function messages(req, res, body, sw) {
   // Anthropic's input fields are disjoint: total input = input + cache read + cache write.
   const cacheRead = Math.min(sw.cached, prompt);
   const cacheWrite = Math.min(sw.cacheWrite, prompt - cacheRead);
-  // cache_creation_input_tokens is the sum of both TTLs; cache_creation splits it (SDK Usage.cache_creation).
+  // cache_creation_input_tokens is the sum of both TTLs; cache_creation splits it (SDK Usage.cache_creation,
+  // cited at the top). Sent with zeros too: the type allows null, and a present object is what the SDK parses.
   const cacheWrite1h = Math.min(sw.cacheWrite1h, cacheWrite);
   const inputUsage = {
     input_tokens: prompt - cacheRead - cacheWrite,

@@ -35,13 +35,16 @@ export interface HoldPricing {
   cost: PricedCost;
 }
 
-/** Sets `amount` aside (the caller checked that the available balance covers it). `priced`: a `settle` hold's pricing. */
+/**
+ * Sets `amount` aside (the caller checked that the available balance covers it). A hold given its
+ * pricing (`priced`) settles at expiry (`onExpiry: 'settle'`); without it, it is released (I7).
+ */
 export function openHold(
   sql: Sql,
   account: AccountRow,
-  h: { id: string; amount: number; operation: string; model: string; idempotencyKey: string; expiresAt: number; now: number; apiKeyId?: string | null; onExpiry?: HoldExpiryPolicy; priced?: HoldPricing },
+  h: { id: string; amount: number; operation: string; model: string; idempotencyKey: string; expiresAt: number; now: number; apiKeyId?: string | null; priced?: HoldPricing },
 ): AccountRow {
-  const onExpiry = h.onExpiry ?? 'release';
+  const onExpiry: HoldExpiryPolicy = h.priced ? 'settle' : 'release';
   const row: ReservationRow = {
     id: h.id,
     amount: h.amount,
@@ -55,7 +58,7 @@ export function openHold(
     api_key_id: h.apiKeyId ?? null,
     on_expiry: onExpiry,
     // Only a hold the alarm will bill carries its pricing: release holds stay the size they were.
-    priced: onExpiry === 'settle' && h.priced ? JSON.stringify(h.priced) : null,
+    priced: h.priced ? JSON.stringify(h.priced) : null,
   };
   sql.exec(INSERT_RESERVATION, ...valuesOf(RESERVATION_COLUMNS, row));
   return saveAccount(sql, account, { reserved: account.reserved + h.amount }, h.now);
@@ -142,16 +145,11 @@ export function expireHolds(sql: Sql, account: AccountRow, now: number, onFreed?
   return freed > 0 ? saveAccount(sql, next, { reserved: next.reserved - freed }, now) : next;
 }
 
-/**
- * A captured hold's pricing. A `settle` hold always stores it; should a row lack it, it is billed
- * as its operation and model with no class breakdown, still for exactly its held amount.
- */
-function capturedPricing(r: Pick<ReservationRow, 'priced' | 'operation' | 'model' | 'amount'>): HoldPricing {
-  if (r.priced) return JSON.parse(r.priced) as HoldPricing;
-  return {
-    usage: { operation: r.operation as CallUsage['operation'], model: r.model },
-    cost: { actualTokens: 0, images: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, priceVersion: 0, providerCostMicros: 0, lines: [] },
-  };
+/** A captured hold's pricing: `openHold`, the only writer of holds, stores it with every `settle` hold. */
+function capturedPricing(r: Pick<ReservationRow, 'id' | 'priced'>): HoldPricing {
+  // Throwing rolls the expiry step back (the alarm retries): nothing is billed from a guess.
+  if (r.priced === null) throw new Error(`settle-at-expiry hold ${r.id} has no stored pricing`);
+  return JSON.parse(r.priced) as HoldPricing;
 }
 
 /** When the next open hold expires, or null. */
@@ -216,7 +214,7 @@ export function authorizeHold(sql: Sql, transaction: Transaction, account: Accou
   const next = transaction(() => {
     remember(sql, req.idempotencyKey, params, result, now);
     const priced: HoldPricing | undefined = req.onExpiry === 'settle' ? { usage, cost: pricedCost(cost) } : undefined;
-    return openHold(sql, account, { id, amount, operation: req.operation, model: req.model, idempotencyKey: req.idempotencyKey, expiresAt, now, apiKeyId: req.apiKeyId, onExpiry: req.onExpiry, priced });
+    return openHold(sql, account, { id, amount, operation: req.operation, model: req.model, idempotencyKey: req.idempotencyKey, expiresAt, now, apiKeyId: req.apiKeyId, priced });
   });
   limits?.held(req.apiKeyId, amount);
   return { result, next };

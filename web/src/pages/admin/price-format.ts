@@ -1,5 +1,4 @@
 // Formatting shared by the Prices section and its editor (no price-book code, so the table stays light).
-import type { PriceClass, PriceRates } from '../../../../worker/contracts/prices';
 
 const usdFine = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 4 });
 /** µUSD → "$0.0013". */
@@ -8,17 +7,3 @@ export const micros = (m: number | null | undefined) => (m === null || m === und
 export const perMillion = (bps: number) => bps * 100;
 /** …and in dollars at the settings' tokens per USD: bps × 100 / T. */
 export const dollarsPerMillion = (bps: number, tokensPerUsd: number) => usdFine.format((bps * 100) / tokensPerUsd);
-
-/** A column of the price tables: the five classes and the 1-hour cache write. */
-export type ShownClass = PriceClass | 'cacheWrite1h';
-export const CLASSES: [ShownClass, string][] = [
-  ['input', 'Input'],
-  ['cachedInput', 'Cached input'],
-  ['cacheWrite', 'Cache write'],
-  ['cacheWrite1h', 'Cache write (1 h)'],
-  ['output', 'Output'],
-  ['reasoning', 'Reasoning'],
-];
-
-/** A class's rate or cost as charged: an entry without a 1-hour cache-write figure prices it as a cache write. */
-export const classValue = (values: PriceRates, c: ShownClass): number => (c === 'cacheWrite1h' ? (values.cacheWrite1h ?? values.cacheWrite) : values[c]);

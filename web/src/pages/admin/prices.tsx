@@ -13,7 +13,8 @@ import { useLoad } from '../../hooks/use-load';
 import { usePaged } from '../../hooks/use-paged';
 import type { PriceBookEntry } from '../../../../worker/lib/price-book';
 import type { AdminPriceBookAnswer, PriceImportAnswer, PriceVersionInfo } from '../../../../worker/contracts/prices';
-import { classValue, CLASSES, dollarsPerMillion, micros, perMillion, type ShownClass } from './price-format';
+import { classValue, CLASSES, type ShownClass } from '../../price-classes';
+import { dollarsPerMillion, micros, perMillion } from './price-format';
 import type { EntryEditor as EditorType } from './price-editor';
 
 /** The editor's chunk, loaded on first use (see price-editor.tsx). */

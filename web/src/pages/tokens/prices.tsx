@@ -2,16 +2,8 @@ import { get } from '../../api';
 import { DataTable, Section, Spinner } from '../../components/ui';
 import * as f from '../../format';
 import { useLoad } from '../../hooks/use-load';
+import { classValue, CLASSES } from '../../price-classes';
 import type { UserModelPrice, UserPricesAnswer } from '../../../../worker/contracts/prices';
-
-const CLASSES = [
-  ['input', 'Input'],
-  ['cachedInput', 'Cached input'],
-  ['cacheWrite', 'Cache write'],
-  ['cacheWrite1h', 'Cache write (1 h)'],
-  ['output', 'Output'],
-  ['reasoning', 'Reasoning'],
-] as const;
 
 /** A rate in bps of a token per model token → platform tokens per 1,000 model tokens (bps ÷ 10). */
 const per1000 = (bps: number) => f.num(bps / 10);
@@ -39,7 +31,7 @@ export function PricesSection() {
             columns={[
               { label: 'Model', rowHeader: true, cell: (m: UserModelPrice) => (m.id === 'default' ? 'Any other model' : <span class="mono">{m.id}</span>) },
               // An entry without a 1-hour cache-write rate bills those writes at its cache-write rate.
-              ...CLASSES.map(([k, label]) => ({ label, num: true, cell: (m: UserModelPrice) => per1000(k === 'cacheWrite1h' ? (m.rates.cacheWrite1h ?? m.rates.cacheWrite) : m.rates[k]) })),
+              ...CLASSES.map(([k, label]) => ({ label, num: true, cell: (m: UserModelPrice) => per1000(classValue(m.rates, k)) })),
               {
                 label: 'Per image',
                 num: true,
